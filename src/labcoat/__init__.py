@@ -1,0 +1,59 @@
+"""labcoat: the work of an ML scientist and an ML engineer, end to end.
+
+>>> import labcoat                                              # doctest: +SKIP
+>>> model = labcoat.fit("churn.csv", target="churned", budget="1m")  # doctest: +SKIP
+>>> model.predict_proba(new_rows)                                # doctest: +SKIP
+
+Heavy libraries (scikit-learn, the boosters, Optuna) are imported on first use, so
+``import labcoat`` stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "fit": ("labcoat.train", "fit"),
+    "load": ("labcoat.api", "load"),
+    "Model": ("labcoat.model", "Model"),
+    "Schema": ("labcoat.data.schema", "Schema"),
+    "read_table": ("labcoat.data.io", "read_table"),
+    "AutoClassifier": ("labcoat.sklearn", "AutoClassifier"),
+    "AutoRegressor": ("labcoat.sklearn", "AutoRegressor"),
+    "LabcoatError": ("labcoat.errors", "LabcoatError"),
+    "LabcoatNotice": ("labcoat.errors", "LabcoatNotice"),
+}
+
+if TYPE_CHECKING:
+    from labcoat.api import load
+    from labcoat.data.io import read_table
+    from labcoat.data.schema import Schema
+    from labcoat.errors import LabcoatError, LabcoatNotice
+    from labcoat.model import Model
+    from labcoat.sklearn import AutoClassifier, AutoRegressor
+    from labcoat.train import fit
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    if name == "datasets":
+        import importlib
+
+        return importlib.import_module("labcoat.datasets")
+    raise AttributeError(f"module 'labcoat' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY, "datasets"])
+
+
+__all__ = ["AutoClassifier", "AutoRegressor", "LabcoatError", "LabcoatNotice", "Model", "Schema",
+           "__version__", "fit", "load", "read_table"]

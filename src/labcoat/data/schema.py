@@ -1,0 +1,455 @@
+"""Schema inference: the role of every column, the task, and the facts needed to check new data.
+
+A :class:`Schema` is inferred once from the training frame and saved with the model.
+At prediction time :meth:`Schema.prepare` turns any frame with the same columns into the
+canonical frame the preprocessing was fitted on: columns in training order, one dtype per
+role, target and unknown columns dropped, unsafe values named in a :class:`SchemaError`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from labcoat.errors import ConfigError, SchemaError, TargetError, LabcoatNotice, did_you_mean
+
+
+class Role(str, Enum):
+    """What a column is, as far as modelling is concerned."""
+
+    NUMERIC = "numeric"
+    CATEGORICAL = "categorical"
+    BOOLEAN = "boolean"
+    DATETIME = "datetime"
+    TEXT = "text"
+    IDENTIFIER = "identifier"
+    CONSTANT = "constant"
+
+
+class Task(str, Enum):
+    """The kind of prediction asked for."""
+
+    BINARY = "binary"
+    MULTICLASS = "multiclass"
+    REGRESSION = "regression"
+
+    @property
+    def is_classification(self) -> bool:
+        return self is not Task.REGRESSION
+
+
+#: Roles that feed models. Identifier and constant columns are excluded.
+FEATURE_ROLES = (Role.NUMERIC, Role.CATEGORICAL, Role.BOOLEAN, Role.DATETIME, Role.TEXT)
+
+#: Integer columns with at most this many distinct values are treated as categorical.
+LOW_CARDINALITY_INTEGER = 10
+#: Integer targets with at most this many distinct values are classified, not regressed.
+MAX_CLASSES_FOR_INTEGER_TARGET = 10
+_TRUE = {"true", "yes", "y", "t", "1", "1.0"}
+_FALSE = {"false", "no", "n", "f", "0", "0.0"}
+_ID_NAME = re.compile(r"(^|[_\s-])(id|uuid|guid|key|index|idx)$|^id[_\s-]|Id$", re.IGNORECASE)
+_DATE_LIKE = re.compile(r"^\s*\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?")
+
+
+@dataclass
+class Column:
+    """One column of the training data and what was learned about it."""
+
+    name: str
+    role: Role
+    dtype: str
+    missing_rate: float
+    n_unique: int
+    reason: str = ""
+    #: Observed values for categorical columns (most frequent first); [false, true] for booleans.
+    categories: list[Any] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["role"] = self.role.value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Column":
+        return cls(**{**data, "role": Role(data["role"])})
+
+
+@dataclass
+class Schema:
+    """Column roles, the task and the target's classes, inferred from training data.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"age": [20, 35, 51, 42] * 5, "plan": list("abab") * 5,
+    ...                    "churn": ["no", "yes", "no", "yes"] * 5})
+    >>> schema = Schema.infer(df, target="churn")
+    >>> schema.task.value, schema.names(Role.NUMERIC)
+    ('binary', ['age'])
+    """
+
+    target: str
+    task: Task
+    columns: list[Column]
+    classes: list[Any] | None = None
+    n_rows: int = 0
+    notices: list[str] = field(default_factory=list)
+
+    # ------------------------------------------------------------------ inference
+    @classmethod
+    def infer(cls, df: pd.DataFrame, target: str, task: str | Task | None = None) -> "Schema":
+        """Infer roles for every column of ``df`` and the task from ``target``.
+
+        Rows whose target is missing must already be removed (see :func:`drop_missing_target`).
+        """
+        _check_columns(df)
+        if target not in df.columns:
+            raise TargetError(
+                f"Target column '{target}' is not in the data."
+                f"{did_you_mean(target, df.columns)} Columns are: {_list(df.columns)}."
+            )
+        y = df[target]
+        resolved = _infer_task(y, target, task)
+        classes = None
+        if resolved.is_classification:
+            classes = sorted(pd.unique(y.dropna()).tolist(), key=_sort_key)
+            if len(classes) < 2:
+                raise TargetError(
+                    f"Target column '{target}' has a single class ({classes[0]!r}) in "
+                    f"{len(y)} rows: there is nothing to learn. Check the filter that produced "
+                    "this data, or pick another target."
+                )
+            if resolved is Task.BINARY and len(classes) > 2:
+                raise ConfigError(
+                    f"task='binary' but target '{target}' has {len(classes)} classes "
+                    f"({_list(classes)}). Use task='multiclass'."
+                )
+            if resolved is Task.MULTICLASS and len(classes) == 2:
+                resolved = Task.BINARY
+        columns, notices = [], []
+        for name in df.columns:
+            if name == target:
+                continue
+            column = infer_column(df[name])
+            columns.append(column)
+            if column.role in (Role.IDENTIFIER, Role.CONSTANT):
+                notices.append(f"Column '{name}' is excluded: {column.reason}.")
+        if not any(c.role in FEATURE_ROLES for c in columns):
+            raise SchemaError(
+                f"No usable feature columns: every column besides the target '{target}' is an "
+                f"identifier or constant ({_list(c.name for c in columns) or 'none'}). "
+                "Add informative columns to the data."
+            )
+        return cls(target=target, task=resolved, columns=columns, classes=classes,
+                   n_rows=len(df), notices=notices)
+
+    # ------------------------------------------------------------------ access
+    @property
+    def features(self) -> list[Column]:
+        """Columns that feed the models, in training order."""
+        return [c for c in self.columns if c.role in FEATURE_ROLES]
+
+    def names(self, *roles: Role) -> list[str]:
+        """Names of the feature columns with one of ``roles`` (all features if none given)."""
+        wanted = roles or FEATURE_ROLES
+        return [c.name for c in self.columns if c.role in wanted]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def to_frame(self) -> pd.DataFrame:
+        """A table of the columns: name, role, dtype, missing rate, distinct values, reason."""
+        rows = [
+            {"column": c.name, "role": c.role.value, "dtype": c.dtype,
+             "missing": round(c.missing_rate, 4), "unique": c.n_unique, "note": c.reason}
+            for c in self.columns
+        ]
+        return pd.DataFrame(rows)
+
+    # ------------------------------------------------------------------ new data
+    def prepare(self, df: pd.DataFrame, *, warn: bool = True) -> pd.DataFrame:
+        """Return the canonical feature frame for ``df``: training column order, one dtype per role.
+
+        Missing feature columns raise :class:`SchemaError` naming them; extra columns are
+        ignored with a notice; values that cannot be safely converted are named.
+        ``df`` itself is never modified.
+        """
+        if not isinstance(df, pd.DataFrame):
+            raise SchemaError(f"Expected a pandas DataFrame, got {type(df).__name__}.")
+        features = self.features
+        missing = [c.name for c in features if c.name not in df.columns]
+        if missing:
+            raise SchemaError(
+                f"{len(missing)} column(s) the model was trained on are missing: {_list(missing)}."
+                " Add them to the data (values may be empty)."
+            )
+        known = {c.name for c in self.columns} | {self.target}
+        extra = [name for name in df.columns if name not in known]
+        if extra and warn:
+            warnings.warn(
+                f"Ignoring {len(extra)} column(s) the model was not trained on: {_list(extra)}.",
+                LabcoatNotice, stacklevel=2,
+            )
+        return pd.DataFrame(
+            {c.name: _coerce(df[c.name], c) for c in features}, index=df.index
+        )
+
+    # ------------------------------------------------------------------ persistence
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "task": self.task.value,
+            "classes": [_jsonable(v) for v in self.classes] if self.classes is not None else None,
+            "n_rows": self.n_rows,
+            "notices": self.notices,
+            "columns": [c.to_dict() for c in self.columns],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, default=_jsonable)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Schema":
+        return cls(
+            target=data["target"], task=Task(data["task"]),
+            columns=[Column.from_dict(c) for c in data["columns"]],
+            classes=data.get("classes"), n_rows=data.get("n_rows", 0),
+            notices=list(data.get("notices", [])),
+        )
+
+
+# ---------------------------------------------------------------------- helpers
+def drop_missing_target(df: pd.DataFrame, target: str) -> pd.DataFrame:
+    """Return ``df`` without the rows whose target is missing, with a notice giving the count.
+
+    Examples
+    --------
+    >>> drop_missing_target(pd.DataFrame({"y": [1, None, 0]}), "y").shape
+    (2, 1)
+    """
+    _check_columns(df)
+    if target not in df.columns:
+        raise TargetError(
+            f"Target column '{target}' is not in the data.{did_you_mean(target, df.columns)} "
+            f"Columns are: {_list(df.columns)}."
+        )
+    missing = df[target].isna()
+    if missing.all():
+        raise TargetError(
+            f"Target column '{target}' is empty: all {len(df)} values are missing. "
+            "Check the column name and the file."
+        )
+    if missing.any():
+        warnings.warn(
+            f"Dropped {int(missing.sum())} of {len(df)} rows whose target '{target}' is missing.",
+            LabcoatNotice, stacklevel=2,
+        )
+        return df.loc[~missing]
+    return df
+
+
+def infer_column(s: pd.Series) -> Column:
+    """Infer the role of one column.
+
+    Examples
+    --------
+    >>> infer_column(pd.Series(["2024-01-03", "2024-02-11", None] * 4, name="d")).role
+    <Role.DATETIME: 'datetime'>
+    """
+    name = str(s.name)
+    n = len(s)
+    non_null = s.dropna()
+    missing_rate = float(1 - len(non_null) / n) if n else 1.0
+    n_unique = int(non_null.nunique())
+    base = dict(name=name, dtype=str(s.dtype), missing_rate=missing_rate, n_unique=n_unique)
+
+    if n_unique <= 1:
+        why = "all values are missing" if n_unique == 0 else f"it has one value ({non_null.iloc[0]!r})"
+        return Column(role=Role.CONSTANT, reason=why, **base)
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return Column(role=Role.BOOLEAN, categories=[False, True], reason="boolean values", **base)
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        return Column(role=Role.DATETIME, reason="datetime values", **base)
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        return _numeric_column(non_null, n, base)
+    values = non_null.astype(str)
+    lowered = set(values.str.strip().str.lower().unique())
+    if n_unique == 2 and (lowered <= _TRUE | _FALSE) and lowered & _TRUE and lowered & _FALSE:
+        false = next(v for v in values.unique() if v.strip().lower() in _FALSE)
+        true = next(v for v in values.unique() if v.strip().lower() in _TRUE)
+        return Column(role=Role.BOOLEAN, categories=[false, true], reason="two yes/no values", **base)
+    if _looks_like_datetime(values):
+        return Column(role=Role.DATETIME, reason="values parse as dates", **base)
+    numeric = pd.to_numeric(values, errors="coerce")
+    if numeric.notna().all():
+        return _numeric_column(numeric, n, base)
+    words = values.str.split().str.len()
+    mean_words = float(words.mean())
+    unique_ratio = n_unique / max(len(values), 1)
+    if mean_words >= 5 or (mean_words >= 2.5 and unique_ratio >= 0.5):
+        return Column(role=Role.TEXT, reason=f"free text ({mean_words:.1f} words on average)", **base)
+    if n_unique == len(non_null) == n and n >= 20:
+        return Column(role=Role.IDENTIFIER, reason="a different value on every row (an identifier)",
+                      **base)
+    counts = values.value_counts()
+    return Column(role=Role.CATEGORICAL, categories=counts.index.tolist(),
+                  reason=f"{n_unique} categories", **base)
+
+
+def _numeric_column(non_null: pd.Series, n: int, base: dict[str, Any]) -> Column:
+    values = non_null.astype("float64")
+    is_integer = bool(np.all(np.mod(values.to_numpy(), 1) == 0))
+    n_unique = base["n_unique"]
+    lo, hi = float(values.min()), float(values.max())
+    if is_integer and n_unique == n >= 20:
+        steps = np.diff(np.sort(values.to_numpy()))
+        if _ID_NAME.search(base["name"]) or bool(np.all(steps == 1)):
+            return Column(role=Role.IDENTIFIER, reason="a different integer on every row (an identifier)",
+                          minimum=lo, maximum=hi, **base)
+    if is_integer and n_unique <= LOW_CARDINALITY_INTEGER:
+        cats = sorted(values.unique().tolist())
+        return Column(role=Role.CATEGORICAL, categories=[_num_label(v) for v in cats],
+                      reason=f"integer with {n_unique} distinct values", minimum=lo, maximum=hi,
+                      **base)
+    return Column(role=Role.NUMERIC, reason="numbers", minimum=lo, maximum=hi, **base)
+
+
+def _looks_like_datetime(values: pd.Series) -> bool:
+    sample = values.iloc[:500]
+    if not sample.str.match(_DATE_LIKE).mean() >= 0.95:
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    return bool(parsed.notna().mean() >= 0.95)
+
+
+def _infer_task(y: pd.Series, target: str, task: str | Task | None) -> Task:
+    if task is not None:
+        try:
+            resolved = Task(str(task.value if isinstance(task, Task) else task).lower())
+        except ValueError:
+            raise ConfigError(
+                f"Unknown task {task!r}. Use one of: {_list(t.value for t in Task)}."
+            ) from None
+        if resolved is Task.REGRESSION and not pd.api.types.is_numeric_dtype(y.dtype):
+            numeric = pd.to_numeric(y, errors="coerce")
+            bad = y[numeric.isna() & y.notna()]
+            if len(bad):
+                raise TargetError(
+                    f"task='regression' needs a numeric target, but column '{target}' holds "
+                    f"values such as {bad.iloc[0]!r}. Use a classification task or clean the column."
+                )
+        return resolved
+    non_null = y.dropna()
+    n_unique = non_null.nunique()
+    if n_unique <= 2 or not pd.api.types.is_numeric_dtype(y.dtype) or pd.api.types.is_bool_dtype(y.dtype):
+        return Task.BINARY if n_unique <= 2 else Task.MULTICLASS
+    values = non_null.astype("float64").to_numpy()
+    if np.all(np.mod(values, 1) == 0) and n_unique <= MAX_CLASSES_FOR_INTEGER_TARGET:
+        return Task.MULTICLASS
+    return Task.REGRESSION
+
+
+def _coerce(s: pd.Series, column: Column) -> pd.Series:
+    role = column.role
+    if role is Role.NUMERIC:
+        return _to_float(s, column)
+    if role is Role.BOOLEAN:
+        false, true = column.categories or [False, True]
+        if pd.api.types.is_bool_dtype(s.dtype):
+            return s.astype("float64")
+        text = s.astype("object").map(lambda v: v if v is None or v != v else str(v).strip().lower())
+        out = pd.Series(np.nan, index=s.index, dtype="float64")
+        out[text.isin(_TRUE | {str(true).lower()})] = 1.0
+        out[text.isin(_FALSE | {str(false).lower()})] = 0.0
+        return out
+    if role is Role.CATEGORICAL:
+        if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+            values = s.astype("float64")
+            return values.map(_num_label, na_action="ignore").astype("object")
+        return s.astype("object").map(_str_or_nan).astype("object")
+    if role is Role.DATETIME:
+        if pd.api.types.is_datetime64_any_dtype(s.dtype):
+            return s.dt.tz_localize(None) if getattr(s.dt, "tz", None) is not None else s
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            parsed = pd.to_datetime(s, errors="coerce", format="mixed", utc=True)
+        bad = s[parsed.isna() & s.notna()]
+        if len(bad):
+            raise SchemaError(
+                f"Column '{column.name}' should hold dates, but {len(bad)} value(s) are not dates, "
+                f"for example {bad.iloc[0]!r}. Fix them or leave them empty."
+            )
+        return parsed.dt.tz_localize(None)
+    if role is Role.TEXT:
+        return s.astype("object").map(lambda v: "" if v is None or v != v else str(v)).astype("object")
+    raise AssertionError(role)
+
+
+def _to_float(s: pd.Series, column: Column) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        return s.astype("float64")
+    numeric = pd.to_numeric(s, errors="coerce")
+    bad = s[numeric.isna() & s.notna() & (s.astype("object").map(lambda v: str(v).strip()) != "")]
+    if len(bad):
+        raise SchemaError(
+            f"Column '{column.name}' should hold numbers, but {len(bad)} value(s) are not numbers, "
+            f"for example {bad.iloc[0]!r}. Fix them or leave them empty."
+        )
+    return numeric.astype("float64")
+
+
+def _num_label(v: float) -> str:
+    """Canonical string for a numeric category: 3.0 -> '3', 2.5 -> '2.5'."""
+    return str(int(v)) if float(v).is_integer() else repr(float(v))
+
+
+def _str_or_nan(v: Any) -> Any:
+    if v is None or (isinstance(v, float) and v != v) or v is pd.NA:
+        return np.nan
+    return str(v)
+
+
+def _check_columns(df: pd.DataFrame) -> None:
+    if not isinstance(df, pd.DataFrame):
+        raise SchemaError(f"Expected a pandas DataFrame, got {type(df).__name__}.")
+    counts = pd.Series(df.columns).value_counts()
+    dupes = counts[counts > 1]
+    if len(dupes):
+        listed = ", ".join(f"'{k}' ({v} times)" for k, v in dupes.items())
+        raise SchemaError(
+            f"The data has duplicate column names: {listed}. Rename them so each column has one name."
+        )
+    if len(df) == 0:
+        raise SchemaError("The data has no rows.")
+
+
+def _sort_key(v: Any) -> tuple[int, Any]:
+    return (0, v) if isinstance(v, (int, float, np.number)) and not isinstance(v, bool) else (1, str(v))
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, (pd.Timestamp,)):
+        return v.isoformat()
+    return v
+
+
+def _list(items: Any, limit: int = 12) -> str:
+    items = [str(i) for i in items]
+    shown = ", ".join(f"'{i}'" for i in items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")

@@ -1,0 +1,84 @@
+"""Resampling: how a configuration is scored without touching the rows it was trained on.
+
+The plan is chosen from the data's size so that small data gets low-variance estimates and
+large data stays within the time budget:
+
+============  ==========================================
+rows          resampling
+============  ==========================================
+< 1,000       5-fold cross-validation, repeated 3 times
+< 5,000       5-fold cross-validation, repeated 2 times
+< 20,000      5-fold cross-validation
+<= 100,000    3-fold cross-validation
+larger        one holdout of 20% (at most 50,000 rows)
+============  ==========================================
+
+Folds are stratified by class for classification tasks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.model_selection import KFold, RepeatedKFold, RepeatedStratifiedKFold, StratifiedKFold, train_test_split
+
+from labcoat.data.schema import Task
+
+
+@dataclass(frozen=True)
+class Resampling:
+    """A list of (train rows, validation rows) index pairs and how they were made.
+
+    Examples
+    --------
+    >>> plan = choose_resampling(np.array([0, 1] * 300), Task.BINARY, seed=0)
+    >>> plan.description, len(plan.folds)
+    ('5-fold cross-validation, repeated 3 times (stratified)', 15)
+    """
+
+    folds: list[tuple[np.ndarray, np.ndarray]]
+    n_rows: int
+    n_repeats: int
+    description: str
+
+    @property
+    def is_holdout(self) -> bool:
+        return len(self.folds) == 1
+
+    def validated_rows(self) -> np.ndarray:
+        """Boolean mask of the rows that are validated at least once (all rows for CV)."""
+        mask = np.zeros(self.n_rows, dtype=bool)
+        for _, valid in self.folds:
+            mask[valid] = True
+        return mask
+
+
+def choose_resampling(y: np.ndarray, task: Task, *, seed: int = 0, n_splits: int = 5) -> Resampling:
+    """Pick cross-validation or holdout for ``len(y)`` rows (see the module docstring)."""
+    n = len(y)
+    stratify = task.is_classification
+    if stratify:
+        smallest = int(np.bincount(np.asarray(y, dtype=np.int64)).min())
+        n_splits = max(2, min(n_splits, smallest)) if smallest >= 2 else n_splits
+        stratify = smallest >= 2
+    if n > 100_000:
+        size = min(0.2, 50_000 / n)
+        train, valid = train_test_split(np.arange(n), test_size=size, random_state=seed,
+                                        stratify=y if stratify else None)
+        return Resampling([(np.sort(train), np.sort(valid))], n, 1,
+                          f"holdout of {len(valid):,} rows ({size:.0%})" + (" (stratified)" if stratify else ""))
+    repeats = 3 if n < 1_000 else 2 if n < 5_000 else 1
+    if n >= 20_000:
+        n_splits = min(n_splits, 3)
+    if repeats > 1:
+        cls = RepeatedStratifiedKFold if stratify else RepeatedKFold
+        splitter = cls(n_splits=n_splits, n_repeats=repeats, random_state=seed)
+    else:
+        cls = StratifiedKFold if stratify else KFold
+        splitter = cls(n_splits=n_splits, shuffle=True, random_state=seed)
+    folds = [(train, valid) for train, valid in splitter.split(np.zeros(n), y if stratify else None)]
+    text = f"{n_splits}-fold cross-validation"
+    if repeats > 1:
+        text += f", repeated {repeats} times"
+    return Resampling(folds, n, repeats, text + (" (stratified)" if stratify else ""))

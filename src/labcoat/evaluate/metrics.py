@@ -1,0 +1,142 @@
+"""Metrics, with one calling convention for every task.
+
+Predictions are what the search keeps out of fold: for classification a probability matrix
+of shape ``(n_rows, n_classes)`` (columns in the order of the encoded classes), for
+regression a vector. Targets are encoded class indices (classification) or numbers.
+A :class:`Metric` knows whether greater is better; the search minimises :meth:`Metric.loss`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn import metrics as skm
+
+from labcoat.data.schema import Task
+from labcoat.errors import ConfigError
+
+_CLASSIFICATION = frozenset({Task.BINARY, Task.MULTICLASS})
+_REGRESSION = frozenset({Task.REGRESSION})
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A named score over ``(y_true, predictions)``.
+
+    Examples
+    --------
+    >>> m = get_metric("rmse", Task.REGRESSION)
+    >>> m.score(np.array([1.0, 2.0]), np.array([1.0, 4.0])), m.greater_is_better
+    (1.4142135623730951, False)
+    """
+
+    name: str
+    greater_is_better: bool
+    tasks: frozenset[Task]
+    function: Callable[[np.ndarray, np.ndarray, int], float]
+    label: str
+
+    def score(self, y_true: np.ndarray, predictions: np.ndarray) -> float:
+        """The metric's value, in its natural direction."""
+        n_classes = predictions.shape[1] if predictions.ndim == 2 else 0
+        return float(self.function(np.asarray(y_true), np.asarray(predictions), n_classes))
+
+    def loss(self, y_true: np.ndarray, predictions: np.ndarray) -> float:
+        """The value to minimise: the score, negated when greater is better."""
+        value = self.score(y_true, predictions)
+        return -value if self.greater_is_better else value
+
+    def to_loss(self, value: float) -> float:
+        return -value if self.greater_is_better else value
+
+
+def _labels(p: np.ndarray) -> np.ndarray:
+    return p.argmax(axis=1)
+
+
+def _roc_auc(y: np.ndarray, p: np.ndarray, k: int) -> float:
+    if k == 2:
+        return skm.roc_auc_score(y, p[:, 1])
+    return skm.roc_auc_score(y, p, multi_class="ovr", average="macro", labels=np.arange(k))
+
+
+def _pr_auc(y: np.ndarray, p: np.ndarray, k: int) -> float:
+    if k == 2:
+        return skm.average_precision_score(y, p[:, 1])
+    onehot = np.eye(k)[y]
+    return skm.average_precision_score(onehot, p, average="macro")
+
+
+def _log_loss(y: np.ndarray, p: np.ndarray, k: int) -> float:
+    return skm.log_loss(y, np.clip(p, 1e-15, 1 - 1e-15), labels=np.arange(k))
+
+
+def _mape(y: np.ndarray, p: np.ndarray, k: int) -> float:
+    return skm.mean_absolute_percentage_error(y, p)
+
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in [
+        Metric("roc_auc", True, _CLASSIFICATION, _roc_auc, "ROC AUC"),
+        Metric("pr_auc", True, _CLASSIFICATION, _pr_auc, "PR AUC"),
+        Metric("log_loss", False, _CLASSIFICATION, _log_loss, "log loss"),
+        Metric("accuracy", True, _CLASSIFICATION,
+               lambda y, p, k: skm.accuracy_score(y, _labels(p)), "accuracy"),
+        Metric("balanced_accuracy", True, _CLASSIFICATION,
+               lambda y, p, k: skm.balanced_accuracy_score(y, _labels(p)), "balanced accuracy"),
+        Metric("f1", True, _CLASSIFICATION,
+               lambda y, p, k: skm.f1_score(y, _labels(p), average="binary" if k == 2 else "macro"),
+               "F1"),
+        Metric("f1_macro", True, _CLASSIFICATION,
+               lambda y, p, k: skm.f1_score(y, _labels(p), average="macro"), "F1 (macro)"),
+        Metric("f1_weighted", True, _CLASSIFICATION,
+               lambda y, p, k: skm.f1_score(y, _labels(p), average="weighted"), "F1 (weighted)"),
+        Metric("rmse", False, _REGRESSION,
+               lambda y, p, k: float(np.sqrt(skm.mean_squared_error(y, p))), "RMSE"),
+        Metric("mae", False, _REGRESSION, lambda y, p, k: skm.mean_absolute_error(y, p), "MAE"),
+        Metric("r2", True, _REGRESSION, lambda y, p, k: skm.r2_score(y, p), "R²"),
+        Metric("mape", False, _REGRESSION, _mape, "MAPE"),
+    ]
+}
+_ALIASES = {"auc": "roc_auc", "logloss": "log_loss", "acc": "accuracy", "mse": "rmse",
+            "average_precision": "pr_auc", "f1_binary": "f1"}
+_DEFAULTS = {Task.BINARY: "roc_auc", Task.MULTICLASS: "log_loss", Task.REGRESSION: "rmse"}
+
+
+def get_metric(name: str, task: Task) -> Metric:
+    """Look up a metric by name and check that it applies to ``task``.
+
+    Examples
+    --------
+    >>> get_metric("auc", Task.BINARY).name
+    'roc_auc'
+    """
+    key = _ALIASES.get(name.lower(), name.lower())
+    if key not in METRICS:
+        raise ConfigError(
+            f"Unknown metric {name!r}. Choose one of: {', '.join(METRICS)}."
+        )
+    metric = METRICS[key]
+    if task not in metric.tasks:
+        fitting = [m for m, v in METRICS.items() if task in v.tasks]
+        raise ConfigError(
+            f"Metric '{key}' does not apply to a {task.value} task. Use one of: {', '.join(fitting)}."
+        )
+    return metric
+
+
+def default_metric(task: Task) -> Metric:
+    """ROC AUC for binary, log loss for multiclass, RMSE for regression."""
+    return METRICS[_DEFAULTS[task]]
+
+
+def task_of_metric(name: str) -> Task | None:
+    """The task a metric implies, when it implies one (``rmse`` → regression)."""
+    key = _ALIASES.get(name.lower(), name.lower())
+    metric = METRICS.get(key)
+    if metric is None or metric.tasks == _CLASSIFICATION:
+        return None
+    return Task.REGRESSION

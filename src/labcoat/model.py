@@ -1,0 +1,220 @@
+"""The fitted artifact: preprocessing and ensemble members, the Schema, the leaderboard.
+
+A :class:`Model` predicts from raw frames (or files): it checks and converts the input with
+the training :class:`~labcoat.data.schema.Schema`, transforms it once per preprocessing
+style, and averages the members' predictions with the ensemble weights.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from labcoat import __version__
+from labcoat.data.schema import Role, Schema, Task
+from labcoat.features.build import transform
+from labcoat.errors import LabcoatNotice, ModelFileError, SchemaError
+from labcoat.models import FAMILIES
+
+#: Bumped when the saved layout changes in a way older versions cannot read.
+FORMAT_VERSION = 1
+_FILES = ("labcoat.json", "schema.json", "leaderboard.csv", "model.joblib")
+
+
+@dataclass
+class Member:
+    """One fitted ensemble member."""
+
+    family: str
+    trial: int
+    weight: float
+    style: str
+    estimator: Any
+    params: dict[str, Any]
+
+
+class Model:
+    """A fitted labcoat model: predicts, explains what it is, saves and loads.
+
+    Obtain one from :func:`labcoat.fit` or :func:`labcoat.load`.
+
+    Attributes
+    ----------
+    schema : the training Schema (column roles, task, classes).
+    leaderboard : one row per trial: family, parameters, score mean and spread over folds, fit time.
+    info : metric, resampling, ensemble score, budget and timings, library versions.
+    """
+
+    def __init__(self, *, schema: Schema, members: list[Member], preprocessors: dict[str, Any],
+                 leaderboard: pd.DataFrame, info: dict[str, Any]) -> None:
+        self.schema = schema
+        self.members = members
+        self.preprocessors = preprocessors
+        self.leaderboard = leaderboard
+        self.info = info
+        self._known: dict[str, frozenset[Any]] | None = None
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def task(self) -> Task:
+        return self.schema.task
+
+    @property
+    def metric(self) -> str:
+        return str(self.info["metric"])
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """Class labels, in the order of :meth:`predict_proba`'s columns."""
+        if not self.task.is_classification:
+            raise AttributeError("classes_ exists only for classification models")
+        return np.asarray(self.schema.classes, dtype=object if _mixed(self.schema.classes) else None)
+
+    @property
+    def ensemble(self) -> pd.DataFrame:
+        """The ensemble members: family, trial number and weight."""
+        return pd.DataFrame([{"family": m.family, "trial": m.trial, "weight": round(m.weight, 4)}
+                             for m in self.members])
+
+    # ------------------------------------------------------------------ prediction
+    def predict_proba(self, data: Any) -> np.ndarray:
+        """Class probabilities, one column per class in :attr:`classes_`.
+
+        Examples
+        --------
+        >>> import labcoat
+        >>> from labcoat.datasets import make_churn
+        >>> df = make_churn(300)
+        >>> model = labcoat.fit(df, target="churned", trials=2, quiet=True)
+        >>> model.predict_proba(df.head(2)).shape
+        (2, 2)
+        """
+        if not self.task.is_classification:
+            raise AttributeError("predict_proba exists only for classification models; use predict")
+        return self._blend(data)
+
+    def predict(self, data: Any) -> np.ndarray:
+        """Predicted classes (classification) or values (regression), one per row of ``data``."""
+        blended = self._blend(data)
+        if self.task.is_classification:
+            return self.classes_[blended.argmax(axis=1)]
+        return blended
+
+    def _blend(self, data: Any) -> np.ndarray:
+        frame = self.schema.prepare(_as_frame(data))
+        self._notice_unseen(frame)
+        transformed = {style: transform(pre, frame) for style, pre in self.preprocessors.items()}
+        # Thread pools cost more than they save on few rows (see Family.predict).
+        threads = 1 if len(frame) < 1000 else int(self.info.get("n_jobs") or 1)
+        total = None
+        for m in self.members:
+            family = FAMILIES[m.family]
+            out = m.weight * family.predict(m.estimator, transformed[m.style], self.task, threads=threads)
+            total = out if total is None else total + out
+        assert total is not None
+        return total
+
+    def _notice_unseen(self, frame: pd.DataFrame) -> None:
+        if self._known is None:
+            self._known = {c.name: frozenset(c.categories or ()) for c in self.schema.features
+                           if c.role is Role.CATEGORICAL}
+        for name, known in self._known.items():
+            values = frame[name].tolist() if len(frame) <= 64 else frame[name].dropna().unique().tolist()
+            unseen = [v for v in values if v == v and v not in known]
+            if unseen:
+                warnings.warn(
+                    f"Column '{name}' has value(s) not seen in training (e.g. {unseen[0]!r}); "
+                    "they are treated as unknown.", LabcoatNotice, stacklevel=3)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> Path:
+        """Write the model to directory ``path`` (created if needed) and return it."""
+        import joblib
+
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        meta = {"format_version": FORMAT_VERSION, "labcoat_version": __version__, **self.info,
+                "members": [{"family": m.family, "trial": m.trial, "weight": m.weight,
+                             "style": m.style, "params": m.params} for m in self.members]}
+        (path / "labcoat.json").write_text(json.dumps(meta, indent=2, default=str))
+        (path / "schema.json").write_text(self.schema.to_json())
+        self.leaderboard.to_csv(path / "leaderboard.csv", index=False)
+        joblib.dump({"preprocessors": self.preprocessors,
+                     "estimators": [m.estimator for m in self.members]}, path / "model.joblib")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Model":
+        """Read a model written by :meth:`save`."""
+        import joblib
+
+        path = Path(path)
+        if not path.is_dir():
+            raise ModelFileError(f"No model at '{path}': expected a directory written by Model.save "
+                                 "or `labcoat fit --out`.")
+        missing = [f for f in _FILES if not (path / f).is_file()]
+        if missing:
+            raise ModelFileError(f"'{path}' is not a complete labcoat model: missing {', '.join(missing)}."
+                                 " Save the model again.")
+        meta = json.loads((path / "labcoat.json").read_text())
+        if int(meta.get("format_version", 0)) > FORMAT_VERSION:
+            raise ModelFileError(
+                f"The model in '{path}' was saved by labcoat {meta.get('labcoat_version')} (format "
+                f"{meta['format_version']}); this is labcoat {__version__} (format {FORMAT_VERSION}). "
+                "Upgrade labcoat to load it.")
+        payload = joblib.load(path / "model.joblib")
+        schema = Schema.from_dict(json.loads((path / "schema.json").read_text()))
+        members = [Member(family=m["family"], trial=m["trial"], weight=m["weight"], style=m["style"],
+                          estimator=est, params=m["params"])
+                   for m, est in zip(meta.pop("members"), payload["estimators"])]
+        leaderboard = pd.read_csv(path / "leaderboard.csv")
+        info = {k: v for k, v in meta.items() if k not in ("format_version", "labcoat_version")}
+        return cls(schema=schema, members=members, preprocessors=payload["preprocessors"],
+                   leaderboard=leaderboard, info=info)
+
+    def __repr__(self) -> str:
+        families = "+".join(f"{m.family}×{m.weight:.2f}" for m in self.members)
+        return (f"<labcoat.Model {self.task.value} target='{self.schema.target}' "
+                f"{self.metric}={self.info.get('ensemble_score', float('nan')):.4f} [{families}]>")
+
+
+def _as_frame(data: Any) -> pd.DataFrame:
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, (str, Path)):
+        from labcoat.data.io import read_table
+
+        return read_table(data)
+    if isinstance(data, dict):
+        return pd.DataFrame(data)
+    if isinstance(data, list):
+        return pd.DataFrame.from_records(data)
+    if type(data).__module__.startswith("polars"):
+        from labcoat.data.io import read_table
+
+        return read_table(data)
+    raise SchemaError(f"Cannot predict from a {type(data).__name__}; pass a DataFrame or a file path.")
+
+
+def _mixed(values: list[Any] | None) -> bool:
+    return values is not None and len({type(v) for v in values}) > 1
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python and the libraries a model depends on (for lineage)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for name in ("numpy", "pandas", "scikit-learn", "lightgbm", "xgboost-cpu", "xgboost", "catboost", "optuna"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return out

@@ -1,0 +1,112 @@
+"""The contract every model family follows.
+
+A :class:`Family` is stateless: it describes a kind of model (its preprocessing style,
+Optuna search space, strong default configurations and rough cost) and builds and fits
+estimators for given parameters. The search calls, for each trial and fold::
+
+    params    = family.portfolio(task)[i]            # or family.search_space(optuna_trial, task)
+    estimator = family.build(params, context)
+    outcome   = family.fit(estimator, X, y, valid=(X_valid, y_valid), deadline=t)
+    ...
+    final     = family.build(family.refit_params(params, outcome_iterations), context)
+    family.fit(final, X_all, y_all)
+
+``fit`` must stop by itself once ``time.monotonic()`` passes ``deadline`` and report it in
+:class:`FitOutcome`; families whose estimators train in rounds (boosters, forests) stop
+between rounds and keep what they have.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from labcoat.data.schema import Task
+from labcoat.features.build import Style
+
+Params = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What a family needs to know to build an estimator besides its parameters."""
+
+    task: Task
+    n_classes: int
+    seed: int
+    n_jobs: int
+    #: The first ``native_categoricals`` input columns are categorical (see features.build).
+    native_categoricals: int = 0
+
+
+@dataclass(frozen=True)
+class FitOutcome:
+    """How a fit went: rounds used (boosters; for the refit) and whether the deadline stopped it."""
+
+    iterations: int | None = None
+    stopped: bool = False
+
+
+class Family(ABC):
+    """A model family: search space, default portfolio, cost estimate and estimator factory."""
+
+    #: Registry name, also shown on the leaderboard.
+    name: ClassVar[str]
+    #: Which preprocessing its estimators expect.
+    style: ClassVar[Style]
+    #: Rough seconds to fit one fold per million input cells (rows x columns) at default settings.
+    seconds_per_million_cells: ClassVar[float] = 2.0
+    tasks: ClassVar[frozenset[Task]] = frozenset(Task)
+
+    @abstractmethod
+    def search_space(self, trial: Any, task: Task) -> Params:
+        """Suggest parameters on an Optuna trial. Names are prefixed by the registry."""
+
+    @abstractmethod
+    def portfolio(self, task: Task) -> list[Params]:
+        """Strong default configurations, best first; each lies inside the search space."""
+
+    @abstractmethod
+    def build(self, params: Params, context: BuildContext) -> Any:
+        """An unfitted scikit-learn compatible estimator."""
+
+    def fit(self, estimator: Any, X: Any, y: np.ndarray, *, valid: tuple[Any, np.ndarray] | None = None,
+            deadline: float | None = None) -> FitOutcome:
+        """Fit ``estimator``; use ``valid`` for early stopping where the family supports it."""
+        estimator.fit(X, y)
+        return FitOutcome()
+
+    def refit_params(self, params: Params, iterations: int | None) -> Params:
+        """Parameters for the final fit on all data, given the rounds early stopping chose."""
+        return params
+
+    def predict(self, estimator: Any, X: Any, task: Task, *, threads: int | None = None) -> np.ndarray:
+        """Probabilities (classification) or values (regression), on ``threads`` threads.
+
+        Few rows should be predicted on one thread: boosters' OpenMP pools keep spinning after
+        a call and slow the next library's pool on a small machine (measured on 2 cores: three
+        boosters on one row, 8 ms with their default pools, 0.8 ms on one thread each).
+        """
+        if threads is not None and getattr(estimator, "n_jobs", threads) != threads:
+            estimator.set_params(n_jobs=threads)
+        return predict_output(estimator, X, task)
+
+    def cost(self, n_rows: int, n_columns: int, params: Params) -> float:
+        """Rough seconds for one fold at these settings (the search calibrates it as it goes)."""
+        return self.seconds_per_million_cells * n_rows * max(n_columns, 1) / 1e6
+
+
+def past(deadline: float | None) -> bool:
+    """True once ``deadline`` (a ``time.monotonic()`` value) has passed."""
+    return deadline is not None and time.monotonic() >= deadline
+
+
+def predict_output(estimator: Any, X: Any, task: Task) -> np.ndarray:
+    """Probabilities (classification, one column per encoded class) or values (regression)."""
+    if task.is_classification:
+        return np.asarray(estimator.predict_proba(X), dtype=np.float64)
+    return np.asarray(estimator.predict(X), dtype=np.float64).ravel()

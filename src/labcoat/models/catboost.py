@@ -1,0 +1,74 @@
+"""CatBoost gradient boosting, with its own categorical encoding and early stopping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from labcoat.data.schema import Task
+from labcoat.models._base import BuildContext, Family, FitOutcome, Params, past
+
+MAX_ROUNDS = 2000
+PATIENCE = 50
+
+
+class CatBoostFamily(Family):
+    name = "catboost"
+    style = "catboost"
+    seconds_per_million_cells = 6.0
+
+    def search_space(self, trial: Any, task: Task) -> Params:
+        p = "catboost."
+        return {
+            "learning_rate": trial.suggest_float(p + "learning_rate", 0.02, 0.2, log=True),
+            "depth": trial.suggest_int(p + "depth", 4, 9),
+            "l2_leaf_reg": trial.suggest_float(p + "l2_leaf_reg", 1.0, 10.0, log=True),
+            "random_strength": trial.suggest_float(p + "random_strength", 0.1, 5.0, log=True),
+        }
+
+    def portfolio(self, task: Task) -> list[Params]:
+        base = {"learning_rate": 0.08, "depth": 6, "l2_leaf_reg": 3.0, "random_strength": 1.0}
+        return [base, {**base, "learning_rate": 0.05, "depth": 8, "l2_leaf_reg": 5.0}]
+
+    def build(self, params: Params, context: BuildContext) -> Any:
+        import catboost as cb
+
+        params = dict(params)
+        rounds = params.pop("iterations", MAX_ROUNDS)
+        common = dict(iterations=rounds, random_seed=context.seed, thread_count=context.n_jobs,
+                      verbose=False, allow_writing_files=False,
+                      cat_features=list(range(context.native_categoricals)) or None, **params)
+        if context.task is Task.REGRESSION:
+            return cb.CatBoostRegressor(loss_function="RMSE", **common)
+        loss = "Logloss" if context.task is Task.BINARY else "MultiClass"
+        return cb.CatBoostClassifier(loss_function=loss, **common)
+
+    def fit(self, estimator: Any, X: Any, y: np.ndarray, *, valid: tuple[Any, np.ndarray] | None = None,
+            deadline: float | None = None) -> FitOutcome:
+        class StopAtDeadline:
+            stopped = False
+
+            def after_iteration(self, info: Any) -> bool:
+                if past(deadline):
+                    StopAtDeadline.stopped = True
+                    return False
+                return True
+
+        kwargs: dict[str, Any] = {"callbacks": [StopAtDeadline()]}
+        if valid is not None:
+            kwargs.update(eval_set=valid, early_stopping_rounds=PATIENCE, use_best_model=True)
+        estimator.fit(X, y, **kwargs)
+        best = estimator.get_best_iteration()
+        rounds = (best + 1) if best is not None else estimator.tree_count_
+        return FitOutcome(iterations=int(rounds), stopped=StopAtDeadline.stopped)
+
+    def predict(self, estimator: Any, X: Any, task: Task, *, threads: int | None = None) -> np.ndarray:
+        # A fitted CatBoost model refuses set_params; it takes the thread count per call.
+        kwargs = {"thread_count": threads} if threads is not None else {}
+        if task.is_classification:
+            return np.asarray(estimator.predict_proba(X, **kwargs), dtype=np.float64)
+        return np.asarray(estimator.predict(X, **kwargs), dtype=np.float64).ravel()
+
+    def refit_params(self, params: Params, iterations: int | None) -> Params:
+        return {**params, "iterations": max(1, int(round((iterations or 100) * 1.1)))}

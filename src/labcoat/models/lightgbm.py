@@ -1,0 +1,91 @@
+"""LightGBM gradient boosting, with native categoricals and early stopping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from labcoat.data.schema import Task
+from labcoat.models._base import BuildContext, Family, FitOutcome, Params, past
+
+MAX_ROUNDS = 3000
+PATIENCE = 50
+
+
+class LightGBMFamily(Family):
+    name = "lightgbm"
+    style = "tree"
+    seconds_per_million_cells = 1.5
+
+    def search_space(self, trial: Any, task: Task) -> Params:
+        p = "lightgbm."
+        return {
+            "learning_rate": trial.suggest_float(p + "learning_rate", 0.01, 0.2, log=True),
+            "num_leaves": trial.suggest_int(p + "num_leaves", 4, 256, log=True),
+            "min_child_samples": trial.suggest_int(p + "min_child_samples", 2, 100, log=True),
+            "colsample_bytree": trial.suggest_float(p + "colsample_bytree", 0.3, 1.0),
+            "subsample": trial.suggest_float(p + "subsample", 0.5, 1.0),
+            "reg_lambda": trial.suggest_float(p + "reg_lambda", 1e-3, 10.0, log=True),
+            "extra_trees": trial.suggest_categorical(p + "extra_trees", [False, True]),
+        }
+
+    def portfolio(self, task: Task) -> list[Params]:
+        base = {"learning_rate": 0.05, "num_leaves": 31, "min_child_samples": 20,
+                "colsample_bytree": 1.0, "subsample": 1.0, "reg_lambda": 1e-3, "extra_trees": False}
+        return [
+            base,
+            {**base, "learning_rate": 0.03, "num_leaves": 128, "min_child_samples": 3,
+             "colsample_bytree": 0.9},
+            {**base, "extra_trees": True, "colsample_bytree": 0.8},
+            {**base, "num_leaves": 15, "min_child_samples": 50, "colsample_bytree": 0.6,
+             "subsample": 0.8, "reg_lambda": 5.0},
+        ]
+
+    def build(self, params: Params, context: BuildContext) -> Any:
+        import lightgbm as lgb
+
+        params = dict(params)
+        rounds = params.pop("n_estimators", MAX_ROUNDS)
+        cls = lgb.LGBMRegressor if context.task is Task.REGRESSION else lgb.LGBMClassifier
+        model = cls(n_estimators=rounds, subsample_freq=1 if params.get("subsample", 1) < 1 else 0,
+                    random_state=context.seed, n_jobs=context.n_jobs, verbose=-1, deterministic=True,
+                    force_row_wise=True, max_bin=255, **params)
+        model._labcoat_categoricals = context.native_categoricals
+        return model
+
+    def fit(self, estimator: Any, X: Any, y: np.ndarray, *, valid: tuple[Any, np.ndarray] | None = None,
+            deadline: float | None = None) -> FitOutcome:
+        import lightgbm as lgb
+
+        state = {"stopped": False}
+
+        def stop_at_deadline(env: Any) -> None:
+            if past(deadline):
+                state["stopped"] = True
+                raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list or [])
+
+        callbacks = [stop_at_deadline]
+        kwargs: dict[str, Any] = {}
+        if valid is not None:
+            kwargs.update(_eval_kwargs(valid))
+            callbacks.append(lgb.early_stopping(PATIENCE, first_metric_only=True, verbose=False))
+        k = getattr(estimator, "_labcoat_categoricals", 0)
+        estimator.fit(X, y, categorical_feature=list(range(k)) if k else "auto", callbacks=callbacks,
+                      **kwargs)
+        best = estimator.best_iteration_ or estimator.n_estimators_
+        return FitOutcome(iterations=int(best), stopped=state["stopped"])
+
+    def refit_params(self, params: Params, iterations: int | None) -> Params:
+        return {**params, "n_estimators": max(1, int(round((iterations or 100) * 1.1)))}
+
+
+def _eval_kwargs(valid: tuple[Any, np.ndarray]) -> dict[str, Any]:
+    """The validation set in the form this LightGBM takes (4.6 renamed ``eval_set``)."""
+    import inspect
+
+    import lightgbm as lgb
+
+    if "eval_X" in inspect.signature(lgb.LGBMModel.fit).parameters:
+        return {"eval_X": (valid[0],), "eval_y": (valid[1],)}
+    return {"eval_set": [valid]}

@@ -1,0 +1,84 @@
+"""XGBoost gradient boosting (histogram method), with native categoricals and early stopping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from labcoat.data.schema import Task
+from labcoat.models._base import BuildContext, Family, FitOutcome, Params, past
+
+MAX_ROUNDS = 3000
+PATIENCE = 50
+
+
+class XGBoostFamily(Family):
+    name = "xgboost"
+    style = "tree"
+    seconds_per_million_cells = 2.5
+
+    def search_space(self, trial: Any, task: Task) -> Params:
+        p = "xgboost."
+        return {
+            "learning_rate": trial.suggest_float(p + "learning_rate", 0.01, 0.2, log=True),
+            "max_depth": trial.suggest_int(p + "max_depth", 3, 10),
+            "min_child_weight": trial.suggest_float(p + "min_child_weight", 0.5, 20.0, log=True),
+            "subsample": trial.suggest_float(p + "subsample", 0.5, 1.0),
+            "colsample_bytree": trial.suggest_float(p + "colsample_bytree", 0.3, 1.0),
+            "reg_lambda": trial.suggest_float(p + "reg_lambda", 1e-3, 10.0, log=True),
+        }
+
+    def portfolio(self, task: Task) -> list[Params]:
+        base = {"learning_rate": 0.05, "max_depth": 6, "min_child_weight": 1.0, "subsample": 1.0,
+                "colsample_bytree": 1.0, "reg_lambda": 1.0}
+        return [base, {**base, "learning_rate": 0.03, "max_depth": 8, "colsample_bytree": 0.7,
+                       "subsample": 0.8}]
+
+    def build(self, params: Params, context: BuildContext) -> Any:
+        import xgboost as xgb
+
+        params = dict(params)
+        rounds = params.pop("n_estimators", MAX_ROUNDS)
+        cls = xgb.XGBRegressor if context.task is Task.REGRESSION else xgb.XGBClassifier
+        k = context.native_categoricals
+        model = cls(n_estimators=rounds, tree_method="hist", random_state=context.seed,
+                    n_jobs=context.n_jobs, enable_categorical=bool(k), max_cat_to_onehot=8,
+                    verbosity=0, **params)
+        model._labcoat_categoricals = k
+        return model
+
+    def fit(self, estimator: Any, X: Any, y: np.ndarray, *, valid: tuple[Any, np.ndarray] | None = None,
+            deadline: float | None = None) -> FitOutcome:
+        import xgboost as xgb
+
+        class StopAtDeadline(xgb.callback.TrainingCallback):
+            stopped = False
+
+            def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+                if past(deadline):
+                    StopAtDeadline.stopped = True
+                    return True
+                return False
+
+        callbacks: list[Any] = [StopAtDeadline()]
+        kwargs: dict[str, Any] = {"verbose": False}
+        if valid is not None:
+            kwargs["eval_set"] = [valid]
+            callbacks.append(xgb.callback.EarlyStopping(rounds=PATIENCE, save_best=False))
+        estimator.set_params(callbacks=callbacks, feature_types=self._feature_types(estimator, X))
+        estimator.fit(X, y, **kwargs)
+        estimator.set_params(callbacks=None)
+        best = getattr(estimator, "best_iteration", None)
+        rounds = (best + 1) if best is not None else estimator.get_booster().num_boosted_rounds()
+        return FitOutcome(iterations=int(rounds), stopped=StopAtDeadline.stopped)
+
+    @staticmethod
+    def _feature_types(estimator: Any, X: Any) -> list[str] | None:
+        if not estimator.get_params()["enable_categorical"]:
+            return None
+        k = getattr(estimator, "_labcoat_categoricals", None)
+        return None if k is None else ["c"] * k + ["q"] * (X.shape[1] - k)
+
+    def refit_params(self, params: Params, iterations: int | None) -> Params:
+        return {**params, "n_estimators": max(1, int(round((iterations or 100) * 1.1)))}

@@ -1,0 +1,189 @@
+"""One configuration scored by resampling: the :class:`Trial` record and the code that fills it."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from labcoat.data.schema import Schema, Task
+from labcoat.data.split import Resampling
+from labcoat.evaluate.metrics import Metric
+from labcoat.features.build import Style, build_preprocessor, native_categorical_count
+from labcoat.models import BuildContext, Family, Params
+
+Status = Literal["ok", "failed", "stopped"]
+
+
+@dataclass
+class Trial:
+    """The record of one configuration: scores per fold, out-of-fold predictions, timing, status."""
+
+    number: int
+    family: str
+    params: Params
+    origin: Literal["portfolio", "optuna"]
+    status: Status = "ok"
+    fold_scores: list[float] = field(default_factory=list)
+    #: Out-of-fold predictions (probabilities or values), averaged over repeats; NaN where a row
+    #: was never validated (holdout). ``None`` unless the trial completed every fold.
+    oof: np.ndarray | None = None
+    iterations: list[int] = field(default_factory=list)
+    duration: float = 0.0
+    error: str | None = None
+
+    @property
+    def score(self) -> float:
+        return float(np.mean(self.fold_scores)) if self.fold_scores else float("nan")
+
+    @property
+    def score_std(self) -> float:
+        return float(np.std(self.fold_scores, ddof=1)) if len(self.fold_scores) > 1 else float("nan")
+
+    @property
+    def fold_seconds(self) -> float:
+        """Average seconds per fold, the unit cost estimates are calibrated in."""
+        return self.duration / max(len(self.fold_scores), 1)
+
+    def summary(self) -> dict[str, Any]:
+        return {"trial": self.number, "family": self.family, "score": self.score,
+                "score_std": self.score_std, "fit_time": round(self.duration, 3),
+                "status": self.status, "origin": self.origin, "params": dict(self.params),
+                "error": self.error}
+
+
+class PreprocessCache:
+    """Fitted preprocessing outputs per (style, fold), shared by trials; bounded in bytes.
+
+    Fitting the same ColumnTransformer on the same fold for every trial would repeat work
+    that depends only on the data, so the transformed matrices are kept (least recently used
+    evicted first).
+    """
+
+    def __init__(self, max_bytes: int = 400 * 2**20) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple[str, int], tuple[Any, Any, Any]] = OrderedDict()
+        self._bytes: dict[tuple[str, int], int] = {}
+
+    def get(self, key: tuple[str, int]) -> tuple[Any, Any, Any] | None:
+        item = self._items.get(key)
+        if item is not None:
+            self._items.move_to_end(key)
+        return item
+
+    def put(self, key: tuple[str, int], item: tuple[Any, Any, Any]) -> None:
+        size = sum(_nbytes(x) for x in item[1:])
+        if size > self.max_bytes:
+            return
+        self._items[key] = item
+        self._bytes[key] = size
+        while sum(self._bytes.values()) > self.max_bytes:
+            old, _ = self._items.popitem(last=False)
+            del self._bytes[old]
+
+
+def _nbytes(x: Any) -> int:
+    if x is None:
+        return 0
+    if hasattr(x, "data") and hasattr(x, "indptr"):  # scipy sparse
+        return int(x.data.nbytes + x.indices.nbytes + x.indptr.nbytes)
+    return int(getattr(x, "nbytes", 0)) * (4 if getattr(x, "dtype", None) == object else 1)
+
+
+@dataclass
+class TrialData:
+    """Everything a trial needs besides its configuration; built once per study."""
+
+    X: pd.DataFrame
+    y: np.ndarray
+    schema: Schema
+    metric: Metric
+    resampling: Resampling
+    seed: int
+    n_jobs: int
+    cache: PreprocessCache = field(default_factory=PreprocessCache)
+
+    @property
+    def task(self) -> Task:
+        return self.schema.task
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.schema.classes or ())
+
+    def context(self, style: Style) -> BuildContext:
+        return BuildContext(task=self.task, n_classes=self.n_classes, seed=self.seed,
+                            n_jobs=self.n_jobs,
+                            native_categoricals=native_categorical_count(self.schema, style))
+
+    def fold(self, style: Style, index: int) -> tuple[Any, Any, Any]:
+        """(fitted preprocessor, transformed train rows, transformed validation rows) of a fold.
+
+        ``index == -1`` means all rows (the final refit); its validation part is ``None``.
+        """
+        key = (style, index)
+        item = self.cache.get(key)
+        if item is None:
+            pre = build_preprocessor(self.schema, style)
+            if index == -1:
+                item = (pre, pre.fit_transform(self.X, self.y), None)
+            else:
+                train, valid = self.resampling.folds[index]
+                Xt = pre.fit_transform(self.X.iloc[train], self.y[train])
+                item = (pre, Xt, pre.transform(self.X.iloc[valid]))
+            self.cache.put(key, item)
+        return item
+
+    def transformed_columns(self, style: Style) -> int:
+        return int(self.fold(style, 0)[1].shape[1])
+
+
+def evaluate_trial(family: Family, params: Params, data: TrialData, *, number: int,
+                   origin: Literal["portfolio", "optuna"], deadline: float | None = None) -> Trial:
+    """Score ``params`` of ``family`` on every fold of ``data.resampling``.
+
+    The trial stops at ``deadline`` (status ``"stopped"``, no out-of-fold predictions), or
+    as soon as the folds done so far show that the remaining ones cannot finish by then; an
+    exception in a fold marks it ``"failed"`` with the error, never stopping the study.
+    """
+    trial = Trial(number=number, family=family.name, params=dict(params), origin=origin)
+    started = time.monotonic()
+    n = len(data.y)
+    width = data.n_classes if data.task.is_classification else 1
+    total = np.zeros((n, width))
+    counts = np.zeros(n)
+    try:
+        context = data.context(family.style)
+        for index, (_, valid) in enumerate(data.resampling.folds):
+            train = data.resampling.folds[index][0]
+            _, Xt, Xv = data.fold(family.style, index)
+            estimator = family.build(params, context)
+            outcome = family.fit(estimator, Xt, data.y[train], valid=(Xv, data.y[valid]),
+                                 deadline=deadline)
+            predictions = family.predict(estimator, Xv, data.task)
+            trial.fold_scores.append(data.metric.score(data.y[valid], predictions))
+            if outcome.iterations is not None:
+                trial.iterations.append(outcome.iterations)
+            total[valid] += predictions.reshape(len(valid), width)
+            counts[valid] += 1
+            done = index + 1
+            projected = started + (time.monotonic() - started) / done * len(data.resampling.folds)
+            if outcome.stopped or (deadline is not None and done < len(data.resampling.folds)
+                                   and projected > deadline):
+                trial.status = "stopped"
+                break
+    except Exception as error:  # one configuration's failure must not stop the study
+        trial.status = "failed"
+        trial.error = f"{type(error).__name__}: {error}"
+        trial.error_traceback = traceback.format_exc()  # type: ignore[attr-defined]
+    trial.duration = time.monotonic() - started
+    if trial.status == "ok":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            oof = total / counts[:, None]
+        trial.oof = oof if data.task.is_classification else oof[:, 0]
+    return trial

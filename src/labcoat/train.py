@@ -1,0 +1,202 @@
+"""``labcoat.fit``: from a table and a target column to a fitted, ensembled :class:`Model`."""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from labcoat.data.schema import Schema, Task, drop_missing_target
+from labcoat.data.split import choose_resampling
+from labcoat.errors import BudgetError, ConfigError, LabcoatNotice
+from labcoat.evaluate.metrics import default_metric, get_metric, task_of_metric
+from labcoat.model import Member, Model, library_versions
+from labcoat.models import FAMILIES, get_family
+from labcoat.search import Clock, Study, StudyResult, StudyState, Trial, TrialData, get_executor, parse_budget
+
+#: Budget used when neither a budget nor a trial count is given.
+DEFAULT_BUDGET = 60.0
+#: Expected fold-to-full-data growth of a refit (5-fold CV trains on 80% of the rows).
+_REFIT_GROWTH = 1.3
+
+
+def fit(data: Any, target: str, *, budget: float | str | None = None, trials: int | None = None,
+        metric: str | None = None, task: str | None = None, seed: int = 0,
+        families: Sequence[str] | None = None, n_jobs: int | None = None, executor: Any = None,
+        quiet: bool = False, callbacks: Sequence[Callable[[StudyState], None]] = ()) -> Model:
+    """Find, tune and ensemble the best model for ``target`` within a time budget.
+
+    Parameters
+    ----------
+    data : a DataFrame (pandas or polars) or a path to a CSV, TSV, Parquet, JSON-lines or Excel file.
+    target : the column to predict.
+    budget : wall-clock seconds, or a string such as ``"30s"``, ``"5m"``, ``"1h"``; ``fit``
+        returns within about 10% of it, final refit included. Default 60 s when ``trials``
+        is not given either.
+    trials : stop after this many configurations. Without a budget the result depends only on
+        the data and ``seed``: a rerun gives the same leaderboard and bit-identical predictions.
+    metric : what to optimise (default ROC AUC, log loss or RMSE by task); see ``labcoat.evaluate.METRICS``.
+    task : ``"binary"``, ``"multiclass"`` or ``"regression"`` (inferred from the target by default).
+    seed : seed for resampling, search and models.
+    families : restrict the search to these model families (default: all).
+    n_jobs : threads per model (default: all cores).
+    quiet : no progress display.
+
+    Examples
+    --------
+    >>> import labcoat
+    >>> from labcoat.datasets import make_churn
+    >>> model = labcoat.fit(make_churn(400), target="churned", trials=3, quiet=True)
+    >>> model.leaderboard[["family", "score"]].shape[0]
+    3
+    """
+    clock = Clock(parse_budget(budget) if budget is not None or trials is not None else DEFAULT_BUDGET)
+    trials = _check_trials(trials)
+    if families is not None:
+        families = [get_family(name).name for name in families]
+    frame = _read(data)
+    frame = drop_missing_target(frame, target)
+    if task is None and metric is not None:
+        task = task_of_metric(metric)
+    schema = Schema.infer(frame, target, task)
+    for notice in schema.notices:
+        warnings.warn(notice, LabcoatNotice, stacklevel=2)
+    chosen_metric = get_metric(metric, schema.task) if metric else default_metric(schema.task)
+    y = encode_target(frame[target], schema)
+    X = schema.prepare(frame, warn=False)
+    resampling = choose_resampling(y, schema.task, seed=seed)
+    data_ = TrialData(X=X, y=y, schema=schema, metric=chosen_metric, resampling=resampling, seed=seed,
+                      n_jobs=n_jobs or os.cpu_count() or 1)
+    progress = None if quiet else _progress(clock, trials)
+    study = Study(data=data_, clock=clock, trials=trials, families=families,
+                  executor=get_executor(executor), reserve=lambda done: _refit_reserve(done, clock),
+                  callbacks=[*callbacks, *([progress.update] if progress else [])])
+    try:
+        result = study.run()
+        if not result.completed:
+            raise BudgetError(_no_trial_message(result, clock, len(frame)))
+        members, preprocessors, dropped = _refit(result, data_, clock)
+    finally:
+        if progress:
+            progress.close()
+    info = {
+        "metric": chosen_metric.name,
+        "greater_is_better": chosen_metric.greater_is_better,
+        "resampling": result.resampling,
+        "ensemble_score": result.ensemble_score,
+        "best_single_score": study.best(result.trials).score,
+        "n_trials": len(result.trials),
+        "budget_seconds": clock.budget,
+        "seed": seed,
+        "search_seconds": round(result.search_seconds, 3),
+        "fit_seconds": round(clock.elapsed, 3),
+        "n_rows": len(frame),
+        "n_jobs": data_.n_jobs,
+        "refit_dropped": dropped,
+        "versions": library_versions(),
+    }
+    return Model(schema=schema, members=members, preprocessors=preprocessors,
+                 leaderboard=leaderboard(result, chosen_metric.greater_is_better, members), info=info)
+
+
+def encode_target(y: pd.Series, schema: Schema) -> np.ndarray:
+    """Class indices in ``schema.classes`` order, or float values for regression."""
+    if schema.task is Task.REGRESSION:
+        return pd.to_numeric(y, errors="raise").to_numpy(dtype=np.float64)
+    codes = pd.Categorical(y, categories=schema.classes).codes
+    return np.asarray(codes, dtype=np.int64)
+
+
+def leaderboard(result: StudyResult, greater_is_better: bool, members: list[Member]) -> pd.DataFrame:
+    """One row per trial, best first; failed and stopped trials last."""
+    weights = {m.trial: m.weight for m in members}
+    rows = [{**t.summary(), "ensemble_weight": weights.get(t.number, 0.0)} for t in result.trials]
+    board = pd.DataFrame(rows)
+    if board.empty:
+        return board
+    ok = board["status"] == "ok"
+    key = board["score"] if not greater_is_better else -board["score"]
+    board = board.assign(_ok=~ok, _key=key).sort_values(["_ok", "_key", "trial"]).drop(columns=["_ok", "_key"])
+    board.insert(0, "rank", range(1, len(board) + 1))
+    board["params"] = board["params"].map(lambda p: ", ".join(f"{k}={_short(v)}" for k, v in p.items()))
+    return board.reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------- internals
+def _read(data: Any) -> pd.DataFrame:
+    if isinstance(data, pd.DataFrame):
+        return data
+    from labcoat.data.io import read_table
+
+    return read_table(data)
+
+
+def _check_trials(trials: int | None) -> int | None:
+    if trials is None:
+        return None
+    if isinstance(trials, bool) or not isinstance(trials, (int, np.integer)) or trials < 1:
+        raise ConfigError(f"trials must be a positive whole number; got {trials!r}.")
+    return int(trials)
+
+
+def _refit_seconds(trial: Trial) -> float:
+    return trial.fold_seconds * _REFIT_GROWTH
+
+
+def _refit_reserve(done: list[Trial], clock: Clock) -> float:
+    """Seconds to keep for ensemble selection and the final refit of the likely members."""
+    if clock.budget is None:
+        return 0.0
+    ok = sorted((t for t in done if t.status == "ok"), key=lambda t: t.number)
+    # The members are not known until the end; the slowest few completed trials bound them.
+    likely = sorted((_refit_seconds(t) for t in ok), reverse=True)[:3]
+    return sum(likely) + 0.02 * clock.budget + 0.3
+
+
+def _refit(result: StudyResult, data: TrialData, clock: Clock) -> tuple[list[Member], dict[str, Any], list[int]]:
+    """Fit every ensemble member on all rows, heaviest weight first, within the budget."""
+    members: list[Member] = []
+    dropped: list[int] = []
+    for trial, weight in sorted(result.ensemble, key=lambda tw: (-tw[1], tw[0].number)):
+        family = FAMILIES[trial.family]
+        if members and clock.budget is not None and _refit_seconds(trial) > clock.remaining:
+            dropped.append(trial.number)
+            continue
+        iterations = int(np.mean(trial.iterations)) if trial.iterations else None
+        params = family.refit_params(trial.params, iterations)
+        _, Xall, _ = data.fold(family.style, -1)
+        estimator = family.build(params, data.context(family.style))
+        family.fit(estimator, Xall, data.y)
+        members.append(Member(family=family.name, trial=trial.number, weight=weight,
+                              style=family.style, estimator=estimator, params=params))
+    total = sum(m.weight for m in members)
+    for m in members:
+        m.weight /= total
+    preprocessors = {m.style: data.fold(m.style, -1)[0] for m in members}
+    return members, preprocessors, dropped
+
+
+def _no_trial_message(result: StudyResult, clock: Clock, n_rows: int) -> str:
+    failed = [t for t in result.trials if t.status == "failed"]
+    if failed and len(failed) == len(result.trials):
+        errors = "; ".join(sorted({f"{t.family}: {t.error}" for t in failed})[:3])
+        return f"Every trial failed ({len(failed)}), so there is no model. Errors: {errors}"
+    budget = f"{clock.budget:g} s" if clock.budget else "the budget"
+    return (f"A budget of {budget} is too small to train even one model on {n_rows:,} rows "
+            f"({len(result.trials)} trial(s) started, none finished). Give a larger budget, "
+            "e.g. --budget 1m, or a trial count (--trials 5).")
+
+
+def _short(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _progress(clock: Clock, trials: int | None) -> Any:
+    from labcoat._progress import StudyProgress
+
+    return StudyProgress(clock=clock, trials=trials)
