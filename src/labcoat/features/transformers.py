@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-_PARTS = ("year", "month", "day", "dayofweek", "dayofyear", "hour")
+_PARTS = ("year", "month", "day", "day_of_week", "day_of_year", "hour")
 
 
 class DatetimeParts(TransformerMixin, BaseEstimator):
@@ -18,7 +18,7 @@ class DatetimeParts(TransformerMixin, BaseEstimator):
     --------
     >>> df = pd.DataFrame({"d": pd.to_datetime(["2024-01-01", "2024-03-05"])})
     >>> DatetimeParts().fit(df).get_feature_names_out().tolist()
-    ['d_year', 'd_month', 'd_day', 'd_dayofweek', 'd_dayofyear', 'd_epoch_days']
+    ['d_year', 'd_month', 'd_day', 'd_day_of_week', 'd_day_of_year', 'd_epoch_days']
     """
 
     def fit(self, X: pd.DataFrame, y: object = None) -> "DatetimeParts":

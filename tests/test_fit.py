@@ -1,0 +1,152 @@
+"""End-to-end behaviour of labcoat.fit and the Model it returns."""
+
+import hashlib
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import labcoat
+from labcoat.errors import BudgetError, ConfigError, LabcoatNotice, ModelFileError, SchemaError, TargetError
+from labcoat.models import FAMILIES
+
+from conftest import mixed_frame
+
+FAST = ("lightgbm", "linear")
+
+
+def fit_quietly(data, target, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LabcoatNotice)
+        return labcoat.fit(data, target, quiet=True, **kwargs)
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_every_family_fits_every_task(name, frame, regression_frame):
+    for data, target in [(frame, "churn"), (regression_frame, "y")]:
+        model = fit_quietly(data, target, trials=1, families=[name])
+        board = model.leaderboard
+        assert board.loc[0, "family"] == name and board.loc[0, "status"] == "ok", board.loc[0, "error"]
+        assert np.isfinite(board.loc[0, "score"])
+        assert len(model.predict(data.head(7))) == 7
+
+
+def test_multiclass_probabilities_follow_classes(regression_frame):
+    df = regression_frame.assign(level=pd.cut(regression_frame["y"], 3, labels=["low", "mid", "high"]).astype(str))
+    model = fit_quietly(df.drop(columns="y"), "level", trials=2, families=FAST)
+    assert model.task.value == "multiclass" and model.metric == "log_loss"
+    proba = model.predict_proba(df.head(20))
+    assert proba.shape == (20, 3) and np.allclose(proba.sum(axis=1), 1)
+    assert list(model.classes_) == ["high", "low", "mid"]
+    assert (model.predict(df.head(20)) == model.classes_[proba.argmax(axis=1)]).all()
+
+
+def test_model_learns_signal_and_reports_leaderboard(frame):
+    model = fit_quietly(frame, "churn", trials=4, families=FAST, metric="roc_auc")
+    board = model.leaderboard
+    assert list(board.columns[:7]) == ["rank", "trial", "family", "score", "score_std", "fit_time", "status"]
+    assert board["score"].is_monotonic_decreasing  # best first, ROC AUC greater is better
+    assert model.info["ensemble_score"] > 0.8
+    assert abs(sum(model.ensemble["weight"]) - 1) < 1e-9
+    assert "customer_id" not in model.schema.names()
+
+
+def test_trials_with_a_seed_are_reproducible(frame):
+    # 5 portfolio configurations of these families, then 2 proposed by Optuna's TPE.
+    a = fit_quietly(frame, "churn", trials=7, seed=3, families=FAST)
+    b = fit_quietly(frame, "churn", trials=7, seed=3, families=FAST)
+    assert (a.leaderboard["origin"] == "optuna").sum() == 2
+    pd.testing.assert_frame_equal(a.leaderboard.drop(columns="fit_time"), b.leaderboard.drop(columns="fit_time"))
+    assert np.array_equal(a.predict_proba(frame), b.predict_proba(frame))
+
+
+def test_save_and_load_predict_identically_in_a_fresh_process(frame, tmp_path):
+    model = fit_quietly(frame, "churn", trials=3, families=("lightgbm", "catboost", "linear"))
+    path = model.save(tmp_path / "model")
+    frame.to_csv(tmp_path / "rows.csv", index=False)
+    expected = model.predict_proba(frame)
+    loaded = labcoat.load(path)
+    assert np.array_equal(loaded.predict_proba(frame), expected)
+    code = (f"import labcoat, numpy as np, warnings; warnings.simplefilter('ignore');"
+            f"np.save({str(tmp_path / 'p.npy')!r}, labcoat.load({str(path)!r}).predict_proba({str(tmp_path / 'rows.csv')!r}))")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert np.array_equal(np.load(tmp_path / "p.npy"), expected)
+
+
+def test_budget_is_respected_and_reported(frame):
+    model = fit_quietly(frame, "churn", budget=4)
+    assert model.info["budget_seconds"] == 4
+    assert model.info["n_trials"] >= 1
+
+
+def test_budget_too_small_for_any_model_is_explained():
+    df = mixed_frame(3000)
+    with pytest.raises(BudgetError, match="too small to train even one model"):
+        fit_quietly(df, "churn", budget=0.05)
+
+
+def test_user_frame_and_file_are_never_modified(frame, tmp_path):
+    before = frame.copy()
+    path = tmp_path / "data.csv"
+    frame.to_csv(path, index=False)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    model = fit_quietly(frame, "churn", trials=1, families=["linear"])
+    model.predict(frame)
+    pd.testing.assert_frame_equal(frame, before)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
+
+
+def test_prediction_time_checks(frame):
+    model = fit_quietly(frame, "churn", trials=1, families=["lightgbm"])
+    rows = frame.drop(columns="churn").head(4).copy()
+    with pytest.raises(SchemaError, match="missing: 'age'"):
+        model.predict(rows.drop(columns="age"))
+    rows["surprise"] = 1
+    rows.loc[rows.index[0], "plan"] = "platinum"
+    with pytest.warns(LabcoatNotice) as notices:
+        assert len(model.predict(rows)) == 4
+    text = " ".join(str(n.message) for n in notices)
+    assert "surprise" in text and "'platinum'" in text
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"target": "chrun"}, TargetError, "Did you mean 'churn'"),
+    ({"target": "churn", "metric": "rmse"}, TargetError, "needs a numeric target"),
+    ({"target": "churn", "metric": "bogus"}, ConfigError, "Unknown metric"),
+    ({"target": "churn", "trials": 0}, ConfigError, "trials must be a positive"),
+    ({"target": "churn", "budget": "soon"}, ConfigError, "not a duration"),
+    ({"target": "churn", "families": ["svm"]}, ConfigError, "Unknown model family 'svm'"),
+])
+def test_bad_settings_are_explained(frame, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        fit_quietly(frame, **kwargs)
+
+
+def test_loading_something_else_is_explained(tmp_path):
+    with pytest.raises(ModelFileError, match="No model at"):
+        labcoat.load(tmp_path / "nothing")
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "labcoat.json").write_text("{}")
+    with pytest.raises(ModelFileError, match="missing schema.json"):
+        labcoat.load(tmp_path / "half")
+
+
+def test_model_from_a_newer_labcoat_is_refused(frame, tmp_path):
+    import json
+
+    path = fit_quietly(frame, "churn", trials=1, families=["linear"]).save(tmp_path / "m")
+    meta = json.loads((path / "labcoat.json").read_text())
+    meta["format_version"] = 99
+    meta["labcoat_version"] = "9.0.0"
+    (path / "labcoat.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelFileError, match="labcoat 9.0.0.*Upgrade labcoat"):
+        labcoat.load(path)
+
+
+def test_import_is_light():
+    code = "import sys, labcoat; print(any(m in sys.modules for m in ('sklearn', 'lightgbm', 'optuna')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,122 @@
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from labcoat.data.schema import Role, Schema, Task, drop_missing_target, infer_column
+from labcoat.errors import ConfigError, LabcoatNotice, SchemaError, TargetError
+
+
+def test_roles_of_a_mixed_frame(frame):
+    schema = Schema.infer(frame, "churn")
+    roles = {c.name: c.role for c in schema.columns}
+    assert roles == {
+        "customer_id": Role.IDENTIFIER, "age": Role.NUMERIC, "income": Role.NUMERIC,
+        "plan": Role.CATEGORICAL, "autopay": Role.BOOLEAN, "signup": Role.DATETIME,
+        "note": Role.TEXT, "constant": Role.CONSTANT,
+    }
+    assert schema.task is Task.BINARY and schema.classes == ["no", "yes"]
+    assert any("customer_id" in n for n in schema.notices)
+    assert any("constant" in n for n in schema.notices)
+
+
+def test_low_cardinality_integers_are_categorical():
+    column = infer_column(pd.Series([1, 2, 3, 2, 1] * 10, name="stars"))
+    assert column.role is Role.CATEGORICAL and column.categories == ["1", "2", "3"]
+
+
+def test_consecutive_unique_integers_are_identifiers():
+    assert infer_column(pd.Series(range(100), name="row")).role is Role.IDENTIFIER
+    # unique floats are measurements, not identifiers
+    assert infer_column(pd.Series(np.linspace(0, 1, 100), name="x")).role is Role.NUMERIC
+
+
+@pytest.mark.parametrize("values, task", [
+    ([0, 1] * 10, Task.BINARY),
+    (["a", "b", "c"] * 10, Task.MULTICLASS),
+    ([1, 2, 3, 4] * 10, Task.MULTICLASS),
+    (list(np.linspace(0, 10, 30)), Task.REGRESSION),
+    (list(range(30)), Task.REGRESSION),
+])
+def test_task_inferred_from_target(values, task):
+    df = pd.DataFrame({"x": np.arange(len(values)) % 7, "y": values})
+    assert Schema.infer(df, "y").task is task
+
+
+def test_task_override_and_bad_task():
+    df = pd.DataFrame({"x": np.arange(30) % 7, "y": [1, 2, 3] * 10})
+    assert Schema.infer(df, "y", task="regression").task is Task.REGRESSION
+    with pytest.raises(ConfigError, match="Unknown task 'clustering'"):
+        Schema.infer(df, "y", task="clustering")
+
+
+def test_missing_target_suggests_closest_name(frame):
+    with pytest.raises(TargetError, match="Did you mean 'churn'"):
+        Schema.infer(frame, "chrun")
+
+
+def test_single_class_target_is_refused(frame):
+    frame["churn"] = "no"
+    with pytest.raises(TargetError, match="single class"):
+        Schema.infer(frame, "churn")
+
+
+def test_rows_without_target_are_dropped_with_a_notice(frame):
+    frame.loc[:9, "churn"] = None
+    with pytest.warns(LabcoatNotice, match="Dropped 10 of 300 rows"):
+        kept = drop_missing_target(frame, "churn")
+    assert len(kept) == 290 and len(frame) == 300  # the user's frame is untouched
+
+
+def test_all_missing_target_is_refused(frame):
+    frame["churn"] = None
+    with pytest.raises(TargetError, match="all 300 values are missing"):
+        drop_missing_target(frame, "churn")
+
+
+def test_duplicate_column_names_are_named():
+    df = pd.DataFrame([[1, 2, 3]] * 5, columns=["a", "a", "y"])
+    with pytest.raises(SchemaError, match="'a' \\(2 times\\)"):
+        Schema.infer(df, "y")
+
+
+def test_only_constant_features_is_refused():
+    df = pd.DataFrame({"k": [1] * 20, "y": [0, 1] * 10})
+    with pytest.raises(SchemaError, match="No usable feature columns"):
+        Schema.infer(df, "y")
+
+
+def test_prepare_checks_and_converts_new_data(frame):
+    schema = Schema.infer(frame, "churn")
+    new = frame.drop(columns=["churn"]).head(5).copy()
+    new["extra"] = 1
+    new["age"] = new["age"].astype(str)  # numbers as strings convert safely
+    with pytest.warns(LabcoatNotice, match="extra"):
+        prepared = schema.prepare(new)
+    assert list(prepared.columns) == schema.names()
+    assert prepared["age"].dtype == np.float64
+    assert pd.api.types.is_datetime64_any_dtype(prepared["signup"])
+    assert set(prepared["autopay"].dropna()) <= {0.0, 1.0}
+
+
+def test_prepare_names_missing_columns_and_bad_values(frame):
+    schema = Schema.infer(frame, "churn")
+    with pytest.raises(SchemaError, match="'age', 'plan'"):
+        schema.prepare(frame.drop(columns=["age", "plan"]))
+    bad = frame.head(3).copy()
+    bad["income"] = bad["income"].astype(object)
+    bad.loc[bad.index[1], "income"] = "lots"
+    with pytest.raises(SchemaError, match="Column 'income' should hold numbers.*'lots'"):
+        schema.prepare(bad)
+
+
+def test_schema_round_trips_through_json(frame):
+    schema = Schema.infer(frame, "churn")
+    import json
+
+    again = Schema.from_dict(json.loads(schema.to_json()))
+    assert again == schema
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pd.testing.assert_frame_equal(again.prepare(frame), schema.prepare(frame))

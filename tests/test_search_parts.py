@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+
+from labcoat.data.schema import Task
+from labcoat.data.split import choose_resampling
+from labcoat.errors import ConfigError
+from labcoat.evaluate.metrics import get_metric
+from labcoat.models import FAMILIES
+from labcoat.search.budget import parse_budget
+from labcoat.search.ensemble import select_ensemble
+from labcoat.search.study import plan_portfolio
+
+
+@pytest.mark.parametrize("text, seconds", [("30s", 30), ("5m", 300), ("1h", 3600), ("90", 90), (2.5, 2.5)])
+def test_budget_strings(text, seconds):
+    assert parse_budget(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["soon", "5 parsecs", "-3", 0])
+def test_bad_budgets_are_explained(text):
+    with pytest.raises(ConfigError, match="Budget"):
+        parse_budget(text)
+
+
+def test_resampling_by_size():
+    small = choose_resampling(np.array([0, 1] * 200), Task.BINARY)
+    assert len(small.folds) == 15 and "stratified" in small.description
+    medium = choose_resampling(np.arange(10_000, dtype=float), Task.REGRESSION)
+    assert len(medium.folds) == 5 and medium.validated_rows().all()
+    large = choose_resampling(np.array([0, 1] * 60_000), Task.BINARY)
+    assert large.is_holdout and len(large.folds[0][1]) == 24_000
+    for train, valid in small.folds:
+        assert not set(train) & set(valid)
+
+
+def test_ensemble_selection_finds_the_complementary_pair():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=500)
+    noise = rng.normal(size=500)
+    a, b, bad = y + noise, y - noise, y + 3 * rng.normal(size=500)
+    weights = select_ensemble([bad, a, b], y, get_metric("rmse", Task.REGRESSION))
+    assert weights[0] == 0 and weights[1] == pytest.approx(0.5, abs=0.1) and weights.sum() == pytest.approx(1)
+
+
+def test_ensemble_selection_ignores_holdout_gaps():
+    y = np.array([0.0, 1.0, 2.0, 3.0])
+    a = np.array([np.nan, 1.0, 2.0, 3.0])
+    b = np.array([np.nan, 5.0, 5.0, 5.0])
+    assert select_ensemble([b, a], y, get_metric("rmse", Task.REGRESSION), rounds=4).tolist() == [0, 1]
+
+
+def test_portfolio_starts_with_each_familys_best_default():
+    plan = plan_portfolio(list(FAMILIES.values()), Task.BINARY)
+    first = [f.name for f, _ in plan[: len(FAMILIES)]]
+    assert first == list(FAMILIES)
+    assert len(plan) > len(FAMILIES)
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_every_portfolio_entry_lies_in_the_search_space(name):
+    import optuna
+
+    family = FAMILIES[name]
+    for task in (Task.BINARY, Task.REGRESSION):
+        for params in family.portfolio(task):
+            fixed = optuna.trial.FixedTrial({f"{name}.{k}": v for k, v in params.items()})
+            assert family.search_space(fixed, task) == params
