@@ -120,3 +120,18 @@ def test_schema_round_trips_through_json(frame):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         pd.testing.assert_frame_equal(again.prepare(frame), schema.prepare(frame))
+
+
+def test_small_frames_take_a_fast_path_with_identical_results(frame):
+    from labcoat.data import schema as schema_module
+
+    schema = Schema.infer(frame, "churn")
+    rows = frame.drop(columns="churn").head(40).copy()
+    rows["age"] = rows["age"].astype(object)
+    rows.loc[rows.index[0], "age"] = " 42 "
+    rows.loc[rows.index[1], "note"] = None
+    fast = schema.prepare(rows)
+    general = pd.DataFrame({c.name: schema_module._coerce(rows[c.name], c) for c in schema.features},
+                           index=rows.index)
+    pd.testing.assert_frame_equal(fast, general)
+    assert schema_module._prepare_small(rows, schema.features) is not None

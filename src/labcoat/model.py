@@ -116,7 +116,8 @@ class Model:
         total = None
         for m in self.members:
             family = FAMILIES[m.family]
-            out = m.weight * family.predict(m.estimator, transformed[m.style], self.task, threads=threads)
+            out = m.weight * family.predict(m.estimator, transformed[m.style], self.task,
+                                              n_classes=len(self.schema.classes or ()), threads=threads)
             total = out if total is None else total + out
         assert total is not None
         return total

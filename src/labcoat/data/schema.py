@@ -202,6 +202,10 @@ class Schema:
                 f"Ignoring {len(extra)} column(s) the model was not trained on: {_list(extra)}.",
                 LabcoatNotice, stacklevel=2,
             )
+        if len(df) <= _SMALL:
+            fast = _prepare_small(df, features)
+            if fast is not None:
+                return fast
         return pd.DataFrame(
             {c.name: _coerce(df[c.name], c) for c in features}, index=df.index
         )
@@ -397,6 +401,63 @@ def _coerce(s: pd.Series, column: Column) -> pd.Series:
     if role is Role.TEXT:
         return s.astype("object").map(lambda v: "" if v is None or v != v else str(v)).astype("object")
     raise AssertionError(role)
+
+
+#: Frames up to this many rows are converted value by value (see :func:`_prepare_small`).
+_SMALL = 64
+_NUMBER = (int, float, np.integer, np.floating)
+
+
+def _prepare_small(df: pd.DataFrame, features: list[Column]) -> pd.DataFrame | None:
+    """:meth:`Schema.prepare` for a few rows in plain Python, or ``None`` to take the general path.
+
+    Converting one row column by column through pandas costs ~2.5 ms for 20 columns (dtype
+    resolution dominates); this costs ~0.4 ms and gives the same frame. Any value it is not sure
+    about sends the frame to the general path, which also words the errors.
+    """
+    names = [c.name for c in features]
+    dtypes = df.dtypes
+    values = df[names].to_numpy(dtype=object).T.tolist() if len(df) else [[] for _ in names]
+    out: dict[str, Any] = {}
+    for column, raw in zip(features, values):
+        role = column.role
+        dtype = dtypes[column.name]
+        numeric_dtype = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+        try:
+            if role is Role.NUMERIC:
+                out[column.name] = np.array([_small_float(v) for v in raw], dtype=np.float64)
+            elif role is Role.CATEGORICAL:
+                out[column.name] = _objects(
+                    [np.nan if _missing(v) else (_num_label(float(v)) if numeric_dtype else str(v)) for v in raw])
+            elif role is Role.TEXT:
+                out[column.name] = _objects(["" if _missing(v) else str(v) for v in raw])
+            else:  # booleans and datetimes: the general conversion, one column
+                out[column.name] = _coerce(df[column.name], column).to_numpy()
+        except (TypeError, ValueError):
+            return None
+    frame = pd.DataFrame(out)
+    frame.index = df.index
+    return frame
+
+
+def _objects(values: list[Any]) -> pd.Series:
+    # A Series with an explicit object dtype: pandas 3 would otherwise infer its string dtype.
+    return pd.Series(values, dtype=object)
+
+
+def _missing(v: Any) -> bool:
+    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v)
+
+
+def _small_float(v: Any) -> float:
+    if _missing(v):
+        return np.nan
+    if isinstance(v, _NUMBER) or isinstance(v, (bool, np.bool_)):
+        return float(v)
+    if isinstance(v, str):
+        text = v.strip()
+        return float(text) if text else np.nan
+    raise TypeError(type(v).__name__)
 
 
 def _to_float(s: pd.Series, column: Column) -> pd.Series:

@@ -18,6 +18,7 @@ Folds are stratified by class for classification tasks.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,9 +60,9 @@ def choose_resampling(y: np.ndarray, task: Task, *, seed: int = 0, n_splits: int
     n = len(y)
     stratify = task.is_classification
     if stratify:
-        smallest = int(np.bincount(np.asarray(y, dtype=np.int64)).min())
-        n_splits = max(2, min(n_splits, smallest)) if smallest >= 2 else n_splits
-        stratify = smallest >= 2
+        # Classes rarer than the fold count still stratify (some folds lack them); a class seen
+        # once cannot be, so then the folds are plain.
+        stratify = int(np.bincount(np.asarray(y, dtype=np.int64)).min()) >= 2
     if n > 100_000:
         size = min(0.2, 50_000 / n)
         train, valid = train_test_split(np.arange(n), test_size=size, random_state=seed,
@@ -77,7 +78,9 @@ def choose_resampling(y: np.ndarray, task: Task, *, seed: int = 0, n_splits: int
     else:
         cls = StratifiedKFold if stratify else KFold
         splitter = cls(n_splits=n_splits, shuffle=True, random_state=seed)
-    folds = [(train, valid) for train, valid in splitter.split(np.zeros(n), y if stratify else None)]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        folds = list(splitter.split(np.zeros(n), y if stratify else None))
     text = f"{n_splits}-fold cross-validation"
     if repeats > 1:
         text += f", repeated {repeats} times"

@@ -84,7 +84,8 @@ class Family(ABC):
         """Parameters for the final fit on all data, given the rounds early stopping chose."""
         return params
 
-    def predict(self, estimator: Any, X: Any, task: Task, *, threads: int | None = None) -> np.ndarray:
+    def predict(self, estimator: Any, X: Any, task: Task, *, n_classes: int | None = None,
+                threads: int | None = None) -> np.ndarray:
         """Probabilities (classification) or values (regression), on ``threads`` threads.
 
         Few rows should be predicted on one thread: boosters' OpenMP pools keep spinning after
@@ -93,7 +94,7 @@ class Family(ABC):
         """
         if threads is not None and getattr(estimator, "n_jobs", threads) != threads:
             estimator.set_params(n_jobs=threads)
-        return predict_output(estimator, X, task)
+        return predict_output(estimator, X, task, n_classes)
 
     def cost(self, n_rows: int, n_columns: int, params: Params) -> float:
         """Rough seconds for one fold at these settings (the search calibrates it as it goes)."""
@@ -105,8 +106,22 @@ def past(deadline: float | None) -> bool:
     return deadline is not None and time.monotonic() >= deadline
 
 
-def predict_output(estimator: Any, X: Any, task: Task) -> np.ndarray:
+def predict_output(estimator: Any, X: Any, task: Task, n_classes: int | None = None) -> np.ndarray:
     """Probabilities (classification, one column per encoded class) or values (regression)."""
     if task.is_classification:
-        return np.asarray(estimator.predict_proba(X), dtype=np.float64)
+        return align_classes(estimator, np.asarray(estimator.predict_proba(X), dtype=np.float64), n_classes)
     return np.asarray(estimator.predict(X), dtype=np.float64).ravel()
+
+
+def align_classes(estimator: Any, proba: np.ndarray, n_classes: int | None) -> np.ndarray:
+    """Spread ``proba``'s columns over all encoded classes when the estimator saw only some.
+
+    A fold of a rare class's data may lack that class; its column is then zero.
+    """
+    seen = np.asarray(getattr(estimator, "classes_", np.arange(proba.shape[1])), dtype=np.int64)
+    n_classes = n_classes or proba.shape[1]
+    if proba.shape[1] == n_classes and np.array_equal(seen, np.arange(n_classes)):
+        return proba
+    full = np.zeros((proba.shape[0], n_classes))
+    full[:, seen] = proba
+    return full

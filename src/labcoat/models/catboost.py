@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from labcoat.data.schema import Task
-from labcoat.models._base import BuildContext, Family, FitOutcome, Params, past
+from labcoat.models._base import BuildContext, Family, FitOutcome, Params, align_classes, past
 
 MAX_ROUNDS = 2000
 PATIENCE = 50
@@ -63,11 +63,13 @@ class CatBoostFamily(Family):
         rounds = (best + 1) if best is not None else estimator.tree_count_
         return FitOutcome(iterations=int(rounds), stopped=StopAtDeadline.stopped)
 
-    def predict(self, estimator: Any, X: Any, task: Task, *, threads: int | None = None) -> np.ndarray:
+    def predict(self, estimator: Any, X: Any, task: Task, *, n_classes: int | None = None,
+                threads: int | None = None) -> np.ndarray:
         # A fitted CatBoost model refuses set_params; it takes the thread count per call.
         kwargs = {"thread_count": threads} if threads is not None else {}
         if task.is_classification:
-            return np.asarray(estimator.predict_proba(X, **kwargs), dtype=np.float64)
+            proba = np.asarray(estimator.predict_proba(X, **kwargs), dtype=np.float64)
+            return align_classes(estimator, proba, n_classes)
         return np.asarray(estimator.predict(X, **kwargs), dtype=np.float64).ravel()
 
     def refit_params(self, params: Params, iterations: int | None) -> Params:

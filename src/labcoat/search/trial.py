@@ -165,7 +165,7 @@ def evaluate_trial(family: Family, params: Params, data: TrialData, *, number: i
             estimator = family.build(params, context)
             outcome = family.fit(estimator, Xt, data.y[train], valid=(Xv, data.y[valid]),
                                  deadline=deadline)
-            predictions = family.predict(estimator, Xv, data.task)
+            predictions = family.predict(estimator, Xv, data.task, n_classes=data.n_classes)
             trial.fold_scores.append(data.metric.score(data.y[valid], predictions))
             if outcome.iterations is not None:
                 trial.iterations.append(outcome.iterations)
