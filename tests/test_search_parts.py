@@ -65,3 +65,19 @@ def test_every_portfolio_entry_lies_in_the_search_space(name):
         for params in family.portfolio(task):
             fixed = optuna.trial.FixedTrial({f"{name}.{k}": v for k, v in params.items()})
             assert family.search_space(fixed, task) == params
+
+
+@pytest.mark.parametrize("kind", ["RandomForestClassifier", "ExtraTreesRegressor"])
+def test_flat_forest_predicts_like_the_forest(kind):
+    import sklearn.ensemble as ensemble
+
+    from labcoat.models._forest import FlatForest
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 5))
+    X[rng.random(X.shape) < 0.1] = np.nan
+    y = (np.nan_to_num(X[:, 0]) + rng.normal(size=300) > 0).astype(int)
+    forest = getattr(ensemble, kind)(n_estimators=20, random_state=0, min_samples_leaf=3).fit(X, y)
+    rows = X[:40]
+    expected = forest.predict_proba(rows) if hasattr(forest, "classes_") else forest.predict(rows)[:, None]
+    assert np.allclose(FlatForest(forest).predict(rows), expected)

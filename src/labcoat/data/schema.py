@@ -90,7 +90,7 @@ class Schema:
     Examples
     --------
     >>> import pandas as pd
-    >>> df = pd.DataFrame({"age": [20, 35, 51, 42] * 5, "plan": list("abab") * 5,
+    >>> df = pd.DataFrame({"age": [20.5, 35.1, 51.0, 42.2] * 5, "plan": list("abab") * 5,
     ...                    "churn": ["no", "yes", "no", "yes"] * 5})
     >>> schema = Schema.infer(df, target="churn")
     >>> schema.task.value, schema.names(Role.NUMERIC)

@@ -26,10 +26,10 @@ from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler, TargetEncoder
+from sklearn.preprocessing import StandardScaler, TargetEncoder
 
 from labcoat.data.schema import Role, Schema
-from labcoat.features.transformers import CategoryStrings, DatetimeParts, OrdinalCodes
+from labcoat.features.transformers import CategoryStrings, DatetimeParts, OneHot, OrdinalCodes
 
 Style = Literal["linear", "tree", "catboost"]
 STYLES: tuple[Style, ...] = ("linear", "tree", "catboost")
@@ -46,7 +46,7 @@ def build_preprocessor(schema: Schema, style: Style) -> ColumnTransformer:
     Examples
     --------
     >>> import pandas as pd
-    >>> df = pd.DataFrame({"x": [1.0, None, 3.0, 4.0] * 5, "c": list("abca") * 5, "y": [0, 1] * 10})
+    >>> df = pd.DataFrame({"x": [1.5, None, 3.2, 4.1] * 5, "c": list("abca") * 5, "y": [0, 1] * 10})
     >>> schema = Schema.infer(df, "y")
     >>> build_preprocessor(schema, "linear").fit_transform(schema.prepare(df)).shape
     (20, 5)
@@ -67,8 +67,7 @@ def build_preprocessor(schema: Schema, style: Style) -> ColumnTransformer:
                                                              keep_empty_features=True),
                                                StandardScaler()), numeric))
         if low:
-            parts.append(("onehot", OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=3,
-                                                  sparse_output=True), low))
+            parts.append(("onehot", OneHot(min_frequency=3), low))
         if high:
             parts.append(("target", make_pipeline(
                 SimpleImputer(strategy="constant", fill_value="__missing__"),

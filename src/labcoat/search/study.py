@@ -127,13 +127,14 @@ class Study:
                     break
                 asked, params = tuner.ask(family)
                 origin = "optuna"
-            if self.clock.budget is not None and self._estimate(family, params, ratios) > left:
+            estimate = self._estimate(family, params, ratios) if self.clock.budget is not None else 0.0
+            if estimate > left:
                 log.debug("skipping %s %s: not enough time left (%.1fs)", family.name, params, left)
                 tuner.tell(family, asked, None)
                 skipped += 1
                 continue
             trial = self.executor.evaluate(family, params, self.data, number=len(trials),
-                                           origin=origin, deadline=self._deadline(left))
+                                           origin=origin, deadline=self._deadline(left, estimate))
             trials.append(trial)
             loss = self.data.metric.to_loss(trial.score) if trial.status == "ok" else None
             tuner.tell(family, asked, loss, params=params)
@@ -168,11 +169,12 @@ class Study:
             return math.inf
         return self.clock.remaining - self.reserve(trials)
 
-    def _deadline(self, left: float) -> float | None:
+    def _deadline(self, left: float, estimate: float) -> float | None:
         if self.clock.budget is None:
             return None
-        # One trial may take a good share of what is left, never all of it unless little is left.
-        return time.monotonic() + max(0.4 * left, min(left, 2.0))
+        # A trial may take a good share of what is left, or twice its estimate when that is more,
+        # but never more than what is left.
+        return time.monotonic() + min(left, max(0.4 * left, 2.0 * estimate, 1.0))
 
     def _rows_per_fold(self) -> int:
         return len(self.data.resampling.folds[0][0])
