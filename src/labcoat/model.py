@@ -38,6 +38,10 @@ class Member:
     style: str
     estimator: Any
     params: dict[str, Any]
+    #: Key of this member's fitted preprocessing in ``Model.preprocessors``.
+    preprocessor: str = ""
+    #: Which rows the member was fitted on.
+    rows: str = "all rows"
 
 
 class Model:
@@ -80,8 +84,8 @@ class Model:
     @property
     def ensemble(self) -> pd.DataFrame:
         """The ensemble members: family, trial number and weight."""
-        return pd.DataFrame([{"family": m.family, "trial": m.trial, "weight": round(m.weight, 4)}
-                             for m in self.members])
+        return pd.DataFrame([{"family": m.family, "trial": m.trial, "weight": round(m.weight, 4),
+                              "fitted_on": m.rows} for m in self.members])
 
     # ------------------------------------------------------------------ prediction
     def predict_proba(self, data: Any) -> np.ndarray:
@@ -116,7 +120,7 @@ class Model:
         total = None
         for m in self.members:
             family = FAMILIES[m.family]
-            out = m.weight * family.predict(m.estimator, transformed[m.style], self.task,
+            out = m.weight * family.predict(m.estimator, transformed[m.preprocessor or m.style], self.task,
                                               n_classes=len(self.schema.classes or ()), threads=threads)
             total = out if total is None else total + out
         assert total is not None
@@ -143,7 +147,8 @@ class Model:
         path.mkdir(parents=True, exist_ok=True)
         meta = {"format_version": FORMAT_VERSION, "labcoat_version": __version__, **self.info,
                 "members": [{"family": m.family, "trial": m.trial, "weight": m.weight,
-                             "style": m.style, "params": m.params} for m in self.members]}
+                             "style": m.style, "params": m.params, "preprocessor": m.preprocessor,
+                             "rows": m.rows} for m in self.members]}
         (path / "labcoat.json").write_text(json.dumps(meta, indent=2, default=str))
         (path / "schema.json").write_text(self.schema.to_json())
         self.leaderboard.to_csv(path / "leaderboard.csv", index=False)
@@ -172,8 +177,7 @@ class Model:
                 "Upgrade labcoat to load it.")
         payload = joblib.load(path / "model.joblib")
         schema = Schema.from_dict(json.loads((path / "schema.json").read_text()))
-        members = [Member(family=m["family"], trial=m["trial"], weight=m["weight"], style=m["style"],
-                          estimator=est, params=m["params"])
+        members = [Member(estimator=est, **m)
                    for m, est in zip(meta.pop("members"), payload["estimators"])]
         leaderboard = pd.read_csv(path / "leaderboard.csv")
         info = {k: v for k, v in meta.items() if k not in ("format_version", "labcoat_version")}

@@ -74,7 +74,7 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
                       n_jobs=n_jobs or os.cpu_count() or 1)
     progress = None if quiet else _progress(clock, trials)
     study = Study(data=data_, clock=clock, trials=trials, families=families,
-                  executor=get_executor(executor), reserve=lambda done: _refit_reserve(done, clock),
+                  executor=get_executor(executor), reserve=lambda done: _refit_reserve(done, clock, resampling.is_holdout),
                   callbacks=[*callbacks, *([progress.update] if progress else [])])
     try:
         result = study.run()
@@ -148,36 +148,58 @@ def _refit_seconds(trial: Trial) -> float:
     return trial.fold_seconds * _REFIT_GROWTH
 
 
-def _refit_reserve(done: list[Trial], clock: Clock) -> float:
-    """Seconds to keep for ensemble selection and the final refit of the likely members."""
+def _refit_reserve(done: list[Trial], clock: Clock, holdout: bool) -> float:
+    """Seconds to keep for ensemble selection and the final refit of the likely members.
+
+    With a holdout plan the fold models serve as final models when time runs short, so only
+    ensemble selection is reserved and members are refit on all rows if time is left.
+    """
     if clock.budget is None:
         return 0.0
-    ok = sorted((t for t in done if t.status == "ok"), key=lambda t: t.number)
+    overhead = 0.02 * clock.budget + 0.3
+    if holdout:
+        return overhead
     # The members are not known until the end; the slowest few completed trials bound them.
-    likely = sorted((_refit_seconds(t) for t in ok), reverse=True)[:3]
-    return sum(likely) + 0.02 * clock.budget + 0.3
+    likely = sorted((_refit_seconds(t) for t in done if t.status == "ok"), reverse=True)[:3]
+    return sum(likely) + overhead
 
 
 def _refit(result: StudyResult, data: TrialData, clock: Clock) -> tuple[list[Member], dict[str, Any], list[int]]:
-    """Fit every ensemble member on all rows, heaviest weight first, within the budget."""
+    """Fit every ensemble member on all rows, heaviest weight first, within the budget.
+
+    A member whose refit no longer fits in the time left keeps its last fold's model (fitted on
+    that fold's training rows, with that fold's preprocessing) or, without one, is dropped,
+    except the heaviest member, which is then refit regardless.
+    """
     members: list[Member] = []
     dropped: list[int] = []
+    preprocessors: dict[str, Any] = {}
     for trial, weight in sorted(result.ensemble, key=lambda tw: (-tw[1], tw[0].number)):
         family = FAMILIES[trial.family]
-        if members and clock.budget is not None and _refit_seconds(trial) > clock.remaining:
+        fits = clock.budget is None or _refit_seconds(trial) <= clock.remaining
+        if not fits and trial.fold_model is not None:
+            key = f"{family.style}@fold{trial.fold_index}"
+            pre, Xfold, _ = data.fold(family.style, trial.fold_index)
+            preprocessors[key] = pre
+            members.append(Member(family=family.name, trial=trial.number, weight=weight,
+                                  style=family.style, estimator=trial.fold_model, params=trial.params,
+                                  preprocessor=key, rows=f"{Xfold.shape[0]:,} rows of fold {trial.fold_index + 1}"))
+            continue
+        if not fits and members:
             dropped.append(trial.number)
             continue
         iterations = int(np.mean(trial.iterations)) if trial.iterations else None
         params = family.refit_params(trial.params, iterations)
-        _, Xall, _ = data.fold(family.style, -1)
+        pre, Xall, _ = data.fold(family.style, -1)
+        preprocessors[family.style] = pre
         estimator = family.build(params, data.context(family.style))
         family.fit(estimator, Xall, data.y)
         members.append(Member(family=family.name, trial=trial.number, weight=weight,
-                              style=family.style, estimator=estimator, params=params))
+                              style=family.style, estimator=estimator, params=params,
+                              preprocessor=family.style))
     total = sum(m.weight for m in members)
     for m in members:
         m.weight /= total
-    preprocessors = {m.style: data.fold(m.style, -1)[0] for m in members}
     return members, preprocessors, dropped
 
 

@@ -61,6 +61,9 @@ class Family(ABC):
     #: Rough seconds to fit one fold per million input cells (rows x columns) at default settings.
     seconds_per_million_cells: ClassVar[float] = 2.0
     tasks: ClassVar[frozenset[Task]] = frozenset(Task)
+    #: Whether fitted models are small enough to keep a fold's model per trial (not forests,
+    #: whose size grows with the rows, nor k-NN, which stores them).
+    compact: ClassVar[bool] = True
 
     @abstractmethod
     def search_space(self, trial: Any, task: Task) -> Params:

@@ -17,6 +17,7 @@ class ForestFamily(Family):
     """Random forest or extra trees, depending on the classes given by the subclass."""
 
     style = "tree"
+    compact = False
     classifier: ClassVar[str]
     regressor: ClassVar[str]
 

@@ -11,6 +11,7 @@ from labcoat.models._base import BuildContext, Family, Params
 class KNNFamily(Family):
     name = "knn"
     style = "linear"
+    compact = False
 
     def search_space(self, trial: Any, task: Task) -> Params:
         p = "knn."

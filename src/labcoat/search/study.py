@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 KNN_MAX_ROWS = 30_000
 #: Out-of-fold predictions of at most this many best trials enter ensemble selection.
 ENSEMBLE_CANDIDATES = 20
+#: The fold models of this many best trials are kept (see Trial.fold_model).
+FOLD_MODELS_KEPT = 10
 
 
 @dataclass
@@ -136,6 +138,7 @@ class Study:
             trial = self.executor.evaluate(family, params, self.data, number=len(trials),
                                            origin=origin, deadline=self._deadline(left, estimate))
             trials.append(trial)
+            self._keep_best_fold_models(trials)
             loss = self.data.metric.to_loss(trial.score) if trial.status == "ok" else None
             tuner.tell(family, asked, loss, params=params)
             if trial.fold_scores:
@@ -156,6 +159,16 @@ class Study:
         if not ok:
             return None
         return min(ok, key=lambda t: self.data.metric.to_loss(t.score))
+
+    def _keep_best_fold_models(self, trials: list[Trial]) -> None:
+        """Free the fold models of all but the best few trials."""
+        kept = sorted((t for t in trials if t.fold_model is not None and t.status == "ok"),
+                      key=lambda t: (self.data.metric.to_loss(t.score), t.number))
+        for t in kept[FOLD_MODELS_KEPT:]:
+            t.fold_model = None
+        for t in trials:
+            if t.status != "ok":
+                t.fold_model = None
 
     def _families(self) -> list[Family]:
         names = list(self.families) if self.families else list(FAMILIES)

@@ -36,6 +36,14 @@ class Trial:
     iterations: list[int] = field(default_factory=list)
     duration: float = 0.0
     error: str | None = None
+    #: True when the deadline cut a booster's or forest's rounds short in some fold (the fold's
+    #: model is still complete and scored).
+    truncated: bool = False
+    #: The last fold's fitted model and that fold's index: the final model when refitting on
+    #: all rows does not fit in the budget. Kept for compact families only, and only while the
+    #: trial is among the study's best (see Study); ``None`` otherwise.
+    fold_model: Any = None
+    fold_index: int = 0
 
     @property
     def score(self) -> float:
@@ -53,8 +61,8 @@ class Trial:
     def summary(self) -> dict[str, Any]:
         return {"trial": self.number, "family": self.family, "score": self.score,
                 "score_std": self.score_std, "fit_time": round(self.duration, 3),
-                "status": self.status, "origin": self.origin, "params": dict(self.params),
-                "error": self.error}
+                "status": self.status, "truncated": self.truncated, "origin": self.origin,
+                "params": dict(self.params), "error": self.error}
 
 
 class PreprocessCache:
@@ -147,8 +155,9 @@ def evaluate_trial(family: Family, params: Params, data: TrialData, *, number: i
                    origin: Literal["portfolio", "optuna"], deadline: float | None = None) -> Trial:
     """Score ``params`` of ``family`` on every fold of ``data.resampling``.
 
-    The trial stops at ``deadline`` (status ``"stopped"``, no out-of-fold predictions), or
-    as soon as the folds done so far show that the remaining ones cannot finish by then; an
+    Models that train in rounds stop at ``deadline`` and keep the rounds done (``truncated``);
+    folds left undone then make the trial ``"stopped"`` (no out-of-fold predictions), as does
+    a projection from the folds done so far that the remaining ones cannot finish by then. An
     exception in a fold marks it ``"failed"`` with the error, never stopping the study.
     """
     trial = Trial(number=number, family=family.name, params=dict(params), origin=origin)
@@ -171,10 +180,13 @@ def evaluate_trial(family: Family, params: Params, data: TrialData, *, number: i
                 trial.iterations.append(outcome.iterations)
             total[valid] += predictions.reshape(len(valid), width)
             counts[valid] += 1
+            trial.truncated |= outcome.stopped
+            if family.compact:
+                trial.fold_model, trial.fold_index = estimator, index
             done = index + 1
             projected = started + (time.monotonic() - started) / done * len(data.resampling.folds)
-            if outcome.stopped or (deadline is not None and done < len(data.resampling.folds)
-                                   and projected > deadline):
+            if done < len(data.resampling.folds) and (
+                    outcome.stopped or (deadline is not None and projected > deadline)):
                 trial.status = "stopped"
                 break
     except Exception as error:  # one configuration's failure must not stop the study
