@@ -81,3 +81,24 @@ def test_flat_forest_predicts_like_the_forest(kind):
     rows = X[:40]
     expected = forest.predict_proba(rows) if hasattr(forest, "classes_") else forest.predict(rows)[:, None]
     assert np.allclose(FlatForest(forest).predict(rows), expected)
+
+
+@pytest.mark.parametrize("style", ["linear", "tree", "catboost"])
+def test_fast_transform_equals_the_column_transformer(style):
+    import pandas as pd
+    import scipy.sparse as sp
+
+    from conftest import mixed_frame
+    from labcoat.data.schema import Schema
+    from labcoat.features.build import build_preprocessor, transform
+
+    for frame in (mixed_frame(120), mixed_frame(120)[["age", "income", "churn"]]):
+        schema = Schema.infer(frame, "churn")
+        prepared = schema.prepare(frame)
+        pre = build_preprocessor(schema, style).fit(prepared, (frame["churn"] == "yes").astype(int))
+        for rows in (prepared.head(1), prepared):
+            fast, slow = transform(pre, rows), pre.transform(rows)
+            assert type(fast) is type(slow) and isinstance(fast, (np.ndarray, sp.csr_matrix))
+            fast = fast.toarray() if sp.issparse(fast) else fast
+            slow = slow.toarray() if sp.issparse(slow) else slow
+            assert pd.DataFrame(fast).equals(pd.DataFrame(slow))

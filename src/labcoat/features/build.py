@@ -141,7 +141,9 @@ def transform(preprocessor: ColumnTransformer, frame: pd.DataFrame) -> object:
             if step == "passthrough":
                 blocks.append(frame[columns].to_numpy(dtype=np.float64))
             continue
-        blocks.append(step.transform(frame[columns]))
+        out = step.transform(frame[columns])
+        # A fitted ColumnTransformer holds "passthrough" as an identity FunctionTransformer.
+        blocks.append(out.to_numpy(dtype=np.float64) if isinstance(out, pd.DataFrame) else out)
     if not blocks:
         return np.empty((len(frame), 0))
     if preprocessor.sparse_output_:
