@@ -41,6 +41,8 @@ class BuildContext:
     n_jobs: int
     #: The first ``native_categoricals`` input columns are categorical (see features.build).
     native_categoricals: int = 0
+    #: Rows the estimator will be fitted on (about: the training part of a fold, or all rows).
+    n_rows: int = 0
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,9 @@ from labcoat.models._base import BuildContext, Family, FitOutcome, Params, align
 
 N_TREES = 300
 CHUNK = 50
+#: Bytes a forest may take in memory. A fully grown forest on 30,000 rows takes ~1 GB, which
+#: set the peak memory of a whole study; leaves are capped so the forest fits in this.
+FOREST_BYTES = 128 * 2**20
 
 
 class ForestFamily(Family):
@@ -38,6 +41,10 @@ class ForestFamily(Family):
         params = dict(params)
         trees = params.pop("n_estimators", N_TREES)
         name = self.regressor if context.task is Task.REGRESSION else self.classifier
+        node_bytes = 64 + 8 * max(context.n_classes, 1)
+        max_leaves = max(16, int(FOREST_BYTES / (trees * 2 * node_bytes)))
+        if context.n_rows / params.get("min_samples_leaf", 1) > max_leaves:
+            params.setdefault("max_leaf_nodes", max_leaves)
         model = getattr(ensemble, name)(n_estimators=min(CHUNK, trees), warm_start=True,
                                         random_state=context.seed, n_jobs=context.n_jobs, **params)
         model._labcoat_trees = trees

@@ -126,7 +126,7 @@ class TrialData:
 
     def context(self, style: Style) -> BuildContext:
         return BuildContext(task=self.task, n_classes=self.n_classes, seed=self.seed,
-                            n_jobs=self.n_jobs,
+                            n_jobs=self.n_jobs, n_rows=len(self.y),
                             native_categoricals=native_categorical_count(self.schema, style))
 
     def fold(self, style: Style, index: int) -> tuple[Any, Any, Any]:
