@@ -20,8 +20,6 @@ _LAZY = {
     "Model": ("labcoat.model", "Model"),
     "Schema": ("labcoat.data.schema", "Schema"),
     "read_table": ("labcoat.data.io", "read_table"),
-    "AutoClassifier": ("labcoat.sklearn", "AutoClassifier"),
-    "AutoRegressor": ("labcoat.sklearn", "AutoRegressor"),
     "LabcoatError": ("labcoat.errors", "LabcoatError"),
     "LabcoatNotice": ("labcoat.errors", "LabcoatNotice"),
 }
@@ -32,7 +30,6 @@ if TYPE_CHECKING:
     from labcoat.data.schema import Schema
     from labcoat.errors import LabcoatError, LabcoatNotice
     from labcoat.model import Model
-    from labcoat.sklearn import AutoClassifier, AutoRegressor
     from labcoat.train import fit
 
 
@@ -55,5 +52,5 @@ def __dir__() -> list[str]:
     return sorted([*globals(), *_LAZY, "datasets"])
 
 
-__all__ = ["AutoClassifier", "AutoRegressor", "LabcoatError", "LabcoatNotice", "Model", "Schema",
+__all__ = ["LabcoatError", "LabcoatNotice", "Model", "Schema",
            "__version__", "fit", "load", "read_table"]

@@ -1,0 +1,3 @@
+from labcoat.cli import main
+
+main()

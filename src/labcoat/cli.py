@@ -1,0 +1,173 @@
+"""The ``labcoat`` command: a thin Typer layer over the Python API."""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+app = typer.Typer(help="labcoat: AutoML for tables, from data to a model that predicts.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+
+
+def _err(text: str) -> None:
+    from rich.console import Console
+
+    Console(stderr=True, soft_wrap=True).print(text, highlight=False)
+
+
+def _show_notices(caught: list[warnings.WarningMessage]) -> None:
+    from labcoat.errors import LabcoatNotice
+
+    for w in caught:
+        if issubclass(w.category, LabcoatNotice):
+            _err(f"[yellow]notice:[/] {w.message}")
+
+
+@app.command()
+def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSON lines or Excel file."),
+        target: str = typer.Option(..., "--target", "-t", help="Column to predict."),
+        budget: Optional[str] = typer.Option(None, help="Time budget: 30s, 5m, 1h (default 1m)."),
+        trials: Optional[int] = typer.Option(None, help="Stop after this many trials (deterministic with --seed)."),
+        metric: Optional[str] = typer.Option(None), task: Optional[str] = typer.Option(None),
+        seed: int = typer.Option(0), families: Optional[str] = typer.Option(None, help="Comma-separated families."),
+        sql: Optional[str] = typer.Option(None, help="SQL query instead of DATA."),
+        db: Optional[Path] = typer.Option(None, help="DuckDB or SQLite file for --sql."),
+        out: Path = typer.Option(Path("labcoat-model"), help="Directory to save the model in."),
+        quiet: bool = typer.Option(False, "--quiet", "-q"), as_json: bool = typer.Option(False, "--json")) -> None:
+    """Find, tune and ensemble the best model for TARGET, and save it."""
+    import labcoat
+    from labcoat.data.io import read_table
+
+    frame = read_table(data, sql=sql, db=db) if sql else read_table(data)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = labcoat.fit(frame, target, budget=budget, trials=trials, metric=metric, task=task, seed=seed,
+                            families=families.split(",") if families else None, quiet=quiet or as_json)
+    path = model.save(out)
+    if as_json:
+        print(json.dumps({"model": str(path), "metric": model.metric, "score": model.info["ensemble_score"],
+                          "leaderboard": model.leaderboard.to_dict("records"),
+                          "ensemble": model.ensemble.to_dict("records"),
+                          "notices": [str(w.message) for w in caught]}, default=str))
+        return
+    _show_notices(caught)
+    _print_model(model)
+    print(f"Saved to {path}")
+
+
+@app.command()
+def predict(model: Path = typer.Argument(..., help="Model directory."),
+            data: Path = typer.Argument(..., help="Rows to predict."),
+            output: Optional[Path] = typer.Option(None, "-o", "--output", help="CSV or Parquet file to write.")) -> None:
+    """Predict DATA with MODEL; probabilities are included for classifiers."""
+    import pandas as pd
+
+    import labcoat
+    from labcoat.data.io import read_table
+
+    m = labcoat.load(model)
+    frame = read_table(data)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = pd.DataFrame({f"{m.schema.target}_predicted": m.predict(frame)})
+        if m.task.is_classification:
+            proba = m.predict_proba(frame)
+            for i, c in enumerate(m.classes_):
+                result[f"proba_{c}"] = proba[:, i]
+    _show_notices(caught)
+    if output is None:
+        print(result.to_csv(index=False), end="")
+    elif output.suffix.lower() in (".parquet", ".pq"):
+        result.to_parquet(output, index=False)
+    else:
+        result.to_csv(output, index=False)
+
+
+@app.command()
+def info(model: Path = typer.Argument(...), as_json: bool = typer.Option(False, "--json")) -> None:
+    """Show a saved model: schema, leaderboard, ensemble."""
+    import labcoat
+
+    m = labcoat.load(model)
+    if as_json:
+        print(json.dumps({"info": m.info, "schema": m.schema.to_dict(),
+                          "leaderboard": m.leaderboard.to_dict("records"),
+                          "ensemble": m.ensemble.to_dict("records")}, default=str))
+        return
+    from rich.console import Console
+
+    Console().print(m.schema.to_frame().to_string(index=False))
+    _print_model(m)
+
+
+@app.command()
+def schema(data: Path = typer.Argument(...), target: str = typer.Option(..., "--target", "-t"),
+           task: Optional[str] = typer.Option(None), as_json: bool = typer.Option(False, "--json")) -> None:
+    """Infer and print the column roles and the task, without training."""
+    from labcoat.data.io import read_table
+    from labcoat.data.schema import Schema, drop_missing_target
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        s = Schema.infer(drop_missing_target(read_table(data), target), target, task)
+    if as_json:
+        print(s.to_json())
+        return
+    _show_notices(caught)
+    print(f"target '{s.target}': {s.task.value}")
+    print(s.to_frame().to_string(index=False))
+
+
+def _print_model(model: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Leaderboard ({model.metric}, {model.info['resampling']})")
+    for name in ("rank", "family", "score", "± spread", "fit s", "weight", "status"):
+        table.add_column(name)
+    for r in model.leaderboard.head(10).itertuples():
+        table.add_row(str(r.rank), r.family, f"{r.score:.4f}", f"{r.score_std:.4f}", f"{r.fit_time:.1f}",
+                      f"{r.ensemble_weight:.2f}", r.status)
+    Console().print(table)
+    print(f"Ensemble out-of-fold {model.metric}: {model.info['ensemble_score']:.4f}")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from labcoat import __version__
+
+        print(f"labcoat {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True)) -> None:
+    """labcoat: AutoML for tables."""
+
+
+def main() -> None:
+    """Console entry point: user errors print one line and exit 2, without a traceback."""
+    from labcoat.errors import LabcoatError
+
+    try:
+        app(standalone_mode=False)
+    except LabcoatError as error:
+        _err(f"[red]error:[/] {error}")
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        _err("[red]interrupted[/]")
+        sys.exit(130)
+    except (typer.Exit, SystemExit) as done:
+        sys.exit(getattr(done, "exit_code", getattr(done, "code", 0)))
+    except Exception as error:
+        import click
+
+        if isinstance(error, click.ClickException):
+            error.show()
+            sys.exit(2)
+        raise

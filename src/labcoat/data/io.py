@@ -1,0 +1,105 @@
+"""Reading tables: files (CSV, TSV, Parquet, JSON lines, Excel), frames, and SQL queries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from labcoat.errors import DataError, DataSourceError, did_you_mean
+
+_READERS = {".csv": "csv", ".gz": "csv", ".txt": "csv", ".tsv": "tsv", ".tab": "tsv",
+            ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl",
+            ".json": "jsonl", ".xlsx": "excel", ".xls": "excel"}
+#: CSV files above this size are read through DuckDB instead of pandas.
+LARGE_CSV_BYTES = 50 * 2**20
+
+
+def read_table(source: Any = None, *, sql: str | None = None, db: str | Path | None = None) -> pd.DataFrame:
+    """Read ``source`` (a path, a pandas or polars frame) or run ``sql`` on DuckDB/SQLite file ``db``.
+
+    The input is never modified; a pandas frame is returned as a copy.
+
+    Examples
+    --------
+    >>> read_table(pd.DataFrame({"a": [1, 2]})).shape
+    (2, 1)
+    """
+    if sql is not None:
+        return _query(sql, db)
+    if isinstance(source, pd.DataFrame):
+        return source.copy()
+    if type(source).__module__.startswith("polars"):
+        frame = source.collect() if hasattr(source, "collect") else source
+        return frame.to_pandas()
+    if not isinstance(source, (str, Path)):
+        raise DataSourceError(f"Cannot read data from a {type(source).__name__}; give a file path or a DataFrame.")
+    path = Path(source)
+    if not path.exists():
+        near = did_you_mean(path.name, [p.name for p in path.parent.glob("*")]) if path.parent.is_dir() else ""
+        raise DataSourceError(f"File '{path.resolve()}' does not exist.{near}")
+    if path.is_dir():
+        raise DataSourceError(f"'{path}' is a directory; give the path of a data file.")
+    kind = _READERS.get(path.suffix.lower())
+    if kind is None:
+        raise DataSourceError(f"Cannot read '{path}': unknown file type '{path.suffix}'. "
+                              f"Supported: {', '.join(sorted(_READERS))}.")
+    if path.stat().st_size == 0:
+        raise DataError(f"File '{path}' is empty (0 bytes).")
+    try:
+        frame = _read(path, kind)
+    except (DataError, DataSourceError):
+        raise
+    except Exception as error:
+        raise DataError(f"Cannot read '{path}' as {kind}: {error}") from error
+    if len(frame) == 0:
+        raise DataError(f"File '{path}' has no rows.")
+    return frame
+
+
+def _read(path: Path, kind: str) -> pd.DataFrame:
+    if kind in ("csv", "tsv"):
+        sep = "\t" if kind == "tsv" else ","
+        header = pd.read_csv(path, sep=sep, nrows=1, header=None, dtype=str).iloc[0].tolist()
+        dupes = sorted({str(h) for h in header if header.count(h) > 1})
+        if dupes:
+            raise DataError(f"File '{path}' has duplicate column names: {', '.join(repr(d) for d in dupes)}. "
+                            "Rename them so each column has one name.")
+        if path.stat().st_size > LARGE_CSV_BYTES:
+            import duckdb
+
+            return duckdb.read_csv(str(path), sep=sep, header=True).df()
+        return pd.read_csv(path, sep=sep, low_memory=False)
+    if kind == "parquet":
+        return pd.read_parquet(path)
+    if kind == "jsonl":
+        try:
+            return pd.read_json(path, lines=True)
+        except ValueError:
+            return pd.read_json(path)
+    try:
+        import openpyxl  # noqa: F401
+    except ImportError:
+        raise DataSourceError(f"Reading '{path}' needs openpyxl: pip install 'labcoat[excel]'.") from None
+    return pd.read_excel(path)
+
+
+def _query(sql: str, db: str | Path | None) -> pd.DataFrame:
+    if db is not None and not Path(db).is_file():
+        raise DataSourceError(f"Database file '{db}' does not exist.")
+    try:
+        if db is not None and Path(db).read_bytes()[:16] == b"SQLite format 3\x00":
+            import sqlite3
+
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
+                return pd.read_sql_query(sql, connection)
+        import duckdb
+
+        connection = duckdb.connect(str(db), read_only=True) if db is not None else duckdb.connect()
+        try:
+            return connection.execute(sql).df()
+        finally:
+            connection.close()
+    except Exception as error:
+        raise DataError(f"The query failed on {db or 'DuckDB'}: {error}") from error
