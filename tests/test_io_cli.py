@@ -69,3 +69,76 @@ def test_cli_fit_predict_info_and_errors(tmp_path):
                           (("fit", "train.csv", "--target", "churned", "--budget", "soon"), "not a duration")]:
         bad = run(*args, cwd=tmp_path)
         assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
+
+
+def test_polars_frames_eager_and_lazy():
+    polars = pytest.importorskip("polars")
+    df = make_churn(30)
+    eager = polars.from_pandas(df)
+    for source in (eager, eager.lazy()):
+        got = read_table(source)
+        assert got.shape == df.shape and got["tenure_months"].tolist() == df["tenure_months"].tolist()
+
+
+def test_excel_through_openpyxl(tmp_path):
+    pytest.importorskip("openpyxl")
+    df = make_churn(20)
+    df.to_excel(tmp_path / "a.xlsx", index=False)
+    got = read_table(tmp_path / "a.xlsx")
+    assert list(got.columns) == list(df.columns) and got["plan"].tolist() == df["plan"].tolist()
+
+
+def test_large_csv_goes_through_duckdb_with_the_same_content(tmp_path, monkeypatch):
+    import labcoat.data.io as io
+
+    df = make_churn(200)
+    df.to_csv(tmp_path / "big.csv", index=False)
+    small = read_table(tmp_path / "big.csv")
+    monkeypatch.setattr(io, "LARGE_CSV_BYTES", 0)  # every file is "large" now
+    calls = []
+    import duckdb
+
+    real = duckdb.read_csv
+    monkeypatch.setattr(duckdb, "read_csv", lambda *a, **k: calls.append(a) or real(*a, **k))
+    large = read_table(tmp_path / "big.csv")
+    assert calls, "the DuckDB reader was not used"
+    assert list(large.columns) == list(small.columns) and len(large) == len(small)
+    pd.testing.assert_series_equal(large["monthly_charges"], small["monthly_charges"], check_dtype=False)
+
+
+def test_cli_reads_a_duckdb_query(tmp_path):
+    import duckdb
+
+    make_churn(300).to_parquet(tmp_path / "c.parquet")
+    with duckdb.connect(str(tmp_path / "shop.duckdb")) as con:
+        con.execute(f"create table customers as select * from '{tmp_path / 'c.parquet'}'")
+    fit = run("fit", "--sql", "select * from customers where tenure_months > 0", "--db", "shop.duckdb",
+              "--target", "churned", "--trials", "1", "--families", "linear", "--out", "m", "--json",
+              cwd=tmp_path)
+    assert fit.returncode == 0, fit.stderr
+    assert json.loads(fit.stdout)["n_rows"] > 0
+    bad = run("fit", "--sql", "select * from nowhere", "--db", "shop.duckdb", "--target", "churned",
+              cwd=tmp_path)
+    assert bad.returncode == 2 and "nowhere" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_cli_schema_notices_and_predict_time_columns(tmp_path):
+    df = make_churn(300)
+    df["row_id"] = range(len(df))
+    df["source"] = "crm"
+    df.to_csv(tmp_path / "train.csv", index=False)
+    schema = run("schema", "train.csv", "--target", "churned", "--json", cwd=tmp_path)
+    roles = {c["name"]: c["role"] for c in json.loads(schema.stdout)["columns"]}
+    assert roles["row_id"] == "identifier" and roles["source"] == "constant"
+    assert roles["plan"] == "categorical"
+    fit = run("fit", "train.csv", "--target", "churned", "--trials", "1", "--families", "linear",
+              "--out", "m", "--quiet", cwd=tmp_path)
+    assert fit.returncode == 0, fit.stderr
+    assert "'row_id' is excluded" in fit.stderr and "'source' is excluded" in fit.stderr
+    df.drop(columns=["plan"]).to_csv(tmp_path / "no_plan.csv", index=False)
+    missing = run("predict", "m", "no_plan.csv", cwd=tmp_path)
+    assert missing.returncode == 2 and "'plan'" in missing.stderr and "Traceback" not in missing.stderr
+    df.assign(extra=1).to_csv(tmp_path / "extra.csv", index=False)
+    extra = run("predict", "m", "extra.csv", "-o", "p.csv", cwd=tmp_path)
+    assert extra.returncode == 0 and "'extra'" in extra.stderr, extra.stderr
+    assert len(pd.read_csv(tmp_path / "p.csv")) == len(df)

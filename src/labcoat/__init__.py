@@ -22,6 +22,8 @@ _LAZY = {
     "read_table": ("labcoat.data.io", "read_table"),
     "LabcoatError": ("labcoat.errors", "LabcoatError"),
     "LabcoatNotice": ("labcoat.errors", "LabcoatNotice"),
+    "AutoClassifier": ("labcoat.estimators", "AutoClassifier"),
+    "AutoRegressor": ("labcoat.estimators", "AutoRegressor"),
 }
 
 if TYPE_CHECKING:
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from labcoat.data.io import read_table
     from labcoat.data.schema import Schema
     from labcoat.errors import LabcoatError, LabcoatNotice
+    from labcoat.estimators import AutoClassifier, AutoRegressor
     from labcoat.model import Model
     from labcoat.train import fit
 
@@ -52,5 +55,5 @@ def __dir__() -> list[str]:
     return sorted([*globals(), *_LAZY, "datasets"])
 
 
-__all__ = ["LabcoatError", "LabcoatNotice", "Model", "Schema",
+__all__ = ["AutoClassifier", "AutoRegressor", "LabcoatError", "LabcoatNotice", "Model", "Schema",
            "__version__", "fit", "load", "read_table"]

@@ -50,10 +50,14 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
                             families=families.split(",") if families else None, quiet=quiet or as_json)
     path = model.save(out)
     if as_json:
+        from labcoat.errors import LabcoatNotice
+
         print(json.dumps({"model": str(path), "metric": model.metric, "score": model.info["ensemble_score"],
+                          "n_rows": model.info["n_rows"],
                           "leaderboard": model.leaderboard.to_dict("records"),
                           "ensemble": model.ensemble.to_dict("records"),
-                          "notices": [str(w.message) for w in caught]}, default=str))
+                          "notices": [str(w.message) for w in caught
+                                      if issubclass(w.category, LabcoatNotice)]}, default=str))
         return
     _show_notices(caught)
     _print_model(model)

@@ -89,10 +89,11 @@ def _query(sql: str, db: str | Path | None) -> pd.DataFrame:
     if db is not None and not Path(db).is_file():
         raise DataSourceError(f"Database file '{db}' does not exist.")
     try:
-        if db is not None and Path(db).read_bytes()[:16] == b"SQLite format 3\x00":
+        if db is not None and _is_sqlite(Path(db)):
             import sqlite3
+            from contextlib import closing
 
-            with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
+            with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as connection:
                 return pd.read_sql_query(sql, connection)
         import duckdb
 
@@ -103,3 +104,8 @@ def _query(sql: str, db: str | Path | None) -> pd.DataFrame:
             connection.close()
     except Exception as error:
         raise DataError(f"The query failed on {db or 'DuckDB'}: {error}") from error
+
+
+def _is_sqlite(path: Path) -> bool:
+    with path.open("rb") as file:
+        return file.read(16) == b"SQLite format 3\x00"

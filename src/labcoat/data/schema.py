@@ -280,7 +280,11 @@ def infer_column(s: pd.Series) -> Column:
     base = dict(name=name, dtype=str(s.dtype), missing_rate=missing_rate, n_unique=n_unique)
 
     if n_unique <= 1:
-        why = "all values are missing" if n_unique == 0 else f"it has one value ({non_null.iloc[0]!r})"
+        if n_unique == 0:
+            why = "all values are missing"
+        else:
+            value = non_null.iloc[0]
+            why = f"it has one value ({getattr(value, 'item', lambda: value)()!r})"  # numpy -> Python
         return Column(role=Role.CONSTANT, reason=why, **base)
     if pd.api.types.is_bool_dtype(s.dtype):
         return Column(role=Role.BOOLEAN, categories=[False, True], reason="boolean values", **base)

@@ -262,10 +262,12 @@ class _Tuner:
 
         if family.name in self._studies:
             return self._studies[family.name]
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        # ERROR: Optuna's warnings about conditional spaces falling back to independent
+        # sampling are expected here (each family's space has conditional parameters).
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
         index = list(FAMILIES).index(family.name)
         sampler = optuna.samplers.TPESampler(seed=self.seed * 1000 + index, multivariate=True,
-                                             n_startup_trials=4, warn_independent_sampling=False)
+                                             n_startup_trials=4)
         study = optuna.create_study(direction="minimize", sampler=sampler)
         for params, loss in self._history.get(family.name, []):
             study.enqueue_trial({f"{family.name}.{k}": v for k, v in params.items()})
