@@ -25,7 +25,7 @@ import sklearn
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler, TargetEncoder
 
 from labcoat.data.schema import Role, Schema
@@ -127,6 +127,39 @@ def _split_categoricals(schema: Schema) -> tuple[list[str], list[str]]:
     return native, [c for c in categorical if c not in native]
 
 
+def _apply(step: object, data: object) -> object:
+    """``step.transform(data)``, with numeric imputation and scaling done as plain arithmetic.
+
+    SimpleImputer and StandardScaler validate their input on every call (~0.4 ms each on one
+    row, measured on titanic); on the numeric arrays built here the arithmetic is all they do,
+    in the same order, so the numbers are identical.
+    """
+    if isinstance(step, Pipeline):
+        for _, inner in step.steps:
+            data = _apply(inner, data)
+        return data
+    if isinstance(step, SimpleImputer) and _nan_marker(step.missing_values) and \
+            np.issubdtype(np.asarray(step.statistics_).dtype, np.number):
+        X = np.asarray(data, dtype=np.float64)
+        missing = np.isnan(X)
+        out = np.where(missing, step.statistics_, X)
+        if step.indicator_ is not None:
+            out = np.hstack([out, missing[:, step.indicator_.features_].astype(np.float64)])
+        return out
+    if isinstance(step, StandardScaler) and isinstance(data, np.ndarray) and data.dtype == np.float64:
+        out = data.copy()
+        if step.mean_ is not None:
+            out -= step.mean_
+        if step.scale_ is not None:
+            out /= step.scale_
+        return out
+    return step.transform(data)
+
+
+def _nan_marker(value: object) -> bool:
+    return isinstance(value, float) and np.isnan(value)
+
+
 def transform(preprocessor: ColumnTransformer, frame: pd.DataFrame) -> object:
     """``preprocessor.transform(frame)`` for a fitted ColumnTransformer built here, without its
     per-call validation and job dispatch.
@@ -141,7 +174,7 @@ def transform(preprocessor: ColumnTransformer, frame: pd.DataFrame) -> object:
             if step == "passthrough":
                 blocks.append(frame[columns].to_numpy(dtype=np.float64))
             continue
-        out = step.transform(frame[columns])
+        out = _apply(step, frame[columns])
         # A fitted ColumnTransformer holds "passthrough" as an identity FunctionTransformer.
         blocks.append(out.to_numpy(dtype=np.float64) if isinstance(out, pd.DataFrame) else out)
     if not blocks:

@@ -106,6 +106,11 @@ class Family(ABC):
         return self.seconds_per_million_cells * n_rows * max(n_columns, 1) / 1e6
 
 
+#: Inputs up to this many rows take the families' fast single-row paths (flat tree walkers,
+#: bare boosters), where per-call overheads of the libraries' wrappers dominate.
+SMALL_INPUT = 64
+
+
 def past(deadline: float | None) -> bool:
     """True once ``deadline`` (a ``time.monotonic()`` value) has passed."""
     return deadline is not None and time.monotonic() >= deadline

