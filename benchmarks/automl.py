@@ -130,10 +130,41 @@ def bench_requirements() -> dict[str, str]:
     return named
 
 
+def labcoat_commit() -> str:
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def labcoat_python() -> Path:
+    """A venv with labcoat installed (not editable) from the last commit, so edits made while
+    the benchmark runs cannot change what it measures; reinstalled when HEAD moves."""
+    venv, commit = VENVS / "labcoat", labcoat_commit()
+    python, stamp = venv / "bin" / "python", venv / ".installed"
+    if stamp.exists() and stamp.read_text() == commit:
+        return python
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                           capture_output=True, text=True).stdout.strip()
+    if dirty:
+        print("note: uncommitted changes are not benchmarked; labcoat is installed from "
+              f"commit {commit[:10]}", flush=True)
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    source = WORK / "labcoat-src"
+    subprocess.run(["rm", "-rf", str(source)], check=True)
+    source.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", commit], cwd=ROOT, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps",
+                    str(source)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", str(source)], check=True)
+    stamp.write_text(commit)
+    return python
+
+
 def python_for(system: str) -> Path:
-    """The interpreter a system runs under; peers get a venv of their own, made on first use."""
+    """The interpreter a system runs under, each in a venv of its own, made on first use."""
     if system == "labcoat":
-        return Path(sys.executable)
+        return labcoat_python()
     venv = VENVS / system
     python = venv / "bin" / "python"
     stamp = venv / ".installed"
@@ -224,10 +255,10 @@ def score(workdir: Path, system: str, task: dict) -> float:
 
 
 def import_seconds(statement: str = "import labcoat", repeats: int = 5) -> float:
-    """Median wall time of ``statement`` in a fresh interpreter."""
+    """Median wall time of ``statement`` in a fresh interpreter of the benchmarked labcoat."""
     code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
-    times = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                  check=True).stdout) for _ in range(repeats)]
+    times = [float(subprocess.run([str(labcoat_python()), "-c", code], capture_output=True,
+                                  text=True, check=True).stdout) for _ in range(repeats)]
     return float(np.median(times))
 
 
@@ -290,7 +321,8 @@ def render(runs: list[Run], budget: float, import_s: tuple[float, float]) -> str
         "(seed 0, stratified for classification), each system in its own process and venv, with its "
         "defaults otherwise (FLAML `AutoML.fit(time_budget=...)`, AutoGluon "
         "`TabularPredictor.fit(time_limit=..., presets='medium_quality')` then `persist()`).", "",
-        "Versions: " + ", ".join(f"{s} {versions.get(s, '?')}" for s in systems) + ".", "",
+        "Versions: " + ", ".join(f"{s} {versions.get(s, '?')}" for s in systems)
+        + f" (labcoat at commit {labcoat_commit()[:10]}).", "",
         "Metric: ROC AUC for binary (higher is better), log loss for multiclass and RMSE for "
         "regression (lower is better), on the 25% test rows. Fit = wall seconds of the fit call; "
         "predict = whole test set; 1-row = median of 200 single-row calls on the saved and reloaded "
