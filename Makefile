@@ -22,6 +22,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/automl.py
+	$(BIN)/python benchmarks/tracking.py
 
 clean:
-	rm -rf $(VENV) .labcoat build *.egg-info src/*.egg-info
+	rm -rf $(VENV) .labcoat build *.egg-info src/*.egg-info benchmarks/.venvs benchmarks/.work

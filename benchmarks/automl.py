@@ -32,6 +32,8 @@ from sklearn import datasets as sk_datasets
 from sklearn.metrics import log_loss, roc_auc_score, root_mean_squared_error
 from sklearn.model_selection import train_test_split
 
+from _results import write_section
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SHARED = ROOT.parent / "shared" / "datasets" / "tabular"
@@ -315,7 +317,7 @@ def render(runs: list[Run], budget: float, import_s: tuple[float, float]) -> str
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
     lines = [
-        "# AutoML benchmark: labcoat vs FLAML vs AutoGluon", "",
+        "## AutoML: labcoat vs FLAML vs AutoGluon (`benchmarks/automl.py`)", "",
         f"Written by `benchmarks/automl.py` on {date.today().isoformat()}. Budget {budget:g} s per "
         f"fit; {os.cpu_count()} cores ({cpu}); Python {platform.python_version()}. Same 75/25 split "
         "(seed 0, stratified for classification), each system in its own process and venv, with its "
@@ -363,13 +365,13 @@ def render(runs: list[Run], budget: float, import_s: tuple[float, float]) -> str
         f"model libraries: {import_s[1]:.2f} s (medians of 5 fresh interpreters).", "",
         "Dropped columns: " + "; ".join(f"{d.name} `{', '.join(d.drop)}` ({d.why_drop})"
                                        for d in DATASETS if d.drop) + ".", "",
-        "## Where labcoat misses a target", "",
+        "### Where labcoat misses a target", "",
     ]
     notes = shortfalls(runs, budget)
     lines += [f"- {note}" for note in notes] or ["- none"]
     failed = [r for r in runs if r.status != "ok"]
     if failed:
-        lines += ["", "## Failed runs", ""] + [f"- {r.dataset} / {r.system}: {r.status}: {r.error}"
+        lines += ["", "### Failed runs", ""] + [f"- {r.dataset} / {r.system}: {r.status}: {r.error}"
                                                for r in failed]
     return "\n".join(lines) + "\n"
 
@@ -412,7 +414,7 @@ def main(argv: list[str] | None = None) -> None:
                   f"fit {run.fit_seconds:6.1f} s  predict {run.predict_seconds:6.2f} s  "
                   f"1-row {run.latency_ms:6.1f} ms  RSS fit {run.fit_rss_mb:5.0f} MB, "
                   f"all {run.peak_rss_mb:5.0f} MB", flush=True)
-            args.out.write_text(render(runs, args.budget, import_s))
+            write_section("automl", render(runs, args.budget, import_s), args.out)
     print(f"\nwrote {args.out}")
 
 

@@ -138,15 +138,24 @@ def test_model_from_a_newer_labcoat_is_refused(frame, tmp_path):
     import json
 
     path = fit_quietly(frame, "churn", trials=1, families=["linear"]).save(tmp_path / "m")
-    meta = json.loads((path / "labcoat.json").read_text())
+    own = path / "artifacts" / "labcoat" / "labcoat.json"  # labcoat's files inside the MLflow model
+    meta = json.loads(own.read_text())
     meta["format_version"] = 99
     meta["labcoat_version"] = "9.0.0"
-    (path / "labcoat.json").write_text(json.dumps(meta))
+    own.write_text(json.dumps(meta))
     with pytest.raises(ModelFileError, match="labcoat 9.0.0.*Upgrade labcoat"):
         labcoat.load(path)
+    (path / "artifacts" / "labcoat" / "model.joblib").unlink()
+    with pytest.raises(ModelFileError, match="missing model.joblib"):
+        labcoat.load(path)
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "MLmodel").write_text("flavors: {}")
+    with pytest.raises(ModelFileError, match="not a labcoat one"):
+        labcoat.load(tmp_path / "foreign")
 
 
 def test_import_is_light():
-    code = "import sys, labcoat; print(any(m in sys.modules for m in ('sklearn', 'lightgbm', 'optuna')))"
+    code = ("import sys, labcoat; "
+            "print(any(m in sys.modules for m in ('sklearn', 'lightgbm', 'optuna', 'mlflow')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -12,6 +12,8 @@ import typer
 
 app = typer.Typer(help="labcoat: AutoML for tables, from data to a model that predicts.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
+MODEL_HELP = "Model folder, runs:/RUN_ID/model, models:/NAME/VERSION or models:/NAME@ALIAS."
+TRACKING_HELP = "MLflow store or server (default: $MLFLOW_TRACKING_URI, else .labcoat/ here)."
 
 
 def _err(text: str) -> None:
@@ -38,22 +40,30 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
         sql: Optional[str] = typer.Option(None, help="SQL query instead of DATA."),
         db: Optional[Path] = typer.Option(None, help="DuckDB or SQLite file for --sql."),
         out: Path = typer.Option(Path("labcoat-model"), help="Directory to save the model in."),
+        tracking_uri: Optional[str] = typer.Option(None, help=TRACKING_HELP),
+        experiment: str = typer.Option("labcoat", help="MLflow experiment to record the run in."),
+        register: Optional[str] = typer.Option(None, help="Also register the model under this name."),
+        no_track: bool = typer.Option(False, "--no-track", help="Do not record the study in MLflow."),
         quiet: bool = typer.Option(False, "--quiet", "-q"), as_json: bool = typer.Option(False, "--json")) -> None:
-    """Find, tune and ensemble the best model for TARGET, and save it."""
+    """Find, tune and ensemble the best model for TARGET, save it and record the study."""
     import labcoat
     from labcoat.data.io import read_table
+    from labcoat.tracking.lineage import describe_source
 
     frame = read_table(data, sql=sql, db=db) if sql else read_table(data)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model = labcoat.fit(frame, target, budget=budget, trials=trials, metric=metric, task=task, seed=seed,
-                            families=families.split(",") if families else None, quiet=quiet or as_json)
+                            families=families.split(",") if families else None, quiet=quiet or as_json,
+                            track=not no_track, tracking_uri=tracking_uri, experiment=experiment,
+                            register=register, source=describe_source(data, sql, db))
     path = model.save(out)
     if as_json:
         from labcoat.errors import LabcoatNotice
 
         print(json.dumps({"model": str(path), "metric": model.metric, "score": model.info["ensemble_score"],
-                          "n_rows": model.info["n_rows"],
+                          "n_rows": model.info["n_rows"], "run_id": model.info.get("run_id"),
+                          "registered": model.info.get("registered"),
                           "leaderboard": model.leaderboard.to_dict("records"),
                           "ensemble": model.ensemble.to_dict("records"),
                           "notices": [str(w.message) for w in caught
@@ -62,27 +72,26 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
     _show_notices(caught)
     _print_model(model)
     print(f"Saved to {path}")
+    if model.info.get("run_id"):
+        print(f"Recorded as run {model.info['run_id']} (labcoat runs show {model.info['run_id']})")
+    if model.info.get("registered"):
+        print(f"Registered as {model.info['registered']}")
 
 
 @app.command()
-def predict(model: Path = typer.Argument(..., help="Model directory."),
+def predict(model: str = typer.Argument(..., help=MODEL_HELP),
             data: Path = typer.Argument(..., help="Rows to predict."),
-            output: Optional[Path] = typer.Option(None, "-o", "--output", help="CSV or Parquet file to write.")) -> None:
+            output: Optional[Path] = typer.Option(None, "-o", "--output", help="CSV or Parquet file to write."),
+            tracking_uri: Optional[str] = typer.Option(None, help=TRACKING_HELP)) -> None:
     """Predict DATA with MODEL; probabilities are included for classifiers."""
-    import pandas as pd
-
     import labcoat
     from labcoat.data.io import read_table
 
-    m = labcoat.load(model)
+    m = labcoat.load(model, tracking_uri=tracking_uri)
     frame = read_table(data)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = pd.DataFrame({f"{m.schema.target}_predicted": m.predict(frame)})
-        if m.task.is_classification:
-            proba = m.predict_proba(frame)
-            for i, c in enumerate(m.classes_):
-                result[f"proba_{c}"] = proba[:, i]
+        result = m.predict_frame(frame)
     _show_notices(caught)
     if output is None:
         print(result.to_csv(index=False), end="")
@@ -93,11 +102,12 @@ def predict(model: Path = typer.Argument(..., help="Model directory."),
 
 
 @app.command()
-def info(model: Path = typer.Argument(...), as_json: bool = typer.Option(False, "--json")) -> None:
+def info(model: str = typer.Argument(..., help=MODEL_HELP), as_json: bool = typer.Option(False, "--json"),
+         tracking_uri: Optional[str] = typer.Option(None, help=TRACKING_HELP)) -> None:
     """Show a saved model: schema, leaderboard, ensemble."""
     import labcoat
 
-    m = labcoat.load(model)
+    m = labcoat.load(model, tracking_uri=tracking_uri)
     if as_json:
         print(json.dumps({"info": m.info, "schema": m.schema.to_dict(),
                           "leaderboard": m.leaderboard.to_dict("records"),
@@ -154,12 +164,22 @@ def _main(version: bool = typer.Option(False, "--version", callback=_version, is
     """labcoat: AutoML for tables."""
 
 
+from labcoat.cli_tracking import models_app, runs_app  # noqa: E402  (they use the helpers above)
+
+app.add_typer(models_app, name="models")
+app.add_typer(runs_app, name="runs")
+
+
 def main() -> None:
     """Console entry point: user errors print one line and exit 2, without a traceback."""
     from labcoat.errors import LabcoatError
 
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        if code == 130:  # Typer turns Ctrl-C into this return value outside standalone mode
+            _err("[red]interrupted[/]")
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except LabcoatError as error:
         _err(f"[red]error:[/] {error}")
         sys.exit(error.exit_code)

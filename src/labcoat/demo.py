@@ -2,7 +2,8 @@
 
 Generates a realistic churn table (numbers, categories, a boolean, dates, free text, missing
 values, an ID column), holds out a quarter of it, fits within a budget, prints the schema and
-the leaderboard, saves the model, reloads it and scores the held-out rows.
+the leaderboard, saves the model, reloads it and scores the held-out rows. The study is
+recorded in the MLflow store under ``.labcoat/``.
 """
 
 from __future__ import annotations
@@ -74,6 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     top = np.argsort(-proba[:, positive])[:5]
     console.print("Most likely to churn: " + ", ".join(
         f"{held_out.iloc[i]['customer_id']} ({proba[i, positive]:.0%})" for i in top))
+    run = model.info.get("run_id")
+    if run:
+        console.print(f"The study is recorded in MLflow (.labcoat/ here) as run {run}: "
+                      f"[bold]labcoat runs show {run}[/], or [bold]labcoat models register {run} "
+                      "--name churn[/] to register it.")
     console.print(f"Next: [bold]labcoat info {path}[/], "
                   f"[bold]labcoat predict {path} {args.out / 'new_customers.csv'} -o predictions.csv[/]")
     return 0

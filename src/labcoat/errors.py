@@ -55,6 +55,14 @@ class ModelFileError(LabcoatError, OSError):
     """A saved model directory is missing, incomplete or from another version."""
 
 
+class TrackingError(LabcoatError, RuntimeError):
+    """The tracking store or server cannot be used (unreachable, unwritable, locked)."""
+
+
+class RegistryError(LabcoatError, LookupError):
+    """A registered model, version, alias or run does not exist, or the change is refused."""
+
+
 class NotFittedError(LabcoatError, AttributeError):
     """A model was used before it was fitted."""
 

@@ -36,7 +36,7 @@ class _AutoEstimator(BaseEstimator):
 
     def __init__(self, budget: float | str | None = None, trials: int | None = None,
                  metric: str | None = None, seed: int = 0, families: Sequence[str] | None = None,
-                 n_jobs: int | None = None, quiet: bool = True) -> None:
+                 n_jobs: int | None = None, quiet: bool = True, track: bool = False) -> None:
         self.budget = budget
         self.trials = trials
         self.metric = metric
@@ -44,6 +44,7 @@ class _AutoEstimator(BaseEstimator):
         self.families = families
         self.n_jobs = n_jobs
         self.quiet = quiet
+        self.track = track
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -76,7 +77,7 @@ class _AutoEstimator(BaseEstimator):
         frame = frame.reset_index(drop=True).assign(**{_TARGET: y})
         self.model_ = fit(frame, target=_TARGET, budget=self.budget, trials=self.trials,
                           metric=self.metric, task=task, seed=self.seed, families=self.families,
-                          n_jobs=self.n_jobs, quiet=self.quiet)
+                          n_jobs=self.n_jobs, quiet=self.quiet, track=self.track)
         return self
 
     @property
@@ -94,7 +95,8 @@ class _AutoEstimator(BaseEstimator):
 class AutoClassifier(ClassifierMixin, _AutoEstimator):
     """AutoML classifier: searches, tunes and ensembles models within a budget.
 
-    Parameters are those of :func:`labcoat.fit`; ``quiet`` defaults to True here.
+    Parameters are those of :func:`labcoat.fit`; ``quiet`` defaults to True and ``track`` to
+    False here (a cross-validation loop would otherwise record a study per fold).
 
     Examples
     --------
@@ -125,7 +127,8 @@ class AutoClassifier(ClassifierMixin, _AutoEstimator):
 class AutoRegressor(RegressorMixin, _AutoEstimator):
     """AutoML regressor: searches, tunes and ensembles models within a budget.
 
-    Parameters are those of :func:`labcoat.fit`; ``quiet`` defaults to True here.
+    Parameters are those of :func:`labcoat.fit`; ``quiet`` defaults to True and ``track`` to
+    False here.
 
     Examples
     --------

@@ -54,10 +54,13 @@ class Model:
     schema : the training Schema (column roles, task, classes).
     leaderboard : one row per trial: family, parameters, score mean and spread over folds, fit time.
     info : metric, resampling, ensemble score, budget and timings, library versions.
+    example : a few training rows of the feature columns (the input example of the saved model).
     """
 
     def __init__(self, *, schema: Schema, members: list[Member], preprocessors: dict[str, Any],
-                 leaderboard: pd.DataFrame, info: dict[str, Any]) -> None:
+                 leaderboard: pd.DataFrame, info: dict[str, Any],
+                 example: pd.DataFrame | None = None) -> None:
+        self.example = example
         self.schema = schema
         self.members = members
         self.preprocessors = preprocessors
@@ -138,12 +141,36 @@ class Model:
                     f"Column '{name}' has value(s) not seen in training (e.g. {unseen[0]!r}); "
                     "they are treated as unknown.", LabcoatNotice, stacklevel=3)
 
+    def predict_frame(self, data: Any) -> pd.DataFrame:
+        """Predictions as a table: ``<target>_predicted``, then ``proba_<class>`` per class.
+
+        This is what ``labcoat predict``, the MLflow pyfunc model and the REST service return.
+        """
+        frame = _as_frame(data)
+        blended = self._blend(frame)
+        if not self.task.is_classification:
+            return pd.DataFrame({f"{self.schema.target}_predicted": blended})
+        result = pd.DataFrame({f"{self.schema.target}_predicted": self.classes_[blended.argmax(axis=1)]})
+        for i, label in enumerate(self.classes_):
+            result[f"proba_{label}"] = blended[:, i]
+        return result
+
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
-        """Write the model to directory ``path`` (created if needed) and return it."""
+        """Write the model to directory ``path`` as an MLflow pyfunc model and return the path.
+
+        ``mlflow.pyfunc.load_model(path).predict(df)`` gives :meth:`predict_frame`'s table;
+        labcoat's own files sit in ``artifacts/labcoat/``. An existing model at ``path`` is
+        replaced; any other existing content is refused.
+        """
+        from labcoat.tracking.pyfunc import save_pyfunc
+
+        return save_pyfunc(self, Path(path))
+
+    def save_native(self, path: Path) -> Path:
+        """Write labcoat's own files (no MLflow wrapper) to directory ``path``."""
         import joblib
 
-        path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         meta = {"format_version": FORMAT_VERSION, "labcoat_version": __version__, **self.info,
                 "members": [{"family": m.family, "trial": m.trial, "weight": m.weight,
@@ -152,19 +179,22 @@ class Model:
         (path / "labcoat.json").write_text(json.dumps(meta, indent=2, default=str))
         (path / "schema.json").write_text(self.schema.to_json())
         self.leaderboard.to_csv(path / "leaderboard.csv", index=False)
+        if self.example is not None:
+            self.example.to_json(path / "example.json", orient="split", index=False, date_format="iso")
         joblib.dump({"preprocessors": self.preprocessors,
                      "estimators": [m.estimator for m in self.members]}, path / "model.joblib")
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> "Model":
-        """Read a model written by :meth:`save`."""
+        """Read a model written by :meth:`save` (or its ``artifacts/labcoat`` folder)."""
         import joblib
 
         path = Path(path)
         if not path.is_dir():
             raise ModelFileError(f"No model at '{path}': expected a directory written by Model.save "
                                  "or `labcoat fit --out`.")
+        path = native_dir(path)
         missing = [f for f in _FILES if not (path / f).is_file()]
         if missing:
             raise ModelFileError(f"'{path}' is not a complete labcoat model: missing {', '.join(missing)}."
@@ -180,14 +210,29 @@ class Model:
         members = [Member(estimator=est, **m)
                    for m, est in zip(meta.pop("members"), payload["estimators"])]
         leaderboard = pd.read_csv(path / "leaderboard.csv")
+        example = None
+        if (path / "example.json").is_file():
+            example = pd.read_json(path / "example.json", orient="split", keep_default_dates=False)
         info = {k: v for k, v in meta.items() if k not in ("format_version", "labcoat_version")}
         return cls(schema=schema, members=members, preprocessors=payload["preprocessors"],
-                   leaderboard=leaderboard, info=info)
+                   leaderboard=leaderboard, info=info, example=example)
 
     def __repr__(self) -> str:
         families = "+".join(f"{m.family}×{m.weight:.2f}" for m in self.members)
         return (f"<labcoat.Model {self.task.value} target='{self.schema.target}' "
                 f"{self.metric}={self.info.get('ensemble_score', float('nan')):.4f} [{families}]>")
+
+
+def native_dir(path: Path) -> Path:
+    """The folder holding labcoat's own files: ``path`` itself or, for an MLflow model, the
+    ``artifacts`` subfolder that has them."""
+    if (path / "MLmodel").is_file():
+        found = sorted(path.glob("artifacts/*/labcoat.json"))
+        if not found:
+            raise ModelFileError(f"'{path}' is an MLflow model but not a labcoat one: no "
+                                 "artifacts/*/labcoat.json in it.")
+        return found[0].parent
+    return path
 
 
 def _as_frame(data: Any) -> pd.DataFrame:

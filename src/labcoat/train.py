@@ -6,6 +6,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,8 @@ from labcoat.model import Member, Model, library_versions
 from labcoat.models import FAMILIES, get_family
 from labcoat.search import Clock, Study, StudyResult, StudyState, Trial, TrialData, get_executor, parse_budget
 
+#: Training rows kept with the model as its input example.
+EXAMPLE_ROWS = 5
 #: Budget used when neither a budget nor a trial count is given.
 DEFAULT_BUDGET = 60.0
 #: Expected fold-to-full-data growth of a refit (5-fold CV trains on 80% of the rows).
@@ -28,7 +31,9 @@ _REFIT_GROWTH = 1.3
 def fit(data: Any, target: str, *, budget: float | str | None = None, trials: int | None = None,
         metric: str | None = None, task: str | None = None, seed: int = 0,
         families: Sequence[str] | None = None, n_jobs: int | None = None, executor: Any = None,
-        quiet: bool = False, callbacks: Sequence[Callable[[StudyState], None]] = ()) -> Model:
+        quiet: bool = False, callbacks: Sequence[Callable[[StudyState], None]] = (),
+        track: bool = True, tracking_uri: str | None = None, experiment: str = "labcoat",
+        register: str | None = None, source: str | None = None) -> Model:
     """Find, tune and ensemble the best model for ``target`` within a time budget.
 
     Parameters
@@ -46,6 +51,14 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
     families : restrict the search to these model families (default: all).
     n_jobs : threads per model (default: all cores).
     quiet : no progress display.
+    track : record the study in MLflow: a parent run with the lineage, settings, scores and the
+        model, and a child run per trial (see ``labcoat.tracking``). ``Model.info["run_id"]``
+        names the run.
+    tracking_uri : the MLflow store (default ``MLFLOW_TRACKING_URI``, else ``.labcoat/`` in the
+        working directory). An unreachable server fails here, before any training.
+    experiment : MLflow experiment name.
+    register : also register the model under this name (``models:/NAME/VERSION``).
+    source : how the data was obtained, for the lineage (default: the path, or "in-memory").
 
     Examples
     --------
@@ -59,6 +72,15 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
     trials = _check_trials(trials)
     if families is not None:
         families = [get_family(name).name for name in families]
+    if register and not track:
+        raise ConfigError("register= needs tracking: the registry holds recorded runs' models. "
+                          "Drop --no-track (track=False) or register later with `labcoat models register`.")
+    recorder = None
+    if track:
+        from labcoat.tracking.recorder import StudyRecorder
+
+        recorder = StudyRecorder(tracking_uri, experiment=experiment,
+                                 run_name=f"{target} {Path(data).stem if isinstance(data, (str, Path)) else ''}".strip())
     frame = _read(data)
     frame = drop_missing_target(frame, target)
     if task is None and metric is not None:
@@ -72,15 +94,26 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
     resampling = choose_resampling(y, schema.task, seed=seed)
     data_ = TrialData(X=X, y=y, schema=schema, metric=chosen_metric, resampling=resampling, seed=seed,
                       n_jobs=n_jobs or os.cpu_count() or 1)
+    if recorder is not None:
+        from labcoat.tracking.lineage import describe_source
+
+        settings = {"target": target, "task": schema.task.value, "metric": chosen_metric.name,
+                    "budget_seconds": clock.budget, "trials": trials, "seed": seed,
+                    "families": families or list(FAMILIES), "n_jobs": data_.n_jobs,
+                    "resampling": resampling.description}
+        recorder.start(settings, {**_lineage(frame, schema, source or describe_source(data)),
+                                  "labcoat.task": schema.task.value, "labcoat.metric": chosen_metric.name})
     progress = None if quiet else _progress(clock, trials)
     study = Study(data=data_, clock=clock, trials=trials, families=families,
                   executor=get_executor(executor), reserve=lambda done: _refit_reserve(done, clock, resampling.is_holdout),
-                  callbacks=[*callbacks, *([progress.update] if progress else [])])
+                  callbacks=[*callbacks, *([progress.update] if progress else []),
+                             *([recorder.on_trial] if recorder else [])])
     try:
-        result = study.run()
-        if not result.completed:
-            raise BudgetError(_no_trial_message(result, clock, len(frame)))
-        members, preprocessors, dropped = _refit(result, data_, clock)
+        with _closing_run_on_error(recorder), _terminate_as_interrupt():
+            result = study.run()
+            if not result.completed:
+                raise BudgetError(_no_trial_message(result, clock, len(frame)))
+            members, preprocessors, dropped = _refit(result, data_, clock)
     finally:
         if progress:
             progress.close()
@@ -100,8 +133,21 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
         "refit_dropped": dropped,
         "versions": library_versions(),
     }
-    return Model(schema=schema, members=members, preprocessors=preprocessors,
-                 leaderboard=leaderboard(result, chosen_metric.greater_is_better, members), info=info)
+    spread = _ensemble_fold_scores(result, data_)
+    info["ensemble_score_std"] = float(np.std(spread, ddof=1)) if len(spread) > 1 else None
+    model = Model(schema=schema, members=members, preprocessors=preprocessors,
+                  leaderboard=leaderboard(result, chosen_metric.greater_is_better, members), info=info,
+                  example=frame[[c.name for c in schema.features]].head(EXAMPLE_ROWS).reset_index(drop=True))
+    if recorder is not None:
+        model.info["run_id"] = recorder.run_id
+        with _closing_run_on_error(recorder), _terminate_as_interrupt():
+            recorder.finish(model)
+        model.info["tracking_seconds"] = round(recorder.seconds, 3)
+        if register:
+            from labcoat.tracking.registry import register as register_model
+
+            model.info["registered"] = f"models:/{register}/{register_model(recorder.run_id, register, tracking_uri)}"
+    return model
 
 
 def encode_target(y: pd.Series, schema: Schema) -> np.ndarray:
@@ -128,6 +174,74 @@ def leaderboard(result: StudyResult, greater_is_better: bool, members: list[Memb
 
 
 # ---------------------------------------------------------------------- internals
+def _ensemble_fold_scores(result: StudyResult, data: TrialData) -> list[float]:
+    """The ensemble's score on each fold's validation rows, from its out-of-fold predictions."""
+    parts = [(t.oof, w) for t, w in result.ensemble if t.oof is not None]
+    if len(parts) != len(result.ensemble) or not parts:
+        return []
+    blend = sum(w * oof for oof, w in parts)
+    scores = []
+    for _, valid in data.resampling.folds:
+        rows = valid[~np.isnan(blend[valid].reshape(len(valid), -1)).any(axis=1)]
+        if len(rows):
+            scores.append(data.metric.score(data.y[rows], blend[rows]))
+    return scores
+
+
+def _lineage(frame: pd.DataFrame, schema: Schema, source: str) -> dict[str, str]:
+    """Tags describing where the model came from (see ``labcoat.tracking.lineage``)."""
+    import hashlib
+
+    from labcoat import __version__
+    from labcoat.tracking.lineage import fingerprint, git_state, machine
+
+    facts = {"data_fingerprint": fingerprint(frame),
+             "schema_hash": hashlib.sha256(schema.to_json().encode()).hexdigest(),
+             "rows": len(frame), "columns": frame.shape[1], "source": source,
+             "labcoat_version": __version__, **library_versions(), **git_state(), **machine()}
+    return {f"lineage.{k}": str(v)[:5000] for k, v in facts.items()}
+
+
+class _closing_run_on_error:
+    """Close the recorder's run as KILLED on an interruption, FAILED on an error; re-raise."""
+
+    def __init__(self, recorder: Any) -> None:
+        self.recorder = recorder
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: Any) -> None:
+        if self.recorder is None or kind is None:
+            return
+        if issubclass(kind, KeyboardInterrupt):
+            self.recorder.abort("KILLED", "interrupted")
+        else:
+            self.recorder.abort("FAILED", f"{kind.__name__}: {error}")
+
+
+class _terminate_as_interrupt:
+    """Within this block, SIGTERM (``kill``) raises KeyboardInterrupt, so the run is closed as
+    KILLED like on Ctrl-C. Only in the main thread; elsewhere signals cannot be handled."""
+
+    def __enter__(self) -> None:
+        import signal
+        import threading
+
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            def interrupt(signum: int, frame: Any) -> None:
+                raise KeyboardInterrupt("terminated")
+
+            self._previous = signal.signal(signal.SIGTERM, interrupt)
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+
+
 def _read(data: Any) -> pd.DataFrame:
     if isinstance(data, pd.DataFrame):
         return data

@@ -1,0 +1,21 @@
+"""``benchmarks/RESULTS.md`` holds one section per benchmark script; each run rewrites its own."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+HEADER = ("# Benchmarks\n\nEach section is written by the script it names, in one run of that "
+          "script; rerun it to refresh the section.\n")
+
+
+def write_section(name: str, text: str, path: Path = RESULTS) -> None:
+    """Replace (or append) the section of benchmark ``name`` in ``path``."""
+    begin, end = f"<!-- {name}: begin -->", f"<!-- {name}: end -->"
+    block = f"{begin}\n{text.rstrip()}\n{end}"
+    current = path.read_text() if path.exists() else HEADER
+    if begin not in current:
+        current = (current if current.startswith("# Benchmarks") else HEADER) + "\n" + block + "\n"
+    else:
+        current = re.sub(re.escape(begin) + r".*?" + re.escape(end), lambda _: block, current, flags=re.S)
+    path.write_text(current)

@@ -1,0 +1,158 @@
+"""Registered models: versions of a name, and the aliases ``champion`` and ``challenger``.
+
+Every promotion of ``champion`` is remembered in the registered model's tag
+``labcoat.champion_history``, so ``rollback`` can put back the version that served before.
+
+Examples
+--------
+>>> register("runs:/0a1b2c/model", "churn")          # doctest: +SKIP
+'1'
+>>> promote("churn", "1", alias="champion")          # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from labcoat.errors import RegistryError
+from labcoat.tracking import store
+
+ALIASES = ("champion", "challenger")
+HISTORY_TAG = "labcoat.champion_history"
+
+
+def register(source: str, name: str, uri: str | None = None) -> str:
+    """Register the model of a run (``RUN_ID`` or ``runs:/RUN_ID/model``) as a new version of
+    ``name``; returns the version number."""
+    client = store.client(uri)
+    run_id = source.split("/")[1] if source.startswith("runs:/") else source
+    try:
+        client.get_run(run_id)
+    except Exception:
+        raise RegistryError(f"No run '{run_id}' in {client.tracking_uri}; `labcoat runs list` shows "
+                            "the runs.") from None
+    _ensure_name(client, name)
+    with store.quiet_mlflow():
+        version = client.create_model_version(name, source=f"runs:/{run_id}/model", run_id=run_id)
+    return str(version.version)
+
+
+def promote(name: str, version: str, alias: str = "champion", uri: str | None = None) -> None:
+    """Point ``alias`` at ``version`` of ``name`` (the previous champion is remembered)."""
+    if alias not in ALIASES:
+        raise RegistryError(f"Unknown alias '{alias}'; use one of {', '.join(ALIASES)}.")
+    client = store.client(uri)
+    _version(client, name, version)
+    if alias == "champion":
+        history = _history(client, name)
+        if not history or history[-1] != str(version):
+            client.set_registered_model_tag(name, HISTORY_TAG, json.dumps([*history, str(version)]))
+    client.set_registered_model_alias(name, alias, str(version))
+
+
+def rollback(name: str, uri: str | None = None) -> str:
+    """Move ``champion`` back to the version it pointed at before; returns that version."""
+    client = store.client(uri)
+    _model(client, name)
+    history = _history(client, name)
+    existing = {v.version for v in client.search_model_versions(f"name = '{name}'")}
+    while len(history) > 1:
+        history.pop()
+        if history[-1] in existing:
+            client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
+            client.set_registered_model_alias(name, "champion", history[-1])
+            return history[-1]
+    raise RegistryError(f"'{name}' has no earlier champion to roll back to; promote a version "
+                        "with `labcoat models promote`.")
+
+
+def delete(name: str, version: str, force: bool = False, uri: str | None = None) -> None:
+    """Delete one version; the current champion only with ``force``."""
+    client = store.client(uri)
+    found = _version(client, name, version)
+    if "champion" in (found.aliases or []) and not force:
+        raise RegistryError(f"Version {version} of '{name}' is the champion; promote another version "
+                            "first, or pass --force.")
+    client.delete_model_version(name, str(version))
+
+
+def list_models(uri: str | None = None) -> list[dict[str, Any]]:
+    """Every registered model: name, latest version, aliases, last update."""
+    client = store.client(uri)
+    rows = []
+    for model in client.search_registered_models():
+        versions = client.search_model_versions(f"name = '{model.name}'")
+        rows.append({"name": model.name, "versions": len(versions),
+                     "latest": max((int(v.version) for v in versions), default=None),
+                     "aliases": dict(model.aliases or {}),
+                     "updated": model.last_updated_timestamp})
+    return rows
+
+
+def show(name: str, version: str | None = None, uri: str | None = None) -> dict[str, Any]:
+    """A registered model and its versions, or one version of it."""
+    client = store.client(uri)
+    model = _model(client, name)
+    if version is not None:
+        return _describe(_version(client, name, version))
+    versions = sorted(client.search_model_versions(f"name = '{name}'"), key=lambda v: int(v.version))
+    return {"name": name, "aliases": dict(model.aliases or {}),
+            "champion_history": _history(client, name),
+            "versions": [_describe(v) for v in versions]}
+
+
+def resolve(uri_or_name: str, uri: str | None = None) -> str:
+    """``models:/NAME/VERSION`` or ``models:/NAME@ALIAS`` as the run artifact URI it points at."""
+    client = store.client(uri)
+    spec = uri_or_name[len("models:/"):]
+    if "@" in spec:
+        name, alias = spec.split("@", 1)
+        try:
+            found = client.get_model_version_by_alias(name, alias)
+        except Exception:
+            raise RegistryError(f"'{name}' has no version with alias '{alias}'; see "
+                                f"`labcoat models show {name}`.") from None
+    else:
+        name, _, version = spec.partition("/")
+        found = _version(client, name, version)
+    return found.source
+
+
+def _describe(version: Any) -> dict[str, Any]:
+    return {"name": version.name, "version": str(version.version), "aliases": list(version.aliases or []),
+            "run_id": version.run_id, "source": version.source, "created": version.creation_timestamp}
+
+
+def _ensure_name(client: Any, name: str) -> None:
+    try:
+        client.get_registered_model(name)
+    except Exception:
+        try:
+            client.create_registered_model(name)
+        except Exception:  # created meanwhile
+            client.get_registered_model(name)
+
+
+def _model(client: Any, name: str) -> Any:
+    try:
+        return client.get_registered_model(name)
+    except Exception:
+        names = [m.name for m in client.search_registered_models()]
+        from labcoat.errors import did_you_mean
+
+        raise RegistryError(f"No registered model '{name}'.{did_you_mean(name, names)} "
+                            "`labcoat models list` shows them.") from None
+
+
+def _version(client: Any, name: str, version: str) -> Any:
+    _model(client, name)
+    try:
+        return client.get_model_version(name, str(version))
+    except Exception:
+        raise RegistryError(f"'{name}' has no version {version}; `labcoat models show {name}` lists "
+                            "its versions.") from None
+
+
+def _history(client: Any, name: str) -> list[str]:
+    tags = client.get_registered_model(name).tags or {}
+    return list(json.loads(tags.get(HISTORY_TAG, "[]")))
