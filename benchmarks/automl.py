@@ -213,7 +213,8 @@ def run_system(system: str, workdir: Path, budget: float) -> Run:
     command = [str(python_for(system)), str(HERE / "_runner.py"), system, str(workdir), str(budget)]
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     log = (workdir / f"{system}.log").open("w")
-    child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    # cwd: peers write scratch files there (FLAML's CatBoost a catboost_<time>/ folder).
+    child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=workdir)
     peak, fit_peak, deadline = 0, 0, time.monotonic() + 3 * budget + 600
     fit_done = workdir / system / "fit_done"
     fit_done.unlink(missing_ok=True)
