@@ -47,7 +47,8 @@ def test_multiclass_probabilities_follow_classes(regression_frame):
 def test_model_learns_signal_and_reports_leaderboard(frame):
     model = fit_quietly(frame, "churn", trials=4, families=FAST, metric="roc_auc")
     board = model.leaderboard
-    assert list(board.columns[:7]) == ["rank", "trial", "family", "score", "score_std", "fit_time", "status"]
+    assert list(board.columns[:9]) == ["rank", "trial", "family", "score", "score_std", "score_low",
+                                      "score_high", "fit_time", "status"]
     assert board["score"].is_monotonic_decreasing  # best first, ROC AUC greater is better
     assert model.info["ensemble_score"] > 0.8
     assert abs(sum(model.ensemble["weight"]) - 1) < 1e-9

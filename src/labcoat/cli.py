@@ -142,13 +142,18 @@ def _print_model(model: Any) -> None:
     from rich.table import Table
 
     table = Table(title=f"Leaderboard ({model.metric}, {model.info['resampling']})")
-    for name in ("rank", "family", "score", "± spread", "fit s", "weight", "status"):
+    for name in ("rank", "family", "score", "95% interval", "± spread", "fit s", "weight", "status"):
         table.add_column(name)
     for r in model.leaderboard.head(10).itertuples():
-        table.add_row(str(r.rank), r.family, f"{r.score:.4f}", f"{r.score_std:.4f}", f"{r.fit_time:.1f}",
-                      f"{r.ensemble_weight:.2f}", r.status)
+        table.add_row(str(r.rank), r.family, f"{r.score:.4f}", _interval(r), f"{r.score_std:.4f}",
+                      f"{r.fit_time:.1f}", f"{r.ensemble_weight:.2f}", r.status)
     Console().print(table)
     print(f"Ensemble out-of-fold {model.metric}: {model.info['ensemble_score']:.4f}")
+
+
+def _interval(row: Any) -> str:
+    low, high = getattr(row, "score_low", float("nan")), getattr(row, "score_high", float("nan"))
+    return "" if low != low or high != high else f"[{low:.4f}, {high:.4f}]"
 
 
 def _version(value: bool) -> None:

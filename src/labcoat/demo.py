@@ -55,10 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     console.print(schema)
 
     board = Table(title=f"Leaderboard ({model.metric}, {model.info['resampling']})")
-    for name in ("rank", "family", "score", "± spread", "fit s", "weight", "status"):
+    for name in ("rank", "family", "score", "95% interval", "fit s", "weight", "status"):
         board.add_column(name, justify="right" if name not in ("family", "status") else "left")
     for row in model.leaderboard.head(10).itertuples():
-        board.add_row(str(row.rank), row.family, f"{row.score:.4f}", f"{row.score_std:.4f}",
+        board.add_row(str(row.rank), row.family, f"{row.score:.4f}",
+                      f"[{row.score_low:.4f}, {row.score_high:.4f}]",
                       f"{row.fit_time:.1f}", f"{row.ensemble_weight:.2f}", row.status)
     console.print(board)
     console.print(f"Ensemble ({'+'.join(model.ensemble['family'])}): out-of-fold {model.metric} "

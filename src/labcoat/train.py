@@ -20,6 +20,8 @@ from labcoat.model import Member, Model, library_versions
 from labcoat.models import FAMILIES, get_family
 from labcoat.search import Clock, Study, StudyResult, StudyState, Trial, TrialData, get_executor, parse_budget
 
+#: With a holdout plan, the best this many trials get a bootstrap interval.
+HOLDOUT_INTERVALS = 5
 #: Training rows kept with the model as its input example.
 EXAMPLE_ROWS = 5
 #: Budget used when neither a budget nor a trial count is given.
@@ -136,7 +138,7 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
     spread = _ensemble_fold_scores(result, data_)
     info["ensemble_score_std"] = float(np.std(spread, ddof=1)) if len(spread) > 1 else None
     model = Model(schema=schema, members=members, preprocessors=preprocessors,
-                  leaderboard=leaderboard(result, chosen_metric.greater_is_better, members), info=info,
+                  leaderboard=leaderboard(result, data_, members), info=info,
                   example=frame[[c.name for c in schema.features]].head(EXAMPLE_ROWS).reset_index(drop=True))
     if recorder is not None:
         model.info["run_id"] = recorder.run_id
@@ -158,10 +160,24 @@ def encode_target(y: pd.Series, schema: Schema) -> np.ndarray:
     return np.asarray(codes, dtype=np.int64)
 
 
-def leaderboard(result: StudyResult, greater_is_better: bool, members: list[Member]) -> pd.DataFrame:
-    """One row per trial, best first; failed and stopped trials last."""
+def leaderboard(result: StudyResult, data: TrialData, members: list[Member]) -> pd.DataFrame:
+    """One row per trial, best first; failed and stopped trials last. ``score_low`` and
+    ``score_high`` bound a 95% interval (see ``labcoat.evaluate.intervals``)."""
     weights = {m.trial: m.weight for m in members}
-    rows = [{**t.summary(), "ensemble_weight": weights.get(t.number, 0.0)} for t in result.trials]
+    greater_is_better = data.metric.greater_is_better
+    # A holdout's bootstrap re-scores every row 200 times: done for the best few trials only.
+    ranked = sorted((t for t in result.trials if t.status == "ok"),
+                    key=lambda t: -t.score if greater_is_better else t.score)
+    bootstrapped = {t.number for t in ranked[:HOLDOUT_INTERVALS]}
+    rows = []
+    for t in result.trials:
+        summary = t.summary()
+        low, high = (trial_interval(t, data) if not data.resampling.is_holdout or t.number in bootstrapped
+                     else (float("nan"), float("nan")))
+        at = list(summary).index("score_std") + 1
+        items = list(summary.items())
+        rows.append(dict(items[:at] + [("score_low", low), ("score_high", high)] + items[at:]
+                         + [("ensemble_weight", weights.get(t.number, 0.0))]))
     board = pd.DataFrame(rows)
     if board.empty:
         return board
@@ -171,6 +187,23 @@ def leaderboard(result: StudyResult, greater_is_better: bool, members: list[Memb
     board.insert(0, "rank", range(1, len(board) + 1))
     board["params"] = board["params"].map(lambda p: ", ".join(f"{k}={_short(v)}" for k, v in p.items()))
     return board.reset_index(drop=True)
+
+
+def trial_interval(trial: Trial, data: TrialData) -> tuple[float, float]:
+    """95% interval of a trial's score: corrected resampled t over folds, or for a holdout a
+    stratified bootstrap of its validation predictions (when they were kept)."""
+    from labcoat.evaluate.intervals import bootstrap_interval, corrected_t_interval
+
+    folds = data.resampling.folds
+    if not data.resampling.is_holdout:
+        n_train = float(np.mean([len(train) for train, _ in folds]))
+        n_test = float(np.mean([len(valid) for _, valid in folds]))
+        return corrected_t_interval(trial.fold_scores, n_train, n_test)
+    if trial.oof is None:
+        return float("nan"), float("nan")
+    valid = folds[0][1]
+    return bootstrap_interval(data.y[valid], trial.oof[valid], data.metric,
+                              stratify=data.task.is_classification, seed=data.seed)
 
 
 # ---------------------------------------------------------------------- internals
