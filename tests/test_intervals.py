@@ -76,3 +76,5 @@ def test_leaderboard_shows_an_interval_around_every_score(frame):
     assert (board["score_low"] < board["score"]).all() and (board["score"] < board["score_high"]).all()
     assert list(board.columns[:7]) == ["rank", "trial", "family", "score", "score_std", "score_low",
                                        "score_high"]
+    p = board["p_vs_best"]
+    assert np.isnan(p.iloc[0]) and ((p.iloc[1:] >= 0) & (p.iloc[1:] <= 1)).all()

@@ -142,12 +142,13 @@ def _print_model(model: Any) -> None:
     from rich.table import Table
 
     table = Table(title=f"Leaderboard ({model.metric}, {model.info['resampling']})")
-    for name in ("rank", "family", "score", "95% interval", "± spread", "fit s", "weight", "status"):
+    for name in ("rank", "family", "score", "95% interval", "p vs best", "fit s", "weight", "status"):
         table.add_column(name)
     for r in model.leaderboard.head(10).itertuples():
-        table.add_row(str(r.rank), r.family, f"{r.score:.4f}", _interval(r), f"{r.score_std:.4f}",
+        p = getattr(r, "p_vs_best", float("nan"))
+        table.add_row(str(r.rank), r.family, f"{r.score:.4f}", _interval(r), "" if p != p else f"{p:.3f}",
                       f"{r.fit_time:.1f}", f"{r.ensemble_weight:.2f}", r.status)
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 160).print(table)  # piped: not cut to 80 columns
     print(f"Ensemble out-of-fold {model.metric}: {model.info['ensemble_score']:.4f}")
 
 

@@ -162,7 +162,8 @@ def encode_target(y: pd.Series, schema: Schema) -> np.ndarray:
 
 def leaderboard(result: StudyResult, data: TrialData, members: list[Member]) -> pd.DataFrame:
     """One row per trial, best first; failed and stopped trials last. ``score_low`` and
-    ``score_high`` bound a 95% interval (see ``labcoat.evaluate.intervals``)."""
+    ``score_high`` bound a 95% interval (see ``labcoat.evaluate.intervals``); ``p_vs_best`` is
+    the Holm-adjusted p-value of a paired test against the best trial (``evaluate.compare``)."""
     weights = {m.trial: m.weight for m in members}
     greater_is_better = data.metric.greater_is_better
     # A holdout's bootstrap re-scores every row 200 times: done for the best few trials only.
@@ -181,6 +182,7 @@ def leaderboard(result: StudyResult, data: TrialData, members: list[Member]) -> 
     board = pd.DataFrame(rows)
     if board.empty:
         return board
+    board["p_vs_best"] = board["trial"].map(_p_values_vs_best(ranked, data))
     ok = board["status"] == "ok"
     key = board["score"] if not greater_is_better else -board["score"]
     board = board.assign(_ok=~ok, _key=key).sort_values(["_ok", "_key", "trial"]).drop(columns=["_ok", "_key"])
@@ -189,19 +191,39 @@ def leaderboard(result: StudyResult, data: TrialData, members: list[Member]) -> 
     return board.reset_index(drop=True)
 
 
+def _p_values_vs_best(ranked: list[Trial], data: TrialData) -> dict[int, float]:
+    """Holm-adjusted p-values of the corrected resampled paired t-test of each completed trial
+    against the best one, on their common folds (none for a holdout)."""
+    from labcoat.evaluate.compare import holm, paired_test
+
+    if data.resampling.is_holdout or not ranked:
+        return {}
+    best = ranked[0]
+    n_train, n_test = _fold_sizes(data)
+    others = [t for t in ranked[1:] if len(t.fold_scores) == len(best.fold_scores)]
+    if not others:
+        return {}
+    raw = [paired_test(t.fold_scores, best.fold_scores, n_train, n_test).p_value for t in others]
+    return {t.number: p for t, p in zip(others, holm(raw))}
+
+
+def _fold_sizes(data: TrialData) -> tuple[float, float]:
+    """Mean training and validation rows per fold."""
+    folds = data.resampling.folds
+    return (float(np.mean([len(train) for train, _ in folds])),
+            float(np.mean([len(valid) for _, valid in folds])))
+
+
 def trial_interval(trial: Trial, data: TrialData) -> tuple[float, float]:
     """95% interval of a trial's score: corrected resampled t over folds, or for a holdout a
     stratified bootstrap of its validation predictions (when they were kept)."""
     from labcoat.evaluate.intervals import bootstrap_interval, corrected_t_interval
 
-    folds = data.resampling.folds
     if not data.resampling.is_holdout:
-        n_train = float(np.mean([len(train) for train, _ in folds]))
-        n_test = float(np.mean([len(valid) for _, valid in folds]))
-        return corrected_t_interval(trial.fold_scores, n_train, n_test)
+        return corrected_t_interval(trial.fold_scores, *_fold_sizes(data))
     if trial.oof is None:
         return float("nan"), float("nan")
-    valid = folds[0][1]
+    valid = data.resampling.folds[0][1]
     return bootstrap_interval(data.y[valid], trial.oof[valid], data.metric,
                               stratify=data.task.is_classification, seed=data.seed)
 
