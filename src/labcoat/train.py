@@ -16,6 +16,7 @@ from labcoat.data.schema import Schema, Task, drop_missing_target
 from labcoat.data.split import choose_resampling
 from labcoat.errors import BudgetError, ConfigError, LabcoatNotice
 from labcoat.evaluate.metrics import default_metric, get_metric, task_of_metric
+from labcoat.guards import check_data
 from labcoat.model import Member, Model, library_versions
 from labcoat.models import FAMILIES, get_family
 from labcoat.search import Clock, Study, StudyResult, StudyState, Trial, TrialData, get_executor, parse_budget
@@ -88,7 +89,8 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
     if task is None and metric is not None:
         task = task_of_metric(metric)
     schema = Schema.infer(frame, target, task)
-    for notice in schema.notices:
+    findings = [str(f) for f in check_data(frame, target, schema.task)]
+    for notice in [*schema.notices, *findings]:
         warnings.warn(notice, LabcoatNotice, stacklevel=2)
     chosen_metric = get_metric(metric, schema.task) if metric else default_metric(schema.task)
     y = encode_target(frame[target], schema)
@@ -133,6 +135,7 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
         "n_rows": len(frame),
         "n_jobs": data_.n_jobs,
         "refit_dropped": dropped,
+        "findings": findings,
         "versions": library_versions(),
     }
     spread = _ensemble_fold_scores(result, data_)
