@@ -53,3 +53,22 @@ def test_titanic_alive_is_caught_and_reported_by_fit():
                             track=False)
     assert any("leakage: column 'alive'" in str(w.message) for w in caught)
     assert any("'alive'" in f for f in model.info["findings"])
+
+
+def test_strict_stops_before_training_and_the_cli_says_why(tmp_path):
+    import subprocess
+    import sys
+
+    import pytest
+
+    import labcoat
+    from labcoat.errors import DataError
+
+    clean = make_churn(400)
+    leaky = clean.assign(churn_reason=np.where(clean["churned"] == "yes", "moved away", "none"))
+    with pytest.raises(DataError, match="strict.*'churn_reason'"):
+        labcoat.fit(leaky, target="churned", strict=True, trials=1, quiet=True, track=False)
+    leaky.to_csv(tmp_path / "leaky.csv", index=False)
+    run = subprocess.run([sys.executable, "-m", "labcoat", "fit", "leaky.csv", "--target", "churned",
+                          "--strict", "--no-track"], cwd=tmp_path, capture_output=True, text=True)
+    assert run.returncode == 2 and "churn_reason" in run.stderr and "Traceback" not in run.stderr

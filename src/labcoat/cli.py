@@ -44,6 +44,7 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
         experiment: str = typer.Option("labcoat", help="MLflow experiment to record the run in."),
         register: Optional[str] = typer.Option(None, help="Also register the model under this name."),
         no_track: bool = typer.Option(False, "--no-track", help="Do not record the study in MLflow."),
+        strict: bool = typer.Option(False, "--strict", help="Stop when a guard finds a serious problem."),
         quiet: bool = typer.Option(False, "--quiet", "-q"), as_json: bool = typer.Option(False, "--json")) -> None:
     """Find, tune and ensemble the best model for TARGET, save it and record the study."""
     import labcoat
@@ -56,7 +57,7 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
         model = labcoat.fit(frame, target, budget=budget, trials=trials, metric=metric, task=task, seed=seed,
                             families=families.split(",") if families else None, quiet=quiet or as_json,
                             track=not no_track, tracking_uri=tracking_uri, experiment=experiment,
-                            register=register, source=describe_source(data, sql, db))
+                            register=register, source=describe_source(data, sql, db), strict=strict)
     path = model.save(out)
     if as_json:
         from labcoat.errors import LabcoatNotice

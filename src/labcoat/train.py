@@ -14,7 +14,7 @@ import pandas as pd
 
 from labcoat.data.schema import Schema, Task, drop_missing_target
 from labcoat.data.split import choose_resampling
-from labcoat.errors import BudgetError, ConfigError, LabcoatNotice
+from labcoat.errors import BudgetError, ConfigError, DataError, LabcoatNotice
 from labcoat.evaluate.metrics import default_metric, get_metric, task_of_metric
 from labcoat.guards import check_data
 from labcoat.model import Member, Model, library_versions
@@ -36,7 +36,7 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
         families: Sequence[str] | None = None, n_jobs: int | None = None, executor: Any = None,
         quiet: bool = False, callbacks: Sequence[Callable[[StudyState], None]] = (),
         track: bool = True, tracking_uri: str | None = None, experiment: str = "labcoat",
-        register: str | None = None, source: str | None = None) -> Model:
+        register: str | None = None, source: str | None = None, strict: bool = False) -> Model:
     """Find, tune and ensemble the best model for ``target`` within a time budget.
 
     Parameters
@@ -62,6 +62,8 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
     experiment : MLflow experiment name.
     register : also register the model under this name (``models:/NAME/VERSION``).
     source : how the data was obtained, for the lineage (default: the path, or "in-memory").
+    strict : stop with a :class:`DataError` when a guard finds a high-severity problem (such as
+        a column that gives the target away) instead of reporting it as a notice.
 
     Examples
     --------
@@ -89,7 +91,11 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
     if task is None and metric is not None:
         task = task_of_metric(metric)
     schema = Schema.infer(frame, target, task)
-    findings = [str(f) for f in check_data(frame, target, schema.task)]
+    found = check_data(frame, target, schema.task)
+    serious = [str(f) for f in found if f.severity == "high"]
+    if strict and serious:
+        raise DataError("Stopped before training (strict): " + " ".join(serious))
+    findings = [str(f) for f in found]
     for notice in [*schema.notices, *findings]:
         warnings.warn(notice, LabcoatNotice, stacklevel=2)
     chosen_metric = get_metric(metric, schema.task) if metric else default_metric(schema.task)
