@@ -48,3 +48,32 @@ def test_verdict_in_plain_words():
     assert text.startswith("B is better than A by 0.026 ROC AUC [") and "p = " in text
     same = paired_test([0.80, 0.82, 0.81], [0.81, 0.81, 0.81], 800, 200)
     assert same.verdict("B", "A", "ROC AUC").startswith("No clear difference between B and A")
+
+
+def test_compare_families_of_a_search_from_python_and_the_cli(frame, tmp_path):
+    import json
+    import subprocess
+    import sys
+    import warnings
+
+    import pytest
+
+    import labcoat
+    from labcoat.errors import ConfigError
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = labcoat.fit(frame, target="churn", trials=4, families=["linear", "knn"], quiet=True,
+                            track=False)
+    [result] = model.compare("linear", "knn")
+    assert result["a"].startswith("linear (trial") and 0 <= result["p_value"] <= 1
+    assert result["low"] <= result["difference"] <= result["high"]
+    assert "ROC" not in result["verdict"] and "roc_auc" in result["verdict"]
+    with pytest.raises(ConfigError, match="No completed trial 'xgboost'"):
+        model.compare("linear", "xgboost")
+    path = model.save(tmp_path / "m")
+    run = subprocess.run([sys.executable, "-m", "labcoat", "compare", str(path), "0", "1", "linear",
+                          "--json"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    results = json.loads(run.stdout)
+    assert len(results) == 3 and all(r["holm_adjusted"] for r in results)

@@ -121,6 +121,22 @@ def info(model: str = typer.Argument(..., help=MODEL_HELP), as_json: bool = type
 
 
 @app.command()
+def compare(model: str = typer.Argument(..., help=MODEL_HELP),
+            candidates: list[str] = typer.Argument(..., help="Two or more families or trial numbers."),
+            as_json: bool = typer.Option(False, "--json"),
+            tracking_uri: Optional[str] = typer.Option(None, help=TRACKING_HELP)) -> None:
+    """Are the candidates of MODEL's search really different? Paired tests on the same folds."""
+    import labcoat
+
+    results = labcoat.load(model, tracking_uri=tracking_uri).compare(*candidates)
+    if as_json:
+        print(json.dumps(results))
+        return
+    for r in results:
+        print(r["verdict"] + (" (Holm-adjusted)" if r["holm_adjusted"] else ""))
+
+
+@app.command()
 def schema(data: Path = typer.Argument(...), target: str = typer.Option(..., "--target", "-t"),
            task: Optional[str] = typer.Option(None), as_json: bool = typer.Option(False, "--json")) -> None:
     """Infer and print the column roles and the task, without training."""

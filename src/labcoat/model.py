@@ -155,6 +155,13 @@ class Model:
             result[f"proba_{label}"] = blended[:, i]
         return result
 
+    def compare(self, *candidates: str | int) -> list[dict[str, Any]]:
+        """Paired tests between trials or families of this model's search, on shared folds
+        (see :func:`labcoat.evaluate.compare.compare_trials`)."""
+        from labcoat.evaluate.compare import compare_trials
+
+        return compare_trials(self, *candidates)
+
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
         """Write the model to directory ``path`` as an MLflow pyfunc model and return the path.

@@ -140,6 +140,7 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
         "fit_seconds": round(clock.elapsed, 3),
         "n_rows": len(frame),
         "n_jobs": data_.n_jobs,
+        "fold_rows": list(_fold_sizes(data_)),
         "refit_dropped": dropped,
         "findings": findings,
         "versions": library_versions(),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -79,3 +80,65 @@ def holm(p_values: Sequence[float]) -> list[float]:
         running = max(running, min(1.0, (len(p) - rank) * p[index]))
         adjusted[index] = running
     return adjusted.tolist()
+
+
+def compare_trials(model: Any, *candidates: str | int) -> list[dict[str, Any]]:
+    """Compare candidates of one fitted model's search, on the folds they shared.
+
+    A candidate is a trial number or a family name (its best trial). Every pair is tested;
+    with more than one pair the p-values are Holm-adjusted. Holdout plans have one fold: no
+    test is possible, and a :class:`ValueError` says so.
+
+    Examples
+    --------
+    >>> import labcoat                                     # doctest: +SKIP
+    >>> compare_trials(model, "lightgbm", "linear")[0]["verdict"]  # doctest: +SKIP
+    'lightgbm is better than linear by 0.012 roc_auc [0.004, 0.020], p = 0.003.'
+    """
+    import json
+    from itertools import combinations
+
+    from labcoat.errors import ConfigError
+
+    if len(candidates) < 2:
+        raise ConfigError("Give at least two candidates to compare (trial numbers or families).")
+    board = model.leaderboard
+    if "fold_scores" not in board:
+        raise ConfigError("This model was saved before fold scores were kept; fit it again to compare.")
+    chosen = [_candidate(board, c) for c in candidates]
+    n_train, n_test = model.info["fold_rows"]
+    pairs = list(combinations(chosen, 2))
+    results = []
+    for (name_a, a), (name_b, b) in pairs:
+        scores_a, scores_b = json.loads(a["fold_scores"]), json.loads(b["fold_scores"])
+        if len(scores_a) != len(scores_b) or len(scores_a) < 2:
+            raise ValueError(f"{name_a} and {name_b} do not share at least 2 complete folds "
+                             "(a holdout plan or a stopped trial); they cannot be paired.")
+        results.append((name_a, name_b, paired_test(scores_a, scores_b, n_train, n_test)))
+    adjusted = holm([r.p_value for _, _, r in results]) if len(results) > 1 else [results[0][2].p_value]
+    out = []
+    for (name_a, name_b, result), p in zip(results, adjusted):
+        result = Comparison(result.difference, result.low, result.high, p)
+        out.append({"a": name_a, "b": name_b, "difference": result.difference, "low": result.low,
+                    "high": result.high, "p_value": p, "holm_adjusted": len(results) > 1,
+                    "verdict": result.verdict(name_a, name_b, model.metric,
+                                              bool(model.info.get("greater_is_better", True)))})
+    return out
+
+
+def _candidate(board: Any, candidate: str | int) -> tuple[str, Any]:
+    from labcoat.errors import ConfigError
+
+    ok = board[board["status"] == "ok"]
+    text = str(candidate)
+    if text.isdigit():
+        rows = ok[ok["trial"] == int(text)]
+        name = f"trial {text}"
+    else:
+        rows = ok[ok["family"] == text]  # the leaderboard is best first
+        name = text
+    if rows.empty:
+        raise ConfigError(f"No completed trial '{text}' in this model's search; the leaderboard "
+                          f"has families {sorted(set(ok['family']))} and trials {sorted(ok['trial'])[:10]}...")
+    row = rows.iloc[0]
+    return (name if text.isdigit() else f"{name} (trial {int(row['trial'])})"), row

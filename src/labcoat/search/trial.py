@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import traceback
 from collections import OrderedDict
@@ -62,7 +63,8 @@ class Trial:
         return {"trial": self.number, "family": self.family, "score": self.score,
                 "score_std": self.score_std, "fit_time": round(self.duration, 3),
                 "status": self.status, "truncated": self.truncated, "origin": self.origin,
-                "params": dict(self.params), "error": self.error}
+                "params": dict(self.params), "error": self.error,
+                "fold_scores": json.dumps([round(v, 6) for v in self.fold_scores])}
 
 
 class PreprocessCache:
