@@ -20,6 +20,7 @@ from labcoat.guards import check_data
 from labcoat.model import Member, Model, library_versions
 from labcoat.models import FAMILIES, get_family
 from labcoat.search import Clock, Study, StudyResult, StudyState, Trial, TrialData, get_executor, parse_budget
+from labcoat.tracking.interrupt import closing_run_on_error
 
 #: With a holdout plan, the best this many trials get a bootstrap interval.
 HOLDOUT_INTERVALS = 5
@@ -105,13 +106,13 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
     data_ = TrialData(X=X, y=y, schema=schema, metric=chosen_metric, resampling=resampling, seed=seed,
                       n_jobs=n_jobs or os.cpu_count() or 1)
     if recorder is not None:
-        from labcoat.tracking.lineage import describe_source
+        from labcoat.tracking.lineage import describe_source, lineage_tags
 
         settings = {"target": target, "task": schema.task.value, "metric": chosen_metric.name,
                     "budget_seconds": clock.budget, "trials": trials, "seed": seed,
                     "families": families or list(FAMILIES), "n_jobs": data_.n_jobs,
                     "resampling": resampling.description}
-        recorder.start(settings, {**_lineage(frame, schema, source or describe_source(data)),
+        recorder.start(settings, {**lineage_tags(frame, schema, source or describe_source(data)),
                                   "labcoat.task": schema.task.value, "labcoat.metric": chosen_metric.name})
     progress = None if quiet else _progress(clock, trials)
     study = Study(data=data_, clock=clock, trials=trials, families=families,
@@ -119,7 +120,7 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
                   callbacks=[*callbacks, *([progress.update] if progress else []),
                              *([recorder.on_trial] if recorder else [])])
     try:
-        with _closing_run_on_error(recorder), _terminate_as_interrupt():
+        with closing_run_on_error(recorder):
             result = study.run()
             if not result.completed:
                 raise BudgetError(_no_trial_message(result, clock, len(frame)))
@@ -152,7 +153,7 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
                   example=frame[[c.name for c in schema.features]].head(EXAMPLE_ROWS).reset_index(drop=True))
     if recorder is not None:
         model.info["run_id"] = recorder.run_id
-        with _closing_run_on_error(recorder), _terminate_as_interrupt():
+        with closing_run_on_error(recorder):
             recorder.finish(model)
         model.info["tracking_seconds"] = round(recorder.seconds, 3)
         if register:
@@ -182,16 +183,15 @@ def leaderboard(result: StudyResult, data: TrialData, members: list[Member]) -> 
     bootstrapped = {t.number for t in ranked[:HOLDOUT_INTERVALS]}
     rows = []
     for t in result.trials:
-        summary = t.summary()
         low, high = (trial_interval(t, data) if not data.resampling.is_holdout or t.number in bootstrapped
                      else (float("nan"), float("nan")))
-        at = list(summary).index("score_std") + 1
-        items = list(summary.items())
-        rows.append(dict(items[:at] + [("score_low", low), ("score_high", high)] + items[at:]
-                         + [("ensemble_weight", weights.get(t.number, 0.0))]))
+        rows.append({**t.summary(), "score_low": low, "score_high": high,
+                     "ensemble_weight": weights.get(t.number, 0.0)})
     board = pd.DataFrame(rows)
     if board.empty:
         return board
+    first = ["trial", "family", "score", "score_std", "score_low", "score_high"]
+    board = board[first + [c for c in board.columns if c not in first]]
     board["p_vs_best"] = board["trial"].map(_p_values_vs_best(ranked, data))
     ok = board["status"] == "ok"
     key = board["score"] if not greater_is_better else -board["score"]
@@ -251,60 +251,6 @@ def _ensemble_fold_scores(result: StudyResult, data: TrialData) -> list[float]:
         if len(rows):
             scores.append(data.metric.score(data.y[rows], blend[rows]))
     return scores
-
-
-def _lineage(frame: pd.DataFrame, schema: Schema, source: str) -> dict[str, str]:
-    """Tags describing where the model came from (see ``labcoat.tracking.lineage``)."""
-    import hashlib
-
-    from labcoat import __version__
-    from labcoat.tracking.lineage import fingerprint, git_state, machine
-
-    facts = {"data_fingerprint": fingerprint(frame),
-             "schema_hash": hashlib.sha256(schema.to_json().encode()).hexdigest(),
-             "rows": len(frame), "columns": frame.shape[1], "source": source,
-             "labcoat_version": __version__, **library_versions(), **git_state(), **machine()}
-    return {f"lineage.{k}": str(v)[:5000] for k, v in facts.items()}
-
-
-class _closing_run_on_error:
-    """Close the recorder's run as KILLED on an interruption, FAILED on an error; re-raise."""
-
-    def __init__(self, recorder: Any) -> None:
-        self.recorder = recorder
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: Any) -> None:
-        if self.recorder is None or kind is None:
-            return
-        if issubclass(kind, KeyboardInterrupt):
-            self.recorder.abort("KILLED", "interrupted")
-        else:
-            self.recorder.abort("FAILED", f"{kind.__name__}: {error}")
-
-
-class _terminate_as_interrupt:
-    """Within this block, SIGTERM (``kill``) raises KeyboardInterrupt, so the run is closed as
-    KILLED like on Ctrl-C. Only in the main thread; elsewhere signals cannot be handled."""
-
-    def __enter__(self) -> None:
-        import signal
-        import threading
-
-        self._previous = None
-        if threading.current_thread() is threading.main_thread():
-            def interrupt(signum: int, frame: Any) -> None:
-                raise KeyboardInterrupt("terminated")
-
-            self._previous = signal.signal(signal.SIGTERM, interrupt)
-
-    def __exit__(self, *exc: object) -> None:
-        import signal
-
-        if self._previous is not None:
-            signal.signal(signal.SIGTERM, self._previous)
 
 
 def _read(data: Any) -> pd.DataFrame:

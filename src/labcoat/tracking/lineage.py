@@ -3,6 +3,9 @@
 Examples
 --------
 >>> import pandas as pd
+
+if TYPE_CHECKING:
+    from labcoat.data.schema import Schema
 >>> a = pd.DataFrame({"x": [1, 2], "y": ["a", "b"]})
 >>> fingerprint(a) == fingerprint(a.copy()), fingerprint(a) == fingerprint(a.iloc[::-1])
 (True, False)
@@ -15,9 +18,12 @@ import platform
 import socket
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from labcoat.data.schema import Schema
 
 
 def fingerprint(frame: pd.DataFrame) -> str:
@@ -56,3 +62,16 @@ def describe_source(data: Any, sql: str | None = None, db: Any = None) -> str:
     if isinstance(data, (str, Path)):
         return str(Path(data).resolve())
     return f"in-memory {type(data).__module__.split('.')[0]} {type(data).__name__}"
+
+
+def lineage_tags(frame: pd.DataFrame, schema: Schema, source: str) -> dict[str, str]:
+    """The ``lineage.*`` tags of a study's run: data fingerprint and schema hash, size, source,
+    library versions, git state and machine."""
+    from labcoat import __version__
+    from labcoat.model import library_versions
+
+    facts = {"data_fingerprint": fingerprint(frame),
+             "schema_hash": hashlib.sha256(schema.to_json().encode()).hexdigest(),
+             "rows": len(frame), "columns": frame.shape[1], "source": source,
+             "labcoat_version": __version__, **library_versions(), **git_state(), **machine()}
+    return {f"lineage.{k}": str(v)[:5000] for k, v in facts.items()}

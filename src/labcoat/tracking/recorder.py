@@ -15,6 +15,8 @@ import json
 import math
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -140,19 +142,13 @@ class StudyRecorder:
         except Exception:  # the store itself may be what failed; the original error matters more
             pass
 
-    def _timed(self) -> "_Stopwatch":
-        return _Stopwatch(self)
-
-
-class _Stopwatch:
-    def __init__(self, recorder: StudyRecorder) -> None:
-        self.recorder = recorder
-
-    def __enter__(self) -> None:
-        self.started = time.perf_counter()
-
-    def __exit__(self, *exc: object) -> None:
-        self.recorder.seconds += time.perf_counter() - self.started
+    @contextmanager
+    def _timed(self) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds += time.perf_counter() - started
 
 
 def _param(value: Any) -> str:

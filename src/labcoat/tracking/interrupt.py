@@ -1,0 +1,38 @@
+"""Closing a study's run when the study does not end normally."""
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+@contextmanager
+def closing_run_on_error(recorder: Any) -> Iterator[None]:
+    """Close ``recorder``'s run as KILLED on Ctrl-C or SIGTERM, as FAILED on an error; re-raise.
+
+    Inside the block SIGTERM (``kill``) raises KeyboardInterrupt, so it is handled like Ctrl-C
+    (in the main thread only: signals cannot be handled elsewhere). Without a recorder the
+    block runs untouched.
+    """
+    if recorder is None:
+        yield
+        return
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        def interrupt(signum: int, frame: Any) -> None:
+            raise KeyboardInterrupt("terminated")
+
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    except KeyboardInterrupt:
+        recorder.abort("KILLED", "interrupted")
+        raise
+    except BaseException as error:
+        recorder.abort("FAILED", f"{type(error).__name__}: {error}")
+        raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
