@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from sklearn.model_selection import RepeatedKFold
 
 from labcoat.evaluate.compare import paired_test
@@ -77,3 +78,37 @@ def test_compare_families_of_a_search_from_python_and_the_cli(frame, tmp_path):
     assert run.returncode == 0, run.stderr
     results = json.loads(run.stdout)
     assert len(results) == 3 and all(r["holm_adjusted"] for r in results)
+
+
+def _curved(n: int, seed: int):
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-2, 2, n)
+    return pd.DataFrame({"x": x, "noise": rng.normal(size=n), "y": x ** 2 + rng.normal(0, 0.3, n)})
+
+
+def test_separately_fitted_models_are_compared_on_the_same_folds(tmp_path):
+    """A straight line against boosted trees on a parabola: the trees must win, both from the
+    stored fold scores of fits on the same rows and when scored again on new data."""
+    import labcoat
+    from labcoat.errors import ConfigError
+    from typer.testing import CliRunner
+
+    from labcoat.cli import app
+
+    train = _curved(400, 0)
+    line = labcoat.fit(train, target="y", trials=1, families=["linear"], quiet=True, track=False, n_jobs=1)
+    trees = labcoat.fit(train, target="y", trials=1, families=["lightgbm"], quiet=True, track=False, n_jobs=1)
+    stored = labcoat.compare(line, trees)[0]
+    assert stored["p_value"] < 0.01 and stored["verdict"].startswith("model 2 is better than model 1")
+    line_dir, trees_dir = str(line.save(tmp_path / "line")), str(trees.save(tmp_path / "trees"))
+    fresh = tmp_path / "fresh.csv"
+    _curved(300, 1).to_csv(fresh, index=False)
+    again = labcoat.compare(line_dir, trees_dir, data=fresh)[0]
+    assert again["p_value"] < 0.01 and again["difference"] > 0.5  # RMSE of the line minus the trees'
+    other = labcoat.fit(_curved(400, 2), target="y", trials=1, families=["linear"], quiet=True, track=False)
+    with pytest.raises(ConfigError, match="not fitted on the same rows"):
+        labcoat.compare(line, other)
+    result = CliRunner().invoke(app, ["compare", line_dir, trees_dir, "--data", str(fresh)])
+    assert result.exit_code == 0 and f"{trees_dir} is better than {line_dir}" in result.output

@@ -18,12 +18,13 @@ def checks(frame: pd.DataFrame, target: str, task: str) -> dict[str, list[str | 
     return found
 
 
-def test_clean_data_raises_nothing():
-    assert checks(make_churn(3000), "churned", "binary") == {}
+def test_clean_data_raises_nothing_but_its_identifier():
+    assert checks(make_churn(3000), "churned", "binary") == {"identifier": ["customer_id"]}
+    assert checks(make_churn(3000).drop(columns="customer_id"), "churned", "binary") == {}
 
 
 def test_planted_problems_are_each_found():
-    clean = make_churn(2000)
+    clean = make_churn(2000).drop(columns="customer_id")
     leaky = clean.assign(churn_reason=np.where(clean["churned"] == "yes", "moved away", "none"))
     assert checks(leaky, "churned", "binary") == {"leakage": ["churn_reason"]}
     doubled = pd.concat([clean, clean.head(300)], ignore_index=True)
@@ -32,6 +33,41 @@ def test_planted_problems_are_each_found():
     assert checks(sparse, "churned", "binary") == {"missing": ["fax"]}
     rare = clean.assign(churned=np.where(np.arange(len(clean)) < 8, "maybe", clean["churned"]))
     assert set(checks(rare, "churned", "multiclass")) == {"imbalance", "rare classes"}
+    ids = clean.assign(account=[f"A{i:05d}" for i in range(len(clean))])
+    assert checks(ids, "churned", "binary") == {"identifier": ["account"]}
+    rng = np.random.default_rng(0)
+    street = clean.assign(street=[f"street {i}" for i in rng.integers(0, 600, len(clean))])
+    assert checks(street, "churned", "binary") == {"high cardinality": ["street"]}
+    wide = pd.concat([clean.head(150).drop(columns="city"), pd.DataFrame(rng.normal(size=(150, 20)), columns=[f"g{i}" for i in range(20)])],
+                     axis=1)
+    assert checks(wide, "churned", "binary") == {"rows per feature": [None]}
+
+
+def test_time_order_is_found_when_rows_follow_time_and_the_target_drifts():
+    rng = np.random.default_rng(1)
+    n = 1500
+    day = pd.date_range("2023-01-01", periods=n, freq="6h")
+    drift = np.linspace(-1.5, 1.5, n)
+    x = rng.normal(size=n)
+    log = pd.DataFrame({"when": day.strftime("%Y-%m-%d %H:%M"), "x": x,
+                        "fraud": np.where(rng.random(n) < 1 / (1 + np.exp(-(x + drift))), "yes", "no")})
+    assert checks(log, "fraud", "binary") == {"time order": ["when"]}
+    # The same rows shuffled: a date that is merely informative does not trigger it ...
+    assert checks(log.sample(frac=1, random_state=0), "fraud", "binary") == {}
+    # ... and rows in time order without drift do not either.
+    steady = log.assign(fraud=np.where(rng.random(n) < 1 / (1 + np.exp(-x)), "yes", "no"))
+    assert checks(steady, "fraud", "binary") == {}
+    amount = log.assign(fraud=x + drift).rename(columns={"fraud": "amount"})
+    assert checks(amount, "amount", "regression") == {"time order": ["when"]}
+
+
+def test_rows_shared_by_train_and_test_are_found():
+    from labcoat.guards import check_overlap
+
+    frame = make_churn(500)
+    assert check_overlap(frame.head(400), frame.tail(100), "churned") == []
+    found = check_overlap(frame.head(400), frame.iloc[350:450], "churned")
+    assert [f.check for f in found] == ["train/test overlap"] and "50 test rows (50.0%)" in found[0].evidence
 
 
 def test_regression_copy_of_the_target_is_leakage():

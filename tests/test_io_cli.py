@@ -134,7 +134,7 @@ def test_cli_schema_notices_and_predict_time_columns(tmp_path):
     fit = run("fit", "train.csv", "--target", "churned", "--trials", "1", "--families", "linear",
               "--out", "m", "--quiet", cwd=tmp_path)
     assert fit.returncode == 0, fit.stderr
-    assert "'row_id' is excluded" in fit.stderr and "'source' is excluded" in fit.stderr
+    assert "[low] identifier: column 'row_id'" in fit.stderr and "'source' is excluded" in fit.stderr
     df.drop(columns=["plan"]).to_csv(tmp_path / "no_plan.csv", index=False)
     missing = run("predict", "m", "no_plan.csv", cwd=tmp_path)
     assert missing.returncode == 2 and "'plan'" in missing.stderr and "Traceback" not in missing.stderr

@@ -52,4 +52,4 @@ def test_unknown_or_unfitting_metric_is_explained():
         get_metric("auroc", Task.BINARY)
     with pytest.raises(ConfigError, match="does not apply to a regression task"):
         get_metric("roc_auc", Task.REGRESSION)
-    assert len(METRICS) == 12
+    assert len(METRICS) == 13

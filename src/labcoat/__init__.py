@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "fit": ("labcoat.train", "fit"),
     "load": ("labcoat.api", "load"),
+    "compare": ("labcoat.api", "compare"),
     "Model": ("labcoat.model", "Model"),
     "Schema": ("labcoat.data.schema", "Schema"),
     "read_table": ("labcoat.data.io", "read_table"),
@@ -27,7 +28,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from labcoat.api import load
+    from labcoat.api import compare, load
     from labcoat.data.io import read_table
     from labcoat.data.schema import Schema
     from labcoat.errors import LabcoatError, LabcoatNotice
@@ -56,4 +57,4 @@ def __dir__() -> list[str]:
 
 
 __all__ = ["AutoClassifier", "AutoRegressor", "LabcoatError", "LabcoatNotice", "Model", "Schema",
-           "__version__", "fit", "load", "read_table"]
+           "__version__", "compare", "fit", "load", "read_table"]

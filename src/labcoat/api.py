@@ -1,8 +1,9 @@
-"""Public functions besides ``fit``: loading models."""
+"""Public functions besides ``fit``: loading and comparing models."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from labcoat.model import Model
 
@@ -26,3 +27,41 @@ def load(path: str | Path, *, tracking_uri: str | None = None) -> Model:
 
         return Model.load(download_model(path, tracking_uri))
     return Model.load(path)
+
+
+def compare(*items: Model | str | Path | int, data: Any = None, seed: int = 0,
+            tracking_uri: str | None = None) -> list[dict[str, Any]]:
+    """Paired tests on the same folds, with Holm-adjusted p-values and a verdict in words.
+
+    - ``compare(model_a, model_b, ...)``: separately fitted models (objects, folders, ``runs:/``
+      or ``models:/`` URIs); with ``data`` each is trained and scored again on the same folds
+      of it, without it they must share their training rows and folds
+      (:func:`labcoat.evaluate.compare.compare_models`);
+    - ``compare(model, "lightgbm", "linear", 3)``: families or trial numbers of one model's
+      search (:func:`labcoat.evaluate.compare.compare_trials`).
+
+    Examples
+    --------
+    >>> import labcoat                                                       # doctest: +SKIP
+    >>> labcoat.compare("models:/churn/1", "models:/churn/2", data="recent.csv")[0]["verdict"]  # doctest: +SKIP
+    'models:/churn/2 is better than models:/churn/1 by 0.011 roc_auc [0.003, 0.019], p = 0.01.'
+    """
+    from labcoat.evaluate.compare import compare_models, compare_trials
+
+    if len(items) < 2:
+        from labcoat.errors import ConfigError
+
+        raise ConfigError("Give at least two models, or a model and two of its families or trials.")
+    if not all(isinstance(i, Model) or is_model_reference(i) for i in items):
+        first = items[0] if isinstance(items[0], Model) else load(items[0], tracking_uri=tracking_uri)
+        return compare_trials(first, *items[1:])
+    models = [i if isinstance(i, Model) else load(i, tracking_uri=tracking_uri) for i in items]
+    names = [f"model {n + 1}" if isinstance(i, Model) else str(i) for n, i in enumerate(items)]
+    return compare_models(*models, names=names, data=data, seed=seed)
+
+
+def is_model_reference(item: Any) -> bool:
+    """A saved model's folder or a tracking-store model URI (not a family name or trial number)."""
+    if isinstance(item, str) and item.startswith(STORE_SCHEMES):
+        return True
+    return isinstance(item, (str, Path)) and Path(item).is_dir()

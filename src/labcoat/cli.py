@@ -23,11 +23,13 @@ def _err(text: str) -> None:
 
 
 def _show_notices(caught: list[warnings.WarningMessage]) -> None:
+    from rich.markup import escape
+
     from labcoat.errors import LabcoatNotice
 
     for w in caught:
         if issubclass(w.category, LabcoatNotice):
-            _err(f"[yellow]notice:[/] {w.message}")
+            _err(f"[yellow]notice:[/] {escape(str(w.message))}")
 
 
 @app.command()
@@ -40,11 +42,24 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
         sql: Optional[str] = typer.Option(None, help="SQL query instead of DATA."),
         db: Optional[Path] = typer.Option(None, help="DuckDB or SQLite file for --sql."),
         out: Path = typer.Option(Path("labcoat-model"), help="Directory to save the model in."),
+        reports: Optional[Path] = typer.Option(None, help="Directory for the data profile and the model "
+                                               "report (default: OUT-reports)."),
+        no_report: bool = typer.Option(False, "--no-report", help="Skip explanations and reports."),
         tracking_uri: Optional[str] = typer.Option(None, help=TRACKING_HELP),
         experiment: str = typer.Option("labcoat", help="MLflow experiment to record the run in."),
         register: Optional[str] = typer.Option(None, help="Also register the model under this name."),
         no_track: bool = typer.Option(False, "--no-track", help="Do not record the study in MLflow."),
         strict: bool = typer.Option(False, "--strict", help="Stop when a guard finds a serious problem."),
+        test: Optional[Path] = typer.Option(None, "--test", help="Labelled rows to score the final model on "
+                                            "(never seen by the search)."),
+        holdout: str = typer.Option("auto", help="Share of rows kept out of the search to score the model "
+                                    "on: auto (10% from 50,000 rows), 0, or e.g. 0.2."),
+        split: str = typer.Option("random", help="random, or time: validate forward in time."),
+        time_column: Optional[str] = typer.Option(None, help="Datetime column for --split time."),
+        calibrate: str = typer.Option("auto", help="Calibrate probabilities: auto, none, sigmoid or isotonic."),
+        costs: Optional[str] = typer.Option(None, help="Binary: tune the threshold for these costs, e.g. 'fp=1,fn=5'."),
+        threshold_metric: Optional[str] = typer.Option(
+            None, help="Binary: tune the threshold for f1, balanced_accuracy, accuracy or mcc."),
         quiet: bool = typer.Option(False, "--quiet", "-q"), as_json: bool = typer.Option(False, "--json")) -> None:
     """Find, tune and ensemble the best model for TARGET, save it and record the study."""
     import labcoat
@@ -57,7 +72,11 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
         model = labcoat.fit(frame, target, budget=budget, trials=trials, metric=metric, task=task, seed=seed,
                             families=families.split(",") if families else None, quiet=quiet or as_json,
                             track=not no_track, tracking_uri=tracking_uri, experiment=experiment,
-                            register=register, source=describe_source(data, sql, db), strict=strict)
+                            register=register, source=describe_source(data, sql, db), strict=strict,
+                            calibrate=calibrate, costs=costs, threshold_metric=threshold_metric,
+                            test=test, holdout=_holdout(holdout), split=split, time_column=time_column,
+                            report=not no_report,
+                            report_dir=None if no_report else reports or out.with_name(out.name + "-reports"))
     path = model.save(out)
     if as_json:
         from labcoat.errors import LabcoatNotice
@@ -67,12 +86,15 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
                           "registered": model.info.get("registered"),
                           "leaderboard": model.leaderboard.to_dict("records"),
                           "ensemble": model.ensemble.to_dict("records"),
+                          "calibration": model.info.get("calibration"), "threshold": model.info.get("threshold"),
                           "notices": [str(w.message) for w in caught
                                       if issubclass(w.category, LabcoatNotice)]}, default=str))
         return
     _show_notices(caught)
     _print_model(model)
     print(f"Saved to {path}")
+    for path in model.info.get("reports", []):
+        print(f"Report: {path}")
     if model.info.get("run_id"):
         print(f"Recorded as run {model.info['run_id']} (labcoat runs show {model.info['run_id']})")
     if model.info.get("registered"):
@@ -121,14 +143,17 @@ def info(model: str = typer.Argument(..., help=MODEL_HELP), as_json: bool = type
 
 
 @app.command()
-def compare(model: str = typer.Argument(..., help=MODEL_HELP),
-            candidates: list[str] = typer.Argument(..., help="Two or more families or trial numbers."),
+def compare(items: list[str] = typer.Argument(..., help="Two or more models (folders or URIs); or one "
+                                              "model and two or more of its families or trial numbers."),
+            data: Optional[Path] = typer.Option(None, "--data", help="Labelled rows: score every model "
+                                                "again on the same folds of it."),
+            seed: int = typer.Option(0, help="Seed of the folds for --data."),
             as_json: bool = typer.Option(False, "--json"),
             tracking_uri: Optional[str] = typer.Option(None, help=TRACKING_HELP)) -> None:
-    """Are the candidates of MODEL's search really different? Paired tests on the same folds."""
+    """Is one model really better? Paired tests on the same folds, Holm-adjusted."""
     import labcoat
 
-    results = labcoat.load(model, tracking_uri=tracking_uri).compare(*candidates)
+    results = labcoat.compare(*items, data=data, seed=seed, tracking_uri=tracking_uri)
     if as_json:
         print(json.dumps(results))
         return
@@ -167,6 +192,62 @@ def _print_model(model: Any) -> None:
                       f"{r.fit_time:.1f}", f"{r.ensemble_weight:.2f}", r.status)
     Console(width=None if sys.stdout.isatty() else 160).print(table)  # piped: not cut to 80 columns
     print(f"Ensemble out-of-fold {model.metric}: {model.info['ensemble_score']:.4f}")
+    for line in _estimate_lines(model.info):
+        print(line)
+    for line in _decision_lines(model.info):
+        print(line)
+
+
+def _estimate_lines(info: dict[str, Any]) -> list[str]:
+    """The selection-corrected estimate and the score on unseen rows, in words."""
+    lines = []
+    sel, test = info.get("selection"), info.get("test")
+    if sel and sel.get("corrected_score") == sel.get("corrected_score"):
+        lines.append(f"Corrected for the search's selection: {sel['corrected_score']:.4f} "
+                     f"[{sel['low']:.4f}, {sel['high']:.4f}] (search's own estimate {sel['search_score']:.4f}, "
+                     f"gap {sel['gap']:+.4f}; {sel['method']})")
+    if test:
+        lines.append(f"On the {test['source']}: {test['score']:.4f} [{test['low']:.4f}, {test['high']:.4f}]")
+    return lines
+
+
+def _holdout(text: str) -> float | str:
+    if text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        from labcoat.errors import ConfigError
+
+        raise ConfigError(f"--holdout must be auto, 0 or a share such as 0.2; got {text!r}.") from None
+
+
+def _decision_lines(info: dict[str, Any]) -> list[str]:
+    """The calibration choice and the threshold's effect, in words (see evaluate.calibration)."""
+    lines = []
+    cal, cut = info.get("calibration"), info.get("threshold")
+    if cal:
+        how = "chosen" if cal.get("requested") == "auto" else "as asked"
+        if "reason" in cal:
+            lines.append(f"Calibration: {cal['method']} ({how}; not compared: {cal['reason']})")
+        elif cal["method"] == "none":
+            lines.append(f"Calibration: none (no calibrator lowered held-out log loss clearly); log loss "
+                         f"{cal['log_loss_before']:.4f}, Brier {cal['brier_before']:.4f}")
+        else:
+            ece = (cal["reliability_before"]["ece"], cal["reliability_after"]["ece"])
+            lines.append(f"Calibration: {cal['method']} ({how}); held-out log loss {cal['log_loss_before']:.4f} → "
+                         f"{cal['log_loss_after']:.4f}, Brier {cal['brier_before']:.4f} → {cal['brier_after']:.4f}, "
+                         f"ECE {ece[0]:.3f} → {ece[1]:.3f}")
+    if cut:
+        what = ("mean cost per row (" + ", ".join(f"{k}={v:g}" for k, v in cut["costs"].items() if v) + ")"
+                if cut["objective"] == "cost" else cut["objective"])
+        line = f"Decision threshold: {cut['value']:.3f} for {what}"
+        if "at_threshold" in cut:
+            low, high = cut["improvement_interval"]
+            line += (f"; held-out {cut['at_default']:.4f} at 0.5 → {cut['at_threshold']:.4f}, improvement "
+                     f"{cut['improvement']:+.4f} [{low:+.4f}, {high:+.4f}]")
+        lines.append(line)
+    return lines
 
 
 def _interval(row: Any) -> str:
@@ -191,6 +272,15 @@ from labcoat.cli_tracking import models_app, runs_app  # noqa: E402  (they use t
 
 app.add_typer(models_app, name="models")
 app.add_typer(runs_app, name="runs")
+
+from labcoat.cli_reports import profile, report  # noqa: E402
+
+app.command()(profile)
+app.command()(report)
+
+from labcoat.cli_explain import explain  # noqa: E402
+
+app.command()(explain)
 
 
 def main() -> None:

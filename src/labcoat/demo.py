@@ -3,7 +3,8 @@
 Generates a realistic churn table (numbers, categories, a boolean, dates, free text, missing
 values, an ID column), holds out a quarter of it, fits within a budget, prints the schema and
 the leaderboard, saves the model, reloads it and scores the held-out rows. The study is
-recorded in the MLflow store under ``.labcoat/``.
+recorded in the MLflow store under ``.labcoat/``; the data profile and the model report are
+written to ``labcoat-demo/reports/``.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
 
     with warnings.catch_warnings(record=True) as notices:
         warnings.simplefilter("always", LabcoatNotice)
-        model = labcoat.fit(args.out / "train.csv", target="churned", budget=args.budget, seed=0)
+        model = labcoat.fit(args.out / "train.csv", target="churned", budget=args.budget, seed=0,
+                            report_dir=args.out / "reports")
     for notice in notices:
         console.print(f"[yellow]notice:[/] {notice.message}")
 
@@ -65,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"Ensemble ({'+'.join(model.ensemble['family'])}): out-of-fold {model.metric} "
                   f"{model.info['ensemble_score']:.4f}; fit took {model.info['fit_seconds']:.1f}s "
                   f"for {model.info['n_trials']} trials.")
+    sel = model.info["selection"]
+    console.print(f"Corrected for the search's own selection ({sel['method']}): {sel['corrected_score']:.4f} "
+                  f"[{sel['low']:.4f}, {sel['high']:.4f}] (the search's own estimate: {sel['search_score']:.4f}).")
+    console.print("Reports (open in a browser, offline): " + ", ".join(f"[bold]{p}[/]" for p in model.info["reports"]))
 
     path = model.save(args.out / "model")
     reloaded = labcoat.load(path)

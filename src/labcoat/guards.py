@@ -1,20 +1,22 @@
 """Checks on the data before training: each problem found is a :class:`Finding`.
 
-Implemented: target leakage by a single column, duplicate rows, columns with > 95% missing
-values, severe class imbalance, too few rows per class. (Issue 4 lists more: time order,
-train/test duplicates, high cardinality, rows per feature.)
+Checks: target leakage by a single column, identifier-like columns, duplicate rows (and rows
+shared by the training data and a test set, :func:`check_overlap`), a datetime column that
+orders the target (use a time-based split), columns with > 95% missing values, severe class
+imbalance, too few rows per class or per feature, high-cardinality categoricals.
 
 Examples
 --------
 >>> import pandas as pd
->>> df = pd.DataFrame({"x": range(40), "y": ["a", "b"] * 20, "y_copy": ["A", "B"] * 20})
+>>> x = np.random.default_rng(0).normal(size=40)
+>>> df = pd.DataFrame({"x": x, "y": ["a", "b"] * 20, "y_copy": ["A", "B"] * 20})
 >>> [f.check for f in check_data(df, "y", "binary")]
 ['leakage']
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -25,6 +27,16 @@ LEAKAGE_ACCURACY = 0.99
 MISSING_SHARE = 0.95
 IMBALANCE_SHARE = 0.05
 MIN_ROWS_PER_CLASS = 10
+MIN_ROWS_PER_FEATURE = 10
+#: A text-like column with more distinct values than this (and than 10% of rows) is high-cardinality.
+HIGH_CARDINALITY = 50
+#: Rank association (Spearman's rho, or Somers' D per class) between a datetime column and the
+#: target above which the data is treated as time-ordered: the lower bar applies when the rows
+#: are also stored in that column's order (a log of events), the higher one otherwise (a date
+#: that is merely informative, such as a signup date, should not trigger it).
+TIME_ASSOCIATION = (0.1, 0.5)
+#: Spearman's rho between row position and time from which rows count as stored in time order.
+STORED_IN_ORDER = 0.9
 #: Columns with at most this many values are tested for class-by-value leakage.
 LEAKAGE_MAX_VALUES = 50
 
@@ -44,14 +56,56 @@ class Finding:
         return f"[{self.severity}] {self.check}: {where}{self.evidence} {self.fix}"
 
 
-def check_data(frame: pd.DataFrame, target: str, task: str) -> list[Finding]:
+def check_data(frame: pd.DataFrame, target: str, task: str, *, schema: Any = None) -> list[Finding]:
     """Every finding on ``frame`` for predicting ``target`` (``task``: binary, multiclass or
-    regression), most severe first."""
+    regression), most severe first. With the inferred ``schema``, also the columns it excluded
+    as identifiers and the ones it read as datetimes."""
     y = frame[target]
     features = frame.drop(columns=[target])
     classification = str(getattr(task, "value", task)) != "regression"
+    if schema is None:
+        schema = _infer_schema(frame, target, task)
     findings = [*_leakage(features, y, classification), *_duplicates(frame), *_missing(features),
-                *(_classes(y) if classification else [])]
+                *(_classes(y) if classification else []), *_cardinality(features, schema),
+                *_rows_per_feature(features), *_time_order(features, y, classification, schema),
+                *(_identifiers(schema) if schema is not None else [])]
+    return _by_severity(findings)
+
+
+def check_overlap(train: pd.DataFrame, test: pd.DataFrame, target: str) -> list[Finding]:
+    """Rows of ``test`` that also occur in ``train`` (same features and target): a test score
+    on them measures memory, not generalisation.
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"x": [1, 2, 3], "y": [0, 1, 0]})
+    >>> [f.check for f in check_overlap(a, a.head(2), "y")]
+    ['train/test overlap']
+    """
+    columns = [c for c in test.columns if c in train.columns]
+    if target not in columns:
+        return []
+    seen = pd.MultiIndex.from_frame(train[columns].astype(str).drop_duplicates())
+    shared = int(pd.MultiIndex.from_frame(test[columns].astype(str)).isin(seen).sum())
+    if shared == 0:
+        return []
+    share = shared / len(test)
+    return [Finding("train/test overlap", "high" if share > 0.05 else "medium", None,
+                    f"{shared:,} test rows ({share:.1%}) also occur in the training data, so the test "
+                    "score is optimistic.", "Remove them from the test set (or split before deduplicating).")]
+
+
+def _infer_schema(frame: pd.DataFrame, target: str, task: Any) -> Any:
+    from labcoat.data.schema import Schema
+    from labcoat.errors import LabcoatError
+
+    try:
+        return Schema.infer(frame, target, task)
+    except LabcoatError:  # the checks that need roles are skipped; fit reports the error itself
+        return None
+
+
+def _by_severity(findings: list[Finding]) -> list[Finding]:
     order = {"high": 0, "medium": 1, "low": 2}
     return sorted(findings, key=lambda f: order[f.severity])
 
@@ -117,3 +171,79 @@ def _classes(y: pd.Series) -> list[Finding]:
                              f"{', '.join(rare[:5])}.",
                              "Collect more rows for them or merge them; their scores will be noise."))
     return found
+
+
+def _cardinality(features: pd.DataFrame, schema: Any) -> list[Finding]:
+    names = ([c.name for c in schema.features if c.role.value == "categorical"] if schema is not None
+             else [c for c in features.columns if not (pd.api.types.is_numeric_dtype(features[c])
+                                                       or pd.api.types.is_bool_dtype(features[c]))])
+    found = []
+    for name in names:
+        x = features[name]
+        distinct, rows = x.nunique(), x.notna().sum()
+        if HIGH_CARDINALITY < distinct < 0.95 * rows and distinct > 0.1 * rows:
+            found.append(Finding("high cardinality", "low", str(name),
+                                 f"{distinct:,} distinct values in {rows:,} rows; most values are seen "
+                                 "a few times, so the model learns little from each.",
+                                 "Group rare values (or map them to a coarser category) if you can."))
+    return found
+
+
+def _rows_per_feature(features: pd.DataFrame) -> list[Finding]:
+    rows, columns = len(features), features.shape[1]
+    if columns == 0 or rows / columns >= MIN_ROWS_PER_FEATURE:
+        return []
+    return [Finding("rows per feature", "medium", None,
+                    f"{rows:,} rows for {columns:,} columns ({rows / columns:.1f} per column); models "
+                    "can fit noise, and scores vary a lot between folds.",
+                    "Drop columns you know are irrelevant, or collect more rows.")]
+
+
+def _time_order(features: pd.DataFrame, y: pd.Series, classification: bool, schema: Any) -> list[Finding]:
+    """A datetime column whose order goes with the target: random folds then train on the
+    future of the rows they validate, which deployment never can."""
+    from scipy import stats
+
+    names = ([c.name for c in schema.features if c.role.value == "datetime"] if schema is not None
+             else [c for c in features.columns if pd.api.types.is_datetime64_any_dtype(features[c])])
+    found = []
+    for name in names:
+        when = pd.to_datetime(features[name], errors="coerce", format="mixed")
+        keep = when.notna() & y.notna()
+        if keep.sum() < 30:
+            continue
+        order = when[keep].rank().to_numpy()
+        if classification:
+            labels = y[keep].astype(str).to_numpy()
+            # Somers' D of time against each class (one vs rest): 2·AUC − 1.
+            strength = max((abs(2 * _auc(labels == c, order) - 1) for c in np.unique(labels)), default=0.0)
+            measure = "Somers' D"
+        else:
+            strength = abs(float(stats.spearmanr(order, y[keep].astype(float)).statistic))
+            measure = "Spearman's rho"
+        in_order = float(stats.spearmanr(np.arange(len(order)), order).statistic) >= STORED_IN_ORDER
+        if strength >= TIME_ASSOCIATION[0 if in_order else 1]:
+            stored = "the rows are stored in its order and " if in_order else ""
+            found.append(Finding("time order", "medium", str(name),
+                                 f"{stored}the target changes with it ({measure} {strength:.2f}): random "
+                                 "folds let the model learn from later rows to predict earlier ones.",
+                                 f"Validate forward in time: --split time --time-column {name} "
+                                 f"(split='time', time_column='{name}')."))
+    return found
+
+
+def _auc(positive: np.ndarray, score: np.ndarray) -> float:
+    n1, n0 = int(positive.sum()), int((~positive).sum())
+    if n1 == 0 or n0 == 0:
+        return 0.5
+    from scipy.stats import rankdata
+
+    ranks = rankdata(score)
+    return float((ranks[positive].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def _identifiers(schema: Any) -> list[Finding]:
+    return [Finding("identifier", "low", c.name, f"it looks like an identifier ({c.reason}), so it is "
+                    "left out of the features.", "Nothing to do if it is a key; if it carries meaning, "
+                    "convert it to a number or category before training.")
+            for c in schema.columns if c.role.value == "identifier"]

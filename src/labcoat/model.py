@@ -55,12 +55,28 @@ class Model:
     leaderboard : one row per trial: family, parameters, score mean and spread over folds, fit time.
     info : metric, resampling, ensemble score, budget and timings, library versions.
     example : a few training rows of the feature columns (the input example of the saved model).
+    oof : the ensemble's out-of-fold predictions on the rows the search validated,
+        ``{"y": encoded target, "pred": probabilities or values}`` (for curves, calibration and
+        the report), or None.
+    calibrator : maps blended probabilities to calibrated ones (``info["calibration"]`` says
+        why), or None; see ``labcoat.evaluate.calibration``.
+    explanations : what drives the predictions, computed by ``fit`` on the training data
+        (:func:`labcoat.evaluate.explain.summarize`: importance, SHAP summary, partial
+        dependence), or None.
+    threshold : binary classifiers predict the positive class when its probability is at least
+        this (``info["threshold"]``); None predicts the most probable class.
     """
 
     def __init__(self, *, schema: Schema, members: list[Member], preprocessors: dict[str, Any],
                  leaderboard: pd.DataFrame, info: dict[str, Any],
-                 example: pd.DataFrame | None = None) -> None:
+                 example: pd.DataFrame | None = None, oof: dict[str, np.ndarray] | None = None,
+                 calibrator: Any = None, threshold: float | None = None,
+                 explanations: dict[str, Any] | None = None) -> None:
+        self.explanations = explanations
         self.example = example
+        self.oof = oof
+        self.calibrator = calibrator
+        self.threshold = threshold
         self.schema = schema
         self.members = members
         self.preprocessors = preprocessors
@@ -92,7 +108,8 @@ class Model:
 
     # ------------------------------------------------------------------ prediction
     def predict_proba(self, data: Any) -> np.ndarray:
-        """Class probabilities, one column per class in :attr:`classes_`.
+        """Class probabilities, one column per class in :attr:`classes_` (calibrated when
+        :attr:`calibrator` is set).
 
         Examples
         --------
@@ -111,8 +128,13 @@ class Model:
         """Predicted classes (classification) or values (regression), one per row of ``data``."""
         blended = self._blend(data)
         if self.task.is_classification:
-            return self.classes_[blended.argmax(axis=1)]
+            return self._labels(blended)
         return blended
+
+    def _labels(self, proba: np.ndarray) -> np.ndarray:
+        if self.threshold is None:
+            return self.classes_[proba.argmax(axis=1)]
+        return self.classes_[(proba[:, 1] >= self.threshold).astype(np.intp)]
 
     def _blend(self, data: Any) -> np.ndarray:
         frame = self.schema.prepare(_as_frame(data))
@@ -127,7 +149,7 @@ class Model:
                                               n_classes=len(self.schema.classes or ()), threads=threads)
             total = out if total is None else total + out
         assert total is not None
-        return total
+        return total if self.calibrator is None else self.calibrator.apply(total)
 
     def _notice_unseen(self, frame: pd.DataFrame) -> None:
         if self._known is None:
@@ -150,7 +172,7 @@ class Model:
         blended = self._blend(frame)
         if not self.task.is_classification:
             return pd.DataFrame({f"{self.schema.target}_predicted": blended})
-        result = pd.DataFrame({f"{self.schema.target}_predicted": self.classes_[blended.argmax(axis=1)]})
+        result = pd.DataFrame({f"{self.schema.target}_predicted": self._labels(blended)})
         for i, label in enumerate(self.classes_):
             result[f"proba_{label}"] = blended[:, i]
         return result
@@ -161,6 +183,24 @@ class Model:
         from labcoat.evaluate.compare import compare_trials
 
         return compare_trials(self, *candidates)
+
+    def explain(self, data: Any, *, row: int | list[int] | None = None, top: int = 5,
+                background: Any = 100) -> Any:
+        """Why the model predicts what it does for ``row`` (positions in ``data``; default all
+        rows): each row's top contributions by column, in a table (``.frame``) and in words
+        (``str()``). See :func:`labcoat.evaluate.explain.explain_row`."""
+        from labcoat.evaluate.explain import explain_row
+
+        return explain_row(self, _as_frame(data), row, top=top, background=background)
+
+    def report(self, path: str | Path = "report.html", *, data: Any = None) -> Path:
+        """Write the model report (self-contained HTML; see :mod:`labcoat.reports`), also
+        scored on ``data`` (rows with the target) when given, and return its path."""
+        from labcoat.reports import model_report
+
+        path = Path(path)
+        path.write_text(model_report(self, data=None if data is None else _as_frame(data)), encoding="utf-8")
+        return path
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
@@ -188,7 +228,10 @@ class Model:
         self.leaderboard.to_csv(path / "leaderboard.csv", index=False)
         if self.example is not None:
             self.example.to_json(path / "example.json", orient="split", index=False, date_format="iso")
-        joblib.dump({"preprocessors": self.preprocessors,
+        if self.explanations is not None:
+            (path / "explanations.json").write_text(json.dumps(self.explanations, default=str))
+        joblib.dump({"preprocessors": self.preprocessors, "oof": self.oof,
+                     "calibrator": self.calibrator, "threshold": self.threshold,
                      "estimators": [m.estimator for m in self.members]}, path / "model.joblib")
         return path
 
@@ -222,7 +265,10 @@ class Model:
             example = pd.read_json(path / "example.json", orient="split", keep_default_dates=False)
         info = {k: v for k, v in meta.items() if k not in ("format_version", "labcoat_version")}
         return cls(schema=schema, members=members, preprocessors=payload["preprocessors"],
-                   leaderboard=leaderboard, info=info, example=example)
+                   leaderboard=leaderboard, info=info, example=example, oof=payload.get("oof"),
+                   calibrator=payload.get("calibrator"), threshold=payload.get("threshold"),
+                   explanations=(json.loads((path / "explanations.json").read_text())
+                                 if (path / "explanations.json").is_file() else None))
 
     def __repr__(self) -> str:
         families = "+".join(f"{m.family}×{m.weight:.2f}" for m in self.members)

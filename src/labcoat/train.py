@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import time
+import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -13,14 +12,18 @@ import numpy as np
 import pandas as pd
 
 from labcoat.data.schema import Schema, Task, drop_missing_target
-from labcoat.data.split import choose_resampling
+from labcoat.data.holdout import as_times, check_split, outer_rows, time_span
+from labcoat.data.split import choose_resampling, time_resampling
 from labcoat.errors import BudgetError, ConfigError, DataError, LabcoatNotice
+from labcoat.evaluate.calibration import fit_decisions, plan_decisions
 from labcoat.evaluate.metrics import default_metric, get_metric, task_of_metric
-from labcoat.guards import check_data
+from labcoat.guards import Finding, check_data, check_overlap
 from labcoat.model import Member, Model, library_versions
 from labcoat.models import FAMILIES, get_family
 from labcoat.search import Clock, Study, StudyResult, StudyState, Trial, TrialData, get_executor, parse_budget
+from labcoat.search.cores import idle_cores
 from labcoat.tracking.interrupt import closing_run_on_error
+from labcoat.tracking.lineage import describe_source
 
 #: With a holdout plan, the best this many trials get a bootstrap interval.
 HOLDOUT_INTERVALS = 5
@@ -28,6 +31,8 @@ HOLDOUT_INTERVALS = 5
 EXAMPLE_ROWS = 5
 #: Budget used when neither a budget nor a trial count is given.
 DEFAULT_BUDGET = 60.0
+#: Share of the budget the explanations of the final model may take (at most 10 s).
+EXPLAIN_SHARE = 0.03
 #: Expected fold-to-full-data growth of a refit (5-fold CV trains on 80% of the rows).
 _REFIT_GROWTH = 1.3
 
@@ -37,7 +42,11 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
         families: Sequence[str] | None = None, n_jobs: int | None = None, executor: Any = None,
         quiet: bool = False, callbacks: Sequence[Callable[[StudyState], None]] = (),
         track: bool = True, tracking_uri: str | None = None, experiment: str = "labcoat",
-        register: str | None = None, source: str | None = None, strict: bool = False) -> Model:
+        register: str | None = None, source: str | None = None, strict: bool = False,
+        test: Any = None, holdout: float | str | None = "auto", split: str = "random",
+        time_column: str | None = None, calibrate: str = "auto", costs: str | dict[str, float] | None = None,
+        threshold_metric: str | None = None, report: bool = True,
+        report_dir: str | Path | None = None) -> Model:
     """Find, tune and ensemble the best model for ``target`` within a time budget.
 
     Parameters
@@ -53,7 +62,8 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
     task : ``"binary"``, ``"multiclass"`` or ``"regression"`` (inferred from the target by default).
     seed : seed for resampling, search and models.
     families : restrict the search to these model families (default: all).
-    n_jobs : threads per model (default: all cores).
+    n_jobs : threads per model (default: the cores idle when the study starts; see
+        ``labcoat.search.cores``).
     quiet : no progress display.
     track : record the study in MLflow: a parent run with the lineage, settings, scores and the
         model, and a child run per trial (see ``labcoat.tracking``). ``Model.info["run_id"]``
@@ -65,6 +75,24 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
     source : how the data was obtained, for the lineage (default: the path, or "in-memory").
     strict : stop with a :class:`DataError` when a guard finds a high-severity problem (such as
         a column that gives the target away) instead of reporting it as a notice.
+    test : rows the search never sees (a frame or a file with the target column): the model is
+        scored on them, with a 95% bootstrap interval, in ``Model.info["test"]``.
+    holdout : share of the rows to keep out of the search and score the model on, like ``test``;
+        ``"auto"`` keeps 10% (at most 10,000 rows) when there are 50,000 rows or more and no
+        ``test``; ``0`` keeps none. Small data is corrected for selection instead (always
+        reported, ``Model.info["selection"]``; see ``labcoat.evaluate.selection``).
+    split : ``"random"`` folds (stratified by class), or ``"time"``: validate forward in time
+        by ``time_column`` (see ``labcoat.data.split``); the holdout is then the latest rows.
+    time_column : the datetime column ordering the rows for ``split="time"`` (default: the only
+        datetime column).
+    calibrate : post-hoc calibration of a classifier's probabilities: ``"auto"`` chooses among
+        none, ``"sigmoid"`` and ``"isotonic"`` by cross-fitting on the ensemble's out-of-fold
+        predictions (``Model.info["calibration"]``; see ``labcoat.evaluate.calibration``).
+    costs : binary targets: tune the decision threshold to minimise these costs, e.g.
+        ``"fp=1,fn=5"`` or ``{"fp": 1, "fn": 5}`` (``Model.info["threshold"]``).
+    threshold_metric : binary targets: tune the decision threshold to maximise this metric
+        (``f1``, ``balanced_accuracy``, ``accuracy``, ``mcc``). Default: no tuning (the most
+        probable class), unless ``costs`` are given.
 
     Examples
     --------
@@ -92,26 +120,37 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
     if task is None and metric is not None:
         task = task_of_metric(metric)
     schema = Schema.infer(frame, target, task)
-    found = check_data(frame, target, schema.task)
+    decision_plan = plan_decisions(schema.task, calibrate=calibrate, costs=costs, threshold_metric=threshold_metric)
+    time_column = check_split(split, time_column, schema)
+    outer, outer_source = outer_rows(frame, target, schema, test=test, holdout=holdout, seed=seed,
+                                      time_column=time_column)
+    if outer_source.startswith("holdout"):
+        frame = frame.drop(index=outer.index)
+    found = check_data(frame, target, schema.task, schema=schema)
+    if outer is not None:
+        found += check_overlap(frame, outer, target)
     serious = [str(f) for f in found if f.severity == "high"]
     if strict and serious:
         raise DataError("Stopped before training (strict): " + " ".join(serious))
     findings = [str(f) for f in found]
-    for notice in [*schema.notices, *findings]:
+    # An identifier finding says what the schema's exclusion notice says, and more.
+    said = {f.column for f in found if f.check == "identifier"}
+    for notice in [*(n for n in schema.notices if not any(f"'{c}' is excluded" in n for c in said)), *findings]:
         warnings.warn(notice, LabcoatNotice, stacklevel=2)
-    chosen_metric = get_metric(metric, schema.task) if metric else default_metric(schema.task)
+    chosen_metric = get_metric(metric, schema.task) if metric else _default_metric(schema.task, found)
     y = encode_target(frame[target], schema)
     X = schema.prepare(frame, warn=False)
-    resampling = choose_resampling(y, schema.task, seed=seed)
+    resampling = (time_resampling(as_times(frame[time_column]).to_numpy(), column=time_column)
+                  if time_column else choose_resampling(y, schema.task, seed=seed))
     data_ = TrialData(X=X, y=y, schema=schema, metric=chosen_metric, resampling=resampling, seed=seed,
-                      n_jobs=n_jobs or os.cpu_count() or 1)
+                      n_jobs=n_jobs or idle_cores())
     if recorder is not None:
-        from labcoat.tracking.lineage import describe_source, lineage_tags
+        from labcoat.tracking.lineage import lineage_tags
 
         settings = {"target": target, "task": schema.task.value, "metric": chosen_metric.name,
                     "budget_seconds": clock.budget, "trials": trials, "seed": seed,
                     "families": families or list(FAMILIES), "n_jobs": data_.n_jobs,
-                    "resampling": resampling.description}
+                    "resampling": resampling.description, "outer_rows": 0 if outer is None else len(outer)}
         recorder.start(settings, {**lineage_tags(frame, schema, source or describe_source(data)),
                                   "labcoat.task": schema.task.value, "labcoat.metric": chosen_metric.name})
     progress = None if quiet else _progress(clock, trials)
@@ -124,7 +163,10 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
             result = study.run()
             if not result.completed:
                 raise BudgetError(_no_trial_message(result, clock, len(frame)))
+            selection = _selection_estimate(result, data_, clock)
+            oof = ensemble_oof(result, data_)
             members, preprocessors, dropped = _refit(result, data_, clock)
+            decisions = fit_decisions(oof, decision_plan, seed=seed)
     finally:
         if progress:
             progress.close()
@@ -143,23 +185,39 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
         "n_jobs": data_.n_jobs,
         "fold_rows": list(_fold_sizes(data_)),
         "refit_dropped": dropped,
+        "selection": selection.to_dict(),
+        "calibration": decisions.calibration,
+        "threshold": decisions.threshold_report,
         "findings": findings,
         "versions": library_versions(),
     }
     spread = _ensemble_fold_scores(result, data_)
     info["ensemble_score_std"] = float(np.std(spread, ddof=1)) if len(spread) > 1 else None
+    info["ensemble_fold_scores"] = spread
+    info["folds_key"] = _folds_key(frame, resampling, seed)
     model = Model(schema=schema, members=members, preprocessors=preprocessors,
                   leaderboard=leaderboard(result, data_, members), info=info,
-                  example=frame[[c.name for c in schema.features]].head(EXAMPLE_ROWS).reset_index(drop=True))
+                  example=frame[[c.name for c in schema.features]].head(EXAMPLE_ROWS).reset_index(drop=True),
+                  oof=oof, calibrator=decisions.calibrator, threshold=decisions.threshold)
+    if outer is not None:
+        model.info["test"] = score_rows(model, outer, source=outer_source, seed=seed)
+    model.info["source"] = source or describe_source(data)
+    model.info["time_span"] = time_span(frame, schema)
     if recorder is not None:
         model.info["run_id"] = recorder.run_id
-        with closing_run_on_error(recorder):
-            recorder.finish(model)
+    with tempfile.TemporaryDirectory(prefix="labcoat-reports-") as scratch, closing_run_on_error(recorder):
+        reports = _explain_and_report(model, frame, clock, seed, Path(report_dir or scratch),
+                                      write=report_dir is not None or recorder is not None) if report else []
+        if report_dir is not None:
+            model.info["reports"] = [str(p) for p in reports]
+        if recorder is not None:
+            recorder.finish(model, reports)
+    if recorder is not None:
         model.info["tracking_seconds"] = round(recorder.seconds, 3)
-        if register:
-            from labcoat.tracking.registry import register as register_model
+    if recorder is not None and register:
+        from labcoat.tracking.registry import register as register_model
 
-            model.info["registered"] = f"models:/{register}/{register_model(recorder.run_id, register, tracking_uri)}"
+        model.info["registered"] = f"models:/{register}/{register_model(recorder.run_id, register, tracking_uri)}"
     return model
 
 
@@ -238,13 +296,95 @@ def trial_interval(trial: Trial, data: TrialData) -> tuple[float, float]:
                               stratify=data.task.is_classification, seed=data.seed)
 
 
+def score_rows(model: Model, frame: pd.DataFrame, *, source: str, seed: int = 0) -> dict[str, Any]:
+    """``model``'s score on labelled rows it was not trained on, with a 95% stratified bootstrap
+    interval: ``{"score", "low", "high", "rows", "source"}``."""
+    from labcoat.evaluate.intervals import bootstrap_interval
+
+    metric = get_metric(model.metric, model.task)
+    y = encode_target(frame[model.schema.target], model.schema)
+    predictions = model._blend(frame)
+    score = metric.score(y, predictions)
+    low, high = bootstrap_interval(y, predictions, metric, stratify=model.task.is_classification, seed=seed)
+    return {"score": score, "low": low, "high": high, "rows": len(frame), "source": source}
+
+
+def ensemble_oof(result: StudyResult, data: TrialData) -> dict[str, np.ndarray] | None:
+    """The ensemble's out-of-fold predictions on the rows the search validated:
+    ``{"y": encoded target, "pred": probabilities or values}`` (``Model.oof``)."""
+    blend = _ensemble_blend(result)
+    if blend is None:
+        return None
+    rows = ~np.isnan(blend.reshape(len(blend), -1)).any(axis=1)
+    return {"y": data.y[rows], "pred": blend[rows]}
+
+
 # ---------------------------------------------------------------------- internals
-def _ensemble_fold_scores(result: StudyResult, data: TrialData) -> list[float]:
-    """The ensemble's score on each fold's validation rows, from its out-of-fold predictions."""
+def _explain_and_report(model: Model, frame: pd.DataFrame, clock: Clock, seed: int, folder: Path, *,
+                        write: bool) -> list[Path]:
+    """Set ``model.explanations`` (importance, SHAP summary, partial dependence on the training
+    rows, in a few seconds) and, if ``write``, write the data profile and the model report into
+    ``folder``. A failure here costs the reports, never the model: it is reported as a notice."""
+    from labcoat.evaluate.explain import summarize
+    from labcoat.reports import write_reports
+
+    seconds = 3.0 if clock.budget is None else max(1.0, min(EXPLAIN_SHARE * clock.budget, 10.0))
+    try:
+        model.explanations = summarize(model, frame, seed=seed, seconds=seconds)
+        return write_reports(model, frame, folder) if write else []
+    except Exception as error:  # noqa: BLE001 - see the docstring
+        warnings.warn(f"The reports could not be written ({type(error).__name__}: {error}); the model "
+                      "is complete. `labcoat report MODEL` tries again.", LabcoatNotice, stacklevel=3)
+        return []
+
+
+def _folds_key(frame: pd.DataFrame, resampling: Any, seed: int) -> str:
+    """Same for two fits on the same rows with the same folds: their fold scores pair up."""
+    import hashlib
+
+    from labcoat.tracking.lineage import fingerprint
+
+    return hashlib.sha256(f"{fingerprint(frame)} {resampling.description} {seed}".encode()).hexdigest()[:16]
+
+
+def _ensemble_blend(result: StudyResult) -> np.ndarray | None:
     parts = [(t.oof, w) for t, w in result.ensemble if t.oof is not None]
     if len(parts) != len(result.ensemble) or not parts:
+        return None
+    return np.asarray(sum(w * oof for oof, w in parts))
+
+
+def _selection_estimate(result: StudyResult, data: TrialData, clock: Clock) -> Any:
+    from labcoat.evaluate.selection import selection_corrected
+    from labcoat.search.study import ensemble_candidates
+
+    candidates = ensemble_candidates(result.completed, data.metric)
+    return selection_corrected(data.y, [t.oof for t in candidates if t.oof is not None], data.metric,
+                               seed=data.seed, seconds=_selection_seconds(clock),
+                               stratify=data.task.is_classification)
+
+
+def _selection_seconds(clock: Clock) -> float | None:
+    """Time for the selection-corrected estimate: 3% of the budget, at most 10 s."""
+    return None if clock.budget is None else min(0.03 * clock.budget, 10.0)
+
+
+def _default_metric(task: Task, found: list[Finding]) -> Any:
+    """The task's default metric, or PR AUC for a binary target with a rare class: ROC AUC
+    rewards ranking the many negatives and hides poor precision on the few positives."""
+    if task is Task.BINARY and any(f.check == "imbalance" for f in found):
+        chosen = get_metric("pr_auc", task)
+        warnings.warn("Optimising PR AUC instead of ROC AUC, since one class is rare (see the "
+                      "imbalance finding); pass --metric roc_auc to keep ROC AUC.", LabcoatNotice, stacklevel=3)
+        return chosen
+    return default_metric(task)
+
+
+def _ensemble_fold_scores(result: StudyResult, data: TrialData) -> list[float]:
+    """The ensemble's score on each fold's validation rows, from its out-of-fold predictions."""
+    blend = _ensemble_blend(result)
+    if blend is None:
         return []
-    blend = sum(w * oof for oof, w in parts)
     scores = []
     for _, valid in data.resampling.folds:
         rows = valid[~np.isnan(blend[valid].reshape(len(valid), -1)).any(axis=1)]
@@ -281,7 +421,7 @@ def _refit_reserve(done: list[Trial], clock: Clock, holdout: bool) -> float:
     """
     if clock.budget is None:
         return 0.0
-    overhead = 0.02 * clock.budget + 0.3
+    overhead = (0.02 + EXPLAIN_SHARE) * clock.budget + 0.3 + (_selection_seconds(clock) or 0.0)
     if holdout:
         return overhead
     # The members are not known until the end; the slowest few completed trials bound them.

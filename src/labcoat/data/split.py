@@ -13,7 +13,10 @@ rows          resampling
 larger        one holdout of 20% (at most 50,000 rows)
 ============  ==========================================
 
-Folds are stratified by class for classification tasks.
+Folds are stratified by class for classification tasks. When the rows are observations over
+time (``fit(split="time", time_column=...)``), :func:`time_resampling` validates forward in
+time instead: the rows are ordered by time and cut into 6 blocks; fold i trains on blocks
+1..i and validates on block i + 1, so no model sees the future of the rows it is scored on.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.model_selection import KFold, RepeatedKFold, RepeatedStratifiedKFold, StratifiedKFold, train_test_split
+from sklearn.model_selection import KFold, TimeSeriesSplit, RepeatedKFold, RepeatedStratifiedKFold, StratifiedKFold, train_test_split
 
 from labcoat.data.schema import Task
 
@@ -85,3 +88,18 @@ def choose_resampling(y: np.ndarray, task: Task, *, seed: int = 0, n_splits: int
     if repeats > 1:
         text += f", repeated {repeats} times"
     return Resampling(folds, n, repeats, text + (" (stratified)" if stratify else ""))
+
+
+def time_resampling(times: np.ndarray, *, n_splits: int = 5, column: str = "time") -> Resampling:
+    """Forward-in-time folds over rows ordered by ``times`` (ties keep their row order).
+
+    Examples
+    --------
+    >>> plan = time_resampling(np.arange(60)[::-1], n_splits=2)
+    >>> [(int(tr.min()), int(va.max())) for tr, va in plan.folds]  # trains on the latest rows' past
+    [(40, 39), (20, 19)]
+    """
+    order = np.argsort(np.asarray(times), kind="stable")
+    folds = [(np.sort(order[train]), np.sort(order[valid]))
+             for train, valid in TimeSeriesSplit(n_splits=n_splits).split(order)]
+    return Resampling(folds, len(order), 1, f"{n_splits} folds forward in time by '{column}'")

@@ -73,6 +73,10 @@ def _log_loss(y: np.ndarray, p: np.ndarray, k: int) -> float:
     return skm.log_loss(y, np.clip(p, 1e-15, 1 - 1e-15), labels=np.arange(k))
 
 
+def _brier(y: np.ndarray, p: np.ndarray, k: int) -> float:
+    return skm.brier_score_loss(y, p, labels=np.arange(k))
+
+
 def _mape(y: np.ndarray, p: np.ndarray, k: int) -> float:
     return skm.mean_absolute_percentage_error(y, p)
 
@@ -83,6 +87,7 @@ METRICS: dict[str, Metric] = {
         Metric("roc_auc", True, _CLASSIFICATION, _roc_auc, "ROC AUC"),
         Metric("pr_auc", True, _CLASSIFICATION, _pr_auc, "PR AUC"),
         Metric("log_loss", False, _CLASSIFICATION, _log_loss, "log loss"),
+        Metric("brier", False, _CLASSIFICATION, _brier, "Brier score"),
         Metric("accuracy", True, _CLASSIFICATION,
                lambda y, p, k: skm.accuracy_score(y, _labels(p)), "accuracy"),
         Metric("balanced_accuracy", True, _CLASSIFICATION,
@@ -102,7 +107,7 @@ METRICS: dict[str, Metric] = {
     ]
 }
 _ALIASES = {"auc": "roc_auc", "logloss": "log_loss", "acc": "accuracy", "mse": "rmse",
-            "average_precision": "pr_auc", "f1_binary": "f1"}
+            "average_precision": "pr_auc", "f1_binary": "f1", "brier_score": "brier"}
 _DEFAULTS = {Task.BINARY: "roc_auc", Task.MULTICLASS: "log_loss", Task.REGRESSION: "rmse"}
 
 

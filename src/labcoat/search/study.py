@@ -137,6 +137,7 @@ class Study:
                 continue
             trial = self.executor.evaluate(family, params, self.data, number=len(trials),
                                            origin=origin, deadline=self._deadline(left, estimate))
+            trial.finished = self.clock.elapsed
             trials.append(trial)
             self._keep_best_fold_models(trials)
             loss = self.data.metric.to_loss(trial.score) if trial.status == "ok" else None
@@ -207,12 +208,18 @@ class Study:
         if not completed:
             return [], float("nan")
         metric = self.data.metric
-        ranked = sorted(completed, key=lambda t: (metric.to_loss(t.score), t.number))[:ENSEMBLE_CANDIDATES]
+        ranked = ensemble_candidates(completed, metric)
         weights = select_ensemble([t.oof for t in ranked], self.data.y, metric)
         members = [(t, float(w)) for t, w in zip(ranked, weights) if w > 0]
         blend = sum(w * t.oof for t, w in members)
         rows = ~np.isnan(np.asarray(blend)).reshape(len(self.data.y), -1).any(axis=1)
         return members, metric.score(self.data.y[rows], np.asarray(blend)[rows])
+
+
+def ensemble_candidates(completed: list[Trial], metric: Metric) -> list[Trial]:
+    """The trials whose out-of-fold predictions enter ensemble selection: the best
+    :data:`ENSEMBLE_CANDIDATES` by score."""
+    return sorted(completed, key=lambda t: (metric.to_loss(t.score), t.number))[:ENSEMBLE_CANDIDATES]
 
 
 #: Which of the best families tuning picks, in turn (0 = the best so far).

@@ -36,6 +36,8 @@ class Trial:
     oof: np.ndarray | None = None
     iterations: list[int] = field(default_factory=list)
     duration: float = 0.0
+    #: Seconds from the start of the study to the end of this trial (set by the Study).
+    finished: float = float("nan")
     error: str | None = None
     #: True when the deadline cut a booster's or forest's rounds short in some fold (the fold's
     #: model is still complete and scored).
@@ -64,7 +66,8 @@ class Trial:
                 "score_std": self.score_std, "fit_time": round(self.duration, 3),
                 "status": self.status, "truncated": self.truncated, "origin": self.origin,
                 "params": dict(self.params), "error": self.error,
-                "fold_scores": json.dumps([round(v, 6) for v in self.fold_scores])}
+                "fold_scores": json.dumps([round(v, 6) for v in self.fold_scores]),
+                "started": round(self.finished - self.duration, 3), "finished": round(self.finished, 3)}
 
 
 class PreprocessCache:

@@ -15,7 +15,7 @@ import json
 import math
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -101,8 +101,9 @@ class StudyRecorder:
         self._pending.clear()
         self._last_flush = time.monotonic()
 
-    def finish(self, model: Model) -> None:
-        """Write the results and artifacts, then close the parent run as FINISHED."""
+    def finish(self, model: Model, reports: Sequence[Path] = ()) -> None:
+        """Write the results and artifacts (``reports`` under ``reports/``), then close the
+        parent run as FINISHED."""
         from mlflow.entities import Metric, RunTag
 
         self.flush()
@@ -114,6 +115,10 @@ class StudyRecorder:
                        ("ensemble_score", "ensemble_score_std", "best_single_score", "n_trials",
                         "search_seconds", "fit_seconds")
                        if isinstance(info.get(k), (int, float))]
+            estimates = {"selection": ("corrected_score", "low", "high", "gap"), "test": ("score", "low", "high")}
+            metrics += [Metric(f"{group}_{k}", float(info[group][k]), now, 0) for group, keys in estimates.items()
+                        for k in keys if isinstance((info.get(group) or {}).get(k), (int, float))
+                        and info[group][k] == info[group][k]]
             best = model.leaderboard.iloc[0] if len(model.leaderboard) else None
             tags = [RunTag("labcoat.best_family", str(best["family"]))] if best is not None else []
             self.client.log_batch(self.run_id, metrics=metrics, tags=tags)
@@ -124,6 +129,8 @@ class StudyRecorder:
                 model.ensemble.to_json(folder / "ensemble.json", orient="records", indent=2)
                 for name in ("leaderboard.csv", "schema.json", "ensemble.json"):
                     self.client.log_artifact(self.run_id, str(folder / name))
+                for report in reports:
+                    self.client.log_artifact(self.run_id, str(report), artifact_path="reports")
                 model.save(folder / "model")
                 self.client.log_artifacts(self.run_id, str(folder / "model"), artifact_path="model")
             self.client.set_terminated(self.run_id, "FINISHED")

@@ -1,0 +1,59 @@
+"""``labcoat profile DATA`` and ``labcoat report MODEL``: the self-contained HTML reports."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+# As in labcoat.cli, which imports this module (importing them from there would be circular
+# when this module is imported first).
+MODEL_HELP = "Model folder, runs:/RUN_ID/model, models:/NAME/VERSION or models:/NAME@ALIAS."
+TRACKING_HELP = "MLflow store or server (default: $MLFLOW_TRACKING_URI, else .labcoat/ here)."
+
+
+def profile(data: Path = typer.Argument(..., help="CSV, TSV, Parquet, JSON lines or Excel file."),
+            target: Optional[str] = typer.Option(None, "--target", "-t",
+                                                 help="Column to predict: adds associations and the data checks."),
+            output: Path = typer.Option(Path("profile.html"), "-o", "--output", help="HTML file to write."),
+            title: Optional[str] = typer.Option(None, help="Title of the page.")) -> None:
+    """Profile DATA as one HTML page that opens offline.
+
+    Column types and roles, missing values, distributions, association with the target,
+    correlations, and the checks labcoat runs before training (with --target).
+    """
+    from labcoat.data.io import read_table
+    from labcoat.reports.profile import profile_report
+
+    html = profile_report(read_table(data), target, title=title or f"Data profile: {data.name}")
+    _write(output, html)
+
+
+def report(model: str = typer.Argument(..., help=MODEL_HELP),
+           data: Optional[Path] = typer.Option(
+               None, "--data", "-d", help="Rows with the target to score the model on (best: rows it never saw)."),
+           output: Path = typer.Option(Path("report.html"), "-o", "--output", help="HTML file to write."),
+           tracking_uri: Optional[str] = typer.Option(None, help=TRACKING_HELP)) -> None:
+    """Report on MODEL as one HTML page that opens offline.
+
+    Performance with intervals, diagnostics, what drives predictions, leaderboard, search
+    history, findings, data and a model card; with --data, also scored on those rows.
+    """
+    import labcoat
+    from labcoat.data.io import read_table
+    from labcoat.reports.model_report import model_report
+
+    m = labcoat.load(model, tracking_uri=tracking_uri)
+    html = model_report(m, data=read_table(data) if data is not None else None)
+    _write(output, html)
+
+
+def _write(output: Path, html: str) -> None:
+    from labcoat.errors import ConfigError
+
+    try:
+        output.write_text(html, encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"Cannot write the report to '{output}': {error.strerror or error}. "
+                          "Give a writable file path with -o.") from None
+    print(f"Wrote {output} ({len(html.encode('utf-8')) / 1e6:.1f} MB, opens offline in any browser)")

@@ -1,0 +1,42 @@
+"""Self-contained HTML reports: the data profile and the model report.
+
+Each report is one file that opens offline in any browser (plotly.js is embedded once per
+page; no CDN). Jinja2 and Plotly are imported on first use.
+
+- :func:`profile_report` — what is in a table: roles, missing values, distributions,
+  associations with the target, correlations, findings.
+- :func:`model_report` — what a fitted :class:`~labcoat.model.Model` is and how good it is.
+- :func:`write_reports` — both, written to a folder.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+# Imported here, not lazily: the module ``model_report`` would otherwise shadow the function of
+# the same name as an attribute of this package once imported.
+from labcoat.reports.model_report import model_report
+from labcoat.reports.profile import profile_report
+
+
+def write_reports(model: Any, frame: Any, out_dir: str | Path) -> list[Path]:
+    """Write ``profile.html`` (of ``frame``, the training data) and ``report.html`` (of
+    ``model``) into ``out_dir`` (created if needed) and return their paths.
+
+    ``frame`` may be None: then only the model report is written.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    if frame is not None:
+        path = out / "profile.html"
+        path.write_text(profile_report(frame, model.schema.target,
+                                       title=f"Data profile: {model.schema.target}"), encoding="utf-8")
+        paths.append(path)
+    path = out / "report.html"
+    path.write_text(model_report(model), encoding="utf-8")
+    paths.append(path)
+    return paths
+
+
+__all__ = ["model_report", "profile_report", "write_reports"]
