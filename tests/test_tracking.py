@@ -94,7 +94,10 @@ def test_default_store_is_created_in_wal_mode_and_records_everything(tmp_path, m
     assert parent.data.params["seed"] == "0" and parent.data.params["trials"] == "3"
     assert parent.data.metrics["ensemble_score"] == pytest.approx(model.info["ensemble_score"])
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
-    assert {"leaderboard.csv", "schema.json", "ensemble.json", "model"} <= artifacts
+    assert {"leaderboard.csv", "schema.json", "ensemble.json", "model", "reports"} <= artifacts
+    assert {a.path for a in client.list_artifacts(parent.info.run_id, "reports")} == {
+        "reports/profile.html", "reports/report.html"}
+    assert parent.data.metrics["selection_corrected_score"] == pytest.approx(model.info["selection"]["corrected_score"])
 
     from labcoat.tracking.runs import _list_mlflow, list_runs
 
