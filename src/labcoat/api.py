@@ -14,7 +14,9 @@ STORE_SCHEMES = ("runs:/", "models:/")
 def load(path: str | Path, *, tracking_uri: str | None = None) -> Model:
     """Load a model: a folder written by :meth:`Model.save` or ``labcoat fit --out``, a run's
     model ``runs:/RUN_ID/model``, or a registered one ``models:/NAME/VERSION`` or
-    ``models:/NAME@ALIAS`` (from ``tracking_uri``, default as in :func:`labcoat.fit`).
+    ``models:/NAME@ALIAS`` (from ``tracking_uri``, default as in :func:`labcoat.fit`). A
+    registered model's files must match the SHA-256 recorded at registration, else it is not
+    loaded (:class:`~labcoat.errors.ModelFileError`).
 
     Examples
     --------
@@ -23,9 +25,14 @@ def load(path: str | Path, *, tracking_uri: str | None = None) -> Model:
     >>> champion = labcoat.load("models:/churn@champion")  # doctest: +SKIP
     """
     if isinstance(path, str) and path.startswith(STORE_SCHEMES):
+        from labcoat.tracking.integrity import verify
+        from labcoat.tracking.registry import describe_reference
         from labcoat.tracking.runs import download_model
 
-        return Model.load(download_model(path, tracking_uri))
+        expected = describe_reference(path, tracking_uri)["sha256"]
+        folder = download_model(path, tracking_uri)
+        verify(folder, expected, path)  # before anything in it is unpickled
+        return Model.load(folder)
     return Model.load(path)
 
 

@@ -283,6 +283,12 @@ from labcoat.cli_explain import explain  # noqa: E402
 app.command()(explain)
 
 
+from labcoat.cli_serve import log_app, serve  # noqa: E402
+
+app.command()(serve)
+app.add_typer(log_app, name="log")
+
+
 def main() -> None:
     """Console entry point: user errors print one line and exit 2, without a traceback."""
     from labcoat.errors import LabcoatError

@@ -32,8 +32,13 @@ def register(source: str, name: str, uri: str | None = None) -> str:
         raise RegistryError(f"No run '{run_id}' in {client.tracking_uri}; `labcoat runs list` shows "
                             "the runs.") from None
     _ensure_name(client, name)
+    from labcoat.tracking.integrity import TAG, model_digest
+    from labcoat.tracking.runs import download_model
+
+    digest = model_digest(download_model(f"runs:/{run_id}/model", uri))
     with store.quiet_mlflow():
-        version = client.create_model_version(name, source=f"runs:/{run_id}/model", run_id=run_id)
+        version = client.create_model_version(name, source=f"runs:/{run_id}/model", run_id=run_id,
+                                              tags={TAG: digest})
     return str(version.version)
 
 
@@ -103,6 +108,21 @@ def show(name: str, version: str | None = None, uri: str | None = None) -> dict[
 
 def resolve(uri_or_name: str, uri: str | None = None) -> str:
     """``models:/NAME/VERSION`` or ``models:/NAME@ALIAS`` as the run artifact URI it points at."""
+    return _lookup(uri_or_name, uri).source
+
+
+def describe_reference(reference: str, uri: str | None = None) -> dict[str, Any]:
+    """Name, version and recorded SHA-256 (None before labcoat recorded it) of a ``models:/``
+    reference; a ``runs:/RUN_ID/model`` reference has the run id as name and no digest."""
+    if reference.startswith("runs:/"):
+        return {"name": reference.split("/")[1], "version": "run", "sha256": None}
+    from labcoat.tracking.integrity import TAG
+
+    found = _lookup(reference, uri)
+    return {"name": found.name, "version": str(found.version), "sha256": (found.tags or {}).get(TAG)}
+
+
+def _lookup(uri_or_name: str, uri: str | None) -> Any:
     client = store.client(uri)
     spec = uri_or_name[len("models:/"):]
     if "@" in spec:
@@ -115,7 +135,7 @@ def resolve(uri_or_name: str, uri: str | None = None) -> str:
     else:
         name, _, version = spec.partition("/")
         found = _version(client, name, version)
-    return found.source
+    return found
 
 
 def _describe(version: Any) -> dict[str, Any]:

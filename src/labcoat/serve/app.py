@@ -1,0 +1,287 @@
+"""The REST service: FastAPI over one loaded model.
+
+Endpoints: ``POST /predict`` (labcoat), ``POST /invocations`` (MLflow's scoring protocol), the
+Open Inference Protocol v2 (``/v2/...``), ``POST /feedback``, ``GET /health``, ``/ready``,
+``/schema``, ``/metrics`` (Prometheus) and the OpenAPI docs at ``/docs``.
+
+Bodies are read with orjson and checked by :class:`~labcoat.serve.validation.Validator`, not by
+pydantic models: per-column checks over whole arrays cost a fraction of per-cell model
+validation on wide requests. The request schemas are still documented in the OpenAPI spec
+(built from the training schema), so clients and schemathesis know them. A bad request is
+answered 4xx with the field, value and reason; only a bug of the service answers 500.
+
+Examples
+--------
+>>> from fastapi.testclient import TestClient                      # doctest: +SKIP
+>>> client = TestClient(create_app(Service("churn-model")))       # doctest: +SKIP
+>>> client.post("/predict", json={"rows": [row]}).json()["predictions"]  # doctest: +SKIP
+['no']
+"""
+from __future__ import annotations
+
+import hmac
+import time
+import uuid
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import ORJSONResponse, Response
+
+from labcoat.errors import LabcoatError
+from labcoat.serve import openapi
+from labcoat.serve.metrics import ServiceMetrics
+from labcoat.serve.protocols import read_invocations, read_predict, read_v2, v2_inputs, v2_outputs
+from labcoat.serve.service import Served, Service
+from labcoat.serve.validation import Problem, RequestInvalid
+
+#: Paths answered without a token (probes must work without credentials).
+OPEN_PATHS = frozenset({"/health", "/ready", "/v2/health/live", "/v2/health/ready"})
+
+
+def create_app(service: Service) -> FastAPI:
+    """The FastAPI application serving ``service``'s model."""
+    served = service.current
+    app = FastAPI(title=f"labcoat: {served.name}", version=str(served.version),
+                  description=f"Predicts '{served.model.schema.target}' ({served.model.task.value}).",
+                  default_response_class=ORJSONResponse)
+    metrics = ServiceMetrics(served.model)
+    specs = openapi.Specs(served.model.schema)
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Any) -> Response:
+        started = time.perf_counter()
+        path = request.url.path
+        if service.token and path not in OPEN_PATHS and not _authorized(request, service.token):
+            response: Response = _error(401, "missing or wrong bearer token (Authorization: Bearer TOKEN)",
+                                        "auth", headers={"WWW-Authenticate": "Bearer"})
+        else:
+            size = request.headers.get("content-length")
+            if size is not None and size.isdigit() and int(size) > service.max_body:
+                await _drain(request, 4 * service.max_body)
+                response = _error(413, f"body of {int(size):,} bytes is over the {service.max_body:,}-byte limit",
+                                  "too_large")
+            else:
+                response = await call_next(request)
+        metrics.observe(_route(path), response.status_code, time.perf_counter() - started)
+        return response
+
+    def run(frame: Any) -> tuple[Any, Any, Served]:
+        """Check and predict a request's rows: the predictions table, the checked rows and the
+        model that answered (the current one, even if a swap happens meanwhile)."""
+        if len(frame) > service.max_batch:
+            raise _TooLarge(f"{len(frame):,} rows is over the limit of {service.max_batch:,} per request "
+                            "(--max-batch); split the request")
+        current = service.current
+        try:
+            checked = current.validator.check(frame)
+            table = current.model.predict_frame(checked.frame)
+        except (RequestInvalid, LabcoatError) as error:
+            raise refusal(error) from None
+        metrics.predictions(table, checked.warnings)
+        return table, checked, current
+
+    def answer(request_id: str, endpoint: str, started: float, current: Served, checked: Any,
+               table: Any, payload: dict[str, Any]) -> ORJSONResponse:
+        latency = (time.perf_counter() - started) * 1000
+        service.log.record({"request_id": request_id, "endpoint": endpoint, "model": current.name,
+                            "version": current.version, "latency_ms": round(latency, 3),
+                            "inputs": checked.frame.to_dict("records"),
+                            "outputs": table.to_dict("records"),
+                            "warnings": [w.to_dict() for w in checked.warnings]})
+        return ORJSONResponse(payload, headers={"X-Request-Id": request_id})
+
+    @app.post("/predict", openapi_extra=specs.predict, responses=openapi.ERRORS)
+    async def predict(request: Request) -> Response:
+        """Predict rows given as records or columns: predictions, class probabilities, model
+        name and version, request id, and what validation flagged."""
+        started = time.perf_counter()
+        try:
+            table, checked, current = run(read_predict(await _json(request, service.max_body))[0])
+        except REFUSED as error:
+            return refusal(error).response(metrics)
+        request_id = uuid.uuid4().hex
+        target = f"{current.model.schema.target}_predicted"
+        payload: dict[str, Any] = {"request_id": request_id, "model": {"name": current.name, "version": current.version},
+                                   "predictions": table[target].tolist(), "probabilities": None,
+                                   "warnings": [w.to_dict() for w in checked.warnings]}
+        if current.model.task.is_classification:
+            names = [c for c in table.columns if c != target]
+            payload["probabilities"] = table[names].rename(columns=lambda c: c[len("proba_"):]).to_dict("records")
+        return answer(request_id, "/predict", started, current, checked, table, payload)
+
+    @app.post("/invocations", openapi_extra=specs.invocations, responses=openapi.ERRORS)
+    async def invocations(request: Request) -> Response:
+        """MLflow's scoring protocol: clients of ``mlflow models serve`` work unchanged."""
+        started = time.perf_counter()
+        try:
+            table, checked, current = run(read_invocations(await _json(request, service.max_body))[0])
+        except REFUSED as error:
+            return refusal(error).response(metrics)
+        request_id = uuid.uuid4().hex
+        return answer(request_id, "/invocations", started, current, checked, table,
+                      {"predictions": table.to_dict("records")})
+
+    @app.post("/v2/models/{name}/infer", openapi_extra={**specs.v2_infer, **specs.model_name(served.name)},
+              responses=openapi.ERRORS_V2)
+    async def v2_infer(name: str, request: Request) -> Response:
+        """Open Inference Protocol v2 inference: one tensor per column in, one per output out."""
+        started = time.perf_counter()
+        if name != service.current.name:
+            return _error(404, f"no model '{name}' here; this service serves '{service.current.name}'", "not_found")
+        try:
+            frame, given_id = read_v2(await _json(request, service.max_body))
+            table, checked, current = run(frame)
+        except REFUSED as error:
+            return refusal(error).response(metrics)
+        request_id = given_id or uuid.uuid4().hex
+        return answer(request_id, f"/v2/models/{name}/infer", started, current, checked, table,
+                      {"model_name": current.name, "model_version": str(current.version), "id": request_id,
+                       "outputs": v2_outputs(table)})
+
+    @app.post("/feedback", openapi_extra=openapi.FEEDBACK, responses=openapi.ERRORS_V2)
+    async def feedback(request: Request) -> Response:
+        """Attach ground-truth labels to an earlier prediction by its request id (for monitoring)."""
+        try:
+            body = await _json(request, service.max_body)
+            request_id, labels = openapi.read_feedback(body)
+        except REFUSED as error:
+            return refusal(error).response(metrics)
+        rows = service.request_rows(request_id)
+        if rows is None:
+            return _error(404, f"no prediction with request id '{request_id}' in the log", "not_found")
+        outside = [row for row, _ in labels if not 0 <= row < rows]
+        if outside:
+            return _error(422, f"row {outside[0]} is not in request '{request_id}' ({rows} row(s))", "value_error")
+        service.log.feedback(request_id, labels)
+        return ORJSONResponse({"request_id": request_id, "labels": len(labels)})
+
+    @app.get("/health", responses=openapi.PLAIN)
+    async def health() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/ready", responses=openapi.PLAIN)
+    async def ready() -> dict[str, Any]:
+        """A model is loaded and answers."""
+        return {"status": "ready", "model": service.current.name, "version": service.current.version}
+
+    @app.get("/schema", responses=openapi.PLAIN)
+    async def schema() -> dict[str, Any]:
+        """The input schema from training: columns, types, allowed categories, ranges."""
+        return openapi.input_schema(service.current.model.schema)
+
+    @app.get("/metrics", response_class=Response, responses=openapi.METRICS)
+    async def prometheus() -> Response:
+        """Prometheus metrics: requests and latency per endpoint and status, predictions,
+        validation failures and flags."""
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    @app.get("/v2/health/live", responses=openapi.PLAIN)
+    async def v2_live() -> dict[str, bool]:
+        return {"live": True}
+
+    @app.get("/v2/health/ready", responses=openapi.PLAIN)
+    async def v2_ready() -> dict[str, bool]:
+        return {"ready": True}
+
+    @app.get("/v2/models/{name}/ready", responses=openapi.PLAIN_V2, openapi_extra=specs.model_name(served.name))
+    async def v2_model_ready(name: str) -> Response:
+        if name != service.current.name:
+            return _error(404, f"no model '{name}' here; this service serves '{service.current.name}'", "not_found")
+        return ORJSONResponse({"name": name, "ready": True})
+
+    @app.get("/v2/models/{name}", responses=openapi.PLAIN_V2, openapi_extra=specs.model_name(served.name))
+    async def v2_metadata(name: str) -> Response:
+        current = service.current
+        if name != current.name:
+            return _error(404, f"no model '{name}' here; this service serves '{current.name}'", "not_found")
+        outputs = [{"name": c, "datatype": "BYTES" if c.endswith("_predicted") and current.model.task.is_classification
+                    else "FP64", "shape": [-1]} for c in current.output_columns]
+        return ORJSONResponse({"name": current.name, "versions": [str(current.version)], "platform": "labcoat",
+                               "inputs": v2_inputs(current.model.schema), "outputs": outputs})
+
+    app.state.service = service
+    app.state.metrics = metrics
+    return app
+
+
+class _Refused(Exception):
+    status = 422
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(problems)
+        self.problems = problems
+
+    def response(self, metrics: ServiceMetrics) -> Response:
+        for p in self.problems:
+            metrics.failure(p.kind)
+        return ORJSONResponse({"detail": [p.detail() for p in self.problems]}, status_code=self.status)
+
+
+class _TooLarge(_Refused):
+    status = 413
+
+    def __init__(self, reason: str) -> None:
+        super().__init__([Problem("body", reason, kind="too_large")])
+
+
+async def _json(request: Request, limit: int) -> Any:
+    """The parsed JSON body; a body over ``limit`` bytes is refused (413) while it streams in."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge(f"body over the {limit:,}-byte limit")
+        chunks.append(chunk)
+    try:
+        return orjson.loads(b"".join(chunks))
+    except orjson.JSONDecodeError as error:
+        raise _Refused([Problem("body", f"not valid JSON ({error})", kind="json_invalid")]) from None
+
+
+async def _drain(request: Request, limit: int) -> None:
+    """Read and drop a refused body (up to ``limit`` bytes), so the client gets the 413 answer
+    rather than a connection reset while it is still sending."""
+    seen = 0
+    async for chunk in request.stream():
+        seen += len(chunk)
+        if seen > limit:
+            return
+
+
+def _authorized(request: Request, token: str) -> bool:
+    given = request.headers.get("authorization", "")
+    scheme, _, value = given.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode())
+
+
+def _error(status: int, reason: str, kind: str, headers: dict[str, str] | None = None) -> ORJSONResponse:
+    return ORJSONResponse({"detail": [Problem("request", reason, kind=kind).detail()]}, status_code=status,
+                          headers=headers)
+
+
+def _route(path: str) -> str:
+    """The endpoint label for metrics (model names in v2 paths folded, unknown paths as one)."""
+    if path.startswith("/v2/models/"):
+        return "/v2/models/{name}" + ("/infer" if path.endswith("/infer") else "/ready" if path.endswith("/ready") else "")
+    return path if path in _KNOWN else "other"
+
+
+_KNOWN = frozenset({"/predict", "/invocations", "/feedback", "/health", "/ready", "/schema", "/metrics",
+                    "/v2/health/live", "/v2/health/ready", "/docs", "/openapi.json"})
+
+
+#: What a request can be refused for (4xx); anything else is a bug of the service (500).
+REFUSED = (_Refused, RequestInvalid, LabcoatError)
+
+
+def refusal(error: Exception) -> _Refused:
+    """A refused request as its 4xx answer: bad body or rows (422), too large (413)."""
+    if isinstance(error, _Refused):
+        return error
+    if isinstance(error, RequestInvalid):
+        return _Refused(error.problems)
+    if isinstance(error, LabcoatError):
+        return _Refused([Problem("rows", str(error), kind="value_error")])
+    raise error

@@ -1,0 +1,42 @@
+"""The ASGI entry point uvicorn's workers import: the service's settings travel in environment
+variables (``LABCOAT_SERVE_*``), since each worker process builds its own app.
+
+Examples
+--------
+>>> settings_to_env({"model": "m", "max_batch": 10})["LABCOAT_SERVE_MAX_BATCH"]
+'10'
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+_PREFIX = "LABCOAT_SERVE_"
+_FIELDS = {"model": str, "tracking_uri": str, "token": str, "log_path": str, "max_batch": int, "max_body": int,
+           "follow_alias": lambda v: v == "1", "follow_seconds": float}
+
+
+def settings_to_env(settings: dict[str, Any]) -> dict[str, str]:
+    """Environment variables carrying ``settings`` (``None`` values are left out)."""
+    out = {}
+    for key, value in settings.items():
+        if value is not None:
+            out[_PREFIX + key.upper()] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+    return out
+
+
+def create_app_from_env() -> Any:
+    """The app for the settings in the environment (uvicorn calls this in every worker)."""
+    import warnings
+
+    from labcoat.errors import LabcoatNotice
+    from labcoat.serve.app import create_app
+    from labcoat.serve.service import Service
+
+    # Each request's flags are in its answer and in /metrics; as Python warnings on stderr
+    # they would only fill the server's log.
+    warnings.filterwarnings("ignore", category=LabcoatNotice)
+
+    settings = {key: cast(os.environ[_PREFIX + key.upper()]) for key, cast in _FIELDS.items()
+                if _PREFIX + key.upper() in os.environ}
+    return create_app(Service(settings.pop("model"), **settings))

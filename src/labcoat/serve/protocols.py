@@ -1,0 +1,124 @@
+"""Request bodies of the three protocols the service speaks, read into a DataFrame, and their
+answers.
+
+- labcoat's own ``POST /predict``: ``{"rows": [{col: value}, ...]}`` or ``{"columns": {col: [...]}}``;
+- MLflow's scoring protocol ``POST /invocations``: ``dataframe_split``, ``dataframe_records``
+  (and ``instances`` / ``inputs`` as records or columns), answered as ``mlflow models serve``
+  answers a labcoat model: ``{"predictions": [record per row]}``;
+- the Open Inference Protocol v2 (KServe) ``POST /v2/models/{name}/infer``: one named 1-D
+  tensor per column in ``inputs``; one output tensor per prediction column.
+
+A body of the wrong shape raises :class:`~labcoat.serve.validation.RequestInvalid` (HTTP 422).
+
+Examples
+--------
+>>> frame, key = read_predict({"columns": {"x": [1, 2], "plan": ["a", "b"]}})
+>>> frame.shape, key
+((2, 2), 'columns')
+>>> read_invocations({"dataframe_split": {"columns": ["x"], "data": [[1], [2]]}})[0]["x"].tolist()
+[1, 2]
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from labcoat.serve.validation import Problem, RequestInvalid
+
+#: Open Inference Protocol data types by column role (BYTES for the others).
+V2_TYPES = {"numeric": "FP64", "boolean": "BOOL"}
+
+
+def _refuse(reason: str, field: str = "body") -> RequestInvalid:
+    return RequestInvalid([Problem(field, reason, kind="body_error")])
+
+
+def read_predict(body: Any) -> tuple[pd.DataFrame, str]:
+    """``{"rows": [...]}`` or ``{"columns": {...}}`` as a frame, and which form it was."""
+    if not isinstance(body, dict) or len(body.keys() & {"rows", "columns"}) != 1:
+        raise _refuse('expected a JSON object with either "rows" (a list of objects) or "columns" '
+                      "(an object of equal-length lists)")
+    if "rows" in body:
+        return records(body["rows"], "rows"), "rows"
+    return columns(body["columns"], "columns"), "columns"
+
+
+def read_invocations(body: Any) -> tuple[pd.DataFrame, str]:
+    """MLflow's scoring formats as a frame, and which one it was."""
+    forms = ("dataframe_split", "dataframe_records", "instances", "inputs")
+    if not isinstance(body, dict) or len([k for k in forms if k in body]) != 1:
+        raise _refuse(f"expected a JSON object with one of {', '.join(forms)} (MLflow's scoring protocol)")
+    key = next(k for k in forms if k in body)
+    value = body[key]
+    if key == "dataframe_split":
+        if not isinstance(value, dict) or not isinstance(value.get("columns"), list) \
+                or not isinstance(value.get("data"), list):
+            raise _refuse('dataframe_split needs "columns" (a list of names) and "data" (a list of rows)', key)
+        names = value["columns"]
+        if not all(isinstance(n, str) for n in names) or len(set(names)) != len(names):
+            raise _refuse("dataframe_split columns must be distinct strings", key)
+        if not all(isinstance(r, list) and len(r) == len(names) for r in value["data"]):
+            raise _refuse(f"every row of dataframe_split data must be a list of {len(names)} values", key)
+        return pd.DataFrame(value["data"], columns=names), key
+    if isinstance(value, dict):
+        return columns(value, key), key
+    return records(value, key), key
+
+
+def read_v2(body: Any) -> tuple[pd.DataFrame, str | None]:
+    """An Open Inference Protocol v2 request (one 1-D tensor per column) as a frame, and its id."""
+    if not isinstance(body, dict) or not isinstance(body.get("inputs"), list) or not body["inputs"]:
+        raise _refuse('expected {"inputs": [{"name", "shape", "datatype", "data"}, ...]}, one tensor per column',
+                      "inputs")
+    data: dict[str, list[Any]] = {}
+    for tensor in body["inputs"]:
+        if not isinstance(tensor, dict) or not isinstance(tensor.get("name"), str) \
+                or not isinstance(tensor.get("data"), list):
+            raise _refuse("each input needs a name (the column) and data (a list)", "inputs")
+        shape = tensor.get("shape")
+        if shape is not None and (not isinstance(shape, list) or not all(isinstance(s, int) for s in shape)
+                                  or int(np.prod(shape)) != len(tensor["data"])):
+            raise _refuse(f"input '{tensor['name']}': shape {shape} does not match its {len(tensor['data'])} values",
+                          tensor["name"])
+        if tensor["name"] in data:
+            raise _refuse(f"input '{tensor['name']}' is given twice", tensor["name"])
+        data[tensor["name"]] = tensor["data"]
+    request_id = body.get("id")
+    return columns(data, "inputs"), request_id if isinstance(request_id, str) else None
+
+
+def records(rows: Any, field: str) -> pd.DataFrame:
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise _refuse(f'"{field}" must be a list of objects (one per row)', field)
+    if not rows:
+        raise _refuse(f'"{field}" is empty: send at least one row', field)
+    return pd.DataFrame.from_records(rows)
+
+
+def columns(value: Any, field: str) -> pd.DataFrame:
+    if not isinstance(value, dict) or not value or not all(isinstance(v, list) for v in value.values()):
+        raise _refuse(f'"{field}" must be an object of column name → list of values', field)
+    lengths = {len(v) for v in value.values()}
+    if len(lengths) != 1 or 0 in lengths:
+        raise _refuse(f'the lists in "{field}" must all have the same, non-zero length', field)
+    return pd.DataFrame(value)
+
+
+def v2_outputs(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """``predict_frame``'s columns as Open Inference Protocol output tensors."""
+    out = []
+    for name in table.columns:
+        values = table[name]
+        kind = ("BOOL" if pd.api.types.is_bool_dtype(values.dtype) else
+                "FP64" if pd.api.types.is_float_dtype(values.dtype) else
+                "INT64" if pd.api.types.is_integer_dtype(values.dtype) else "BYTES")
+        out.append({"name": str(name), "shape": [len(values)], "datatype": kind,
+                    "data": [str(v) for v in values] if kind == "BYTES" else values.tolist()})
+    return out
+
+
+def v2_inputs(schema: Any) -> list[dict[str, Any]]:
+    """The model's inputs as Open Inference Protocol tensor metadata."""
+    return [{"name": c.name, "datatype": V2_TYPES.get(c.role.value, "BYTES"), "shape": [-1]} for c in schema.features]

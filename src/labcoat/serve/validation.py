@@ -1,0 +1,177 @@
+"""Check request rows against the training schema before the model sees them.
+
+Refused (HTTP 422, naming the field, the value and the reason): a required column missing, a
+value of the wrong type (text in a numeric column, a non-date in a date column). Flagged but
+answered (returned as ``warnings`` and counted in ``/metrics``): unknown columns (ignored), a
+missing value where training had none, a category not seen in training (handled as in
+training: as unknown), a number outside the training range.
+
+Checks work column by column on whole arrays, so their cost grows with the columns, not with
+the cells (600 columns × 100 rows: see ``benchmarks/serving.py``).
+
+Examples
+--------
+>>> import pandas as pd
+>>> from labcoat.data.schema import Schema
+>>> train = pd.DataFrame({"age": [20 + 1.5 * i for i in range(20)], "plan": ["a", "b"] * 10,
+...                       "y": [0, 1] * 10})
+>>> validator = Validator(Schema.infer(train, "y"))
+>>> checked = validator.check(pd.DataFrame({"age": [99.0], "plan": ["c"], "extra": [1]}))
+>>> [(w.column, w.reason) for w in checked.warnings]  # doctest: +NORMALIZE_WHITESPACE
+[('extra', 'unknown column, ignored'), ('age', 'above the training range [20, 48.5]'),
+ ('plan', 'category not seen in training (treated as unknown)')]
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from labcoat.data.schema import _FALSE, _TRUE, Role, Schema
+
+#: At most this many problems of one kind are listed per column.
+EXAMPLES = 3
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding on the request: where (column, row), the value and why."""
+
+    column: str
+    reason: str
+    row: int | None = None
+    value: Any = None
+    kind: str = "value_error"
+
+    def detail(self, body_key: str = "rows") -> dict[str, Any]:
+        """FastAPI's error-detail shape: ``{"loc", "msg", "type", "input"}``."""
+        loc: list[Any] = ["body", body_key] + ([self.row] if self.row is not None else []) + [self.column]
+        return {"loc": loc, "msg": f"{self.column}: {self.reason}", "type": self.kind,
+                "input": _jsonable(self.value)}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"column": self.column, "row": self.row, "value": _jsonable(self.value), "reason": self.reason}
+
+
+class RequestInvalid(Exception):
+    """The request cannot be answered; ``problems`` say why."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(f"{p.column}: {p.reason}" for p in problems))
+        self.problems = problems
+
+
+@dataclass
+class Checked:
+    """The rows to predict (unknown columns dropped) and what was flagged on them."""
+
+    frame: pd.DataFrame
+    warnings: list[Problem] = field(default_factory=list)
+
+
+class Validator:
+    """Checks frames against one model's training schema (built once per loaded model)."""
+
+    def __init__(self, schema: Schema) -> None:
+        self.schema = schema
+        self.features = schema.features
+        self.names = [c.name for c in self.features]
+        self._known = set(self.names) | {c.name for c in schema.columns} | {schema.target}
+        self._categories = {c.name: _category_labels(c.categories) for c in self.features
+                            if c.role is Role.CATEGORICAL}
+
+    def check(self, frame: pd.DataFrame) -> Checked:
+        """Raise :class:`RequestInvalid` for what cannot be answered; return the rows to
+        predict with the flags otherwise."""
+        missing = [n for n in self.names if n not in frame.columns]
+        if missing:
+            raise RequestInvalid([Problem(n, "required column missing (the model was trained on it)",
+                                          kind="missing") for n in missing])
+        warnings = [Problem(str(n), "unknown column, ignored", kind="unknown_column")
+                    for n in frame.columns if n not in self._known]
+        errors: list[Problem] = []
+        for column in self.features:
+            values = frame[column.name]
+            if column.role is Role.NUMERIC:
+                self._numeric(column, values, errors, warnings)
+            elif column.role is Role.CATEGORICAL:
+                self._categorical(column, values, warnings)
+            elif column.role is Role.DATETIME:
+                self._datetime(column, values, errors)
+            elif column.role is Role.BOOLEAN:
+                self._boolean(column, values, errors)
+            if column.missing_rate == 0 and values.isna().any():
+                warnings.append(Problem(column.name, "missing value, none in training (imputed)",
+                                        row=int(np.flatnonzero(values.isna().to_numpy())[0]), kind="missing_value"))
+        if errors:
+            raise RequestInvalid(errors)
+        return Checked(frame[self.names] if len(frame.columns) != len(self.names) else frame, warnings)
+
+    def _numeric(self, column: Any, values: pd.Series, errors: list[Problem], warnings: list[Problem]) -> None:
+        if pd.api.types.is_numeric_dtype(values.dtype):
+            numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            raw = values.to_numpy(dtype=object)
+            kinds = np.fromiter((isinstance(v, (int, float)) or v is None for v in raw), bool, len(raw))
+            if not kinds.all():
+                for row in np.flatnonzero(~kinds)[:EXAMPLES]:
+                    errors.append(Problem(column.name, "expected a number", int(row), raw[row], "type_error"))
+                return
+            numbers = np.array([np.nan if v is None else v for v in raw], dtype=np.float64)
+        low, high = column.minimum, column.maximum
+        if low is not None and (below := np.flatnonzero(numbers < low)).size:
+            warnings.append(Problem(column.name, f"below the training range [{low:g}, {high:g}]",
+                                    int(below[0]), float(numbers[below[0]]), "out_of_range"))
+        if high is not None and (above := np.flatnonzero(numbers > high)).size:
+            warnings.append(Problem(column.name, f"above the training range [{low:g}, {high:g}]",
+                                    int(above[0]), float(numbers[above[0]]), "out_of_range"))
+
+    def _categorical(self, column: Any, values: pd.Series, warnings: list[Problem]) -> None:
+        known = self._categories[column.name]
+        for row, value in enumerate(values.tolist()):
+            if value is not None and value == value and _label(value) not in known:
+                warnings.append(Problem(column.name, "category not seen in training (treated as unknown)",
+                                        row, value, "unseen_category"))
+                return
+
+    def _boolean(self, column: Any, values: pd.Series, errors: list[Problem]) -> None:
+        if pd.api.types.is_bool_dtype(values.dtype):
+            return
+        false, true = column.categories or [False, True]
+        accepted = _TRUE | _FALSE | {str(true).lower(), str(false).lower()}
+        for row, value in enumerate(values.tolist()):
+            if value is not None and value == value and str(value).strip().lower() not in accepted:
+                errors.append(Problem(column.name, f"expected true/false (or {false!r}/{true!r})", row, value,
+                                      "type_error"))
+                return
+
+    def _datetime(self, column: Any, values: pd.Series, errors: list[Problem]) -> None:
+        if pd.api.types.is_datetime64_any_dtype(values.dtype):
+            return
+        parsed = pd.to_datetime(values, errors="coerce", format="mixed", utc=True)
+        bad = np.flatnonzero((parsed.isna() & values.notna()).to_numpy())
+        for row in bad[:EXAMPLES]:
+            errors.append(Problem(column.name, "expected a date or time", int(row), values.iloc[row], "type_error"))
+
+
+def _category_labels(categories: list[Any] | None) -> frozenset[str]:
+    return frozenset(_label(c) for c in categories or ())
+
+
+def _label(value: Any) -> str:
+    """A category's comparable form: 3, 3.0 and "3" are the same category."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, (int, float, np.integer, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (np.generic,)):
+        return value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    return value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
