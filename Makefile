@@ -30,6 +30,8 @@ test: $(STAMP) browser
 bench: $(STAMP)
 	$(BIN)/python benchmarks/automl.py
 	$(BIN)/python benchmarks/tracking.py
+	command -v wrk >/dev/null || apt-get install -y -qq wrk
+	$(BIN)/python benchmarks/serving.py
 
 clean:
 	rm -rf $(VENV) .labcoat build *.egg-info src/*.egg-info benchmarks/.venvs benchmarks/.work

@@ -135,3 +135,18 @@ def test_small_frames_take_a_fast_path_with_identical_results(frame):
                            index=rows.index)
     pd.testing.assert_frame_equal(fast, general)
     assert schema_module._prepare_small(rows, schema.features) is not None
+
+
+def test_datetime_features_do_not_depend_on_the_time_unit_of_the_input():
+    """pandas gives datetimes in s, ms, us or ns depending on the source (a CSV read by pandas,
+    DuckDB, Parquet); the features must be the same."""
+    from labcoat.features.transformers import DatetimeParts
+
+    days = pd.to_datetime(pd.Series(["2019-12-25", "2021-03-20", "2023-07-01"]))
+    fitted = DatetimeParts().fit(pd.DataFrame({"d": days.astype("datetime64[us]")}))
+    outputs = [fitted.transform(pd.DataFrame({"d": days.astype(f"datetime64[{unit}]")}))
+               for unit in ("s", "ms", "us", "ns")]
+    for out in outputs[1:]:
+        np.testing.assert_array_equal(out, outputs[0])
+    ancient = fitted.transform(pd.DataFrame({"d": pd.to_datetime(pd.Series(["0809-05-28"])).astype("datetime64[s]")}))
+    assert ancient[0, 0] == 809  # years outside nanoseconds' 1677-2262 still work

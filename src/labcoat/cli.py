@@ -104,24 +104,59 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
 @app.command()
 def predict(model: str = typer.Argument(..., help=MODEL_HELP),
             data: Path = typer.Argument(..., help="Rows to predict."),
-            output: Optional[Path] = typer.Option(None, "-o", "--output", help="CSV or Parquet file to write."),
+            output: Optional[Path] = typer.Option(None, "-o", "--output", help="CSV or Parquet file to write; "
+                                                  "CSV, Parquet and JSON-lines input is streamed in chunks."),
+            keep: Optional[str] = typer.Option(None, help="Comma-separated input columns to copy to the output."),
+            chunk_rows: int = typer.Option(100_000, help="Rows per chunk when streaming."),
             tracking_uri: Optional[str] = typer.Option(None, help=TRACKING_HELP)) -> None:
     """Predict DATA with MODEL; probabilities are included for classifiers."""
     import labcoat
+    from labcoat.batch import STREAMED, predict_file
     from labcoat.data.io import read_table
 
     m = labcoat.load(model, tracking_uri=tracking_uri)
-    frame = read_table(data)
+    columns = keep.split(",") if keep else None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = m.predict_frame(frame)
-    _show_notices(caught)
-    if output is None:
+        if output is not None and data.suffix.lower() in STREAMED and data.is_file():
+            rows = predict_file(m, data, output, chunk_rows=chunk_rows, keep=columns)
+            result = None
+        else:
+            frame = read_table(data)
+            result = m.predict_frame(frame)
+            if columns:
+                result = pd_concat(frame, columns, result)
+    _show_notices(_unique(caught))
+    if result is None:
+        _err(f"{rows:,} rows scored into {output}")
+    elif output is None:
         print(result.to_csv(index=False), end="")
     elif output.suffix.lower() in (".parquet", ".pq"):
         result.to_parquet(output, index=False)
     else:
         result.to_csv(output, index=False)
+
+
+def pd_concat(frame: Any, columns: list[str], result: Any) -> Any:
+    """``columns`` of the input next to the predictions (``--keep``)."""
+    import pandas as pd
+
+    from labcoat.errors import SchemaError
+
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise SchemaError(f"--keep: column(s) {', '.join(missing)} are not in the data.")
+    return pd.concat([frame[columns].reset_index(drop=True), result.reset_index(drop=True)], axis=1)
+
+
+def _unique(caught: list[warnings.WarningMessage]) -> list[warnings.WarningMessage]:
+    """Each notice once (a streamed file repeats them chunk after chunk)."""
+    seen, out = set(), []
+    for w in caught:
+        if str(w.message) not in seen:
+            seen.add(str(w.message))
+            out.append(w)
+    return out
 
 
 @app.command()

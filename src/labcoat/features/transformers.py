@@ -33,11 +33,13 @@ class DatetimeParts(TransformerMixin, BaseEstimator):
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         columns = []
         for name, parts in self.parts_.items():
-            values = pd.DatetimeIndex(X[name])
+            # One unit whatever the input's (pandas parses to s, ms, us or ns by source): the
+            # epoch below counts seconds, which also holds any year from 1 to 9999.
+            values = pd.DatetimeIndex(X[name]).as_unit("s")
             missing = values.isna()
             for part in parts:
                 columns.append(np.where(missing, np.nan, getattr(values, part)).astype("float64"))
-            epoch = values.asi8.astype("float64") / 86_400e9
+            epoch = values.asi8.astype("float64") / 86_400
             columns.append(np.where(missing, np.nan, epoch))
         if not columns:
             return np.empty((len(X), 0))

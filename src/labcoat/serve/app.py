@@ -48,24 +48,6 @@ def create_app(service: Service) -> FastAPI:
     metrics = ServiceMetrics(served.model)
     specs = openapi.Specs(served.model.schema)
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next: Any) -> Response:
-        started = time.perf_counter()
-        path = request.url.path
-        if service.token and path not in OPEN_PATHS and not _authorized(request, service.token):
-            response: Response = _error(401, "missing or wrong bearer token (Authorization: Bearer TOKEN)",
-                                        "auth", headers={"WWW-Authenticate": "Bearer"})
-        else:
-            size = request.headers.get("content-length")
-            if size is not None and size.isdigit() and int(size) > service.max_body:
-                await _drain(request, 4 * service.max_body)
-                response = _error(413, f"body of {int(size):,} bytes is over the {service.max_body:,}-byte limit",
-                                  "too_large")
-            else:
-                response = await call_next(request)
-        metrics.observe(_route(path), response.status_code, time.perf_counter() - started)
-        return response
-
     def run(frame: Any) -> tuple[Any, Any, Served]:
         """Check and predict a request's rows: the predictions table, the checked rows and the
         model that answered (the current one, even if a swap happens meanwhile)."""
@@ -203,7 +185,49 @@ def create_app(service: Service) -> FastAPI:
 
     app.state.service = service
     app.state.metrics = metrics
+    app.add_middleware(Guard, service=service, metrics=metrics)
     return app
+
+
+class Guard:
+    """Token, body size and metrics for every request, as plain ASGI middleware (Starlette's
+    ``@app.middleware("http")`` wraps each request in extra tasks and streams, about a
+    millisecond a request)."""
+
+    def __init__(self, app: Any, service: Service, metrics: ServiceMetrics) -> None:
+        self.app, self.service, self.metrics = app, service, metrics
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        path = scope["path"]
+        status = [500]
+
+        async def sending(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", ())
+                   if k in (b"authorization", b"content-length")}
+        size = headers.get("content-length", "")
+        refusal_: Response | None = None
+        if self.service.token and path not in OPEN_PATHS and not _authorized(headers, self.service.token):
+            refusal_ = _error(401, "missing or wrong bearer token (Authorization: Bearer TOKEN)", "auth",
+                              headers={"WWW-Authenticate": "Bearer"})
+        elif size.isdigit() and int(size) > self.service.max_body:
+            await _drain(receive, 4 * self.service.max_body)
+            refusal_ = _error(413, f"body of {int(size):,} bytes is over the {self.service.max_body:,}-byte limit",
+                              "too_large")
+        try:
+            if refusal_ is not None:
+                await refusal_(scope, receive, sending)
+            else:
+                await self.app(scope, receive, sending)
+        finally:
+            self.metrics.observe(_route(path), status[0], time.perf_counter() - started)
 
 
 class _Refused(Exception):
@@ -240,18 +264,19 @@ async def _json(request: Request, limit: int) -> Any:
         raise _Refused([Problem("body", f"not valid JSON ({error})", kind="json_invalid")]) from None
 
 
-async def _drain(request: Request, limit: int) -> None:
+async def _drain(receive: Any, limit: int) -> None:
     """Read and drop a refused body (up to ``limit`` bytes), so the client gets the 413 answer
     rather than a connection reset while it is still sending."""
     seen = 0
-    async for chunk in request.stream():
-        seen += len(chunk)
-        if seen > limit:
+    while seen <= limit:
+        message = await receive()
+        seen += len(message.get("body", b""))
+        if message["type"] != "http.request" or not message.get("more_body"):
             return
 
 
-def _authorized(request: Request, token: str) -> bool:
-    given = request.headers.get("authorization", "")
+def _authorized(headers: dict[str, str], token: str) -> bool:
+    given = headers.get("authorization", "")
     scheme, _, value = given.partition(" ")
     return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode())
 
