@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/tracking.py
 	command -v wrk >/dev/null || apt-get install -y -qq wrk
 	$(BIN)/python benchmarks/serving.py
+	$(BIN)/python benchmarks/batch.py
 
 clean:
 	rm -rf $(VENV) .labcoat build *.egg-info src/*.egg-info benchmarks/.venvs benchmarks/.work
