@@ -81,6 +81,12 @@ class Validator:
         self._known = set(self.names) | {c.name for c in schema.columns} | {schema.target}
         self._categories = {c.name: _category_labels(c.categories) for c in self.features
                             if c.role is Role.CATEGORICAL}
+        numeric = [c for c in self.features if c.role is Role.NUMERIC]
+        self._numeric = [c.name for c in numeric]
+        self._low = np.array([-np.inf if c.minimum is None else c.minimum for c in numeric])
+        self._high = np.array([np.inf if c.maximum is None else c.maximum for c in numeric])
+        #: Columns without a missing value in training: a gap in a request is flagged.
+        self._complete = [c.name for c in self.features if c.missing_rate == 0]
 
     def check(self, frame: pd.DataFrame) -> Checked:
         """Raise :class:`RequestInvalid` for what cannot be answered; return the rows to
@@ -92,41 +98,50 @@ class Validator:
         warnings = [Problem(str(n), "unknown column, ignored", kind="unknown_column")
                     for n in frame.columns if n not in self._known]
         errors: list[Problem] = []
+        self._numbers(frame, errors, warnings)
         for column in self.features:
-            values = frame[column.name]
-            if column.role is Role.NUMERIC:
-                self._numeric(column, values, errors, warnings)
-            elif column.role is Role.CATEGORICAL:
-                self._categorical(column, values, warnings)
+            if column.role is Role.CATEGORICAL:
+                self._categorical(column, frame[column.name], warnings)
             elif column.role is Role.DATETIME:
-                self._datetime(column, values, errors)
+                self._datetime(column, frame[column.name], errors)
             elif column.role is Role.BOOLEAN:
-                self._boolean(column, values, errors)
-            if column.missing_rate == 0 and values.isna().any():
-                warnings.append(Problem(column.name, "missing value, none in training (imputed)",
-                                        row=int(np.flatnonzero(values.isna().to_numpy())[0]), kind="missing_value"))
+                self._boolean(column, frame[column.name], errors)
         if errors:
             raise RequestInvalid(errors)
+        if self._complete:
+            gaps = frame[self._complete].isna().to_numpy()
+            for j in np.flatnonzero(gaps.any(axis=0)):
+                warnings.append(Problem(self._complete[j], "missing value, none in training (imputed)",
+                                        int(np.flatnonzero(gaps[:, j])[0]), kind="missing_value"))
         return Checked(frame[self.names] if len(frame.columns) != len(self.names) else frame, warnings)
 
-    def _numeric(self, column: Any, values: pd.Series, errors: list[Problem], warnings: list[Problem]) -> None:
-        if pd.api.types.is_numeric_dtype(values.dtype):
-            numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
-        else:
-            raw = values.to_numpy(dtype=object)
-            kinds = np.fromiter((isinstance(v, (int, float)) or v is None for v in raw), bool, len(raw))
-            if not kinds.all():
-                for row in np.flatnonzero(~kinds)[:EXAMPLES]:
-                    errors.append(Problem(column.name, "expected a number", int(row), raw[row], "type_error"))
+    def _numbers(self, frame: pd.DataFrame, errors: list[Problem], warnings: list[Problem]) -> None:
+        """All numeric columns in one array (numpy reads None as NaN); a column that will not
+        convert is looked at alone to name its bad values."""
+        if not self._numeric:
+            return
+        try:
+            numbers = frame[self._numeric].to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError):
+            columns = [self._column_numbers(name, frame[name], errors) for name in self._numeric]
+            if errors:
                 return
-            numbers = np.array([np.nan if v is None else v for v in raw], dtype=np.float64)
-        low, high = column.minimum, column.maximum
-        if low is not None and (below := np.flatnonzero(numbers < low)).size:
-            warnings.append(Problem(column.name, f"below the training range [{low:g}, {high:g}]",
-                                    int(below[0]), float(numbers[below[0]]), "out_of_range"))
-        if high is not None and (above := np.flatnonzero(numbers > high)).size:
-            warnings.append(Problem(column.name, f"above the training range [{low:g}, {high:g}]",
-                                    int(above[0]), float(numbers[above[0]]), "out_of_range"))
+            numbers = np.column_stack(columns)
+        with np.errstate(invalid="ignore"):
+            for side, flags in (("below", numbers < self._low), ("above", numbers > self._high)):
+                for j in np.flatnonzero(flags.any(axis=0)):
+                    row = int(np.flatnonzero(flags[:, j])[0])
+                    low, high = self._low[j], self._high[j]
+                    warnings.append(Problem(self._numeric[j], f"{side} the training range [{low:g}, {high:g}]",
+                                            row, float(numbers[row, j]), "out_of_range"))
+
+    @staticmethod
+    def _column_numbers(name: str, values: pd.Series, errors: list[Problem]) -> np.ndarray:
+        numbers = pd.to_numeric(values.astype(object), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = np.flatnonzero(np.isnan(numbers) & values.notna().to_numpy())
+        for row in bad[:EXAMPLES]:
+            errors.append(Problem(name, "expected a number", int(row), values.iloc[row], "type_error"))
+        return numbers
 
     def _categorical(self, column: Any, values: pd.Series, warnings: list[Problem]) -> None:
         known = self._categories[column.name]
