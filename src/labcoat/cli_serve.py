@@ -10,7 +10,24 @@ import typer
 
 log_app = typer.Typer(help="The prediction log of `labcoat serve`.", no_args_is_help=True)
 MODEL_HELP = "Model folder, runs:/RUN_ID/model, models:/NAME/VERSION or models:/NAME@ALIAS."
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def exposed(host: str) -> bool:
+    """Whether binding ``host`` lets other machines connect (anything but loopback).
+
+    Examples
+    --------
+    >>> exposed("127.0.0.1"), exposed("localhost"), exposed("::1"), exposed("0.0.0.0"), exposed("10.1.2.3")
+    (False, False, False, True, True)
+    """
+    import ipaddress
+
+    if host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: assume it is reachable from elsewhere
+        return True
 
 
 def serve(model: str = typer.Argument(..., help=MODEL_HELP),
@@ -32,7 +49,7 @@ def serve(model: str = typer.Argument(..., help=MODEL_HELP),
     from labcoat.serve.service import load_served
 
     load_served(model, tracking_uri)  # fail here, with a clear message, not in every worker
-    if host not in LOOPBACK and not token:
+    if exposed(host) and not token:
         typer.echo(f"warning: serving on {host} without --token: anyone who can reach it can use it.", err=True)
     os.environ.update(settings_to_env({"model": model, "tracking_uri": tracking_uri, "token": token,
                                        "log_path": str(log), "max_batch": max_batch, "follow_alias": follow_alias}))
