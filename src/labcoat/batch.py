@@ -44,14 +44,19 @@ def predict_file(model: Any, source: str | Path, output: str | Path, *, chunk_ro
         for chunk in _chunks(source, chunk_rows):
             table = model.predict_frame(chunk)
             if keep:
-                missing = [c for c in keep if c not in chunk.columns]
-                if missing:
-                    raise DataSourceError(f"--keep: column(s) {', '.join(missing)} are not in '{source}'.")
-                table = pd.concat([chunk[keep].reset_index(drop=True), table], axis=1)
+                table = with_columns(chunk, keep, table)
             writer.write(table)
             written += len(table)
             advance(len(table))
     return written
+
+
+def with_columns(frame: pd.DataFrame, keep: list[str], table: pd.DataFrame) -> pd.DataFrame:
+    """``keep``'s columns of the input ``frame`` before the predictions ``table`` (``--keep``)."""
+    missing = [c for c in keep if c not in frame.columns]
+    if missing:
+        raise DataSourceError(f"--keep: column(s) {', '.join(missing)} are not in the data.")
+    return pd.concat([frame[keep].reset_index(drop=True), table.reset_index(drop=True)], axis=1)
 
 
 def _chunks(source: Path, rows: int) -> Iterator[pd.DataFrame]:

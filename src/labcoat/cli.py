@@ -111,7 +111,7 @@ def predict(model: str = typer.Argument(..., help=MODEL_HELP),
             tracking_uri: Optional[str] = typer.Option(None, help=TRACKING_HELP)) -> None:
     """Predict DATA with MODEL; probabilities are included for classifiers."""
     import labcoat
-    from labcoat.batch import STREAMED, predict_file
+    from labcoat.batch import STREAMED, predict_file, with_columns
     from labcoat.data.io import read_table
 
     m = labcoat.load(model, tracking_uri=tracking_uri)
@@ -125,7 +125,7 @@ def predict(model: str = typer.Argument(..., help=MODEL_HELP),
             frame = read_table(data)
             result = m.predict_frame(frame)
             if columns:
-                result = pd_concat(frame, columns, result)
+                result = with_columns(frame, columns, result)
     _show_notices(_unique(caught))
     if result is None:
         _err(f"{rows:,} rows scored into {output}")
@@ -135,18 +135,6 @@ def predict(model: str = typer.Argument(..., help=MODEL_HELP),
         result.to_parquet(output, index=False)
     else:
         result.to_csv(output, index=False)
-
-
-def pd_concat(frame: Any, columns: list[str], result: Any) -> Any:
-    """``columns`` of the input next to the predictions (``--keep``)."""
-    import pandas as pd
-
-    from labcoat.errors import SchemaError
-
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise SchemaError(f"--keep: column(s) {', '.join(missing)} are not in the data.")
-    return pd.concat([frame[columns].reset_index(drop=True), result.reset_index(drop=True)], axis=1)
 
 
 def _unique(caught: list[warnings.WarningMessage]) -> list[warnings.WarningMessage]:

@@ -55,11 +55,8 @@ def create_app(service: Service) -> FastAPI:
             raise _TooLarge(f"{len(frame):,} rows is over the limit of {service.max_batch:,} per request "
                             "(--max-batch); split the request")
         current = service.current
-        try:
-            checked = current.validator.check(frame)
-            table = current.model.predict_frame(checked.frame)
-        except (RequestInvalid, LabcoatError) as error:
-            raise refusal(error) from None
+        checked = current.validator.check(frame)  # RequestInvalid / LabcoatError: the caller's 4xx
+        table = current.model.predict_frame(checked.frame)
         metrics.predictions(table, checked.warnings)
         return table, checked, current
 

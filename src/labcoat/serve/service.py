@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from labcoat.model import Model
 from labcoat.serve.predlog import PredictionLog, known_request
@@ -109,6 +108,3 @@ class Service:
             self.current = fresh
             self.swaps.append((previous.version, fresh.version))
 
-
-def describe(service: Service) -> dict[str, Any]:
-    return {"model": service.current.name, "version": service.current.version, "source": service.current.source}
