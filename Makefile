@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test,excel,polars]"
+	$(BIN)/pip install --quiet -e ".[test,excel,polars,ray]"
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -33,6 +33,7 @@ bench: $(STAMP)
 	command -v wrk >/dev/null || apt-get install -y -qq wrk
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/batch.py
+	$(BIN)/python benchmarks/ray_scaling.py
 
 clean:
 	rm -rf $(VENV) .labcoat build *.egg-info src/*.egg-info benchmarks/.venvs benchmarks/.work

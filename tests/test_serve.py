@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -123,6 +124,77 @@ def test_every_protocol_answers_what_the_model_predicts(churn, server):
     assert status == 200 and set(plan["categories"]) == {"basic", "standard", "premium"}
 
 
+def test_concurrent_requests_are_batched_and_each_gets_its_own_rows(churn, server):
+    """Requests arriving together are predicted in one call (micro-batching); every request
+    still gets exactly its own rows' predictions; a bad request among them is refused alone.
+    Clients keep their connections open (as HTTP client pools do)."""
+    import http.client
+    import threading
+
+    _, model, _, frame = churn
+    many = json.loads(frame.drop(columns="churned").iloc[20:84].to_json(orient="records"))
+    expected = model.predict_frame(pd.DataFrame(many))
+    bad = {**many[0], "signup_date": "not a date"}
+    clients, rounds = 16, 12
+    start = threading.Barrier(clients)
+    answers: list[tuple[int, int, dict]] = []
+
+    def client(c: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        for r in range(rounds):
+            i = r * clients + c
+            body = {"rows": [bad]} if c == 7 else {"rows": [many[i % len(many)]]}
+            start.wait()
+            connection.request("POST", "/predict", json.dumps(body), {"Content-Type": "application/json"})
+            response = connection.getresponse()
+            answers.append((i, response.status, json.loads(response.read())))
+        connection.close()
+
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(answers) == clients * rounds
+    for i, status, answer in answers:
+        if i % clients == 7:
+            assert status == 422 and "signup_date" in json.dumps(answer)
+            continue
+        assert status == 200, answer
+        row = expected.iloc[i % len(many)]
+        assert answer["predictions"] == [row["churned_predicted"]]
+        assert abs(answer["probabilities"][0]["yes"] - row["proba_yes"]) <= 1e-12
+    metrics = call(server.port, "/metrics")[1]
+    alone = float(re.search(r'labcoat_batch_requests_bucket\{le="1.0"\} ([\d.e+]+)', metrics).group(1))
+    batches = float(re.search(r"labcoat_batch_requests_count ([\d.e+]+)", metrics).group(1))
+    assert batches > alone  # some model calls answered several requests
+
+
+def test_a_batch_that_fails_is_predicted_request_by_request(churn):
+    """Rows that pass validation but fail in the model fail only their own request."""
+    import asyncio
+
+    from labcoat.errors import LabcoatError
+    from labcoat.serve.batching import MicroBatcher
+    from labcoat.serve.service import Served
+
+    _, model, rows, _ = churn
+    served = Served(model, "model", "local", "test")
+    good = [pd.DataFrame([row]) for row in rows[:5]]
+    broken = pd.DataFrame([{**rows[0], "signup_date": "not a date"}])
+    sizes: list[int] = []
+
+    async def together() -> list[object]:
+        batcher = MicroBatcher(on_batch=sizes.append)
+        return await asyncio.gather(*(batcher.predict(served, f) for f in [*good[:2], broken, *good[2:]]),
+                                    return_exceptions=True)
+
+    answers = asyncio.run(together())
+    assert sizes == [6] and isinstance(answers[2], LabcoatError)
+    for frame, answer in zip(good, answers[:2] + answers[3:]):
+        pd.testing.assert_frame_equal(answer, model.predict_frame(frame))
+
+
 def test_bad_requests_get_4xx_naming_field_value_and_reason(churn, server):
     _, _, rows, _ = churn
     missing = [{k: v for k, v in rows[0].items() if k != "plan"}]
@@ -236,15 +308,23 @@ def test_a_model_changed_after_registration_is_refused_before_unpickling(registr
         weights.write_bytes(original)
 
 
-def test_follow_alias_swaps_the_new_champion_in_under_load(registry, tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_follow_alias_swaps_the_new_champion_in_under_load(registry, tmp_path, workers):
+    """Clients hammer /predict while the champion moves 1 -> 2: every answer 200, then only
+    version 2. With two worker processes each swaps on its own; their metrics add up in
+    /metrics (Prometheus multiprocess mode) and every answer is in the one prediction log."""
     import threading
 
+    from labcoat.serve.predlog import read_log
     from labcoat.tracking.registry import promote
 
     _, uri, rows = registry
     promote("churn", "1", uri=uri)
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
     server = Server("models:/churn@champion", tmp_path, "--follow-alias", "--tracking-uri", uri,
-                    env={"LABCOAT_SERVE_FOLLOW_SECONDS": "0.3"})
+                    "--workers", str(workers),
+                    env={"LABCOAT_SERVE_FOLLOW_SECONDS": "0.3", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)})
     answers: list[tuple[int, str]] = []
     stop = threading.Event()
 
@@ -260,16 +340,26 @@ def test_follow_alias_swaps_the_new_champion_in_under_load(registry, tmp_path):
         time.sleep(1.0)
         promote("churn", "2", uri=uri)
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not any(v == "2" for _, v in answers[-20:]):
+        while time.monotonic() < deadline and not all(v == "2" for _, v in answers[-40:]):
             time.sleep(0.2)
         time.sleep(0.5)
-    finally:
         stop.set()
         for c in clients:
             c.join()
+        metrics = call(server.port, "/metrics")[1]
+    finally:
+        stop.set()
         server.stop()
     versions = [v for _, v in answers]
     assert all(status == 200 for status, _ in answers), [a for a in answers if a[0] != 200][:3]
     assert "1" in versions and "2" in versions
-    first_two = versions.index("2")
-    assert set(versions[first_two + 8:]) == {"2"}  # after the swap (a few in flight), only the new one
+    # After the first answer from version 2, each worker swaps within its next look at the registry.
+    assert set(versions[-40:]) == {"2"}
+    last_one = len(versions) - 1 - versions[::-1].index("1")
+    assert last_one - versions.index("2") < 20 * workers
+    counted = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                  if line.startswith('labcoat_requests_total{endpoint="/predict"'))
+    assert counted == len(answers)
+    assert sum(1 for r in read_log(server.log) if r["endpoint"] == "/predict") == len(answers)
+    if workers > 1:  # both processes answered, and /metrics added up their counts
+        assert len({f.stem.rsplit("_", 1)[1] for f in metrics_dir.glob("counter_*.db")}) == workers

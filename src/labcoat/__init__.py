@@ -18,6 +18,7 @@ _LAZY = {
     "fit": ("labcoat.train", "fit"),
     "load": ("labcoat.api", "load"),
     "compare": ("labcoat.api", "compare"),
+    "retrain": ("labcoat.monitor.retrain", "retrain"),
     "Model": ("labcoat.model", "Model"),
     "Schema": ("labcoat.data.schema", "Schema"),
     "read_table": ("labcoat.data.io", "read_table"),
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from labcoat.errors import LabcoatError, LabcoatNotice
     from labcoat.estimators import AutoClassifier, AutoRegressor
     from labcoat.model import Model
+    from labcoat.monitor.retrain import retrain
     from labcoat.train import fit
 
 
@@ -45,16 +47,16 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(module), attr)
         globals()[name] = value
         return value
-    if name == "datasets":
+    if name in ("datasets", "monitor"):  # modules; labcoat.monitor(model, ...) is callable too
         import importlib
 
-        return importlib.import_module("labcoat.datasets")
+        return importlib.import_module(f"labcoat.{name}")
     raise AttributeError(f"module 'labcoat' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY, "datasets"])
+    return sorted([*globals(), *_LAZY, "datasets", "monitor"])
 
 
 __all__ = ["AutoClassifier", "AutoRegressor", "LabcoatError", "LabcoatNotice", "Model", "Schema",
-           "__version__", "compare", "fit", "load", "read_table"]
+           "__version__", "compare", "fit", "load", "monitor", "read_table", "retrain"]

@@ -66,10 +66,19 @@ def _chunks(source: Path, rows: int) -> Iterator[pd.DataFrame]:
     connection = duckdb.connect()
     try:
         connection.execute("set preserve_insertion_order = true")
-        result = connection.execute(f"select * from {reader}(?)", [str(source)])
-        batches = result.to_arrow_reader(rows)
+        # A relation streams; a DB-API result (connection.execute) is materialised whole first.
+        # Its batches can be smaller than asked (~14,000 rows from CSV): joined up to ``rows``.
+        import pyarrow as pa
+
+        batches = connection.sql(f"select * from {reader}(?)", params=[str(source)]).to_arrow_reader(rows)
+        pending: list[Any] = []
         for batch in batches:
-            yield batch.to_pandas()
+            pending.append(batch)
+            if sum(b.num_rows for b in pending) >= rows:
+                yield pa.Table.from_batches(pending).to_pandas()
+                pending = []
+        if pending:
+            yield pa.Table.from_batches(pending).to_pandas()
     finally:
         connection.close()
 

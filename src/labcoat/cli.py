@@ -60,12 +60,20 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
         costs: Optional[str] = typer.Option(None, help="Binary: tune the threshold for these costs, e.g. 'fp=1,fn=5'."),
         threshold_metric: Optional[str] = typer.Option(
             None, help="Binary: tune the threshold for f1, balanced_accuracy, accuracy or mcc."),
+        n_jobs: Optional[int] = typer.Option(None, "--n-jobs", help="Cores to use: N > 1 runs N trials at once in "
+                                             "worker processes (with --executor ray: at most N at once)."),
+        executor: str = typer.Option("local", help="Where trials run: local, or ray (Ray tasks; needs the "
+                                     "ray extra of labcoat)."),
+        ray_address: Optional[str] = typer.Option(None, help="Ray cluster address HOST:PORT for --executor ray "
+                                                  "(default: start Ray on this machine)."),
         quiet: bool = typer.Option(False, "--quiet", "-q"), as_json: bool = typer.Option(False, "--json")) -> None:
     """Find, tune and ensemble the best model for TARGET, save it and record the study."""
     import labcoat
     from labcoat.data.io import read_table
+    from labcoat.search.executor import get_executor
     from labcoat.tracking.lineage import describe_source
 
+    get_executor(executor, n_jobs=n_jobs, address=ray_address).check()  # a bad cluster fails before reading
     frame = read_table(data, sql=sql, db=db) if sql else read_table(data)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -75,7 +83,7 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
                             register=register, source=describe_source(data, sql, db), strict=strict,
                             calibrate=calibrate, costs=costs, threshold_metric=threshold_metric,
                             test=test, holdout=_holdout(holdout), split=split, time_column=time_column,
-                            report=not no_report,
+                            n_jobs=n_jobs, executor=executor, ray_address=ray_address, report=not no_report,
                             report_dir=None if no_report else reports or out.with_name(out.name + "-reports"))
     path = model.save(out)
     if as_json:
@@ -310,6 +318,18 @@ from labcoat.cli_serve import log_app, serve  # noqa: E402
 
 app.command()(serve)
 app.add_typer(log_app, name="log")
+
+from labcoat.cli_retrain import retrain  # noqa: E402
+
+app.command()(retrain)
+
+from labcoat.cli_monitor import monitor  # noqa: E402
+
+app.command()(monitor)
+
+from labcoat.cli_watch import watch  # noqa: E402
+
+app.command()(watch)
 
 
 def main() -> None:

@@ -59,6 +59,10 @@ class TrackingError(LabcoatError, RuntimeError):
     """The tracking store or server cannot be used (unreachable, unwritable, locked)."""
 
 
+class ClusterError(LabcoatError, ConnectionError):
+    """The Ray cluster given for the trials cannot be used (unreachable, no CPUs)."""
+
+
 class RegistryError(LabcoatError, LookupError):
     """A registered model, version, alias or run does not exist, or the change is refused."""
 

@@ -40,7 +40,7 @@ _REFIT_GROWTH = 1.3
 def fit(data: Any, target: str, *, budget: float | str | None = None, trials: int | None = None,
         metric: str | None = None, task: str | None = None, seed: int = 0,
         families: Sequence[str] | None = None, n_jobs: int | None = None, executor: Any = None,
-        quiet: bool = False, callbacks: Sequence[Callable[[StudyState], None]] = (),
+        ray_address: str | None = None, quiet: bool = False, callbacks: Sequence[Callable[[StudyState], None]] = (),
         track: bool = True, tracking_uri: str | None = None, experiment: str = "labcoat",
         register: str | None = None, source: str | None = None, strict: bool = False,
         test: Any = None, holdout: float | str | None = "auto", split: str = "random",
@@ -62,8 +62,15 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
     task : ``"binary"``, ``"multiclass"`` or ``"regression"`` (inferred from the target by default).
     seed : seed for resampling, search and models.
     families : restrict the search to these model families (default: all).
-    n_jobs : threads per model (default: the cores idle when the study starts; see
-        ``labcoat.search.cores``).
+    n_jobs : how many cores to use. Default: one trial at a time, each model on as many threads as
+        cores are idle when the study starts (see ``labcoat.search.cores``); ``1``: one thread;
+        ``k > 1``: ``k`` trials at once in worker processes (see ``labcoat.search.processes``).
+        With the Ray executor: at most ``k`` trials at once on the cluster.
+    executor : where trials run: ``"local"`` (default) or ``"ray"``: Ray tasks on the cluster at
+        ``ray_address``, or on a Ray instance started on this machine for the study (needs
+        ``labcoat[ray]``; see ``labcoat.search.ray_executor``); or an ``Executor``.
+    ray_address : the Ray cluster's address (``HOST:PORT``, as ``ray start --head`` prints it);
+        an unreachable address fails here, before any work.
     quiet : no progress display.
     track : record the study in MLflow: a parent run with the lineage, settings, scores and the
         model, and a child run per trial (see ``labcoat.tracking``). ``Model.info["run_id"]``
@@ -104,6 +111,8 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
     """
     clock = Clock(parse_budget(budget) if budget is not None or trials is not None else DEFAULT_BUDGET)
     trials = _check_trials(trials)
+    runner = get_executor(executor, n_jobs=n_jobs, address=ray_address)
+    runner.check()
     if families is not None:
         families = [get_family(name).name for name in families]
     if register and not track:
@@ -143,7 +152,7 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
     resampling = (time_resampling(as_times(frame[time_column]).to_numpy(), column=time_column)
                   if time_column else choose_resampling(y, schema.task, seed=seed))
     data_ = TrialData(X=X, y=y, schema=schema, metric=chosen_metric, resampling=resampling, seed=seed,
-                      n_jobs=n_jobs or idle_cores())
+                      n_jobs=runner.threads(idle_cores))
     if recorder is not None:
         from labcoat.tracking.lineage import lineage_tags
 
@@ -155,7 +164,7 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
                                   "labcoat.task": schema.task.value, "labcoat.metric": chosen_metric.name})
     progress = None if quiet else _progress(clock, trials)
     study = Study(data=data_, clock=clock, trials=trials, families=families,
-                  executor=get_executor(executor), reserve=lambda done: _refit_reserve(done, clock, resampling.is_holdout),
+                  executor=runner, reserve=lambda done: _refit_reserve(done, clock, resampling.is_holdout),
                   callbacks=[*callbacks, *([progress.update] if progress else []),
                              *([recorder.on_trial] if recorder else [])])
     try:
@@ -183,6 +192,7 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
         "fit_seconds": round(clock.elapsed, 3),
         "n_rows": len(frame),
         "n_jobs": data_.n_jobs,
+        "executor": runner.describe(),
         "fold_rows": list(_fold_sizes(data_)),
         "refit_dropped": dropped,
         "selection": selection.to_dict(),
@@ -190,6 +200,12 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
         "threshold": decisions.threshold_report,
         "findings": findings,
         "versions": library_versions(),
+        # The settings as resolved, so that `labcoat retrain` can fit a challenger the same way.
+        "settings": {"target": target, "task": schema.task.value, "metric": chosen_metric.name,
+                     "budget_seconds": clock.budget, "trials": trials, "seed": seed,
+                     "families": families, "split": split, "time_column": time_column,
+                     "holdout": holdout, "calibrate": decision_plan.calibrate,
+                     "costs": decision_plan.costs, "threshold_metric": decision_plan.threshold_metric},
     }
     spread = _ensemble_fold_scores(result, data_)
     info["ensemble_score_std"] = float(np.std(spread, ddof=1)) if len(spread) > 1 else None
@@ -201,6 +217,7 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
                   oof=oof, calibrator=decisions.calibrator, threshold=decisions.threshold)
     if outer is not None:
         model.info["test"] = score_rows(model, outer, source=outer_source, seed=seed)
+    model.reference = _reference(model, frame)
     model.info["source"] = source or describe_source(data)
     model.info["time_span"] = time_span(frame, schema)
     if recorder is not None:
@@ -336,6 +353,19 @@ def _explain_and_report(model: Model, frame: pd.DataFrame, clock: Clock, seed: i
         warnings.warn(f"The reports could not be written ({type(error).__name__}: {error}); the model "
                       "is complete. `labcoat report MODEL` tries again.", LabcoatNotice, stacklevel=3)
         return []
+
+
+def _reference(model: Model, frame: pd.DataFrame) -> Any:
+    """The training data's profile for drift monitoring (``Model.reference``; see
+    ``labcoat.monitor.reference``). A failure costs the profile, never the model: a notice."""
+    from labcoat.monitor.reference import model_reference
+
+    try:
+        return model_reference(model, frame)
+    except Exception as error:  # noqa: BLE001 - see the docstring
+        warnings.warn(f"The reference profile for drift monitoring could not be built ({type(error).__name__}: "
+                      f"{error}); the model is complete, without it.", LabcoatNotice, stacklevel=3)
+        return None
 
 
 def _folds_key(frame: pd.DataFrame, resampling: Any, seed: int) -> str:

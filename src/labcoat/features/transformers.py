@@ -33,9 +33,13 @@ class DatetimeParts(TransformerMixin, BaseEstimator):
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         columns = []
         for name, parts in self.parts_.items():
+            raw = X[name]
+            if len(X) <= _SMALL and isinstance(raw.dtype, np.dtype) and raw.dtype.kind == "M":
+                columns += _small_parts(np.asarray(raw), parts)
+                continue
             # One unit whatever the input's (pandas parses to s, ms, us or ns by source): the
             # epoch below counts seconds, which also holds any year from 1 to 9999.
-            values = pd.DatetimeIndex(X[name]).as_unit("s")
+            values = pd.DatetimeIndex(raw).as_unit("s")
             missing = values.isna()
             for part in parts:
                 columns.append(np.where(missing, np.nan, getattr(values, part)).astype("float64"))
@@ -48,6 +52,28 @@ class DatetimeParts(TransformerMixin, BaseEstimator):
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         names = [f"{name}_{p}" for name, parts in self.parts_.items() for p in [*parts, "epoch_days"]]
         return np.asarray(names, dtype=object)
+
+
+def _small_parts(values: np.ndarray, parts: list[str]) -> list[np.ndarray]:
+    """:meth:`DatetimeParts.transform`'s columns for a few naive datetimes, by numpy's calendar
+    arithmetic instead of a DatetimeIndex: 0.15 → 0.02 ms for one date (building the
+    DatetimeIndex and each field accessor are the cost). The same proleptic Gregorian
+    calendar and the same flooring to seconds; tests check it against the pandas path from
+    year 1 to 9999, before 1970 and below the second."""
+    seconds = values.astype("datetime64[s]")
+    missing = np.isnat(seconds)
+    days = seconds.astype("datetime64[D]")
+    months = seconds.astype("datetime64[M]")
+    years = seconds.astype("datetime64[Y]")
+    fields = {"year": lambda: years.astype(np.int64) + 1970,
+              "month": lambda: (months - years).astype(np.int64) + 1,
+              "day": lambda: (days - months).astype(np.int64) + 1,
+              "day_of_week": lambda: (days.astype(np.int64) + 3) % 7,  # 1970-01-01 was a Thursday
+              "day_of_year": lambda: (days - years).astype(np.int64) + 1,
+              "hour": lambda: (seconds - days).astype(np.int64) // 3600}
+    columns = [np.where(missing, np.nan, fields[part]()).astype("float64") for part in parts]
+    columns.append(np.where(missing, np.nan, seconds.astype(np.int64).astype("float64") / 86_400))
+    return columns
 
 
 class CategoryStrings(TransformerMixin, BaseEstimator):
@@ -65,9 +91,9 @@ class CategoryStrings(TransformerMixin, BaseEstimator):
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         if len(X) <= _SMALL:  # plain Python is ~10x faster than pandas on a few rows
-            rows = X.to_numpy(dtype=object).tolist()
-            return np.array([["__missing__" if v != v or v is None else str(v) for v in row] for row in rows],
-                            dtype=object).reshape(len(X), X.shape[1])
+            columns = [X[name].tolist() for name in self.feature_names_in_]
+            return np.array([["__missing__" if v != v or v is None else str(v) for v in row]
+                             for row in zip(*columns)], dtype=object).reshape(len(X), len(columns))
         return X.astype("object").fillna("__missing__").astype(str).to_numpy(dtype=object)
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
@@ -158,6 +184,20 @@ class OneHot(TransformerMixin, BaseEstimator):
     def transform(self, X: pd.DataFrame) -> "object":
         import scipy.sparse as sp
 
+        rows, cols = self._entries(X)
+        data = np.ones(len(rows))
+        return sp.csr_matrix((data, (rows, cols)), shape=(len(X), len(self.names_)))
+
+    def transform_dense(self, X: pd.DataFrame) -> np.ndarray:
+        """:meth:`transform` as a dense array, for a few rows: building the sparse matrix
+        is most of :meth:`transform`'s cost there (one row: 0.13 ms, 0.005 ms without it)."""
+        rows, cols = self._entries(X)
+        out = np.zeros((len(X), len(self.names_)))
+        out[rows, cols] = 1.0
+        return out
+
+    def _entries(self, X: pd.DataFrame) -> tuple[list[int], list[int]]:
+        """Row and column of every 1 in the encoding."""
         n = len(X)
         rows, cols = [], []
         for name, mapping, other in zip(self.feature_names_in_, self.maps_, self.other_):
@@ -168,8 +208,7 @@ class OneHot(TransformerMixin, BaseEstimator):
                 if j >= 0:
                     rows.append(i)
                     cols.append(j)
-        data = np.ones(len(rows))
-        return sp.csr_matrix((data, (rows, cols)), shape=(n, len(self.names_)))
+        return rows, cols
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         return self.names_

@@ -70,10 +70,15 @@ class ForestFamily(Family):
                 threads: int | None = None) -> np.ndarray:
         if X.shape[0] > SMALL_INPUT or not isinstance(X, np.ndarray):
             return super().predict(estimator, X, task, n_classes=n_classes, threads=threads)
+        # The forest compares float32 inputs (its validation casts them) and refuses infinity,
+        # hence also numbers beyond float32's range (1e308 predicted here, raised there, before).
+        rounded = X.astype(np.float32)
+        if np.isinf(rounded).any():
+            return super().predict(estimator, X, task, n_classes=n_classes, threads=threads)
         flat = getattr(estimator, "_labcoat_flat", None)
         if flat is None:
             flat = estimator._labcoat_flat = FlatForest(estimator)
-        out = flat.predict(X)
+        out = flat.predict(rounded)
         if task.is_classification:
             return align_classes(estimator, out, n_classes)
         return out[:, 0]

@@ -2,10 +2,10 @@
 
 from labcoat.search.budget import Clock, parse_budget
 from labcoat.search.ensemble import select_ensemble
-from labcoat.search.executor import Executor, LocalExecutor, get_executor
+from labcoat.search.executor import Executor, LocalExecutor, TrialRequest, get_executor
 from labcoat.search.study import Study, StudyResult, StudyState
 from labcoat.search.trial import PreprocessCache, Trial, TrialData, evaluate_trial
 
 __all__ = ["Clock", "Executor", "LocalExecutor", "PreprocessCache", "Study", "StudyResult",
-           "StudyState", "Trial", "TrialData", "evaluate_trial", "get_executor", "parse_budget",
-           "select_ensemble"]
+           "StudyState", "Trial", "TrialData", "TrialRequest", "evaluate_trial", "get_executor",
+           "parse_budget", "select_ensemble"]

@@ -1,48 +1,187 @@
-"""Where trials run. The default runs them one after another in this process.
+"""Where trials run: the :class:`Executor` contract and the default, in-process executor.
 
-An :class:`Executor` receives a family, parameters and the study's :class:`TrialData` and
-returns a finished :class:`Trial`; it never raises for a failing configuration (the trial
-records the failure). Other executors (processes, a Ray cluster) keep the same contract.
+A study hands an executor :class:`TrialRequest` s and collects finished :class:`Trial` s::
+
+    executor.check()                  # fail early (missing package, unreachable cluster)
+    executor.start(data)              # once per study: ship the data to the workers
+    handle = executor.submit(request) # at most ``executor.capacity`` trials at once
+    done = executor.wait([handle, ...], timeout)  # the finished trials, [] on timeout
+    executor.cancel([handle])         # stop a trial still running (past its deadline)
+    executor.stop()                   # always: cancel what still runs, release workers
+
+A trial never raises: a failing configuration, a crashed worker or a cancelled task is a
+``Trial`` with ``status`` "failed" or "stopped" and the reason in ``error``. Implementations:
+:class:`LocalExecutor` (default; one trial at a time in this process),
+:class:`~labcoat.search.processes.ProcessExecutor` (``n_jobs`` worker processes) and
+:class:`~labcoat.search.ray_executor.RayExecutor` (Ray tasks on a cluster).
 """
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from labcoat.models import Family, Params
 from labcoat.search.trial import Trial, TrialData, evaluate_trial
 
 
+@dataclass(frozen=True)
+class TrialRequest:
+    """One configuration to score: what :meth:`Executor.submit` receives.
+
+    ``deadline`` is a ``time.monotonic()`` value of the driver's clock; executors running
+    trials elsewhere pass :meth:`wall_deadline` instead (monotonic clocks differ by machine).
+
+    Examples
+    --------
+    >>> from labcoat.models import FAMILIES
+    >>> request = TrialRequest(FAMILIES["linear"], {"C": 1.0}, number=0, origin="portfolio")
+    >>> request.wall_deadline() is None, request.unfinished("stopped", "cancelled").status
+    (True, 'stopped')
+    """
+
+    family: Family
+    params: Params
+    number: int
+    origin: Literal["portfolio", "optuna"]
+    deadline: float | None = None
+
+    def wall_deadline(self) -> float | None:
+        """The deadline as a ``time.time()`` value, for another process or machine."""
+        return None if self.deadline is None else time.time() + (self.deadline - time.monotonic())
+
+    def run(self, data: TrialData, wall_deadline: float | None = None) -> Trial:
+        """Score the configuration here (on a worker: with the wall-clock deadline it was sent)."""
+        deadline = self.deadline if wall_deadline is None else time.monotonic() + (wall_deadline - time.time())
+        return evaluate_trial(self.family, self.params, data, number=self.number, origin=self.origin,
+                              deadline=deadline)
+
+    def unfinished(self, status: Literal["failed", "stopped"], reason: str, seconds: float = 0.0) -> Trial:
+        """The record of this trial when it produced no result (worker died, cancelled)."""
+        return Trial(number=self.number, family=self.family.name, params=dict(self.params),
+                     origin=self.origin, status=status, error=reason, duration=seconds)
+
+
 class Executor(ABC):
-    """Runs trials. Implementations must return a :class:`Trial` for every call."""
+    """Runs trials, up to :attr:`capacity` at once; see the module docstring for the call order."""
+
+    @property
+    def capacity(self) -> int:
+        """How many trials may run at once (fixed between :meth:`start` and :meth:`stop`)."""
+        return 1
+
+    def check(self) -> None:
+        """Raise a :class:`~labcoat.errors.LabcoatError` now if trials cannot run (before any work)."""
+
+    def threads(self, idle: Callable[[], int]) -> int:
+        """Threads each model may use, given a function measuring the idle cores."""
+        return idle()
+
+    def describe(self) -> str:
+        """A short description for ``Model.info["executor"]``."""
+        return type(self).__name__
+
+    def start(self, data: TrialData) -> None:
+        """Make ``data`` available to the workers; called once per study before any submit."""
 
     @abstractmethod
-    def evaluate(self, family: Family, params: Params, data: TrialData, *, number: int,
-                 origin: Literal["portfolio", "optuna"], deadline: float | None) -> Trial:
-        """Score one configuration (see :func:`labcoat.search.trial.evaluate_trial`)."""
+    def submit(self, request: TrialRequest) -> Any:
+        """Start scoring ``request``; return a handle for :meth:`wait` and :meth:`cancel`."""
 
-    def close(self) -> None:
-        """Release resources; the default executor holds none."""
+    @abstractmethod
+    def wait(self, handles: Sequence[Any], timeout: float | None = None) -> list[Trial]:
+        """Block until at least one of ``handles`` finished (or ``timeout`` seconds passed);
+        return the trials of all that have finished, each once."""
+
+    def cancel(self, handles: Sequence[Any]) -> None:
+        """Stop these trials if still running (their results are dropped)."""
+
+    def stop(self) -> None:
+        """Cancel whatever still runs and release workers; called once per study, even on error."""
 
 
 class LocalExecutor(Executor):
-    """Runs each trial in this process, using all cores inside the model (``n_jobs``)."""
+    """Runs each trial in this process when waited for, one at a time, with ``n_jobs`` threads
+    per model (default: the cores idle when the study starts).
 
-    def evaluate(self, family: Family, params: Params, data: TrialData, *, number: int,
-                 origin: Literal["portfolio", "optuna"], deadline: float | None) -> Trial:
-        return evaluate_trial(family, params, data, number=number, origin=origin, deadline=deadline)
+    Examples
+    --------
+    >>> LocalExecutor().capacity, LocalExecutor(n_jobs=1).threads(lambda: 8)
+    (1, 1)
+    """
+
+    def __init__(self, n_jobs: int | None = None) -> None:
+        self.n_jobs = n_jobs
+        self._data: TrialData | None = None
+        self._queue: dict[int, TrialRequest] = {}
+
+    def threads(self, idle: Callable[[], int]) -> int:
+        return self.n_jobs or idle()
+
+    def describe(self) -> str:
+        return "local (in process)"
+
+    def start(self, data: TrialData) -> None:
+        self._data = data
+
+    def submit(self, request: TrialRequest) -> int:
+        self._queue[request.number] = request
+        return request.number
+
+    def wait(self, handles: Sequence[Any], timeout: float | None = None) -> list[Trial]:
+        if self._data is None:
+            raise RuntimeError("LocalExecutor.start(data) must be called before wait().")
+        for handle in handles:
+            request = self._queue.pop(handle, None)
+            if request is not None:
+                return [request.run(self._data)]
+        return []
+
+    def cancel(self, handles: Sequence[Any]) -> None:
+        for handle in handles:
+            self._queue.pop(handle, None)
+
+    def stop(self) -> None:
+        self._queue.clear()
+        self._data = None
 
 
-def get_executor(name: str | Executor | None) -> Executor:
-    """The executor called ``name`` (only ``"local"`` for now)."""
+def get_executor(name: str | Executor | None = None, *, n_jobs: int | None = None,
+                 address: str | None = None) -> Executor:
+    """The executor called ``name``: ``"local"`` (default) or ``"ray"``, or ``name`` itself.
+
+    ``"local"`` runs trials in this process, or in ``n_jobs`` processes when ``n_jobs > 1``;
+    ``"ray"`` runs them as Ray tasks on the cluster at ``address`` (default: a Ray instance
+    started on this machine for the study), at most ``n_jobs`` at once if given.
+
+    Examples
+    --------
+    >>> type(get_executor()).__name__, type(get_executor("local", n_jobs=2)).__name__
+    ('LocalExecutor', 'ProcessExecutor')
+    """
     from labcoat.errors import ConfigError
 
     if isinstance(name, Executor):
         return name
+    if n_jobs is not None and (isinstance(n_jobs, bool) or int(n_jobs) != n_jobs or n_jobs < 1):
+        raise ConfigError(f"n_jobs must be a positive whole number; got {n_jobs!r}.")
+    if name == "ray":
+        from labcoat.search.ray_executor import RayExecutor
+
+        return RayExecutor(address, max_parallel=n_jobs)
+    if address is not None:
+        raise ConfigError(f"A Ray address ({address!r}) needs the Ray executor: pass executor='ray' "
+                          "(--executor ray).")
     if name in (None, "local"):
-        return LocalExecutor()
-    raise ConfigError(f"Unknown executor {name!r}. Use 'local'.")
+        if n_jobs is not None and n_jobs > 1:
+            from labcoat.search.processes import ProcessExecutor
+
+            return ProcessExecutor(n_jobs)
+        return LocalExecutor(n_jobs)
+    raise ConfigError(f"Unknown executor {name!r}. Use 'local' or 'ray'.")
 
 
-__all__: list[Any] = ["Executor", "LocalExecutor", "get_executor"]
+__all__ = ["Executor", "LocalExecutor", "TrialRequest", "get_executor"]

@@ -22,14 +22,16 @@ from __future__ import annotations
 import hmac
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 
 from labcoat.errors import LabcoatError
 from labcoat.serve import openapi
+from labcoat.serve.batching import MicroBatcher
 from labcoat.serve.metrics import ServiceMetrics
 from labcoat.serve.protocols import read_invocations, read_predict, read_v2, v2_inputs, v2_outputs
 from labcoat.serve.service import Served, Service
@@ -44,31 +46,35 @@ def create_app(service: Service) -> FastAPI:
     served = service.current
     app = FastAPI(title=f"labcoat: {served.name}", version=str(served.version),
                   description=f"Predicts '{served.model.schema.target}' ({served.model.task.value}).",
-                  default_response_class=ORJSONResponse)
+                  default_response_class=JSONAnswer)
     metrics = ServiceMetrics(served.model)
+    batcher = MicroBatcher(on_batch=metrics.batch)
     specs = openapi.Specs(served.model.schema)
 
-    def run(frame: Any) -> tuple[Any, Any, Served]:
-        """Check and predict a request's rows: the predictions table, the checked rows and the
-        model that answered (the current one, even if a swap happens meanwhile)."""
-        if len(frame) > service.max_batch:
-            raise _TooLarge(f"{len(frame):,} rows is over the limit of {service.max_batch:,} per request "
-                            "(--max-batch); split the request")
-        current = service.current
-        checked = current.validator.check(frame)  # RequestInvalid / LabcoatError: the caller's 4xx
-        table = current.model.predict_frame(checked.frame)
+    async def run(request: Request, read: Callable[[Any], tuple[Any, Any]]) -> tuple[dict[str, list[Any]], Any, Served, Any]:
+        """Read, check and predict a request's rows (``read``: a protocol's reader, JSON body →
+        frame and what else the body said): the predictions table as lists by column, the
+        checked rows, the model that answered (the current one, even if a swap happens
+        meanwhile) and the reader's extra."""
+        with batcher.receiving():
+            frame, extra = read(await _json(request, service.max_body))
+            if len(frame) > service.max_batch:
+                raise _TooLarge(f"{len(frame):,} rows is over the limit of {service.max_batch:,} per request "
+                                "(--max-batch); split the request")
+            current = service.current
+            checked = current.validator.check(frame)  # RequestInvalid / LabcoatError: the caller's 4xx
+        table = _lists(await batcher.predict(current, checked.frame))
         metrics.predictions(table, checked.warnings)
-        return table, checked, current
+        return table, checked, current, extra
 
     def answer(request_id: str, endpoint: str, started: float, current: Served, checked: Any,
-               table: Any, payload: dict[str, Any]) -> ORJSONResponse:
+               outputs: list[dict[str, Any]], payload: dict[str, Any]) -> JSONAnswer:
         latency = (time.perf_counter() - started) * 1000
         service.log.record({"request_id": request_id, "endpoint": endpoint, "model": current.name,
                             "version": current.version, "latency_ms": round(latency, 3),
-                            "inputs": checked.frame.to_dict("records"),
-                            "outputs": table.to_dict("records"),
+                            "inputs": _records(_lists(checked.frame)), "outputs": outputs,
                             "warnings": [w.to_dict() for w in checked.warnings]})
-        return ORJSONResponse(payload, headers={"X-Request-Id": request_id})
+        return JSONAnswer(payload, headers={"X-Request-Id": request_id})
 
     @app.post("/predict", openapi_extra=specs.predict, responses=openapi.ERRORS)
     async def predict(request: Request) -> Response:
@@ -76,30 +82,29 @@ def create_app(service: Service) -> FastAPI:
         name and version, request id, and what validation flagged."""
         started = time.perf_counter()
         try:
-            table, checked, current = run(read_predict(await _json(request, service.max_body))[0])
+            table, checked, current, _ = await run(request, read_predict)
         except REFUSED as error:
             return refusal(error).response(metrics)
         request_id = uuid.uuid4().hex
-        target = f"{current.model.schema.target}_predicted"
+        predicted, *probabilities = table.values()
         payload: dict[str, Any] = {"request_id": request_id, "model": {"name": current.name, "version": current.version},
-                                   "predictions": table[target].tolist(), "probabilities": None,
+                                   "predictions": predicted, "probabilities": None,
                                    "warnings": [w.to_dict() for w in checked.warnings]}
         if current.model.task.is_classification:
-            names = [c for c in table.columns if c != target]
-            payload["probabilities"] = table[names].rename(columns=lambda c: c[len("proba_"):]).to_dict("records")
-        return answer(request_id, "/predict", started, current, checked, table, payload)
+            classes = [name[len("proba_"):] for name in list(table)[1:]]
+            payload["probabilities"] = [dict(zip(classes, row)) for row in zip(*probabilities)]
+        return answer(request_id, "/predict", started, current, checked, _records(table), payload)
 
     @app.post("/invocations", openapi_extra=specs.invocations, responses=openapi.ERRORS)
     async def invocations(request: Request) -> Response:
         """MLflow's scoring protocol: clients of ``mlflow models serve`` work unchanged."""
         started = time.perf_counter()
         try:
-            table, checked, current = run(read_invocations(await _json(request, service.max_body))[0])
+            table, checked, current, _ = await run(request, read_invocations)
         except REFUSED as error:
             return refusal(error).response(metrics)
-        request_id = uuid.uuid4().hex
-        return answer(request_id, "/invocations", started, current, checked, table,
-                      {"predictions": table.to_dict("records")})
+        records = _records(table)
+        return answer(uuid.uuid4().hex, "/invocations", started, current, checked, records, {"predictions": records})
 
     @app.post("/v2/models/{name}/infer", openapi_extra={**specs.v2_infer, **specs.model_name(served.name)},
               responses=openapi.ERRORS_V2)
@@ -109,12 +114,11 @@ def create_app(service: Service) -> FastAPI:
         if name != service.current.name:
             return _error(404, f"no model '{name}' here; this service serves '{service.current.name}'", "not_found")
         try:
-            frame, given_id = read_v2(await _json(request, service.max_body))
-            table, checked, current = run(frame)
+            table, checked, current, given_id = await run(request, read_v2)
         except REFUSED as error:
             return refusal(error).response(metrics)
         request_id = given_id or uuid.uuid4().hex
-        return answer(request_id, f"/v2/models/{name}/infer", started, current, checked, table,
+        return answer(request_id, f"/v2/models/{name}/infer", started, current, checked, _records(table),
                       {"model_name": current.name, "model_version": str(current.version), "id": request_id,
                        "outputs": v2_outputs(table)})
 
@@ -133,7 +137,7 @@ def create_app(service: Service) -> FastAPI:
         if outside:
             return _error(422, f"row {outside[0]} is not in request '{request_id}' ({rows} row(s))", "value_error")
         service.log.feedback(request_id, labels)
-        return ORJSONResponse({"request_id": request_id, "labels": len(labels)})
+        return JSONAnswer({"request_id": request_id, "labels": len(labels)})
 
     @app.get("/health", responses=openapi.PLAIN)
     async def health() -> dict[str, str]:
@@ -168,7 +172,7 @@ def create_app(service: Service) -> FastAPI:
     async def v2_model_ready(name: str) -> Response:
         if name != service.current.name:
             return _error(404, f"no model '{name}' here; this service serves '{service.current.name}'", "not_found")
-        return ORJSONResponse({"name": name, "ready": True})
+        return JSONAnswer({"name": name, "ready": True})
 
     @app.get("/v2/models/{name}", responses=openapi.PLAIN_V2, openapi_extra=specs.model_name(served.name))
     async def v2_metadata(name: str) -> Response:
@@ -177,13 +181,23 @@ def create_app(service: Service) -> FastAPI:
             return _error(404, f"no model '{name}' here; this service serves '{current.name}'", "not_found")
         outputs = [{"name": c, "datatype": "BYTES" if c.endswith("_predicted") and current.model.task.is_classification
                     else "FP64", "shape": [-1]} for c in current.output_columns]
-        return ORJSONResponse({"name": current.name, "versions": [str(current.version)], "platform": "labcoat",
+        return JSONAnswer({"name": current.name, "versions": [str(current.version)], "platform": "labcoat",
                                "inputs": v2_inputs(current.model.schema), "outputs": outputs})
 
     app.state.service = service
     app.state.metrics = metrics
+    app.state.batcher = batcher
     app.add_middleware(Guard, service=service, metrics=metrics)
     return app
+
+
+class JSONAnswer(JSONResponse):
+    """A JSON response serialised by orjson (FastAPI deprecated its own ORJSONResponse in
+    favour of pydantic models, which this service does not use for bodies: see the module
+    docstring)."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 class Guard:
@@ -237,7 +251,7 @@ class _Refused(Exception):
     def response(self, metrics: ServiceMetrics) -> Response:
         for p in self.problems:
             metrics.failure(p.kind)
-        return ORJSONResponse({"detail": [p.detail() for p in self.problems]}, status_code=self.status)
+        return JSONAnswer({"detail": [p.detail() for p in self.problems]}, status_code=self.status)
 
 
 class _TooLarge(_Refused):
@@ -245,6 +259,17 @@ class _TooLarge(_Refused):
 
     def __init__(self, reason: str) -> None:
         super().__init__([Problem("body", reason, kind="too_large")])
+
+
+def _lists(frame: Any) -> dict[str, list[Any]]:
+    """A frame's columns as plain lists (the JSON answer, the log and the metrics read these;
+    ``DataFrame.to_dict`` costs ~0.3 ms on one row, this ~0.03 ms)."""
+    return dict(zip(map(str, frame.columns), frame.to_numpy(dtype=object).T.tolist()))
+
+
+def _records(columns: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    names = list(columns)
+    return [dict(zip(names, row)) for row in zip(*columns.values())]
 
 
 async def _json(request: Request, limit: int) -> Any:
@@ -278,8 +303,8 @@ def _authorized(headers: dict[str, str], token: str) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode())
 
 
-def _error(status: int, reason: str, kind: str, headers: dict[str, str] | None = None) -> ORJSONResponse:
-    return ORJSONResponse({"detail": [Problem("request", reason, kind=kind).detail()]}, status_code=status,
+def _error(status: int, reason: str, kind: str, headers: dict[str, str] | None = None) -> JSONAnswer:
+    return JSONAnswer({"detail": [Problem("request", reason, kind=kind).detail()]}, status_code=status,
                           headers=headers)
 
 

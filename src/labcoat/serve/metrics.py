@@ -16,12 +16,13 @@ True
 from __future__ import annotations
 
 import os
+from collections import Counter
 from typing import Any
-
-import pandas as pd
 
 #: Latency buckets (seconds): the service answers single rows in about a millisecond.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+#: Buckets of requests per model call.
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 #: Buckets of predicted probabilities (classification).
 PROBABILITY_BUCKETS = tuple(i / 10 for i in range(1, 11))
 
@@ -49,27 +50,34 @@ class ServiceMetrics:
                                 "predicted value.", buckets=PROBABILITY_BUCKETS if classification
                                 else Histogram.DEFAULT_BUCKETS, registry=self.registry)
         self.classification = classification
+        self.batches = Histogram("labcoat_batch_requests", "Requests predicted together in one model call "
+                                 "(micro-batching of concurrent requests).", buckets=BATCH_BUCKETS,
+                                 registry=self.registry)
 
     def observe(self, endpoint: str, status: int, seconds: float) -> None:
         self.requests.labels(endpoint, str(status)).inc()
         self.latency.labels(endpoint).observe(seconds)
 
+    def batch(self, requests: int) -> None:
+        self.batches.observe(requests)
+
     def failure(self, reason: str) -> None:
         self.failures.labels(reason).inc()
 
-    def predictions(self, table: pd.DataFrame, flags: list[Any]) -> None:
+    def predictions(self, table: dict[str, list[Any]], flags: list[Any]) -> None:
+        """Count a request's predictions (``table``: the predictions table's columns as lists)."""
         for flag in flags:
             self.flags.labels(flag.kind, flag.column).inc()
-        predicted = table.iloc[:, 0]
+        predicted, *probabilities = table.values()
         if self.classification:
-            for label, count in predicted.value_counts().items():
-                self.rows.labels(str(label)).inc(int(count))
-            for value in table.iloc[:, 1:].to_numpy().max(axis=1):
-                self.values.observe(float(value))
+            for label, count in Counter(predicted).items():
+                self.rows.labels(str(label)).inc(count)
+            for row in zip(*probabilities):
+                self.values.observe(max(row))
         else:
             self.rows.labels("value").inc(len(predicted))
-            for value in predicted.to_numpy(dtype=float):
-                self.values.observe(float(value))
+            for value in predicted:
+                self.values.observe(value)
 
     def render(self) -> bytes:
         from prometheus_client import generate_latest

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labcoat.serve.validation import Problem, RequestInvalid
+from labcoat.serve.validation import SMALL, Problem, RequestInvalid
 
 #: Open Inference Protocol data types by column role (BYTES for the others).
 V2_TYPES = {"numeric": "FP64", "boolean": "BOOL"}
@@ -61,7 +61,7 @@ def read_invocations(body: Any) -> tuple[pd.DataFrame, str]:
             raise _refuse("dataframe_split columns must be distinct strings", key)
         if not all(isinstance(r, list) and len(r) == len(names) for r in value["data"]):
             raise _refuse(f"every row of dataframe_split data must be a list of {len(names)} values", key)
-        return pd.DataFrame(value["data"], columns=names), key
+        return _frame(value["data"], names), key
     if isinstance(value, dict):
         return columns(value, key), key
     return records(value, key), key
@@ -94,7 +94,10 @@ def records(rows: Any, field: str) -> pd.DataFrame:
         raise _refuse(f'"{field}" must be a list of objects (one per row)', field)
     if not rows:
         raise _refuse(f'"{field}" is empty: send at least one row', field)
-    return pd.DataFrame.from_records(rows)
+    if len(rows) > SMALL:
+        return pd.DataFrame.from_records(rows)
+    names = list(dict.fromkeys(name for row in rows for name in row))
+    return _frame([[row.get(name) for name in names] for row in rows], names)
 
 
 def columns(value: Any, field: str) -> pd.DataFrame:
@@ -103,19 +106,31 @@ def columns(value: Any, field: str) -> pd.DataFrame:
     lengths = {len(v) for v in value.values()}
     if len(lengths) != 1 or 0 in lengths:
         raise _refuse(f'the lists in "{field}" must all have the same, non-zero length', field)
-    return pd.DataFrame(value)
+    return _frame(value)
 
 
-def v2_outputs(table: pd.DataFrame) -> list[dict[str, Any]]:
-    """``predict_frame``'s columns as Open Inference Protocol output tensors."""
+def _frame(data: Any, names: list[str] | None = None) -> pd.DataFrame:
+    """The request's rows as a frame. A few rows keep the JSON values as they are (object
+    columns): inferring column types costs more than it saves there (one row of 11 columns:
+    ~0.2 ms to build, ~0.06 ms each time the values are read back, against ~0.08 and ~0.001),
+    and the validator and ``Schema.prepare`` convert per column anyway."""
+    rows = len(data) if names is not None else len(next(iter(data.values())))
+    if rows > SMALL:
+        return pd.DataFrame(data, columns=names)
+    if names is None:
+        names, data = list(data), list(zip(*data.values()))
+    return pd.DataFrame(data, columns=pd.Index(names, dtype=object), dtype=object)
+
+
+def v2_outputs(table: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """``predict_frame``'s columns (as lists) as Open Inference Protocol output tensors."""
     out = []
-    for name in table.columns:
-        values = table[name]
-        kind = ("BOOL" if pd.api.types.is_bool_dtype(values.dtype) else
-                "FP64" if pd.api.types.is_float_dtype(values.dtype) else
-                "INT64" if pd.api.types.is_integer_dtype(values.dtype) else "BYTES")
-        out.append({"name": str(name), "shape": [len(values)], "datatype": kind,
-                    "data": [str(v) for v in values] if kind == "BYTES" else values.tolist()})
+    for name, values in table.items():
+        kind = ("BOOL" if all(isinstance(v, bool) for v in values) else
+                "INT64" if all(isinstance(v, int) and not isinstance(v, bool) for v in values) else
+                "FP64" if all(isinstance(v, float) for v in values) else "BYTES")
+        out.append({"name": name, "shape": [len(values)], "datatype": kind,
+                    "data": [str(v) for v in values] if kind == "BYTES" else values})
     return out
 
 

@@ -50,8 +50,12 @@ def promote(name: str, version: str, alias: str = "champion", uri: str | None = 
     _version(client, name, version)
     if alias == "champion":
         history = _history(client, name)
+        current = _champion(client, name)
+        if current is not None and (not history or history[-1] != current):
+            history.append(current)  # set outside labcoat (MLflow's UI or API): rollback returns to it
         if not history or history[-1] != str(version):
-            client.set_registered_model_tag(name, HISTORY_TAG, json.dumps([*history, str(version)]))
+            history.append(str(version))
+        client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
     client.set_registered_model_alias(name, alias, str(version))
 
 
@@ -60,7 +64,7 @@ def rollback(name: str, uri: str | None = None) -> str:
     client = store.client(uri)
     _model(client, name)
     history = _history(client, name)
-    existing = {v.version for v in client.search_model_versions(f"name = '{name}'")}
+    existing = {str(v.version) for v in client.search_model_versions(f"name = '{name}'")}  # ints from a SQL store
     while len(history) > 1:
         history.pop()
         if history[-1] in existing:
@@ -171,6 +175,11 @@ def _version(client: Any, name: str, version: str) -> Any:
     except Exception:
         raise RegistryError(f"'{name}' has no version {version}; `labcoat models show {name}` lists "
                             "its versions.") from None
+
+
+def _champion(client: Any, name: str) -> str | None:
+    aliases = dict(client.get_registered_model(name).aliases or {})
+    return None if aliases.get("champion") is None else str(aliases["champion"])
 
 
 def _history(client: Any, name: str) -> list[str]:

@@ -19,8 +19,12 @@ from labcoat.tracking.store import quiet_mlflow
 from labcoat.tracking.recorder import KIND_TAG
 
 
+#: Runs listed (tag ``labcoat.kind``): studies of ``fit`` and checks of ``labcoat monitor``.
+LISTED_KINDS = ("study", "monitor")
+
+
 def list_runs(limit: int = 50, uri: str | None = None, experiment: str = store.EXPERIMENT) -> list[dict[str, Any]]:
-    """The latest ``limit`` studies, newest first."""
+    """The latest ``limit`` studies (and monitoring checks), newest first."""
     path = store.sqlite_path(store.resolve_uri(uri))
     if path is not None:
         if not path.exists():
@@ -37,8 +41,10 @@ def _list_mlflow(limit: int, uri: str | None, experiment: str) -> list[dict[str,
     found = client.get_experiment_by_name(experiment)
     if found is None:
         return []
-    runs = client.search_runs([found.experiment_id], filter_string=f"tags.`{KIND_TAG}` = 'study'",
-                              order_by=["attributes.start_time DESC"], max_results=limit)
+    runs = [run for kind in LISTED_KINDS  # MLflow's filter has no IN for tags
+            for run in client.search_runs([found.experiment_id], filter_string=f"tags.`{KIND_TAG}` = '{kind}'",
+                                          order_by=["attributes.start_time DESC"], max_results=limit)]
+    runs = sorted(runs, key=lambda run: -run.info.start_time)[:limit]
     return [_row(run.info.run_id, run.info.run_name, run.info.start_time, run.info.status,
                  run.data.tags, run.data.params, run.data.metrics) for run in runs]
 
@@ -54,9 +60,9 @@ def _list_sqlite(path: Path, experiment: str, limit: int) -> list[dict[str, Any]
         runs = connection.execute(
             "select r.run_uuid, r.name, r.start_time, r.status from runs r "
             "join experiments e on e.experiment_id = r.experiment_id "
-            "join tags k on k.run_uuid = r.run_uuid and k.key = ? and k.value = 'study' "
+            f"join tags k on k.run_uuid = r.run_uuid and k.key = ? and k.value in ({','.join('?' * len(LISTED_KINDS))}) "
             "where e.name = ? and r.lifecycle_stage = 'active' "
-            "order by r.start_time desc limit ?", (KIND_TAG, experiment, limit)).fetchall()
+            "order by r.start_time desc limit ?", (KIND_TAG, *LISTED_KINDS, experiment, limit)).fetchall()
         ids = [r[0] for r in runs]
         marks = ",".join("?" * len(ids))
         found: dict[str, dict[str, dict[str, Any]]] = {i: {"tags": {}, "params": {}, "metrics": {}} for i in ids}
@@ -96,8 +102,8 @@ def show_run(run_id: str, uri: str | None = None) -> dict[str, Any]:
 def _row(run_id: str, name: str | None, start_time: int, status: str, tags: dict[str, str],
          params: dict[str, str], metrics: dict[str, float]) -> dict[str, Any]:
     started = datetime.fromtimestamp(start_time / 1000, tz=timezone.utc)
-    score = metrics.get("ensemble_score")
-    return {"run": run_id, "name": name,
+    score = metrics.get("ensemble_score", metrics.get("current_score"))  # a monitoring check's score
+    return {"run": run_id, "name": name, "kind": tags.get(KIND_TAG),
             "date": started.strftime("%Y-%m-%d %H:%M"), "status": status,
             "data": tags.get("lineage.data_fingerprint", "")[:12],
             "rows": tags.get("lineage.rows"), "target": params.get("target"),

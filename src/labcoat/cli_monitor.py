@@ -1,0 +1,98 @@
+"""``labcoat monitor MODEL``: drift, schema checks and performance of a model on current rows.
+
+Exit code 0 when nothing needs attention, 1 on drift or degradation, 2 on an error, so that
+cron and CI can act on it.
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+# As in labcoat.cli, which imports this module.
+MODEL_HELP = "Model folder, runs:/RUN_ID/model, models:/NAME/VERSION or models:/NAME@ALIAS."
+TRACKING_HELP = "MLflow store or server (default: $MLFLOW_TRACKING_URI, else .labcoat/ here)."
+
+
+def monitor(model: str = typer.Argument(..., help=MODEL_HELP),
+            current: Optional[Path] = typer.Option(
+                None, "--current", "-c", help="Rows to check (CSV, Parquet, JSON lines: streamed; or Excel). "
+                "If they hold the target, it is used as labels."),
+            from_log: bool = typer.Option(False, "--from-log", help="Check the requests `labcoat serve` logged "
+                                          "for this model instead (see --log, --since)."),
+            log: Path = typer.Option(Path("predictions.db"), "--log", help="The prediction log, for --from-log."),
+            since: Optional[str] = typer.Option(None, help="With --from-log: requests since 24h, 30m, 7d or a date."),
+            labels: Optional[Path] = typer.Option(None, "--labels", help="Labels of the --current rows, joined by "
+                                                  "--id-column or by row order."),
+            label_column: Optional[str] = typer.Option(None, help="Label column of --labels (default: the target)."),
+            id_column: Optional[str] = typer.Option(None, help="Id column in both --current and --labels."),
+            share: Optional[float] = typer.Option(None, "--share-threshold", help="Dataset drift when at least this "
+                                                  "share of the columns drift (default 0.5)."),
+            options: Optional[Path] = typer.Option(
+                None, "--options", help='JSON file of drift settings, e.g. {"share": 0.3, "columns": {"age": '
+                '{"method": "psi", "threshold": 0.2}}}.'),
+            report: Path = typer.Option(Path("monitor-report.html"), "--report", help="HTML report to write."),
+            no_report: bool = typer.Option(False, "--no-report", help="Write no HTML report."),
+            json_out: Optional[Path] = typer.Option(None, "--json-out", help="Also write the JSON document there."),
+            as_json: bool = typer.Option(False, "--json", help="Print the JSON document instead of the summary."),
+            tracking_uri: Optional[str] = typer.Option(None, help=TRACKING_HELP),
+            no_track: bool = typer.Option(False, "--no-track", help="Do not log the check as a tracking run."),
+            chunk_rows: int = typer.Option(100_000, help="Rows read at a time from --current.")) -> None:
+    """Check MODEL for drift (per column, dataset, predictions), schema violations and, with
+    labels, a drop in performance. Exit code 0: nothing to act on; 1: drift or degradation;
+    2: error."""
+    from labcoat.cli import _show_notices, _unique
+    from labcoat.monitor.check import monitor as check
+
+    settings = _settings(options, share)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = check(model, current=current, from_log=log if from_log else None, since=since, labels=labels,
+                       label_column=label_column, id_column=id_column, options=settings,
+                       report=None if no_report else report, tracking_uri=tracking_uri, track=not no_track,
+                       chunk_rows=chunk_rows)
+    document = result.to_dict()
+    if json_out is not None:
+        _write(json_out, json.dumps(document, indent=2))
+    if as_json:
+        print(json.dumps(document))
+    else:
+        _show_notices(_unique(caught))
+        for line in result.summary:
+            print(line)
+        if not no_report:
+            print(f"Report: {report}")
+        if result.run_id:
+            print(f"Recorded as run {result.run_id} (experiment labcoat-monitor)")
+    raise typer.Exit(code=result.exit_code)
+
+
+def _settings(path: Optional[Path], share: Optional[float]) -> dict[str, Any] | None:
+    """Drift settings from ``--options`` and ``--share-threshold`` (which wins)."""
+    from labcoat.errors import ConfigError
+
+    settings: dict[str, Any] = {}
+    if path is not None:
+        try:
+            settings = json.loads(path.read_text())
+        except OSError as error:
+            raise ConfigError(f"Cannot read --options '{path}': {error.strerror or error}.") from None
+        except ValueError as error:
+            raise ConfigError(f"--options '{path}' is not valid JSON: {error}.") from None
+        if not isinstance(settings, dict):
+            raise ConfigError(f"--options '{path}' must hold a JSON object such as {{\"share\": 0.3}}.")
+    if share is not None:
+        settings["share"] = share
+    return settings or None
+
+
+def _write(path: Path, text: str) -> None:
+    from labcoat.errors import ConfigError
+
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"Cannot write '{path}': {error.strerror or error}.") from None

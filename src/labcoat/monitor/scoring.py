@@ -1,0 +1,78 @@
+"""The model's outputs on the current window, chunk by chunk: the ``prediction`` column whose
+drift is tested (positive-class probability for binary, value for regression, label for
+multiclass, as in the reference) and the labelled rows kept for the performance check.
+
+Examples
+--------
+>>> sink = Labelled()                                                  # doctest: +SKIP
+>>> for rows, prediction in scored(model, window.chunks, sink): ...    # doctest: +SKIP
+>>> sink.y, sink.predictions                                           # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from labcoat.monitor.current import Chunk
+from labcoat.monitor.labels import encode
+
+
+@dataclass
+class Labelled:
+    """What the chunks left behind: encoded labels with the model's outputs on those rows,
+    and the count of rows seen."""
+
+    rows: int = 0
+    _y: list[np.ndarray] = field(default_factory=list)
+    _outputs: list[np.ndarray] = field(default_factory=list)
+
+    def add(self, y: np.ndarray, outputs: np.ndarray) -> None:
+        self._y.append(y)
+        self._outputs.append(outputs)
+
+    @property
+    def y(self) -> np.ndarray:
+        return np.concatenate(self._y) if self._y else np.empty(0)
+
+    @property
+    def predictions(self) -> np.ndarray:
+        return np.concatenate(self._outputs) if self._outputs else np.empty(0)
+
+
+def outputs(model: Any, rows: pd.DataFrame) -> np.ndarray:
+    """Probabilities per class (classification) or values (regression) for ``rows``; the
+    notices on unseen values are left out (the drift report lists them)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return model.predict_proba(rows) if model.task.is_classification else model.predict(rows)
+
+
+def prediction_column(model: Any, out: np.ndarray, index: pd.Index | None = None) -> pd.Series:
+    """The one number or label per row whose distribution is compared with the reference's."""
+    task = model.task.value
+    if task == "binary":
+        values: Any = out[:, 1]
+    elif task == "multiclass":
+        values = model.classes_[out.argmax(axis=1)]
+    else:
+        values = out
+    return pd.Series(values, index=index, name="prediction")
+
+
+def scored(model: Any, chunks: Iterable[Chunk], sink: Labelled) -> Iterator[tuple[pd.DataFrame, pd.Series]]:
+    """Each chunk's rows with its prediction column; labelled rows go to ``sink``."""
+    classification = model.task.is_classification
+    for chunk in chunks:
+        out = chunk.outputs if chunk.outputs is not None else outputs(model, chunk.rows)
+        sink.rows += len(chunk.rows)
+        if chunk.labels is not None:
+            known = chunk.labels.notna().to_numpy()
+            if known.any():
+                sink.add(encode(chunk.labels[known], model.schema.classes, classification=classification),
+                         out[known])
+        yield chunk.rows, prediction_column(model, out, chunk.rows.index)

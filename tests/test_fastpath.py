@@ -1,0 +1,468 @@
+"""A few rows (≤ 64) take fast paths through prediction (``Schema.prepare_columns`` → SmallFrame,
+``features.build`` plans, the families' bare predictors). Train/serve skew is the worst bug a
+serving path can have, so every result here is compared with the general path on the same
+rows: the general path is forced by setting every small-input threshold below zero, and, as a
+check that needs no knowledge of those thresholds, by padding the rows past 64.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import pickle
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from conftest import mixed_frame, shared_dataset
+from labcoat.data import schema as schema_module
+from labcoat.data.schema import Schema, SmallFrame, Task
+from labcoat.errors import LabcoatNotice
+from labcoat.features import build as build_module
+from labcoat.features import transformers as transformers_module
+from labcoat.features.build import build_preprocessor, native_categorical_count, transform
+from labcoat.model import Member, Model
+from labcoat.models import FAMILIES
+from labcoat.models._base import BuildContext, predict_output
+from labcoat.train import encode_target
+
+#: Modules holding a small-input threshold, and its name.
+_THRESHOLDS = [(schema_module, "_SMALL"), (transformers_module, "_SMALL"),
+               ("labcoat.models.lightgbm", "SMALL_INPUT"), ("labcoat.models.linear", "SMALL_INPUT"),
+               ("labcoat.models.hist_gb", "SMALL_INPUT"), ("labcoat.models._forest", "SMALL_INPUT")]
+
+
+@contextmanager
+def general_path() -> Iterator[None]:
+    """Every fast path off: what the same rows give when they are not "a few"."""
+    import importlib
+
+    with pytest.MonkeyPatch.context() as mp:
+        for module, name in _THRESHOLDS:
+            module = importlib.import_module(module) if isinstance(module, str) else module
+            assert hasattr(module, name), (module, name)
+            mp.setattr(module, name, -1)
+        yield
+
+
+# ---------------------------------------------------------------------- data and models
+def rich_frame(n: int = 240, seed: int = 0) -> pd.DataFrame:
+    """conftest's mixed frame plus what it lacks: a categorical above 64 values (ordinal codes,
+    target encoding), a small integer categorical, a numpy boolean, datetimes with hours, and
+    a multiclass and a regression target."""
+    rng = np.random.default_rng(seed)
+    frame = mixed_frame(n, seed)
+    frame["city"] = [f"c{v:02d}" for v in rng.integers(0, 80, n)]
+    frame["visits"] = rng.integers(0, 7, n)
+    frame["vip"] = rng.random(n) < 0.3
+    frame["score"] = np.where(rng.random(n) < 0.1, np.nan, rng.normal(50, 10, n))
+    frame["last_seen"] = (pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 10**7, n), unit="s")
+                          ).strftime("%Y-%m-%d %H:%M:%S")
+    signal = (frame["age"] - 50) / 10 + frame["visits"] - 3 + frame["vip"] * 1.5
+    frame["tier"] = np.digitize(signal, np.quantile(signal, [0.33, 0.66]))
+    frame["spend"] = signal * 10 + rng.normal(0, 2, n)
+    return frame
+
+
+TARGETS = {"churn": Task.BINARY, "tier": Task.MULTICLASS, "spend": Task.REGRESSION}
+
+
+def build_model(frame: pd.DataFrame, target: str, families: dict[str, dict[str, Any]],
+                threshold: float | None = None) -> Model:
+    """A Model fitted as ``train._refit`` fits one (one preprocessor per style, members on all
+    rows), with small estimators so that the file stays quick."""
+    data = frame.drop(columns=[t for t in TARGETS if t != target and t in frame])
+    schema = Schema.infer(data, target)
+    prepared = schema.prepare(data, warn=False)
+    y = encode_target(data[target], schema)
+    n_classes = len(schema.classes or ())
+    preprocessors, members = {}, []
+    for i, (name, params) in enumerate(families.items()):
+        family = FAMILIES[name.split(":")[0]]
+        if family.style not in preprocessors:
+            preprocessors[family.style] = build_preprocessor(schema, family.style).fit(prepared, y)
+        X = transform(preprocessors[family.style], prepared)
+        context = BuildContext(task=schema.task, n_classes=n_classes, seed=0, n_jobs=1,
+                               native_categoricals=native_categorical_count(schema, family.style),
+                               n_rows=len(data))
+        estimator = family.build({**family.portfolio(schema.task)[0], **params}, context)
+        family.fit(estimator, X, y)
+        members.append(Member(family=family.name, trial=i, weight=1.0 / len(families), style=family.style,
+                              estimator=estimator, params=params, preprocessor=family.style))
+    return Model(schema=schema, members=members, preprocessors=preprocessors, leaderboard=pd.DataFrame(),
+                 info={"metric": "roc_auc" if schema.task.is_classification else "rmse", "n_jobs": 1},
+                 threshold=threshold)
+
+
+ALL_STYLES = {"lightgbm": {"n_estimators": 25}, "linear": {}, "catboost": {"iterations": 25}}
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    return rich_frame()
+
+
+@pytest.fixture(scope="module")
+def models(frame: pd.DataFrame) -> dict[str, Model]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return {
+            "binary": build_model(frame, "churn", ALL_STYLES),
+            "binary_threshold": build_model(frame, "churn", {"linear": {"C": 0.3}}, threshold=0.35),
+            "multiclass": build_model(frame, "tier", ALL_STYLES),
+            "regression": build_model(frame, "spend", {**ALL_STYLES, "linear:elastic": {"alpha": 0.5, "l1_ratio": 0.5}}),
+        }
+
+
+# ---------------------------------------------------------------------- comparison
+def _outcome(call: Any) -> tuple[Any, list[str]]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = call()
+        except Exception as error:  # noqa: BLE001 - the error itself is compared
+            result = error
+    # labcoat's own notices (libraries' deprecation warnings are not the model's behaviour)
+    return result, [str(w.message) for w in caught if issubclass(w.category, LabcoatNotice)]
+
+
+def assert_same_predictions(model: Model, rows: pd.DataFrame, *, pad: bool = True) -> pd.DataFrame | None:
+    """``predict_frame`` of ``rows`` equals the general path's: labels and values exactly,
+    probabilities to 1e-12 (BLAS may sum a dense product in another order for another row
+    count), the same warnings, or the same error (type and message)."""
+    assert len(rows) <= 64
+    fast, fast_warnings = _outcome(lambda: model.predict_frame(rows))
+    with general_path():
+        slow, slow_warnings = _outcome(lambda: model.predict_frame(rows))
+    assert fast_warnings == slow_warnings
+    if isinstance(slow, Exception) or isinstance(fast, Exception):
+        assert type(fast) is type(slow), (fast, slow)
+        assert str(fast) == str(slow)
+        return None
+    _assert_equal_tables(fast, slow)
+    if pad:  # rows past 64 take the general path whatever the thresholds are
+        padded = pd.concat([rows, rows.iloc[[0] * (65 - len(rows) + 3)]])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _assert_equal_tables(fast, model.predict_frame(padded).iloc[:len(rows)].reset_index(drop=True))
+    return fast
+
+
+def _assert_equal_tables(fast: pd.DataFrame, slow: pd.DataFrame) -> None:
+    assert list(fast.columns) == list(slow.columns)
+    assert (fast.dtypes == slow.dtypes).all()
+    first = fast.columns[0]
+    if fast[first].dtype.kind == "f":  # regression values
+        np.testing.assert_allclose(fast[first], slow[first], rtol=0, atol=1e-12)
+    else:
+        np.testing.assert_array_equal(fast[first].to_numpy(), slow[first].to_numpy())
+    np.testing.assert_allclose(fast.iloc[:, 1:].to_numpy(float), slow.iloc[:, 1:].to_numpy(float), rtol=0, atol=1e-12)
+
+
+def assert_same_preparation(model: Model, rows: pd.DataFrame) -> None:
+    """The prepared frame and every style's model input are bit for bit the general ones."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        small = model.schema.prepare_columns(rows)
+        assert isinstance(small, SmallFrame)
+        with general_path():
+            general = model.schema.prepare(rows)
+            slow = {key: transform(pre, general) for key, pre in model.preprocessors.items()}
+        again = model.schema.prepare(rows)
+    pd.testing.assert_frame_equal(small.to_frame(), general)
+    pd.testing.assert_frame_equal(again, general)
+    for key, pre in model.preprocessors.items():
+        fast = transform(pre, small)
+        assert build_module._small_plan(pre) is not None
+        assert type(fast) is type(slow[key]) and fast.shape == slow[key].shape
+        a, b = (fast.toarray(), slow[key].toarray()) if sp.issparse(fast) else (fast, slow[key])
+        assert pd.DataFrame(a).equals(pd.DataFrame(b)), key  # NaN == NaN, object columns too
+
+
+# ---------------------------------------------------------------------- tests
+@pytest.mark.parametrize("kind", ["binary", "binary_threshold", "multiclass", "regression"])
+def test_training_rows_predict_as_the_general_path(models, frame, kind):
+    model = models[kind]
+    for rows in (frame.head(1), frame.iloc[5:12], frame.iloc[100:164], frame.sample(9, random_state=1)):
+        assert_same_predictions(model, rows)
+        assert_same_preparation(model, rows)
+
+
+def messy_records() -> list[dict[str, Any]]:
+    """Rows as a request may send them: missing values of every kind, unseen categories, numbers
+    as strings, booleans spelled many ways, dates in many formats, extreme numbers."""
+    base = rich_frame(1).drop(columns=list(TARGETS)).iloc[0].to_dict()
+    edits = [
+        {},
+        {"age": None, "income": np.nan, "plan": None, "autopay": None, "signup": None, "note": None,
+         "city": None, "visits": None, "vip": None, "score": None, "last_seen": None},
+        {"plan": "platinum", "city": "atlantis", "visits": 99},              # unseen categories
+        {"age": "42", "income": " 3.5e4 ", "score": "", "visits": "3"},      # numbers as strings
+        {"age": 42, "income": 35000, "visits": 3.0, "score": True},         # ints, floats, bools
+        {"autopay": "YES"}, {"autopay": " no "}, {"autopay": True}, {"autopay": 1}, {"autopay": 0.0},
+        {"autopay": "maybe"}, {"vip": "yes"}, {"vip": 1}, {"vip": "False"}, {"vip": np.nan},
+        {"signup": "2021/03/04"}, {"signup": "03/04/2021"}, {"signup": "2021-03-04T10:30:00"},
+        {"signup": "2021-03-04 10:30:00+02:00"}, {"signup": "March 4, 2021"}, {"signup": "1969-07-20"},
+        {"last_seen": "2024-02-29 23:59:59.999"}, {"last_seen": "0850-01-01"}, {"last_seen": "9999-12-31 23:00"},
+        {"note": ""}, {"note": 12345}, {"note": "Ünïcödé — great service, great!"}, {"note": "cancel " * 50},
+        {"age": 1e308, "income": -1e308, "score": 1e-308}, {"age": -0.0, "income": 0.0},
+        {"plan": 3}, {"plan": 3.0}, {"city": ""}, {"plan": "pro "}, {"city": " c01 "}, {"city": 7},
+    ]
+    return [{**base, **e} for e in edits]
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "regression"])
+def test_messy_requests_predict_as_the_general_path(models, kind):
+    model = models[kind]
+    records = messy_records()
+    for record in records:  # one row at a time, as the service sees them
+        assert_same_predictions(model, pd.DataFrame.from_records([record]), pad=False)
+    rows = pd.DataFrame.from_records(records)
+    assert assert_same_predictions(model, rows) is not None
+    assert_same_preparation(model, rows)
+
+
+@pytest.mark.parametrize("edit", [
+    {"age": "lots"}, {"age": "1_000"}, {"income": " nan "}, {"income": "١٢٣"}, {"income": "inf"},
+    {"signup": "not a date"}, {"signup": ""}, {"signup": 20210304}, {"age": float("inf")},
+    {"age": -float("inf")}, {"note": pd.NA}, {"age": pd.NA}, {"plan": pd.NaT}, {"autopay": pd.NA},
+])
+def test_bad_values_fail_as_in_the_general_path(models, edit):
+    record = {**messy_records()[0], **edit}
+    rows = pd.DataFrame.from_records([record, messy_records()[2]])
+    for kind in ("binary", "regression"):
+        assert_same_predictions(models[kind], rows, pad=False)
+        assert_same_predictions(models[kind], rows.head(1), pad=False)
+
+
+def test_column_problems_fail_or_warn_as_in_the_general_path(models, frame):
+    model = models["binary"]
+    assert_same_predictions(model, frame.head(3).drop(columns=["age", "plan"]), pad=False)
+    assert_same_predictions(model, frame.head(3).assign(unknown=1))
+    reordered = frame.head(5)[list(reversed(frame.columns))]
+    assert_same_predictions(model, reordered)
+    assert_same_predictions(model, frame.head(4).set_axis([10, 3, 7, 7]))
+    assert_same_predictions(model, frame.head(0), pad=False)
+
+
+@pytest.mark.parametrize("variant", ["nullable", "objects", "strings", "categories", "datetimes", "utc"])
+def test_column_dtypes_predict_as_the_general_path(models, frame, variant):
+    rows = frame.iloc[20:30].copy()
+    rows.iloc[0, rows.columns.get_loc("age")] = np.nan
+    if variant == "nullable":
+        rows = rows.convert_dtypes()
+    elif variant == "objects":
+        rows = rows.astype(object)
+    elif variant == "strings":
+        rows = rows.astype(str)
+    elif variant == "categories":
+        rows = rows.astype({"plan": "category", "city": "category", "visits": "category"})
+    elif variant == "datetimes":
+        rows["signup"] = pd.to_datetime(rows["signup"]).astype("datetime64[s]")
+        rows.loc[rows.index[1], "signup"] = pd.NaT
+    else:
+        rows["last_seen"] = pd.to_datetime(rows["last_seen"]).dt.tz_localize("Europe/Paris")
+    for kind in ("binary", "multiclass", "regression"):
+        assert_same_predictions(models[kind], rows)
+        assert_same_predictions(models[kind], rows.head(1), pad=False)
+
+
+@pytest.mark.parametrize("family, params", [("random_forest", {"n_estimators": 15}),
+                                            ("extra_trees", {"n_estimators": 15}),
+                                            ("hist_gb", {"max_iter": 15}), ("xgboost", {"n_estimators": 15}),
+                                            ("knn", {})])
+def test_other_families_predict_as_the_general_path(frame, family, params):
+    """Their preprocessing is the styles' above; their own few-row predictors (flat forests,
+    which once accepted 1e308 where the forest refuses it as float32) must agree too."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = build_model(frame, "churn", {family: params})
+    messy = pd.DataFrame.from_records(messy_records())
+    extreme = messy[messy["age"] == 1e308]
+    for rows in (frame.head(1), frame.iloc[30:64], messy, messy.iloc[[0, 1, 2]], extreme):
+        assert_same_predictions(model, rows)
+
+
+@pytest.mark.parametrize("name, target", [("titanic", "survived"), ("adult", "income")])
+def test_shared_datasets_predict_as_the_general_path(name, target):
+    data = shared_dataset(name)
+    data = data.drop(columns=["alive"], errors="ignore").sample(min(len(data), 1500), random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = build_model(data, target, {"lightgbm": {"n_estimators": 20}, "linear": {}})
+    rows = data.iloc[:40].copy()
+    rows.iloc[0, 1] = None  # a missing value in the first feature
+    for part in (rows.head(1), rows.iloc[3:4], rows):
+        assert_same_predictions(model, part)
+        assert_same_preparation(model, part)
+
+
+def test_the_benchmark_dataset_predicts_as_the_general_path():
+    from labcoat.datasets import make_churn
+
+    data = make_churn(600)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = build_model(data, "churned", {"lightgbm": {"n_estimators": 20}, "linear": {}})
+    for part in (data.head(1), data.iloc[10:74]):
+        assert_same_predictions(model, part)
+        assert_same_preparation(model, part)
+
+
+# ---------------------------------------------------------------------- the replaced library calls
+def test_datetime_parts_equal_pandas_from_year_1_to_9999():
+    from labcoat.features.transformers import DatetimeParts
+
+    rng = np.random.default_rng(0)
+    seconds = rng.integers(-62_000_000_000, 253_000_000_000, 64)
+    nanos = rng.integers(-9 * 10**18, 9 * 10**18, 64)  # below the second, before 1970 too
+    fitted = DatetimeParts().fit(pd.DataFrame({"d": pd.to_datetime(["2020-01-01 10:00", "2021-06-03 23:00"])}))
+    assert fitted.parts_["d"] == ["year", "month", "day", "day_of_week", "day_of_year", "hour"]
+    for values in (seconds.astype("datetime64[s]"), nanos.astype("datetime64[ns]"),
+                   (nanos // 1000).astype("datetime64[us]")):
+        values[::7] = np.datetime64("NaT")
+        for start in range(0, 64, 16):
+            part = pd.DataFrame({"d": values[start:start + 16]})
+            fast = fitted.transform(part)
+            with general_path():
+                slow = fitted.transform(part)
+            np.testing.assert_array_equal(fast, slow)
+
+
+def _corpus() -> list[str]:
+    rng = np.random.default_rng(0)
+    words = np.array(["great", "service", "slow", "network", "café", "naïve", "price", "cancel", "the", "a",
+                      "Great", "SERVICE", "x1", "2024"])
+    return [" ".join(rng.choice(words, rng.integers(0, 12))) + rng.choice(["", "!", " ...", "\n"])
+            for _ in range(200)]
+
+
+@pytest.mark.parametrize("options", [dict(max_features=100, min_df=3, sublinear_tf=True),
+                                     dict(max_features=20_000, ngram_range=(1, 2), min_df=2, sublinear_tf=True),
+                                     dict(sublinear_tf=False, strip_accents="unicode", lowercase=False)])
+def test_tfidf_of_a_few_strings_equals_the_vectorizer(options):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    docs = _corpus()
+    vectorizer = TfidfVectorizer(**options).fit(docs)
+    tfidf = build_module._Tfidf.of(vectorizer)
+    assert tfidf is not None
+    few = np.array(docs[:20] + ["", "   ", "unknown words only", "great great great service"], dtype=object)
+    rows = tfidf(few)
+    expected = vectorizer.transform(few)
+    np.testing.assert_array_equal(build_module._dense(rows), expected.toarray())
+    got = build_module._csr_hstack([rows, np.ones((len(few), 1))], len(few))
+    reference = sp.hstack([sp.csr_matrix(expected), sp.csr_matrix(np.ones((len(few), 1)))]).tocsr()
+    for attr in ("data", "indices", "indptr"):
+        np.testing.assert_array_equal(getattr(got, attr), getattr(reference, attr))
+
+
+@pytest.mark.parametrize("target", ["binary", "multiclass", "continuous"])
+def test_target_codes_equal_the_target_encoder(target):
+    rng = np.random.default_rng(0)
+    X = rng.choice([f"v{i}" for i in range(30)], size=(400, 2)).astype(object)
+    y = {"binary": rng.integers(0, 2, 400), "multiclass": rng.integers(0, 3, 400),
+         "continuous": rng.normal(size=400)}[target]
+    encoder = build_module._target_encoder().fit(X, y)
+    codes = build_module._TargetCodes.of(encoder)
+    assert codes is not None
+    rows = np.array([["v1", "v2"], ["unseen", "v29"], ["v0", ""]], dtype=object)
+    np.testing.assert_array_equal(codes(rows), encoder.transform(rows))
+
+
+@pytest.mark.parametrize("task", [Task.BINARY, Task.MULTICLASS, Task.REGRESSION])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_linear_models_predict_few_rows_as_scikit_learn(task, sparse):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 30)) * (rng.random((300, 30)) < 0.3)
+    y = X[:, 0] + X[:, 1] + rng.normal(size=300)
+    family = FAMILIES["linear"]
+    params = [{"alpha": 1.0, "l1_ratio": 0.0}, {"alpha": 0.5, "l1_ratio": 0.5}] if task is Task.REGRESSION \
+        else [{"C": 1.0}]
+    if task.is_classification:
+        y = np.digitize(y, np.quantile(y, [0.5] if task is Task.BINARY else [0.33, 0.66]))
+    n_classes = None if task is Task.REGRESSION else len(np.unique(y))
+    for p in params:
+        model = family.build(p, BuildContext(task=task, n_classes=n_classes or 0, seed=0, n_jobs=1))
+        family.fit(model, sp.csr_matrix(X) if sparse else X, y)
+        rows = sp.csr_matrix(X[:7]) if sparse else X[:7]
+        fast = family.predict(model, rows, task, n_classes=n_classes, threads=1)
+        np.testing.assert_array_equal(fast, predict_output(model, rows, task, n_classes))
+        bad = X[:2].copy()
+        bad[0, 3] = np.inf
+        bad = sp.csr_matrix(bad) if sparse else bad
+        fast, _ = _outcome(lambda m=model, X=bad: family.predict(m, X, task, n_classes=n_classes, threads=1))
+        slow, _ = _outcome(lambda m=model, X=bad: predict_output(m, X, task, n_classes))
+        if isinstance(slow, Exception):  # scikit-learn refuses infinity, except ElasticNet on sparse rows
+            assert type(fast) is type(slow) and str(fast) == str(slow)
+        else:
+            np.testing.assert_array_equal(fast, slow)
+
+
+def test_sparse_output_and_unknown_steps_equal_the_column_transformer():
+    """A linear preprocessing dense enough to stay sparse (text bigrams), and a step the plans
+    do not know (scikit-learn's OrdinalEncoder), which goes through the DataFrame path."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import OrdinalEncoder
+
+    data = mixed_frame(200)
+    data["note"] = [f"{d} {w}" for d, w in zip(data["note"], np.array(_corpus())[:200])]
+    schema = Schema.infer(data, "churn")
+    prepared = schema.prepare(data)
+    y = encode_target(data["churn"], schema)
+    linear = build_preprocessor(schema, "linear").fit(prepared, y)
+    assert linear.sparse_output_
+    other = ColumnTransformer([("codes", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
+                                ["plan"]), ("num", "passthrough", ["age", "income"])]).fit(prepared)
+    for pre in (linear, other):
+        for rows in (data.head(1), data.iloc[3:40]):
+            small = schema.prepare_columns(rows)
+            fast = transform(pre, small)
+            slow = pre.transform(schema.prepare(rows))
+            assert type(fast) is type(slow)
+            if sp.issparse(fast):
+                fast.sort_indices()
+                np.testing.assert_array_equal(fast.indptr, slow.indptr)
+                np.testing.assert_array_equal(fast.indices, slow.indices)
+                fast, slow = fast.data, slow.data
+            np.testing.assert_array_equal(fast, slow)
+
+
+def test_plans_are_not_saved_and_follow_a_refit(models, frame):
+    model = models["binary"]
+    frame = frame.drop(columns=["tier", "spend"])
+    rows = frame.iloc[40:45]
+    expected = model.predict_frame(rows)
+    again = pickle.loads(pickle.dumps(model))
+    pd.testing.assert_frame_equal(again.predict_frame(rows), expected)
+    pre = pickle.loads(pickle.dumps(model.preprocessors["tree"]))
+    prepared = model.schema.prepare(frame)
+    before = transform(pre, model.schema.prepare_columns(rows))
+    pre.fit(prepared.iloc[::-1].head(120), None)  # other rows: other codes, other TF-IDF words
+    after = transform(pre, model.schema.prepare_columns(rows))
+    np.testing.assert_array_equal(after, transform(pre, model.schema.prepare(rows)))
+    assert before.shape != after.shape or not np.array_equal(before, after, equal_nan=True)
+
+
+def test_small_frame_to_frame_keeps_dtypes():
+    small = SmallFrame({"x": np.array([1.5]), "c": np.array(["a"], dtype=object),
+                        "d": np.array(["2020-01-01"], dtype="datetime64[us]")}, pd.Index([7]))
+    frame = small.to_frame()
+    assert len(small) == 1 and list(frame.index) == [7]
+    assert frame.dtypes.astype(str).tolist() == ["float64", "object", "datetime64[us]"]
+    assert list(small.to_frame(["c"]).columns) == ["c"]
+
+
+def test_dates_of_many_kinds_prepare_as_the_general_path():
+    schema = Schema.infer(mixed_frame(60), "churn")
+    values = ["2021-03-04", "2021/03/04 10:00", None, np.nan, "2021-03-04T10:30:00.123456+05:30",
+              dt.datetime(2020, 1, 1).isoformat(), "Jan 5 2020"]
+    rows = mixed_frame(len(values)).assign(signup=values)
+    with general_path():
+        general = schema.prepare(rows)
+    pd.testing.assert_frame_equal(schema.prepare(rows), general)

@@ -1,0 +1,234 @@
+"""The Ray executor on a real cluster: a head and a worker node started as separate processes
+on this machine (``ray start``), checked through Ray's state API."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import labcoat
+from labcoat.errors import ClusterError, ConfigError, LabcoatNotice
+from labcoat.models import FAMILIES
+from labcoat.models.linear import LinearFamily
+
+FAST = ["lightgbm", "linear"]
+
+
+def fit_quietly(data, target, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LabcoatNotice)
+        return labcoat.fit(data, target, quiet=True, track=False, report=False, **kwargs)
+
+
+def ray_or_skip():
+    try:
+        import ray
+        import ray.util.state  # noqa: F401
+    except ImportError:
+        pytest.skip("ray is not installed: pip install 'labcoat[ray]' (make test installs it)")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A head (1 CPU) and one worker node (1 CPU), each a `ray start --block` process; the
+    dashboard runs for the state API. Stopped, process by process, even when a test fails."""
+    ray_or_skip()
+    from labcoat.search.ray_cluster import LocalCluster
+
+    with LocalCluster(workers=1, cpus=1, head_cpus=1, dashboard=True) as running:
+        yield running
+
+
+def tasks(cluster, **filters) -> list:
+    """Our trial tasks as the state API lists them (one row per attempt)."""
+    from ray.util.state import list_tasks
+
+    rows = list_tasks(address=cluster.dashboard_url, filters=[(k, "=", v) for k, v in filters.items()],
+                      limit=1000, raise_on_missing_output=False)
+    return [t for t in rows if t.name.startswith("labcoat-trial-")]
+
+
+def eventually(check, seconds: float = 15.0):
+    """``check()``'s value once truthy: task events reach the state API a moment later."""
+    end = time.monotonic() + seconds
+    while not (value := check()) and time.monotonic() < end:
+        time.sleep(0.3)
+    return value
+
+
+def test_missing_ray_is_explained(frame, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
+    with pytest.raises(ConfigError, match=r"pip install 'labcoat\[ray\]'"):
+        fit_quietly(frame, "churn", trials=1, executor="ray")
+
+
+def test_unreachable_cluster_fails_before_any_work():
+    ray_or_skip()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{s.getsockname()[1]}"  # nothing listens there
+    started = time.monotonic()
+    # The data file does not exist either: the cluster is checked first.
+    with pytest.raises(ClusterError, match=f"No Ray cluster answers at {address}.*ray start --head"):
+        fit_quietly("/nonexistent/data.csv", "churn", trials=1, executor="ray", ray_address=address)
+    assert time.monotonic() - started < 6
+
+
+def test_study_runs_on_the_cluster(cluster, frame):
+    import ray
+
+    model = fit_quietly(frame, "churn", trials=6, families=FAST, executor="ray", ray_address=cluster.address)
+    assert not ray.is_initialized()  # the driver's connection is closed after the study
+    board = model.leaderboard.sort_values("trial")
+    assert (board["status"] == "ok").all() and len(board) == 6
+    assert model.info["executor"] == f"ray {cluster.address} (2 trials at once, 1 CPU per trial)"
+    # Every trial ran as a task, on both nodes, each once.
+    done = eventually(lambda: rows if len(rows := tasks(cluster, state="FINISHED")) >= 6 else [])
+    assert sorted(t.name for t in done) == [f"labcoat-trial-{i}" for i in range(6)]
+    assert len({t.job_id for t in done}) == 1
+    from ray.util.state import list_nodes
+
+    assert {t.node_id for t in done} == {n.node_id for n in list_nodes(address=cluster.dashboard_url)}
+    # Same configurations, same scores as trials in this process (one thread each).
+    local = fit_quietly(frame, "churn", trials=6, families=FAST, n_jobs=1).leaderboard.sort_values("trial")
+    pd.testing.assert_series_equal(board["score"].head(5).reset_index(drop=True),
+                                   local["score"].head(5).reset_index(drop=True))
+
+
+class Sleeper(LinearFamily):
+    """Writes its worker's pid to ``folder``, then sleeps: a trial to kill."""
+
+    name = "sleeper"
+    folder = ""
+
+    def portfolio(self, task):
+        return [{"C": 1.0}]
+
+    def fit(self, estimator, X, y, *, valid=None, deadline=None):
+        import ray
+
+        Path(self.folder, f"{os.getpid()}.pid").write_text(ray.get_runtime_context().get_job_id())
+        time.sleep(60)
+        return super().fit(estimator, X, y)
+
+
+def test_a_killed_worker_is_retried_once_then_recorded(cluster, frame, tmp_path, monkeypatch):
+    from ray import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import tests
+    monkeypatch.setattr(Sleeper, "folder", str(tmp_path))
+    monkeypatch.setitem(FAMILIES, "sleeper", Sleeper())
+    killed: list[int] = []
+
+    def kill_sleeping_workers():  # SIGKILL each Ray worker process that starts the trial
+        end = time.monotonic() + 60
+        while len(killed) < 2 and time.monotonic() < end:
+            for path in tmp_path.glob("*.pid"):
+                if int(path.stem) not in killed:
+                    os.kill(int(path.stem), signal.SIGKILL)
+                    killed.append(int(path.stem))
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_sleeping_workers, daemon=True)
+    killer.start()
+    model = fit_quietly(frame, "churn", trials=4, families=["linear", "sleeper"], executor="ray",
+                        ray_address=cluster.address)
+    killer.join(timeout=5)
+    board = model.leaderboard.set_index("family")
+    assert len(killed) == 2  # the first run and Ray's one retry
+    assert board.loc["sleeper", "status"] == "failed"
+    assert "died, twice (Ray retried it once)" in board.loc["sleeper", "error"]
+    assert (model.leaderboard.query("family == 'linear'")["status"] == "ok").sum() == 3
+    job = next(tmp_path.glob("*.pid")).read_text()
+    attempts = eventually(lambda: rows if len(rows := tasks(cluster, job_id=job, name="labcoat-trial-1")) >= 2
+                          and all(t.state == "FAILED" for t in rows) else [])
+    assert sorted(t.attempt_number for t in attempts) == [0, 1]
+
+
+INTERRUPTED = textwrap.dedent("""
+    import os, sys, time, warnings
+    from pathlib import Path
+    sys.path.insert(0, {tests!r})
+    warnings.simplefilter("ignore")
+    import ray
+    import labcoat
+    from labcoat.models import FAMILIES
+    from labcoat.models.linear import LinearFamily
+    from conftest import mixed_frame
+
+    class Sleeper(LinearFamily):
+        name = "sleeper"
+        def portfolio(self, task):
+            return [{{"C": 1.0}}, {{"C": 0.5}}]
+        def fit(self, estimator, X, y, *, valid=None, deadline=None):
+            Path({folder!r}, f"{{os.getpid()}}.pid").write_text(ray.get_runtime_context().get_job_id())
+            time.sleep(120)
+
+    FAMILIES["sleeper"] = Sleeper()
+    labcoat.fit(mixed_frame(), "churn", trials=4, families=["sleeper"], quiet=True, track=False,
+                report=False, executor="ray", ray_address={address!r}, n_jobs=2)
+""")
+
+
+def test_an_interrupted_driver_leaves_the_cluster_clean(cluster, tmp_path):
+    script = INTERRUPTED.format(tests=str(Path(__file__).parent), folder=str(tmp_path), address=cluster.address)
+    driver = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
+    end = time.monotonic() + 60
+    while len(list(tmp_path.glob("*.pid"))) < 2:  # both trials running, one on each node
+        assert driver.poll() is None, driver.stderr.read()
+        assert time.monotonic() < end, "the trials did not start"
+        time.sleep(0.1)
+    job = next(tmp_path.glob("*.pid")).read_text()
+    assert len(eventually(lambda: rows if len(rows := tasks(cluster, job_id=job, state="RUNNING")) == 2
+                          else [])) == 2
+    driver.send_signal(signal.SIGINT)
+    _, err = driver.communicate(timeout=30)
+    assert driver.returncode != 0 and "KeyboardInterrupt" in err
+    assert eventually(lambda: not tasks(cluster, job_id=job, state="RUNNING"))
+    # Cancelled by the driver on its way out (not only cleaned up by Ray after it exited).
+    assert {(t.name, t.state, t.error_type) for t in tasks(cluster, job_id=job)} == {
+        (f"labcoat-trial-{i}", "FAILED", "TASK_CANCELLED") for i in (0, 1)}
+    pids = [int(p.stem) for p in tmp_path.glob("*.pid")]
+    assert eventually(lambda: not any(Path(f"/proc/{pid}").exists() for pid in pids))
+
+
+def test_without_an_address_a_local_ray_instance_is_started_and_stopped(tmp_path):
+    ray_or_skip()
+    script = textwrap.dedent(f"""
+        import os, sys, warnings
+        from pathlib import Path
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        warnings.simplefilter("ignore")
+        import ray, labcoat
+        from conftest import mixed_frame
+        model = labcoat.fit(mixed_frame(), "churn", trials=2, families=["linear"], quiet=True, track=False,
+                            report=False, executor="ray")
+        def stat(p):
+            try:
+                return (p / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                return ["X", "0"]
+        children = [p for p in Path("/proc").iterdir() if p.name.isdigit()
+                    and stat(p)[1] == str(os.getpid()) and stat(p)[0] != "Z"]
+        print(model.info["executor"], ray.is_initialized(), len(children))
+    """)
+    # RAY_AUTH_MODE: a new local instance would otherwise create ~/.ray/auth_token; RAY_TMPDIR:
+    # its logs go to a short-lived folder (short: Ray's socket paths must stay under 108 bytes).
+    with tempfile.TemporaryDirectory(prefix="lc-ray-", dir="/tmp") as scratch:
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                             check=False, env={**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_TMPDIR": scratch})
+    assert out.returncode == 0, out.stderr
+    described, initialized, children = out.stdout.strip().splitlines()[-1].rsplit(" ", 2)
+    assert described.startswith("ray local instance (") and (initialized, children) == ("False", "0")
