@@ -82,7 +82,7 @@ def write_scale_data(rows: int) -> tuple[Path, Path, dict]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from labcoat.monitor.reference import build_reference
+    from labcoat.monitoring.reference import build_reference
 
     WORK.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
@@ -107,8 +107,8 @@ def write_scale_data(rows: int) -> tuple[Path, Path, dict]:
 def child(ref_path: str, data_path: str, mode: str) -> None:
     """Runs in a fresh process: time ``detect_drift`` on the file, streamed or whole."""
     from labcoat.batch import _chunks
-    from labcoat.monitor.drift import detect_drift
-    from labcoat.monitor.reference import Reference
+    from labcoat.monitoring.drift import detect_drift
+    from labcoat.monitoring.reference import Reference
 
     reference = Reference.from_dict(json.loads(Path(ref_path).read_text()))
     before = peak_rss_mb()
@@ -213,8 +213,8 @@ def run_evidently(jobs: list[dict]) -> dict:
 
 def ours(ref: pd.DataFrame, cur: pd.DataFrame) -> tuple[dict, float]:
     from labcoat.data.schema import Column, Role, Schema, Task
-    from labcoat.monitor.drift import detect_drift
-    from labcoat.monitor.reference import build_reference
+    from labcoat.monitoring.drift import detect_drift
+    from labcoat.monitoring.reference import build_reference
 
     schema = Schema(target="y", task=Task.BINARY, classes=[0, 1], columns=[
         Column(name, Role.NUMERIC if pd.api.types.is_float_dtype(ref[name]) else Role.CATEGORICAL, "", 0.0, 0)
@@ -382,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
         "Where they differ, by design: labcoat's `chisquare` is a two-sample test of homogeneity, Evidently's a "
         "goodness-of-fit test that takes the reference's shares as exact, so with 600 reference rows against "
         "5,000 current ones it flags unchanged categorical columns far more often than 5%; numbers with ≤ 5 "
-        "values are tested as categories in both. See `labcoat/monitor/stattests.py`.",
+        "values are tested as categories in both. See `labcoat/monitoring/stattests.py`.",
     ]
     text = "\n".join(lines)
     print(text)

@@ -1,4 +1,4 @@
-"""Reference profile and drift detectors (labcoat.monitor): simulation of false alarms and
+"""Reference profile and drift detectors (labcoat.monitoring): simulation of false alarms and
 detection, the computed-from-counts tests against scipy on exact samples, options, streaming,
 persistence and errors.
 
@@ -19,9 +19,9 @@ from scipy.spatial.distance import jensenshannon as scipy_js
 
 from labcoat.data.schema import Column, Role, Schema
 from labcoat.errors import ConfigError, DataError, SchemaError
-from labcoat.monitor import stattests as st
-from labcoat.monitor.drift import DriftOptions, detect_drift
-from labcoat.monitor.reference import Reference, build_reference, profile_column
+from labcoat.monitoring import stattests as st
+from labcoat.monitoring.drift import DriftOptions, detect_drift
+from labcoat.monitoring.reference import Reference, build_reference, profile_column
 
 # ---------------------------------------------------------------------- simulation
 #: Reference sizes of the two regimes (p-value tests up to 1,000 rows, distances above).

@@ -18,7 +18,7 @@ import labcoat
 from labcoat.data.schema import Task
 from labcoat.evaluate.intervals import bootstrap_interval
 from labcoat.evaluate.metrics import Metric
-from labcoat.monitor.performance import Estimate, assess
+from labcoat.monitoring.performance import Estimate, assess
 
 QUIET = dict(track=False, report=None)
 
@@ -170,26 +170,22 @@ def test_degradation_test_false_alarms_and_power_in_simulation():
 
 # ---------------------------------------------------------------------- the prediction log
 def _serve_and_log(model_dir: Path, log: Path, frame: pd.DataFrame, labels: pd.Series | None) -> int:
-    """Send ``frame`` to the real service app in 10 requests (logged by its prediction log) and
-    the labels to /feedback; returns the rows sent."""
-    from fastapi.testclient import TestClient
+    """Send ``frame`` to a real ``labcoat serve`` process in 10 requests (logged by its
+    prediction log) and the labels to /feedback; returns the rows sent."""
+    from test_serve import Server, call
 
-    from labcoat.serve.app import create_app
-    from labcoat.serve.service import Service
-
-    service = Service(str(model_dir), log_path=log)
+    server = Server(str(model_dir), log.parent, log=log)
     rows = json.loads(frame.to_json(orient="records"))
     try:
-        with TestClient(create_app(service)) as client:
-            for part in np.array_split(np.arange(len(rows)), 10):
-                answer = client.post("/predict", json={"rows": [rows[i] for i in part]})
-                assert answer.status_code == 200, answer.text
-                if labels is not None:
-                    sent = client.post("/feedback", json={"request_id": answer.json()["request_id"],
-                                                          "labels": labels.iloc[part].tolist()})
-                    assert sent.status_code == 200, sent.text
+        for part in np.array_split(np.arange(len(rows)), 10):
+            status, answer = call(server.port, "/predict", {"rows": [rows[i] for i in part]})
+            assert status == 200, answer
+            if labels is not None:
+                status, sent = call(server.port, "/feedback", {"request_id": answer["request_id"],
+                                                               "labels": labels.iloc[part].tolist()})
+                assert status == 200, sent
     finally:
-        service.close()
+        server.stop()
     return len(rows)
 
 

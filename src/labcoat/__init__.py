@@ -18,7 +18,8 @@ _LAZY = {
     "fit": ("labcoat.train", "fit"),
     "load": ("labcoat.api", "load"),
     "compare": ("labcoat.api", "compare"),
-    "retrain": ("labcoat.monitor.retrain", "retrain"),
+    "retrain": ("labcoat.monitoring.retrain", "retrain"),
+    "monitor": ("labcoat.monitoring.check", "monitor"),
     "Model": ("labcoat.model", "Model"),
     "Schema": ("labcoat.data.schema", "Schema"),
     "read_table": ("labcoat.data.io", "read_table"),
@@ -35,7 +36,8 @@ if TYPE_CHECKING:
     from labcoat.errors import LabcoatError, LabcoatNotice
     from labcoat.estimators import AutoClassifier, AutoRegressor
     from labcoat.model import Model
-    from labcoat.monitor.retrain import retrain
+    from labcoat.monitoring.check import monitor
+    from labcoat.monitoring.retrain import retrain
     from labcoat.train import fit
 
 
@@ -47,7 +49,7 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(module), attr)
         globals()[name] = value
         return value
-    if name in ("datasets", "monitor"):  # modules; labcoat.monitor(model, ...) is callable too
+    if name == "datasets":
         import importlib
 
         return importlib.import_module(f"labcoat.{name}")
@@ -55,7 +57,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY, "datasets", "monitor"])
+    return sorted([*globals(), *_LAZY, "datasets"])
 
 
 __all__ = ["AutoClassifier", "AutoRegressor", "LabcoatError", "LabcoatNotice", "Model", "Schema",

@@ -45,7 +45,7 @@ def monitor(model: str = typer.Argument(..., help=MODEL_HELP),
     labels, a drop in performance. Exit code 0: nothing to act on; 1: drift or degradation;
     2: error."""
     from labcoat.cli import _show_notices, _unique
-    from labcoat.monitor.check import monitor as check
+    from labcoat.monitoring.check import monitor as check
 
     settings = _settings(options, share)
     with warnings.catch_warnings(record=True) as caught:

@@ -66,7 +66,7 @@ class Model:
     threshold : binary classifiers predict the positive class when its probability is at least
         this (``info["threshold"]``); None predicts the most probable class.
     reference : the training data's profile for drift monitoring
-        (:class:`labcoat.monitor.reference.Reference`), or None for models saved before it existed.
+        (:class:`labcoat.monitoring.reference.Reference`), or None for models saved before it existed.
     """
 
     def __init__(self, *, schema: Schema, members: list[Member], preprocessors: dict[str, Any],
@@ -301,7 +301,7 @@ def _read_reference(path: Path) -> Any:
     """The saved reference profile (``reference.json``), or None when the model has none."""
     if not (path / "reference.json").is_file():
         return None
-    from labcoat.monitor.reference import Reference
+    from labcoat.monitoring.reference import Reference
 
     return Reference.from_dict(json.loads((path / "reference.json").read_text()))
 

@@ -357,8 +357,8 @@ def _explain_and_report(model: Model, frame: pd.DataFrame, clock: Clock, seed: i
 
 def _reference(model: Model, frame: pd.DataFrame) -> Any:
     """The training data's profile for drift monitoring (``Model.reference``; see
-    ``labcoat.monitor.reference``). A failure costs the profile, never the model: a notice."""
-    from labcoat.monitor.reference import model_reference
+    ``labcoat.monitoring.reference``). A failure costs the profile, never the model: a notice."""
+    from labcoat.monitoring.reference import model_reference
 
     try:
         return model_reference(model, frame)

@@ -19,9 +19,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from labcoat.monitor.drift import ColumnDrift, DriftReport
-from labcoat.monitor.performance import Performance
-from labcoat.monitor.stattests import P_VALUE_METHODS
+from labcoat.monitoring.drift import ColumnDrift, DriftReport
+from labcoat.monitoring.performance import Performance
+from labcoat.monitoring.stattests import P_VALUE_METHODS
 
 #: Columns named in a summary line before "and N more".
 NAMED = 5

@@ -1,4 +1,4 @@
-"""Drift of current data against a model's :class:`~labcoat.monitor.reference.Reference`.
+"""Drift of current data against a model's :class:`~labcoat.monitoring.reference.Reference`.
 
 Per column, the test is chosen as Evidently chooses it by default, from the column's kind and
 the reference's rows with a value:
@@ -17,16 +17,16 @@ column. Tests ignore missing values; a rise of the missing rate is tested on its
 two-proportion z-test, and a rise of at least ``missing_min_rise``), as are schema violations:
 categories the reference never had and numbers outside its range. The dataset drifts when the
 share of drifted columns reaches ``share`` (0.5). Differences from Evidently's tests are listed
-in :mod:`labcoat.monitor.stattests`.
+in :mod:`labcoat.monitoring.stattests`.
 
 ``current`` may be one frame or an iterable of chunks (``labcoat.batch`` reads files in
-chunks): each chunk is reduced to counts (:mod:`labcoat.monitor.sketch`) and dropped, so memory
+chunks): each chunk is reduced to counts (:mod:`labcoat.monitoring.sketch`) and dropped, so memory
 is bounded by the chunk, and the report is the same as for one frame.
 
 Examples
 --------
 >>> from labcoat.data.schema import Schema
->>> from labcoat.monitor.reference import build_reference
+>>> from labcoat.monitoring.reference import build_reference
 >>> rng = np.random.default_rng(0)
 >>> train = pd.DataFrame({"x": rng.normal(size=800), "c": rng.choice(list("abc"), 800),
 ...                       "y": rng.integers(0, 2, 800)})
@@ -50,9 +50,9 @@ import pandas as pd
 
 from labcoat.data.schema import _num_label
 from labcoat.errors import ConfigError, DataError, SchemaError, did_you_mean
-from labcoat.monitor import stattests as st
-from labcoat.monitor.reference import PREDICTION, ColumnReference, Reference, _jsonable
-from labcoat.monitor.sketch import (
+from labcoat.monitoring import stattests as st
+from labcoat.monitoring.reference import PREDICTION, ColumnReference, Reference, _jsonable
+from labcoat.monitoring.sketch import (
     EXACT_ROWS,
     CategoryCounts,
     NumericCounts,
@@ -163,7 +163,7 @@ def detect_drift(reference: Reference, current: pd.DataFrame | Iterable[pd.DataF
     """Test every profiled column of ``reference`` for drift in ``current`` (a frame, or chunks
     of one; raw values, as for ``predict``), and the prediction when ``predictions`` names the
     column of ``current`` holding it (in the reference's form: see
-    :mod:`labcoat.monitor.reference`). See the module docstring for the tests.
+    :mod:`labcoat.monitoring.reference`). See the module docstring for the tests.
     """
     options = options or DriftOptions()
     methods = _check_options(reference, options, predictions)

@@ -13,7 +13,7 @@ anchor (its left edge; ``e_0`` for cell 0). Counts and sums add up over chunks, 
 not grow with the window, and they are all the tests need: with exact edges both empirical CDFs
 are known at every cell end, so the KS statistic is exact; the offsets make the integral of each
 CDF over each cell exact, so the Wasserstein distance is exact except in cells where the two CDFs
-cross (see :mod:`labcoat.monitor.stattests`).
+cross (see :mod:`labcoat.monitoring.stattests`).
 
 Values are read as the model reads them (see ``Schema.prepare``): numbers as floats (non-finite
 ones count as missing), datetimes as seconds since 1970, text as its length in characters;

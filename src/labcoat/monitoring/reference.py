@@ -9,7 +9,7 @@ For each feature column of the schema (identifiers and constants are skipped):
   sketch from which every test is computed: all distinct values with their counts when the
   reference has at most 1,000 values or at most 101 distinct ones (``exact``), otherwise its
   quantiles at 1% steps with the counts and mean position of the values between them (see
-  :mod:`labcoat.monitor.sketch`);
+  :mod:`labcoat.monitoring.sketch`);
 * **categorical** (categories and booleans): counts of the 200 most frequent categories, the
   rest counted as ``other``, and the missing count.
 
@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from labcoat.data.schema import Role, Schema, Task
-from labcoat.monitor.sketch import MAX_CATEGORIES, category_counts, numeric_sketch, numeric_values
+from labcoat.monitoring.sketch import MAX_CATEGORIES, category_counts, numeric_sketch, numeric_values
 
 FORMAT_VERSION = 1
 #: Name of the prediction's summary.

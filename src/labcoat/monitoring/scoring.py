@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labcoat.monitor.current import Chunk
-from labcoat.monitor.labels import encode
+from labcoat.monitoring.current import Chunk
+from labcoat.monitoring.labels import encode
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""``labcoat.monitor``: one monitoring check of a model on a window of current rows.
+"""``labcoat.monitor(...)``: one monitoring check of a model on a window of current rows.
 
 The model's training reference (``Model.reference``) against the current rows: drift per
 column and of the dataset, drift of the predictions, schema violations, and, when labels are
@@ -31,13 +31,13 @@ from typing import Any
 import pandas as pd
 
 from labcoat.errors import ConfigError, DataError, ModelFileError
-from labcoat.monitor import current as source
-from labcoat.monitor.current import CHUNK_ROWS, Chunk, Window
-from labcoat.monitor.drift import DriftOptions, detect_drift
-from labcoat.monitor.labels import Labels
-from labcoat.monitor.performance import TOLERANCE, assess, training_estimate
-from labcoat.monitor.result import MonitorResult
-from labcoat.monitor.scoring import Labelled, scored
+from labcoat.monitoring import current as source
+from labcoat.monitoring.current import CHUNK_ROWS, Chunk, Window
+from labcoat.monitoring.drift import DriftOptions, detect_drift
+from labcoat.monitoring.labels import Labels
+from labcoat.monitoring.performance import TOLERANCE, assess, training_estimate
+from labcoat.monitoring.result import MonitorResult
+from labcoat.monitoring.scoring import Labelled, scored
 
 #: Fewer current rows than this: no check (an error).
 MIN_ROWS = 30
@@ -66,7 +66,7 @@ def monitor(model: Any, *, current: Any = None, from_log: str | Path | bool | No
     since : with ``from_log``, only requests since ``24h``, ``30m``, ``7d`` or a date.
     labels : with ``current``, a file or frame of labels, joined by ``id_column`` (in both) or
         by row order; the label column is ``label_column``, default the model's target.
-    options : :class:`~labcoat.monitor.drift.DriftOptions` or its fields as a dict (``share``,
+    options : :class:`~labcoat.monitoring.drift.DriftOptions` or its fields as a dict (``share``,
         per-column ``columns`` settings, ...).
     report : write the HTML report there (None: no file).
     track : log the check as a run of experiment ``labcoat-monitor`` (metrics, the JSON and the
@@ -136,7 +136,7 @@ def monitor(model: Any, *, current: Any = None, from_log: str | Path | bool | No
 def _output(result: MonitorResult, report: str | Path | None, track: bool, tracking_uri: str | None,
             experiment: str | None) -> None:
     """Write the report, and log the check with it as a tracking run."""
-    from labcoat.monitor.record import EXPERIMENT, open_run
+    from labcoat.monitoring.record import EXPERIMENT, open_run
     from labcoat.reports.monitor_report import monitor_report
 
     run = open_run(f"monitor {result.model['label']}", tracking_uri, experiment or EXPERIMENT) if track else None

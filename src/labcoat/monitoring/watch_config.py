@@ -49,7 +49,7 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 @dataclass(frozen=True)
 class RetrainConfig:
     """The ``retrain:`` section: the labelled data (a path or glob, absolute) and the settings of
-    :func:`labcoat.monitor.retrain.retrain`; ``on``: one of :data:`TRIGGERS`."""
+    :func:`labcoat.monitoring.retrain.retrain`; ``on``: one of :data:`TRIGGERS`."""
 
     data: str
     on: str = "drift_or_degradation"
@@ -190,8 +190,8 @@ class Checker:
         if raw.get("data") is None:
             raise ConfigError(f"{self.path}: retrain.data is missing; give the labelled recent rows to train "
                               "the challenger on (a file or glob).")
-        from labcoat.monitor.gate import POLICIES, resolve_margin
-        from labcoat.monitor.retrain import champion_reference
+        from labcoat.monitoring.gate import POLICIES, resolve_margin
+        from labcoat.monitoring.retrain import champion_reference
 
         try:
             champion_reference(model)
@@ -228,7 +228,7 @@ class Checker:
                              n_jobs=self.count(raw, "n_jobs", "retrain.n_jobs"), report=report)
 
     def drift_options(self, monitor: dict[str, Any]) -> dict[str, Any]:
-        """The fields of :class:`~labcoat.monitor.drift.DriftOptions` (column names are checked
+        """The fields of :class:`~labcoat.monitoring.drift.DriftOptions` (column names are checked
         against the model's reference at each check)."""
         out: dict[str, Any] = {}
         share = self.number(monitor, "share", "monitor.share", low=0, high=1, closed=True)
@@ -249,7 +249,7 @@ class Checker:
         return out
 
     def drift_setting(self, setting: Any, key: str) -> dict[str, Any]:
-        from labcoat.monitor.stattests import METHODS
+        from labcoat.monitoring.stattests import METHODS
 
         if not isinstance(setting, dict):
             raise self.fail(key, setting, "give a mapping {method: ..., threshold: ...}")

@@ -1,4 +1,4 @@
-"""The drift tests, computed from counts (see :mod:`labcoat.monitor.sketch`), never from rows.
+"""The drift tests, computed from counts (see :mod:`labcoat.monitoring.sketch`), never from rows.
 
 Each matches the test of the same name in Evidently, with these differences:
 

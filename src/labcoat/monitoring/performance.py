@@ -182,7 +182,7 @@ def training_estimate(model: Any) -> Estimate | None:
 
 
 def _from_reference(perf: Any) -> Estimate | None:
-    """Read ``Reference.performance`` (:func:`labcoat.monitor.reference.model_performance`):
+    """Read ``Reference.performance`` (:func:`labcoat.monitoring.reference.model_performance`):
     the score on kept-apart rows, else the selection-corrected estimate, else the out-of-fold
     score. The out-of-fold score of the chosen ensemble is the last resort because it won among
     the search's candidates on those same folds, so it is biased upward: a check against it

@@ -4,12 +4,12 @@ Each cycle:
 
 1. The window: the newest file matching ``current`` (by modification time; write files under
    another name and rename them when complete), or the prediction log (``from_log``, ``since``).
-2. :func:`labcoat.monitor.check.monitor` on it, logged as a run of ``labcoat-monitor``, with its
+2. :func:`labcoat.monitoring.check.monitor` on it, logged as a run of ``labcoat-monitor``, with its
    report in ``report_dir/monitor-YYYYMMDDTHHMMSSZ.html`` (the oldest beyond ``keep_reports``
    are deleted).
 3. When the trigger holds (``retrain.on``: drift, degradation or either), a challenger is fitted
    on all the files matching ``retrain.data`` and promoted only if the policy holds
-   (:func:`labcoat.monitor.retrain.run_retrain`) -- unless those files (paths, sizes,
+   (:func:`labcoat.monitoring.retrain.run_retrain`) -- unless those files (paths, sizes,
    modification times) are the ones the last retrain used: a persistent drift then waits for
    new data instead of retraining every cycle, and the log says so. A retrain that failed on
    its data (too few rows, a missing column) is not retried until the data changes; other
@@ -28,7 +28,7 @@ step. Exit code 0.
 
 Examples
 --------
->>> from labcoat.monitor.watch import watch
+>>> from labcoat.monitoring.watch import watch
 >>> watch("watch.yaml", once=True)   # doctest: +SKIP
 2024-05-02T08:00:00.125Z check_started: models:/churn@champion on data/current/2024-05-02.parquet
 2024-05-02T08:00:03.410Z check_finished: No drift detected. None of the 6 columns changed. (exit 0; ...)
@@ -50,8 +50,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from labcoat.errors import DataError, DataSourceError, LabcoatError, LabcoatNotice
-from labcoat.monitor.watch_config import WatchConfig, load_config
-from labcoat.monitor.watch_state import ActionLog, State, fingerprint, iso, locked
+from labcoat.monitoring.watch_config import WatchConfig, load_config
+from labcoat.monitoring.watch_state import ActionLog, State, fingerprint, iso, locked
 
 #: Whether a check's result calls for retraining, by ``retrain.on``.
 TRIGGERS = {"drift": lambda r: r.drifted, "degradation": lambda r: r.degraded,
@@ -71,7 +71,7 @@ def watch(config: str | Path | WatchConfig, *, once: bool = False, out: TextIO |
     from labcoat.tracking import store
 
     store.client(config.tracking_uri)  # a bad store is a config error, found before any cycle
-    import labcoat.monitor.check  # noqa: F401  (imported now, so that the first check starts on time)
+    import labcoat.monitoring.check  # noqa: F401  (imported now, so that the first check starts on time)
     with locked(config.state.parent), Stopper() as stopper:
         watcher = Watcher(config, State.load(config.state), ActionLog(config.actions, out), stopper)
         return watcher.cycle() if once else watcher.run()
@@ -179,8 +179,8 @@ class Watcher:
     # ------------------------------------------------------------------ the check
     def check(self) -> tuple[Any, int]:
         """Monitor the current window; the result (None on failure) and the exit code."""
-        from labcoat.monitor.check import monitor
-        from labcoat.monitor.performance import TOLERANCE
+        from labcoat.monitoring.check import monitor
+        from labcoat.monitoring.performance import TOLERANCE
 
         c, started = self.config, time.time()
         window: dict[str, Any] | LabcoatError
@@ -321,7 +321,7 @@ class Watcher:
         return True
 
     def fit_challenger(self, files: list[Path]) -> Any:
-        from labcoat.monitor.retrain import run_retrain
+        from labcoat.monitoring.retrain import run_retrain
 
         c, r = self.config, self.config.retrain
         assert r is not None
