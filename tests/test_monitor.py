@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import mixed_frame
-from test_reports import PLOTS_JS, _external_references, browser  # noqa: F401  (browser: a fixture)
+from test_reports import _external_references, browser, open_offline  # noqa: F401  (browser: a fixture)
 
 import labcoat
 from labcoat.data.schema import Task
@@ -290,26 +290,8 @@ def test_report_renders_in_chromium(browser, trained, tmp_path):  # noqa: F811
     html = page_path.read_text()
     assert _external_references(html) == [] and html.count("* plotly.js v") == 1
     assert "Drift detected and performance has degraded" in html
-    errors: list[str] = []
-    requests: list[str] = []
-
-    def route(r):
-        if r.request.url.startswith("file://"):
-            r.continue_()
-        else:
-            requests.append(r.request.url)
-            r.abort()
-
-    page = browser.new_page()
-    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
-    page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
-    page.route("**/*", route)
-    page.goto(page_path.as_uri())
-    page.wait_for_function("document.documentElement.dataset.plots !== undefined", timeout=60_000)
-    state = page.evaluate("document.documentElement.dataset.plots")
-    plots = page.evaluate(PLOTS_JS)
+    errors, requests, state, plots, page = open_offline(browser, page_path, tmp_path / "monitor.png")
     sections = page.evaluate("Array.from(document.querySelectorAll('section')).map(s => s.id)")
-    page.screenshot(path=str(tmp_path / "monitor.png"), full_page=True)
     page.close()
     assert errors == [] and state == "ready", errors
     assert requests == [], f"the page tried to load {requests}"

@@ -273,8 +273,9 @@ def browser(tmp_path_factory):
         context.close()
 
 
-@pytest.mark.parametrize("name", ["profile", "classifier", "regressor"])
-def test_report_renders_in_chromium(browser, pages, name, tmp_path):
+def open_offline(browser, path: Path, screenshot: Path) -> tuple[list[str], list[str], str, list[dict], object]:
+    """Open a report file with every non-file request refused: page/console errors, refused
+    requests, the plots' state, the plots (``PLOTS_JS``) and the open page (close it after use)."""
     errors: list[str] = []
     requests: list[str] = []
 
@@ -289,12 +290,18 @@ def test_report_renders_in_chromium(browser, pages, name, tmp_path):
     page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
     page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
     page.route("**/*", route)
-    page.goto(pages[name].as_uri())
+    page.goto(path.as_uri())
     page.wait_for_function("document.documentElement.dataset.plots !== undefined", timeout=60_000)
     state = page.evaluate("document.documentElement.dataset.plots")
     plots = page.evaluate(PLOTS_JS)
+    page.screenshot(path=str(screenshot), full_page=True)
+    return errors, requests, state, plots, page
+
+
+@pytest.mark.parametrize("name", ["profile", "classifier", "regressor"])
+def test_report_renders_in_chromium(browser, pages, name, tmp_path):
     shot = tmp_path / f"{name}.png"
-    page.screenshot(path=str(shot), full_page=True)
+    errors, requests, state, plots, page = open_offline(browser, pages[name], shot)
     page.close()
     assert errors == [] and state == "ready", errors
     assert requests == [], f"the page tried to load {requests}"

@@ -237,13 +237,8 @@ def _numeric(ref: ColumnReference, counter: NumericCounts, override: dict[str, A
         elif method == "wasserstein":
             out["statistic"] = st.wasserstein(edges, rc, ro, cc, co, ref.std or 0.0)
         else:
-            r, c = np.add.reduceat(rc, plot_starts), np.add.reduceat(cc, plot_starts)
-            if method == "chisquare":
-                out["statistic"], out["p_value"] = st.chisquare(r, c)
-            elif method == "jensenshannon":
-                out["statistic"] = st.jensenshannon(r, c)
-            else:
-                out["statistic"] = st.psi(r, c)
+            out["statistic"], out["p_value"] = _binned(method, np.add.reduceat(rc, plot_starts),
+                                                       np.add.reduceat(cc, plot_starts))
         psi_starts, _ = _quantile_bins(rc, edges, PSI_BINS)
         out["psi"] = st.psi(np.add.reduceat(rc, psi_starts), np.add.reduceat(cc, psi_starts))
         out["drifted"] = st.is_drift(method, out["statistic"], out["p_value"], threshold)
@@ -262,6 +257,16 @@ def _quantile_bins(ref_cells: np.ndarray, edges: np.ndarray, bins: int) -> tuple
     cuts = cuts[cuts < k - 1]
     starts = np.concatenate([[0, 1], 2 * cuts + 2, [2 * k]]).astype(np.intp)
     return starts, np.concatenate([[edges[0]], edges[cuts], [edges[-1]]])
+
+
+def _binned(method: str, r: np.ndarray, c: np.ndarray) -> tuple[float, float | None]:
+    """A test on counts over the same bins or categories: its statistic and p-value (None for
+    the distances)."""
+    if method == "chisquare":
+        return st.chisquare(r, c)
+    if method == "z":
+        return st.z_proportions(r, c)
+    return (st.jensenshannon(r, c) if method == "jensenshannon" else st.psi(r, c)), None
 
 
 def _bin_labels(edges: np.ndarray) -> list[str]:
@@ -321,14 +326,7 @@ def _categories(labels: list[str], r: np.ndarray, c: np.ndarray, not_new: set[st
     out: dict[str, Any] = {"method": method, "threshold": threshold, "statistic": None, "p_value": None,
                            "drifted": False, "psi": None, "out_of_range": None}
     if r.sum() and c.sum():
-        if method == "chisquare":
-            out["statistic"], out["p_value"] = st.chisquare(r, c)
-        elif method == "z":
-            out["statistic"], out["p_value"] = st.z_proportions(r, c)
-        elif method == "jensenshannon":
-            out["statistic"] = st.jensenshannon(r, c)
-        else:
-            out["statistic"] = st.psi(r, c)
+        out["statistic"], out["p_value"] = _binned(method, r, c)
         out["psi"] = st.psi(r, c)
         out["drifted"] = st.is_drift(method, out["statistic"], out["p_value"], threshold)
     total = max(c.sum(), 1.0)
