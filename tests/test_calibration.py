@@ -17,13 +17,12 @@ from sklearn.metrics import brier_score_loss, log_loss
 
 import labcoat
 from labcoat.cli import _decision_lines
-from labcoat.data.schema import Task
 from labcoat.datasets import make_churn
 from labcoat.errors import ConfigError
 from labcoat.evaluate.calibration import (
-    brier_score, choose_calibration, fit_calibrator, fit_decisions, parse_costs, plan_decisions,
-    reliability_curve, tune_threshold)
+    brier_score, choose_calibration, fit_calibrator, parse_costs, reliability_curve, tune_threshold)
 from labcoat.evaluate.metrics import get_metric
+from labcoat.tasks import get_task
 
 
 # ---------------------------------------------------------------------- synthetic truth
@@ -59,9 +58,9 @@ def test_brier_score_is_sklearns_and_a_lower_is_better_metric():
     assert brier_score(y, p) == pytest.approx(np.mean((p - y) ** 2))
     ym, pm = multiclass_truth(500, 0)
     assert brier_score(ym, pm) == pytest.approx(np.mean(np.sum((pm - np.eye(4)[ym]) ** 2, axis=1)))
-    metric = get_metric("brier", Task.MULTICLASS)
+    metric = get_metric("brier", "multiclass")
     assert not metric.greater_is_better and metric.score(ym, pm) == pytest.approx(brier_score(ym, pm))
-    assert get_metric("brier_score", Task.BINARY).name == "brier"
+    assert get_metric("brier_score", "binary").name == "brier"
 
 
 @pytest.mark.parametrize("strategy", ["quantile", "uniform"])
@@ -212,29 +211,31 @@ def test_parse_costs_errors_name_the_bad_part(text, message):
         parse_costs(text)
 
 
-def test_plan_refuses_what_does_not_apply_before_any_training():
-    with pytest.raises(ConfigError, match="--costs is for binary targets; this target is multiclass"):
-        plan_decisions(Task.MULTICLASS, costs="fp=1,fn=5")
-    with pytest.raises(ConfigError, match="--threshold-metric is for binary targets"):
-        plan_decisions(Task.REGRESSION, threshold_metric="f1")
-    with pytest.raises(ConfigError, match="--calibrate sigmoid is for classification"):
-        plan_decisions(Task.REGRESSION, calibrate="sigmoid")
+def test_options_refuse_what_does_not_apply_before_any_training():
+    with pytest.raises(ConfigError, match="costs= does not apply to a multiclass task .its options are calibrate"):
+        get_task("multiclass").options(costs="fp=1,fn=5")
+    with pytest.raises(ConfigError, match="threshold_metric= does not apply to a regression task .it takes no"):
+        get_task("regression").options(threshold_metric="f1")
+    with pytest.raises(ConfigError, match="calibrate= does not apply to a regression task"):
+        get_task("regression").options(calibrate="sigmoid")
     with pytest.raises(ConfigError, match="calibrate must be one of auto, none, sigmoid, isotonic"):
-        plan_decisions(Task.BINARY, calibrate="platt")
+        get_task("binary").options(calibrate="platt")
     with pytest.raises(ConfigError, match="not both"):
-        plan_decisions(Task.BINARY, costs="fp=1,fn=5", threshold_metric="f1")
-    regression = fit_decisions({"y": np.zeros(3), "pred": np.zeros(3)}, plan_decisions(Task.REGRESSION))
-    assert regression.calibrator is None and regression.calibration is None and regression.threshold is None
+        get_task("binary").options(costs="fp=1,fn=5", threshold_metric="f1")
+    regression = get_task("regression")
+    after = regression.post_fit({"y": np.zeros(3), "pred": np.zeros(3)}, regression.options(), seed=0)
+    assert after.calibrator is None and after.threshold is None and not after.report
 
 
 def test_decisions_threshold_is_tuned_on_calibrated_probabilities():
     y, p = binary_truth(2000, 11)
     oof = {"y": y, "pred": stack(DISTORTIONS["cube_root"](p))}
-    d = fit_decisions(oof, plan_decisions(Task.BINARY, costs="fp=1,fn=5"), seed=11)
-    assert d.calibrator is not None and d.calibration["requested"] == "auto"
+    binary = get_task("binary")
+    d = binary.post_fit(oof, binary.options(costs="fp=1,fn=5"), seed=11)
+    assert d.calibrator is not None and d.report["calibration"]["requested"] == "auto"
     # On the calibrated scale the cost-optimal cut is near 1/6, not near the raw scale's ~0.55.
-    assert 0.08 < d.threshold < 0.3 and d.threshold_report["value"] == d.threshold
-    json.dumps({"calibration": d.calibration, "threshold": d.threshold_report})
+    assert 0.08 < d.threshold < 0.3 and d.report["threshold"]["value"] == d.threshold
+    json.dumps(dict(d.report))
 
 
 # ---------------------------------------------------------------------- through labcoat.fit

@@ -22,6 +22,7 @@ from labcoat.errors import ConfigError, DataError, SchemaError
 from labcoat.monitoring import stattests as st
 from labcoat.monitoring.drift import DriftOptions, detect_drift
 from labcoat.monitoring.reference import Reference, build_reference, profile_column
+from labcoat.tasks import infer_schema
 
 # ---------------------------------------------------------------------- simulation
 #: Reference sizes of the two regimes (p-value tests up to 1,000 rows, distances above).
@@ -67,7 +68,7 @@ def shifted(rng: np.random.Generator, n: int, *, doubled: str = "c") -> pd.DataF
     return frame
 
 
-SCHEMA = Schema.infer(population(np.random.default_rng(99), 5_000), "y")
+SCHEMA = infer_schema(population(np.random.default_rng(99), 5_000), "y")
 
 
 def simulate(ref_rows: int, repeats: int = REPEATS, seed: int = 0, doubled: str = "c") -> dict[str, float]:

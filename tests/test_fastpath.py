@@ -21,7 +21,7 @@ import scipy.sparse as sp
 
 from conftest import mixed_frame, shared_dataset
 from labcoat.data import schema as schema_module
-from labcoat.data.schema import Schema, SmallFrame, Task
+from labcoat.data.schema import SmallFrame
 from labcoat.errors import LabcoatNotice
 from labcoat.features import build as build_module
 from labcoat.features import transformers as transformers_module
@@ -29,7 +29,7 @@ from labcoat.features.build import build_preprocessor, native_categorical_count,
 from labcoat.model import Member, Model
 from labcoat.models import FAMILIES
 from labcoat.models._base import BuildContext, predict_output
-from labcoat.train import encode_target
+from labcoat.tasks import get_task, infer_schema
 
 #: Modules holding a small-input threshold, and its name.
 _THRESHOLDS = [(schema_module, "_SMALL"), (transformers_module, "_SMALL"),
@@ -69,7 +69,7 @@ def rich_frame(n: int = 240, seed: int = 0) -> pd.DataFrame:
     return frame
 
 
-TARGETS = {"churn": Task.BINARY, "tier": Task.MULTICLASS, "spend": Task.REGRESSION}
+TARGETS = {"churn": "binary", "tier": "multiclass", "spend": "regression"}
 
 
 def build_model(frame: pd.DataFrame, target: str, families: dict[str, dict[str, Any]],
@@ -77,9 +77,9 @@ def build_model(frame: pd.DataFrame, target: str, families: dict[str, dict[str, 
     """A Model fitted as ``train._refit`` fits one (one preprocessor per style, members on all
     rows), with small estimators so that the file stays quick."""
     data = frame.drop(columns=[t for t in TARGETS if t != target and t in frame])
-    schema = Schema.infer(data, target)
+    schema = infer_schema(data, target)
     prepared = schema.prepare(data, warn=False)
-    y = encode_target(data[target], schema)
+    y = get_task(schema.task).encode_target(data[target], schema.classes)
     n_classes = len(schema.classes or ())
     preprocessors, members = {}, []
     for i, (name, params) in enumerate(families.items()):
@@ -87,15 +87,16 @@ def build_model(frame: pd.DataFrame, target: str, families: dict[str, dict[str, 
         if family.style not in preprocessors:
             preprocessors[family.style] = build_preprocessor(schema, family.style).fit(prepared, y)
         X = transform(preprocessors[family.style], prepared)
-        context = BuildContext(task=schema.task, n_classes=n_classes, seed=0, n_jobs=1,
+        kind = get_task(schema.task).estimator_type
+        context = BuildContext(kind=kind, n_classes=n_classes, seed=0, n_jobs=1,
                                native_categoricals=native_categorical_count(schema, family.style),
                                n_rows=len(data))
-        estimator = family.build({**family.portfolio(schema.task)[0], **params}, context)
+        estimator = family.build({**family.portfolio(kind)[0], **params}, context)
         family.fit(estimator, X, y)
         members.append(Member(family=family.name, trial=i, weight=1.0 / len(families), style=family.style,
                               estimator=estimator, params=params, preprocessor=family.style))
     return Model(schema=schema, members=members, preprocessors=preprocessors, leaderboard=pd.DataFrame(),
-                 info={"metric": "roc_auc" if schema.task.is_classification else "rmse", "n_jobs": 1},
+                 info={"metric": "roc_auc" if schema.classes is not None else "rmse", "n_jobs": 1},
                  threshold=threshold)
 
 
@@ -375,29 +376,30 @@ def test_target_codes_equal_the_target_encoder(target):
     np.testing.assert_array_equal(codes(rows), encoder.transform(rows))
 
 
-@pytest.mark.parametrize("task", [Task.BINARY, Task.MULTICLASS, Task.REGRESSION])
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
 @pytest.mark.parametrize("sparse", [False, True])
 def test_linear_models_predict_few_rows_as_scikit_learn(task, sparse):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 30)) * (rng.random((300, 30)) < 0.3)
     y = X[:, 0] + X[:, 1] + rng.normal(size=300)
     family = FAMILIES["linear"]
-    params = [{"alpha": 1.0, "l1_ratio": 0.0}, {"alpha": 0.5, "l1_ratio": 0.5}] if task is Task.REGRESSION \
+    params = [{"alpha": 1.0, "l1_ratio": 0.0}, {"alpha": 0.5, "l1_ratio": 0.5}] if task == "regression" \
         else [{"C": 1.0}]
-    if task.is_classification:
-        y = np.digitize(y, np.quantile(y, [0.5] if task is Task.BINARY else [0.33, 0.66]))
-    n_classes = None if task is Task.REGRESSION else len(np.unique(y))
+    kind = get_task(task).estimator_type
+    if kind == "classifier":
+        y = np.digitize(y, np.quantile(y, [0.5] if task == "binary" else [0.33, 0.66]))
+    n_classes = None if task == "regression" else len(np.unique(y))
     for p in params:
-        model = family.build(p, BuildContext(task=task, n_classes=n_classes or 0, seed=0, n_jobs=1))
+        model = family.build(p, BuildContext(kind=kind, n_classes=n_classes or 0, seed=0, n_jobs=1))
         family.fit(model, sp.csr_matrix(X) if sparse else X, y)
         rows = sp.csr_matrix(X[:7]) if sparse else X[:7]
-        fast = family.predict(model, rows, task, n_classes=n_classes, threads=1)
-        np.testing.assert_array_equal(fast, predict_output(model, rows, task, n_classes))
+        fast = family.predict(model, rows, kind, n_classes=n_classes, threads=1)
+        np.testing.assert_array_equal(fast, predict_output(model, rows, kind, n_classes))
         bad = X[:2].copy()
         bad[0, 3] = np.inf
         bad = sp.csr_matrix(bad) if sparse else bad
-        fast, _ = _outcome(lambda m=model, X=bad: family.predict(m, X, task, n_classes=n_classes, threads=1))
-        slow, _ = _outcome(lambda m=model, X=bad: predict_output(m, X, task, n_classes))
+        fast, _ = _outcome(lambda m=model, X=bad: family.predict(m, X, kind, n_classes=n_classes, threads=1))
+        slow, _ = _outcome(lambda m=model, X=bad: predict_output(m, X, kind, n_classes))
         if isinstance(slow, Exception):  # scikit-learn refuses infinity, except ElasticNet on sparse rows
             assert type(fast) is type(slow) and str(fast) == str(slow)
         else:
@@ -412,9 +414,9 @@ def test_sparse_output_and_unknown_steps_equal_the_column_transformer():
 
     data = mixed_frame(200)
     data["note"] = [f"{d} {w}" for d, w in zip(data["note"], np.array(_corpus())[:200])]
-    schema = Schema.infer(data, "churn")
+    schema = infer_schema(data, "churn")
     prepared = schema.prepare(data)
-    y = encode_target(data["churn"], schema)
+    y = get_task(schema.task).encode_target(data["churn"], schema.classes)
     linear = build_preprocessor(schema, "linear").fit(prepared, y)
     assert linear.sparse_output_
     other = ColumnTransformer([("codes", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
@@ -459,7 +461,7 @@ def test_small_frame_to_frame_keeps_dtypes():
 
 
 def test_dates_of_many_kinds_prepare_as_the_general_path():
-    schema = Schema.infer(mixed_frame(60), "churn")
+    schema = infer_schema(mixed_frame(60), "churn")
     values = ["2021-03-04", "2021/03/04 10:00", None, np.nan, "2021-03-04T10:30:00.123456+05:30",
               dt.datetime(2020, 1, 1).isoformat(), "Jan 5 2020"]
     rows = mixed_frame(len(values)).assign(signup=values)

@@ -37,7 +37,7 @@ def test_every_family_fits_every_task(name, frame, regression_frame):
 def test_multiclass_probabilities_follow_classes(regression_frame):
     df = regression_frame.assign(level=pd.cut(regression_frame["y"], 3, labels=["low", "mid", "high"]).astype(str))
     model = fit_quietly(df.drop(columns="y"), "level", trials=2, families=FAST)
-    assert model.task.value == "multiclass" and model.metric == "log_loss"
+    assert model.task.name == "multiclass" and model.metric == "log_loss"
     proba = model.predict_proba(df.head(20))
     assert proba.shape == (20, 3) and np.allclose(proba.sum(axis=1), 1)
     assert list(model.classes_) == ["high", "low", "mid"]

@@ -6,7 +6,6 @@ import math
 import numpy as np
 from sklearn.model_selection import RepeatedKFold
 
-from labcoat.data.schema import Task
 from labcoat.evaluate.intervals import bootstrap_interval, corrected_t_interval
 from labcoat.evaluate.metrics import get_metric
 
@@ -46,7 +45,7 @@ def test_bootstrap_interval_covers_a_fixed_models_score():
     weights = np.array([0.8, -0.4, 0.3])  # a slightly wrong model
     X_big, y_big = _draw(rng, 2_000_000)
     truth = float(np.sqrt(np.mean((y_big - X_big @ weights) ** 2)))
-    metric = get_metric("rmse", Task.REGRESSION)
+    metric = get_metric("rmse", "regression")
     repetitions, hits = 300, 0
     for r in range(repetitions):
         X, y = _draw(rng, 400)
@@ -60,7 +59,7 @@ def test_one_fold_has_no_t_interval_and_stratified_bootstrap_keeps_classes():
     rng = np.random.default_rng(2)
     y = np.array([0] * 380 + [1] * 20)
     proba = np.column_stack([1 - (p := np.clip(y * 0.6 + rng.uniform(0, 0.5, 400), 0, 1)), p])
-    low, high = bootstrap_interval(y, proba, get_metric("roc_auc", Task.BINARY), stratify=True)
+    low, high = bootstrap_interval(y, proba, get_metric("roc_auc", "binary"), stratify=True)
     assert 0.5 < low < high <= 1.0
 
 

@@ -2,15 +2,15 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from labcoat.data.schema import Task
 from labcoat.errors import ConfigError
-from labcoat.evaluate.metrics import METRICS, default_metric, get_metric
+from labcoat.evaluate.metrics import METRICS, get_metric
+from labcoat.tasks import get_task
 
 
 def test_defaults_by_task():
-    assert default_metric(Task.BINARY).name == "roc_auc"
-    assert default_metric(Task.MULTICLASS).name == "log_loss"
-    assert default_metric(Task.REGRESSION).name == "rmse"
+    assert get_task("binary").default_metric([]).name == "roc_auc"
+    assert get_task("multiclass").default_metric([]).name == "log_loss"
+    assert get_task("regression").default_metric([]).name == "rmse"
 
 
 def test_every_classification_metric_agrees_with_scikit_learn():
@@ -27,29 +27,29 @@ def test_every_classification_metric_agrees_with_scikit_learn():
         "f1_weighted": skm.f1_score(y, labels, average="weighted"),
     }
     for name, value in expected.items():
-        assert get_metric(name, Task.BINARY).score(y, proba) == pytest.approx(value), name
+        assert get_metric(name, "binary").score(y, proba) == pytest.approx(value), name
 
 
 def test_regression_metrics_and_direction():
     y = np.array([1.0, 2.0, 3.0, 4.0])
     p = np.array([1.5, 2.0, 2.5, 5.0])
-    assert get_metric("rmse", Task.REGRESSION).score(y, p) == pytest.approx(np.sqrt(np.mean((y - p) ** 2)))
-    assert get_metric("mae", Task.REGRESSION).score(y, p) == pytest.approx(0.5)
-    r2 = get_metric("r2", Task.REGRESSION)
+    assert get_metric("rmse", "regression").score(y, p) == pytest.approx(np.sqrt(np.mean((y - p) ** 2)))
+    assert get_metric("mae", "regression").score(y, p) == pytest.approx(0.5)
+    r2 = get_metric("r2", "regression")
     assert r2.loss(y, p) == pytest.approx(-skm.r2_score(y, p))
-    assert get_metric("mape", Task.REGRESSION).score(y, p) == pytest.approx(skm.mean_absolute_percentage_error(y, p))
+    assert get_metric("mape", "regression").score(y, p) == pytest.approx(skm.mean_absolute_percentage_error(y, p))
 
 
 def test_multiclass_roc_auc_and_log_loss():
     y = np.array([0, 1, 2, 1, 0, 2])
     p = np.eye(3)[y] * 0.7 + 0.1
-    assert get_metric("roc_auc", Task.MULTICLASS).score(y, p) == pytest.approx(1.0)
-    assert get_metric("log_loss", Task.MULTICLASS).score(y, p) == pytest.approx(-np.log(0.8))
+    assert get_metric("roc_auc", "multiclass").score(y, p) == pytest.approx(1.0)
+    assert get_metric("log_loss", "multiclass").score(y, p) == pytest.approx(-np.log(0.8))
 
 
 def test_unknown_or_unfitting_metric_is_explained():
     with pytest.raises(ConfigError, match="Unknown metric 'auroc'"):
-        get_metric("auroc", Task.BINARY)
+        get_metric("auroc", "binary")
     with pytest.raises(ConfigError, match="does not apply to a regression task"):
-        get_metric("roc_auc", Task.REGRESSION)
+        get_metric("roc_auc", "regression")
     assert len(METRICS) == 13

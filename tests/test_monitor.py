@@ -15,7 +15,6 @@ from conftest import mixed_frame
 from test_reports import _external_references, browser, open_offline  # noqa: F401  (browser: a fixture)
 
 import labcoat
-from labcoat.data.schema import Task
 from labcoat.evaluate.intervals import bootstrap_interval
 from labcoat.evaluate.metrics import Metric
 from labcoat.monitoring.performance import Estimate, assess
@@ -134,7 +133,7 @@ def test_labels_by_id_good_ones_pass_and_flipped_ones_degrade(trained, tmp_path)
 def _mae() -> Metric:
     """Mean absolute error in numpy: the same statistics as scikit-learn's, 50 times faster,
     so that the simulation runs in seconds."""
-    return Metric("mae", False, frozenset({Task.REGRESSION}), lambda y, p, k: float(np.mean(np.abs(y - p))), "MAE")
+    return Metric("mae", False, frozenset({"regression"}), lambda y, p, k: float(np.mean(np.abs(y - p))), "MAE")
 
 
 def _simulate(reps: int, noise_now: float, n_train: int = 300, n_now: int = 300) -> tuple[float, float]:
@@ -151,7 +150,7 @@ def _simulate(reps: int, noise_now: float, n_train: int = 300, n_now: int = 300)
         training = Estimate(metric.score(y, x), low, high, n_train, "simulated holdout")
         x = rng.normal(size=n_now)
         y = x + rng.normal(0, noise_now, n_now)
-        result = assess(y, x, metric, training, classification=False, seed=rep + 10_000)
+        result = assess(y, x, metric, training, stratify=False, seed=rep + 10_000)
         flagged += result.degraded
         naive += result.drop > result.tolerance and result.drop / result.current.se > 1.645
     return flagged / reps, naive / reps

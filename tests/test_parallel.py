@@ -20,7 +20,6 @@ import pandas as pd
 import pytest
 
 import labcoat
-from labcoat.data.schema import Schema
 from labcoat.data.split import choose_resampling
 from labcoat.errors import LabcoatNotice
 from labcoat.evaluate.metrics import get_metric
@@ -30,7 +29,7 @@ from labcoat.models.linear import LinearFamily
 from labcoat.search import Clock, Study, TrialData
 from labcoat.search.executor import Executor, LocalExecutor
 from labcoat.search.processes import ProcessExecutor
-from labcoat.train import encode_target
+from labcoat.tasks import get_task, infer_schema
 
 FAST = ["lightgbm", "linear"]
 GB = 2**30
@@ -83,10 +82,10 @@ def study_data(n: int = 300) -> TrialData:
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(rng.normal(size=(n, 4)), columns=list("abcd"))
     frame["churn"] = np.where(frame["a"] - frame["b"] + rng.normal(size=n) > 0, "yes", "no")
-    schema = Schema.infer(frame, "churn")
-    y = encode_target(frame["churn"], schema)
-    plan = choose_resampling(y, schema.task)
-    return TrialData(X=schema.prepare(frame, warn=False), y=y, schema=schema,
+    schema = infer_schema(frame, "churn")
+    y = get_task(schema.task).encode_target(frame["churn"], schema.classes)
+    plan = choose_resampling(y, stratify=True)
+    return TrialData(X=schema.prepare(frame, warn=False), y=y, schema=schema, task=get_task(schema.task),
                      metric=get_metric("roc_auc", schema.task),
                      resampling=replace(plan, folds=plan.folds[:5], n_repeats=1), seed=0, n_jobs=1)
 

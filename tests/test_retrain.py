@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import labcoat
-from labcoat.data.schema import Task
+from labcoat.tasks import get_task
 from labcoat.errors import ConfigError, DataError
 from labcoat.evaluate.metrics import METRICS, get_metric
 from labcoat.evaluate.paired import _draw_counts, _generic, counts_scorer
@@ -131,7 +131,7 @@ def test_settings_of_a_model_fitted_before_they_were_recorded():
     from labcoat.monitoring.retrain import fit_settings
 
     old = SimpleNamespace(
-        schema=SimpleNamespace(target="y"), task=Task.BINARY, metric="pr_auc",
+        schema=SimpleNamespace(target="y"), task=get_task("binary"), metric="pr_auc",
         info={"metric": "pr_auc", "seed": 7, "budget_seconds": 30.0, "resampling": "5 folds forward in time by 'day'",
               "calibration": {"method": "none", "requested": "none"},
               "threshold": {"value": 0.3, "objective": "cost", "costs": {"fp": 1.0, "fn": 5.0}}})
@@ -224,7 +224,7 @@ def scorers(n: int, seed: int, gain: float) -> tuple[np.ndarray, np.ndarray, np.
 
 def test_the_gate_rarely_promotes_an_equal_challenger_and_promotes_a_better_one():
     """Monte Carlo with fixed seeds: ROC AUC on 300 rows, 500 bootstrap rounds per decision."""
-    auc = get_metric("roc_auc", Task.BINARY)
+    auc = get_metric("roc_auc", "binary")
 
     def rate(gain: float, policy: str, runs: int, margin: float | None = None) -> float:
         promoted = 0
@@ -245,7 +245,7 @@ def test_the_gate_rarely_promotes_an_equal_challenger_and_promotes_a_better_one(
 def test_vectorised_bootstrap_scores_equal_scoring_the_drawn_rows():
     rng = np.random.default_rng(0)
     n = 200
-    for task, k in ((Task.BINARY, 2), (Task.MULTICLASS, 3), (Task.REGRESSION, 0)):
+    for task, k in (("binary", 2), ("multiclass", 3), ("regression", 0)):
         y = rng.integers(0, k, n) if k else rng.normal(size=n)
         pred = rng.dirichlet(np.ones(k), n) if k else y + rng.normal(size=n)
         pred[:20] = pred[20]  # tied scores
@@ -255,4 +255,4 @@ def test_vectorised_bootstrap_scores_equal_scoring_the_drawn_rows():
         for name, metric in METRICS.items():
             if task in metric.tasks:
                 np.testing.assert_allclose(counts_scorer(metric, y)(pred, counts), _generic(metric, y)(pred, counts),
-                                           rtol=1e-12, atol=1e-12, err_msg=f"{task.value} {name}")
+                                           rtol=1e-12, atol=1e-12, err_msg=f"{task} {name}")

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 
-from labcoat.data.schema import Task
 from labcoat.data.split import choose_resampling
 from labcoat.errors import ConfigError
 from labcoat.evaluate.metrics import get_metric
@@ -9,6 +8,7 @@ from labcoat.models import FAMILIES
 from labcoat.search.budget import parse_budget
 from labcoat.search.ensemble import select_ensemble
 from labcoat.search.study import plan_portfolio
+from labcoat.tasks import infer_schema
 
 
 @pytest.mark.parametrize("text, seconds", [("30s", 30), ("5m", 300), ("1h", 3600), ("90", 90), (2.5, 2.5)])
@@ -23,11 +23,11 @@ def test_bad_budgets_are_explained(text):
 
 
 def test_resampling_by_size():
-    small = choose_resampling(np.array([0, 1] * 200), Task.BINARY)
+    small = choose_resampling(np.array([0, 1] * 200), stratify=True)
     assert len(small.folds) == 15 and "stratified" in small.description
-    medium = choose_resampling(np.arange(10_000, dtype=float), Task.REGRESSION)
+    medium = choose_resampling(np.arange(10_000, dtype=float), stratify=False)
     assert len(medium.folds) == 5 and medium.validated_rows().all()
-    large = choose_resampling(np.array([0, 1] * 60_000), Task.BINARY)
+    large = choose_resampling(np.array([0, 1] * 60_000), stratify=True)
     assert large.is_holdout and len(large.folds[0][1]) == 24_000
     for train, valid in small.folds:
         assert not set(train) & set(valid)
@@ -38,7 +38,7 @@ def test_ensemble_selection_finds_the_complementary_pair():
     y = rng.normal(size=500)
     noise = rng.normal(size=500)
     a, b, bad = y + noise, y - noise, y + 3 * rng.normal(size=500)
-    weights = select_ensemble([bad, a, b], y, get_metric("rmse", Task.REGRESSION))
+    weights = select_ensemble([bad, a, b], y, get_metric("rmse", "regression"))
     assert weights[0] == 0 and weights[1] == pytest.approx(0.5, abs=0.1) and weights.sum() == pytest.approx(1)
 
 
@@ -46,11 +46,11 @@ def test_ensemble_selection_ignores_holdout_gaps():
     y = np.array([0.0, 1.0, 2.0, 3.0])
     a = np.array([np.nan, 1.0, 2.0, 3.0])
     b = np.array([np.nan, 5.0, 5.0, 5.0])
-    assert select_ensemble([b, a], y, get_metric("rmse", Task.REGRESSION), rounds=4).tolist() == [0, 1]
+    assert select_ensemble([b, a], y, get_metric("rmse", "regression"), rounds=4).tolist() == [0, 1]
 
 
 def test_portfolio_starts_with_each_familys_best_default():
-    plan = plan_portfolio(list(FAMILIES.values()), Task.BINARY)
+    plan = plan_portfolio(list(FAMILIES.values()), "classifier")
     first = [f.name for f, _ in plan[: len(FAMILIES)]]
     assert first == list(FAMILIES)
     assert len(plan) > len(FAMILIES)
@@ -61,7 +61,7 @@ def test_every_portfolio_entry_lies_in_the_search_space(name):
     import optuna
 
     family = FAMILIES[name]
-    for task in (Task.BINARY, Task.REGRESSION):
+    for task in ("classifier", "regressor"):
         for params in family.portfolio(task):
             fixed = optuna.trial.FixedTrial({f"{name}.{k}": v for k, v in params.items()})
             assert family.search_space(fixed, task) == params
@@ -89,11 +89,10 @@ def test_fast_transform_equals_the_column_transformer(style):
     import scipy.sparse as sp
 
     from conftest import mixed_frame
-    from labcoat.data.schema import Schema
     from labcoat.features.build import build_preprocessor, transform
 
     for frame in (mixed_frame(120), mixed_frame(120)[["age", "income", "churn"]]):
-        schema = Schema.infer(frame, "churn")
+        schema = infer_schema(frame, "churn")
         prepared = schema.prepare(frame)
         pre = build_preprocessor(schema, style).fit(prepared, (frame["churn"] == "yes").astype(int))
         for rows in (prepared.head(1), prepared):
@@ -115,7 +114,7 @@ def _mixed_codes(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return X, signal + rng.normal(scale=0.5, size=n)
 
 
-@pytest.mark.parametrize("task", [Task.BINARY, Task.MULTICLASS, Task.REGRESSION])
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
 def test_fast_single_row_paths_predict_like_the_libraries(task):
     """HistGB's flat walker and LightGBM's bare booster equal the scikit-learn wrappers' output,
     on rows with NaN, unseen categories (20) and negative codes."""
@@ -123,19 +122,20 @@ def test_fast_single_row_paths_predict_like_the_libraries(task):
     from labcoat.models._base import BuildContext, predict_output
 
     X, signal = _mixed_codes(600)
-    y = signal if task is Task.REGRESSION else np.digitize(signal, np.quantile(
-        signal, [0.5] if task is Task.BINARY else [0.33, 0.66]))
+    y = signal if task == "regression" else np.digitize(signal, np.quantile(
+        signal, [0.5] if task == "binary" else [0.33, 0.66]))
     rows = X[:40].copy()
     rows[0, 0], rows[1, 1], rows[2, 0] = 20, -1, np.nan
-    n_classes = None if task is Task.REGRESSION else len(np.unique(y))
+    n_classes = None if task == "regression" else len(np.unique(y))
     for name in ("hist_gb", "lightgbm"):
         family = FAMILIES[name]
-        context = BuildContext(task=task, seed=0, n_jobs=1, n_classes=n_classes or 0,
+        kind = "regressor" if task == "regression" else "classifier"
+        context = BuildContext(kind=kind, seed=0, n_jobs=1, n_classes=n_classes or 0,
                                native_categoricals=2, n_rows=len(X))
-        model = family.build({**family.portfolio(task)[0]}, context)
+        model = family.build({**family.portfolio(kind)[0]}, context)
         family.fit(model, X, y)
-        fast = family.predict(model, rows, task, n_classes=n_classes, threads=1)
-        slow = predict_output(model, rows, task, n_classes)
+        fast = family.predict(model, rows, kind, n_classes=n_classes, threads=1)
+        slow = predict_output(model, rows, kind, n_classes)
         np.testing.assert_allclose(fast, slow, rtol=1e-9, atol=1e-12, err_msg=name)
         if name == "hist_gb":  # the walker was used, and met categorical splits
             from labcoat.models.hist_gb import _flat

@@ -6,13 +6,12 @@ import numpy as np
 import pytest
 
 import labcoat
-from labcoat.data.schema import Task
 from labcoat.datasets import make_churn
 from labcoat.evaluate.metrics import get_metric
 from labcoat.evaluate.selection import _select, selection_corrected
 from labcoat.errors import ConfigError
 
-AUC = get_metric("roc_auc", Task.BINARY)
+AUC = get_metric("roc_auc", "binary")
 
 
 def _candidates(y: np.ndarray, strengths: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
@@ -30,7 +29,7 @@ def test_the_corrected_estimate_removes_the_selection_bias_and_covers_the_truth(
     for _ in range(40):
         y = rng.integers(0, 2, 300)
         candidates = _candidates(y, strengths, rng)
-        est = selection_corrected(y, candidates, AUC, rounds=40, seed=int(rng.integers(1 << 30)))
+        est = selection_corrected(y, candidates, AUC, rounds=40, seed=int(rng.integers(1 << 30)), stratify=True)
         weights = _select(candidates, y, AUC)
         fresh_y = rng.integers(0, 2, 20_000)
         fresh = _candidates(fresh_y, strengths, rng)

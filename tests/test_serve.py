@@ -292,7 +292,7 @@ def test_a_model_changed_after_registration_is_refused_before_unpickling(registr
     from labcoat.errors import ModelFileError
 
     _, uri, _ = registry
-    assert labcoat.load("models:/churn/2", tracking_uri=uri).task.value == "binary"
+    assert labcoat.load("models:/churn/2", tracking_uri=uri).task.name == "binary"
     run = MlflowClient(uri).get_model_version("churn", "2").run_id
     artifacts = Path(MlflowClient(uri).get_run(run).info.artifact_uri.removeprefix("file://"))
     weights = artifacts / "model" / "artifacts" / "labcoat" / "model.joblib"

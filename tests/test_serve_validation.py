@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from conftest import mixed_frame
-from labcoat.data.schema import Schema
 from labcoat.serve import validation
 from labcoat.serve.validation import RequestInvalid, Validator
+from labcoat.tasks import infer_schema
 
 #: Values a client may send in any column: good, bad, missing, odd types.
 ODD = [None, float("nan"), "", "abc", "12.5", " 7 ", "nan", True, False, 0, 3, -1e9, 1e12, 2.5,
@@ -31,7 +31,7 @@ def outcome(validator: Validator, frame: pd.DataFrame) -> tuple[str, list[dict]]
 def validator() -> Validator:
     train = mixed_frame(400).drop(columns=["customer_id"])
     train["paid"] = np.where(np.arange(400) % 2 == 0, "yes", "no")  # a boolean column
-    return Validator(Schema.infer(train, "churn"))
+    return Validator(infer_schema(train, "churn"))
 
 
 def test_small_path_equals_array_path(validator: Validator, monkeypatch: pytest.MonkeyPatch) -> None:

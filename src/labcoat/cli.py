@@ -56,7 +56,8 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
                                     "on: auto (10% from 50,000 rows), 0, or e.g. 0.2."),
         split: str = typer.Option("random", help="random, or time: validate forward in time."),
         time_column: Optional[str] = typer.Option(None, help="Datetime column for --split time."),
-        calibrate: str = typer.Option("auto", help="Calibrate probabilities: auto, none, sigmoid or isotonic."),
+        calibrate: Optional[str] = typer.Option(
+            None, help="Classification: calibrate probabilities: auto (default), none, sigmoid or isotonic."),
         costs: Optional[str] = typer.Option(None, help="Binary: tune the threshold for these costs, e.g. 'fp=1,fn=5'."),
         threshold_metric: Optional[str] = typer.Option(
             None, help="Binary: tune the threshold for f1, balanced_accuracy, accuracy or mcc."),
@@ -197,16 +198,17 @@ def schema(data: Path = typer.Argument(...), target: str = typer.Option(..., "--
            task: Optional[str] = typer.Option(None), as_json: bool = typer.Option(False, "--json")) -> None:
     """Infer and print the column roles and the task, without training."""
     from labcoat.data.io import read_table
-    from labcoat.data.schema import Schema, drop_missing_target
+    from labcoat.data.schema import drop_missing_target
+    from labcoat.tasks import infer_schema
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        s = Schema.infer(drop_missing_target(read_table(data), target), target, task)
+        s = infer_schema(drop_missing_target(read_table(data), target), target, task)
     if as_json:
         print(s.to_json())
         return
     _show_notices(caught)
-    print(f"target '{s.target}': {s.task.value}")
+    print(f"target '{s.target}': {s.task}")
     print(s.to_frame().to_string(index=False))
 
 

@@ -90,3 +90,16 @@ def did_you_mean(name: str, choices: Iterable[str], *, limit: int = 3) -> str:
         return ""
     quoted = " or ".join(f"'{lowered[m]}'" for m in matches)
     return f" Did you mean {quoted}?"
+
+
+def listed(items: Iterable[object], limit: int = 12) -> str:
+    """Items quoted and joined for a message, the first ``limit`` of them.
+
+    Examples
+    --------
+    >>> listed(["a", "b"])
+    "'a', 'b'"
+    """
+    names = [str(i) for i in items]
+    shown = ", ".join(f"'{i}'" for i in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")

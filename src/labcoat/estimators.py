@@ -114,7 +114,7 @@ class AutoClassifier(ClassifierMixin, _AutoEstimator):
         n_classes = len(np.unique(column_or_1d(y)))
         if n_classes < 2:
             raise ValueError(f"y has {n_classes} class; a classifier needs at least 2 classes.")
-        self._fit(X, y, "binary" if n_classes == 2 else "multiclass")
+        self._fit(X, y, "multiclass")  # two classes make it binary (Task.refine)
         self.classes_ = self.model_.classes_
         return self
 

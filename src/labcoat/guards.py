@@ -15,11 +15,14 @@ Examples
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+
+from labcoat.tasks import Task, get_task, infer_schema
 
 Severity = Literal["high", "medium", "low"]
 #: A single column whose values alone classify the target this well is suspected of leakage.
@@ -56,20 +59,30 @@ class Finding:
         return f"[{self.severity}] {self.check}: {where}{self.evidence} {self.fix}"
 
 
-def check_data(frame: pd.DataFrame, target: str, task: str, *, schema: Any = None) -> list[Finding]:
-    """Every finding on ``frame`` for predicting ``target`` (``task``: binary, multiclass or
-    regression), most severe first. With the inferred ``schema``, also the columns it excluded
-    as identifiers and the ones it read as datetimes."""
+def check_data(frame: pd.DataFrame, target: str, task: str | Task, *, schema: Any = None) -> list[Finding]:
+    """Every finding on ``frame`` for predicting ``target``, most severe first: the checks the
+    task asks for (``Task.guards``; a name is looked up in ``labcoat.tasks``). With the inferred
+    ``schema``, also the columns it excluded as identifiers and the ones it read as datetimes."""
+    task = get_task(task)
     y = frame[target]
     features = frame.drop(columns=[target])
-    classification = str(getattr(task, "value", task)) != "regression"
+    categorical = task.estimator_type == "classifier"
     if schema is None:
         schema = _infer_schema(frame, target, task)
-    findings = [*_leakage(features, y, classification), *_duplicates(frame), *_missing(features),
-                *(_classes(y) if classification else []), *_cardinality(features, schema),
-                *_rows_per_feature(features), *_time_order(features, y, classification, schema),
-                *(_identifiers(schema) if schema is not None else [])]
-    return _by_severity(findings)
+    checks: dict[str, Callable[[], list[Finding]]] = {
+        "leakage": lambda: _leakage(features, y, categorical),
+        "duplicates": lambda: _duplicates(frame),
+        "missing": lambda: _missing(features),
+        "classes": lambda: _classes(y),
+        "cardinality": lambda: _cardinality(features, schema),
+        "rows_per_feature": lambda: _rows_per_feature(features),
+        "time_order": lambda: _time_order(features, y, categorical, schema),
+        "identifiers": lambda: _identifiers(schema) if schema is not None else [],
+    }
+    unknown = task.guards - checks.keys()
+    if unknown:
+        raise ValueError(f"Task {task.name} asks for unknown checks: {', '.join(sorted(unknown))}")
+    return _by_severity([f for name, check in checks.items() if name in task.guards for f in check()])
 
 
 def check_overlap(train: pd.DataFrame, test: pd.DataFrame, target: str) -> list[Finding]:
@@ -95,12 +108,11 @@ def check_overlap(train: pd.DataFrame, test: pd.DataFrame, target: str) -> list[
                     "score is optimistic.", "Remove them from the test set (or split before deduplicating).")]
 
 
-def _infer_schema(frame: pd.DataFrame, target: str, task: Any) -> Any:
-    from labcoat.data.schema import Schema
+def _infer_schema(frame: pd.DataFrame, target: str, task: Task) -> Any:
     from labcoat.errors import LabcoatError
 
     try:
-        return Schema.infer(frame, target, task)
+        return infer_schema(frame, target, task)
     except LabcoatError:  # the checks that need roles are skipped; fit reports the error itself
         return None
 

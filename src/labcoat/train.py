@@ -11,17 +11,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labcoat.data.schema import Schema, Task, drop_missing_target
+from labcoat.data.schema import drop_missing_target
 from labcoat.data.holdout import as_times, check_split, outer_rows, time_span
-from labcoat.data.split import choose_resampling, time_resampling
+from labcoat.data.split import time_resampling
 from labcoat.errors import BudgetError, ConfigError, DataError, LabcoatNotice
-from labcoat.evaluate.calibration import fit_decisions, plan_decisions
-from labcoat.evaluate.metrics import default_metric, get_metric, task_of_metric
-from labcoat.guards import Finding, check_data, check_overlap
+from labcoat.evaluate.metrics import get_metric
+from labcoat.guards import check_data, check_overlap
 from labcoat.model import Member, Model, library_versions
 from labcoat.models import FAMILIES, get_family
 from labcoat.search import Clock, Study, StudyResult, StudyState, Trial, TrialData, get_executor, parse_budget
 from labcoat.search.cores import idle_cores
+from labcoat.tasks import get_task, infer_schema
 from labcoat.tracking.interrupt import closing_run_on_error
 from labcoat.tracking.lineage import describe_source
 
@@ -44,9 +44,8 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
         track: bool = True, tracking_uri: str | None = None, experiment: str = "labcoat",
         register: str | None = None, source: str | None = None, strict: bool = False,
         test: Any = None, holdout: float | str | None = "auto", split: str = "random",
-        time_column: str | None = None, calibrate: str = "auto", costs: str | dict[str, float] | None = None,
-        threshold_metric: str | None = None, report: bool = True,
-        report_dir: str | Path | None = None) -> Model:
+        time_column: str | None = None, report: bool = True, report_dir: str | Path | None = None,
+        **options: Any) -> Model:
     """Find, tune and ensemble the best model for ``target`` within a time budget.
 
     Parameters
@@ -59,7 +58,8 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
     trials : stop after this many configurations. Without a budget the result depends only on
         the data and ``seed``: a rerun gives the same leaderboard and bit-identical predictions.
     metric : what to optimise (default ROC AUC, log loss or RMSE by task); see ``labcoat.evaluate.METRICS``.
-    task : ``"binary"``, ``"multiclass"`` or ``"regression"`` (inferred from the target by default).
+    task : a registered task (``labcoat.tasks.task_names()``: ``"binary"``, ``"multiclass"``,
+        ``"regression"``), inferred from the target by default.
     seed : seed for resampling, search and models.
     families : restrict the search to these model families (default: all).
     n_jobs : how many cores to use. Default: one trial at a time, each model on as many threads as
@@ -92,6 +92,9 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
         by ``time_column`` (see ``labcoat.data.split``); the holdout is then the latest rows.
     time_column : the datetime column ordering the rows for ``split="time"`` (default: the only
         datetime column).
+    **options : the task's own options (``Task.options``, typed; one that does not apply to the
+        task is refused). Classification:
+
     calibrate : post-hoc calibration of a classifier's probabilities: ``"auto"`` chooses among
         none, ``"sigmoid"`` and ``"isotonic"`` by cross-fitting on the ensemble's out-of-fold
         predictions (``Model.info["calibration"]``; see ``labcoat.evaluate.calibration``).
@@ -126,16 +129,15 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
                                  run_name=f"{target} {Path(data).stem if isinstance(data, (str, Path)) else ''}".strip())
     frame = _read(data)
     frame = drop_missing_target(frame, target)
-    if task is None and metric is not None:
-        task = task_of_metric(metric)
-    schema = Schema.infer(frame, target, task)
-    decision_plan = plan_decisions(schema.task, calibrate=calibrate, costs=costs, threshold_metric=threshold_metric)
+    schema = infer_schema(frame, target, task, metric=metric)
+    learner = get_task(schema.task)
+    task_options = learner.options(**options)
     time_column = check_split(split, time_column, schema)
-    outer, outer_source = outer_rows(frame, target, schema, test=test, holdout=holdout, seed=seed,
-                                      time_column=time_column)
+    outer, outer_source = outer_rows(frame, target, test=test, holdout=holdout, seed=seed,
+                                      time_column=time_column, stratify=learner.stratified)
     if outer_source.startswith("holdout"):
         frame = frame.drop(index=outer.index)
-    found = check_data(frame, target, schema.task, schema=schema)
+    found = check_data(frame, target, learner, schema=schema)
     if outer is not None:
         found += check_overlap(frame, outer, target)
     serious = [str(f) for f in found if f.severity == "high"]
@@ -146,22 +148,22 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
     said = {f.column for f in found if f.check == "identifier"}
     for notice in [*(n for n in schema.notices if not any(f"'{c}' is excluded" in n for c in said)), *findings]:
         warnings.warn(notice, LabcoatNotice, stacklevel=2)
-    chosen_metric = get_metric(metric, schema.task) if metric else _default_metric(schema.task, found)
-    y = encode_target(frame[target], schema)
+    chosen_metric = learner.check_metric(metric) if metric else learner.default_metric(found)
+    y = learner.encode_target(frame[target], schema.classes)
     X = schema.prepare(frame, warn=False)
     resampling = (time_resampling(as_times(frame[time_column]).to_numpy(), column=time_column)
-                  if time_column else choose_resampling(y, schema.task, seed=seed))
-    data_ = TrialData(X=X, y=y, schema=schema, metric=chosen_metric, resampling=resampling, seed=seed,
+                  if time_column else learner.resampling(y, seed=seed))
+    data_ = TrialData(X=X, y=y, schema=schema, task=learner, metric=chosen_metric, resampling=resampling, seed=seed,
                       n_jobs=runner.threads(idle_cores))
     if recorder is not None:
         from labcoat.tracking.lineage import lineage_tags
 
-        settings = {"target": target, "task": schema.task.value, "metric": chosen_metric.name,
+        settings = {"target": target, "task": schema.task, "metric": chosen_metric.name,
                     "budget_seconds": clock.budget, "trials": trials, "seed": seed,
                     "families": families or list(FAMILIES), "n_jobs": data_.n_jobs,
                     "resampling": resampling.description, "outer_rows": 0 if outer is None else len(outer)}
         recorder.start(settings, {**lineage_tags(frame, schema, source or describe_source(data)),
-                                  "labcoat.task": schema.task.value, "labcoat.metric": chosen_metric.name})
+                                  "labcoat.task": schema.task, "labcoat.metric": chosen_metric.name})
     progress = None if quiet else _progress(clock, trials)
     study = Study(data=data_, clock=clock, trials=trials, families=families,
                   executor=runner, reserve=lambda done: _refit_reserve(done, clock, resampling.is_holdout),
@@ -175,7 +177,7 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
             selection = _selection_estimate(result, data_, clock)
             oof = ensemble_oof(result, data_)
             members, preprocessors, dropped = _refit(result, data_, clock)
-            decisions = fit_decisions(oof, decision_plan, seed=seed)
+            decisions = learner.post_fit(oof, task_options, seed=seed)
     finally:
         if progress:
             progress.close()
@@ -196,16 +198,15 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
         "fold_rows": list(_fold_sizes(data_)),
         "refit_dropped": dropped,
         "selection": selection.to_dict(),
-        "calibration": decisions.calibration,
-        "threshold": decisions.threshold_report,
+        "calibration": decisions.report.get("calibration"),
+        "threshold": decisions.report.get("threshold"),
         "findings": findings,
         "versions": library_versions(),
         # The settings as resolved, so that `labcoat retrain` can fit a challenger the same way.
-        "settings": {"target": target, "task": schema.task.value, "metric": chosen_metric.name,
+        "settings": {"target": target, "task": schema.task, "metric": chosen_metric.name,
                      "budget_seconds": clock.budget, "trials": trials, "seed": seed,
                      "families": families, "split": split, "time_column": time_column,
-                     "holdout": holdout, "calibrate": decision_plan.calibrate,
-                     "costs": decision_plan.costs, "threshold_metric": decision_plan.threshold_metric},
+                     "holdout": holdout, **task_options.to_dict()},
     }
     spread = _ensemble_fold_scores(result, data_)
     info["ensemble_score_std"] = float(np.std(spread, ddof=1)) if len(spread) > 1 else None
@@ -236,14 +237,6 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
 
         model.info["registered"] = f"models:/{register}/{register_model(recorder.run_id, register, tracking_uri)}"
     return model
-
-
-def encode_target(y: pd.Series, schema: Schema) -> np.ndarray:
-    """Class indices in ``schema.classes`` order, or float values for regression."""
-    if schema.task is Task.REGRESSION:
-        return pd.to_numeric(y, errors="raise").to_numpy(dtype=np.float64)
-    codes = pd.Categorical(y, categories=schema.classes).codes
-    return np.asarray(codes, dtype=np.int64)
 
 
 def leaderboard(result: StudyResult, data: TrialData, members: list[Member]) -> pd.DataFrame:
@@ -310,7 +303,7 @@ def trial_interval(trial: Trial, data: TrialData) -> tuple[float, float]:
         return float("nan"), float("nan")
     valid = data.resampling.folds[0][1]
     return bootstrap_interval(data.y[valid], trial.oof[valid], data.metric,
-                              stratify=data.task.is_classification, seed=data.seed)
+                              stratify=data.task.stratified, seed=data.seed)
 
 
 def score_rows(model: Model, frame: pd.DataFrame, *, source: str, seed: int = 0) -> dict[str, Any]:
@@ -318,11 +311,11 @@ def score_rows(model: Model, frame: pd.DataFrame, *, source: str, seed: int = 0)
     interval: ``{"score", "low", "high", "rows", "source"}``."""
     from labcoat.evaluate.intervals import bootstrap_interval
 
-    metric = get_metric(model.metric, model.task)
-    y = encode_target(frame[model.schema.target], model.schema)
+    metric = get_metric(model.metric, model.task.name)
+    y = model.task.encode_target(frame[model.schema.target], model.schema.classes)
     predictions = model._blend(frame)
     score = metric.score(y, predictions)
-    low, high = bootstrap_interval(y, predictions, metric, stratify=model.task.is_classification, seed=seed)
+    low, high = bootstrap_interval(y, predictions, metric, stratify=model.task.stratified, seed=seed)
     return {"score": score, "low": low, "high": high, "rows": len(frame), "source": source}
 
 
@@ -391,23 +384,12 @@ def _selection_estimate(result: StudyResult, data: TrialData, clock: Clock) -> A
     candidates = ensemble_candidates(result.completed, data.metric)
     return selection_corrected(data.y, [t.oof for t in candidates if t.oof is not None], data.metric,
                                seed=data.seed, seconds=_selection_seconds(clock),
-                               stratify=data.task.is_classification)
+                               stratify=data.task.stratified)
 
 
 def _selection_seconds(clock: Clock) -> float | None:
     """Time for the selection-corrected estimate: 3% of the budget, at most 10 s."""
     return None if clock.budget is None else min(0.03 * clock.budget, 10.0)
-
-
-def _default_metric(task: Task, found: list[Finding]) -> Any:
-    """The task's default metric, or PR AUC for a binary target with a rare class: ROC AUC
-    rewards ranking the many negatives and hides poor precision on the few positives."""
-    if task is Task.BINARY and any(f.check == "imbalance" for f in found):
-        chosen = get_metric("pr_auc", task)
-        warnings.warn("Optimising PR AUC instead of ROC AUC, since one class is rare (see the "
-                      "imbalance finding); pass --metric roc_auc to keep ROC AUC.", LabcoatNotice, stacklevel=3)
-        return chosen
-    return default_metric(task)
 
 
 def _ensemble_fold_scores(result: StudyResult, data: TrialData) -> list[float]:

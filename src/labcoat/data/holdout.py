@@ -53,11 +53,12 @@ def as_times(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values, errors="coerce", format="mixed")
 
 
-def outer_rows(frame: pd.DataFrame, target: str, schema: Schema, *, test: Any, holdout: float | str | None,
-               seed: int, time_column: str | None) -> tuple[pd.DataFrame | None, str]:
+def outer_rows(frame: pd.DataFrame, target: str, *, test: Any, holdout: float | str | None,
+               seed: int, time_column: str | None, stratify: bool) -> tuple[pd.DataFrame | None, str]:
     """The rows the finished model is scored on and where they come from: ``test``'s, or a
-    holdout cut from ``frame`` (the latest rows with ``time_column``, stratified by class
-    otherwise). A holdout's rows keep their index in ``frame``, so the caller can drop them."""
+    holdout cut from ``frame`` (the latest rows with ``time_column``, else random rows,
+    stratified by the target when ``stratify``). A holdout's rows keep their index in
+    ``frame``, so the caller can drop them."""
     if test is not None:
         if isinstance(test, (str, Path)):
             from labcoat.data.io import read_table
@@ -82,7 +83,7 @@ def outer_rows(frame: pd.DataFrame, target: str, schema: Schema, *, test: Any, h
         from sklearn.model_selection import train_test_split
 
         y = frame[target]
-        classes = y if schema.task.is_classification and y.value_counts().min() >= 2 else None
+        classes = y if stratify and y.value_counts().min() >= 2 else None
         _, rows = train_test_split(frame, test_size=size, random_state=seed, stratify=classes)
     return rows, f"holdout of {size:,} rows ({share:.0%}) kept out of the search"
 

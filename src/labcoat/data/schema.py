@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labcoat.errors import ConfigError, SchemaError, TargetError, LabcoatNotice, did_you_mean
+from labcoat.data.values import FALSE_WORDS, TRUE_WORDS
+from labcoat.errors import LabcoatNotice, SchemaError, TargetError, did_you_mean, listed
 
 
 class Role(str, Enum):
@@ -33,27 +34,12 @@ class Role(str, Enum):
     CONSTANT = "constant"
 
 
-class Task(str, Enum):
-    """The kind of prediction asked for."""
-
-    BINARY = "binary"
-    MULTICLASS = "multiclass"
-    REGRESSION = "regression"
-
-    @property
-    def is_classification(self) -> bool:
-        return self is not Task.REGRESSION
-
-
 #: Roles that feed models. Identifier and constant columns are excluded.
 FEATURE_ROLES = (Role.NUMERIC, Role.CATEGORICAL, Role.BOOLEAN, Role.DATETIME, Role.TEXT)
 
 #: Integer columns with at most this many distinct values are treated as categorical.
 LOW_CARDINALITY_INTEGER = 10
-#: Integer targets with at most this many distinct values are classified, not regressed.
-MAX_CLASSES_FOR_INTEGER_TARGET = 10
-_TRUE = {"true", "yes", "y", "t", "1", "1.0"}
-_FALSE = {"false", "no", "n", "f", "0", "0.0"}
+_TRUE, _FALSE = set(TRUE_WORDS), set(FALSE_WORDS)
 _ID_NAME = re.compile(r"(^|[_\s-])(id|uuid|guid|key|index|idx)$|^id[_\s-]|Id$", re.IGNORECASE)
 _DATE_LIKE = re.compile(r"^\s*\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?")
 
@@ -87,54 +73,46 @@ class Column:
 class Schema:
     """Column roles, the task and the target's classes, inferred from training data.
 
+    :func:`labcoat.tasks.infer_schema` resolves the task from the target and infers the rest.
+
     Examples
     --------
     >>> import pandas as pd
     >>> df = pd.DataFrame({"age": [20.5, 35.1, 51.0, 42.2] * 5, "plan": list("abab") * 5,
     ...                    "churn": ["no", "yes", "no", "yes"] * 5})
-    >>> schema = Schema.infer(df, target="churn")
-    >>> schema.task.value, schema.names(Role.NUMERIC)
+    >>> schema = Schema.infer(df, target="churn", task="binary", classes=["no", "yes"])
+    >>> schema.task, schema.names(Role.NUMERIC)
     ('binary', ['age'])
     """
 
     target: str
-    task: Task
+    #: The task's name (``labcoat.tasks.get_task`` gives the task).
+    task: str
     columns: list[Column]
     classes: list[Any] | None = None
     n_rows: int = 0
     notices: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------------ inference
-    @classmethod
-    def infer(cls, df: pd.DataFrame, target: str, task: str | Task | None = None) -> "Schema":
-        """Infer roles for every column of ``df`` and the task from ``target``.
-
-        Rows whose target is missing must already be removed (see :func:`drop_missing_target`).
-        """
+    @staticmethod
+    def check_target_column(df: pd.DataFrame, target: str) -> None:
+        """Refuse a frame with unusable column names or without the ``target`` column."""
         _check_columns(df)
         if target not in df.columns:
             raise TargetError(
                 f"Target column '{target}' is not in the data."
                 f"{did_you_mean(target, df.columns)} Columns are: {_list(df.columns)}."
             )
-        y = df[target]
-        resolved = _infer_task(y, target, task)
-        classes = None
-        if resolved.is_classification:
-            classes = sorted(pd.unique(y.dropna()).tolist(), key=_sort_key)
-            if len(classes) < 2:
-                raise TargetError(
-                    f"Target column '{target}' has a single class ({classes[0]!r}) in "
-                    f"{len(y)} rows: there is nothing to learn. Check the filter that produced "
-                    "this data, or pick another target."
-                )
-            if resolved is Task.BINARY and len(classes) > 2:
-                raise ConfigError(
-                    f"task='binary' but target '{target}' has {len(classes)} classes "
-                    f"({_list(classes)}). Use task='multiclass'."
-                )
-            if resolved is Task.MULTICLASS and len(classes) == 2:
-                resolved = Task.BINARY
+
+    @classmethod
+    def infer(cls, df: pd.DataFrame, target: str, *, task: str,
+              classes: list[Any] | None = None) -> "Schema":
+        """Infer roles for every column of ``df`` but ``target``, which is learnt as ``task``
+        with ``classes`` (as :func:`labcoat.tasks.infer_schema` resolves them).
+
+        Rows whose target is missing must already be removed (see :func:`drop_missing_target`).
+        """
+        cls.check_target_column(df, target)
         columns, notices = [], []
         for name in df.columns:
             if name == target:
@@ -149,7 +127,7 @@ class Schema:
                 f"identifier or constant ({_list(c.name for c in columns) or 'none'}). "
                 "Add informative columns to the data."
             )
-        return cls(target=target, task=resolved, columns=columns, classes=classes,
+        return cls(target=target, task=task, columns=columns, classes=classes,
                    n_rows=len(df), notices=notices)
 
     # ------------------------------------------------------------------ access
@@ -226,7 +204,7 @@ class Schema:
     def to_dict(self) -> dict[str, Any]:
         return {
             "target": self.target,
-            "task": self.task.value,
+            "task": self.task,
             "classes": [_jsonable(v) for v in self.classes] if self.classes is not None else None,
             "n_rows": self.n_rows,
             "notices": self.notices,
@@ -239,7 +217,7 @@ class Schema:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Schema":
         return cls(
-            target=data["target"], task=Task(data["task"]),
+            target=data["target"], task=data["task"],
             columns=[Column.from_dict(c) for c in data["columns"]],
             classes=data.get("classes"), n_rows=data.get("n_rows", 0),
             notices=list(data.get("notices", [])),
@@ -354,33 +332,6 @@ def _looks_like_datetime(values: pd.Series) -> bool:
         warnings.simplefilter("ignore")
         parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
     return bool(parsed.notna().mean() >= 0.95)
-
-
-def _infer_task(y: pd.Series, target: str, task: str | Task | None) -> Task:
-    if task is not None:
-        try:
-            resolved = Task(str(task.value if isinstance(task, Task) else task).lower())
-        except ValueError:
-            raise ConfigError(
-                f"Unknown task {task!r}. Use one of: {_list(t.value for t in Task)}."
-            ) from None
-        if resolved is Task.REGRESSION and not pd.api.types.is_numeric_dtype(y.dtype):
-            numeric = pd.to_numeric(y, errors="coerce")
-            bad = y[numeric.isna() & y.notna()]
-            if len(bad):
-                raise TargetError(
-                    f"task='regression' needs a numeric target, but column '{target}' holds "
-                    f"values such as {bad.iloc[0]!r}. Use a classification task or clean the column."
-                )
-        return resolved
-    non_null = y.dropna()
-    n_unique = non_null.nunique()
-    if n_unique <= 2 or not pd.api.types.is_numeric_dtype(y.dtype) or pd.api.types.is_bool_dtype(y.dtype):
-        return Task.BINARY if n_unique <= 2 else Task.MULTICLASS
-    values = non_null.astype("float64").to_numpy()
-    if np.all(np.mod(values, 1) == 0) and n_unique <= MAX_CLASSES_FOR_INTEGER_TARGET:
-        return Task.MULTICLASS
-    return Task.REGRESSION
 
 
 def _coerce(s: pd.Series, column: Column) -> pd.Series:
@@ -593,10 +544,6 @@ def _check_columns(df: pd.DataFrame) -> None:
         raise SchemaError("The data has no rows.")
 
 
-def _sort_key(v: Any) -> tuple[int, Any]:
-    return (0, v) if isinstance(v, (int, float, np.number)) and not isinstance(v, bool) else (1, str(v))
-
-
 def _jsonable(v: Any) -> Any:
     if isinstance(v, np.generic):
         return v.item()
@@ -605,7 +552,4 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
-def _list(items: Any, limit: int = 12) -> str:
-    items = [str(i) for i in items]
-    shown = ", ".join(f"'{i}'" for i in items[:limit])
-    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+_list = listed

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import KFold, TimeSeriesSplit, RepeatedKFold, RepeatedStratifiedKFold, StratifiedKFold, train_test_split
 
-from labcoat.data.schema import Task
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,7 @@ class Resampling:
 
     Examples
     --------
-    >>> plan = choose_resampling(np.array([0, 1] * 300), Task.BINARY, seed=0)
+    >>> plan = choose_resampling(np.array([0, 1] * 300), stratify=True, seed=0)
     >>> plan.description, len(plan.folds)
     ('5-fold cross-validation, repeated 3 times (stratified)', 15)
     """
@@ -58,10 +57,10 @@ class Resampling:
         return mask
 
 
-def choose_resampling(y: np.ndarray, task: Task, *, seed: int = 0, n_splits: int = 5) -> Resampling:
-    """Pick cross-validation or holdout for ``len(y)`` rows (see the module docstring)."""
+def choose_resampling(y: np.ndarray, *, stratify: bool, seed: int = 0, n_splits: int = 5) -> Resampling:
+    """Pick cross-validation or holdout for ``len(y)`` rows (see the module docstring);
+    ``stratify`` by the values of ``y`` (class indices) when the task asks for it."""
     n = len(y)
-    stratify = task.is_classification
     if stratify:
         # Classes rarer than the fold count still stratify (some folds lack them); a class seen
         # once cannot be, so then the folds are plain.

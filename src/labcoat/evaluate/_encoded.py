@@ -78,7 +78,7 @@ class EncodedRows:
                     inputs[key] = gather(self._gatherable(key), idx, owners)
                 else:  # unknown preprocessing layout: assemble the raw rows and encode them
                     inputs[key] = transform(self.model.preprocessors[key], gather_frame(self.prepared, idx))
-            out = FAMILIES[m.family].predict(m.estimator, inputs[key], self.model.task,
+            out = FAMILIES[m.family].predict(m.estimator, inputs[key], self.model.task.estimator_type,
                                              n_classes=self.n_classes or None, threads=threads)
             total += m.weight * as_2d(out)
         return total if self.calibrator is None else as_2d(self.calibrator.apply(total))
@@ -104,7 +104,7 @@ class EncodedRows:
 
         key = member.preprocessor or member.style
         X = self.encoded[key][rows]
-        return as_2d(FAMILIES[member.family].predict(member.estimator, X, self.model.task,
+        return as_2d(FAMILIES[member.family].predict(member.estimator, X, self.model.task.estimator_type,
                                                       n_classes=self.n_classes or None, threads=1))
 
 

@@ -15,16 +15,16 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from labcoat.data.schema import Task
 from labcoat.evaluate._encoded import EncodedRows
+from labcoat.models import FAMILIES
 
-#: Tree families whose members ``shap.TreeExplainer`` explains exactly (interventional,
-#: probability output). Left out, measured with shap 0.51: ``hist_gb`` (its values miss the
-#: model's output by up to 0.6 even without categorical splits), ``catboost`` (refused, and with
-#: a background the process crashed), boosters with native categorical splits ("not yet
+#: Families whose members ``shap.TreeExplainer`` explains exactly (``Family.tree_shap``).
+#: Left out, measured with shap 0.51: histogram gradient boosting (its values miss the model's
+#: output by up to 0.6 even without categorical splits), CatBoost (refused, and with a
+#: background the process crashed); boosters with native categorical splits ("not yet
 #: supported", or silently wrong for LightGBM) and multiclass boosters (softmax is not one of
-#: its output transforms: LightGBM's values were silently off by 0.1).
-TREE_FAMILIES = frozenset({"lightgbm", "xgboost", "random_forest", "extra_trees"})
+#: its output transforms: LightGBM's values were silently off by 0.1) are ``"binary"`` only.
+TREE_FAMILIES = frozenset(name for name, family in FAMILIES.items() if family.tree_shap)
 #: Largest error of "contributions + base = output" accepted from TreeExplainer per member
 #: (relative to the output's scale when above 1); values that miss by more are not used.
 TREE_TOLERANCE = 1e-4
@@ -79,8 +79,8 @@ def tree_ready(model: Any, table: EncodedRows, member: Any) -> bool:
         return False
     if sp.issparse(table.encoded[key]) or np.asarray(table.encoded[key]).dtype == object:
         return False
-    if member.family in ("lightgbm", "xgboost"):
-        if model.task is Task.MULTICLASS or getattr(member.estimator, "_labcoat_categoricals", 0):
+    if FAMILIES[member.family].tree_shap == "binary":
+        if table.n_classes > 2 or getattr(member.estimator, "_labcoat_categoricals", 0):
             return False
     return True
 
@@ -97,12 +97,12 @@ def tree_values(model: Any, table: EncodedRows, member: Any, n: int,
 
         key = member.preprocessor or member.style
         encoded = np.asarray(table.encoded[key], dtype=np.float64)
-        if member.family != "lightgbm":
-            # scikit-learn's forests and XGBoost compare float32 inputs with their thresholds;
-            # explaining the float64 values sends a few near-threshold rows down other branches.
+        if FAMILIES[member.family].float32_splits:
+            # Explaining the float64 values of a model that compares float32 inputs with its
+            # thresholds sends a few near-threshold rows down other branches.
             encoded = encoded.astype(np.float32).astype(np.float64)
         X, B = encoded[:n], encoded[n:]
-        classification = model.task.is_classification
+        classification = model.task.estimator_type == "classifier"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             explainer = shap.TreeExplainer(member.estimator, data=B, feature_perturbation="interventional",

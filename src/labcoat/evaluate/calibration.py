@@ -10,9 +10,9 @@
   metric or minimises the mean cost of a cost matrix (:func:`parse_costs`), and reports its
   effect against the default cut at 0.5, also cross-fitted.
 
-:func:`plan_decisions` checks the settings before the search; :func:`fit_decisions` runs the
-whole step on the ensemble's out-of-fold predictions for :func:`labcoat.fit`. A fitted
-:class:`Calibrator` is plain numbers applied with numpy (a few microseconds on one row).
+The classification tasks (``labcoat.tasks.classification``, ``binary``) run these on the
+ensemble's out-of-fold predictions after ``fit``'s search. A fitted :class:`Calibrator` is
+plain numbers applied with numpy (a few microseconds on one row).
 
 Examples
 --------
@@ -33,7 +33,6 @@ from typing import Any
 import numpy as np
 from scipy.special import expit, logit
 
-from labcoat.data.schema import Task
 from labcoat.errors import ConfigError, did_you_mean
 from labcoat.evaluate.metrics import METRICS
 
@@ -478,7 +477,7 @@ def tune_threshold(y: np.ndarray, proba: np.ndarray, *, metric: str | None = Non
         raise ConfigError("Tune a threshold for a metric (threshold_metric=) or for costs (costs=), "
                           "not both and not neither.")
     parsed = parse_costs(costs) if costs is not None else None
-    objective = "cost" if parsed is not None else _threshold_metric(metric)
+    objective = "cost" if parsed is not None else threshold_metric_name(metric)
     y = np.asarray(y, dtype=np.int64)
     p = _as_matrix(proba)
     if p.shape[1] != 2:
@@ -512,7 +511,7 @@ def tune_threshold(y: np.ndarray, proba: np.ndarray, *, metric: str | None = Non
     return ThresholdChoice(threshold, objective, parsed, effect)
 
 
-def _threshold_metric(name: str | None) -> str:
+def threshold_metric_name(name: str | None) -> str:
     key = {"f1_binary": "f1", "acc": "accuracy", "matthews": "mcc"}.get(str(name).lower(), str(name).lower())
     if key not in THRESHOLD_METRICS:
         raise ConfigError(f"Cannot tune a threshold for {name!r}: use one of {', '.join(THRESHOLD_METRICS)}."
@@ -566,99 +565,3 @@ def _best_threshold(y: np.ndarray, p: np.ndarray, objective: str, costs: dict[st
     values = values if objective != "cost" else -values
     best = np.flatnonzero(values >= values.max() - 1e-12)
     return float(thresholds[best[np.argmin(np.abs(thresholds[best] - 0.5))]])
-
-
-# ---------------------------------------------------------------------- for labcoat.fit
-@dataclass(frozen=True)
-class DecisionPlan:
-    """Checked settings of the calibration and decision step (see :func:`plan_decisions`)."""
-
-    task: Task
-    calibrate: str
-    costs: dict[str, float] | None
-    threshold_metric: str | None
-
-
-@dataclass
-class Decisions:
-    """What :func:`fit_decisions` found: the calibrator and threshold a Model applies, and the
-    JSON-ready reports for ``Model.info["calibration"]`` and ``Model.info["threshold"]``."""
-
-    calibrator: Calibrator | None = None
-    threshold: float | None = None
-    calibration: dict[str, Any] | None = None
-    threshold_report: dict[str, Any] | None = None
-
-
-def plan_decisions(task: Task, *, calibrate: str = "auto", costs: str | Mapping[str, float] | None = None,
-                   threshold_metric: str | None = None) -> DecisionPlan:
-    """Check the settings of :func:`fit_decisions` before any training (errors name the fix).
-
-    Examples
-    --------
-    >>> plan_decisions(Task.BINARY, costs="fp=1,fn=5").costs["fn"]
-    5.0
-    >>> plan_decisions(Task.MULTICLASS, costs="fp=1,fn=5")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    labcoat.errors.ConfigError: --costs is for binary targets; this target is multiclass. ...
-    """
-    key = str(calibrate).lower()
-    if key not in CALIBRATE_OPTIONS:
-        raise ConfigError(f"calibrate must be one of {', '.join(CALIBRATE_OPTIONS)}; got {calibrate!r}."
-                          + did_you_mean(str(calibrate), CALIBRATE_OPTIONS))
-    if key in ("sigmoid", "isotonic") and not task.is_classification:
-        raise ConfigError(f"--calibrate {key} is for classification; this target is {task.value}. "
-                          "Drop --calibrate.")
-    if costs is not None and task is not Task.BINARY:
-        raise ConfigError(f"--costs is for binary targets; this target is {task.value}. "
-                          "Drop --costs (the model predicts the most probable class).")
-    if threshold_metric is not None and task is not Task.BINARY:
-        raise ConfigError(f"--threshold-metric is for binary targets; this target is {task.value}. "
-                          "Drop --threshold-metric.")
-    if costs is not None and threshold_metric is not None:
-        raise ConfigError("Give --costs or --threshold-metric, not both: the threshold minimises the cost "
-                          "or maximises the metric.")
-    return DecisionPlan(task, key, parse_costs(costs) if costs is not None else None,
-                        _threshold_metric(threshold_metric) if threshold_metric is not None else None)
-
-
-def fit_decisions(oof: Mapping[str, np.ndarray] | None, plan: DecisionPlan, *, seed: int = 0) -> Decisions:
-    """Calibrate and tune the threshold from the ensemble's out-of-fold predictions.
-
-    ``oof`` is ``Model.oof``'s layout: ``{"y": encoded classes, "pred": (n, n_classes)
-    probabilities}`` over the rows the search validated (rows with missing predictions are
-    ignored), or None. ``plan.calibrate`` is ``"auto"`` (:func:`choose_calibration` over all
-    methods), ``"none"``, or one method, which is then fitted and its cross-fitted evidence
-    reported. The threshold, when asked for, is tuned on the calibrated probabilities.
-    Regression: nothing to do.
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> p = rng.uniform(0, 1, 1000)
-    >>> y = (rng.random(1000) < p).astype(np.int64)
-    >>> plan = plan_decisions(Task.BINARY, calibrate="none", threshold_metric="f1")
-    >>> d = fit_decisions({"y": y, "pred": np.column_stack([1 - p, p])}, plan)
-    >>> d.calibrator is None, d.calibration["method"], d.threshold_report["objective"]
-    (True, 'none', 'f1')
-    """
-    if not plan.task.is_classification:
-        return Decisions()
-    if oof is None:
-        return Decisions(calibration={"method": "none", "requested": plan.calibrate,
-                                      "reason": "no out-of-fold predictions of the ensemble"})
-    y = np.asarray(oof["y"], dtype=np.int64)
-    pred = _as_matrix(oof["pred"])
-    rows = ~np.isnan(pred).any(axis=1)
-    y, pred = y[rows], pred[rows]
-    methods = METHODS if plan.calibrate == "auto" else (plan.calibrate,)
-    choice = choose_calibration(y, pred, seed=seed, methods=methods)
-    decisions = Decisions(calibrator=choice.calibrator,
-                          calibration={"method": choice.method, "requested": plan.calibrate, **choice.evidence})
-    if plan.costs is not None or plan.threshold_metric is not None:
-        calibrated = choice.calibrator.apply(pred) if choice.calibrator is not None else pred
-        tuned = tune_threshold(y, calibrated, metric=plan.threshold_metric, costs=plan.costs, seed=seed)
-        decisions.threshold = tuned.threshold
-        decisions.threshold_report = tuned.to_dict()
-    return decisions

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labcoat.data.split import Resampling, choose_resampling
+from labcoat.data.split import Resampling
 from labcoat.evaluate.metrics import get_metric
 from labcoat.models import FAMILIES
 
@@ -32,7 +32,6 @@ def shared_folds(model: Any, data: Any, *, seed: int = 0) -> tuple[pd.DataFrame,
     from labcoat.data.io import read_table
     from labcoat.data.schema import drop_missing_target
     from labcoat.errors import DataError
-    from labcoat.train import encode_target
 
     frame = data if isinstance(data, pd.DataFrame) else read_table(data)
     target = model.schema.target
@@ -40,17 +39,17 @@ def shared_folds(model: Any, data: Any, *, seed: int = 0) -> tuple[pd.DataFrame,
         raise DataError(f"The comparison data has no target column '{target}'; the models were "
                         "trained to predict it, so it is needed to score them.")
     frame = drop_missing_target(frame, target).reset_index(drop=True)
-    return frame, choose_resampling(encode_target(frame[target], model.schema), model.task, seed=seed)
+    return frame, model.task.resampling(model.task.encode_target(frame[target], model.schema.classes), seed=seed)
 
 
 def cross_validate(model: Any, frame: pd.DataFrame, folds: Resampling) -> list[float]:
     """``model``'s configuration trained and scored on each fold of ``folds`` over ``frame``."""
     from labcoat.search.trial import TrialData
-    from labcoat.train import encode_target
 
     schema = model.schema
-    data = TrialData(X=schema.prepare(frame, warn=False), y=encode_target(frame[schema.target], schema),
-                     schema=schema, metric=get_metric(model.metric, model.task), resampling=folds,
+    data = TrialData(X=schema.prepare(frame, warn=False),
+                     y=model.task.encode_target(frame[schema.target], schema.classes),
+                     schema=schema, task=model.task, metric=get_metric(model.metric, model.task.name), resampling=folds,
                      seed=int(model.info.get("seed", 0)), n_jobs=int(model.info.get("n_jobs") or 1))
     scores = []
     for index, (train, valid) in enumerate(folds.folds):
@@ -60,7 +59,7 @@ def cross_validate(model: Any, frame: pd.DataFrame, folds: Resampling) -> list[f
             _, Xt, Xv = data.fold(family.style, index)
             estimator = family.build(member.params, data.context(family.style))
             family.fit(estimator, Xt, data.y[train])
-            out = member.weight * family.predict(estimator, Xv, data.task, n_classes=data.n_classes)
+            out = member.weight * family.predict(estimator, Xv, data.task.estimator_type, n_classes=data.n_classes)
             blend = out if blend is None else blend + out
         scores.append(data.metric.score(data.y[valid], np.asarray(blend)))
     return scores

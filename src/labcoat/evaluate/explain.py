@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labcoat.data.schema import Role, Task
+from labcoat.data.schema import Role
 from labcoat.errors import ConfigError, LabcoatNotice, SchemaError, TargetError, did_you_mean
 from labcoat.evaluate._encoded import EncodedRows
 from labcoat.evaluate._shapley import TREE_FAMILIES, shapley_values
@@ -154,13 +154,13 @@ def permutation_importance(model: Any, frame: pd.DataFrame, *, repeats: int = 5,
 
     _check_positive(repeats=repeats, max_rows=max_rows)
     rows, y = _rows_with_target(model, frame, max_rows, seed)
-    metric = get_metric(model.metric, model.task)
+    metric = get_metric(model.metric, model.task.name)
     table = EncodedRows(model, rows)
     sign = 1.0 if metric.greater_is_better else -1.0
 
     def score(estimator: _RowPicker, X: pd.DataFrame, y_true: np.ndarray) -> float:
         out = estimator.table.output(X.to_numpy())
-        return sign * metric.score(y_true, out if model.task.is_classification else out[:, 0])
+        return sign * metric.score(y_true, model.task.unstack(out))
 
     # scikit-learn shuffles the columns of the DataFrame it is given. Handing it, per raw
     # column, the position of the row each value comes from (not the values) makes its
@@ -291,7 +291,7 @@ def explain_row(model: Any, frame: pd.DataFrame, row: int | Sequence[int] | None
     phi, base, output, methods = shapley_values(model, rows, back, seed)
     sv = _select_class(model, rows.index, phi, base, output, methods, len(back), class_)
     # The model's own labels: a binary model may cut at a tuned threshold, not at argmax.
-    predictions = model.predict(picked) if model.task.is_classification else output[:, 0]
+    predictions = model.task.decide(model.task.unstack(output), model.schema.classes, model.threshold)
     head, lines = [], []
     features = [c.name for c in model.schema.features]
     for k, position in enumerate(positions):
@@ -341,7 +341,7 @@ def summarize(model: Any, frame: pd.DataFrame, *, seed: int = 0, seconds: float 
     >>> from labcoat.datasets import make_churn
     >>> df = make_churn(300)
     >>> model = labcoat.fit(df, target="churned", trials=2, quiet=True, track=False, n_jobs=1)
-    >>> summary = summarize(model, df, seconds=1)
+    >>> summary = summarize(model, df, seconds=10)
     >>> summary["errors"], len(summary["partial_dependence"]["features"]), len(json.dumps(summary)) < 50_000
     ({}, 4, True)
     """
@@ -511,14 +511,10 @@ def _select_class(model: Any, index: pd.Index, phi: np.ndarray, base: np.ndarray
                   methods: dict[str, str], background: int, class_: Any) -> ShapValues:
     names = [c.name for c in model.schema.features]
     n = len(index)
-    if model.task is Task.REGRESSION:
-        pick = np.zeros(n, dtype=np.int64)
-    elif class_ is not None:
+    if class_ is not None and model.schema.classes is not None:
         pick = np.full(n, _class_position(model, class_))
-    elif model.task is Task.BINARY:
-        pick = np.ones(n, dtype=np.int64)
     else:
-        pick = output.argmax(axis=1)
+        pick = model.task.explained_columns(output)
     rows = np.arange(n)
     return ShapValues(
         values=pd.DataFrame(phi[rows, :, pick], index=index, columns=names),
@@ -540,13 +536,7 @@ def _class_position(model: Any, class_: Any) -> int:
 
 def _output_label(model: Any, k: int | None) -> str:
     """What the explained output is: ``"P(target=class)"`` or the target's name."""
-    if model.task is Task.REGRESSION:
-        return str(model.schema.target)
-    classes = model.schema.classes
-    if k is None:
-        return f"P({model.schema.target}={classes[1]})" if model.task is Task.BINARY else \
-            f"P({model.schema.target}=<class>)"
-    return f"P({model.schema.target}={classes[k]})"
+    return model.task.output_label(model.schema.target, model.schema.classes, k)
 
 
 # ============================================================================ partial dependence
@@ -562,12 +552,7 @@ def _partial_dependence_one(model: Any, rows: pd.DataFrame, column: Any, grid: i
     idx = np.repeat(np.arange(n)[None, :, None], g, axis=0).repeat(len(table.names), axis=2)
     idx[:, :, k] = n + np.arange(g)[:, None]
     average = table.output(idx.reshape(-1, len(table.names))).reshape(g, n, -1).mean(axis=1)
-    if model.task is Task.REGRESSION:
-        curve: Any = average[:, 0].tolist()
-    elif model.task is Task.BINARY:
-        curve = average[:, 1].tolist()
-    else:
-        curve = {str(c): average[:, j].tolist() for j, c in enumerate(model.schema.classes)}
+    curve = model.task.output_curves(average, model.schema.classes)
     return {"kind": kind, "values": shown, "average": curve, "explained": _output_label(model, None)}
 
 
@@ -658,16 +643,7 @@ def _rows_with_target(model: Any, frame: pd.DataFrame, max_rows: int,
         raise TargetError(f"Permutation importance scores the model on the data, so it needs the target "
                           f"column '{target}', which is not in it.{did_you_mean(target, frame.columns)} "
                           "Add the column, or use SHAP values, which need no target.")
-    y_raw = frame[target]
-    if model.task is Task.REGRESSION:
-        y = pd.to_numeric(y_raw, errors="coerce").to_numpy(dtype=np.float64)
-        usable = ~np.isnan(y)
-    else:
-        y = np.asarray(pd.Categorical(y_raw, categories=model.schema.classes).codes, dtype=np.int64)
-        if (y < 0).all() and y_raw.notna().any():  # e.g. labels read back as strings
-            labels = [str(c) for c in model.schema.classes]
-            y = np.asarray(pd.Categorical(y_raw.astype(str), categories=labels).codes, dtype=np.int64)
-        usable = y >= 0
+    y, usable = model.task.encode_labels(frame[target], model.schema.classes)
     if not usable.any():
         raise TargetError(f"No row of the data has a usable value in target column '{target}' "
                           f"(missing, or not one of the model's classes).")

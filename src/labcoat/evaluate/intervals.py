@@ -49,10 +49,9 @@ def bootstrap_interval(y: np.ndarray, predictions: np.ndarray, metric: Metric, *
     Examples
     --------
     >>> from labcoat.evaluate.metrics import get_metric
-    >>> from labcoat.data.schema import Task
     >>> rng = np.random.default_rng(0)
     >>> y = rng.normal(size=400)
-    >>> low, high = bootstrap_interval(y, y + rng.normal(size=400), get_metric("rmse", Task.REGRESSION),
+    >>> low, high = bootstrap_interval(y, y + rng.normal(size=400), get_metric("rmse", "regression"),
     ...                                stratify=False)
     >>> bool(low < 1.0 < high)
     True

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn import metrics as skm
 
-from labcoat.data.schema import Task
 from labcoat.errors import ConfigError
 
-_CLASSIFICATION = frozenset({Task.BINARY, Task.MULTICLASS})
-_REGRESSION = frozenset({Task.REGRESSION})
+# The tasks (``labcoat.tasks`` names) each metric applies to: the one place that says so.
+_CLASSIFICATION = frozenset({"binary", "multiclass"})
+_REGRESSION = frozenset({"regression"})
 
 
 @dataclass(frozen=True)
@@ -27,14 +27,15 @@ class Metric:
 
     Examples
     --------
-    >>> m = get_metric("rmse", Task.REGRESSION)
+    >>> m = get_metric("rmse", "regression")
     >>> m.score(np.array([1.0, 2.0]), np.array([1.0, 4.0])), m.greater_is_better
     (1.4142135623730951, False)
     """
 
     name: str
     greater_is_better: bool
-    tasks: frozenset[Task]
+    #: Names of the tasks it applies to.
+    tasks: frozenset[str]
     function: Callable[[np.ndarray, np.ndarray, int], float]
     label: str
 
@@ -108,15 +109,14 @@ METRICS: dict[str, Metric] = {
 }
 _ALIASES = {"auc": "roc_auc", "logloss": "log_loss", "acc": "accuracy", "mse": "rmse",
             "average_precision": "pr_auc", "f1_binary": "f1", "brier_score": "brier"}
-_DEFAULTS = {Task.BINARY: "roc_auc", Task.MULTICLASS: "log_loss", Task.REGRESSION: "rmse"}
 
 
-def get_metric(name: str, task: Task) -> Metric:
-    """Look up a metric by name and check that it applies to ``task``.
+def get_metric(name: str, task: str | None = None) -> Metric:
+    """Look up a metric by name (or alias) and, given a task's name, check that it applies.
 
     Examples
     --------
-    >>> get_metric("auc", Task.BINARY).name
+    >>> get_metric("auc", "binary").name
     'roc_auc'
     """
     key = _ALIASES.get(name.lower(), name.lower())
@@ -125,23 +125,9 @@ def get_metric(name: str, task: Task) -> Metric:
             f"Unknown metric {name!r}. Choose one of: {', '.join(METRICS)}."
         )
     metric = METRICS[key]
-    if task not in metric.tasks:
+    if task is not None and task not in metric.tasks:
         fitting = [m for m, v in METRICS.items() if task in v.tasks]
         raise ConfigError(
-            f"Metric '{key}' does not apply to a {task.value} task. Use one of: {', '.join(fitting)}."
+            f"Metric '{key}' does not apply to a {task} task. Use one of: {', '.join(fitting)}."
         )
     return metric
-
-
-def default_metric(task: Task) -> Metric:
-    """ROC AUC for binary, log loss for multiclass, RMSE for regression."""
-    return METRICS[_DEFAULTS[task]]
-
-
-def task_of_metric(name: str) -> Task | None:
-    """The task a metric implies, when it implies one (``rmse`` → regression)."""
-    key = _ALIASES.get(name.lower(), name.lower())
-    metric = METRICS.get(key)
-    if metric is None or metric.tasks == _CLASSIFICATION:
-        return None
-    return Task.REGRESSION

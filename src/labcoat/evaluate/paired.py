@@ -16,13 +16,12 @@ of the 95% interval is above ``null`` when, and about only when, that p-value is
 
 Examples
 --------
->>> from labcoat.data.schema import Task
 >>> from labcoat.evaluate.metrics import get_metric
 >>> rng = np.random.default_rng(0)
 >>> y = rng.integers(0, 2, 400)
 >>> good, weak = y + rng.normal(0, 0.8, 400), y + rng.normal(0, 2.0, 400)
 >>> as_proba = lambda s: np.column_stack([1 - 1 / (1 + np.exp(-s)), 1 / (1 + np.exp(-s))])
->>> result = paired_bootstrap(y, as_proba(good), as_proba(weak), get_metric("roc_auc", Task.BINARY),
+>>> result = paired_bootstrap(y, as_proba(good), as_proba(weak), get_metric("roc_auc", "binary"),
 ...                           stratify=True)
 >>> bool(result.low > 0), result.p_value(0.0) < 0.025
 (True, True)

@@ -17,12 +17,11 @@ on rows the search never saw; that figure is reported next to this one.
 
 Examples
 --------
->>> from labcoat.data.schema import Task
 >>> from labcoat.evaluate.metrics import get_metric
 >>> rng = np.random.default_rng(0)
 >>> y = rng.integers(0, 2, 400)
 >>> noise = [np.column_stack([1 - p, p]) for p in rng.random((30, 400))]  # 30 useless models
->>> est = selection_corrected(y, noise, get_metric("roc_auc", Task.BINARY), rounds=30)
+>>> est = selection_corrected(y, noise, get_metric("roc_auc", "binary"), rounds=30, stratify=True)
 >>> est.search_score > 0.5, abs(est.corrected_score - 0.5) < 0.05
 (True, True)
 """
@@ -34,7 +33,6 @@ from typing import Any
 
 import numpy as np
 
-from labcoat.data.schema import Task
 from labcoat.evaluate.intervals import CONFIDENCE
 from labcoat.evaluate.metrics import Metric
 from labcoat.search.ensemble import select_ensemble
@@ -69,11 +67,12 @@ class SelectionEstimate:
 
 def selection_corrected(y: np.ndarray, candidates: list[np.ndarray], metric: Metric, *,
                         rounds: int = ROUNDS, seed: int = 0, seconds: float | None = None,
-                        stratify: bool | None = None) -> SelectionEstimate:
+                        stratify: bool) -> SelectionEstimate:
     """BBC-CV estimate of the ensemble chosen from ``candidates`` (out-of-fold predictions,
     NaN on rows never validated), with its 95% interval (see the module docstring).
 
-    ``seconds`` caps the time spent; the rounds done by then are used.
+    ``seconds`` caps the time spent; the rounds done by then are used. ``stratify`` draws the
+    bootstrap rows within each value of ``y`` (the task says: ``Task.stratified``).
     """
     rng = np.random.default_rng(seed)
     rows = np.ones(len(y), dtype=bool)
@@ -86,7 +85,6 @@ def selection_corrected(y: np.ndarray, candidates: list[np.ndarray], metric: Met
     preds = [p[index] for p in candidates]
     full = _select(preds, y, metric)
     search_score = metric.score(y, _blend(preds, full))
-    stratify = Task.REGRESSION not in metric.tasks if stratify is None else stratify
     groups = ([np.flatnonzero(y == c) for c in np.unique(y)] if stratify else [np.arange(len(y))])
     deadline = None if seconds is None else time.monotonic() + seconds
     scores: list[float] = []

@@ -49,7 +49,7 @@ def build_preprocessor(schema: Schema, style: Style) -> ColumnTransformer:
     --------
     >>> import pandas as pd
     >>> df = pd.DataFrame({"x": [1.5, None, 3.2, 4.1] * 5, "c": list("abca") * 5, "y": [0, 1] * 10})
-    >>> schema = Schema.infer(df, "y")
+    >>> schema = Schema.infer(df, "y", task="binary", classes=[0, 1])
     >>> build_preprocessor(schema, "linear").fit_transform(schema.prepare(df)).shape
     (20, 5)
     """

@@ -2,9 +2,10 @@
 
 A :class:`Family` is stateless: it describes a kind of model (its preprocessing style,
 Optuna search space, strong default configurations and rough cost) and builds and fits
-estimators for given parameters. The search calls, for each trial and fold::
+estimators for given parameters. A family opts in to the tasks it serves (``tasks``) and
+builds what the task asks for (``BuildContext.kind``). The search calls, for each trial and fold::
 
-    params    = family.portfolio(task)[i]            # or family.search_space(optuna_trial, task)
+    params    = family.portfolio(kind)[i]            # or family.search_space(optuna_trial, kind)
     estimator = family.build(params, context)
     outcome   = family.fit(estimator, X, y, valid=(X_valid, y_valid), deadline=t)
     ...
@@ -21,21 +22,25 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from labcoat.data.schema import Task
 from labcoat.features.build import Style
 
 Params = dict[str, Any]
+#: What a task asks a family to build: scikit-learn's estimator types.
+EstimatorType = Literal["classifier", "regressor"]
+#: The supervised tasks on one table, which every family here serves.
+TABULAR_TASKS = frozenset({"binary", "multiclass", "regression"})
 
 
 @dataclass(frozen=True)
 class BuildContext:
     """What a family needs to know to build an estimator besides its parameters."""
 
-    task: Task
+    #: Classifier (probabilities per class) or regressor (values).
+    kind: EstimatorType
     n_classes: int
     seed: int
     n_jobs: int
@@ -62,17 +67,27 @@ class Family(ABC):
     style: ClassVar[Style]
     #: Rough seconds to fit one fold per million input cells (rows x columns) at default settings.
     seconds_per_million_cells: ClassVar[float] = 2.0
-    tasks: ClassVar[frozenset[Task]] = frozenset(Task)
+    #: The tasks (``labcoat.tasks`` names) the family opts in to; none by default.
+    tasks: ClassVar[frozenset[str]] = frozenset()
     #: Whether fitted models are small enough to keep a fold's model per trial (not forests,
     #: whose size grows with the rows, nor k-NN, which stores them).
     compact: ClassVar[bool] = True
+    #: How ``shap.TreeExplainer`` explains this family's models exactly (interventional,
+    #: probability output; see ``labcoat.evaluate._shapley``): not at all (None), every model
+    #: (``"all"``), or only binary and regression models without native categorical splits
+    #: (``"binary"``: softmax is not one of its output transforms, categorical splits not supported).
+    tree_shap: ClassVar[Literal["all", "binary"] | None] = None
+    #: Whether fitted trees compare float32 inputs with their thresholds (scikit-learn, XGBoost).
+    float32_splits: ClassVar[bool] = False
+    #: Left out of the default search above this many rows (a family asked for by name runs).
+    max_rows: ClassVar[int | None] = None
 
     @abstractmethod
-    def search_space(self, trial: Any, task: Task) -> Params:
+    def search_space(self, trial: Any, kind: EstimatorType) -> Params:
         """Suggest parameters on an Optuna trial. Names are prefixed by the registry."""
 
     @abstractmethod
-    def portfolio(self, task: Task) -> list[Params]:
+    def portfolio(self, kind: EstimatorType) -> list[Params]:
         """Strong default configurations, best first; each lies inside the search space."""
 
     @abstractmethod
@@ -89,7 +104,7 @@ class Family(ABC):
         """Parameters for the final fit on all data, given the rounds early stopping chose."""
         return params
 
-    def predict(self, estimator: Any, X: Any, task: Task, *, n_classes: int | None = None,
+    def predict(self, estimator: Any, X: Any, kind: EstimatorType, *, n_classes: int | None = None,
                 threads: int | None = None) -> np.ndarray:
         """Probabilities (classification) or values (regression), on ``threads`` threads.
 
@@ -99,7 +114,7 @@ class Family(ABC):
         """
         if threads is not None and getattr(estimator, "n_jobs", threads) != threads:
             estimator.set_params(n_jobs=threads)
-        return predict_output(estimator, X, task, n_classes)
+        return predict_output(estimator, X, kind, n_classes)
 
     def cost(self, n_rows: int, n_columns: int, params: Params) -> float:
         """Rough seconds for one fold at these settings (the search calibrates it as it goes)."""
@@ -116,9 +131,9 @@ def past(deadline: float | None) -> bool:
     return deadline is not None and time.monotonic() >= deadline
 
 
-def predict_output(estimator: Any, X: Any, task: Task, n_classes: int | None = None) -> np.ndarray:
-    """Probabilities (classification, one column per encoded class) or values (regression)."""
-    if task.is_classification:
+def predict_output(estimator: Any, X: Any, kind: EstimatorType, n_classes: int | None = None) -> np.ndarray:
+    """Probabilities (classifiers, one column per encoded class) or values (regressors)."""
+    if kind == "classifier":
         return align_classes(estimator, np.asarray(estimator.predict_proba(X), dtype=np.float64), n_classes)
     return np.asarray(estimator.predict(X), dtype=np.float64).ravel()
 

@@ -6,8 +6,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from labcoat.data.schema import Task
-from labcoat.models._base import (SMALL_INPUT, BuildContext, Family, FitOutcome, Params, align_classes,
+from labcoat.models._base import (EstimatorType, TABULAR_TASKS, SMALL_INPUT, BuildContext, Family, FitOutcome, Params, align_classes,
                                   past)
 
 N_TREES = 300
@@ -23,18 +22,21 @@ class ForestFamily(Family):
 
     style = "tree"
     compact = False
+    tasks = TABULAR_TASKS
+    tree_shap = "all"
+    float32_splits = True
     classifier: ClassVar[str]
     regressor: ClassVar[str]
 
-    def search_space(self, trial: Any, task: Task) -> Params:
+    def search_space(self, trial: Any, kind: EstimatorType) -> Params:
         p = self.name + "."
         return {
             "max_features": trial.suggest_float(p + "max_features", 0.1, 1.0),
             "min_samples_leaf": trial.suggest_int(p + "min_samples_leaf", 1, 20, log=True),
         }
 
-    def portfolio(self, task: Task) -> list[Params]:
-        share = 0.5 if task is Task.REGRESSION else 0.3
+    def portfolio(self, kind: EstimatorType) -> list[Params]:
+        share = 0.5 if kind == "regressor" else 0.3
         return [{"max_features": share, "min_samples_leaf": 1}]
 
     def build(self, params: Params, context: BuildContext) -> Any:
@@ -42,7 +44,7 @@ class ForestFamily(Family):
 
         params = dict(params)
         trees = params.pop("n_estimators", N_TREES)
-        name = self.regressor if context.task is Task.REGRESSION else self.classifier
+        name = self.regressor if context.kind == "regressor" else self.classifier
         node_bytes = 64 + 8 * max(context.n_classes, 1)
         max_leaves = max(16, int(FOREST_BYTES / (trees * 2 * node_bytes)))
         if context.n_rows / params.get("min_samples_leaf", 1) > max_leaves:
@@ -66,20 +68,20 @@ class ForestFamily(Family):
     def refit_params(self, params: Params, iterations: int | None) -> Params:
         return {**params, "n_estimators": iterations or N_TREES}
 
-    def predict(self, estimator: Any, X: Any, task: Task, *, n_classes: int | None = None,
+    def predict(self, estimator: Any, X: Any, kind: EstimatorType, *, n_classes: int | None = None,
                 threads: int | None = None) -> np.ndarray:
         if X.shape[0] > SMALL_INPUT or not isinstance(X, np.ndarray):
-            return super().predict(estimator, X, task, n_classes=n_classes, threads=threads)
+            return super().predict(estimator, X, kind, n_classes=n_classes, threads=threads)
         # The forest compares float32 inputs (its validation casts them) and refuses infinity,
         # hence also numbers beyond float32's range (1e308 predicted here, raised there, before).
         rounded = X.astype(np.float32)
         if np.isinf(rounded).any():
-            return super().predict(estimator, X, task, n_classes=n_classes, threads=threads)
+            return super().predict(estimator, X, kind, n_classes=n_classes, threads=threads)
         flat = getattr(estimator, "_labcoat_flat", None)
         if flat is None:
             flat = estimator._labcoat_flat = FlatForest(estimator)
         out = flat.predict(rounded)
-        if task.is_classification:
+        if kind == "classifier":
             return align_classes(estimator, out, n_classes)
         return out[:, 0]
 

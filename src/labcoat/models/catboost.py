@@ -6,8 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from labcoat.data.schema import Task
-from labcoat.models._base import BuildContext, Family, FitOutcome, Params, align_classes, past
+from labcoat.models._base import EstimatorType, TABULAR_TASKS, BuildContext, Family, FitOutcome, Params, align_classes, past
 
 MAX_ROUNDS = 2000
 PATIENCE = 50
@@ -15,10 +14,11 @@ PATIENCE = 50
 
 class CatBoostFamily(Family):
     name = "catboost"
+    tasks = TABULAR_TASKS
     style = "catboost"
     seconds_per_million_cells = 6.0
 
-    def search_space(self, trial: Any, task: Task) -> Params:
+    def search_space(self, trial: Any, kind: EstimatorType) -> Params:
         p = "catboost."
         return {
             "learning_rate": trial.suggest_float(p + "learning_rate", 0.02, 0.2, log=True),
@@ -27,7 +27,7 @@ class CatBoostFamily(Family):
             "random_strength": trial.suggest_float(p + "random_strength", 0.1, 5.0, log=True),
         }
 
-    def portfolio(self, task: Task) -> list[Params]:
+    def portfolio(self, kind: EstimatorType) -> list[Params]:
         base = {"learning_rate": 0.08, "depth": 6, "l2_leaf_reg": 3.0, "random_strength": 1.0}
         return [base, {**base, "learning_rate": 0.05, "depth": 8, "l2_leaf_reg": 5.0}]
 
@@ -39,9 +39,9 @@ class CatBoostFamily(Family):
         common = dict(iterations=rounds, random_seed=context.seed, thread_count=context.n_jobs,
                       verbose=False, allow_writing_files=False,
                       cat_features=list(range(context.native_categoricals)) or None, **params)
-        if context.task is Task.REGRESSION:
+        if context.kind == "regressor":
             return cb.CatBoostRegressor(loss_function="RMSE", **common)
-        loss = "Logloss" if context.task is Task.BINARY else "MultiClass"
+        loss = "Logloss" if context.n_classes == 2 else "MultiClass"
         return cb.CatBoostClassifier(loss_function=loss, **common)
 
     def fit(self, estimator: Any, X: Any, y: np.ndarray, *, valid: tuple[Any, np.ndarray] | None = None,
@@ -63,11 +63,11 @@ class CatBoostFamily(Family):
         rounds = (best + 1) if best is not None else estimator.tree_count_
         return FitOutcome(iterations=int(rounds), stopped=StopAtDeadline.stopped)
 
-    def predict(self, estimator: Any, X: Any, task: Task, *, n_classes: int | None = None,
+    def predict(self, estimator: Any, X: Any, kind: EstimatorType, *, n_classes: int | None = None,
                 threads: int | None = None) -> np.ndarray:
         # A fitted CatBoost model refuses set_params; it takes the thread count per call.
         kwargs = {"thread_count": threads} if threads is not None else {}
-        if task.is_classification:
+        if kind == "classifier":
             proba = np.asarray(estimator.predict_proba(X, **kwargs), dtype=np.float64)
             return align_classes(estimator, proba, n_classes)
         return np.asarray(estimator.predict(X, **kwargs), dtype=np.float64).ravel()

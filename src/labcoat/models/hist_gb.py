@@ -7,8 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from labcoat.data.schema import Task
-from labcoat.models._base import (SMALL_INPUT, BuildContext, Family, FitOutcome, Params, align_classes,
+from labcoat.models._base import (EstimatorType, TABULAR_TASKS, SMALL_INPUT, BuildContext, Family, FitOutcome, Params, align_classes,
                                   past)
 
 MAX_ROUNDS = 1000
@@ -17,10 +16,11 @@ CHUNK = 50
 
 class HistGBFamily(Family):
     name = "hist_gb"
+    tasks = TABULAR_TASKS
     style = "tree"
     seconds_per_million_cells = 2.5
 
-    def search_space(self, trial: Any, task: Task) -> Params:
+    def search_space(self, trial: Any, kind: EstimatorType) -> Params:
         p = "hist_gb."
         return {
             "learning_rate": trial.suggest_float(p + "learning_rate", 0.02, 0.3, log=True),
@@ -30,7 +30,7 @@ class HistGBFamily(Family):
             "max_features": trial.suggest_float(p + "max_features", 0.3, 1.0),
         }
 
-    def portfolio(self, task: Task) -> list[Params]:
+    def portfolio(self, kind: EstimatorType) -> list[Params]:
         return [{"learning_rate": 0.08, "max_leaf_nodes": 31, "min_samples_leaf": 20,
                  "l2_regularization": 1e-4, "max_features": 1.0}]
 
@@ -39,7 +39,7 @@ class HistGBFamily(Family):
 
         params = dict(params)
         rounds = params.pop("max_iter", None)
-        cls = HistGradientBoostingRegressor if context.task is Task.REGRESSION else HistGradientBoostingClassifier
+        cls = HistGradientBoostingRegressor if context.kind == "regressor" else HistGradientBoostingClassifier
         model = cls(max_iter=CHUNK, early_stopping=rounds is None, validation_fraction=0.1,
                     n_iter_no_change=20, random_state=context.seed, warm_start=True, **params)
         model._labcoat_rounds = rounds or MAX_ROUNDS
@@ -73,13 +73,13 @@ class HistGBFamily(Family):
     def refit_params(self, params: Params, iterations: int | None) -> Params:
         return {**params, "max_iter": max(1, int(round((iterations or 100) * 1.1)))}
 
-    def predict(self, estimator: Any, X: Any, task: Task, *, n_classes: int | None = None,
+    def predict(self, estimator: Any, X: Any, kind: EstimatorType, *, n_classes: int | None = None,
                 threads: int | None = None) -> np.ndarray:
         flat = _flat(estimator) if isinstance(X, np.ndarray) and X.shape[0] <= SMALL_INPUT else None
         if flat is None:
-            return super().predict(estimator, X, task, n_classes=n_classes, threads=threads)
+            return super().predict(estimator, X, kind, n_classes=n_classes, threads=threads)
         raw = flat.raw_predict(X)
-        if not task.is_classification:
+        if kind == "regressor":
             return np.asarray(estimator._loss.link.inverse(raw[:, 0]), dtype=np.float64)
         proba = estimator._loss.predict_proba(raw if raw.shape[1] > 1 else raw[:, 0])
         return align_classes(estimator, np.asarray(proba, dtype=np.float64), n_classes)

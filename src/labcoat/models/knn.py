@@ -4,29 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from labcoat.data.schema import Task
-from labcoat.models._base import BuildContext, Family, Params
+from labcoat.models._base import EstimatorType, TABULAR_TASKS, BuildContext, Family, Params
 
 
 class KNNFamily(Family):
     name = "knn"
+    tasks = TABULAR_TASKS
+    #: Above this, pairwise comparisons would dominate the budget.
+    max_rows = 30_000
     style = "linear"
     compact = False
 
-    def search_space(self, trial: Any, task: Task) -> Params:
+    def search_space(self, trial: Any, kind: EstimatorType) -> Params:
         p = "knn."
         return {
             "n_neighbors": trial.suggest_int(p + "n_neighbors", 2, 100, log=True),
             "weights": trial.suggest_categorical(p + "weights", ["uniform", "distance"]),
         }
 
-    def portfolio(self, task: Task) -> list[Params]:
+    def portfolio(self, kind: EstimatorType) -> list[Params]:
         return [{"n_neighbors": 15, "weights": "distance"}]
 
     def build(self, params: Params, context: BuildContext) -> Any:
         from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
-        cls = KNeighborsRegressor if context.task is Task.REGRESSION else KNeighborsClassifier
+        cls = KNeighborsRegressor if context.kind == "regressor" else KNeighborsClassifier
         return cls(n_jobs=context.n_jobs, **params)
 
     def cost(self, n_rows: int, n_columns: int, params: Params) -> float:

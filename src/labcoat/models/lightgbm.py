@@ -6,8 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from labcoat.data.schema import Task
-from labcoat.models._base import (SMALL_INPUT, BuildContext, Family, FitOutcome, Params, align_classes,
+from labcoat.models._base import (EstimatorType, TABULAR_TASKS, SMALL_INPUT, BuildContext, Family, FitOutcome, Params, align_classes,
                                   past)
 
 MAX_ROUNDS = 3000
@@ -16,10 +15,12 @@ PATIENCE = 50
 
 class LightGBMFamily(Family):
     name = "lightgbm"
+    tasks = TABULAR_TASKS
+    tree_shap = "binary"
     style = "tree"
     seconds_per_million_cells = 1.5
 
-    def search_space(self, trial: Any, task: Task) -> Params:
+    def search_space(self, trial: Any, kind: EstimatorType) -> Params:
         p = "lightgbm."
         return {
             "learning_rate": trial.suggest_float(p + "learning_rate", 0.01, 0.2, log=True),
@@ -31,7 +32,7 @@ class LightGBMFamily(Family):
             "extra_trees": trial.suggest_categorical(p + "extra_trees", [False, True]),
         }
 
-    def portfolio(self, task: Task) -> list[Params]:
+    def portfolio(self, kind: EstimatorType) -> list[Params]:
         base = {"learning_rate": 0.05, "num_leaves": 31, "min_child_samples": 20,
                 "colsample_bytree": 1.0, "subsample": 1.0, "reg_lambda": 1e-3, "extra_trees": False}
         return [
@@ -48,7 +49,7 @@ class LightGBMFamily(Family):
 
         params = dict(params)
         rounds = params.pop("n_estimators", MAX_ROUNDS)
-        cls = lgb.LGBMRegressor if context.task is Task.REGRESSION else lgb.LGBMClassifier
+        cls = lgb.LGBMRegressor if context.kind == "regressor" else lgb.LGBMClassifier
         model = cls(n_estimators=rounds, subsample_freq=1 if params.get("subsample", 1) < 1 else 0,
                     random_state=context.seed, n_jobs=context.n_jobs, verbose=-1, deterministic=True,
                     force_row_wise=True, max_bin=255, **params)
@@ -80,14 +81,14 @@ class LightGBMFamily(Family):
     def refit_params(self, params: Params, iterations: int | None) -> Params:
         return {**params, "n_estimators": max(1, int(round((iterations or 100) * 1.1)))}
 
-    def predict(self, estimator: Any, X: Any, task: Task, *, n_classes: int | None = None,
+    def predict(self, estimator: Any, X: Any, kind: EstimatorType, *, n_classes: int | None = None,
                 threads: int | None = None) -> np.ndarray:
         if not isinstance(X, np.ndarray) or X.shape[0] > SMALL_INPUT:
-            return super().predict(estimator, X, task, n_classes=n_classes, threads=threads)
+            return super().predict(estimator, X, kind, n_classes=n_classes, threads=threads)
         # The scikit-learn wrapper spends ~0.35 ms a call on parameter handling; its booster
         # predicts one row in ~0.02 ms (measured on adult). Same booster call, same iterations.
         out = estimator.booster_.predict(X, num_threads=1)
-        if not task.is_classification:
+        if kind == "regressor":
             return np.asarray(out, dtype=np.float64)
         proba = out if out.ndim == 2 else np.column_stack([1.0 - out, out])
         return align_classes(estimator, proba.astype(np.float64), n_classes)

@@ -6,33 +6,33 @@ from typing import Any
 
 import numpy as np
 
-from labcoat.data.schema import Task
-from labcoat.models._base import SMALL_INPUT, BuildContext, Family, Params, align_classes
+from labcoat.models._base import EstimatorType, TABULAR_TASKS, SMALL_INPUT, BuildContext, Family, Params, align_classes
 
 
 class LinearFamily(Family):
     name = "linear"
+    tasks = TABULAR_TASKS
     style = "linear"
     seconds_per_million_cells = 0.5
 
-    def search_space(self, trial: Any, task: Task) -> Params:
+    def search_space(self, trial: Any, kind: EstimatorType) -> Params:
         p = "linear."
-        if task is Task.REGRESSION:
+        if kind == "regressor":
             return {
                 "alpha": trial.suggest_float(p + "alpha", 1e-4, 100.0, log=True),
                 "l1_ratio": trial.suggest_float(p + "l1_ratio", 0.0, 1.0),
             }
         return {"C": trial.suggest_float(p + "C", 1e-3, 100.0, log=True)}
 
-    def portfolio(self, task: Task) -> list[Params]:
-        if task is Task.REGRESSION:
+    def portfolio(self, kind: EstimatorType) -> list[Params]:
+        if kind == "regressor":
             return [{"alpha": 1.0, "l1_ratio": 0.0}]
         return [{"C": 1.0}]
 
     def build(self, params: Params, context: BuildContext) -> Any:
         from sklearn.linear_model import ElasticNet, LogisticRegression, Ridge
 
-        if context.task is Task.REGRESSION:
+        if context.kind == "regressor":
             if params.get("l1_ratio", 0.0) < 0.05:
                 return Ridge(alpha=params["alpha"], random_state=context.seed)
             # ElasticNet's alpha scales the loss per sample, Ridge's does not: rescale to keep
@@ -41,12 +41,12 @@ class LinearFamily(Family):
                               max_iter=5000, random_state=context.seed, selection="cyclic")
         return LogisticRegression(C=params["C"], max_iter=2000, random_state=context.seed)
 
-    def predict(self, estimator: Any, X: Any, task: Task, *, n_classes: int | None = None,
+    def predict(self, estimator: Any, X: Any, kind: EstimatorType, *, n_classes: int | None = None,
                 threads: int | None = None) -> np.ndarray:
         scores = _scores(estimator, X)
         if scores is None:
-            return super().predict(estimator, X, task, n_classes=n_classes, threads=threads)
-        if not task.is_classification:
+            return super().predict(estimator, X, kind, n_classes=n_classes, threads=threads)
+        if kind == "regressor":
             return np.asarray(scores, dtype=np.float64).ravel()
         from scipy.special import expit
         from sklearn.utils.extmath import softmax

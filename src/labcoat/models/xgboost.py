@@ -6,8 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from labcoat.data.schema import Task
-from labcoat.models._base import BuildContext, Family, FitOutcome, Params, past
+from labcoat.models._base import EstimatorType, TABULAR_TASKS, BuildContext, Family, FitOutcome, Params, past
 
 MAX_ROUNDS = 3000
 PATIENCE = 50
@@ -15,10 +14,13 @@ PATIENCE = 50
 
 class XGBoostFamily(Family):
     name = "xgboost"
+    tasks = TABULAR_TASKS
+    tree_shap = "binary"
+    float32_splits = True
     style = "tree"
     seconds_per_million_cells = 2.5
 
-    def search_space(self, trial: Any, task: Task) -> Params:
+    def search_space(self, trial: Any, kind: EstimatorType) -> Params:
         p = "xgboost."
         return {
             "learning_rate": trial.suggest_float(p + "learning_rate", 0.01, 0.2, log=True),
@@ -29,7 +31,7 @@ class XGBoostFamily(Family):
             "reg_lambda": trial.suggest_float(p + "reg_lambda", 1e-3, 10.0, log=True),
         }
 
-    def portfolio(self, task: Task) -> list[Params]:
+    def portfolio(self, kind: EstimatorType) -> list[Params]:
         base = {"learning_rate": 0.05, "max_depth": 6, "min_child_weight": 1.0, "subsample": 1.0,
                 "colsample_bytree": 1.0, "reg_lambda": 1.0}
         return [base, {**base, "learning_rate": 0.03, "max_depth": 8, "colsample_bytree": 0.7,
@@ -40,7 +42,7 @@ class XGBoostFamily(Family):
 
         params = dict(params)
         rounds = params.pop("n_estimators", MAX_ROUNDS)
-        cls = xgb.XGBRegressor if context.task is Task.REGRESSION else xgb.XGBClassifier
+        cls = xgb.XGBRegressor if context.kind == "regressor" else xgb.XGBClassifier
         k = context.native_categoricals
         model = cls(n_estimators=rounds, tree_method="hist", random_state=context.seed,
                     n_jobs=context.n_jobs, enable_categorical=bool(k), max_cat_to_onehot=8,

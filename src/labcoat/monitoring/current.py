@@ -130,18 +130,12 @@ def served_identity(reference: Any, tracking_uri: str | None = None) -> tuple[st
 
 
 def _outputs(table: pd.DataFrame, model: Any) -> np.ndarray:
-    """The logged outputs as the metrics take them: probabilities per class, or values."""
-    if model.task.is_classification:
-        names = [f"proba_{c}" for c in model.schema.classes]
-        missing = [n for n in names if n not in table.columns]
-        if missing:
-            raise DataError(f"The logged outputs have no {', '.join(missing)}: the log was written by another "
-                            "model than the one monitored.")
-        return table[names].to_numpy(dtype=np.float64)
-    column = f"{model.schema.target}_predicted"
-    if column not in table.columns:
-        raise DataError(f"The logged outputs have no '{column}': the log was written by another model.")
-    return table[column].to_numpy(dtype=np.float64)
+    """The logged outputs as the metrics take them (``Task.output_blend``)."""
+    try:
+        return model.task.output_blend(table, model.schema.target, model.schema.classes)
+    except KeyError as missing:
+        raise DataError(f"The logged outputs have no {missing.args[0]}: the log was written by another "
+                        "model than the one monitored.") from None
 
 
 def _slices(frame: pd.DataFrame, rows: int) -> list[Chunk]:

@@ -25,12 +25,12 @@ is bounded by the chunk, and the report is the same as for one frame.
 
 Examples
 --------
->>> from labcoat.data.schema import Schema
+>>> from labcoat.tasks import infer_schema
 >>> from labcoat.monitoring.reference import build_reference
 >>> rng = np.random.default_rng(0)
 >>> train = pd.DataFrame({"x": rng.normal(size=800), "c": rng.choice(list("abc"), 800),
 ...                       "y": rng.integers(0, 2, 800)})
->>> ref = build_reference(train, Schema.infer(train, "y"))
+>>> ref = build_reference(train, infer_schema(train, "y"))
 >>> now = pd.DataFrame({"x": rng.normal(1, 1, 500), "c": rng.choice(list("abc"), 500)})
 >>> report = detect_drift(ref, now)
 >>> [(c.name, c.method, c.drifted) for c in report.columns]

@@ -18,12 +18,11 @@ The p-value reported is the bootstrap p-value of the policy's null hypothesis
 
 Examples
 --------
->>> from labcoat.data.schema import Task
 >>> from labcoat.evaluate.metrics import get_metric
 >>> rng = np.random.default_rng(0)
 >>> y = rng.normal(size=500)
 >>> old, new = y + rng.normal(0, 1.0, 500), y + rng.normal(0, 0.5, 500)
->>> result = gate(y, old, new, get_metric("rmse", Task.REGRESSION), policy="superiority")
+>>> result = gate(y, old, new, get_metric("rmse", "regression"), policy="superiority")
 >>> result.promote, result.margin
 (True, 0.0)
 """

@@ -7,7 +7,8 @@ Examples
 >>> labels = Labels.read(pd.DataFrame({"id": [2, 1], "y": ["no", "yes"]}), label_column="y", id_column="id")
 >>> labels.lookup(pd.DataFrame({"id": [1, 2, 3]})).tolist()
 ['yes', 'no', nan]
->>> encode(pd.Series(["yes", "no", 1]), ["no", "yes"], classification=True)
+>>> from labcoat.tasks import get_task
+>>> encode(pd.Series(["yes", "no", 1]), ["no", "yes"], task=get_task("binary"))
 Traceback (most recent call last):
 ...
 labcoat.errors.DataError: 1 label(s) are not classes of the model (['no', 'yes']), e.g. 1.
@@ -15,13 +16,16 @@ labcoat.errors.DataError: 1 label(s) are not classes of the model (['no', 'yes']
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from labcoat.data.schema import _FALSE, _TRUE
+from labcoat.data.values import comparable
 from labcoat.errors import DataError, did_you_mean
+
+if TYPE_CHECKING:
+    from labcoat.tasks import Task
 
 
 @dataclass
@@ -74,41 +78,25 @@ class Labels:
                             "--id-column to join them by an id.")
 
 
-def encode(values: pd.Series, classes: list[Any] | None, *, classification: bool) -> np.ndarray:
-    """Labels as the metrics expect them: class indices (``classes`` order) or numbers.
+def encode(values: pd.Series, classes: list[Any] | None, *, task: Task) -> np.ndarray:
+    """Labels as the metrics expect them (``Task.encode_labels``), refused with a clear error
+    when one is not a class of the model or not a number.
 
-    ``3``, ``3.0`` and ``"3"`` are the same class, as when serving; ``True`` is the class
-    that reads as true (``yes``, ``y``, ``1``...).
-
-    >>> encode(pd.Series([True, "no"]), ["no", "yes"], classification=True).tolist()
+    >>> from labcoat.tasks import get_task
+    >>> encode(pd.Series([True, "no"]), ["no", "yes"], task=get_task("binary")).tolist()
     [1, 0]
     """
-    if not classification:
-        numbers = pd.to_numeric(values, errors="coerce")
-        bad = values[numbers.isna() & values.notna()]
-        if len(bad):
-            raise DataError(f"{len(bad)} label(s) are not numbers, e.g. {bad.iloc[0]!r}; the model predicts a number.")
-        return numbers.to_numpy(dtype=np.float64)
-    index = {_comparable(c): i for i, c in enumerate(classes or [])}
-    # A reader may have turned yes/no into booleans (DuckDB does): True is the class that reads as true.
-    for flag, words in ((True, _TRUE), (False, _FALSE)):
-        index.setdefault(str(flag), next((i for i, c in enumerate(classes or []) if str(c).lower() in words), -1))
-    codes = np.array([index.get(_comparable(v), -1) for v in values.tolist()], dtype=np.intp)
-    unknown = values[codes < 0]
+    codes, usable = task.encode_labels(values, classes)
+    unknown = values[~usable]
+    if len(unknown) and classes is None:
+        raise DataError(f"{len(unknown)} label(s) are not numbers, e.g. {unknown.iloc[0]!r}; the model "
+                        "predicts a number.")
     if len(unknown):
         raise DataError(f"{len(unknown)} label(s) are not classes of the model ({list(classes or [])}), "
                         f"e.g. {unknown.iloc[0]!r}.")
     return codes
 
 
-def _comparable(value: Any) -> str:
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value))
-    if isinstance(value, (int, float, np.integer, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
-
-
 def _keys(ids: pd.Series) -> pd.Index:
     """Ids in a comparable form, so that 7 (from a CSV) and "7" (from JSON) join."""
-    return pd.Index([_comparable(v) for v in ids.tolist()])
+    return pd.Index([comparable(v) for v in ids.tolist()])

@@ -26,12 +26,11 @@ unchanged models, and finds a drop of 0.034 (5% of labels flipped) 21% of the ti
 Examples
 --------
 >>> import numpy as np
->>> from labcoat.data.schema import Task
 >>> from labcoat.evaluate.metrics import get_metric
 >>> rng = np.random.default_rng(0)
 >>> y = rng.normal(size=300)
->>> result = assess(y, y + rng.normal(size=300), get_metric("rmse", Task.REGRESSION),
-...                 Estimate(1.0, 0.92, 1.08, 400, "out-of-fold"), classification=False)
+>>> result = assess(y, y + rng.normal(size=300), get_metric("rmse", "regression"),
+...                 Estimate(1.0, 0.92, 1.08, 400, "out-of-fold"), stratify=False)
 >>> result.degraded, result.current.low < 1.0 < result.current.high
 (False, True)
 """
@@ -119,7 +118,7 @@ class Performance:
 
 
 def assess(y: np.ndarray, predictions: np.ndarray, metric: Metric, training: Estimate | None, *,
-           classification: bool, tolerance: float = TOLERANCE, seed: int = 0) -> Performance:
+           stratify: bool, tolerance: float = TOLERANCE, seed: int = 0) -> Performance:
     """Score ``predictions`` against ``y`` (encoded as the metrics expect) with a bootstrap
     interval, and test for a degradation against ``training`` (see the module docstring)."""
     out = Performance(metric.name, metric.label, metric.greater_is_better, len(y), training=training)
@@ -131,7 +130,7 @@ def assess(y: np.ndarray, predictions: np.ndarray, metric: Metric, training: Est
     except ValueError as error:  # e.g. ROC AUC on rows of one class
         out.note = f"{metric.label} cannot be computed on these rows ({error})"
         return out
-    low, high = bootstrap_interval(y, predictions, metric, stratify=classification, seed=seed)
+    low, high = bootstrap_interval(y, predictions, metric, stratify=stratify, seed=seed)
     out.current = Estimate(score, low, high, len(y), "labelled current rows")
     if training is None:
         out.note = "the model carries no training estimate"

@@ -14,16 +14,16 @@ For each feature column of the schema (identifiers and constants are skipped):
   rest counted as ``other``, and the missing count.
 
 ``prediction`` is the distribution of the model's out-of-fold predictions, as the model gives
-them (calibrated): for a **binary** task the probability of the positive class
-(``schema.classes[1]``), for **regression** the predicted value (both numeric), for
-**multiclass** the predicted label (categorical). ``performance`` is the out-of-fold score with
+them (calibrated), one value per row as the task summarises them (``Task.prediction_summary``):
+for a binary task the probability of the positive class, for regression the predicted value
+(both numeric), for multiclass the predicted label (categorical). ``performance`` is the out-of-fold score with
 its 95% interval (``Model.info``).
 
 Examples
 --------
->>> from labcoat.data.schema import Schema
+>>> from labcoat.tasks import infer_schema
 >>> df = pd.DataFrame({"x": np.arange(40.0) % 13 / 2, "c": list("ab") * 20, "y": [0, 1] * 20})
->>> ref = build_reference(df, Schema.infer(df, "y"))
+>>> ref = build_reference(df, infer_schema(df, "y"))
 >>> ref.columns["x"].kind, ref.columns["c"].categories
 ('numeric', {'a': 20, 'b': 20})
 >>> Reference.from_dict(ref.to_dict()) == ref
@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labcoat.data.schema import Role, Schema, Task
+from labcoat.data.schema import Role, Schema
 from labcoat.monitoring.sketch import MAX_CATEGORIES, category_counts, numeric_sketch, numeric_values
 
 FORMAT_VERSION = 1
@@ -129,16 +129,18 @@ class Reference:
 
 def build_reference(frame: pd.DataFrame, schema: Schema, *,
                     predictions: pd.Series | np.ndarray | None = None,
-                    performance: dict[str, Any] | None = None) -> Reference:
+                    performance: dict[str, Any] | None = None,
+                    summary_is_label: bool = False) -> Reference:
     """Profile ``frame``'s feature columns (raw, as given to ``fit`` or ``predict``) by
-    ``schema``'s roles; ``predictions`` in the form the module docstring gives, one per row of
+    ``schema``'s roles; ``predictions`` in the form the module docstring gives (the task's
+    ``prediction_summary``: labels when ``summary_is_label``, else numbers), one per row of
     ``frame`` or of any other rows (out-of-fold ones); ``performance`` as :func:`model_performance`.
 
     Examples
     --------
-    >>> from labcoat.data.schema import Schema
+    >>> from labcoat.tasks import infer_schema
     >>> df = pd.DataFrame({"x": [1.5, 2.5, None, 4.0] * 10, "y": [0, 1] * 20})
-    >>> ref = build_reference(df, Schema.infer(df, "y"), predictions=np.linspace(0, 1, 40))
+    >>> ref = build_reference(df, infer_schema(df, "y"), predictions=np.linspace(0, 1, 40))
     >>> ref.columns["x"].missing, ref.prediction.kind
     (10, 'numeric')
     """
@@ -154,10 +156,10 @@ def build_reference(frame: pd.DataFrame, schema: Schema, *,
             skipped[column.name] = "not in the reference data"
     prediction = None
     if predictions is not None:
-        role = Role.CATEGORICAL if schema.task is Task.MULTICLASS else Role.NUMERIC
+        role = Role.CATEGORICAL if summary_is_label else Role.NUMERIC
         prediction = profile_column(pd.Series(np.asarray(predictions), name=PREDICTION), role)
     return Reference(columns=columns, rows=len(frame), prediction=prediction, performance=performance,
-                     skipped=skipped, task=schema.task.value, target=schema.target)
+                     skipped=skipped, task=schema.task, target=schema.target)
 
 
 def profile_column(s: pd.Series, role: Role, *, labels: list[Any] | None = None) -> ColumnReference:
@@ -187,7 +189,7 @@ def model_reference(model: Any, frame: pd.DataFrame) -> Reference:
     """The reference of a fitted ``model`` trained on ``frame``: its columns, the out-of-fold
     predictions (``model.oof``) and :func:`model_performance`."""
     return build_reference(frame, model.schema, predictions=oof_predictions(model),
-                           performance=model_performance(model))
+                           performance=model_performance(model), summary_is_label=model.task.summary_is_label)
 
 
 def oof_predictions(model: Any) -> np.ndarray | None:
@@ -195,13 +197,9 @@ def oof_predictions(model: Any) -> np.ndarray | None:
     if model.oof is None:
         return None
     pred = np.asarray(model.oof["pred"])
-    if not model.task.is_classification:
-        return pred.astype(np.float64)
     if model.calibrator is not None:
         pred = model.calibrator.apply(pred)
-    if model.task is Task.BINARY:
-        return pred[:, 1]
-    return np.asarray(model.schema.classes, dtype=object)[pred.argmax(axis=1)]
+    return model.task.prediction_summary(pred, model.schema.classes)
 
 
 def model_performance(model: Any) -> dict[str, Any]:
@@ -223,9 +221,9 @@ def model_performance(model: Any) -> dict[str, Any]:
         low, high = corrected_t_interval(scores, *info["fold_rows"])
         method = "corrected resampled t over folds"
     elif model.oof is not None:
-        metric = get_metric(model.metric, model.task)
+        metric = get_metric(model.metric, model.task.name)
         low, high = bootstrap_interval(model.oof["y"], model.oof["pred"], metric,
-                                       stratify=model.task.is_classification, seed=int(info.get("seed", 0)))
+                                       stratify=model.task.stratified, seed=int(info.get("seed", 0)))
         method = "bootstrap over the validation rows"
     out: dict[str, Any] = {"metric": model.metric, "greater_is_better": bool(info.get("greater_is_better", True)),
                            "estimate": info.get("ensemble_score"), "low": low, "high": high,

@@ -178,9 +178,9 @@ def run_retrain(model: str, data: Any, *, budget: float | str | None = None, tri
 
     from labcoat.evaluate.metrics import get_metric
 
-    metric = get_metric(champion.metric, champion.task)
+    metric = get_metric(champion.metric, champion.task.name)
     result = gate(y, champion_pred, challenger_pred, metric, policy=policy, margin=margin,
-                  stratify=champion.task.is_classification, seed=seed)
+                  stratify=champion.task.stratified, seed=seed)
     if result.promote:
         promote(name, challenger_version, alias="champion", uri=tracking_uri)
     evidence = result.evidence
@@ -235,7 +235,7 @@ def fit_settings(model: Any) -> dict[str, Any]:
     threshold = info.get("threshold") or {}
     forward = re.search(r"forward in time by '(.+)'", str(info.get("resampling", "")))
     objective = threshold.get("objective")
-    return {"target": model.schema.target, "task": model.task.value, "metric": model.metric,
+    return {"target": model.schema.target, "task": model.task.name, "metric": model.metric,
             "budget_seconds": info.get("budget_seconds"), "trials": None, "seed": info.get("seed", 0),
             "families": None, "split": "time" if forward else "random",
             "time_column": forward.group(1) if forward else None, "holdout": "auto",
@@ -265,8 +265,8 @@ def split_recent(frame: pd.DataFrame, model: Any, *, share: float = HOLDOUT_SHAR
             raise DataError(f"Column '{time_column}' has too few readable dates to take the latest {size:,} "
                             "rows as the holdout; fix it or give --time-column.")
     frame = frame.reset_index(drop=True)
-    recent, _ = outer_rows(frame, model.schema.target, model.schema, test=None, holdout=size / len(frame),
-                           seed=seed, time_column=time_column)
+    recent, _ = outer_rows(frame, model.schema.target, test=None, holdout=size / len(frame),
+                           seed=seed, time_column=time_column, stratify=model.task.stratified)
     assert recent is not None
     where = (f"the latest by '{time_column}'" if time_column
              else f"a random {len(recent) / len(frame):.0%}, seed {seed}")
@@ -277,11 +277,12 @@ def _fit_arguments(settings: dict[str, Any], budget: float | str | None, trials:
     """``fit``'s settings for the challenger: the champion's, with the search's size as given."""
     if budget is None and trials is None:
         budget, trials = settings.get("budget_seconds"), settings.get("trials")
-    keys = ("metric", "task", "families", "split", "time_column", "holdout", "calibrate", "costs",
-            "threshold_metric")
+    from labcoat.tasks import get_task
+
+    keys = ("metric", "task", "families", "split", "time_column", "holdout")
+    options = {k: settings[k] for k in get_task(settings["task"]).option_names if settings.get(k) is not None}
     return {"budget": budget, "trials": trials, **{k: settings.get(k) for k in keys},
-            "split": settings.get("split") or "random", "holdout": settings.get("holdout", "auto"),
-            "calibrate": settings.get("calibrate") or "auto"}
+            "split": settings.get("split") or "random", "holdout": settings.get("holdout", "auto"), **options}
 
 
 def _read_labelled(data: Any, target: str) -> pd.DataFrame:
@@ -296,10 +297,8 @@ def _read_labelled(data: Any, target: str) -> pd.DataFrame:
 
 
 def _encoded_target(frame: pd.DataFrame, model: Any) -> np.ndarray:
-    from labcoat.train import encode_target
-
-    y = encode_target(frame[model.schema.target], model.schema)
-    if model.task.is_classification and (y < 0).any():
+    y = model.task.encode_target(frame[model.schema.target], model.schema.classes)
+    if model.schema.classes is not None and (y < 0).any():
         unseen = sorted(set(frame[model.schema.target][y < 0].astype(str)))
         raise DataError(f"The recent rows have class(es) {', '.join(unseen[:5])} the champion never saw "
                         f"(it knows {', '.join(map(str, model.schema.classes))}); the two models cannot be "
@@ -309,7 +308,7 @@ def _encoded_target(frame: pd.DataFrame, model: Any) -> np.ndarray:
 
 def _check_classes(train: pd.DataFrame, model: Any) -> None:
     """The challenger must learn the champion's classes, or the two cannot be scored alike."""
-    if not model.task.is_classification:
+    if model.schema.classes is None:
         return
     known = {str(c) for c in model.schema.classes}
     seen = {str(c) for c in train[model.schema.target].unique()}
@@ -324,9 +323,9 @@ def _check_classes(train: pd.DataFrame, model: Any) -> None:
 
 def _predictions(model: Any, frame: pd.DataFrame, classes: list[Any] | None = None) -> np.ndarray:
     """Probabilities (columns in the order of ``classes``, default the model's) or values."""
-    if not model.task.is_classification:
-        return np.asarray(model.predict(frame), dtype=np.float64)
-    proba = model.predict_proba(frame)
+    if model.schema.classes is None:
+        return np.asarray(model.raw_output(frame), dtype=np.float64)
+    proba = model.raw_output(frame)
     if classes is None or list(model.schema.classes) == list(classes):
         return proba
     mine = [str(c) for c in model.schema.classes]

@@ -1,6 +1,6 @@
 """The model's outputs on the current window, chunk by chunk: the ``prediction`` column whose
-drift is tested (positive-class probability for binary, value for regression, label for
-multiclass, as in the reference) and the labelled rows kept for the performance check.
+drift is tested (the task's ``prediction_summary``, as in the reference) and the labelled rows
+kept for the performance check.
 
 Examples
 --------
@@ -45,34 +45,26 @@ class Labelled:
 
 
 def outputs(model: Any, rows: pd.DataFrame) -> np.ndarray:
-    """Probabilities per class (classification) or values (regression) for ``rows``; the
-    notices on unseen values are left out (the drift report lists them)."""
+    """The model's blended output for ``rows`` (``Model.raw_output``: probabilities per class or
+    values); the notices on unseen values are left out (the drift report lists them)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return model.predict_proba(rows) if model.task.is_classification else model.predict(rows)
+        return model.raw_output(rows)
 
 
 def prediction_column(model: Any, out: np.ndarray, index: pd.Index | None = None) -> pd.Series:
     """The one number or label per row whose distribution is compared with the reference's."""
-    task = model.task.value
-    if task == "binary":
-        values: Any = out[:, 1]
-    elif task == "multiclass":
-        values = model.classes_[out.argmax(axis=1)]
-    else:
-        values = out
-    return pd.Series(values, index=index, name="prediction")
+    return pd.Series(model.task.prediction_summary(out, model.schema.classes), index=index, name="prediction")
 
 
 def scored(model: Any, chunks: Iterable[Chunk], sink: Labelled) -> Iterator[tuple[pd.DataFrame, pd.Series]]:
     """Each chunk's rows with its prediction column; labelled rows go to ``sink``."""
-    classification = model.task.is_classification
     for chunk in chunks:
         out = chunk.outputs if chunk.outputs is not None else outputs(model, chunk.rows)
         sink.rows += len(chunk.rows)
         if chunk.labels is not None:
             known = chunk.labels.notna().to_numpy()
             if known.any():
-                sink.add(encode(chunk.labels[known], model.schema.classes, classification=classification),
+                sink.add(encode(chunk.labels[known], model.schema.classes, task=model.task),
                          out[known])
         yield chunk.rows, prediction_column(model, out, chunk.rows.index)

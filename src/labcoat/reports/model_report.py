@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from labcoat.data.schema import Role
+from labcoat.tasks import get_task
 
 #: Leaderboard rows shown in the table and the interval plot.
 MAX_LEADERBOARD_ROWS = 50
@@ -74,7 +75,7 @@ def report_data(model: Any, data: Any = None) -> dict[str, Any]:
     schema = model.schema
     metric = _metric(model, info)
     m: dict[str, Any] = {
-        "target": schema.target, "task": schema.task.value, "task_words": _task_words(schema),
+        "target": schema.target, "task": schema.task, "task_words": _task_words(schema),
         "classes": [str(c) for c in schema.classes] if schema.classes else None,
         "metric": metric, "features": [c.name for c in schema.features], "info": info,
         "n_rows": info.get("n_rows") or getattr(schema, "n_rows", None),
@@ -115,11 +116,7 @@ def report_data(model: Any, data: Any = None) -> dict[str, Any]:
 
 def _task_words(schema: Any) -> str:
     """"a number", "two classes: no, yes", "5 classes: a, b, c, …"."""
-    if not schema.task.is_classification:
-        return "a number"
-    classes = [str(c) for c in schema.classes or []]
-    shown = ", ".join(classes[:4]) + (", …" if len(classes) > 4 else "")
-    return f"{'two' if len(classes) == 2 else len(classes)} classes: {shown}"
+    return get_task(schema.task).target_words(schema.classes)
 
 
 # ---------------------------------------------------------------------- estimates
@@ -128,7 +125,7 @@ def _metric(model: Any, info: dict[str, Any]) -> dict[str, Any]:
 
     name = str(info.get("metric", ""))
     try:
-        found = get_metric(name, model.task)
+        found = get_metric(name, model.task.name)
         label, greater = found.label, found.greater_is_better
     except Exception:  # an unknown or missing metric name still gets a report
         label, greater = name or "score", bool(info.get("greater_is_better", True))
@@ -197,7 +194,6 @@ def evaluate_on(model: Any, data: Any, metric: dict[str, Any]) -> dict[str, Any]
     from labcoat.errors import LabcoatNotice, TargetError, did_you_mean
     from labcoat.evaluate.intervals import bootstrap_interval
     from labcoat.evaluate.metrics import get_metric
-    from labcoat.train import encode_target
 
     frame = data if isinstance(data, pd.DataFrame) else read_table(data)
     schema = model.schema
@@ -211,25 +207,23 @@ def evaluate_on(model: Any, data: Any, metric: dict[str, Any]) -> dict[str, Any]
     if not known.all():
         notes.append(f"{int((~known).sum()):,} rows of the given data have no '{target}' and are not scored.")
     frame = frame.loc[known]
-    y = encode_target(frame[target], schema)
-    if schema.task.is_classification:
-        unseen = y < 0
-        if unseen.any():
-            example = frame.loc[unseen, target].iloc[0]
-            notes.append(f"{int(unseen.sum()):,} rows have a class the model never saw (e.g. {example!r}) "
-                         "and are not scored.")
-            frame, y = frame.loc[~unseen], y[~unseen]
+    y, usable = model.task.encode_labels(frame[target], schema.classes)
+    if not usable.all():
+        example = frame.loc[~usable, target].iloc[0]
+        what = "a class the model never saw" if schema.classes is not None else "a value that is not a number"
+        notes.append(f"{int((~usable).sum()):,} rows have {what} (e.g. {example!r}) and are not scored.")
+        frame, y = frame.loc[usable], y[usable]
     if len(frame) == 0:
         raise TargetError(f"No row of the data given to the report can be scored: '{target}' is missing "
                           "or unknown on every row.")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", LabcoatNotice)
-        pred = model.predict_proba(frame) if schema.task.is_classification else model.predict(frame)
+        pred = model.raw_output(frame)
     notes += [str(w.message) for w in caught if issubclass(w.category, LabcoatNotice)]
     scorer = get_metric(metric["name"], schema.task)
     score = scorer.score(y, pred)
     try:
-        low, high = bootstrap_interval(y, pred, scorer, stratify=schema.task.is_classification, seed=0)
+        low, high = bootstrap_interval(y, pred, scorer, stratify=model.task.stratified, seed=0)
     except Exception:  # too few rows of a class for a stratified bootstrap
         low, high = float("nan"), float("nan")
     estimate = {"key": "data", "label": "On the data given", "score": score, "low": _num(low), "high": _num(high),
@@ -246,17 +240,12 @@ def diagnostics(y: Any, pred: Any, schema: Any, threshold: float | None = None, 
     ``threshold`` is a binary classifier's decision threshold (None: the most probable class)."""
     y = np.asarray(y)
     pred = np.asarray(pred, dtype=float)
-    finite = np.isfinite(pred.reshape(len(pred), -1)).all(axis=1)
-    if not schema.task.is_classification:
-        finite &= np.isfinite(y.astype(float))
+    finite = np.isfinite(pred.reshape(len(pred), -1)).all(axis=1) & np.isfinite(y.astype(float))
     y, pred = y[finite], pred[finite]
-    out: dict[str, Any] = {"source": source, "words": words, "n": len(y), "task": schema.task.value}
+    out: dict[str, Any] = {"source": source, "words": words, "n": len(y), "task": schema.task}
     if len(y) == 0:
         return out
-    if schema.task.is_classification:
-        out.update(_classification(y.astype(int), pred, [str(c) for c in schema.classes or []], threshold))
-    else:
-        out.update(_regression(y.astype(float), pred.reshape(-1)))
+    out.update(_DIAGNOSTICS[get_task(schema.task).diagnostics](y, pred, schema, threshold))
     return out
 
 
@@ -315,6 +304,15 @@ def _regression(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
                       "median absolute error": float(np.median(np.abs(residual))),
                       "R²": 1 - float((residual ** 2).sum()) / total if total > 0 else None,
                       "mean error (bias)": float(residual.mean())}}
+
+
+#: The diagnostics of each kind a task names (``Task.diagnostics``): targets, predictions,
+#: schema and decision threshold in, the report's curves and tables out.
+_DIAGNOSTICS: dict[str, Any] = {
+    "classification": lambda y, pred, schema, threshold: _classification(
+        y.astype(int), pred, [str(c) for c in schema.classes or []], threshold),
+    "regression": lambda y, pred, schema, threshold: _regression(y.astype(float), pred.reshape(-1)),
+}
 
 
 def _threshold_value(value: Any) -> float | None:

@@ -17,13 +17,21 @@ from collections.abc import Sequence
 from typing import Any
 
 from labcoat.reports.figures import BLUE, GREY, ORANGE, _clip, _go, _layout
+from labcoat.errors import ConfigError
 from labcoat.reports.render import figure, fmt, render_page
+from labcoat.tasks import get_task
 
 #: Columns with a distribution plot: every changed one, then the most changed, up to this many.
 PLOTTED = 12
 _AXIS = {"datetime": "date", "text": "length in characters"}
-_PREDICTION = {"binary": "the probability of the positive class", "regression": "the predicted value",
-               "multiclass": "the predicted class"}
+
+
+def _summary_words(task: str | None) -> str:
+    """What the monitored prediction is, in words (``Task.summary_words``)."""
+    try:
+        return get_task(str(task)).summary_words
+    except ConfigError:  # a task this version does not know
+        return "the prediction"
 
 
 def monitor_report(document: dict[str, Any], *, plotted: int = PLOTTED, title: str | None = None) -> str:
@@ -42,7 +50,7 @@ def monitor_report(document: dict[str, Any], *, plotted: int = PLOTTED, title: s
         figures["performance"] = figure(estimates(perf))
     model = document["model"]
     view = {**document, "plotted": shown, "points": _points(document),
-            "prediction_words": _PREDICTION.get(model.get("task", ""), "the prediction"),
+            "prediction_words": _summary_words(model.get("task")),
             "details": details(document)}
     return render_page("monitor_report.html.j2", r=view, figures=figures,
                        title=title or f"Monitoring: {model.get('label') or model.get('target')}")

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labcoat.data.schema import FEATURE_ROLES, Column, Role, Task, infer_column
+from labcoat.data.schema import FEATURE_ROLES, Column, Role, infer_column
+from labcoat.tasks import get_task, infer_schema
 
 #: Rows used for role inference, associations and correlations.
 SAMPLE_ROWS = 20_000
@@ -69,15 +70,16 @@ def profile_data(frame: Any, target: str | None = None) -> dict[str, Any]:
         sample = frame.sample(SAMPLE_ROWS, random_state=0) if len(frame) > SAMPLE_ROWS else frame
         columns, schema, role_notes = infer_roles(frame, sample, target)
     notes += [str(w.message) for w in caught] + role_notes
-    task = schema.task if schema is not None else None
+    task = get_task(schema.task) if schema is not None else None
     classes = None
-    if task is not None and task.is_classification:
+    if schema is not None and schema.classes is not None:
         classes = frame[target].dropna().astype(str).value_counts().index.tolist()
     if len(sample) < len(frame):
         notes.append(f"Roles, associations and correlations are computed on a random sample of "
                      f"{len(sample):,} of the {len(frame):,} rows; counts and histograms use every row.")
     summaries = [column_summary(frame[c.name], c, is_target=c.name == target) for c in columns]
-    assoc = target_associations(sample, target, columns, task) if target is not None else []
+    assoc = (target_associations(sample, target, columns, categorical=classes is not None)
+             if task is not None else [])
     by_name = {a["column"]: a for a in assoc}
     for s in summaries:
         s["association"] = by_name.get(s["name"], {}).get("value")
@@ -91,7 +93,8 @@ def profile_data(frame: Any, target: str | None = None) -> dict[str, Any]:
     findings = data_findings(frame, target, schema) if schema is not None else None
     data = {
         "n_rows": len(frame), "n_columns": frame.shape[1], "target": target,
-        "task": task.value if task is not None else None, "classes": classes,
+        "task": task.name if task is not None else None,
+        "task_words": task.description if task is not None else None, "classes": classes,
         "columns": summaries, "associations": assoc, "correlations": corr,
         "strong_pairs": strong_pairs(corr), "findings": findings, "notes": notes,
         "missing_cells": float(frame.isna().to_numpy().mean()) if frame.size else 0.0,
@@ -112,14 +115,13 @@ def infer_roles(frame: pd.DataFrame, sample: pd.DataFrame,
     Roles come from ``sample``; a column whose sampled values are all distinct is inferred
     again on every row, since "all distinct" is what makes an identifier.
     """
-    from labcoat.data.schema import Schema
     from labcoat.errors import LabcoatError
 
     notes: list[str] = []
     schema, by_name = None, {}
     if target is not None:
         try:
-            schema = Schema.infer(sample, target)
+            schema = infer_schema(sample, target)
             by_name = {c.name: c for c in schema.columns}
         except LabcoatError as error:
             if target not in frame.columns:
@@ -249,17 +251,16 @@ def _seconds(dates: pd.Series) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- associations
-def target_associations(sample: pd.DataFrame, target: str | None, columns: list[Column],
-                        task: Task | None) -> list[dict[str, Any]]:
+def target_associations(sample: pd.DataFrame, target: str, columns: list[Column], *,
+                        categorical: bool) -> list[dict[str, Any]]:
     """How strongly each feature column goes with the target, 0 (not at all) to 1 (it tells the
     target), strongest first. The measure depends on the two kinds of column: Cramér's V
     (bias-corrected) for two categorical ones, the correlation ratio η for a number against
-    categories, and the absolute rank (Spearman) correlation for two numbers."""
-    if target is None or task is None:
-        return []
+    categories, and the absolute rank (Spearman) correlation for two numbers. ``categorical``:
+    the target is a class."""
     y = sample[target]
     known = y.notna().to_numpy()
-    y_categorical = task.is_classification
+    y_categorical = categorical
     y_values = _levels(y) if y_categorical else pd.to_numeric(y, errors="coerce").to_numpy(dtype=float)
     out = []
     for c in columns:
@@ -407,11 +408,9 @@ def summary_sentences(p: dict[str, Any]) -> list[str]:
     else:
         out.append("No value is missing.")
     if p["target"] is not None and p["task"] is not None:
-        words = {"binary": "a yes/no (two-class) question", "multiclass": "a choice among several classes",
-                 "regression": "a number"}
-        sentence = f"The target '{p['target']}' is {words[p['task']]}"
+        sentence = f"The target '{p['target']}' is {p['task_words']}"
         target = next((c for c in p["columns"] if c["role"] == "target"), None)
-        if target and target["distribution"].get("kind") == "bars" and p["task"] != "regression":
+        if target and target["distribution"].get("kind") == "bars" and p["classes"] is not None:
             total = sum(target["distribution"]["counts"])
             shares = ", ".join(f"{label} {n / total:.0%}" for label, n in
                                zip(target["distribution"]["labels"][:4], target["distribution"]["counts"][:4]))

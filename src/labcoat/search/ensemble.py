@@ -19,10 +19,9 @@ def select_ensemble(predictions: list[np.ndarray], y: np.ndarray, metric: Metric
     Examples
     --------
     >>> from labcoat.evaluate.metrics import get_metric
-    >>> from labcoat.data.schema import Task
     >>> y = np.array([0.0, 1.0, 2.0, 3.0])
     >>> a, b = y + 1.0, y - 1.0  # opposite errors: their average is exact
-    >>> select_ensemble([a, b], y, get_metric("rmse", Task.REGRESSION), rounds=2).tolist()
+    >>> select_ensemble([a, b], y, get_metric("rmse", "regression"), rounds=2).tolist()
     [0.5, 0.5]
     """
     if not predictions:

@@ -34,19 +34,15 @@ from typing import Any
 
 import numpy as np
 
-from labcoat.data.schema import Task
 from labcoat.evaluate.metrics import Metric
-from labcoat.models import FAMILIES, Family, Params
+from labcoat.models import FAMILIES, EstimatorType, Family, Params
 from labcoat.search.budget import Clock
-from labcoat.search.ensemble import select_ensemble
 from labcoat.search.executor import Executor, LocalExecutor, TrialRequest
 from labcoat.search.signals import sigterm_as_interrupt
 from labcoat.search.trial import Trial, TrialData
 
 log = logging.getLogger(__name__)
 
-#: Families skipped when k-NN's pairwise comparisons would dominate the budget.
-KNN_MAX_ROWS = 30_000
 #: Out-of-fold predictions of at most this many best trials enter ensemble selection.
 ENSEMBLE_CANDIDATES = 20
 #: The fold models of this many best trials are kept (see Trial.fold_model).
@@ -120,16 +116,15 @@ class _SearchState:
     ratios: dict[str, list[float]] = field(default_factory=dict)
 
 
-def plan_portfolio(families: Sequence[Family], task: Any) -> list[tuple[Family, dict[str, Any]]]:
+def plan_portfolio(families: Sequence[Family], kind: EstimatorType) -> list[tuple[Family, dict[str, Any]]]:
     """Every family's default configurations, round-robin: each family's best default first.
 
     Examples
     --------
-    >>> from labcoat.data.schema import Task
-    >>> [f.name for f, _ in plan_portfolio([FAMILIES["linear"], FAMILIES["knn"]], Task.BINARY)]
+    >>> [f.name for f, _ in plan_portfolio([FAMILIES["linear"], FAMILIES["knn"]], "classifier")]
     ['linear', 'knn']
     """
-    queues = [[(f, p) for p in f.portfolio(task)] for f in families]
+    queues = [[(f, p) for p in f.portfolio(kind)] for f in families]
     plan = []
     for depth in range(max(len(q) for q in queues)):
         plan.extend(q[depth] for q in queues if depth < len(q))
@@ -172,8 +167,8 @@ class Study:
                            search_seconds=self.clock.elapsed, skipped=skipped)
 
     def _search(self) -> tuple[list[Trial], int]:
-        state = _SearchState(portfolio=plan_portfolio(self._families(), self.data.task),
-                             tuner=_Tuner(self.data.task, self.data.seed),
+        state = _SearchState(portfolio=plan_portfolio(self._families(), self.data.task.estimator_type),
+                             tuner=_Tuner(self.data.task.estimator_type, self.data.seed),
                              slots=max(1, self.executor.capacity),
                              ordered=self.clock.budget is None)
         while True:
@@ -292,9 +287,9 @@ class Study:
 
     def _families(self) -> list[Family]:
         names = list(self.families) if self.families else list(FAMILIES)
-        chosen = [FAMILIES[n] for n in names if self.data.task in FAMILIES[n].tasks]
-        if not self.families and len(self.data.y) > KNN_MAX_ROWS:
-            chosen = [f for f in chosen if f.name != "knn"]
+        chosen = self.data.task.eligible(FAMILIES[n] for n in names)
+        if not self.families:  # a family asked for by name runs whatever the size
+            chosen = [f for f in chosen if f.max_rows is None or len(self.data.y) <= f.max_rows]
         return chosen
 
     def _time_left(self, trials: list[Trial]) -> float:
@@ -328,7 +323,7 @@ class Study:
             return [], float("nan")
         metric = self.data.metric
         ranked = ensemble_candidates(completed, metric)
-        weights = select_ensemble([t.oof for t in ranked], self.data.y, metric)
+        weights = self.data.task.select_ensemble([t.oof for t in ranked], self.data.y, metric)
         members = [(t, float(w)) for t, w in zip(ranked, weights) if w > 0]
         blend = sum(w * t.oof for t, w in members)
         rows = ~np.isnan(np.asarray(blend)).reshape(len(self.data.y), -1).any(axis=1)
@@ -370,8 +365,8 @@ _SCHEDULE = (0, 1, 0, 2)
 class _Tuner:
     """One Optuna TPE study per family, fed with that family's portfolio results."""
 
-    def __init__(self, task: Task, seed: int) -> None:
-        self.task = task
+    def __init__(self, kind: EstimatorType, seed: int) -> None:
+        self.kind = kind
         self.seed = seed
         self._studies: dict[str, Any] = {}
         self._history: dict[str, list[tuple[Params, float | None]]] = {}
@@ -393,7 +388,7 @@ class _Tuner:
     def ask(self, family: Family) -> tuple[Any, Params]:
         study = self._study(family)
         asked = study.ask()
-        return asked, family.search_space(asked, self.task)
+        return asked, family.search_space(asked, self.kind)
 
     def tell(self, family: Family, asked: Any, loss: float | None, *, params: Params | None = None) -> None:
         import optuna
@@ -419,7 +414,7 @@ class _Tuner:
         for params, loss in self._history.get(family.name, []):
             study.enqueue_trial({f"{family.name}.{k}": v for k, v in params.items()})
             replay = study.ask()
-            family.search_space(replay, self.task)
+            family.search_space(replay, self.kind)
             if loss is None:
                 study.tell(replay, state=optuna.trial.TrialState.FAIL)
             else:

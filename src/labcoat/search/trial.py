@@ -7,16 +7,19 @@ import time
 import traceback
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from labcoat.data.schema import Schema, Task
+from labcoat.data.schema import Schema
 from labcoat.data.split import Resampling
 from labcoat.evaluate.metrics import Metric
 from labcoat.features.build import Style, build_preprocessor, native_categorical_count
 from labcoat.models import BuildContext, Family, Params
+
+if TYPE_CHECKING:
+    from labcoat.tasks import Task
 
 Status = Literal["ok", "failed", "stopped"]
 
@@ -115,6 +118,8 @@ class TrialData:
     X: pd.DataFrame
     y: np.ndarray
     schema: Schema
+    #: The task (``labcoat.tasks``) that encoded ``y``; trials ask it for the predictions' shape.
+    task: "Task"
     metric: Metric
     resampling: Resampling
     seed: int
@@ -122,15 +127,11 @@ class TrialData:
     cache: PreprocessCache = field(default_factory=PreprocessCache)
 
     @property
-    def task(self) -> Task:
-        return self.schema.task
-
-    @property
     def n_classes(self) -> int:
         return len(self.schema.classes or ())
 
     def context(self, style: Style) -> BuildContext:
-        return BuildContext(task=self.task, n_classes=self.n_classes, seed=self.seed,
+        return BuildContext(kind=self.task.estimator_type, n_classes=self.n_classes, seed=self.seed,
                             n_jobs=self.n_jobs, n_rows=len(self.y),
                             native_categoricals=native_categorical_count(self.schema, style))
 
@@ -168,7 +169,7 @@ def evaluate_trial(family: Family, params: Params, data: TrialData, *, number: i
     trial = Trial(number=number, family=family.name, params=dict(params), origin=origin)
     started = time.monotonic()
     n = len(data.y)
-    width = data.n_classes if data.task.is_classification else 1
+    width = data.task.prediction_width(data.n_classes)
     total = np.zeros((n, width))
     counts = np.zeros(n)
     try:
@@ -179,7 +180,7 @@ def evaluate_trial(family: Family, params: Params, data: TrialData, *, number: i
             estimator = family.build(params, context)
             outcome = family.fit(estimator, Xt, data.y[train], valid=(Xv, data.y[valid]),
                                  deadline=deadline)
-            predictions = family.predict(estimator, Xv, data.task, n_classes=data.n_classes)
+            predictions = family.predict(estimator, Xv, data.task.estimator_type, n_classes=data.n_classes)
             trial.fold_scores.append(data.metric.score(data.y[valid], predictions))
             if outcome.iterations is not None:
                 trial.iterations.append(outcome.iterations)
@@ -202,5 +203,5 @@ def evaluate_trial(family: Family, params: Params, data: TrialData, *, number: i
     if trial.status == "ok":
         with np.errstate(invalid="ignore", divide="ignore"):
             oof = total / counts[:, None]
-        trial.oof = oof if data.task.is_classification else oof[:, 0]
+        trial.oof = data.task.unstack(oof)
     return trial

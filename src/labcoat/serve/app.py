@@ -45,7 +45,7 @@ def create_app(service: Service) -> FastAPI:
     """The FastAPI application serving ``service``'s model."""
     served = service.current
     app = FastAPI(title=f"labcoat: {served.name}", version=str(served.version),
-                  description=f"Predicts '{served.model.schema.target}' ({served.model.task.value}).",
+                  description=f"Predicts '{served.model.schema.target}' ({served.model.task.name}).",
                   default_response_class=JSONAnswer)
     metrics = ServiceMetrics(served.model)
     batcher = MicroBatcher(on_batch=metrics.batch)
@@ -90,9 +90,9 @@ def create_app(service: Service) -> FastAPI:
         payload: dict[str, Any] = {"request_id": request_id, "model": {"name": current.name, "version": current.version},
                                    "predictions": predicted, "probabilities": None,
                                    "warnings": [w.to_dict() for w in checked.warnings]}
-        if current.model.task.is_classification:
-            classes = [name[len("proba_"):] for name in list(table)[1:]]
-            payload["probabilities"] = [dict(zip(classes, row)) for row in zip(*probabilities)]
+        labels = current.model.task.probability_labels(current.model.schema.classes)
+        if labels:
+            payload["probabilities"] = [dict(zip(labels, row)) for row in zip(*probabilities)]
         return answer(request_id, "/predict", started, current, checked, _records(table), payload)
 
     @app.post("/invocations", openapi_extra=specs.invocations, responses=openapi.ERRORS)
@@ -179,8 +179,8 @@ def create_app(service: Service) -> FastAPI:
         current = service.current
         if name != current.name:
             return _error(404, f"no model '{name}' here; this service serves '{current.name}'", "not_found")
-        outputs = [{"name": c, "datatype": "BYTES" if c.endswith("_predicted") and current.model.task.is_classification
-                    else "FP64", "shape": [-1]} for c in current.output_columns]
+        outputs = [{"name": c, "datatype": "BYTES" if kind == "string" else "FP64", "shape": [-1]}
+                   for c, kind in current.outputs]
         return JSONAnswer({"name": current.name, "versions": [str(current.version)], "platform": "labcoat",
                                "inputs": v2_inputs(current.model.schema), "outputs": outputs})
 

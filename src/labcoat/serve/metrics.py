@@ -45,7 +45,7 @@ class ServiceMetrics:
                              ["kind", "column"], registry=self.registry)
         self.rows = Counter("labcoat_predicted_rows", "Rows predicted, by predicted class (or 'value').",
                             ["prediction"], registry=self.registry)
-        classification = model is not None and model.task.is_classification
+        classification = model is not None and model.task.estimator_type == "classifier"
         self.values = Histogram("labcoat_prediction", "Predicted probability of the predicted class, or the "
                                 "predicted value.", buckets=PROBABILITY_BUCKETS if classification
                                 else Histogram.DEFAULT_BUCKETS, registry=self.registry)

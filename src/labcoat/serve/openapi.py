@@ -96,7 +96,7 @@ def _value_schema(column: Any) -> dict[str, Any]:
 def input_schema(schema: Schema) -> dict[str, Any]:
     """What ``GET /schema`` answers: the columns the model needs, their roles and types, the
     categories seen in training and the ranges of numbers."""
-    return {"target": schema.target, "task": schema.task.value,
+    return {"target": schema.target, "task": schema.task,
             "classes": schema.classes,
             "columns": [{"name": c.name, "role": c.role.value, "dtype": c.dtype,
                          "missing_in_training": c.missing_rate,

@@ -34,13 +34,12 @@ class Served:
     version: str
     source: str
     validator: Validator = field(init=False)
-    output_columns: list[str] = field(init=False)
+    #: The prediction table's columns and their types (``Task.output_columns``).
+    outputs: list[tuple[str, str]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.validator = Validator(self.model.schema)
-        target = f"{self.model.schema.target}_predicted"
-        classes = self.model.classes_ if self.model.task.is_classification else []
-        self.output_columns = [target, *(f"proba_{c}" for c in classes)]
+        self.outputs = self.model.task.output_columns(self.model.schema.target, self.model.schema.classes)
 
 
 def load_served(reference: str, tracking_uri: str | None = None) -> Served:

@@ -12,10 +12,10 @@ the cells (600 columns × 100 rows: see ``benchmarks/serving.py``).
 Examples
 --------
 >>> import pandas as pd
->>> from labcoat.data.schema import Schema
+>>> from labcoat.tasks import infer_schema
 >>> train = pd.DataFrame({"age": [20 + 1.5 * i for i in range(20)], "plan": ["a", "b"] * 10,
 ...                       "y": [0, 1] * 10})
->>> validator = Validator(Schema.infer(train, "y"))
+>>> validator = Validator(infer_schema(train, "y"))
 >>> checked = validator.check(pd.DataFrame({"age": [99.0], "plan": ["c"], "extra": [1]}))
 >>> [(w.column, w.reason) for w in checked.warnings]  # doctest: +NORMALIZE_WHITESPACE
 [('extra', 'unknown column, ignored'), ('age', 'above the training range [20, 48.5]'),

@@ -1,0 +1,96 @@
+"""The tasks labcoat learns, behind one contract (:class:`Task`) and a registry.
+
+``get_task(name)`` gives the registered task; ``register_task(task)`` adds one (a new task is
+a new module in this package and one line below). ``resolve_task`` finds the task of a target
+column: the one asked for, else the first registered task that :meth:`Task.detect` s it.
+
+Examples
+--------
+>>> import pandas as pd
+>>> resolve_task(pd.Series(["a", "b", "c"]), "y").name
+'multiclass'
+>>> task_names()
+['binary', 'multiclass', 'regression']
+"""
+from __future__ import annotations
+
+
+import pandas as pd
+
+from labcoat.data.schema import Schema
+from labcoat.errors import ConfigError, did_you_mean, listed
+from labcoat.evaluate.metrics import get_metric
+from labcoat.tasks.base import EstimatorType, PostFit, Task, TaskOptions
+from labcoat.tasks.binary import BinaryOptions, BinaryTask
+from labcoat.tasks.classification import ClassificationOptions, ClassificationTask
+from labcoat.tasks.multiclass import MulticlassTask
+from labcoat.tasks.regression import RegressionTask
+
+_TASKS: dict[str, Task] = {}
+
+
+def register_task(task: Task) -> Task:
+    """Add ``task`` to the registry under ``task.name`` (detection tries tasks in this order)."""
+    if task.name in _TASKS:
+        raise ConfigError(f"A task called {task.name!r} is already registered.")
+    _TASKS[task.name] = task
+    return task
+
+
+def get_task(name: str | Task) -> Task:
+    """The registered task called ``name`` (a task is returned as it is)."""
+    if isinstance(name, Task):
+        return name
+    key = str(name).lower()
+    if key not in _TASKS:
+        raise ConfigError(f"Unknown task {name!r}. Use one of: {listed(_TASKS)}."
+                          + did_you_mean(str(name), _TASKS))
+    return _TASKS[key]
+
+
+def task_names() -> list[str]:
+    """The registered tasks' names, in detection order."""
+    return list(_TASKS)
+
+
+def resolve_task(y: pd.Series, target: str, requested: str | Task | None = None, *,
+                 metric: str | None = None) -> Task:
+    """The task for target ``y`` (missing values removed): ``requested``, else the one a
+    ``metric`` implies (a metric of one task only), else the first task that detects ``y``;
+    checked against the target and refined by its classes."""
+    if requested is None and metric is not None:
+        tasks = get_metric(metric).tasks
+        requested = next(iter(tasks)) if len(tasks) == 1 else None
+    if requested is not None:
+        task = get_task(requested)
+    else:
+        values = y.dropna()
+        task = next((t for t in _TASKS.values() if t.detect(values)), None)
+        if task is None:
+            raise ConfigError(f"Cannot tell which task target '{target}' is for; pass task= "
+                              f"(one of {listed(_TASKS)}).")
+    task.check_target(y, target)
+    return task.refine(task.classes(y))
+
+
+def infer_schema(frame: pd.DataFrame, target: str, task: str | Task | None = None, *,
+                 metric: str | None = None) -> Schema:
+    """:meth:`Schema.infer` with the task resolved (:func:`resolve_task`) from the target.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"x": [1.5, 2.5, 3.5, 4.5] * 5, "y": ["a", "b"] * 10})
+    >>> infer_schema(df, "y").task
+    'binary'
+    """
+    Schema.check_target_column(frame, target)
+    resolved = resolve_task(frame[target], target, task, metric=metric)
+    return Schema.infer(frame, target, task=resolved.name, classes=resolved.classes(frame[target]))
+
+
+for _task in (BinaryTask(), MulticlassTask(), RegressionTask()):
+    register_task(_task)
+
+__all__ = ["BinaryOptions", "ClassificationOptions", "ClassificationTask", "EstimatorType", "PostFit",
+           "Task", "TaskOptions", "get_task", "infer_schema", "register_task", "resolve_task",
+           "task_names"]
