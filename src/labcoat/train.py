@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -218,25 +219,70 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
                   oof=oof, calibrator=decisions.calibrator, threshold=decisions.threshold)
     if outer is not None:
         model.info["test"] = score_rows(model, outer, source=outer_source, seed=seed)
-    model.reference = _reference(model, frame)
-    model.info["source"] = source or describe_source(data)
-    model.info["time_span"] = time_span(frame, schema)
-    if recorder is not None:
-        model.info["run_id"] = recorder.run_id
+    after = AfterFit(frame=frame, source=source or describe_source(data), clock=clock, seed=seed,
+                     recorder=recorder, report=report, report_dir=report_dir, register=register,
+                     tracking_uri=tracking_uri)
+    for step in POST_FIT_STEPS:
+        step(model, after)
+    return model
+
+
+# ---------------------------------------------------------------------- after the fit
+@dataclass
+class AfterFit:
+    """What the steps after the fit share: the training rows, the settings that concern them,
+    and the study's run."""
+
+    frame: pd.DataFrame
+    source: str
+    clock: Clock
+    seed: int
+    recorder: Any
+    report: bool
+    report_dir: str | Path | None
+    register: str | None
+    tracking_uri: str | None
+
+
+def _profile_step(model: Model, after: AfterFit) -> None:
+    """The reference profile for drift monitoring, and where the data came from."""
+    model.reference = _reference(model, after.frame)
+    model.info["source"] = after.source
+    model.info["time_span"] = time_span(after.frame, model.schema)
+    if after.recorder is not None:
+        model.info["run_id"] = after.recorder.run_id
+
+
+def _report_and_record_step(model: Model, after: AfterFit) -> None:
+    """Explanations and reports (written when tracked or asked for), then the run finished
+    with the model and the reports."""
+    recorder = after.recorder
     with tempfile.TemporaryDirectory(prefix="labcoat-reports-") as scratch, closing_run_on_error(recorder):
-        reports = _explain_and_report(model, frame, clock, seed, Path(report_dir or scratch),
-                                      write=report_dir is not None or recorder is not None) if report else []
-        if report_dir is not None:
+        write = after.report_dir is not None or recorder is not None
+        reports = _explain_and_report(model, after.frame, after.clock, after.seed,
+                                      Path(after.report_dir or scratch), write=write) if after.report else []
+        if after.report_dir is not None:
             model.info["reports"] = [str(p) for p in reports]
         if recorder is not None:
             recorder.finish(model, reports)
     if recorder is not None:
         model.info["tracking_seconds"] = round(recorder.seconds, 3)
-    if recorder is not None and register:
-        from labcoat.tracking.registry import register as register_model
 
-        model.info["registered"] = f"models:/{register}/{register_model(recorder.run_id, register, tracking_uri)}"
-    return model
+
+def _register_step(model: Model, after: AfterFit) -> None:
+    """The tracked model registered under ``register``."""
+    if after.recorder is None or not after.register:
+        return
+    from labcoat.tracking.registry import register as register_model
+
+    version = register_model(after.recorder.run_id, after.register, after.tracking_uri)
+    model.info["registered"] = f"models:/{after.register}/{version}"
+
+
+#: What ``fit`` does with the model after the search, in order; each step takes the model and
+#: the :class:`AfterFit` context. A failing optional step costs its output, never the model.
+POST_FIT_STEPS: tuple[Callable[[Model, AfterFit], None], ...] = (_profile_step, _report_and_record_step,
+                                                                 _register_step)
 
 
 def leaderboard(result: StudyResult, data: TrialData, members: list[Member]) -> pd.DataFrame:

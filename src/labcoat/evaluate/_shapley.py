@@ -23,7 +23,7 @@ from labcoat.models import FAMILIES
 #: output by up to 0.6 even without categorical splits), CatBoost (refused, and with a
 #: background the process crashed); boosters with native categorical splits ("not yet
 #: supported", or silently wrong for LightGBM) and multiclass boosters (softmax is not one of
-#: its output transforms: LightGBM's values were silently off by 0.1) are ``"binary"`` only.
+#: its output transforms: LightGBM's values were silently off by 0.1) are ``"single_output"``.
 TREE_FAMILIES = frozenset(name for name, family in FAMILIES.items() if family.tree_shap)
 #: Largest error of "contributions + base = output" accepted from TreeExplainer per member
 #: (relative to the output's scale when above 1); values that miss by more are not used.
@@ -79,7 +79,7 @@ def tree_ready(model: Any, table: EncodedRows, member: Any) -> bool:
         return False
     if sp.issparse(table.encoded[key]) or np.asarray(table.encoded[key]).dtype == object:
         return False
-    if FAMILIES[member.family].tree_shap == "binary":
+    if FAMILIES[member.family].tree_shap == "single_output":
         if table.n_classes > 2 or getattr(member.estimator, "_labcoat_categoricals", 0):
             return False
     return True

@@ -74,9 +74,10 @@ class Family(ABC):
     compact: ClassVar[bool] = True
     #: How ``shap.TreeExplainer`` explains this family's models exactly (interventional,
     #: probability output; see ``labcoat.evaluate._shapley``): not at all (None), every model
-    #: (``"all"``), or only binary and regression models without native categorical splits
-    #: (``"binary"``: softmax is not one of its output transforms, categorical splits not supported).
-    tree_shap: ClassVar[Literal["all", "binary"] | None] = None
+    #: (``"always"``), or only models of one output (a binary probability or a value) without
+    #: native categorical splits (``"single_output"``: softmax is not one of its output
+    #: transforms, categorical splits are not supported).
+    tree_shap: ClassVar[Literal["always", "single_output"] | None] = None
     #: Whether fitted trees compare float32 inputs with their thresholds (scikit-learn, XGBoost).
     float32_splits: ClassVar[bool] = False
     #: Left out of the default search above this many rows (a family asked for by name runs).

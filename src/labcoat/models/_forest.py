@@ -23,7 +23,7 @@ class ForestFamily(Family):
     style = "tree"
     compact = False
     tasks = TABULAR_TASKS
-    tree_shap = "all"
+    tree_shap = "always"
     float32_splits = True
     classifier: ClassVar[str]
     regressor: ClassVar[str]

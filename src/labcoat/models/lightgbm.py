@@ -16,7 +16,7 @@ PATIENCE = 50
 class LightGBMFamily(Family):
     name = "lightgbm"
     tasks = TABULAR_TASKS
-    tree_shap = "binary"
+    tree_shap = "single_output"
     style = "tree"
     seconds_per_million_cells = 1.5
 

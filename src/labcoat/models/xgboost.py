@@ -15,7 +15,7 @@ PATIENCE = 50
 class XGBoostFamily(Family):
     name = "xgboost"
     tasks = TABULAR_TASKS
-    tree_shap = "binary"
+    tree_shap = "single_output"
     float32_splits = True
     style = "tree"
     seconds_per_million_cells = 2.5
