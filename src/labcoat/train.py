@@ -18,7 +18,8 @@ from labcoat.errors import BudgetError, ConfigError, DataError, LabcoatNotice
 from labcoat.evaluate.calibration import fit_decisions, plan_decisions
 from labcoat.evaluate.metrics import default_metric, get_metric, task_of_metric
 from labcoat.guards import Finding, check_data, check_overlap
-from labcoat.model import Member, Model, library_versions
+from labcoat.artifact import library_versions
+from labcoat.model import Member, Model
 from labcoat.models import FAMILIES, get_family
 from labcoat.search import Clock, Study, StudyResult, StudyState, Trial, TrialData, get_executor, parse_budget
 from labcoat.search.cores import idle_cores
