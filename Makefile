@@ -24,7 +24,9 @@ browser:
 	  && apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; } \
 	  || echo "chromium is not installed: the browser tests of the reports will be skipped"
 
+# lint-imports first: the package's layers ([tool.importlinter] in pyproject.toml).
 test: $(STAMP) browser
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP)

@@ -71,7 +71,7 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
     """Find, tune and ensemble the best model for TARGET, save it and record the study."""
     import labcoat
     from labcoat.data.io import read_table
-    from labcoat.search.executor import get_executor
+    from labcoat.search.executors import get_executor
     from labcoat.tracking.lineage import describe_source
 
     get_executor(executor, n_jobs=n_jobs, address=ray_address).check()  # a bad cluster fails before reading

@@ -7,8 +7,6 @@ style, and averages the members' predictions with the ensemble weights.
 
 from __future__ import annotations
 
-import json
-import platform
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,17 +15,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labcoat import __version__
+from labcoat import artifact
 from labcoat.data.schema import Role, Schema, SmallFrame
 from labcoat.features.build import transform
-from labcoat.errors import LabcoatNotice, ModelFileError, SchemaError
+from labcoat.errors import LabcoatNotice, SchemaError
 from labcoat.models import FAMILIES
 from labcoat.tasks import Task, get_task
 from labcoat.tasks.classification import class_array
-
-#: Bumped when the saved layout changes in a way older versions cannot read.
-FORMAT_VERSION = 1
-_FILES = ("labcoat.json", "schema.json", "leaderboard.csv", "model.joblib")
 
 
 @dataclass
@@ -209,70 +203,26 @@ class Model:
 
         ``mlflow.pyfunc.load_model(path).predict(df)`` gives :meth:`predict_frame`'s table;
         labcoat's own files sit in ``artifacts/labcoat/``. An existing model at ``path`` is
-        replaced; any other existing content is refused.
+        replaced; any other existing content is refused. The files are described in
+        :mod:`labcoat.artifact`.
         """
-        from labcoat.tracking.pyfunc import save_pyfunc
-
-        return save_pyfunc(self, Path(path))
+        return artifact.save(self, Path(path))
 
     def save_native(self, path: Path) -> Path:
         """Write labcoat's own files (no MLflow wrapper) to directory ``path``."""
-        import joblib
-
-        path.mkdir(parents=True, exist_ok=True)
-        meta = {"format_version": FORMAT_VERSION, "labcoat_version": __version__, **self.info,
-                "members": [{"family": m.family, "trial": m.trial, "weight": m.weight,
-                             "style": m.style, "params": m.params, "preprocessor": m.preprocessor,
-                             "rows": m.rows} for m in self.members]}
-        (path / "labcoat.json").write_text(json.dumps(meta, indent=2, default=str))
-        (path / "schema.json").write_text(self.schema.to_json())
-        self.leaderboard.to_csv(path / "leaderboard.csv", index=False)
-        if self.example is not None:
-            self.example.to_json(path / "example.json", orient="split", index=False, date_format="iso")
-        if self.explanations is not None:
-            (path / "explanations.json").write_text(json.dumps(self.explanations, default=str))
-        if self.reference is not None:
-            (path / "reference.json").write_text(self.reference.to_json())
-        joblib.dump({"preprocessors": self.preprocessors, "oof": self.oof,
-                     "calibrator": self.calibrator, "threshold": self.threshold,
-                     "estimators": [m.estimator for m in self.members]}, path / "model.joblib")
-        return path
+        return artifact.write_native(self, path)
 
     @classmethod
     def load(cls, path: str | Path) -> "Model":
         """Read a model written by :meth:`save` (or its ``artifacts/labcoat`` folder)."""
-        import joblib
-
-        path = Path(path)
-        if not path.is_dir():
-            raise ModelFileError(f"No model at '{path}': expected a directory written by Model.save "
-                                 "or `labcoat fit --out`.")
-        path = native_dir(path)
-        missing = [f for f in _FILES if not (path / f).is_file()]
-        if missing:
-            raise ModelFileError(f"'{path}' is not a complete labcoat model: missing {', '.join(missing)}."
-                                 " Save the model again.")
-        meta = json.loads((path / "labcoat.json").read_text())
-        if int(meta.get("format_version", 0)) > FORMAT_VERSION:
-            raise ModelFileError(
-                f"The model in '{path}' was saved by labcoat {meta.get('labcoat_version')} (format "
-                f"{meta['format_version']}); this is labcoat {__version__} (format {FORMAT_VERSION}). "
-                "Upgrade labcoat to load it.")
-        payload = joblib.load(path / "model.joblib")
-        schema = Schema.from_dict(json.loads((path / "schema.json").read_text()))
-        members = [Member(estimator=est, **m)
-                   for m, est in zip(meta.pop("members"), payload["estimators"])]
-        leaderboard = pd.read_csv(path / "leaderboard.csv")
-        example = None
-        if (path / "example.json").is_file():
-            example = pd.read_json(path / "example.json", orient="split", keep_default_dates=False)
-        info = {k: v for k, v in meta.items() if k not in ("format_version", "labcoat_version")}
-        return cls(schema=schema, members=members, preprocessors=payload["preprocessors"],
-                   leaderboard=leaderboard, info=info, example=example, oof=payload.get("oof"),
-                   calibrator=payload.get("calibrator"), threshold=payload.get("threshold"),
-                   explanations=(json.loads((path / "explanations.json").read_text())
-                                 if (path / "explanations.json").is_file() else None),
-                   reference=_read_reference(path))
+        files = artifact.read_native(path)
+        payload = files.payload
+        members = [Member(estimator=est, **m) for m, est in zip(files.members, payload["estimators"])]
+        return cls(schema=files.schema, members=members, preprocessors=payload["preprocessors"],
+                   leaderboard=files.leaderboard, info=files.info, example=files.example,
+                   oof=payload.get("oof"), calibrator=payload.get("calibrator"),
+                   threshold=payload.get("threshold"), explanations=files.explanations,
+                   reference=_read_reference(files.reference))
 
     def __repr__(self) -> str:
         families = "+".join(f"{m.family}×{m.weight:.2f}" for m in self.members)
@@ -280,25 +230,13 @@ class Model:
                 f"{self.metric}={self.info.get('ensemble_score', float('nan')):.4f} [{families}]>")
 
 
-def native_dir(path: Path) -> Path:
-    """The folder holding labcoat's own files: ``path`` itself or, for an MLflow model, the
-    ``artifacts`` subfolder that has them."""
-    if (path / "MLmodel").is_file():
-        found = sorted(path.glob("artifacts/*/labcoat.json"))
-        if not found:
-            raise ModelFileError(f"'{path}' is an MLflow model but not a labcoat one: no "
-                                 "artifacts/*/labcoat.json in it.")
-        return found[0].parent
-    return path
-
-
-def _read_reference(path: Path) -> Any:
+def _read_reference(saved: dict[str, Any] | None) -> Any:
     """The saved reference profile (``reference.json``), or None when the model has none."""
-    if not (path / "reference.json").is_file():
+    if saved is None:
         return None
     from labcoat.monitoring.reference import Reference
 
-    return Reference.from_dict(json.loads((path / "reference.json").read_text()))
+    return Reference.from_dict(saved)
 
 
 def _as_frame(data: Any) -> pd.DataFrame:
@@ -319,14 +257,3 @@ def _as_frame(data: Any) -> pd.DataFrame:
     raise SchemaError(f"Cannot predict from a {type(data).__name__}; pass a DataFrame or a file path.")
 
 
-def library_versions() -> dict[str, str]:
-    """Versions of Python and the libraries a model depends on (for lineage)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    for name in ("numpy", "pandas", "scikit-learn", "lightgbm", "xgboost-cpu", "xgboost", "catboost", "optuna"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            continue
-    return out

@@ -16,9 +16,10 @@ from labcoat.data.schema import drop_missing_target
 from labcoat.data.holdout import as_times, check_split, outer_rows, time_span
 from labcoat.data.split import time_resampling
 from labcoat.errors import BudgetError, ConfigError, DataError, LabcoatNotice
+from labcoat.artifact import library_versions
 from labcoat.evaluate.metrics import get_metric
 from labcoat.guards import check_data, check_overlap
-from labcoat.model import Member, Model, library_versions
+from labcoat.model import Member, Model
 from labcoat.models import FAMILIES, get_family
 from labcoat.search import Clock, Study, StudyResult, StudyState, Trial, TrialData, get_executor, parse_budget
 from labcoat.search.cores import idle_cores

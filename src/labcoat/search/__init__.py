@@ -2,7 +2,8 @@
 
 from labcoat.search.budget import Clock, parse_budget
 from labcoat.search.ensemble import select_ensemble
-from labcoat.search.executor import Executor, LocalExecutor, TrialRequest, get_executor
+from labcoat.search.executor import Executor, LocalExecutor, TrialRequest
+from labcoat.search.executors import get_executor
 from labcoat.search.study import Study, StudyResult, StudyState
 from labcoat.search.trial import PreprocessCache, Trial, TrialData, evaluate_trial
 

@@ -13,7 +13,8 @@ A trial never raises: a failing configuration, a crashed worker or a cancelled t
 ``Trial`` with ``status`` "failed" or "stopped" and the reason in ``error``. Implementations:
 :class:`LocalExecutor` (default; one trial at a time in this process),
 :class:`~labcoat.search.processes.ProcessExecutor` (``n_jobs`` worker processes) and
-:class:`~labcoat.search.ray_executor.RayExecutor` (Ray tasks on a cluster).
+:class:`~labcoat.search.ray_executor.RayExecutor` (Ray tasks on a cluster); this module imports
+none of them: :func:`labcoat.search.executors.get_executor` picks one by name.
 """
 
 from __future__ import annotations
@@ -149,39 +150,4 @@ class LocalExecutor(Executor):
         self._data = None
 
 
-def get_executor(name: str | Executor | None = None, *, n_jobs: int | None = None,
-                 address: str | None = None) -> Executor:
-    """The executor called ``name``: ``"local"`` (default) or ``"ray"``, or ``name`` itself.
-
-    ``"local"`` runs trials in this process, or in ``n_jobs`` processes when ``n_jobs > 1``;
-    ``"ray"`` runs them as Ray tasks on the cluster at ``address`` (default: a Ray instance
-    started on this machine for the study), at most ``n_jobs`` at once if given.
-
-    Examples
-    --------
-    >>> type(get_executor()).__name__, type(get_executor("local", n_jobs=2)).__name__
-    ('LocalExecutor', 'ProcessExecutor')
-    """
-    from labcoat.errors import ConfigError
-
-    if isinstance(name, Executor):
-        return name
-    if n_jobs is not None and (isinstance(n_jobs, bool) or int(n_jobs) != n_jobs or n_jobs < 1):
-        raise ConfigError(f"n_jobs must be a positive whole number; got {n_jobs!r}.")
-    if name == "ray":
-        from labcoat.search.ray_executor import RayExecutor
-
-        return RayExecutor(address, max_parallel=n_jobs)
-    if address is not None:
-        raise ConfigError(f"A Ray address ({address!r}) needs the Ray executor: pass executor='ray' "
-                          "(--executor ray).")
-    if name in (None, "local"):
-        if n_jobs is not None and n_jobs > 1:
-            from labcoat.search.processes import ProcessExecutor
-
-            return ProcessExecutor(n_jobs)
-        return LocalExecutor(n_jobs)
-    raise ConfigError(f"Unknown executor {name!r}. Use 'local' or 'ray'.")
-
-
-__all__ = ["Executor", "LocalExecutor", "TrialRequest", "get_executor"]
+__all__ = ["Executor", "LocalExecutor", "TrialRequest"]

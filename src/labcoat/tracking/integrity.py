@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from labcoat.artifact import native_dir
 from labcoat.errors import ModelFileError
 
 #: Model-version tag holding the digest.
@@ -27,8 +28,6 @@ TAG = "labcoat.sha256"
 
 def model_digest(folder: str | Path) -> str:
     """SHA-256 over every file of a model folder (relative paths and contents, in sorted order)."""
-    from labcoat.model import native_dir
-
     root = native_dir(Path(folder))
     digest = hashlib.sha256()
     for path in sorted(p for p in root.rglob("*") if p.is_file()):

@@ -68,7 +68,7 @@ def lineage_tags(frame: pd.DataFrame, schema: Schema, source: str) -> dict[str, 
     """The ``lineage.*`` tags of a study's run: data fingerprint and schema hash, size, source,
     library versions, git state and machine."""
     from labcoat import __version__
-    from labcoat.model import library_versions
+    from labcoat.artifact import library_versions
 
     facts = {"data_fingerprint": fingerprint(frame),
              "schema_hash": hashlib.sha256(schema.to_json().encode()).hexdigest(),

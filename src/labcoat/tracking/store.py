@@ -13,15 +13,14 @@ Examples
 """
 from __future__ import annotations
 
-import logging
 import os
 import sqlite3
 import urllib.error
 import urllib.request
-import warnings
 from pathlib import Path
 from typing import Any
 
+from labcoat.artifact import quiet_mlflow  # defined with the model format, MLflow's first user
 from labcoat.errors import TrackingError
 
 #: The embedded store's folder, in the working directory.
@@ -119,20 +118,3 @@ def experiment_id(mlflow_client: Any, name: str = EXPERIMENT) -> str:
         if found is None:
             raise
         return found.experiment_id
-
-
-class quiet_mlflow:
-    """Silence MLflow's info logging, warnings and progress bars inside labcoat's own calls."""
-
-    def __enter__(self) -> None:
-        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-        self._logger = logging.getLogger("mlflow")
-        self._level = self._logger.level
-        self._logger.setLevel(logging.ERROR)
-        self._warnings = warnings.catch_warnings()
-        self._warnings.__enter__()
-        warnings.simplefilter("ignore")
-
-    def __exit__(self, *exc: object) -> None:
-        self._warnings.__exit__(*exc)
-        self._logger.setLevel(self._level)
