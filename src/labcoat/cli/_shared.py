@@ -43,14 +43,35 @@ def unique(caught: list[warnings.WarningMessage]) -> list[warnings.WarningMessag
     return out
 
 
+def click_exceptions() -> tuple[type[Exception], ...]:
+    """The ``ClickException`` classes a Typer app may raise on a usage error.
+
+    Typer up to 0.2x raises Click's own; newer Typer vendors Click as ``typer._click`` and raises
+    that copy's, which ``click.ClickException`` does not catch. The class Typer uses is found
+    from ``typer.BadParameter`` (exported by every Typer version), and Click's is added when
+    Click is installed.
+    """
+    import typer
+
+    found = [c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"]
+    try:
+        from click.exceptions import ClickException
+    except ImportError:  # Typer without Click installed beside it
+        pass
+    else:
+        found.append(ClickException)
+    return tuple(dict.fromkeys(found))
+
+
 def run(app: Any) -> None:
     """Run the Typer ``app`` as the console entry point: labcoat's errors print one line and
-    exit with their code (2 for bad input), Click's usage errors print the usage message and
-    exit 2, Ctrl-C exits 130."""
+    exit with their code (2 for bad input), usage errors print Click's usage message and exit
+    2, Ctrl-C exits 130; none shows a traceback."""
     import typer
 
     from labcoat.errors import LabcoatError
 
+    usage_errors = click_exceptions()
     try:
         code = app(standalone_mode=False)
         if code == 130:  # Typer turns Ctrl-C into this return value outside standalone mode
@@ -65,10 +86,9 @@ def run(app: Any) -> None:
         sys.exit(130)
     except (typer.Exit, SystemExit) as done:
         sys.exit(getattr(done, "exit_code", getattr(done, "code", 0)))
-    except Exception as error:
-        import click
-
-        if isinstance(error, click.ClickException):
+    except usage_errors as error:
+        # A group called without a command (no_args_is_help) raises NoArgsIsHelpError after Typer
+        # printed the help itself, leaving no message: nothing more to show then.
+        if error.format_message():
             error.show()
-            sys.exit(2)
-        raise
+        sys.exit(2)
