@@ -16,7 +16,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import brier_score_loss, log_loss
 
 import labcoat
-from labcoat.cli import _decision_lines
+from labcoat.cli.core import _decision_lines
 from labcoat.datasets import make_churn
 from labcoat.errors import ConfigError
 from labcoat.evaluate.calibration import (

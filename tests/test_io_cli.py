@@ -50,6 +50,77 @@ def run(*args, cwd):
     return subprocess.run([sys.executable, "-m", "labcoat", *args], cwd=cwd, capture_output=True, text=True)
 
 
+def entry_points():
+    """``python -m labcoat`` and, when installed beside this Python, the ``labcoat`` script."""
+    from pathlib import Path
+
+    yield pytest.param([sys.executable, "-m", "labcoat"], id="python-m")
+    script = Path(sys.executable).parent / "labcoat"
+    if script.is_file():
+        yield pytest.param([str(script)], id="script")
+
+
+@pytest.mark.parametrize("entry", list(entry_points()))
+@pytest.mark.parametrize("args, message", [
+    (["fitt"], "No such command 'fitt'"),
+    (["fit", "data.csv", "--budgett", "3"], "No such option: --budgett"),
+    (["fit", "data.csv"], "Missing option '--target'"),
+    (["models", "show"], "Missing argument"),
+])
+def test_usage_errors_print_the_usage_and_exit_2_without_a_traceback(tmp_path, entry, args, message):
+    # Typer 0.29 raises its vendored Click's exceptions (typer._click), not click's.
+    done = subprocess.run([*entry, *args], cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert "Usage:" in done.stderr and message in done.stderr
+    assert not (tmp_path / "labcoat-model").exists()
+
+
+def test_a_group_without_a_command_prints_its_help_without_a_traceback(tmp_path):
+    done = run("models", cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "register" in done.stdout and "promote" in done.stdout
+
+
+def test_usage_errors_are_caught_whichever_click_typer_uses():
+    import typer
+
+    from labcoat.cli._shared import click_exceptions
+
+    caught = click_exceptions()
+    with pytest.raises(caught):
+        raise typer.BadParameter("bad")
+    try:
+        import click
+    except ImportError:
+        return
+    assert click.ClickException in caught
+
+
+def test_cli_modules_import_only_the_shared_helpers():
+    """Inside labcoat.cli, command modules import _shared (and the library), never each other
+    nor the package: the import graph has no cycle."""
+    import ast
+    from pathlib import Path
+
+    import labcoat.cli
+
+    folder = Path(labcoat.cli.__file__).parent
+    for path in sorted(folder.glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] if node.module != "labcoat" else [f"labcoat.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            for name in names:
+                if name == "labcoat.cli" or name.startswith("labcoat.cli."):
+                    assert name == "labcoat.cli._shared" and path.name != "_shared.py", (path.name, name)
+
+
 def test_cli_fit_predict_info_and_errors(tmp_path):
     make_churn(400).to_csv(tmp_path / "train.csv", index=False)
     digest = hashlib.sha256((tmp_path / "train.csv").read_bytes()).hexdigest()

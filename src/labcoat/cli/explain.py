@@ -9,10 +9,7 @@ from typing import Any, Optional
 
 import typer
 
-# As in labcoat.cli, which imports this module (importing them from there would be circular
-# when this module is imported first).
-MODEL_HELP = "Model folder, runs:/RUN_ID/model, models:/NAME/VERSION or models:/NAME@ALIAS."
-TRACKING_HELP = "MLflow store or server (default: $MLFLOW_TRACKING_URI, else .labcoat/ here)."
+from labcoat.cli._shared import MODEL_HELP, TRACKING_HELP, show_notices
 
 
 def explain(model: str = typer.Argument(..., help=MODEL_HELP),
@@ -29,7 +26,6 @@ def explain(model: str = typer.Argument(..., help=MODEL_HELP),
     """Explain MODEL's predictions on DATA: per row with --row, else which columns matter
     (permutation importance when DATA has the target column, else mean |SHAP| value)."""
     import labcoat
-    from labcoat.cli import _show_notices
     from labcoat.data.io import read_table
     from labcoat.evaluate import explain as ex
 
@@ -44,7 +40,7 @@ def explain(model: str = typer.Argument(..., help=MODEL_HELP),
         else:
             result = ex.shap_values(m, frame, seed=seed)
     if not as_json:
-        _show_notices(caught)
+        show_notices(caught)
     if isinstance(result, ex.Explanation):
         print(json.dumps(result.to_dict(), default=str) if as_json else str(result))
     elif isinstance(result, ex.ShapValues):

@@ -6,10 +6,7 @@ from typing import Optional
 
 import typer
 
-# As in labcoat.cli, which imports this module (importing them from there would be circular
-# when this module is imported first).
-MODEL_HELP = "Model folder, runs:/RUN_ID/model, models:/NAME/VERSION or models:/NAME@ALIAS."
-TRACKING_HELP = "MLflow store or server (default: $MLFLOW_TRACKING_URI, else .labcoat/ here)."
+from labcoat.cli._shared import MODEL_HELP, TRACKING_HELP
 
 
 def profile(data: Path = typer.Argument(..., help="CSV, TSV, Parquet, JSON lines or Excel file."),

@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from labcoat.cli import TRACKING_HELP, _show_notices
+from labcoat.cli._shared import TRACKING_HELP, show_notices
 
 
 def retrain(model: str = typer.Argument(..., help="Registered model: NAME (its champion), "
@@ -47,5 +47,5 @@ def retrain(model: str = typer.Argument(..., help="Registered model: NAME (its c
         notices = [str(w.message) for w in caught if issubclass(w.category, LabcoatNotice)]
         print(json.dumps({**decision.to_dict(), "notices": notices}, default=str))
         return
-    _show_notices(caught)
+    show_notices(caught)
     print(decision.summary())

@@ -8,8 +8,9 @@ from typing import Optional
 
 import typer
 
+from labcoat.cli._shared import MODEL_HELP
+
 log_app = typer.Typer(help="The prediction log of `labcoat serve`.", no_args_is_help=True)
-MODEL_HELP = "Model folder, runs:/RUN_ID/model, models:/NAME/VERSION or models:/NAME@ALIAS."
 
 
 def exposed(host: str) -> bool:

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import typer
 
-from labcoat.cli import TRACKING_HELP
+from labcoat.cli._shared import TRACKING_HELP
 
 models_app = typer.Typer(help="Registered models: register, list, show, promote, rollback, delete.",
                          no_args_is_help=True)

@@ -12,9 +12,7 @@ from typing import Any, Optional
 
 import typer
 
-# As in labcoat.cli, which imports this module.
-MODEL_HELP = "Model folder, runs:/RUN_ID/model, models:/NAME/VERSION or models:/NAME@ALIAS."
-TRACKING_HELP = "MLflow store or server (default: $MLFLOW_TRACKING_URI, else .labcoat/ here)."
+from labcoat.cli._shared import MODEL_HELP, TRACKING_HELP, show_notices, unique
 
 
 def monitor(model: str = typer.Argument(..., help=MODEL_HELP),
@@ -44,7 +42,6 @@ def monitor(model: str = typer.Argument(..., help=MODEL_HELP),
     """Check MODEL for drift (per column, dataset, predictions), schema violations and, with
     labels, a drop in performance. Exit code 0: nothing to act on; 1: drift or degradation;
     2: error."""
-    from labcoat.cli import _show_notices, _unique
     from labcoat.monitoring.check import monitor as check
 
     settings = _settings(options, share)
@@ -60,7 +57,7 @@ def monitor(model: str = typer.Argument(..., help=MODEL_HELP),
     if as_json:
         print(json.dumps(document))
     else:
-        _show_notices(_unique(caught))
+        show_notices(unique(caught))
         for line in result.summary:
             print(line)
         if not no_report:

@@ -1,4 +1,4 @@
-"""The ``labcoat`` command: a thin Typer layer over the Python API."""
+"""``labcoat fit``, ``predict``, ``info``, ``compare`` and ``schema``: the core commands."""
 
 from __future__ import annotations
 
@@ -10,29 +10,9 @@ from typing import Any, Optional
 
 import typer
 
-app = typer.Typer(help="labcoat: AutoML for tables, from data to a model that predicts.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
-MODEL_HELP = "Model folder, runs:/RUN_ID/model, models:/NAME/VERSION or models:/NAME@ALIAS."
-TRACKING_HELP = "MLflow store or server (default: $MLFLOW_TRACKING_URI, else .labcoat/ here)."
+from labcoat.cli._shared import MODEL_HELP, TRACKING_HELP, err, show_notices, unique
 
 
-def _err(text: str) -> None:
-    from rich.console import Console
-
-    Console(stderr=True, soft_wrap=True).print(text, highlight=False)
-
-
-def _show_notices(caught: list[warnings.WarningMessage]) -> None:
-    from rich.markup import escape
-
-    from labcoat.errors import LabcoatNotice
-
-    for w in caught:
-        if issubclass(w.category, LabcoatNotice):
-            _err(f"[yellow]notice:[/] {escape(str(w.message))}")
-
-
-@app.command()
 def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSON lines or Excel file."),
         target: str = typer.Option(..., "--target", "-t", help="Column to predict."),
         budget: Optional[str] = typer.Option(None, help="Time budget: 30s, 5m, 1h (default 1m)."),
@@ -99,7 +79,7 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
                           "notices": [str(w.message) for w in caught
                                       if issubclass(w.category, LabcoatNotice)]}, default=str))
         return
-    _show_notices(caught)
+    show_notices(caught)
     _print_model(model)
     print(f"Saved to {path}")
     for path in model.info.get("reports", []):
@@ -110,7 +90,6 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
         print(f"Registered as {model.info['registered']}")
 
 
-@app.command()
 def predict(model: str = typer.Argument(..., help=MODEL_HELP),
             data: Path = typer.Argument(..., help="Rows to predict."),
             output: Optional[Path] = typer.Option(None, "-o", "--output", help="CSV or Parquet file to write; "
@@ -135,9 +114,9 @@ def predict(model: str = typer.Argument(..., help=MODEL_HELP),
             result = m.predict_frame(frame)
             if columns:
                 result = with_columns(frame, columns, result)
-    _show_notices(_unique(caught))
+    show_notices(unique(caught))
     if result is None:
-        _err(f"{rows:,} rows scored into {output}")
+        err(f"{rows:,} rows scored into {output}")
     elif output is None:
         print(result.to_csv(index=False), end="")
     elif output.suffix.lower() in (".parquet", ".pq"):
@@ -146,17 +125,6 @@ def predict(model: str = typer.Argument(..., help=MODEL_HELP),
         result.to_csv(output, index=False)
 
 
-def _unique(caught: list[warnings.WarningMessage]) -> list[warnings.WarningMessage]:
-    """Each notice once (a streamed file repeats them chunk after chunk)."""
-    seen, out = set(), []
-    for w in caught:
-        if str(w.message) not in seen:
-            seen.add(str(w.message))
-            out.append(w)
-    return out
-
-
-@app.command()
 def info(model: str = typer.Argument(..., help=MODEL_HELP), as_json: bool = typer.Option(False, "--json"),
          tracking_uri: Optional[str] = typer.Option(None, help=TRACKING_HELP)) -> None:
     """Show a saved model: schema, leaderboard, ensemble."""
@@ -174,7 +142,6 @@ def info(model: str = typer.Argument(..., help=MODEL_HELP), as_json: bool = type
     _print_model(m)
 
 
-@app.command()
 def compare(items: list[str] = typer.Argument(..., help="Two or more models (folders or URIs); or one "
                                               "model and two or more of its families or trial numbers."),
             data: Optional[Path] = typer.Option(None, "--data", help="Labelled rows: score every model "
@@ -193,7 +160,6 @@ def compare(items: list[str] = typer.Argument(..., help="Two or more models (fol
         print(r["verdict"] + (" (Holm-adjusted)" if r["holm_adjusted"] else ""))
 
 
-@app.command()
 def schema(data: Path = typer.Argument(...), target: str = typer.Option(..., "--target", "-t"),
            task: Optional[str] = typer.Option(None), as_json: bool = typer.Option(False, "--json")) -> None:
     """Infer and print the column roles and the task, without training."""
@@ -207,7 +173,7 @@ def schema(data: Path = typer.Argument(...), target: str = typer.Option(..., "--
     if as_json:
         print(s.to_json())
         return
-    _show_notices(caught)
+    show_notices(caught)
     print(f"target '{s.target}': {s.task}")
     print(s.to_frame().to_string(index=False))
 
@@ -286,76 +252,3 @@ def _decision_lines(info: dict[str, Any]) -> list[str]:
 def _interval(row: Any) -> str:
     low, high = getattr(row, "score_low", float("nan")), getattr(row, "score_high", float("nan"))
     return "" if low != low or high != high else f"[{low:.4f}, {high:.4f}]"
-
-
-def _version(value: bool) -> None:
-    if value:
-        from labcoat import __version__
-
-        print(f"labcoat {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True)) -> None:
-    """labcoat: AutoML for tables."""
-
-
-from labcoat.cli_tracking import models_app, runs_app  # noqa: E402  (they use the helpers above)
-
-app.add_typer(models_app, name="models")
-app.add_typer(runs_app, name="runs")
-
-from labcoat.cli_reports import profile, report  # noqa: E402
-
-app.command()(profile)
-app.command()(report)
-
-from labcoat.cli_explain import explain  # noqa: E402
-
-app.command()(explain)
-
-
-from labcoat.cli_serve import log_app, serve  # noqa: E402
-
-app.command()(serve)
-app.add_typer(log_app, name="log")
-
-from labcoat.cli_retrain import retrain  # noqa: E402
-
-app.command()(retrain)
-
-from labcoat.cli_monitor import monitor  # noqa: E402
-
-app.command()(monitor)
-
-from labcoat.cli_watch import watch  # noqa: E402
-
-app.command()(watch)
-
-
-def main() -> None:
-    """Console entry point: user errors print one line and exit 2, without a traceback."""
-    from labcoat.errors import LabcoatError
-
-    try:
-        code = app(standalone_mode=False)
-        if code == 130:  # Typer turns Ctrl-C into this return value outside standalone mode
-            _err("[red]interrupted[/]")
-        if isinstance(code, int) and code:
-            sys.exit(code)
-    except LabcoatError as error:
-        _err(f"[red]error:[/] {error}")
-        sys.exit(error.exit_code)
-    except KeyboardInterrupt:
-        _err("[red]interrupted[/]")
-        sys.exit(130)
-    except (typer.Exit, SystemExit) as done:
-        sys.exit(getattr(done, "exit_code", getattr(done, "code", 0)))
-    except Exception as error:
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(2)
-        raise

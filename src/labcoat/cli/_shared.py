@@ -1,0 +1,94 @@
+"""What every ``labcoat`` command shares: help texts, notices and errors on stderr, and the
+exit codes of the console entry point (``run``).
+
+The command modules of this package import this one (and the library), never each other nor
+the package, so that the import graph inside ``labcoat.cli`` has no cycle.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from typing import Any
+
+MODEL_HELP = "Model folder, runs:/RUN_ID/model, models:/NAME/VERSION or models:/NAME@ALIAS."
+TRACKING_HELP = "MLflow store or server (default: $MLFLOW_TRACKING_URI, else .labcoat/ here)."
+
+
+def err(text: str) -> None:
+    """Print rich markup ``text`` on stderr."""
+    from rich.console import Console
+
+    Console(stderr=True, soft_wrap=True).print(text, highlight=False)
+
+
+def show_notices(caught: list[warnings.WarningMessage]) -> None:
+    """labcoat's own notices among ``caught`` warnings, one line each on stderr."""
+    from rich.markup import escape
+
+    from labcoat.errors import LabcoatNotice
+
+    for w in caught:
+        if issubclass(w.category, LabcoatNotice):
+            err(f"[yellow]notice:[/] {escape(str(w.message))}")
+
+
+def unique(caught: list[warnings.WarningMessage]) -> list[warnings.WarningMessage]:
+    """Each notice once (a streamed file repeats them chunk after chunk)."""
+    seen, out = set(), []
+    for w in caught:
+        if str(w.message) not in seen:
+            seen.add(str(w.message))
+            out.append(w)
+    return out
+
+
+def click_exceptions() -> tuple[type[Exception], ...]:
+    """The ``ClickException`` classes a Typer app may raise on a usage error.
+
+    Typer up to 0.2x raises Click's own; newer Typer vendors Click as ``typer._click`` and raises
+    that copy's, which ``click.ClickException`` does not catch. The class Typer uses is found
+    from ``typer.BadParameter`` (exported by every Typer version), and Click's is added when
+    Click is installed.
+    """
+    import typer
+
+    found = [c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"]
+    try:
+        from click.exceptions import ClickException
+    except ImportError:  # Typer without Click installed beside it
+        pass
+    else:
+        found.append(ClickException)
+    return tuple(dict.fromkeys(found))
+
+
+def run(app: Any) -> None:
+    """Run the Typer ``app`` as the console entry point: labcoat's errors print one line and
+    exit with their code (2 for bad input), usage errors print Click's usage message and exit
+    2, Ctrl-C exits 130; none shows a traceback."""
+    import typer
+
+    from labcoat.errors import LabcoatError
+
+    usage_errors = click_exceptions()
+    try:
+        code = app(standalone_mode=False)
+        if code == 130:  # Typer turns Ctrl-C into this return value outside standalone mode
+            err("[red]interrupted[/]")
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except LabcoatError as error:
+        err(f"[red]error:[/] {error}")
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        err("[red]interrupted[/]")
+        sys.exit(130)
+    except (typer.Exit, SystemExit) as done:
+        sys.exit(getattr(done, "exit_code", getattr(done, "code", 0)))
+    except usage_errors as error:
+        # A group called without a command (no_args_is_help) raises NoArgsIsHelpError after Typer
+        # printed the help itself, leaving no message: nothing more to show then.
+        if error.format_message():
+            error.show()
+        sys.exit(2)
