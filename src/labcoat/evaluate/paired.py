@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from labcoat.evaluate.intervals import CONFIDENCE
 from labcoat.evaluate.metrics import Metric
+from labcoat.evaluate.stats import CONFIDENCE
 
 ROUNDS = 2000
 #: Count-matrix cells scored at once (rounds × rows), to bound memory.

@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 
 from labcoat.data.schema import Task
-from labcoat.evaluate.intervals import CONFIDENCE
 from labcoat.evaluate.metrics import Metric
+from labcoat.evaluate.stats import CONFIDENCE
 from labcoat.search.ensemble import select_ensemble
 
 #: Bootstrap rounds (each redoes ensemble selection); fewer when ``seconds`` runs out.
