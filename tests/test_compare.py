@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn.model_selection import RepeatedKFold
 
-from labcoat.evaluate.compare import paired_test
+from labcoat.evaluate.stats import paired_test
 
 BETA = np.array([1.0, -0.5, 0.25])
 

@@ -6,8 +6,9 @@ import math
 import numpy as np
 from sklearn.model_selection import RepeatedKFold
 
-from labcoat.evaluate.intervals import bootstrap_interval, corrected_t_interval
+from labcoat.evaluate.intervals import bootstrap_interval
 from labcoat.evaluate.metrics import get_metric
+from labcoat.evaluate.stats import corrected_t_interval
 
 BETA = np.array([1.0, -0.5, 0.25])
 

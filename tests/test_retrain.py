@@ -16,7 +16,7 @@ from labcoat.tasks import get_task
 from labcoat.errors import ConfigError, DataError
 from labcoat.evaluate.metrics import METRICS, get_metric
 from labcoat.evaluate.paired import _draw_counts, _generic, counts_scorer
-from labcoat.monitoring.gate import gate
+from labcoat.lifecycle.gate import gate
 from labcoat.tracking import registry
 
 FIT = dict(trials=2, families=["linear"], n_jobs=1, quiet=True, report=False)
@@ -128,7 +128,7 @@ def test_the_same_relationship_is_not_promoted_under_superiority(uri):
 def test_settings_of_a_model_fitted_before_they_were_recorded():
     from types import SimpleNamespace
 
-    from labcoat.monitoring.retrain import fit_settings
+    from labcoat.lifecycle.retrain import fit_settings
 
     old = SimpleNamespace(
         schema=SimpleNamespace(target="y"), task=get_task("binary"), metric="pr_auc",

@@ -18,7 +18,7 @@ _LAZY = {
     "fit": ("labcoat.train", "fit"),
     "load": ("labcoat.api", "load"),
     "compare": ("labcoat.api", "compare"),
-    "retrain": ("labcoat.monitoring.retrain", "retrain"),
+    "retrain": ("labcoat.lifecycle.retrain", "retrain"),
     "monitor": ("labcoat.monitoring.check", "monitor"),
     "Model": ("labcoat.model", "Model"),
     "Schema": ("labcoat.data.schema", "Schema"),
@@ -35,9 +35,9 @@ if TYPE_CHECKING:
     from labcoat.data.schema import Schema
     from labcoat.errors import LabcoatError, LabcoatNotice
     from labcoat.estimators import AutoClassifier, AutoRegressor
+    from labcoat.lifecycle.retrain import retrain
     from labcoat.model import Model
     from labcoat.monitoring.check import monitor
-    from labcoat.monitoring.retrain import retrain
     from labcoat.train import fit
 
 

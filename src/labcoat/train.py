@@ -289,7 +289,7 @@ POST_FIT_STEPS: tuple[Callable[[Model, AfterFit], None], ...] = (_profile_step, 
 def leaderboard(result: StudyResult, data: TrialData, members: list[Member]) -> pd.DataFrame:
     """One row per trial, best first; failed and stopped trials last. ``score_low`` and
     ``score_high`` bound a 95% interval (see ``labcoat.evaluate.intervals``); ``p_vs_best`` is
-    the Holm-adjusted p-value of a paired test against the best trial (``evaluate.compare``)."""
+    the Holm-adjusted p-value of a paired test against the best trial (``evaluate.stats``)."""
     weights = {m.trial: m.weight for m in members}
     greater_is_better = data.metric.greater_is_better
     # A holdout's bootstrap re-scores every row 200 times: done for the best few trials only.
@@ -319,7 +319,7 @@ def leaderboard(result: StudyResult, data: TrialData, members: list[Member]) -> 
 def _p_values_vs_best(ranked: list[Trial], data: TrialData) -> dict[int, float]:
     """Holm-adjusted p-values of the corrected resampled paired t-test of each completed trial
     against the best one, on their common folds (none for a holdout)."""
-    from labcoat.evaluate.compare import holm, paired_test
+    from labcoat.evaluate.stats import holm, paired_test
 
     if data.resampling.is_holdout or not ranked:
         return {}
@@ -342,7 +342,8 @@ def _fold_sizes(data: TrialData) -> tuple[float, float]:
 def trial_interval(trial: Trial, data: TrialData) -> tuple[float, float]:
     """95% interval of a trial's score: corrected resampled t over folds, or for a holdout a
     stratified bootstrap of its validation predictions (when they were kept)."""
-    from labcoat.evaluate.intervals import bootstrap_interval, corrected_t_interval
+    from labcoat.evaluate.intervals import bootstrap_interval
+    from labcoat.evaluate.stats import corrected_t_interval
 
     if not data.resampling.is_holdout:
         return corrected_t_interval(trial.fold_scores, *_fold_sizes(data))

@@ -1,5 +1,5 @@
 """``labcoat retrain MODEL --data NEW``: a challenger fitted like the champion, promoted only if a
-paired test on recent labelled rows says so (see :mod:`labcoat.monitoring.retrain`)."""
+paired test on recent labelled rows says so (see :mod:`labcoat.lifecycle.retrain`)."""
 from __future__ import annotations
 
 import json
@@ -34,7 +34,7 @@ def retrain(model: str = typer.Argument(..., help="Registered model: NAME (its c
 
     Exit status 0 whether the challenger is promoted or not; 2 on bad input.
     """
-    from labcoat.monitoring.retrain import run_retrain
+    from labcoat.lifecycle.retrain import run_retrain
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

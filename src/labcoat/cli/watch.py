@@ -1,5 +1,5 @@
 """``labcoat watch CONFIG.yaml``: monitor on a schedule and retrain by the policy on drift (see
-:mod:`labcoat.monitoring.watch`)."""
+:mod:`labcoat.lifecycle.watch`)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,6 +14,6 @@ def watch(config: Path = typer.Argument(..., help="YAML config: model, interval,
     """Check the model every interval and, when it drifts, retrain it by the policy. Every action
     is appended to actions.jsonl next to the state file and printed. SIGTERM or Ctrl-C stops it
     cleanly (exit 0); restarted, it goes on from its state."""
-    from labcoat.monitoring.watch import watch as run
+    from labcoat.lifecycle.watch import watch as run
 
     raise typer.Exit(code=run(config, once=once))

@@ -243,7 +243,7 @@ def choose_calibration(y: np.ndarray, oof_proba: np.ndarray, *, seed: int = 0,
     The rule: a method is eligible when its mean per-fold improvement in log loss over no
     calibration is positive, at least 0.1% of the uncalibrated log loss, and significant at the
     5% level (one-sided) by the corrected resampled paired t-test over the folds
-    (:func:`labcoat.evaluate.compare.paired_test`), Holm-adjusted over the methods tried. The
+    (:func:`labcoat.evaluate.stats.paired_test`), Holm-adjusted over the methods tried. The
     eligible method with the largest improvement wins; otherwise ``"none"``. With a single
     method other than ``"none"``, that method is fitted whatever the evidence says.
 
@@ -267,7 +267,7 @@ def choose_calibration(y: np.ndarray, oof_proba: np.ndarray, *, seed: int = 0,
 
 
 def _choose(y: np.ndarray, proba: np.ndarray, seed: int, methods: Sequence[str]) -> CalibrationChoice:
-    from labcoat.evaluate.compare import holm, paired_test
+    from labcoat.evaluate.stats import holm, paired_test
 
     methods = list(dict.fromkeys(methods))
     unknown = [m for m in methods if m not in METHODS]
@@ -471,7 +471,7 @@ def tune_threshold(y: np.ndarray, proba: np.ndarray, *, metric: str | None = Non
     >>> bool(0.1 < choice.threshold < 0.25), choice.effect["at_threshold"] < choice.effect["at_default"]
     (True, True)
     """
-    from labcoat.evaluate.intervals import corrected_t_interval
+    from labcoat.evaluate.stats import corrected_t_interval
 
     if (metric is None) == (costs is None):
         raise ConfigError("Tune a threshold for a metric (threshold_metric=) or for costs (costs=), "

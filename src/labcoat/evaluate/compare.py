@@ -3,83 +3,24 @@
 The corrected resampled paired t-test (Nadeau & Bengio, 2003): the per-fold differences of
 two models scored on the same folds have a variance that the fold overlap understates, so it
 is inflated by ``n_test / n_train``. With more than two models, p-values are Holm-adjusted.
+The statistics are in :mod:`labcoat.evaluate.stats`; this module pairs the candidates.
 
 Examples
 --------
 >>> a = [0.80, 0.82, 0.79, 0.81, 0.83, 0.80, 0.82, 0.81, 0.80, 0.82]
 >>> b = [0.82, 0.83, 0.81, 0.83, 0.84, 0.82, 0.84, 0.82, 0.83, 0.83]
->>> result = paired_test(b, a, n_train=900, n_test=100)
->>> round(result.difference, 3), result.p_value < 0.05
-(0.017, True)
+>>> pairwise([("B", b), ("A", a)], fold_rows=[900, 100], metric="ROC AUC",
+...          greater_is_better=True)[0]["verdict"]
+'B is better than A by 0.017 ROC AUC [0.010, 0.024], p = 0.000389.'
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
-CONFIDENCE = 0.95
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """``difference`` = mean(a − b) over folds, its 95% interval, and the two-sided p-value."""
-
-    difference: float
-    low: float
-    high: float
-    p_value: float
-
-    def verdict(self, a: str, b: str, metric: str, greater_is_better: bool = True,
-                alpha: float = 0.05) -> str:
-        """The result in plain words, e.g. "B is better than A by 0.012 ROC AUC [0.004, 0.020],
-        p = 0.003"."""
-        interval = f"[{self.low:.3f}, {self.high:.3f}], p = {self.p_value:.3g}"
-        if self.p_value >= alpha:
-            return (f"No clear difference between {a} and {b}: {a} − {b} = {self.difference:+.3f} "
-                    f"{metric} {interval}.")
-        a_wins = (self.difference > 0) == greater_is_better
-        winner, loser = (a, b) if a_wins else (b, a)
-        return f"{winner} is better than {loser} by {abs(self.difference):.3f} {metric} {interval}."
-
-
-def paired_test(scores_a: Sequence[float], scores_b: Sequence[float], n_train: float, n_test: float,
-                confidence: float = CONFIDENCE) -> Comparison:
-    """Corrected resampled paired t-test of two models' scores on the same folds."""
-    diff = np.asarray(scores_a, dtype=np.float64) - np.asarray(scores_b, dtype=np.float64)
-    diff = diff[~np.isnan(diff)]
-    if len(diff) < 2:
-        raise ValueError("A paired test needs the two models' scores on at least 2 common folds.")
-    mean = float(diff.mean())
-    variance = (1 / len(diff) + n_test / n_train) * float(diff.var(ddof=1))
-    dof = len(diff) - 1
-    if variance == 0:
-        return Comparison(mean, mean, mean, 1.0 if mean == 0 else 0.0)
-    se = float(np.sqrt(variance))
-    half = float(stats.t.ppf(0.5 + confidence / 2, dof)) * se
-    p_value = float(2 * stats.t.sf(abs(mean) / se, dof))
-    return Comparison(mean, mean - half, mean + half, p_value)
-
-
-def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm's step-down adjustment of several p-values (same order as given).
-
-    Examples
-    --------
-    >>> [round(p, 3) for p in holm([0.01, 0.04, 0.03])]
-    [0.03, 0.06, 0.06]
-    """
-    p = np.asarray(p_values, dtype=np.float64)
-    order = np.argsort(p)
-    adjusted = np.empty_like(p)
-    running = 0.0
-    for rank, index in enumerate(order):
-        running = max(running, min(1.0, (len(p) - rank) * p[index]))
-        adjusted[index] = running
-    return adjusted.tolist()
+from labcoat.evaluate.stats import Comparison, holm, paired_test
 
 
 def compare_trials(model: Any, *candidates: str | int) -> list[dict[str, Any]]:

@@ -3,42 +3,20 @@
 Which interval where:
 
 - **Cross-validation** (k folds, possibly repeated): the corrected resampled t interval of
-  Nadeau & Bengio (2003). Fold scores share training rows, so their plain variance
-  understates the spread; the correction inflates it by ``n_test / n_train``:
-  ``mean ± t(J-1) · sqrt((1/J + n_test/n_train) · s²)`` over the J fold scores.
+  Nadeau & Bengio (2003), :func:`labcoat.evaluate.stats.corrected_t_interval`. Fold scores
+  share training rows, so their plain variance understates the spread; the correction
+  inflates it by ``n_test / n_train``.
 - **One holdout**: a percentile bootstrap over the validation rows (stratified by class for
-  classification), re-scoring the same predictions.
-
-Examples
---------
->>> low, high = corrected_t_interval([0.80, 0.82, 0.79, 0.81, 0.83], n_train=800, n_test=200)
->>> round(low, 4), round(high, 4)
-(0.7806, 0.8394)
+  classification), re-scoring the same predictions: :func:`bootstrap_interval` here.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
-from scipy import stats
 
 from labcoat.evaluate.metrics import Metric
+from labcoat.evaluate.stats import CONFIDENCE
 
-CONFIDENCE = 0.95
 BOOTSTRAP_ROUNDS = 200
-
-
-def corrected_t_interval(scores: Sequence[float], n_train: float, n_test: float,
-                         confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """The corrected resampled t interval over fold ``scores`` (see the module docstring)."""
-    values = np.asarray(scores, dtype=np.float64)
-    values = values[~np.isnan(values)]
-    if len(values) < 2:
-        return float("nan"), float("nan")
-    mean = float(values.mean())
-    variance = (1 / len(values) + n_test / n_train) * float(values.var(ddof=1))
-    half = float(stats.t.ppf(0.5 + confidence / 2, len(values) - 1)) * np.sqrt(variance)
-    return float(mean - half), float(mean + half)
 
 
 def bootstrap_interval(y: np.ndarray, predictions: np.ndarray, metric: Metric, *, stratify: bool,

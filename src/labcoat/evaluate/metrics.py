@@ -9,12 +9,13 @@ A :class:`Metric` knows whether greater is better; the search minimises :meth:`M
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn import metrics as skm
 
 from labcoat.errors import ConfigError
+from labcoat.evaluate import vectorised as vec
 
 # The tasks (``labcoat.tasks`` names) each metric applies to: the one place that says so.
 _CLASSIFICATION = frozenset({"binary", "multiclass"})
@@ -38,6 +39,19 @@ class Metric:
     tasks: frozenset[str]
     function: Callable[[np.ndarray, np.ndarray, int], float]
     label: str
+    #: The metric on many bootstrap draws at once, ``(y, predictions, counts) -> scores``
+    #: (:mod:`labcoat.evaluate.vectorised`); None: scored draw by draw.
+    bootstrap_fast: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = field(
+        default=None, repr=False, compare=False)
+    #: The loss of many candidate blends at once for ensemble selection, ``(y, stack) -> losses``,
+    #: the blends' values as ``vector_input(y, predictions)`` gives them (the predictions when
+    #: None); no ``vector_loss``: one metric call per blend.
+    vector_loss: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = field(
+        default=None, repr=False, compare=False)
+    vector_input: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = field(
+        default=None, repr=False, compare=False)
+    #: The vectorised forms are written for two classes only.
+    fast_binary_only: bool = field(default=False, repr=False, compare=False)
 
     def score(self, y_true: np.ndarray, predictions: np.ndarray) -> float:
         """The metric's value, in its natural direction."""
@@ -85,12 +99,19 @@ def _mape(y: np.ndarray, p: np.ndarray, k: int) -> float:
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in [
-        Metric("roc_auc", True, _CLASSIFICATION, _roc_auc, "ROC AUC"),
-        Metric("pr_auc", True, _CLASSIFICATION, _pr_auc, "PR AUC"),
-        Metric("log_loss", False, _CLASSIFICATION, _log_loss, "log loss"),
-        Metric("brier", False, _CLASSIFICATION, _brier, "Brier score"),
+        Metric("roc_auc", True, _CLASSIFICATION, _roc_auc, "ROC AUC",
+               bootstrap_fast=vec.roc_auc_counts, vector_loss=vec.roc_auc_blends,
+               vector_input=vec.positive_column, fast_binary_only=True),
+        Metric("pr_auc", True, _CLASSIFICATION, _pr_auc, "PR AUC",
+               bootstrap_fast=vec.pr_auc_counts, fast_binary_only=True),
+        Metric("log_loss", False, _CLASSIFICATION, _log_loss, "log loss",
+               bootstrap_fast=vec.log_loss_counts, vector_loss=vec.log_loss_blends,
+               vector_input=vec.truth_column),
+        Metric("brier", False, _CLASSIFICATION, _brier, "Brier score",
+               bootstrap_fast=vec.brier_counts, fast_binary_only=True),
         Metric("accuracy", True, _CLASSIFICATION,
-               lambda y, p, k: skm.accuracy_score(y, _labels(p)), "accuracy"),
+               lambda y, p, k: skm.accuracy_score(y, _labels(p)), "accuracy",
+               bootstrap_fast=vec.accuracy_counts, vector_loss=vec.accuracy_blends),
         Metric("balanced_accuracy", True, _CLASSIFICATION,
                lambda y, p, k: skm.balanced_accuracy_score(y, _labels(p)), "balanced accuracy"),
         Metric("f1", True, _CLASSIFICATION,
@@ -101,10 +122,13 @@ METRICS: dict[str, Metric] = {
         Metric("f1_weighted", True, _CLASSIFICATION,
                lambda y, p, k: skm.f1_score(y, _labels(p), average="weighted"), "F1 (weighted)"),
         Metric("rmse", False, _REGRESSION,
-               lambda y, p, k: float(np.sqrt(skm.mean_squared_error(y, p))), "RMSE"),
-        Metric("mae", False, _REGRESSION, lambda y, p, k: skm.mean_absolute_error(y, p), "MAE"),
-        Metric("r2", True, _REGRESSION, lambda y, p, k: skm.r2_score(y, p), "R²"),
-        Metric("mape", False, _REGRESSION, _mape, "MAPE"),
+               lambda y, p, k: float(np.sqrt(skm.mean_squared_error(y, p))), "RMSE",
+               bootstrap_fast=vec.rmse_counts, vector_loss=vec.rmse_blends),
+        Metric("mae", False, _REGRESSION, lambda y, p, k: skm.mean_absolute_error(y, p), "MAE",
+               bootstrap_fast=vec.mae_counts, vector_loss=vec.mae_blends),
+        Metric("r2", True, _REGRESSION, lambda y, p, k: skm.r2_score(y, p), "R²",
+               bootstrap_fast=vec.r2_counts, vector_loss=vec.r2_blends),
+        Metric("mape", False, _REGRESSION, _mape, "MAPE", bootstrap_fast=vec.mape_counts),
     ]
 }
 _ALIASES = {"auc": "roc_auc", "logloss": "log_loss", "acc": "accuracy", "mse": "rmse",

@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from labcoat.evaluate.intervals import CONFIDENCE
 from labcoat.evaluate.metrics import Metric
+from labcoat.evaluate.stats import CONFIDENCE
 
 ROUNDS = 2000
 #: Count-matrix cells scored at once (rounds × rows), to bound memory.
@@ -120,12 +120,13 @@ Scorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 def counts_scorer(metric: Metric, y: np.ndarray) -> Scorer:
     """``scorer(pred, counts)``: the metric on each draw (one row of ``counts`` each) of the
-    rows ``y`` with predictions ``pred``; vectorised where the metric allows it."""
-    fast, generic = _FAST.get(metric.name), _generic(metric, y)
+    rows ``y`` with predictions ``pred``; vectorised where the metric has a ``bootstrap_fast``
+    form (see :mod:`labcoat.evaluate.vectorised`)."""
+    fast, generic = metric.bootstrap_fast, _generic(metric, y)
 
     def score(pred: np.ndarray, counts: np.ndarray) -> np.ndarray:
         multiclass = pred.ndim == 2 and pred.shape[1] != 2
-        if fast is None or (multiclass and metric.name in _BINARY_ONLY):
+        if fast is None or (multiclass and metric.fast_binary_only):
             return generic(pred, counts)
         return fast(y, pred, counts)
     return score
@@ -143,80 +144,3 @@ def _generic(metric: Metric, y: np.ndarray) -> Scorer:
                 continue
         return out
     return score
-
-
-def _mean(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    return counts @ values / counts.sum(axis=1)
-
-
-def _log_loss(y: np.ndarray, p: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    clipped = np.clip(p, 1e-15, 1 - 1e-15)
-    clipped = clipped / clipped.sum(axis=1, keepdims=True)  # as scikit-learn normalises
-    return _mean(-np.log(clipped[np.arange(len(y)), y.astype(np.intp)]), counts)
-
-
-def _brier(y: np.ndarray, p: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    return _mean((p[:, 1] - y) ** 2, counts)
-
-
-def _accuracy(y: np.ndarray, p: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    return _mean((p.argmax(axis=1) == y).astype(np.float64), counts)
-
-
-def _rmse(y: np.ndarray, p: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    return np.sqrt(_mean((p - y) ** 2, counts))
-
-
-def _mae(y: np.ndarray, p: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    return _mean(np.abs(p - y), counts)
-
-
-def _mape(y: np.ndarray, p: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    return _mean(np.abs(p - y) / np.maximum(np.abs(y), np.finfo(np.float64).eps), counts)
-
-
-def _r2(y: np.ndarray, p: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    total = counts.sum(axis=1)
-    centre = counts @ y / total
-    spread = counts @ (y ** 2) - total * centre ** 2
-    return 1 - (counts @ ((y - p) ** 2)) / spread
-
-
-def _roc_auc(y: np.ndarray, p: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Binary ROC AUC of each draw: the Mann-Whitney statistic with ties counted half, from the
-    counts of the positive and negative rows at each distinct score."""
-    order = np.argsort(p[:, 1], kind="stable")
-    scores = p[order, 1]
-    starts = np.flatnonzero(np.r_[True, np.diff(scores) != 0])
-    positive = (y[order] == 1).astype(np.float64)
-    sorted_counts = counts[:, order]
-    pos = np.add.reduceat(sorted_counts * positive, starts, axis=1)
-    neg = np.add.reduceat(sorted_counts * (1 - positive), starts, axis=1)
-    below = np.cumsum(neg, axis=1) - neg
-    pairs = pos.sum(axis=1) * neg.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(pairs > 0, (pos * (below + 0.5 * neg)).sum(axis=1) / pairs, np.nan)
-
-
-def _pr_auc(y: np.ndarray, p: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Binary average precision of each draw (scikit-learn's step-wise sum): the precision at
-    each distinct score, from the top, weighted by the share of positives found there."""
-    order = np.argsort(-p[:, 1], kind="stable")
-    scores = p[order, 1]
-    starts = np.flatnonzero(np.r_[True, np.diff(scores) != 0])
-    positive = (y[order] == 1).astype(np.float64)
-    sorted_counts = counts[:, order]
-    pos = np.add.reduceat(sorted_counts * positive, starts, axis=1)
-    found = np.cumsum(pos, axis=1)
-    flagged = np.cumsum(np.add.reduceat(sorted_counts, starts, axis=1), axis=1)
-    precision = found / np.where(flagged > 0, flagged, 1.0)  # scores not drawn add nothing
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (pos * precision).sum(axis=1) / found[:, -1]
-
-
-#: Fast paths written for two classes only.
-_BINARY_ONLY = ("roc_auc", "pr_auc", "brier")
-_FAST: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]] = {
-    "roc_auc": _roc_auc, "pr_auc": _pr_auc, "brier": _brier, "log_loss": _log_loss, "accuracy": _accuracy,
-    "rmse": _rmse, "mae": _mae, "mape": _mape, "r2": _r2,
-}

@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from labcoat.evaluate.intervals import CONFIDENCE
 from labcoat.evaluate.metrics import Metric
+from labcoat.evaluate.stats import CONFIDENCE
 from labcoat.search.ensemble import select_ensemble
 
 #: Bootstrap rounds (each redoes ensemble selection); fewer when ``seconds`` runs out.
@@ -110,13 +110,13 @@ def selection_corrected(y: np.ndarray, candidates: list[np.ndarray], metric: Met
 
 def _select(preds: list[np.ndarray], y: np.ndarray, metric: Metric, rounds: int = 25) -> np.ndarray:
     """Ensemble selection as :func:`~labcoat.search.ensemble.select_ensemble` does it, with the
-    loss of every candidate addition computed at once where the metric allows; one bootstrap
-    round then costs milliseconds instead of the 500 metric calls of the plain loop."""
-    losses = _VECTOR_LOSSES.get(metric.name)
-    if losses is None or (metric.name == "roc_auc" and preds[0].shape[1] != 2):
+    loss of every candidate addition computed at once where the metric has a ``vector_loss``
+    (see :mod:`labcoat.evaluate.vectorised`); one bootstrap round then costs milliseconds
+    instead of the 500 metric calls of the plain loop."""
+    losses, values = metric.vector_loss, metric.vector_input
+    if losses is None or (metric.fast_binary_only and preds[0].shape[1] != 2):
         return select_ensemble(preds, y, metric, rounds=rounds)
-    stack = np.stack([p[np.arange(len(y)), y] if metric.name == "log_loss" else
-                      p[:, 1] if metric.name == "roc_auc" else p for p in preds])
+    stack = np.stack([values(y, p) if values is not None else p for p in preds])
     counts = np.zeros(len(preds))
     running = np.zeros_like(stack[0])
     for step in range(1, rounds + 1):
@@ -124,34 +124,6 @@ def _select(preds: list[np.ndarray], y: np.ndarray, metric: Metric, rounds: int 
         counts[best] += 1
         running = (running * (step - 1) + stack[best]) / step
     return counts / counts.sum()
-
-
-def _auc_rows(y: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """Negated binary ROC AUC of each row of ``scores`` (probabilities; ties count half).
-
-    All rows are ranked in one sort by shifting row i's values into [2i, 2i + 1]; a positive's
-    average rank is the mean of its left and right insertion points.
-    """
-    positives = y == 1
-    n1, n0 = int(positives.sum()), int((~positives).sum())
-    shift = 2.0 * np.arange(len(scores))[:, None]
-    ordered = np.sort((scores + shift).ravel())
-    # Sorted needles make searchsorted a linear merge; the shift keeps each row's needles together.
-    probe = np.sort((scores[:, positives] + shift).ravel())
-    ranks = (np.searchsorted(ordered, probe, "left") + np.searchsorted(ordered, probe, "right") + 1) / 2
-    rank_sums = ranks.reshape(len(scores), n1).sum(axis=1) - np.arange(len(scores)) * scores.shape[1] * n1
-    return -(rank_sums - n1 * (n1 + 1) / 2) / (n1 * n0)
-
-
-#: Loss of each candidate blend (rows of the stacked array) for the metrics that vectorise.
-_VECTOR_LOSSES = {
-    "log_loss": lambda y, truth: -np.log(np.clip(truth, 1e-15, 1)).mean(axis=1),
-    "rmse": lambda y, v: np.sqrt(((v - y) ** 2).mean(axis=1)),
-    "mae": lambda y, v: np.abs(v - y).mean(axis=1),
-    "r2": lambda y, v: ((v - y) ** 2).mean(axis=1),  # same order as -R² for a fixed y
-    "roc_auc": _auc_rows,
-    "accuracy": lambda y, p: -(p.argmax(axis=2) == y).mean(axis=1),
-}
 
 
 def _blend(preds: list[np.ndarray], weights: np.ndarray) -> np.ndarray:

@@ -43,8 +43,9 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from labcoat.evaluate.intervals import bootstrap_interval, corrected_t_interval
+from labcoat.evaluate.intervals import bootstrap_interval
 from labcoat.evaluate.metrics import Metric
+from labcoat.evaluate.stats import corrected_t_interval
 
 #: Fewer labelled rows than this: the score is not estimated.
 MIN_LABELLED = 30

@@ -209,8 +209,9 @@ def model_performance(model: Any) -> dict[str, Any]:
 
     Keys: ``metric``, ``greater_is_better``, ``estimate``, ``low``, ``high``, ``interval``,
     ``rows`` (validated rows), ``corrected`` and ``test`` (each ``{estimate, low, high}``)."""
-    from labcoat.evaluate.intervals import bootstrap_interval, corrected_t_interval
+    from labcoat.evaluate.intervals import bootstrap_interval
     from labcoat.evaluate.metrics import get_metric
+    from labcoat.evaluate.stats import corrected_t_interval
 
     info = model.info
     scores = [s for s in info.get("ensemble_fold_scores") or [] if not math.isnan(s)]

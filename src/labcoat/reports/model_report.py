@@ -181,9 +181,9 @@ def _search_interval(model: Any, info: dict[str, Any]) -> tuple[float | None, fl
         return None, None
     if k < 2:
         return None, None
-    from scipy import stats
+    from labcoat.evaluate.stats import corrected_half_width
 
-    half = float(stats.t.ppf(0.975, k - 1)) * std * math.sqrt(1 / k + float(sizes[1]) / float(sizes[0]))
+    half = corrected_half_width(std, k, n_train=float(sizes[0]), n_test=float(sizes[1]))
     return score - half, score + half
 
 

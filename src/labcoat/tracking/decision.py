@@ -26,7 +26,7 @@ VERSION_TAG = "labcoat.retrain."
 
 
 def record_decision(decision: Any, uri: str | None = None) -> str:
-    """Write ``decision`` (a :class:`~labcoat.monitoring.retrain.RetrainDecision`) to the store;
+    """Write ``decision`` (a :class:`~labcoat.lifecycle.retrain.RetrainDecision`) to the store;
     returns the run id."""
     from mlflow.entities import Metric, Param
 

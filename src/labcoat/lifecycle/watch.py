@@ -9,7 +9,7 @@ Each cycle:
    are deleted).
 3. When the trigger holds (``retrain.on``: drift, degradation or either), a challenger is fitted
    on all the files matching ``retrain.data`` and promoted only if the policy holds
-   (:func:`labcoat.monitoring.retrain.run_retrain`) -- unless those files (paths, sizes,
+   (:func:`labcoat.lifecycle.retrain.run_retrain`) -- unless those files (paths, sizes,
    modification times) are the ones the last retrain used: a persistent drift then waits for
    new data instead of retraining every cycle, and the log says so. A retrain that failed on
    its data (too few rows, a missing column) is not retried until the data changes; other
@@ -28,7 +28,7 @@ step. Exit code 0.
 
 Examples
 --------
->>> from labcoat.monitoring.watch import watch
+>>> from labcoat.lifecycle.watch import watch
 >>> watch("watch.yaml", once=True)   # doctest: +SKIP
 2024-05-02T08:00:00.125Z check_started: models:/churn@champion on data/current/2024-05-02.parquet
 2024-05-02T08:00:03.410Z check_finished: No drift detected. None of the 6 columns changed. (exit 0; ...)
@@ -50,8 +50,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from labcoat.errors import DataError, DataSourceError, LabcoatError, LabcoatNotice
-from labcoat.monitoring.watch_config import WatchConfig, load_config
-from labcoat.monitoring.watch_state import ActionLog, State, fingerprint, iso, locked
+from labcoat.lifecycle.watch_config import WatchConfig, load_config
+from labcoat.lifecycle.watch_state import ActionLog, State, fingerprint, iso, locked
 
 #: Whether a check's result calls for retraining, by ``retrain.on``.
 TRIGGERS = {"drift": lambda r: r.drifted, "degradation": lambda r: r.degraded,
@@ -321,7 +321,7 @@ class Watcher:
         return True
 
     def fit_challenger(self, files: list[Path]) -> Any:
-        from labcoat.monitoring.retrain import run_retrain
+        from labcoat.lifecycle.retrain import run_retrain
 
         c, r = self.config, self.config.retrain
         assert r is not None

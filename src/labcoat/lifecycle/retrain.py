@@ -10,7 +10,7 @@ and promote it only when a paired test on recent labelled rows says the policy h
    ``holdout`` (20%) of the rows, at least :data:`MIN_HOLDOUT_ROWS`. The challenger is fitted
    on the other rows and never sees these.
 3. The challenger is registered as a new version with alias ``challenger``; both models predict
-   the holdout, and :func:`labcoat.monitoring.gate.gate` decides. On promotion ``champion`` moves
+   the holdout, and :func:`labcoat.lifecycle.gate.gate` decides. On promotion ``champion`` moves
    through :func:`labcoat.tracking.registry.promote`, so ``labcoat models rollback`` undoes it.
 4. The decision and its evidence are recorded (:mod:`labcoat.tracking.decision`) and returned.
 """
@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from labcoat.errors import ConfigError, DataError, LabcoatNotice, did_you_mean
-from labcoat.monitoring.gate import check_policy, gate, resolve_margin
+from labcoat.lifecycle.gate import check_policy, gate, resolve_margin
 
 #: The recent holdout: this share of the new rows by default, and at least this many rows.
 HOLDOUT_SHARE = 0.2
@@ -115,7 +115,7 @@ def retrain(model: str, data: Any, *, budget: float | str | None = None, trials:
         ``"superiority"`` (promote only when shown to be better, by more than ``margin`` if given).
     margin : in the metric's units, or a share of the champion's score (``"1%"``); default 1%
         of the champion's score for non-inferiority, 0 for superiority
-        (see :mod:`labcoat.monitoring.gate`).
+        (see :mod:`labcoat.lifecycle.gate`).
     holdout : share of ``data`` kept as the recent holdout (at least 200 rows).
     time_column : the holdout is the latest rows by this column (default: the champion's time
         column when it was fitted with ``split="time"``; else a random share).

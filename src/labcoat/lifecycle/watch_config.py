@@ -49,7 +49,7 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 @dataclass(frozen=True)
 class RetrainConfig:
     """The ``retrain:`` section: the labelled data (a path or glob, absolute) and the settings of
-    :func:`labcoat.monitoring.retrain.retrain`; ``on``: one of :data:`TRIGGERS`."""
+    :func:`labcoat.lifecycle.retrain.retrain`; ``on``: one of :data:`TRIGGERS`."""
 
     data: str
     on: str = "drift_or_degradation"
@@ -190,8 +190,8 @@ class Checker:
         if raw.get("data") is None:
             raise ConfigError(f"{self.path}: retrain.data is missing; give the labelled recent rows to train "
                               "the challenger on (a file or glob).")
-        from labcoat.monitoring.gate import POLICIES, resolve_margin
-        from labcoat.monitoring.retrain import champion_reference
+        from labcoat.lifecycle.gate import POLICIES, resolve_margin
+        from labcoat.lifecycle.retrain import champion_reference
 
         try:
             champion_reference(model)
