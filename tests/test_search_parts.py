@@ -6,7 +6,7 @@ from labcoat.errors import ConfigError
 from labcoat.evaluate.metrics import get_metric
 from labcoat.models import FAMILIES
 from labcoat.search.budget import parse_budget
-from labcoat.search.ensemble import select_ensemble
+from labcoat.evaluate.ensemble import select_ensemble
 from labcoat.search.study import plan_portfolio
 from labcoat.tasks import infer_schema
 

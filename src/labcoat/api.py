@@ -43,7 +43,7 @@ def compare(*items: Model | str | Path | int, data: Any = None, seed: int = 0,
     - ``compare(model_a, model_b, ...)``: separately fitted models (objects, folders, ``runs:/``
       or ``models:/`` URIs); with ``data`` each is trained and scored again on the same folds
       of it, without it they must share their training rows and folds
-      (:func:`labcoat.evaluate.compare.compare_models`);
+      (:func:`labcoat.search.crossfit.compare_models`);
     - ``compare(model, "lightgbm", "linear", 3)``: families or trial numbers of one model's
       search (:func:`labcoat.evaluate.compare.compare_trials`).
 
@@ -53,7 +53,8 @@ def compare(*items: Model | str | Path | int, data: Any = None, seed: int = 0,
     >>> labcoat.compare("models:/churn/1", "models:/churn/2", data="recent.csv")[0]["verdict"]  # doctest: +SKIP
     'models:/churn/2 is better than models:/churn/1 by 0.011 roc_auc [0.003, 0.019], p = 0.01.'
     """
-    from labcoat.evaluate.compare import compare_models, compare_trials
+    from labcoat.evaluate.compare import compare_trials
+    from labcoat.search.crossfit import compare_models
 
     if len(items) < 2:
         from labcoat.errors import ConfigError

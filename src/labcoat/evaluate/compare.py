@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 
 from labcoat.evaluate.stats import Comparison, holm, paired_test
 
@@ -47,49 +46,6 @@ def compare_trials(model: Any, *candidates: str | int) -> list[dict[str, Any]]:
         raise ConfigError("This model was saved before fold scores were kept; fit it again to compare.")
     chosen = [(name, json.loads(row["fold_scores"])) for name, row in (_candidate(board, c) for c in candidates)]
     return pairwise(chosen, model.info["fold_rows"], model.metric, bool(model.info.get("greater_is_better", True)))
-
-
-def compare_models(*models: Any, names: Sequence[str] | None = None, data: Any = None,
-                   seed: int = 0) -> list[dict[str, Any]]:
-    """Compare separately fitted models on the same folds, pairwise, Holm-adjusted.
-
-    Without ``data``, the models must have been fitted on the same rows with the same folds
-    (same data, split and seed); their ensembles' stored out-of-fold fold scores are paired.
-    With ``data`` (a frame or file with the target), each model's configuration (members,
-    parameters and weights) is trained and scored again on the same folds of ``data``
-    (see :func:`labcoat.evaluate.crossfit.cross_validate`).
-
-    Examples
-    --------
-    >>> compare_models(model_a, model_b)[0]["verdict"]  # doctest: +SKIP
-    'model 2 is better than model 1 by 0.011 roc_auc [0.003, 0.019], p = 0.01.'
-    """
-    from labcoat.errors import ConfigError
-
-    if len(models) < 2:
-        raise ConfigError("Give at least two models to compare.")
-    names = list(names or [f"model {i + 1}" for i in range(len(models))])
-    first = models[0]
-    for name, m in zip(names[1:], models[1:]):
-        if m.schema.target != first.schema.target or m.metric != first.metric:
-            raise ConfigError(f"{names[0]} predicts '{first.schema.target}' scored by {first.metric}, {name} "
-                              f"predicts '{m.schema.target}' scored by {m.metric}: only models of the same "
-                              "target and metric can be compared.")
-    if data is None:
-        keys = {m.info.get("folds_key") for m in models}
-        if len(keys) != 1 or None in keys:
-            raise ConfigError("These models were not fitted on the same rows and folds, so their stored "
-                              "scores cannot be paired. Pass the data to evaluate them on the same folds "
-                              "(data=..., or --data FILE).")
-        scores = [(n, m.info["ensemble_fold_scores"]) for n, m in zip(names, models)]
-        fold_rows = first.info["fold_rows"]
-    else:
-        from labcoat.evaluate.crossfit import cross_validate, shared_folds
-
-        frame, folds = shared_folds(first, data, seed=seed)
-        scores = [(n, cross_validate(m, frame, folds)) for n, m in zip(names, models)]
-        fold_rows = [float(np.mean([len(t) for t, _ in folds.folds])), float(np.mean([len(v) for _, v in folds.folds]))]
-    return pairwise(scores, fold_rows, first.metric, bool(first.info.get("greater_is_better", True)))
 
 
 def pairwise(scores: list[tuple[str, Sequence[float]]], fold_rows: Sequence[float], metric: str,

@@ -35,7 +35,7 @@ import numpy as np
 
 from labcoat.evaluate.metrics import Metric
 from labcoat.evaluate.stats import CONFIDENCE
-from labcoat.search.ensemble import select_ensemble
+from labcoat.evaluate.ensemble import select_ensemble
 
 #: Bootstrap rounds (each redoes ensemble selection); fewer when ``seconds`` runs out.
 ROUNDS = 50
@@ -109,7 +109,7 @@ def selection_corrected(y: np.ndarray, candidates: list[np.ndarray], metric: Met
 
 
 def _select(preds: list[np.ndarray], y: np.ndarray, metric: Metric, rounds: int = 25) -> np.ndarray:
-    """Ensemble selection as :func:`~labcoat.search.ensemble.select_ensemble` does it, with the
+    """Ensemble selection as :func:`~labcoat.evaluate.ensemble.select_ensemble` does it, with the
     loss of every candidate addition computed at once where the metric has a ``vector_loss``
     (see :mod:`labcoat.evaluate.vectorised`); one bootstrap round then costs milliseconds
     instead of the 500 metric calls of the plain loop."""

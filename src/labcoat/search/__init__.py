@@ -1,7 +1,7 @@
 """Budgeted search: study, budget, executors and ensemble selection."""
 
 from labcoat.search.budget import Clock, parse_budget
-from labcoat.search.ensemble import select_ensemble
+from labcoat.evaluate.ensemble import select_ensemble
 from labcoat.search.executor import Executor, LocalExecutor, TrialRequest
 from labcoat.search.executors import get_executor
 from labcoat.search.study import Study, StudyResult, StudyState

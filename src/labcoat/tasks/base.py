@@ -43,7 +43,7 @@ import pandas as pd
 from labcoat.data.split import Resampling, choose_resampling
 from labcoat.errors import ConfigError
 from labcoat.evaluate.metrics import METRICS, Metric, get_metric
-from labcoat.search.ensemble import select_ensemble
+from labcoat.evaluate.ensemble import select_ensemble
 
 if TYPE_CHECKING:
     from labcoat.guards import Finding

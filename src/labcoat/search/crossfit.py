@@ -1,8 +1,8 @@
 """Score a fitted model's configuration on given folds: each member, with its parameters and
 ensemble weight, is trained on every fold's training rows and the blend scored on the rest.
 
-This is how separately fitted models are compared on the same folds
-(:func:`labcoat.evaluate.compare.compare_models` with ``data``).
+This is how separately fitted models are compared on the same folds (:func:`compare_models`
+with ``data``; without it, their stored fold scores are paired).
 
 Examples
 --------
@@ -16,14 +16,17 @@ True
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from labcoat.data.split import Resampling
+from labcoat.evaluate.compare import pairwise
 from labcoat.evaluate.metrics import get_metric
 from labcoat.models import FAMILIES
+from labcoat.search.trial import TrialData
 
 
 def shared_folds(model: Any, data: Any, *, seed: int = 0) -> tuple[pd.DataFrame, Resampling]:
@@ -44,7 +47,6 @@ def shared_folds(model: Any, data: Any, *, seed: int = 0) -> tuple[pd.DataFrame,
 
 def cross_validate(model: Any, frame: pd.DataFrame, folds: Resampling) -> list[float]:
     """``model``'s configuration trained and scored on each fold of ``folds`` over ``frame``."""
-    from labcoat.search.trial import TrialData
 
     schema = model.schema
     data = TrialData(X=schema.prepare(frame, warn=False),
@@ -63,3 +65,44 @@ def cross_validate(model: Any, frame: pd.DataFrame, folds: Resampling) -> list[f
             blend = out if blend is None else blend + out
         scores.append(data.metric.score(data.y[valid], np.asarray(blend)))
     return scores
+
+
+def compare_models(*models: Any, names: Sequence[str] | None = None, data: Any = None,
+                   seed: int = 0) -> list[dict[str, Any]]:
+    """Compare separately fitted models on the same folds, pairwise, Holm-adjusted.
+
+    Without ``data``, the models must have been fitted on the same rows with the same folds
+    (same data, split and seed); their ensembles' stored out-of-fold fold scores are paired.
+    With ``data`` (a frame or file with the target), each model's configuration (members,
+    parameters and weights) is trained and scored again on the same folds of ``data``
+    (see :func:`cross_validate`).
+
+    Examples
+    --------
+    >>> compare_models(model_a, model_b)[0]["verdict"]  # doctest: +SKIP
+    'model 2 is better than model 1 by 0.011 roc_auc [0.003, 0.019], p = 0.01.'
+    """
+    from labcoat.errors import ConfigError
+
+    if len(models) < 2:
+        raise ConfigError("Give at least two models to compare.")
+    names = list(names or [f"model {i + 1}" for i in range(len(models))])
+    first = models[0]
+    for name, m in zip(names[1:], models[1:]):
+        if m.schema.target != first.schema.target or m.metric != first.metric:
+            raise ConfigError(f"{names[0]} predicts '{first.schema.target}' scored by {first.metric}, {name} "
+                              f"predicts '{m.schema.target}' scored by {m.metric}: only models of the same "
+                              "target and metric can be compared.")
+    if data is None:
+        keys = {m.info.get("folds_key") for m in models}
+        if len(keys) != 1 or None in keys:
+            raise ConfigError("These models were not fitted on the same rows and folds, so their stored "
+                              "scores cannot be paired. Pass the data to evaluate them on the same folds "
+                              "(data=..., or --data FILE).")
+        scores = [(n, m.info["ensemble_fold_scores"]) for n, m in zip(names, models)]
+        fold_rows = first.info["fold_rows"]
+    else:
+        frame, folds = shared_folds(first, data, seed=seed)
+        scores = [(n, cross_validate(m, frame, folds)) for n, m in zip(names, models)]
+        fold_rows = [float(np.mean([len(t) for t, _ in folds.folds])), float(np.mean([len(v) for _, v in folds.folds]))]
+    return pairwise(scores, fold_rows, first.metric, bool(first.info.get("greater_is_better", True)))
