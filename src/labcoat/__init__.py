@@ -19,7 +19,7 @@ _LAZY = {
     "load": ("labcoat.api", "load"),
     "compare": ("labcoat.api", "compare"),
     "retrain": ("labcoat.lifecycle.retrain", "retrain"),
-    "monitor": ("labcoat.monitoring.check", "monitor"),
+    "monitor": ("labcoat.lifecycle.check", "monitor"),
     "Model": ("labcoat.model", "Model"),
     "Schema": ("labcoat.data.schema", "Schema"),
     "read_table": ("labcoat.data.io", "read_table"),
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from labcoat.estimators import AutoClassifier, AutoRegressor
     from labcoat.lifecycle.retrain import retrain
     from labcoat.model import Model
-    from labcoat.monitoring.check import monitor
+    from labcoat.lifecycle.check import monitor
     from labcoat.train import fit
 
 

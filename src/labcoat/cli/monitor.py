@@ -42,7 +42,7 @@ def monitor(model: str = typer.Argument(..., help=MODEL_HELP),
     """Check MODEL for drift (per column, dataset, predictions), schema violations and, with
     labels, a drop in performance. Exit code 0: nothing to act on; 1: drift or degradation;
     2: error."""
-    from labcoat.monitoring.check import monitor as check
+    from labcoat.lifecycle.check import monitor as check
 
     settings = _settings(options, share)
     with warnings.catch_warnings(record=True) as caught:

@@ -4,7 +4,7 @@ Each cycle:
 
 1. The window: the newest file matching ``current`` (by modification time; write files under
    another name and rename them when complete), or the prediction log (``from_log``, ``since``).
-2. :func:`labcoat.monitoring.check.monitor` on it, logged as a run of ``labcoat-monitor``, with its
+2. :func:`labcoat.lifecycle.check.monitor` on it, logged as a run of ``labcoat-monitor``, with its
    report in ``report_dir/monitor-YYYYMMDDTHHMMSSZ.html`` (the oldest beyond ``keep_reports``
    are deleted).
 3. When the trigger holds (``retrain.on``: drift, degradation or either), a challenger is fitted
@@ -71,7 +71,7 @@ def watch(config: str | Path | WatchConfig, *, once: bool = False, out: TextIO |
     from labcoat.tracking import store
 
     store.client(config.tracking_uri)  # a bad store is a config error, found before any cycle
-    import labcoat.monitoring.check  # noqa: F401  (imported now, so that the first check starts on time)
+    import labcoat.lifecycle.check  # noqa: F401  (imported now, so that the first check starts on time)
     with locked(config.state.parent), Stopper() as stopper:
         watcher = Watcher(config, State.load(config.state), ActionLog(config.actions, out), stopper)
         return watcher.cycle() if once else watcher.run()
@@ -179,7 +179,7 @@ class Watcher:
     # ------------------------------------------------------------------ the check
     def check(self) -> tuple[Any, int]:
         """Monitor the current window; the result (None on failure) and the exit code."""
-        from labcoat.monitoring.check import monitor
+        from labcoat.lifecycle.check import monitor
         from labcoat.monitoring.performance import TOLERANCE
 
         c, started = self.config, time.time()

@@ -20,7 +20,6 @@ _EXPORTS = {
     "DriftOptions": "labcoat.monitoring.drift",
     "DriftReport": "labcoat.monitoring.drift",
     "ColumnDrift": "labcoat.monitoring.drift",
-    "monitor": "labcoat.monitoring.check",
     "MonitorResult": "labcoat.monitoring.result",
 }
 

@@ -1,5 +1,5 @@
 """The monitoring report: one self-contained HTML page from a monitoring check's JSON document
-(:meth:`labcoat.monitoring.check.MonitorResult.to_dict`), so a saved ``monitor.json`` can be
+(:meth:`labcoat.lifecycle.check.MonitorResult.to_dict`), so a saved ``monitor.json`` can be
 rendered again.
 
 A verdict in words on top, the columns sorted by drift, reference-vs-current distributions of

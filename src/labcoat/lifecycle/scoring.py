@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labcoat.monitoring.current import Chunk
+from labcoat.lifecycle.current import Chunk
 from labcoat.monitoring.labels import encode
 
 

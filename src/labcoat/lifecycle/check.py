@@ -32,12 +32,12 @@ import pandas as pd
 
 from labcoat.errors import ConfigError, DataError, ModelFileError
 from labcoat.monitoring import current as source
-from labcoat.monitoring.current import CHUNK_ROWS, Chunk, Window
+from labcoat.lifecycle.current import CHUNK_ROWS, Chunk, Window
 from labcoat.monitoring.drift import DriftOptions, detect_drift
 from labcoat.monitoring.labels import Labels
 from labcoat.monitoring.performance import TOLERANCE, assess, training_estimate
 from labcoat.monitoring.result import MonitorResult
-from labcoat.monitoring.scoring import Labelled, scored
+from labcoat.lifecycle.scoring import Labelled, scored
 
 #: Fewer current rows than this: no check (an error).
 MIN_ROWS = 30
