@@ -25,6 +25,7 @@ browser:
 	  || echo "chromium is not installed: the browser tests of the reports will be skipped"
 
 test: $(STAMP) browser
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP)
