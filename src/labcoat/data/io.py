@@ -93,8 +93,8 @@ def _query(sql: str, db: str | Path | None) -> pd.DataFrame:
             import sqlite3
             from contextlib import closing
 
-            with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as connection:
-                return pd.read_sql_query(sql, connection)
+            with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as lite:
+                return pd.read_sql_query(sql, lite)
         import duckdb
 
         connection = duckdb.connect(str(db), read_only=True) if db is not None else duckdb.connect()

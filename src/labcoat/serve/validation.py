@@ -129,7 +129,7 @@ class Validator:
         dominates there)."""
         lists = dict(zip(frame.columns, frame.to_numpy(dtype=object).T.tolist()))
         errors: list[Problem] = []
-        numbers: list[list[float]] = []
+        numbers: list[list[float | None]] = []
         for name in self._numeric:
             column = [_number(v) for v in lists[name]]
             bad = [row for row, number in enumerate(column) if number is None]
@@ -140,19 +140,20 @@ class Validator:
             for side in ("below", "above"):
                 for j, column in enumerate(numbers):
                     low, high = self._low[j], self._high[j]
-                    row = next((i for i, x in enumerate(column) if (x < low if side == "below" else x > high)), None)
+                    row = next((i for i, x in enumerate(column)
+                                if x is not None and (x < low if side == "below" else x > high)), None)
                     if row is not None:
                         warnings.append(Problem(self._numeric[j], f"{side} the training range [{low:g}, {high:g}]",
                                                 row, column[row], "out_of_range"))
-        for column in self.features:
-            values = lists[column.name]
-            if column.role is Role.CATEGORICAL:
-                self._categorical(column, values, warnings)
-            elif column.role is Role.DATETIME:
+        for feature in self.features:
+            values = lists[feature.name]
+            if feature.role is Role.CATEGORICAL:
+                self._categorical(feature, values, warnings)
+            elif feature.role is Role.DATETIME:
                 if not all(_missing(v) or _iso_date(v) for v in values):
-                    self._datetime(column, pd.Series(values, dtype=object), errors)
-            elif column.role is Role.BOOLEAN:
-                self._boolean(column, values, errors)
+                    self._datetime(feature, pd.Series(values, dtype=object), errors)
+            elif feature.role is Role.BOOLEAN:
+                self._boolean(feature, values, errors)
         if errors:
             raise RequestInvalid(errors)
         for name in self._complete:

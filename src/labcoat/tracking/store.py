@@ -20,6 +20,7 @@ import urllib.error
 import urllib.request
 import warnings
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from labcoat.errors import TrackingError
@@ -133,6 +134,7 @@ class quiet_mlflow:
         self._warnings.__enter__()
         warnings.simplefilter("ignore")
 
-    def __exit__(self, *exc: object) -> None:
-        self._warnings.__exit__(*exc)
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self._warnings.__exit__(kind, error, traceback)
         self._logger.setLevel(self._level)
