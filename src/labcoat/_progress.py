@@ -41,5 +41,5 @@ class StudyProgress:
     def __enter__(self) -> "StudyProgress":
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
