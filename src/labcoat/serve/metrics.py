@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from labcoat.model import Model
+    from labcoat.serve.validation import Problem
 
 #: Latency buckets (seconds): the service answers single rows in about a millisecond.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -67,7 +68,7 @@ class ServiceMetrics:
     def failure(self, reason: str) -> None:
         self.failures.labels(reason).inc()
 
-    def predictions(self, table: dict[str, list[Any]], flags: list[Any]) -> None:
+    def predictions(self, table: dict[str, list[Any]], flags: list[Problem]) -> None:
         """Count a request's predictions (``table``: the predictions table's columns as lists)."""
         for flag in flags:
             self.flags.labels(flag.kind, flag.column).inc()

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labcoat.data.schema import _FALSE, _TRUE, Role, Schema
+from labcoat.data.schema import _FALSE, _TRUE, Column, Role, Schema
 
 #: At most this many problems of one kind are listed per column.
 EXAMPLES = 3
@@ -189,7 +189,7 @@ class Validator:
             errors.append(Problem(name, "expected a number", int(row), values.iloc[row], "type_error"))
         return numbers
 
-    def _categorical(self, column: Any, values: pd.Series | list[Any], warnings: list[Problem]) -> None:
+    def _categorical(self, column: Column, values: pd.Series | list[Any], warnings: list[Problem]) -> None:
         known = self._categories[column.name]
         for row, value in enumerate(values if isinstance(values, list) else values.tolist()):
             if value is not None and value == value and _label(value) not in known:
@@ -197,7 +197,7 @@ class Validator:
                                         row, value, "unseen_category"))
                 return
 
-    def _boolean(self, column: Any, values: pd.Series | list[Any], errors: list[Problem]) -> None:
+    def _boolean(self, column: Column, values: pd.Series | list[Any], errors: list[Problem]) -> None:
         if isinstance(values, pd.Series):
             if pd.api.types.is_bool_dtype(values.dtype):
                 return
@@ -210,7 +210,7 @@ class Validator:
                                       "type_error"))
                 return
 
-    def _datetime(self, column: Any, values: pd.Series, errors: list[Problem]) -> None:
+    def _datetime(self, column: Column, values: pd.Series, errors: list[Problem]) -> None:
         if pd.api.types.is_datetime64_any_dtype(values.dtype):
             return
         parsed = pd.to_datetime(values, errors="coerce", format="mixed", utc=True)
