@@ -27,6 +27,7 @@ browser:
 # lint-imports first: the package's layers ([tool.importlinter] in pyproject.toml).
 test: $(STAMP) browser
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP)

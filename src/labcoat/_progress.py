@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 from labcoat.search import Clock, StudyState
 
@@ -41,5 +40,5 @@ class StudyProgress:
     def __enter__(self) -> "StudyProgress":
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()

@@ -16,11 +16,18 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from labcoat.errors import DataSourceError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from labcoat.model import Model
 
 #: Rows predicted at a time.
 CHUNK_ROWS = 100_000
@@ -29,7 +36,7 @@ STREAMED = {".csv": "read_csv", ".tsv": "read_csv", ".gz": "read_csv", ".txt": "
             ".parquet": "read_parquet", ".pq": "read_parquet", ".jsonl": "read_json", ".ndjson": "read_json"}
 
 
-def predict_file(model: Any, source: str | Path, output: str | Path, *, chunk_rows: int = CHUNK_ROWS,
+def predict_file(model: Model, source: str | Path, output: str | Path, *, chunk_rows: int = CHUNK_ROWS,
                  progress: bool = True, keep: list[str] | None = None) -> int:
     """Write ``model``'s predictions for every row of ``source`` to ``output`` (``.parquet`` or
     ``.csv``), ``chunk_rows`` at a time; returns the number of rows. ``keep`` names input columns
@@ -71,7 +78,7 @@ def _chunks(source: Path, rows: int) -> Iterator[pd.DataFrame]:
         import pyarrow as pa
 
         batches = connection.sql(f"select * from {reader}(?)", params=[str(source)]).to_arrow_reader(rows)
-        pending: list[Any] = []
+        pending: list[pa.RecordBatch] = []
         for batch in batches:
             pending.append(batch)
             if sum(b.num_rows for b in pending) >= rows:
@@ -98,7 +105,7 @@ class _Writer:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.parquet = path.suffix.lower() in (".parquet", ".pq")
-        self._writer: Any = None
+        self._writer: pq.ParquetWriter | None = None
         self._first = True
 
     def __enter__(self) -> "_Writer":
@@ -117,7 +124,7 @@ class _Writer:
             frame.to_csv(self.path, mode="w" if self._first else "a", header=self._first, index=False)
         self._first = False
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self._writer is not None:
             self._writer.close()
 
@@ -128,7 +135,7 @@ class _Bar:
     def __init__(self, total: int | None, show: bool) -> None:
         self.total, self.show = total, show and sys.stderr.isatty()
 
-    def __enter__(self) -> Any:
+    def __enter__(self) -> Callable[[int], None]:
         if not self.show:
             return lambda n: None
         from rich.console import Console
@@ -140,6 +147,6 @@ class _Bar:
         task = self._progress.add_task("rows", total=self.total)
         return lambda n: self._progress.advance(task, n)
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self.show:
             self._progress.stop()

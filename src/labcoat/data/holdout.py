@@ -12,7 +12,6 @@ Examples
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -53,7 +52,7 @@ def as_times(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values, errors="coerce", format="mixed")
 
 
-def outer_rows(frame: pd.DataFrame, target: str, *, test: Any, holdout: float | str | None,
+def outer_rows(frame: pd.DataFrame, target: str, *, test: str | Path | pd.DataFrame | None, holdout: float | str | None,
                seed: int, time_column: str | None, stratify: bool) -> tuple[pd.DataFrame | None, str]:
     """The rows the finished model is scored on and where they come from: ``test``'s, or a
     holdout cut from ``frame`` (the latest rows with ``time_column``, else random rows,

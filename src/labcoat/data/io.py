@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias
 
 import pandas as pd
 
 from labcoat.errors import DataError, DataSourceError, did_you_mean
+
+if TYPE_CHECKING:
+    import polars as pl
+    from typing_extensions import TypeIs  # typing's from Python 3.13
+
+#: What :func:`read_table` reads: a file's path, or a pandas or polars frame (lazy ones collected).
+DataSource: TypeAlias = "str | Path | pd.DataFrame | pl.DataFrame | pl.LazyFrame"
 
 _READERS = {".csv": "csv", ".gz": "csv", ".txt": "csv", ".tsv": "tsv", ".tab": "tsv",
             ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl",
@@ -16,7 +23,12 @@ _READERS = {".csv": "csv", ".gz": "csv", ".txt": "csv", ".tsv": "tsv", ".tab": "
 LARGE_CSV_BYTES = 50 * 2**20
 
 
-def read_table(source: Any = None, *, sql: str | None = None, db: str | Path | None = None) -> pd.DataFrame:
+def _polars(source: object) -> TypeIs[pl.DataFrame | pl.LazyFrame]:
+    """A polars frame? (Without importing polars, an optional dependency.)"""
+    return type(source).__module__.startswith("polars")
+
+
+def read_table(source: DataSource | None = None, *, sql: str | None = None, db: str | Path | None = None) -> pd.DataFrame:
     """Read ``source`` (a path, a pandas or polars frame) or run ``sql`` on DuckDB/SQLite file ``db``.
 
     The input is never modified; a pandas frame is returned as a copy.
@@ -30,9 +42,11 @@ def read_table(source: Any = None, *, sql: str | None = None, db: str | Path | N
         return _query(sql, db)
     if isinstance(source, pd.DataFrame):
         return source.copy()
-    if type(source).__module__.startswith("polars"):
-        frame = source.collect() if hasattr(source, "collect") else source
-        return frame.to_pandas()
+    if _polars(source):
+        import polars as pl  # imported already: source is one of its frames
+
+        table = source.collect() if isinstance(source, pl.LazyFrame) else source
+        return table.to_pandas()
     if not isinstance(source, (str, Path)):
         raise DataSourceError(f"Cannot read data from a {type(source).__name__}; give a file path or a DataFrame.")
     path = Path(source)
@@ -93,8 +107,8 @@ def _query(sql: str, db: str | Path | None) -> pd.DataFrame:
             import sqlite3
             from contextlib import closing
 
-            with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as connection:
-                return pd.read_sql_query(sql, connection)
+            with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as lite:
+                return pd.read_sql_query(sql, lite)
         import duckdb
 
         connection = duckdb.connect(str(db), read_only=True) if db is not None else duckdb.connect()

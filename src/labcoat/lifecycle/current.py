@@ -23,12 +23,16 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from labcoat.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from labcoat.data.io import DataSource
+    from labcoat.model import Model
 
 #: Rows read at a time from a file.
 CHUNK_ROWS = 100_000
@@ -53,7 +57,7 @@ class Window:
     facts: dict[str, Any] = field(default_factory=dict)
 
 
-def from_data(data: Any, *, chunk_rows: int = CHUNK_ROWS) -> Window:
+def from_data(data: DataSource, *, chunk_rows: int = CHUNK_ROWS) -> Window:
     """The rows of a frame or a file (streamed when its format allows)."""
     from labcoat.batch import STREAMED
     from labcoat.data.io import read_table
@@ -68,7 +72,7 @@ def from_data(data: Any, *, chunk_rows: int = CHUNK_ROWS) -> Window:
     return Window(f"in-memory {type(data).__name__}", _slices(frame, chunk_rows))
 
 
-def from_log(path: str | Path, model: Any, *, since: str | None = None, name: str | None = None,
+def from_log(path: str | Path, model: Model, *, since: str | None = None, name: str | None = None,
              version: str | None = None, chunk_rows: int = CHUNK_ROWS) -> Window:
     """The logged requests since ``since`` (``24h``, ``30m``, ``7d`` or a date) answered by
     model ``name`` version ``version`` (as ``labcoat serve`` names it; None: any, as long as the
@@ -114,7 +118,7 @@ def from_log(path: str | Path, model: Any, *, since: str | None = None, name: st
     return Window(f"prediction log {path}{window}", chunks, facts)
 
 
-def served_identity(reference: Any, tracking_uri: str | None = None) -> tuple[str | None, str | None]:
+def served_identity(reference: str | Path | Model, tracking_uri: str | None = None) -> tuple[str | None, str | None]:
     """The name and version ``labcoat serve`` logs for a model reference (see
     :func:`labcoat.serve.service.load_served`); ``(None, None)`` for a model object."""
     if not isinstance(reference, (str, Path)):
@@ -129,7 +133,7 @@ def served_identity(reference: Any, tracking_uri: str | None = None) -> tuple[st
     return Path(reference).resolve().name, "local"
 
 
-def _outputs(table: pd.DataFrame, model: Any) -> np.ndarray:
+def _outputs(table: pd.DataFrame, model: Model) -> np.ndarray:
     """The logged outputs as the metrics take them (``Task.output_blend``)."""
     try:
         return model.task.output_blend(table, model.schema.target, model.schema.classes)

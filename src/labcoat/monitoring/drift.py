@@ -182,7 +182,11 @@ def detect_drift(reference: Reference, current: pd.DataFrame | Iterable[pd.DataF
         rows += len(chunk)
         for key, ref in columns.items():
             s = chunk[sources[key]]
-            counters[key].add(numeric_values(s, ref.transform) if ref.kind == "numeric" else s)
+            counter = counters[key]  # numeric counts for a numeric column (see _counter)
+            if isinstance(counter, NumericCounts):
+                counter.add(numeric_values(s, ref.transform))
+            else:
+                counter.add(s)
     if rows == 0:
         raise DataError("The current data has no rows: there is nothing to compare with the reference.")
     results = {key: column_drift(ref, counters[key], (options.prediction or PREDICTION_TEST) if key[0]

@@ -22,7 +22,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
 
 #: The experiment monitoring runs go to.
 EXPERIMENT = "labcoat-monitor"
@@ -39,7 +42,7 @@ def metric_key(name: str) -> str:
 class MonitorRun:
     """An open monitoring run: :meth:`finish` writes it, :meth:`fail` closes it as FAILED."""
 
-    client: Any
+    client: MlflowClient
     run_id: str
 
     def finish(self, metrics: dict[str, float], tags: dict[str, str], document: dict[str, Any], *,

@@ -123,7 +123,7 @@ class MonitorResult:
         else:
             lines.append("Performance not measured: no labels (give --labels, include the target in the "
                          "current data, or send labels to the service's /feedback).")
-        kinds = {}
+        kinds: dict[str, list[str]] = {}
         for v in self.violations():
             kinds.setdefault(v["check"], []).append(v["column"])
         if kinds:

@@ -71,7 +71,8 @@ def ks_p_value(d: float, n1: int, n2: int) -> float:
     """scipy's ``ks_2samp`` p-value (two-sided, method "auto") for statistic ``d``."""
     if max(n1, n2) <= KS_EXACT_ROWS:
         try:
-            from scipy.stats._stats_py import _attempt_exact_2kssamp
+            # Private, so scipy-stubs leaves it out (the ImportError below covers its going).
+            from scipy.stats._stats_py import _attempt_exact_2kssamp  # type: ignore[attr-defined]
 
             ok, _, p = _attempt_exact_2kssamp(n1, n2, math.gcd(n1, n2), d, "two-sided")
             if ok:

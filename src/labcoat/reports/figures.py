@@ -7,9 +7,14 @@ passed as bin counts, curves thinned, scatter plots sampled) so that the pages s
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+    from plotly.graph_objects import Figure  # plotly ships no types: Any to the checker
 
 BLUE = "#2f6fb3"
 ORANGE = "#e07b28"
@@ -21,7 +26,7 @@ PALETTE = [BLUE, ORANGE, GREEN, "#8e5ea2", RED, "#17a2b8", "#b8860b", "#6c757d",
 CURVE_POINTS = 400
 
 
-def _go() -> Any:
+def _go() -> ModuleType:
     import plotly.graph_objects as go
 
     return go
@@ -51,14 +56,14 @@ def thin(x: np.ndarray, y: np.ndarray, points: int = CURVE_POINTS) -> tuple[np.n
 
 
 # ---------------------------------------------------------------------- profile
-def histogram(edges: Sequence[float], counts: Sequence[int], *, title: str = "", x_title: str = "",
-              dates: bool = False) -> Any:
+def histogram(edges: npt.ArrayLike, counts: npt.ArrayLike, *, title: str = "", x_title: str = "",
+              dates: bool = False) -> Figure:
     """A histogram from precomputed bins (``len(edges) == len(counts) + 1``)."""
     go = _go()
-    edges = np.asarray(edges, dtype=float)
-    centers = (edges[:-1] + edges[1:]) / 2
-    widths = np.diff(edges)
-    x: Any = centers
+    bounds = np.asarray(edges, dtype=float)
+    centers = (bounds[:-1] + bounds[1:]) / 2
+    widths = np.diff(bounds)
+    x: np.ndarray = centers
     if dates:
         x = np.asarray(centers * 1e9, dtype="datetime64[ns]").astype(str)
         widths = widths * 1000  # plotly measures date widths in milliseconds
@@ -73,7 +78,7 @@ def histogram(edges: Sequence[float], counts: Sequence[int], *, title: str = "",
 
 def bars(labels: Sequence[str], values: Sequence[float], *, title: str = "", x_title: str = "rows",
          errors: Sequence[float] | None = None, height: int | None = None, color: str = BLUE,
-         percent: bool = False, compact: bool = False) -> Any:
+         percent: bool = False, compact: bool = False) -> Figure:
     """Horizontal bars, largest on top (``labels`` in display order, top first)."""
     go = _go()
     full = [str(v) for v in labels][::-1]
@@ -96,7 +101,7 @@ def bars(labels: Sequence[str], values: Sequence[float], *, title: str = "", x_t
     return fig
 
 
-def heatmap(matrix: np.ndarray, labels: Sequence[str], *, title: str = "") -> Any:
+def heatmap(matrix: np.ndarray, labels: Sequence[str], *, title: str = "") -> Figure:
     """A symmetric correlation heatmap, -1 (red) to 1 (blue), values on hover."""
     go = _go()
     labels = [str(v) for v in labels]
@@ -112,7 +117,7 @@ def heatmap(matrix: np.ndarray, labels: Sequence[str], *, title: str = "") -> An
 
 
 # ---------------------------------------------------------------------- model: classification
-def roc_curves(curves: list[dict[str, Any]]) -> Any:
+def roc_curves(curves: list[dict[str, Any]]) -> Figure:
     """ROC curves: ``curves`` holds ``{"name", "fpr", "tpr", "auc"}`` per class or model."""
     go = _go()
     fig = go.Figure()
@@ -130,7 +135,7 @@ def roc_curves(curves: list[dict[str, Any]]) -> Any:
     return fig
 
 
-def pr_curves(curves: list[dict[str, Any]]) -> Any:
+def pr_curves(curves: list[dict[str, Any]]) -> Figure:
     """Precision-recall curves: ``{"name", "recall", "precision", "ap", "base"}`` per class."""
     go = _go()
     fig = go.Figure()
@@ -150,7 +155,7 @@ def pr_curves(curves: list[dict[str, Any]]) -> Any:
     return fig
 
 
-def confusion(matrix: np.ndarray, labels: Sequence[str]) -> Any:
+def confusion(matrix: np.ndarray, labels: Sequence[str]) -> Figure:
     """Counts of actual (rows) against predicted (columns) classes; each cell also shows the
     share of its actual class."""
     go = _go()
@@ -168,7 +173,7 @@ def confusion(matrix: np.ndarray, labels: Sequence[str]) -> Any:
     return fig
 
 
-def reliability(points: list[dict[str, Any]]) -> Any:
+def reliability(points: list[dict[str, Any]]) -> Figure:
     """Reliability diagram: ``{"name", "predicted", "observed", "count"}`` per curve."""
     go = _go()
     fig = go.Figure()
@@ -189,7 +194,7 @@ def reliability(points: list[dict[str, Any]]) -> Any:
 
 
 # ---------------------------------------------------------------------- model: regression
-def predicted_vs_actual(actual: np.ndarray, predicted: np.ndarray, target: str) -> Any:
+def predicted_vs_actual(actual: np.ndarray, predicted: np.ndarray, target: str) -> Figure:
     go = _go()
     lo = float(np.nanmin([actual.min(), predicted.min()]))
     hi = float(np.nanmax([actual.max(), predicted.max()]))
@@ -206,7 +211,7 @@ def predicted_vs_actual(actual: np.ndarray, predicted: np.ndarray, target: str) 
     return fig
 
 
-def residuals(predicted: np.ndarray, residual: np.ndarray) -> Any:
+def residuals(predicted: np.ndarray, residual: np.ndarray) -> Figure:
     go = _go()
     fig = go.Figure([
         go.Scatter(x=predicted, y=residual, mode="markers", marker=dict(color=BLUE, size=5, opacity=0.5),
@@ -220,7 +225,7 @@ def residuals(predicted: np.ndarray, residual: np.ndarray) -> Any:
     return fig
 
 
-def residual_histogram(residual: np.ndarray) -> Any:
+def residual_histogram(residual: np.ndarray) -> Figure:
     edges = np.histogram_bin_edges(residual, bins=min(40, max(10, int(np.sqrt(len(residual))))))
     counts, _ = np.histogram(residual, bins=edges)
     fig = histogram(edges, counts, x_title="actual − predicted")
@@ -230,7 +235,7 @@ def residual_histogram(residual: np.ndarray) -> Any:
 
 # ---------------------------------------------------------------------- model: search and explanations
 def interval_plot(labels: Sequence[str], scores: Sequence[float], lows: Sequence[float],
-                  highs: Sequence[float], *, metric: str, highlight: Sequence[bool] | None = None) -> Any:
+                  highs: Sequence[float], *, metric: str, highlight: Sequence[bool] | None = None) -> Figure:
     """Scores with 95% intervals as horizontal error bars, first label on top."""
     go = _go()
     labels = [str(v) for v in labels][::-1]
@@ -254,18 +259,18 @@ def interval_plot(labels: Sequence[str], scores: Sequence[float], lows: Sequence
 
 
 def search_history(x: Sequence[float], scores: Sequence[float], best: Sequence[float],
-                   families: Sequence[str], *, metric: str, x_title: str) -> Any:
+                   families: Sequence[str], *, metric: str, x_title: str) -> Figure:
     """Each trial's score as a dot (coloured by family) and the best so far as a step line."""
     go = _go()
     fig = go.Figure()
-    x = np.asarray(x, dtype=float)
-    scores = np.asarray(scores, dtype=float)
+    xs = np.asarray(x, dtype=float)
+    ys = np.asarray(scores, dtype=float)
     for i, family in enumerate(dict.fromkeys(families)):
         mask = np.asarray([f == family for f in families])
-        fig.add_trace(go.Scatter(x=x[mask], y=scores[mask], mode="markers", name=family,
+        fig.add_trace(go.Scatter(x=xs[mask], y=ys[mask], mode="markers", name=family,
                                  marker=dict(color=PALETTE[i % len(PALETTE)], size=8, opacity=0.8),
                                  hovertemplate=f"{family}<br>%{{x:.4g}}: %{{y:.4g}}<extra></extra>"))
-    fig.add_trace(go.Scatter(x=x, y=best, mode="lines", line=dict(color="#1f2933", shape="hv", width=2),
+    fig.add_trace(go.Scatter(x=xs, y=best, mode="lines", line=dict(color="#1f2933", shape="hv", width=2),
                              name="best so far", hovertemplate="best so far %{y:.4g}<extra></extra>"))
     fig.update_layout(**_layout(title_text="Search history: best score so far",
                                 legend=dict(orientation="h", y=-0.25)))
@@ -274,8 +279,8 @@ def search_history(x: Sequence[float], scores: Sequence[float], best: Sequence[f
     return fig
 
 
-def partial_dependence(name: str, grid: Sequence[Any], values: Any, *, kind: str | None = None,
-                       series: Sequence[str] | None = None) -> Any:
+def partial_dependence(name: str, grid: Sequence[object], values: npt.ArrayLike, *,
+                       kind: str | None = None, series: Sequence[str] | None = None) -> Figure:
     """The average prediction as one feature varies (one line per class if ``values`` is 2-D).
 
     ``kind`` is "numeric", "datetime" or "categorical"; guessed from the grid when not given.

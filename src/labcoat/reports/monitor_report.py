@@ -14,12 +14,16 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labcoat.reports.figures import BLUE, GREY, ORANGE, _clip, _go, _layout
 from labcoat.errors import ConfigError
 from labcoat.reports.render import figure, fmt, render_page
 from labcoat.tasks import get_task
+
+if TYPE_CHECKING:
+    from markupsafe import Markup
+    from plotly.graph_objects import Figure  # plotly ships no types: Any to the checker
 
 #: Columns with a distribution plot: every changed one, then the most changed, up to this many.
 PLOTTED = 12
@@ -39,7 +43,7 @@ def monitor_report(document: dict[str, Any], *, plotted: int = PLOTTED, title: s
     columns = document["drift"]["columns"]
     shown = [c for c in columns if c.get("drifted")]
     shown += [c for c in columns if not c.get("drifted")][:max(0, plotted - len(shown))]
-    figures: dict[str, Any] = {}
+    figures: dict[str, Markup] = {}
     for i, c in enumerate(shown):
         figures[f"column{i}"] = figure(distribution(c.get("plot") or {}, role=c.get("role", "")), compact=True)
     prediction = document["drift"].get("prediction")
@@ -56,7 +60,7 @@ def monitor_report(document: dict[str, Any], *, plotted: int = PLOTTED, title: s
                        title=title or f"Monitoring: {model.get('label') or model.get('target')}")
 
 
-def distribution(plot: dict[str, Any], *, role: str = "", title: str = "") -> Any:
+def distribution(plot: dict[str, Any], *, role: str = "", title: str = "") -> Figure:
     """Grouped bars: the share of rows per bin or category, in training and now. Bars sit at
     positions 0, 1, ... (labels of close bins may print alike); numeric bins are labelled by
     their upper bound, a few of them on the axis, all in the hover text."""
@@ -100,7 +104,7 @@ def _date(seconds: float) -> str:
         return f"{seconds:.3g} s"
 
 
-def estimates(perf: dict[str, Any]) -> Any:
+def estimates(perf: dict[str, Any]) -> Figure:
     """The training estimate and the current score, each with its 95% interval."""
     go = _go()
     rows: Sequence[tuple[str, dict[str, Any], str]] = [

@@ -11,7 +11,12 @@ import math
 import uuid
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import jinja2
+    from markupsafe import Markup
+    from plotly.graph_objects import Figure  # plotly ships no types: Any to the checker
 
 #: Plotly options common to every figure: no logo, no link to Plotly's cloud, resizes with the page.
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True, "showLink": False,
@@ -19,7 +24,7 @@ PLOTLY_CONFIG = {"displaylogo": False, "responsive": True, "showLink": False,
 
 
 @lru_cache(maxsize=1)
-def _environment() -> Any:
+def _environment() -> jinja2.Environment:
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.PackageLoader("labcoat.reports", "templates"),
@@ -50,7 +55,7 @@ def render_page(template: str, **context: Any) -> str:
                                              created=created, **context)
 
 
-def figure(fig: Any, *, height: int | None = None, compact: bool = False) -> Any:
+def figure(fig: Figure, *, height: int | None = None, compact: bool = False) -> Markup:
     """The HTML of one Plotly figure: a container ``<div>`` and a script queueing its drawing.
 
     Figures are drawn once the page is laid out (``DOMContentLoaded``, see ``base.html.j2``),

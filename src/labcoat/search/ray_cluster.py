@@ -15,6 +15,7 @@ Examples
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -127,7 +128,7 @@ class LocalCluster:
         """Block until ``count`` nodes are alive (asked through a short driver connection)."""
         import ray
 
-        ray.init(address=self.address, log_to_driver=False, logging_level="ERROR")
+        ray.init(address=self.address, log_to_driver=False, logging_level=logging.ERROR)
         try:
             end = time.monotonic() + timeout
             while sum(n["Alive"] for n in ray.nodes()) < count:

@@ -9,10 +9,15 @@ Examples
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 _PREFIX = "LABCOAT_SERVE_"
-_FIELDS = {"model": str, "tracking_uri": str, "token": str, "log_path": str, "max_batch": int, "max_body": int,
+#: Each setting's parser from its variable's text; the values are Service's keyword arguments.
+_FIELDS: dict[str, Callable[[str], Any]] = {"model": str, "tracking_uri": str, "token": str, "log_path": str, "max_batch": int, "max_body": int,
            "follow_alias": lambda v: v == "1", "follow_seconds": float}
 
 
@@ -25,7 +30,7 @@ def settings_to_env(settings: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def create_app_from_env() -> Any:
+def create_app_from_env() -> FastAPI:
     """The app for the settings in the environment (uvicorn calls this in every worker)."""
     import warnings
 

@@ -17,7 +17,11 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from labcoat.model import Model
+    from labcoat.serve.validation import Problem
 
 #: Latency buckets (seconds): the service answers single rows in about a millisecond.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -30,7 +34,7 @@ PROBABILITY_BUCKETS = tuple(i / 10 for i in range(1, 11))
 class ServiceMetrics:
     """The service's Prometheus collectors, in a registry of their own."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Model | None) -> None:
         from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 
         disable_created_metrics()  # the *_created series double the output and say nothing here
@@ -64,7 +68,7 @@ class ServiceMetrics:
     def failure(self, reason: str) -> None:
         self.failures.labels(reason).inc()
 
-    def predictions(self, table: dict[str, list[Any]], flags: list[Any]) -> None:
+    def predictions(self, table: dict[str, list[Any]], flags: list[Problem]) -> None:
         """Count a request's predictions (``table``: the predictions table's columns as lists)."""
         for flag in flags:
             self.flags.labels(flag.kind, flag.column).inc()

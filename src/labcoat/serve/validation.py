@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labcoat.data.schema import _FALSE, _TRUE, Role, Schema
+from labcoat.data.schema import _FALSE, _TRUE, Column, Role, Schema
 
 #: At most this many problems of one kind are listed per column.
 EXAMPLES = 3
@@ -129,7 +129,7 @@ class Validator:
         dominates there)."""
         lists = dict(zip(frame.columns, frame.to_numpy(dtype=object).T.tolist()))
         errors: list[Problem] = []
-        numbers: list[list[float]] = []
+        numbers: list[list[float | None]] = []
         for name in self._numeric:
             column = [_number(v) for v in lists[name]]
             bad = [row for row, number in enumerate(column) if number is None]
@@ -140,19 +140,20 @@ class Validator:
             for side in ("below", "above"):
                 for j, column in enumerate(numbers):
                     low, high = self._low[j], self._high[j]
-                    row = next((i for i, x in enumerate(column) if (x < low if side == "below" else x > high)), None)
+                    row = next((i for i, x in enumerate(column)
+                                if x is not None and (x < low if side == "below" else x > high)), None)
                     if row is not None:
                         warnings.append(Problem(self._numeric[j], f"{side} the training range [{low:g}, {high:g}]",
                                                 row, column[row], "out_of_range"))
-        for column in self.features:
-            values = lists[column.name]
-            if column.role is Role.CATEGORICAL:
-                self._categorical(column, values, warnings)
-            elif column.role is Role.DATETIME:
+        for feature in self.features:
+            values = lists[feature.name]
+            if feature.role is Role.CATEGORICAL:
+                self._categorical(feature, values, warnings)
+            elif feature.role is Role.DATETIME:
                 if not all(_missing(v) or _iso_date(v) for v in values):
-                    self._datetime(column, pd.Series(values, dtype=object), errors)
-            elif column.role is Role.BOOLEAN:
-                self._boolean(column, values, errors)
+                    self._datetime(feature, pd.Series(values, dtype=object), errors)
+            elif feature.role is Role.BOOLEAN:
+                self._boolean(feature, values, errors)
         if errors:
             raise RequestInvalid(errors)
         for name in self._complete:
@@ -188,7 +189,7 @@ class Validator:
             errors.append(Problem(name, "expected a number", int(row), values.iloc[row], "type_error"))
         return numbers
 
-    def _categorical(self, column: Any, values: pd.Series | list[Any], warnings: list[Problem]) -> None:
+    def _categorical(self, column: Column, values: pd.Series | list[Any], warnings: list[Problem]) -> None:
         known = self._categories[column.name]
         for row, value in enumerate(values if isinstance(values, list) else values.tolist()):
             if value is not None and value == value and _label(value) not in known:
@@ -196,7 +197,7 @@ class Validator:
                                         row, value, "unseen_category"))
                 return
 
-    def _boolean(self, column: Any, values: pd.Series | list[Any], errors: list[Problem]) -> None:
+    def _boolean(self, column: Column, values: pd.Series | list[Any], errors: list[Problem]) -> None:
         if isinstance(values, pd.Series):
             if pd.api.types.is_bool_dtype(values.dtype):
                 return
@@ -209,7 +210,7 @@ class Validator:
                                       "type_error"))
                 return
 
-    def _datetime(self, column: Any, values: pd.Series, errors: list[Problem]) -> None:
+    def _datetime(self, column: Column, values: pd.Series, errors: list[Problem]) -> None:
         if pd.api.types.is_datetime64_any_dtype(values.dtype):
             return
         parsed = pd.to_datetime(values, errors="coerce", format="mixed", utc=True)

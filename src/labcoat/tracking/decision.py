@@ -16,7 +16,10 @@ from __future__ import annotations
 import json
 import math
 import time
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from labcoat.lifecycle.retrain import RetrainDecision
 
 from labcoat.tracking import store
 from labcoat.tracking.recorder import KIND_TAG, _param
@@ -25,7 +28,7 @@ EXPERIMENT = "labcoat-retrain"
 VERSION_TAG = "labcoat.retrain."
 
 
-def record_decision(decision: Any, uri: str | None = None) -> str:
+def record_decision(decision: RetrainDecision, uri: str | None = None) -> str:
     """Write ``decision`` (a :class:`~labcoat.lifecycle.retrain.RetrainDecision`) to the store;
     returns the run id."""
     from mlflow.entities import Metric, Param

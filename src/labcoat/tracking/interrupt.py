@@ -5,11 +5,15 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from labcoat.tracking.recorder import StudyRecorder
 
 
 @contextmanager
-def closing_run_on_error(recorder: Any) -> Iterator[None]:
+def closing_run_on_error(recorder: StudyRecorder | None) -> Iterator[None]:
     """Close ``recorder``'s run as KILLED on Ctrl-C or SIGTERM, as FAILED on an error; re-raise.
 
     Inside the block SIGTERM (``kill``) raises KeyboardInterrupt, so it is handled like Ctrl-C
@@ -21,7 +25,7 @@ def closing_run_on_error(recorder: Any) -> Iterator[None]:
         return
     previous = None
     if threading.current_thread() is threading.main_thread():
-        def interrupt(signum: int, frame: Any) -> None:
+        def interrupt(signum: int, frame: FrameType | None) -> None:
             raise KeyboardInterrupt("terminated")
 
         previous = signal.signal(signal.SIGTERM, interrupt)

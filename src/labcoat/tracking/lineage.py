@@ -3,9 +3,6 @@
 Examples
 --------
 >>> import pandas as pd
-
-if TYPE_CHECKING:
-    from labcoat.data.schema import Schema
 >>> a = pd.DataFrame({"x": [1, 2], "y": ["a", "b"]})
 >>> fingerprint(a) == fingerprint(a.copy()), fingerprint(a) == fingerprint(a.iloc[::-1])
 (True, False)
@@ -23,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 if TYPE_CHECKING:
+    from labcoat.data.io import DataSource
     from labcoat.data.schema import Schema
 
 
@@ -55,7 +53,7 @@ def machine() -> dict[str, Any]:
             "platform": platform.platform(terse=True)}
 
 
-def describe_source(data: Any, sql: str | None = None, db: Any = None) -> str:
+def describe_source(data: DataSource | None, sql: str | None = None, db: str | Path | None = None) -> str:
     """How the data was given: a path, a query on a database, or an in-memory frame."""
     if sql:
         return f"sql: {sql} (db: {db})" if db else f"sql: {sql}"

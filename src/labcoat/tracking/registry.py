@@ -12,7 +12,11 @@ Examples
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlflow.entities.model_registry import ModelVersion, RegisteredModel
+    from mlflow.tracking import MlflowClient
 
 from labcoat.errors import RegistryError
 from labcoat.tracking import store
@@ -112,7 +116,10 @@ def show(name: str, version: str | None = None, uri: str | None = None) -> dict[
 
 def resolve(uri_or_name: str, uri: str | None = None) -> str:
     """``models:/NAME/VERSION`` or ``models:/NAME@ALIAS`` as the run artifact URI it points at."""
-    return _lookup(uri_or_name, uri).source
+    source = _lookup(uri_or_name, uri).source
+    if source is None:  # MLflow allows it; versions registered from a run always have one
+        raise RegistryError(f"'{uri_or_name}' has no source to load the model from.")
+    return source
 
 
 def describe_reference(reference: str, uri: str | None = None) -> dict[str, Any]:
@@ -126,7 +133,7 @@ def describe_reference(reference: str, uri: str | None = None) -> dict[str, Any]
     return {"name": found.name, "version": str(found.version), "sha256": (found.tags or {}).get(TAG)}
 
 
-def _lookup(uri_or_name: str, uri: str | None) -> Any:
+def _lookup(uri_or_name: str, uri: str | None) -> ModelVersion:
     client = store.client(uri)
     spec = uri_or_name[len("models:/"):]
     if "@" in spec:
@@ -142,12 +149,12 @@ def _lookup(uri_or_name: str, uri: str | None) -> Any:
     return found
 
 
-def _describe(version: Any) -> dict[str, Any]:
+def _describe(version: ModelVersion) -> dict[str, Any]:
     return {"name": version.name, "version": str(version.version), "aliases": list(version.aliases or []),
             "run_id": version.run_id, "source": version.source, "created": version.creation_timestamp}
 
 
-def _ensure_name(client: Any, name: str) -> None:
+def _ensure_name(client: MlflowClient, name: str) -> None:
     try:
         client.get_registered_model(name)
     except Exception:
@@ -157,7 +164,7 @@ def _ensure_name(client: Any, name: str) -> None:
             client.get_registered_model(name)
 
 
-def _model(client: Any, name: str) -> Any:
+def _model(client: MlflowClient, name: str) -> RegisteredModel:
     try:
         return client.get_registered_model(name)
     except Exception:
@@ -168,7 +175,7 @@ def _model(client: Any, name: str) -> Any:
                             "`labcoat models list` shows them.") from None
 
 
-def _version(client: Any, name: str, version: str) -> Any:
+def _version(client: MlflowClient, name: str, version: str) -> ModelVersion:
     _model(client, name)
     try:
         return client.get_model_version(name, str(version))
@@ -177,11 +184,11 @@ def _version(client: Any, name: str, version: str) -> Any:
                             "its versions.") from None
 
 
-def _champion(client: Any, name: str) -> str | None:
+def _champion(client: MlflowClient, name: str) -> str | None:
     aliases = dict(client.get_registered_model(name).aliases or {})
     return None if aliases.get("champion") is None else str(aliases["champion"])
 
 
-def _history(client: Any, name: str) -> list[str]:
+def _history(client: MlflowClient, name: str) -> list[str]:
     tags = client.get_registered_model(name).tags or {}
     return list(json.loads(tags.get(HISTORY_TAG, "[]")))

@@ -18,7 +18,10 @@ import sqlite3
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
 
 from labcoat.artifact import quiet_mlflow  # defined with the model format, MLflow's first user
 from labcoat.errors import TrackingError
@@ -94,7 +97,7 @@ def prepare(uri: str) -> None:
         _PREPARED.add(uri)
 
 
-def client(uri: str | None = None) -> Any:
+def client(uri: str | None = None) -> MlflowClient:
     """An ``MlflowClient`` on the resolved store, prepared (see :func:`prepare`)."""
     from mlflow.tracking import MlflowClient
 
@@ -105,7 +108,7 @@ def client(uri: str | None = None) -> Any:
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
-def experiment_id(mlflow_client: Any, name: str = EXPERIMENT) -> str:
+def experiment_id(mlflow_client: MlflowClient, name: str = EXPERIMENT) -> str:
     """The id of experiment ``name``, created on first use (two creators may race: both win)."""
     found = mlflow_client.get_experiment_by_name(name)
     if found is not None:
