@@ -31,7 +31,7 @@ from typing import Any
 import pandas as pd
 
 from labcoat.errors import ConfigError, DataError, ModelFileError
-from labcoat.monitoring import current as source
+from labcoat.lifecycle import current as source
 from labcoat.lifecycle.current import CHUNK_ROWS, Chunk, Window
 from labcoat.monitoring.drift import DriftOptions, detect_drift
 from labcoat.monitoring.labels import Labels
