@@ -75,7 +75,7 @@ class EncodedRows:
             if key not in inputs:
                 owners = self.owners[key]
                 if owners is not None:
-                    inputs[key] = gather(self._gatherable(key), idx, owners)
+                    inputs[key] = gather(self._gatherable(key, owners), idx, owners)
                 else:  # unknown preprocessing layout: assemble the raw rows and encode them
                     inputs[key] = transform(self.model.preprocessors[key], gather_frame(self.prepared, idx))
             out = FAMILIES[m.family].predict(m.estimator, inputs[key], self.model.task.estimator_type,
@@ -83,11 +83,12 @@ class EncodedRows:
             total += m.weight * as_2d(out)
         return total if self.calibrator is None else as_2d(self.calibrator.apply(total))
 
-    def _gatherable(self, key: str) -> Any:
-        """The encoding of ``key`` in the form :func:`gather` takes (built once)."""
+    def _gatherable(self, key: str, owners: np.ndarray) -> Any:
+        """The encoding of ``key`` (whose owners are ``owners``) in the form :func:`gather` takes
+        (built once)."""
         if key not in self._ready:
             encoded = self.encoded[key]
-            self._ready[key] = (SparseBlocks(encoded, self.owners[key]) if sp.issparse(encoded)
+            self._ready[key] = (SparseBlocks(encoded, owners) if sp.issparse(encoded)
                                 else np.asarray(encoded))
         return self._ready[key]
 
@@ -181,9 +182,10 @@ def _step_owners(step: Any, inputs: list[int]) -> list[int] | None:
 
     if isinstance(step, Pipeline):
         for _, inner in step.steps:
-            inputs = _step_owners(inner, inputs)
-            if inputs is None:
+            inner_owners = _step_owners(inner, inputs)
+            if inner_owners is None:
                 return None
+            inputs = inner_owners
         return inputs
     if isinstance(step, (StandardScaler, FunctionTransformer, OrdinalCodes, CategoryStrings)):
         return list(inputs)

@@ -80,7 +80,8 @@ def tree_ready(model: Any, table: EncodedRows, member: Any) -> bool:
     if sp.issparse(table.encoded[key]) or np.asarray(table.encoded[key]).dtype == object:
         return False
     if FAMILIES[member.family].tree_shap == "single_output":
-        if table.n_classes > 2 or getattr(member.estimator, "_labcoat_categoricals", 0):
+        categoricals: int = getattr(member.estimator, "_labcoat_categoricals", 0)
+        if table.n_classes > 2 or categoricals:
             return False
     return True
 

@@ -295,6 +295,7 @@ def _choose(y: np.ndarray, proba: np.ndarray, seed: int, methods: Sequence[str])
     for method in fitted:
         crossed[method], fold_scores[method] = _cross_fit(y, proba, method, folds)
     weights = np.array([len(v) for _, v in folds], dtype=np.float64)
+    candidates: dict[str, dict[str, float | list[float]]]
     candidates = {m: {name: round(float(np.average([f[i] for f in scores], weights=weights)), 6)
                       for i, name in enumerate(("log_loss", "brier"))}
                   for m, scores in fold_scores.items()}
@@ -519,7 +520,8 @@ def threshold_metric_name(name: str | None) -> str:
     return key
 
 
-def _from_counts(tp: np.ndarray, fp: np.ndarray, tn: np.ndarray, fn: np.ndarray, objective: str,
+def _from_counts(tp: np.ndarray | int, fp: np.ndarray | int, tn: np.ndarray | int, fn: np.ndarray | int,
+                 objective: str,
                  costs: dict[str, float] | None) -> np.ndarray:
     """The objective for arrays of confusion counts (mean cost per row for ``"cost"``)."""
     tp, fp, tn, fn = (np.asarray(v, dtype=np.float64) for v in (tp, fp, tn, fn))

@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,6 +97,8 @@ class Explanation:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: one entry per row with its contributions."""
         out = []
+        r: Any  # itertuples rows: each column holds its own type (pandas-stubs types the fields as any scalar)
+        c: Any
         for r in self.rows.itertuples(index=False):
             lines = self.frame[self.frame["row"] == r.row]
             out.append({"row": int(r.row), "prediction": _jsonable(r.prediction), "explained": r.explained,
@@ -108,6 +110,8 @@ class Explanation:
 
     def __str__(self) -> str:
         blocks = []
+        r: Any  # itertuples rows: each column holds its own type (pandas-stubs types the fields as any scalar)
+        c: Any
         for r in self.rows.itertuples(index=False):
             regression = not str(r.explained).startswith("P(")
             head = (f"Row {r.row}: predicted {r.explained} = {_num(r.output)}" if regression else
@@ -577,8 +581,8 @@ def _grid(values: pd.Series, column: Any, grid: int) -> tuple[list[Any], list[An
         stamps = pd.to_datetime(points, unit="ns")
         if (present == present.dt.normalize()).all():  # dates without times: a grid of days
             stamps = stamps.round("D").unique()
-        stamps = list(stamps)
-        return stamps, [s.isoformat() for s in stamps], "datetime"
+        stamp_list = list(stamps)
+        return stamp_list, [s.isoformat() for s in stamp_list], "datetime"
     numbers = present.to_numpy(dtype=np.float64)
     unique = np.unique(numbers)
     points = unique if len(unique) <= grid else np.unique(np.quantile(numbers, np.linspace(0.05, 0.95, grid)))
@@ -683,7 +687,7 @@ def _check_positive(**values: int) -> None:
             raise ConfigError(f"{name} must be a whole number >= 1; got {value!r}.")
 
 
-def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
+def _records(table: pd.DataFrame) -> list[dict[Hashable, Any]]:
     return [{k: _jsonable(v) for k, v in row.items()} for row in table.to_dict("records")]
 
 

@@ -110,7 +110,8 @@ class FlatForest:
         self.feature = np.where(leaf, 0, np.concatenate([t.feature for t in trees])).astype(np.int64)
         self.threshold = np.where(leaf, np.inf, np.concatenate([t.threshold for t in trees]))
         missing = [getattr(t, "missing_go_to_left", None) for t in trees]
-        self.nan_left = (np.concatenate(missing).astype(bool) if all(m is not None for m in missing)
+        known = [m for m in missing if m is not None]
+        self.nan_left = (np.concatenate(known).astype(bool) if len(known) == len(missing)
                          else np.ones(len(index), dtype=bool)) | leaf
         self.depth = int(max(t.max_depth for t in trees))
         values = np.concatenate([t.value[:, 0, :] for t in trees])

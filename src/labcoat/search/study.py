@@ -30,7 +30,7 @@ import time
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -125,7 +125,7 @@ def plan_portfolio(families: Sequence[Family], kind: EstimatorType) -> list[tupl
     ['linear', 'knn']
     """
     queues = [[(f, p) for p in f.portfolio(kind)] for f in families]
-    plan = []
+    plan: list[tuple[Family, dict[str, Any]]] = []
     for depth in range(max(len(q) for q in queues)):
         plan.extend(q[depth] for q in queues if depth < len(q))
     return plan
@@ -188,14 +188,15 @@ class Study:
             if (self.trials is not None and state.number >= self.trials) or left <= 0 or state.skipped > 50:
                 state.exhausted = True
                 return
+            origin: Literal["portfolio", "optuna"]
             if state.portfolio:
                 family, params = state.portfolio.pop(0)
                 origin, asked = "portfolio", None
             else:
                 if not self._catch_up(state):
                     return  # a result this proposal must see is not in yet
-                family = state.tuner.next_family(state.told, self.data.metric)
-                if family is None:  # no completed trial to tune from (yet)
+                tuned = state.tuner.next_family(state.told, self.data.metric)
+                if tuned is None:  # no completed trial to tune from (yet)
                     if state.running or len(state.told) < len(state.finished):
                         state.barrier = True  # decide once every submitted trial is told
                         if state.running:
@@ -203,6 +204,7 @@ class Study:
                         continue
                     state.exhausted = True
                     return
+                family = tuned
                 state.barrier = False
                 asked, params = state.tuner.ask(family)
                 origin = "optuna"
@@ -323,11 +325,17 @@ class Study:
             return [], float("nan")
         metric = self.data.metric
         ranked = ensemble_candidates(completed, metric)
-        weights = self.data.task.select_ensemble([t.oof for t in ranked], self.data.y, metric)
+        weights = self.data.task.select_ensemble([_oof(t) for t in ranked], self.data.y, metric)
         members = [(t, float(w)) for t, w in zip(ranked, weights) if w > 0]
-        blend = sum(w * t.oof for t, w in members)
+        blend = sum(w * _oof(t) for t, w in members)
         rows = ~np.isnan(np.asarray(blend)).reshape(len(self.data.y), -1).any(axis=1)
         return members, metric.score(self.data.y[rows], np.asarray(blend)[rows])
+
+
+def _oof(trial: Trial) -> np.ndarray:
+    """A completed trial's out-of-fold predictions (every trial with status ``"ok"`` has them)."""
+    assert trial.oof is not None
+    return trial.oof
 
 
 def ensemble_candidates(completed: list[Trial], metric: Metric) -> list[Trial]:
