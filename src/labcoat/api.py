@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from labcoat.model import Model
 
@@ -61,9 +61,11 @@ def compare(*items: Model | str | Path | int, data: Any = None, seed: int = 0,
 
         raise ConfigError("Give at least two models, or a model and two of its families or trials.")
     if not all(isinstance(i, Model) or is_model_reference(i) for i in items):
-        first = items[0] if isinstance(items[0], Model) else load(items[0], tracking_uri=tracking_uri)
-        return compare_trials(first, *items[1:])
-    models = [i if isinstance(i, Model) else load(i, tracking_uri=tracking_uri) for i in items]
+        first = items[0] if isinstance(items[0], Model) else load(cast("str | Path", items[0]),
+                                                                  tracking_uri=tracking_uri)
+        return compare_trials(first, *cast("tuple[str | int, ...]", items[1:]))
+    models = [i if isinstance(i, Model) else load(cast("str | Path", i), tracking_uri=tracking_uri)
+              for i in items]
     names = [f"model {n + 1}" if isinstance(i, Model) else str(i) for n, i in enumerate(items)]
     return compare_models(*models, names=names, data=data, seed=seed)
 

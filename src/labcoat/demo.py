@@ -53,16 +53,16 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("column", "role", "missing", "note"):
         schema.add_column(name)
     for row in model.schema.to_frame().itertuples():
-        schema.add_row(row.column, row.role, f"{row.missing:.0%}", row.note)
+        schema.add_row(str(row.column), str(row.role), f"{row.missing:.0%}", str(row.note))
     console.print(schema)
 
     board = Table(title=f"Leaderboard ({model.metric}, {model.info['resampling']})")
     for name in ("rank", "family", "score", "95% interval", "fit s", "weight", "status"):
         board.add_column(name, justify="right" if name not in ("family", "status") else "left")
     for row in model.leaderboard.head(10).itertuples():
-        board.add_row(str(row.rank), row.family, f"{row.score:.4f}",
+        board.add_row(str(row.rank), str(row.family), f"{row.score:.4f}",
                       f"[{row.score_low:.4f}, {row.score_high:.4f}]",
-                      f"{row.fit_time:.1f}", f"{row.ensemble_weight:.2f}", row.status)
+                      f"{row.fit_time:.1f}", f"{row.ensemble_weight:.2f}", str(row.status))
     console.print(board)
     console.print(f"Ensemble ({'+'.join(model.ensemble['family'])}): out-of-fold {model.metric} "
                   f"{model.info['ensemble_score']:.4f}; fit took {model.info['fit_seconds']:.1f}s "

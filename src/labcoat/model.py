@@ -156,7 +156,7 @@ class Model:
             self._known = {c.name: frozenset(c.categories or ()) for c in self.schema.features
                            if c.role is Role.CATEGORICAL}
         for name, known in self._known.items():
-            values = frame[name].tolist() if len(frame) <= 64 else frame[name].dropna().unique().tolist()
+            values = frame[name].tolist() if len(frame) <= 64 else pd.Series(frame[name]).dropna().unique().tolist()
             unseen = [v for v in values if v == v and v not in known]
             if unseen:
                 warnings.warn(

@@ -137,7 +137,7 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
     time_column = check_split(split, time_column, schema)
     outer, outer_source = outer_rows(frame, target, test=test, holdout=holdout, seed=seed,
                                       time_column=time_column, stratify=learner.stratified)
-    if outer_source.startswith("holdout"):
+    if outer is not None and outer_source.startswith("holdout"):
         frame = frame.drop(index=outer.index)
     found = check_data(frame, target, learner, schema=schema)
     if outer is not None:
@@ -183,12 +183,14 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
     finally:
         if progress:
             progress.close()
+    best = study.best(result.trials)
+    assert best is not None  # a completed study has a scored trial
     info = {
         "metric": chosen_metric.name,
         "greater_is_better": chosen_metric.greater_is_better,
         "resampling": result.resampling,
         "ensemble_score": result.ensemble_score,
-        "best_single_score": study.best(result.trials).score,
+        "best_single_score": best.score,
         "n_trials": len(result.trials),
         "budget_seconds": clock.budget,
         "seed": seed,

@@ -89,6 +89,7 @@ def run(app: Any) -> None:
     except usage_errors as error:
         # A group called without a command (no_args_is_help) raises NoArgsIsHelpError after Typer
         # printed the help itself, leaving no message: nothing more to show then.
-        if error.format_message():
-            error.show()
+        click_error: Any = error  # a ClickException of whichever Click Typer raises
+        if click_error.format_message():
+            click_error.show()
         sys.exit(2)

@@ -5,11 +5,14 @@ import json
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
 from labcoat.cli._shared import MODEL_HELP, TRACKING_HELP, show_notices
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def explain(model: str = typer.Argument(..., help=MODEL_HELP),
@@ -33,6 +36,7 @@ def explain(model: str = typer.Argument(..., help=MODEL_HELP),
     frame = read_table(data)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        result: ex.Explanation | ex.ShapValues | pd.DataFrame
         if row:
             result = ex.explain_row(m, frame, list(row), top=top, seed=seed)
         elif importance or m.schema.target in frame.columns:

@@ -267,7 +267,8 @@ def infer_column(s: pd.Series) -> Column:
     non_null = s.dropna()
     missing_rate = float(1 - len(non_null) / n) if n else 1.0
     n_unique = int(non_null.nunique())
-    base = dict(name=name, dtype=str(s.dtype), missing_rate=missing_rate, n_unique=n_unique)
+    base: dict[str, Any] = dict(name=name, dtype=str(s.dtype), missing_rate=missing_rate,
+                                n_unique=n_unique)
 
     if n_unique <= 1:
         if n_unique == 0:
@@ -294,7 +295,8 @@ def infer_column(s: pd.Series) -> Column:
     if numeric.notna().all():
         return _numeric_column(numeric, n, base)
     sample = values.sample(20_000, random_state=0) if len(values) > 20_000 else values
-    mean_words = float(sample.str.split().str.len().mean())
+    words: Any = sample.str.split()  # pandas-stubs types .str on lists too narrowly
+    mean_words = float(words.str.len().mean())
     unique_ratio = n_unique / max(len(values), 1)
     if mean_words >= 5 or (mean_words >= 2.5 and unique_ratio >= 0.5):
         return Column(role=Role.TEXT, reason=f"free text ({mean_words:.1f} words on average)", **base)

@@ -99,7 +99,7 @@ def monitor(model: Any, *, current: Any = None, from_log: str | Path | bool | No
         raise ModelFileError(f"The model {identity['label']} has no reference profile (reference.json): it was "
                              "saved by a labcoat version without monitoring. Fit it again to monitor it.")
     target = label_column or loaded.schema.target
-    if from_log not in (None, False):
+    if from_log is not None and from_log is not False:
         name, version = source.served_identity(model, tracking_uri)
         window = source.from_log(DEFAULT_LOG if from_log is True else from_log, loaded, since=since,
                                  name=name, version=version, chunk_rows=chunk_rows)

@@ -47,11 +47,14 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from labcoat.errors import DataError, DataSourceError, LabcoatError, LabcoatNotice
 from labcoat.lifecycle.watch_config import WatchConfig, load_config
 from labcoat.lifecycle.watch_state import ActionLog, State, fingerprint, iso, locked
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Whether a check's result calls for retraining, by ``retrain.on``.
 TRIGGERS = {"drift": lambda r: r.drifted, "degradation": lambda r: r.degraded,
@@ -325,6 +328,7 @@ class Watcher:
 
         c, r = self.config, self.config.retrain
         assert r is not None
+        data: Path | pd.DataFrame
         if len(files) == 1:
             data, source = files[0], None
         else:

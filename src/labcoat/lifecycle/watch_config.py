@@ -28,7 +28,7 @@ import glob
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from labcoat.errors import ConfigError, did_you_mean
 
@@ -149,6 +149,7 @@ class Checker:
             raise ConfigError(f"{self.path}: model is missing; give the model to watch, e.g. "
                               "model: models:/churn@champion.")
         model = self.text(raw, "model")
+        assert model is not None  # checked just above
         current, from_log = raw.get("current"), raw.get("from_log")
         if (current is None) == (from_log is None):
             raise ConfigError(f"{self.path}: give current (a file or glob of the latest rows) or from_log (the "
@@ -293,6 +294,12 @@ class Checker:
         if value is None:
             return None
         return os.path.join(self.folder, os.path.expanduser(value))
+
+    @overload
+    def file(self, raw: dict[str, Any], key: str, default: Path) -> Path: ...
+
+    @overload
+    def file(self, raw: dict[str, Any], key: str, default: None) -> Path | None: ...
 
     def file(self, raw: dict[str, Any], key: str, default: Path | None) -> Path | None:
         value = self.text(raw, key)

@@ -79,7 +79,7 @@ def profile_data(frame: Any, target: str | None = None) -> dict[str, Any]:
                      f"{len(sample):,} of the {len(frame):,} rows; counts and histograms use every row.")
     summaries = [column_summary(frame[c.name], c, is_target=c.name == target) for c in columns]
     assoc = (target_associations(sample, target, columns, categorical=classes is not None)
-             if task is not None else [])
+             if task is not None and target is not None else [])
     by_name = {a["column"]: a for a in assoc}
     for s in summaries:
         s["association"] = by_name.get(s["name"], {}).get("value")
@@ -90,7 +90,8 @@ def profile_data(frame: Any, target: str | None = None) -> dict[str, Any]:
         numeric = [n for n in numeric if n in set(ranked[:MAX_HEATMAP_COLUMNS])]
         notes.append(f"The correlation map shows {MAX_HEATMAP_COLUMNS} of the numeric columns.")
     corr = correlations(sample, numeric)
-    findings = data_findings(frame, target, schema) if schema is not None else None
+    findings = (data_findings(frame, target, schema)
+                if schema is not None and target is not None else None)
     data = {
         "n_rows": len(frame), "n_columns": frame.shape[1], "target": target,
         "task": task.name if task is not None else None,
@@ -205,7 +206,8 @@ def distribution(s: pd.Series, column: Column) -> dict[str, Any]:
             seconds = _seconds(dates)
             return {**_histogram(seconds, x_title=str(s.name)), "dates": True}
     if column.role is Role.TEXT and non_null.nunique() > TOP_VALUES:
-        words = non_null.astype(str).str.split().str.len().to_numpy(dtype=float)
+        split: Any = non_null.astype(str).str.split()  # pandas-stubs types .str on lists too narrowly
+        words = split.str.len().to_numpy(dtype=float)
         return _histogram(words, x_title="words per value")
     counts = non_null.astype(str).value_counts()
     top = counts.iloc[:TOP_VALUES]
@@ -363,11 +365,11 @@ def strong_pairs(corr: pd.DataFrame | None, threshold: float = 0.8) -> list[dict
     """Pairs of numeric columns whose rank correlation is at least ``threshold`` in size."""
     if corr is None:
         return []
-    pairs = []
+    pairs: list[dict[str, Any]] = []
     names = list(corr.columns)
     for i, a in enumerate(names):
         for b in names[i + 1:]:
-            r = corr.loc[a, b]
+            r = float(corr.loc[a, b])  # type: ignore[arg-type]
             if r == r and abs(r) >= threshold:
                 pairs.append({"a": a, "b": b, "r": float(r)})
     return sorted(pairs, key=lambda p: -abs(p["r"]))[:10]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hmac
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import orjson
@@ -216,7 +216,7 @@ class Guard:
         path = scope["path"]
         status = [500]
 
-        async def sending(message: dict[str, Any]) -> None:
+        async def sending(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
             await send(message)

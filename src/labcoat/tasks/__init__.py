@@ -65,10 +65,11 @@ def resolve_task(y: pd.Series, target: str, requested: str | Task | None = None,
         task = get_task(requested)
     else:
         values = y.dropna()
-        task = next((t for t in _TASKS.values() if t.detect(values)), None)
-        if task is None:
+        detected = next((t for t in _TASKS.values() if t.detect(values)), None)
+        if detected is None:
             raise ConfigError(f"Cannot tell which task target '{target}' is for; pass task= "
                               f"(one of {listed(_TASKS)}).")
+        task = detected
     task.check_target(y, target)
     return task.refine(task.classes(y))
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import mlflow.pyfunc
 import pandas as pd
+from mlflow.pyfunc.model import PythonModel
 
 from labcoat.artifact import ARTIFACT
 
 
-class LabcoatPyfunc(mlflow.pyfunc.PythonModel):
+class LabcoatPyfunc(PythonModel):
     """Loads labcoat's files from the model's artifacts and predicts through them."""
 
     def load_context(self, context: Any) -> None:
