@@ -1,42 +1,41 @@
-"""``labcoat.fit``: from a table and a target column to a fitted, ensembled :class:`Model`."""
+"""``fit``: resolve the settings and the task, run Schema → guards → features → Study on an
+Executor → ensemble → refit → ``Task.post_fit`` → Model, and hand the model to the post-fit steps."""
 
 from __future__ import annotations
 
-import tempfile
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from labcoat.artifact import library_versions
+from labcoat.data.holdout import as_times, check_split, outer_rows
 from labcoat.data.schema import drop_missing_target
-from labcoat.data.holdout import as_times, check_split, outer_rows, time_span
 from labcoat.data.split import time_resampling
 from labcoat.errors import BudgetError, ConfigError, DataError, LabcoatNotice
-from labcoat.artifact import library_versions
 from labcoat.evaluate.metrics import get_metric
 from labcoat.guards import check_data, check_overlap
-from labcoat.model import Member, Model
+from labcoat.model import Model
 from labcoat.models import FAMILIES, get_family
-from labcoat.search import Clock, Study, StudyResult, StudyState, Trial, TrialData, get_executor, parse_budget
+from labcoat.search import Clock, Study, StudyResult, StudyState, TrialData, get_executor, parse_budget
 from labcoat.search.cores import idle_cores
 from labcoat.tasks import get_task, infer_schema
 from labcoat.tracking.interrupt import closing_run_on_error
 from labcoat.tracking.lineage import describe_source
+from labcoat.train.budget import refit_reserve, selection_seconds
+from labcoat.train.ensemble_outputs import ensemble_fold_scores, ensemble_oof
+from labcoat.train.leaderboard import fold_sizes, leaderboard
+from labcoat.train.post_fit import POST_FIT_STEPS, AfterFit
+from labcoat.train.refit import refit
 
-#: With a holdout plan, the best this many trials get a bootstrap interval.
-HOLDOUT_INTERVALS = 5
 #: Training rows kept with the model as its input example.
 EXAMPLE_ROWS = 5
+
 #: Budget used when neither a budget nor a trial count is given.
 DEFAULT_BUDGET = 60.0
-#: Share of the budget the explanations of the final model may take (at most 10 s).
-EXPLAIN_SHARE = 0.03
-#: Expected fold-to-full-data growth of a refit (5-fold CV trains on 80% of the rows).
-_REFIT_GROWTH = 1.3
 
 
 def fit(data: Any, target: str, *, budget: float | str | None = None, trials: int | None = None,
@@ -168,7 +167,7 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
                                   "labcoat.task": schema.task, "labcoat.metric": chosen_metric.name})
     progress = None if quiet else _progress(clock, trials)
     study = Study(data=data_, clock=clock, trials=trials, families=families,
-                  executor=runner, reserve=lambda done: _refit_reserve(done, clock, resampling.is_holdout),
+                  executor=runner, reserve=lambda done: refit_reserve(done, clock, resampling.is_holdout),
                   callbacks=[*callbacks, *([progress.update] if progress else []),
                              *([recorder.on_trial] if recorder else [])])
     try:
@@ -178,7 +177,7 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
                 raise BudgetError(_no_trial_message(result, clock, len(frame)))
             selection = _selection_estimate(result, data_, clock)
             oof = ensemble_oof(result, data_)
-            members, preprocessors, dropped = _refit(result, data_, clock)
+            members, preprocessors, dropped = refit(result, data_, clock)
             decisions = learner.post_fit(oof, task_options, seed=seed)
     finally:
         if progress:
@@ -199,7 +198,7 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
         "n_rows": len(frame),
         "n_jobs": data_.n_jobs,
         "executor": runner.describe(),
-        "fold_rows": list(_fold_sizes(data_)),
+        "fold_rows": list(fold_sizes(data_)),
         "refit_dropped": dropped,
         "selection": selection.to_dict(),
         "calibration": decisions.report.get("calibration"),
@@ -212,7 +211,7 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
                      "families": families, "split": split, "time_column": time_column,
                      "holdout": holdout, **task_options.to_dict()},
     }
-    spread = _ensemble_fold_scores(result, data_)
+    spread = ensemble_fold_scores(result, data_)
     info["ensemble_score_std"] = float(np.std(spread, ddof=1)) if len(spread) > 1 else None
     info["ensemble_fold_scores"] = spread
     info["folds_key"] = _folds_key(frame, resampling, seed)
@@ -230,132 +229,6 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
     return model
 
 
-# ---------------------------------------------------------------------- after the fit
-@dataclass
-class AfterFit:
-    """What the steps after the fit share: the training rows, the settings that concern them,
-    and the study's run."""
-
-    frame: pd.DataFrame
-    source: str
-    clock: Clock
-    seed: int
-    recorder: Any
-    report: bool
-    report_dir: str | Path | None
-    register: str | None
-    tracking_uri: str | None
-
-
-def _profile_step(model: Model, after: AfterFit) -> None:
-    """The reference profile for drift monitoring, and where the data came from."""
-    model.reference = _reference(model, after.frame)
-    model.info["source"] = after.source
-    model.info["time_span"] = time_span(after.frame, model.schema)
-    if after.recorder is not None:
-        model.info["run_id"] = after.recorder.run_id
-
-
-def _report_and_record_step(model: Model, after: AfterFit) -> None:
-    """Explanations and reports (written when tracked or asked for), then the run finished
-    with the model and the reports."""
-    recorder = after.recorder
-    with tempfile.TemporaryDirectory(prefix="labcoat-reports-") as scratch, closing_run_on_error(recorder):
-        write = after.report_dir is not None or recorder is not None
-        reports = _explain_and_report(model, after.frame, after.clock, after.seed,
-                                      Path(after.report_dir or scratch), write=write) if after.report else []
-        if after.report_dir is not None:
-            model.info["reports"] = [str(p) for p in reports]
-        if recorder is not None:
-            recorder.finish(model, reports)
-    if recorder is not None:
-        model.info["tracking_seconds"] = round(recorder.seconds, 3)
-
-
-def _register_step(model: Model, after: AfterFit) -> None:
-    """The tracked model registered under ``register``."""
-    if after.recorder is None or not after.register:
-        return
-    from labcoat.tracking.registry import register as register_model
-
-    version = register_model(after.recorder.run_id, after.register, after.tracking_uri)
-    model.info["registered"] = f"models:/{after.register}/{version}"
-
-
-#: What ``fit`` does with the model after the search, in order; each step takes the model and
-#: the :class:`AfterFit` context. A failing optional step costs its output, never the model.
-POST_FIT_STEPS: tuple[Callable[[Model, AfterFit], None], ...] = (_profile_step, _report_and_record_step,
-                                                                 _register_step)
-
-
-def leaderboard(result: StudyResult, data: TrialData, members: list[Member]) -> pd.DataFrame:
-    """One row per trial, best first; failed and stopped trials last. ``score_low`` and
-    ``score_high`` bound a 95% interval (see ``labcoat.evaluate.intervals``); ``p_vs_best`` is
-    the Holm-adjusted p-value of a paired test against the best trial (``evaluate.stats``)."""
-    weights = {m.trial: m.weight for m in members}
-    greater_is_better = data.metric.greater_is_better
-    # A holdout's bootstrap re-scores every row 200 times: done for the best few trials only.
-    ranked = sorted((t for t in result.trials if t.status == "ok"),
-                    key=lambda t: -t.score if greater_is_better else t.score)
-    bootstrapped = {t.number for t in ranked[:HOLDOUT_INTERVALS]}
-    rows = []
-    for t in result.trials:
-        low, high = (trial_interval(t, data) if not data.resampling.is_holdout or t.number in bootstrapped
-                     else (float("nan"), float("nan")))
-        rows.append({**t.summary(), "score_low": low, "score_high": high,
-                     "ensemble_weight": weights.get(t.number, 0.0)})
-    board = pd.DataFrame(rows)
-    if board.empty:
-        return board
-    first = ["trial", "family", "score", "score_std", "score_low", "score_high"]
-    board = board[first + [c for c in board.columns if c not in first]]
-    board["p_vs_best"] = board["trial"].map(_p_values_vs_best(ranked, data))
-    ok = board["status"] == "ok"
-    key = board["score"] if not greater_is_better else -board["score"]
-    board = board.assign(_ok=~ok, _key=key).sort_values(["_ok", "_key", "trial"]).drop(columns=["_ok", "_key"])
-    board.insert(0, "rank", range(1, len(board) + 1))
-    board["params"] = board["params"].map(lambda p: ", ".join(f"{k}={_short(v)}" for k, v in p.items()))
-    return board.reset_index(drop=True)
-
-
-def _p_values_vs_best(ranked: list[Trial], data: TrialData) -> dict[int, float]:
-    """Holm-adjusted p-values of the corrected resampled paired t-test of each completed trial
-    against the best one, on their common folds (none for a holdout)."""
-    from labcoat.evaluate.stats import holm, paired_test
-
-    if data.resampling.is_holdout or not ranked:
-        return {}
-    best = ranked[0]
-    n_train, n_test = _fold_sizes(data)
-    others = [t for t in ranked[1:] if len(t.fold_scores) == len(best.fold_scores)]
-    if not others:
-        return {}
-    raw = [paired_test(t.fold_scores, best.fold_scores, n_train, n_test).p_value for t in others]
-    return {t.number: p for t, p in zip(others, holm(raw))}
-
-
-def _fold_sizes(data: TrialData) -> tuple[float, float]:
-    """Mean training and validation rows per fold."""
-    folds = data.resampling.folds
-    return (float(np.mean([len(train) for train, _ in folds])),
-            float(np.mean([len(valid) for _, valid in folds])))
-
-
-def trial_interval(trial: Trial, data: TrialData) -> tuple[float, float]:
-    """95% interval of a trial's score: corrected resampled t over folds, or for a holdout a
-    stratified bootstrap of its validation predictions (when they were kept)."""
-    from labcoat.evaluate.intervals import bootstrap_interval
-    from labcoat.evaluate.stats import corrected_t_interval
-
-    if not data.resampling.is_holdout:
-        return corrected_t_interval(trial.fold_scores, *_fold_sizes(data))
-    if trial.oof is None:
-        return float("nan"), float("nan")
-    valid = data.resampling.folds[0][1]
-    return bootstrap_interval(data.y[valid], trial.oof[valid], data.metric,
-                              stratify=data.task.stratified, seed=data.seed)
-
-
 def score_rows(model: Model, frame: pd.DataFrame, *, source: str, seed: int = 0) -> dict[str, Any]:
     """``model``'s score on labelled rows it was not trained on, with a 95% stratified bootstrap
     interval: ``{"score", "low", "high", "rows", "source"}``."""
@@ -369,48 +242,6 @@ def score_rows(model: Model, frame: pd.DataFrame, *, source: str, seed: int = 0)
     return {"score": score, "low": low, "high": high, "rows": len(frame), "source": source}
 
 
-def ensemble_oof(result: StudyResult, data: TrialData) -> dict[str, np.ndarray] | None:
-    """The ensemble's out-of-fold predictions on the rows the search validated:
-    ``{"y": encoded target, "pred": probabilities or values}`` (``Model.oof``)."""
-    blend = _ensemble_blend(result)
-    if blend is None:
-        return None
-    rows = ~np.isnan(blend.reshape(len(blend), -1)).any(axis=1)
-    return {"y": data.y[rows], "pred": blend[rows]}
-
-
-# ---------------------------------------------------------------------- internals
-def _explain_and_report(model: Model, frame: pd.DataFrame, clock: Clock, seed: int, folder: Path, *,
-                        write: bool) -> list[Path]:
-    """Set ``model.explanations`` (importance, SHAP summary, partial dependence on the training
-    rows, in a few seconds) and, if ``write``, write the data profile and the model report into
-    ``folder``. A failure here costs the reports, never the model: it is reported as a notice."""
-    from labcoat.evaluate.explain import summarize
-    from labcoat.reports import write_reports
-
-    seconds = 3.0 if clock.budget is None else max(1.0, min(EXPLAIN_SHARE * clock.budget, 10.0))
-    try:
-        model.explanations = summarize(model, frame, seed=seed, seconds=seconds)
-        return write_reports(model, frame, folder) if write else []
-    except Exception as error:  # noqa: BLE001 - see the docstring
-        warnings.warn(f"The reports could not be written ({type(error).__name__}: {error}); the model "
-                      "is complete. `labcoat report MODEL` tries again.", LabcoatNotice, stacklevel=3)
-        return []
-
-
-def _reference(model: Model, frame: pd.DataFrame) -> Any:
-    """The training data's profile for drift monitoring (``Model.reference``; see
-    ``labcoat.monitoring.reference``). A failure costs the profile, never the model: a notice."""
-    from labcoat.monitoring.reference import model_reference
-
-    try:
-        return model_reference(model, frame)
-    except Exception as error:  # noqa: BLE001 - see the docstring
-        warnings.warn(f"The reference profile for drift monitoring could not be built ({type(error).__name__}: "
-                      f"{error}); the model is complete, without it.", LabcoatNotice, stacklevel=3)
-        return None
-
-
 def _folds_key(frame: pd.DataFrame, resampling: Any, seed: int) -> str:
     """Same for two fits on the same rows with the same folds: their fold scores pair up."""
     import hashlib
@@ -420,39 +251,14 @@ def _folds_key(frame: pd.DataFrame, resampling: Any, seed: int) -> str:
     return hashlib.sha256(f"{fingerprint(frame)} {resampling.description} {seed}".encode()).hexdigest()[:16]
 
 
-def _ensemble_blend(result: StudyResult) -> np.ndarray | None:
-    parts = [(t.oof, w) for t, w in result.ensemble if t.oof is not None]
-    if len(parts) != len(result.ensemble) or not parts:
-        return None
-    return np.asarray(sum(w * oof for oof, w in parts))
-
-
 def _selection_estimate(result: StudyResult, data: TrialData, clock: Clock) -> Any:
     from labcoat.evaluate.selection import selection_corrected
     from labcoat.search.study import ensemble_candidates
 
     candidates = ensemble_candidates(result.completed, data.metric)
     return selection_corrected(data.y, [t.oof for t in candidates if t.oof is not None], data.metric,
-                               seed=data.seed, seconds=_selection_seconds(clock),
+                               seed=data.seed, seconds=selection_seconds(clock),
                                stratify=data.task.stratified)
-
-
-def _selection_seconds(clock: Clock) -> float | None:
-    """Time for the selection-corrected estimate: 3% of the budget, at most 10 s."""
-    return None if clock.budget is None else min(0.03 * clock.budget, 10.0)
-
-
-def _ensemble_fold_scores(result: StudyResult, data: TrialData) -> list[float]:
-    """The ensemble's score on each fold's validation rows, from its out-of-fold predictions."""
-    blend = _ensemble_blend(result)
-    if blend is None:
-        return []
-    scores = []
-    for _, valid in data.resampling.folds:
-        rows = valid[~np.isnan(blend[valid].reshape(len(valid), -1)).any(axis=1)]
-        if len(rows):
-            scores.append(data.metric.score(data.y[rows], blend[rows]))
-    return scores
 
 
 def _read(data: Any) -> pd.DataFrame:
@@ -471,65 +277,6 @@ def _check_trials(trials: int | None) -> int | None:
     return int(trials)
 
 
-def _refit_seconds(trial: Trial) -> float:
-    return trial.fold_seconds * _REFIT_GROWTH
-
-
-def _refit_reserve(done: list[Trial], clock: Clock, holdout: bool) -> float:
-    """Seconds to keep for ensemble selection and the final refit of the likely members.
-
-    With a holdout plan the fold models serve as final models when time runs short, so only
-    ensemble selection is reserved and members are refit on all rows if time is left.
-    """
-    if clock.budget is None:
-        return 0.0
-    overhead = (0.02 + EXPLAIN_SHARE) * clock.budget + 0.3 + (_selection_seconds(clock) or 0.0)
-    if holdout:
-        return overhead
-    # The members are not known until the end; the slowest few completed trials bound them.
-    likely = sorted((_refit_seconds(t) for t in done if t.status == "ok"), reverse=True)[:3]
-    return sum(likely) + overhead
-
-
-def _refit(result: StudyResult, data: TrialData, clock: Clock) -> tuple[list[Member], dict[str, Any], list[int]]:
-    """Fit every ensemble member on all rows, heaviest weight first, within the budget.
-
-    A member whose refit no longer fits in the time left keeps its last fold's model (fitted on
-    that fold's training rows, with that fold's preprocessing) or, without one, is dropped,
-    except the heaviest member, which is then refit regardless.
-    """
-    members: list[Member] = []
-    dropped: list[int] = []
-    preprocessors: dict[str, Any] = {}
-    for trial, weight in sorted(result.ensemble, key=lambda tw: (-tw[1], tw[0].number)):
-        family = FAMILIES[trial.family]
-        fits = clock.budget is None or _refit_seconds(trial) <= clock.remaining
-        if not fits and trial.fold_model is not None:
-            key = f"{family.style}@fold{trial.fold_index}"
-            pre, Xfold, _ = data.fold(family.style, trial.fold_index)
-            preprocessors[key] = pre
-            members.append(Member(family=family.name, trial=trial.number, weight=weight,
-                                  style=family.style, estimator=trial.fold_model, params=trial.params,
-                                  preprocessor=key, rows=f"{Xfold.shape[0]:,} rows of fold {trial.fold_index + 1}"))
-            continue
-        if not fits and members:
-            dropped.append(trial.number)
-            continue
-        iterations = int(np.mean(trial.iterations)) if trial.iterations else None
-        params = family.refit_params(trial.params, iterations)
-        pre, Xall, _ = data.fold(family.style, -1)
-        preprocessors[family.style] = pre
-        estimator = family.build(params, data.context(family.style))
-        family.fit(estimator, Xall, data.y)
-        members.append(Member(family=family.name, trial=trial.number, weight=weight,
-                              style=family.style, estimator=estimator, params=params,
-                              preprocessor=family.style))
-    total = sum(m.weight for m in members)
-    for m in members:
-        m.weight /= total
-    return members, preprocessors, dropped
-
-
 def _no_trial_message(result: StudyResult, clock: Clock, n_rows: int) -> str:
     failed = [t for t in result.trials if t.status == "failed"]
     if failed and len(failed) == len(result.trials):
@@ -539,10 +286,6 @@ def _no_trial_message(result: StudyResult, clock: Clock, n_rows: int) -> str:
     return (f"A budget of {budget} is too small to train even one model on {n_rows:,} rows "
             f"({len(result.trials)} trial(s) started, none finished). Give a larger budget, "
             "e.g. --budget 1m, or a trial count (--trials 5).")
-
-
-def _short(v: Any) -> str:
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
 def _progress(clock: Clock, trials: int | None) -> Any:
