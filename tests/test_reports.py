@@ -22,7 +22,7 @@ import pytest
 import labcoat
 from labcoat.datasets import make_churn
 from labcoat.reports import model_report, profile_report, write_reports
-from labcoat.reports.model_report import explanation_tables
+from labcoat.reports.explanation_tables import explanation_tables
 from labcoat.reports.profile import association, profile_data
 
 CHROMIUM = Path("/usr/bin/chromium")
