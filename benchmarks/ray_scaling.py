@@ -111,7 +111,7 @@ def run(frame, trials: int, executor, *, cpus: int, slots: int | None = None) ->
     return {"seconds": timed.seconds, "per_minute": trials / timed.seconds * 60,
             "utilisation": busy / (timed.seconds * cpus),
             "best": float(best["score"]), "low": float(best["score_low"]), "high": float(best["score_high"]),
-            "ensemble": float(model.info["ensemble_score"]), "failed": int((board["status"] != "ok").sum()),
+            "ensemble": float(model.info.ensemble_score), "failed": int((board["status"] != "ok").sum()),
             "load": load, "trials": [(r.family, r.params, r.score) for r in board.sort_values("trial").itertuples()]}
 
 

@@ -66,7 +66,7 @@ def overhead(budget: float, rows: int, scratch: Path) -> list[str]:
 
     frame = make_churn(rows, seed=1)
     _, probe = timed_fit(frame, budget=budget, track=False)
-    n = int(probe.info["n_trials"])
+    n = int(probe.info.n_trials)
     off, _ = timed_fit(frame, trials=n, track=False)
     sqlite_uri = f"sqlite:///{scratch / 'store' / 'mlflow.db'}?timeout=60"
     timed_fit(frame, trials=1, tracking_uri=sqlite_uri)  # creates the store (schema migrations)
@@ -84,7 +84,7 @@ def overhead(budget: float, rows: int, scratch: Path) -> list[str]:
              f"| off | {off:.1f} | — | — |"]
     for name, wall, model in (("embedded SQLite", on_sqlite, model_sqlite),
                               ("mlflow server (HTTP)", on_server, model_server)):
-        inside = model.info.get("tracking_seconds", float("nan"))
+        inside = model.info.tracking_seconds
         lines.append(f"| {name} | {wall:.1f} | {100 * (wall / off - 1):+.1f}% | {inside:.2f} s "
                      f"({100 * inside / wall:.1f}%) |")
         print(f"{name}: {wall:.1f} s vs {off:.1f} s off; recorder {inside:.2f} s", flush=True)

@@ -249,9 +249,9 @@ def fitted():
 
 def test_fit_keeps_calibrator_and_threshold_and_applies_them(fitted):
     df, model = fitted
-    assert model.calibrator is not None and model.info["calibration"]["method"] == "sigmoid"
-    assert model.threshold == model.info["threshold"]["value"] < 0.5
-    json.dumps(model.info)
+    assert model.calibrator is not None and model.info.calibration["method"] == "sigmoid"
+    assert model.threshold == model.info.threshold["value"] < 0.5
+    json.dumps(model.info.to_dict())
     rows = df.drop(columns=["churned"]).head(50)
     proba = model.predict_proba(rows)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
@@ -273,7 +273,7 @@ def test_saved_and_loaded_model_predicts_identically(fitted, tmp_path):
     rows = df.drop(columns=["churned"]).head(30)
     loaded = labcoat.Model.load(model.save(tmp_path / "m"))
     assert loaded.threshold == model.threshold and loaded.calibrator is not None
-    assert loaded.info["calibration"]["method"] == "sigmoid"
+    assert loaded.info.calibration["method"] == "sigmoid"
     pd.testing.assert_frame_equal(loaded.predict_frame(rows), model.predict_frame(rows))
 
 

@@ -310,7 +310,7 @@ def test_model_saves_and_loads_its_reference(frame: pd.DataFrame, tmp_path) -> N
     assert ref.prediction.kind == "numeric" and ref.prediction.rows == len(model.oof["y"])
     assert 0 <= ref.prediction.minimum <= ref.prediction.maximum <= 1
     perf = ref.performance
-    assert perf["metric"] == model.metric and perf["estimate"] == model.info["ensemble_score"]
+    assert perf["metric"] == model.metric and perf["estimate"] == model.info.ensemble_score
     assert perf["low"] < perf["estimate"] < perf["high"] and perf["rows"] == len(model.oof["y"])
     loaded = Model.load(model.save_native(tmp_path / "m"))  # what Model.save writes into the MLflow folder
     assert loaded.reference == ref

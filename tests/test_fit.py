@@ -50,7 +50,7 @@ def test_model_learns_signal_and_reports_leaderboard(frame):
     assert list(board.columns[:9]) == ["rank", "trial", "family", "score", "score_std", "score_low",
                                       "score_high", "fit_time", "status"]
     assert board["score"].is_monotonic_decreasing  # best first, ROC AUC greater is better
-    assert model.info["ensemble_score"] > 0.8
+    assert model.info.ensemble_score > 0.8
     assert abs(sum(model.ensemble["weight"]) - 1) < 1e-9
     assert "customer_id" not in model.schema.names()
 
@@ -80,8 +80,8 @@ def test_save_and_load_predict_identically_in_a_fresh_process(frame, tmp_path):
 
 def test_budget_is_respected_and_reported(frame):
     model = fit_quietly(frame, "churn", budget=4)
-    assert model.info["budget_seconds"] == 4
-    assert model.info["n_trials"] >= 1
+    assert model.info.budget_seconds == 4
+    assert model.info.n_trials >= 1
 
 
 def test_budget_too_small_for_any_model_is_explained():

@@ -88,7 +88,7 @@ def test_titanic_alive_is_caught_and_reported_by_fit():
         model = labcoat.fit(titanic, target="survived", trials=1, families=["linear"], quiet=True,
                             track=False)
     assert any("leakage: column 'alive'" in str(w.message) for w in caught)
-    assert any("'alive'" in f for f in model.info["findings"])
+    assert any("'alive'" in f for f in model.info.findings or ())
 
 
 def test_strict_stops_before_training_and_the_cli_says_why(tmp_path):

@@ -181,7 +181,7 @@ def test_the_budget_is_kept_by_cancelling_overdue_trials():
 def test_worker_processes_run_trials_at_once(frame):
     parallel = fit_quietly(frame, "churn", trials=6, families=FAST, n_jobs=2)
     board = parallel.leaderboard.sort_values("trial")
-    assert parallel.info["executor"] == "local (2 processes)" and parallel.info["n_jobs"] == 1
+    assert parallel.info.executor == "local (2 processes)" and parallel.info.n_jobs == 1
     assert (board["status"] == "ok").all() and len(board) == 6
     spans = list(zip(board["started"], board["finished"]))
     assert any(a0 < b1 and b0 < a1 for i, (a0, a1) in enumerate(spans) for b0, b1 in spans[i + 1:])

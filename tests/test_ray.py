@@ -93,7 +93,7 @@ def test_study_runs_on_the_cluster(cluster, frame):
     assert not ray.is_initialized()  # the driver's connection is closed after the study
     board = model.leaderboard.sort_values("trial")
     assert (board["status"] == "ok").all() and len(board) == 6
-    assert model.info["executor"] == f"ray {cluster.address} (2 trials at once, 1 CPU per trial)"
+    assert model.info.executor == f"ray {cluster.address} (2 trials at once, 1 CPU per trial)"
     # Every trial ran as a task, on both nodes, each once.
     done = eventually(lambda: rows if len(rows := tasks(cluster, state="FINISHED")) >= 6 else [])
     assert sorted(t.name for t in done) == [f"labcoat-trial-{i}" for i in range(6)]
@@ -222,7 +222,7 @@ def test_without_an_address_a_local_ray_instance_is_started_and_stopped(tmp_path
                 return ["X", "0"]
         children = [p for p in Path("/proc").iterdir() if p.name.isdigit()
                     and stat(p)[1] == str(os.getpid()) and stat(p)[0] != "Z"]
-        print(model.info["executor"], ray.is_initialized(), len(children))
+        print(model.info.executor, ray.is_initialized(), len(children))
     """)
     # RAY_AUTH_MODE: a new local instance would otherwise create ~/.ray/auth_token; RAY_TMPDIR:
     # its logs go to a short-lived folder (short: Ray's socket paths must stay under 108 bytes).

@@ -7,6 +7,7 @@ screenshot of each page saved in pytest's tmp_path.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import re
 import subprocess
@@ -21,6 +22,7 @@ import pytest
 
 import labcoat
 from labcoat.datasets import make_churn
+from labcoat.model_info import ModelInfo
 from labcoat.reports import model_report, profile_report, write_reports
 from labcoat.reports.explanation_tables import explanation_tables
 from labcoat.reports.profile import association, profile_data
@@ -60,8 +62,8 @@ def pages(tmp_path_factory, churn, churn_model, regression_model) -> dict[str, P
 
     full = copy.copy(churn_model)
     full.explanations = summarize(churn_model, churn, seconds=1)
-    full.info = {**churn_model.info, "test": {"score": 0.74, "low": 0.69, "high": 0.79, "rows": 100,
-                                              "source": "outer holdout"}}
+    full.info = dataclasses.replace(churn_model.info, test={"score": 0.74, "low": 0.69, "high": 0.79,
+                                                            "rows": 100, "source": "outer holdout"})
     fresh = make_churn(300, seed=7)
     folder = tmp_path_factory.mktemp("pages")
     out = {"profile": profile_report(churn, "churned"), "classifier": model_report(full, data=fresh),
@@ -164,7 +166,7 @@ def test_regression_report_has_residual_plots(pages):
 def test_model_report_without_optional_parts_says_not_available(churn_model):
     bare = copy.copy(churn_model)
     bare.oof, bare.explanations = None, None
-    bare.info = {"metric": churn_model.info["metric"]}
+    bare.info = ModelInfo(metric=churn_model.info.metric)
     bare.leaderboard = pd.DataFrame()
     html = model_report(bare)
     for text in ("Not available: this model does not carry its out-of-fold predictions",

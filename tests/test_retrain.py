@@ -45,7 +45,7 @@ def uri(tmp_path_factory) -> str:
 def champion_run(uri) -> str:
     """One fit on the old window; each test registers it under a name of its own."""
     model = labcoat.fit(window(1000, 1, OLD, "2024-01-01"), "bought", tracking_uri=uri, **FIT)
-    return model.info["run_id"]
+    return model.info.run_id
 
 
 def registered(uri: str, run_id: str, name: str, *, promote: bool = True) -> str:
@@ -74,12 +74,12 @@ def test_a_stale_champion_is_replaced_recorded_and_rolled_back(uri, champion_run
     assert decision.holdout == "the latest by 'hour'"
     challenger = labcoat.load("models:/stale/2", tracking_uri=uri)
     first_held_out = sorted(new["hour"])[800]
-    assert pd.Timestamp(challenger.info["time_span"]["hour"][1]) < pd.Timestamp(first_held_out)
-    assert challenger.info["n_rows"] == 800
+    assert pd.Timestamp(challenger.info.time_span["hour"][1]) < pd.Timestamp(first_held_out)
+    assert challenger.info.n_rows == 800
     # The champion's configuration: metric, families, trials, seed.
     champion = labcoat.load("models:/stale/1", tracking_uri=uri)
     for key in ("metric", "task", "families", "trials", "seed", "split", "calibrate"):
-        assert challenger.info["settings"][key] == champion.info["settings"][key], key
+        assert challenger.info.settings[key] == champion.info.settings[key], key
     assert set(challenger.leaderboard["family"]) == {"linear"} and len(challenger.leaderboard) == 2
 
     from mlflow.tracking import MlflowClient
@@ -103,7 +103,7 @@ def test_a_stale_champion_is_replaced_recorded_and_rolled_back(uri, champion_run
     assert registry.rollback("stale", uri) == "1"
     assert aliases(uri, "stale")["champion"] == "1"
     restored = labcoat.load("models:/stale@champion", tracking_uri=uri)
-    assert restored.info["run_id"] == champion_run
+    assert restored.info.run_id == champion_run
 
 
 def test_the_same_relationship_is_not_promoted_under_superiority(uri):
@@ -116,7 +116,7 @@ def test_the_same_relationship_is_not_promoted_under_superiority(uri):
     assert not decision.promoted and decision.ci_low <= 0
     assert abs(decision.difference) < 0.05
     assert decision.holdout == "the latest by 'hour'"
-    assert decision.settings["split"] == "time" == champion.info["settings"]["split"]
+    assert decision.settings["split"] == "time" == champion.info.settings["split"]
     assert aliases(uri, "steady") == {"champion": "1", "challenger": "2"}
     assert registry.show("steady", uri=uri)["champion_history"] == ["1"]
     from mlflow.tracking import MlflowClient

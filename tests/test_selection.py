@@ -48,11 +48,11 @@ def test_the_corrected_estimate_removes_the_selection_bias_and_covers_the_truth(
 
 def test_fit_reports_the_selection_corrected_estimate_and_the_out_of_fold_predictions():
     model = labcoat.fit(make_churn(600), target="churned", trials=4, quiet=True, track=False)
-    sel = model.info["selection"]
+    sel = model.info.selection
     assert sel["low"] <= sel["corrected_score"] <= sel["high"]
     assert sel["gap"] == pytest.approx(sel["search_score"] - sel["corrected_score"])
     assert model.oof["pred"].shape == (600, 2) and set(model.oof["y"]) == {0, 1}
-    assert "test" not in model.info  # 600 rows: no automatic holdout
+    assert model.info.test is None  # 600 rows: no automatic holdout
 
 
 def test_a_test_set_and_a_holdout_are_scored_with_an_interval(tmp_path):
@@ -60,13 +60,13 @@ def test_a_test_set_and_a_holdout_are_scored_with_an_interval(tmp_path):
     test_file = tmp_path / "test.csv"
     frame.iloc[800:].to_csv(test_file, index=False)
     model = labcoat.fit(frame.iloc[:800], target="churned", trials=3, quiet=True, track=False, test=test_file)
-    scored = model.info["test"]
+    scored = model.info.test
     assert scored["rows"] == 200 and str(test_file) in scored["source"]
     assert scored["low"] <= scored["score"] <= scored["high"]
     held = labcoat.fit(frame, target="churned", trials=3, quiet=True, track=False, holdout=0.25)
-    assert held.info["n_rows"] == 750 and held.info["test"]["rows"] == 250
+    assert held.info.n_rows == 750 and held.info.test["rows"] == 250
     saved = labcoat.load(held.save(tmp_path / "m"))
-    assert saved.info["test"] == held.info["test"] and np.array_equal(saved.oof["pred"], held.oof["pred"])
+    assert saved.info.test == held.info.test and np.array_equal(saved.oof["pred"], held.oof["pred"])
 
 
 def test_duplicates_between_train_and_test_are_found():
@@ -79,8 +79,8 @@ def test_time_split_validates_forward_and_holds_out_the_latest_rows():
     frame = make_churn(900).sort_values("signup_date").reset_index(drop=True)
     model = labcoat.fit(frame, target="churned", trials=2, quiet=True, track=False, split="time",
                         holdout=0.2)
-    assert model.info["resampling"] == "5 folds forward in time by 'signup_date'"
-    assert model.info["test"]["rows"] == 180
+    assert model.info.resampling == "5 folds forward in time by 'signup_date'"
+    assert model.info.test["rows"] == 180
     # Out-of-fold predictions exist only for rows after the first block.
     assert len(model.oof["y"]) == 720 - 720 // 6
 

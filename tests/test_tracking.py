@@ -85,19 +85,19 @@ def test_default_store_is_created_in_wal_mode_and_records_everything(tmp_path, m
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(f"sqlite:///{db}")
-    parent = client.get_run(model.info["run_id"])
+    parent = client.get_run(model.info.run_id)
     assert parent.info.status == "FINISHED"
     tags = parent.data.tags
     assert tags["lineage.data_fingerprint"] == fingerprint(df)
     assert tags["lineage.rows"] == "300" and tags["lineage.labcoat_version"] == labcoat.__version__
     assert "lineage.lightgbm" in tags and "lineage.cores" in tags and "in-memory" in tags["lineage.source"]
     assert parent.data.params["seed"] == "0" and parent.data.params["trials"] == "3"
-    assert parent.data.metrics["ensemble_score"] == pytest.approx(model.info["ensemble_score"])
+    assert parent.data.metrics["ensemble_score"] == pytest.approx(model.info.ensemble_score)
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
     assert {"leaderboard.csv", "schema.json", "ensemble.json", "model", "reports"} <= artifacts
     assert {a.path for a in client.list_artifacts(parent.info.run_id, "reports")} == {
         "reports/profile.html", "reports/report.html"}
-    assert parent.data.metrics["selection_corrected_score"] == pytest.approx(model.info["selection"]["corrected_score"])
+    assert parent.data.metrics["selection_corrected_score"] == pytest.approx(model.info.selection["corrected_score"])
 
     from labcoat.tracking.runs import _list_mlflow, list_runs
 
@@ -122,7 +122,7 @@ def test_pyfunc_and_every_uri_predict_exactly_like_labcoat(tmp_path):
     rows = df.drop(columns=["churned"]).head(25)
     model = labcoat.fit(df, target="churned", register="churn-uris", **FAST)
     expected = model.predict_frame(rows)
-    run_uri = f"runs:/{model.info['run_id']}/model"
+    run_uri = f"runs:/{model.info.run_id}/model"
     pd.testing.assert_frame_equal(mlflow.pyfunc.load_model(run_uri).predict(rows), expected)
     local = model.save(tmp_path / "m")
     pd.testing.assert_frame_equal(mlflow.pyfunc.load_model(str(local)).predict(rows), expected)

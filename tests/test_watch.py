@@ -47,7 +47,7 @@ def uri(tmp_path_factory) -> str:
 @pytest.fixture(scope="module")
 def champion_run(uri) -> str:
     """One tracked fit on the old world; each test registers it under a name of its own."""
-    return labcoat.fit(rows(600, 1), "bought", tracking_uri=uri, **FIT).info["run_id"]
+    return labcoat.fit(rows(600, 1), "bought", tracking_uri=uri, **FIT).info.run_id
 
 
 def champion(uri: str, run_id: str, name: str) -> str:

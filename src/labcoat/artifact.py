@@ -134,7 +134,7 @@ def write_native(model: "Model", path: Path) -> Path:
     import joblib
 
     path.mkdir(parents=True, exist_ok=True)
-    meta = {"format_version": FORMAT_VERSION, "labcoat_version": __version__, **model.info,
+    meta = {"format_version": FORMAT_VERSION, "labcoat_version": __version__, **model.info.to_dict(),
             "members": [{"family": m.family, "trial": m.trial, "weight": m.weight,
                          "style": m.style, "params": m.params, "preprocessor": m.preprocessor,
                          "rows": m.rows} for m in model.members]}
@@ -210,7 +210,7 @@ def read_native(path: str | Path) -> NativeFiles:
 
 
 def library_versions() -> dict[str, str]:
-    """Versions of Python and the libraries a model depends on (``info["versions"]``, lineage)."""
+    """Versions of Python and the libraries a model depends on (``info.versions``, lineage)."""
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}

@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         schema.add_row(str(row.column), str(row.role), f"{row.missing:.0%}", str(row.note))
     console.print(schema)
 
-    board = Table(title=f"Leaderboard ({model.metric}, {model.info['resampling']})")
+    board = Table(title=f"Leaderboard ({model.metric}, {model.info.resampling})")
     for name in ("rank", "family", "score", "95% interval", "fit s", "weight", "status"):
         board.add_column(name, justify="right" if name not in ("family", "status") else "left")
     for row in model.leaderboard.head(10).itertuples():
@@ -65,12 +65,12 @@ def main(argv: list[str] | None = None) -> int:
                       f"{row.fit_time:.1f}", f"{row.ensemble_weight:.2f}", str(row.status))
     console.print(board)
     console.print(f"Ensemble ({'+'.join(model.ensemble['family'])}): out-of-fold {model.metric} "
-                  f"{model.info['ensemble_score']:.4f}; fit took {model.info['fit_seconds']:.1f}s "
-                  f"for {model.info['n_trials']} trials.")
-    sel = model.info["selection"]
+                  f"{model.info.ensemble_score:.4f}; fit took {model.info.fit_seconds:.1f}s "
+                  f"for {model.info.n_trials} trials.")
+    sel = model.info.selection
     console.print(f"Corrected for the search's own selection ({sel['method']}): {sel['corrected_score']:.4f} "
                   f"[{sel['low']:.4f}, {sel['high']:.4f}] (the search's own estimate: {sel['search_score']:.4f}).")
-    console.print("Reports (open in a browser, offline): " + ", ".join(f"[bold]{p}[/]" for p in model.info["reports"]))
+    console.print("Reports (open in a browser, offline): " + ", ".join(f"[bold]{p}[/]" for p in model.info.reports))
 
     path = model.save(args.out / "model")
     reloaded = labcoat.load(path)
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     top = np.argsort(-proba[:, positive])[:5]
     console.print("Most likely to churn: " + ", ".join(
         f"{held_out.iloc[i]['customer_id']} ({proba[i, positive]:.0%})" for i in top))
-    run = model.info.get("run_id")
+    run = model.info.run_id
     if run:
         console.print(f"The study is recorded in MLflow (.labcoat/ here) as run {run}: "
                       f"[bold]labcoat runs show {run}[/], or [bold]labcoat models register {run} "

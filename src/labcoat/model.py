@@ -19,6 +19,7 @@ from labcoat import artifact
 from labcoat.data.schema import Role, Schema, SmallFrame
 from labcoat.features.build import transform
 from labcoat.errors import LabcoatNotice, SchemaError
+from labcoat.model_info import ModelInfo
 from labcoat.models import FAMILIES
 from labcoat.tasks import Task, get_task
 from labcoat.tasks.classification import class_array
@@ -49,24 +50,25 @@ class Model:
     ----------
     schema : the training Schema (column roles, task, classes).
     leaderboard : one row per trial: family, parameters, score mean and spread over folds, fit time.
-    info : metric, resampling, ensemble score, budget and timings, library versions.
+    info : what fit recorded (:class:`labcoat.model_info.ModelInfo`): metric, resampling,
+        estimates with their intervals, budget and timings, settings, library versions, the run.
     example : a few training rows of the feature columns (the input example of the saved model).
     oof : the ensemble's out-of-fold predictions on the rows the search validated,
         ``{"y": encoded target, "pred": probabilities or values}`` (for curves, calibration and
         the report), or None.
-    calibrator : maps blended probabilities to calibrated ones (``info["calibration"]`` says
+    calibrator : maps blended probabilities to calibrated ones (``info.calibration`` says
         why), or None; see ``labcoat.evaluate.calibration``.
     explanations : what drives the predictions, computed by ``fit`` on the training data
         (:func:`labcoat.evaluate.explain.summarize`: importance, SHAP summary, partial
         dependence), or None.
     threshold : binary classifiers predict the positive class when its probability is at least
-        this (``info["threshold"]``); None predicts the most probable class.
+        this (``info.threshold``); None predicts the most probable class.
     reference : the training data's profile for drift monitoring
         (:class:`labcoat.monitoring.reference.Reference`), or None for models saved before it existed.
     """
 
     def __init__(self, *, schema: Schema, members: list[Member], preprocessors: dict[str, Any],
-                 leaderboard: pd.DataFrame, info: dict[str, Any],
+                 leaderboard: pd.DataFrame, info: ModelInfo,
                  example: pd.DataFrame | None = None, oof: dict[str, np.ndarray] | None = None,
                  calibrator: Any = None, threshold: float | None = None,
                  explanations: dict[str, Any] | None = None, reference: Any = None) -> None:
@@ -91,7 +93,7 @@ class Model:
 
     @property
     def metric(self) -> str:
-        return str(self.info["metric"])
+        return self.info.metric
 
     @property
     def classes_(self) -> np.ndarray:
@@ -135,7 +137,7 @@ class Model:
         self._notice_unseen(frame)
         transformed = {style: transform(pre, frame) for style, pre in self.preprocessors.items()}
         # Thread pools cost more than they save on few rows (see Family.predict).
-        threads = 1 if len(frame) < 1000 else int(self.info.get("n_jobs") or 1)
+        threads = 1 if len(frame) < 1000 else self.info.n_jobs
         total = None
         kind = self.task.estimator_type
         for m in self.members:
@@ -219,7 +221,7 @@ class Model:
         payload = files.payload
         members = [Member(estimator=est, **m) for m, est in zip(files.members, payload["estimators"])]
         return cls(schema=files.schema, members=members, preprocessors=payload["preprocessors"],
-                   leaderboard=files.leaderboard, info=files.info, example=files.example,
+                   leaderboard=files.leaderboard, info=ModelInfo.from_dict(files.info), example=files.example,
                    oof=payload.get("oof"), calibrator=payload.get("calibrator"),
                    threshold=payload.get("threshold"), explanations=files.explanations,
                    reference=_read_reference(files.reference))
@@ -227,7 +229,7 @@ class Model:
     def __repr__(self) -> str:
         families = "+".join(f"{m.family}×{m.weight:.2f}" for m in self.members)
         return (f"<labcoat.Model {self.task.name} target='{self.schema.target}' "
-                f"{self.metric}={self.info.get('ensemble_score', float('nan')):.4f} [{families}]>")
+                f"{self.metric}={self.info.ensemble_score:.4f} [{families}]>")
 
 
 def _read_reference(saved: dict[str, Any] | None) -> Any:

@@ -6,11 +6,14 @@ import json
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
 from labcoat.cli._shared import MODEL_HELP, TRACKING_HELP, err, show_notices, unique
+
+if TYPE_CHECKING:
+    from labcoat.model_info import ModelInfo
 
 
 def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSON lines or Excel file."),
@@ -70,24 +73,24 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
     if as_json:
         from labcoat.errors import LabcoatNotice
 
-        print(json.dumps({"model": str(path), "metric": model.metric, "score": model.info["ensemble_score"],
-                          "n_rows": model.info["n_rows"], "run_id": model.info.get("run_id"),
-                          "registered": model.info.get("registered"),
+        print(json.dumps({"model": str(path), "metric": model.metric, "score": model.info.ensemble_score,
+                          "n_rows": model.info.n_rows, "run_id": model.info.run_id,
+                          "registered": model.info.registered,
                           "leaderboard": model.leaderboard.to_dict("records"),
                           "ensemble": model.ensemble.to_dict("records"),
-                          "calibration": model.info.get("calibration"), "threshold": model.info.get("threshold"),
+                          "calibration": model.info.calibration, "threshold": model.info.threshold,
                           "notices": [str(w.message) for w in caught
                                       if issubclass(w.category, LabcoatNotice)]}, default=str))
         return
     show_notices(caught)
     _print_model(model)
     print(f"Saved to {path}")
-    for path in model.info.get("reports", []):
-        print(f"Report: {path}")
-    if model.info.get("run_id"):
-        print(f"Recorded as run {model.info['run_id']} (labcoat runs show {model.info['run_id']})")
-    if model.info.get("registered"):
-        print(f"Registered as {model.info['registered']}")
+    for report in model.info.reports:
+        print(f"Report: {report}")
+    if model.info.run_id:
+        print(f"Recorded as run {model.info.run_id} (labcoat runs show {model.info.run_id})")
+    if model.info.registered:
+        print(f"Registered as {model.info.registered}")
 
 
 def predict(model: str = typer.Argument(..., help=MODEL_HELP),
@@ -132,7 +135,7 @@ def info(model: str = typer.Argument(..., help=MODEL_HELP), as_json: bool = type
 
     m = labcoat.load(model, tracking_uri=tracking_uri)
     if as_json:
-        print(json.dumps({"info": m.info, "schema": m.schema.to_dict(),
+        print(json.dumps({"info": m.info.to_dict(), "schema": m.schema.to_dict(),
                           "leaderboard": m.leaderboard.to_dict("records"),
                           "ensemble": m.ensemble.to_dict("records")}, default=str))
         return
@@ -182,7 +185,7 @@ def _print_model(model: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"Leaderboard ({model.metric}, {model.info['resampling']})")
+    table = Table(title=f"Leaderboard ({model.metric}, {model.info.resampling})")
     for name in ("rank", "family", "score", "95% interval", "p vs best", "fit s", "weight", "status"):
         table.add_column(name)
     for r in model.leaderboard.head(10).itertuples():
@@ -190,17 +193,17 @@ def _print_model(model: Any) -> None:
         table.add_row(str(r.rank), r.family, f"{r.score:.4f}", _interval(r), "" if p != p else f"{p:.3f}",
                       f"{r.fit_time:.1f}", f"{r.ensemble_weight:.2f}", r.status)
     Console(width=None if sys.stdout.isatty() else 160).print(table)  # piped: not cut to 80 columns
-    print(f"Ensemble out-of-fold {model.metric}: {model.info['ensemble_score']:.4f}")
+    print(f"Ensemble out-of-fold {model.metric}: {model.info.ensemble_score:.4f}")
     for line in _estimate_lines(model.info):
         print(line)
     for line in _decision_lines(model.info):
         print(line)
 
 
-def _estimate_lines(info: dict[str, Any]) -> list[str]:
+def _estimate_lines(info: ModelInfo) -> list[str]:
     """The selection-corrected estimate and the score on unseen rows, in words."""
     lines = []
-    sel, test = info.get("selection"), info.get("test")
+    sel, test = info.selection, info.test
     if sel and sel.get("corrected_score") == sel.get("corrected_score"):
         lines.append(f"Corrected for the search's selection: {sel['corrected_score']:.4f} "
                      f"[{sel['low']:.4f}, {sel['high']:.4f}] (search's own estimate {sel['search_score']:.4f}, "
@@ -221,10 +224,10 @@ def _holdout(text: str) -> float | str:
         raise ConfigError(f"--holdout must be auto, 0 or a share such as 0.2; got {text!r}.") from None
 
 
-def _decision_lines(info: dict[str, Any]) -> list[str]:
+def _decision_lines(info: ModelInfo) -> list[str]:
     """The calibration choice and the threshold's effect, in words (see evaluate.calibration)."""
     lines = []
-    cal, cut = info.get("calibration"), info.get("threshold")
+    cal, cut = info.calibration, info.threshold
     if cal:
         how = "chosen" if cal.get("requested") == "auto" else "as asked"
         if "reason" in cal:

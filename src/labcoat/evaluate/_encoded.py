@@ -67,7 +67,7 @@ class EncodedRows:
         from labcoat.features.build import transform
         from labcoat.models import FAMILIES
 
-        threads = 1 if len(idx) < 1000 else int(self.model.info.get("n_jobs") or 1)
+        threads = 1 if len(idx) < 1000 else self.model.info.n_jobs
         inputs: dict[str, Any] = {}
         total = np.zeros((len(idx), max(self.n_classes, 1)))
         for m in self.members:

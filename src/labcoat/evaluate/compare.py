@@ -45,7 +45,7 @@ def compare_trials(model: Any, *candidates: str | int) -> list[dict[str, Any]]:
     if "fold_scores" not in board:
         raise ConfigError("This model was saved before fold scores were kept; fit it again to compare.")
     chosen = [(name, json.loads(row["fold_scores"])) for name, row in (_candidate(board, c) for c in candidates)]
-    return pairwise(chosen, model.info["fold_rows"], model.metric, bool(model.info.get("greater_is_better", True)))
+    return pairwise(chosen, model.info.fold_rows, model.metric, bool(model.info.greater_is_better))
 
 
 def pairwise(scores: list[tuple[str, Sequence[float]]], fold_rows: Sequence[float], metric: str,

@@ -121,7 +121,7 @@ def monitor(model: Any, *, current: Any = None, from_log: str | Path | bool | No
 
         performance = assess(sink.y, sink.predictions, get_metric(loaded.metric, loaded.task.name),
                              training_estimate(loaded), stratify=loaded.task.stratified,
-                             tolerance=tolerance, seed=int(loaded.info.get("seed", 0)))
+                             tolerance=tolerance, seed=int(loaded.info.seed))
     created = datetime.now(timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
     result = MonitorResult(model=identity, window={"source": window.source, **window.facts}, drift=drift,
                            performance=performance, created=created,
@@ -195,7 +195,7 @@ def _load(model: Any, tracking_uri: str | None) -> tuple[Any, dict[str, Any]]:
                           "runs:/RUN_ID/model or models:/NAME/VERSION.")
     identity: dict[str, Any] = {"reference": reference, "label": reference or "in-memory model",
                                 "target": loaded.schema.target, "task": loaded.task.name, "metric": loaded.metric,
-                                "source_run": loaded.info.get("run_id")}
+                                "source_run": loaded.info.run_id}
     if reference is not None and reference.startswith("models:/"):
         from labcoat.tracking.registry import describe_reference
 

@@ -2,7 +2,7 @@
 and promote it only when a paired test on recent labelled rows says the policy holds.
 
 1. The champion is a registered version (``models:/NAME@champion``, ``models:/NAME/3``, or
-   ``NAME`` for its champion); its fit settings (``Model.info["settings"]``: metric, task,
+   ``NAME`` for its champion); its fit settings (``Model.info.settings``: metric, task,
    families, split and time column, calibration, costs or threshold metric, budget or trials,
    seed) are the challenger's.
 2. The recent holdout: the latest rows of the new data by the time column (``time_column=``,
@@ -172,7 +172,8 @@ def run_retrain(model: str, data: Any, *, budget: float | str | None = None, tri
     challenger = labcoat.fit(train, target, **arguments, seed=seed,
                              n_jobs=n_jobs, quiet=not progress, tracking_uri=tracking_uri, register=name, report=report,
                              source=source or _source(data, len(train)))
-    challenger_version = challenger.info["registered"].rsplit("/", 1)[1]
+    assert challenger.info.registered is not None  # fit registers when given register=
+    challenger_version = challenger.info.registered.rsplit("/", 1)[1]
     promote(name, challenger_version, alias="challenger", uri=tracking_uri)
     challenger_pred = _predictions(challenger, recent, classes=champion.schema.classes)
 
@@ -191,7 +192,7 @@ def run_retrain(model: str, data: Any, *, budget: float | str | None = None, tri
         challenger_score=evidence.score_a, challenger_interval=evidence.interval_a,
         difference=evidence.difference, ci_low=evidence.low, ci_high=evidence.high,
         p_value=result.p_value, promoted=result.promote, reason=result.reason(metric.name), holdout=where,
-        holdout_rows=len(recent), train_rows=len(train), challenger_run_id=challenger.info.get("run_id"),
+        holdout_rows=len(recent), train_rows=len(train), challenger_run_id=challenger.info.run_id,
         settings={**settings, "budget_seconds": arguments["budget"], "trials": arguments["trials"], "seed": seed})
     from labcoat.tracking.decision import record_decision
 
@@ -223,23 +224,23 @@ def champion_reference(model: str | Path) -> str:
 
 
 def fit_settings(model: Any) -> dict[str, Any]:
-    """The settings ``model`` was fitted with (``info["settings"]``); for models fitted before
+    """The settings ``model`` was fitted with (``info.settings``); for models fitted before
     they were recorded, what ``info`` still tells (metric, task, seed, budget, calibration,
     threshold, time column), with a notice that families and the holdout are the defaults."""
     info = model.info
-    if info.get("settings"):
-        return dict(info["settings"])
+    if info.settings:
+        return dict(info.settings)
     warnings.warn("This model was fitted before labcoat recorded its settings: the challenger uses its "
                   "metric, task, seed, budget, calibration and threshold, with every family.",
                   LabcoatNotice, stacklevel=3)
-    threshold = info.get("threshold") or {}
-    forward = re.search(r"forward in time by '(.+)'", str(info.get("resampling", "")))
+    threshold = info.threshold or {}
+    forward = re.search(r"forward in time by '(.+)'", str(info.resampling))
     objective = threshold.get("objective")
     return {"target": model.schema.target, "task": model.task.name, "metric": model.metric,
-            "budget_seconds": info.get("budget_seconds"), "trials": None, "seed": info.get("seed", 0),
+            "budget_seconds": info.budget_seconds, "trials": None, "seed": info.seed,
             "families": None, "split": "time" if forward else "random",
             "time_column": forward.group(1) if forward else None, "holdout": "auto",
-            "calibrate": (info.get("calibration") or {}).get("requested", "auto"),
+            "calibrate": (info.calibration or {}).get("requested", "auto"),
             "costs": threshold.get("costs") if objective == "cost" else None,
             "threshold_metric": objective if objective not in (None, "cost") else None}
 

@@ -167,17 +167,17 @@ def training_estimate(model: Any) -> Estimate | None:
     if found is not None:
         return found
     info = model.info
-    test = info.get("test") or {}
+    test = info.test or {}
     if _finite_all(test.get("score"), test.get("low"), test.get("high")):
         return Estimate(test["score"], test["low"], test["high"], test.get("rows"), test.get("source", "test rows"))
-    sel = info.get("selection") or {}
+    sel = info.selection or {}
     if _finite_all(sel.get("corrected_score"), sel.get("low"), sel.get("high")):
-        return Estimate(sel["corrected_score"], sel["low"], sel["high"], info.get("n_rows"),
+        return Estimate(sel["corrected_score"], sel["low"], sel["high"], info.n_rows,
                         "selection-corrected estimate")
-    folds, sizes = info.get("ensemble_fold_scores"), info.get("fold_rows")
-    if folds and sizes and _finite_all(info.get("ensemble_score")):
+    folds, sizes = info.ensemble_fold_scores, info.fold_rows
+    if folds and sizes and _finite_all(info.ensemble_score):
         low, high = corrected_t_interval(folds, n_train=sizes[0], n_test=sizes[1])
-        return Estimate(float(info["ensemble_score"]), low, high, info.get("n_rows"), "out-of-fold")
+        return Estimate(float(info.ensemble_score), low, high, info.n_rows, "out-of-fold")
     return None
 
 

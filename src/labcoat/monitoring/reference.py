@@ -214,26 +214,26 @@ def model_performance(model: Any) -> dict[str, Any]:
     from labcoat.evaluate.stats import corrected_t_interval
 
     info = model.info
-    scores = [s for s in info.get("ensemble_fold_scores") or [] if not math.isnan(s)]
+    scores = [s for s in info.ensemble_fold_scores or [] if not math.isnan(s)]
     rows = len(model.oof["y"]) if model.oof is not None else None
     low = high = float("nan")
     method = None
-    if len(scores) > 1 and info.get("fold_rows"):
-        low, high = corrected_t_interval(scores, *info["fold_rows"])
+    if len(scores) > 1 and info.fold_rows:
+        low, high = corrected_t_interval(scores, *info.fold_rows)
         method = "corrected resampled t over folds"
     elif model.oof is not None:
         metric = get_metric(model.metric, model.task.name)
         low, high = bootstrap_interval(model.oof["y"], model.oof["pred"], metric,
-                                       stratify=model.task.stratified, seed=int(info.get("seed", 0)))
+                                       stratify=model.task.stratified, seed=int(info.seed))
         method = "bootstrap over the validation rows"
-    out: dict[str, Any] = {"metric": model.metric, "greater_is_better": bool(info.get("greater_is_better", True)),
-                           "estimate": info.get("ensemble_score"), "low": low, "high": high,
+    out: dict[str, Any] = {"metric": model.metric, "greater_is_better": bool(info.greater_is_better),
+                           "estimate": info.ensemble_score, "low": low, "high": high,
                            "interval": method, "rows": rows}
-    selection = info.get("selection")
+    selection = info.selection
     if selection:
         out["corrected"] = {"estimate": selection.get("corrected_score"), "low": selection.get("low"),
                             "high": selection.get("high")}
-    test = info.get("test")
+    test = info.test
     if test:
         out["test"] = {"estimate": test.get("score"), "low": test.get("low"), "high": test.get("high"),
                        "rows": test.get("rows"), "source": test.get("source")}

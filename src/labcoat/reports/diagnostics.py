@@ -100,7 +100,7 @@ _DIAGNOSTICS: dict[str, Any] = {
 
 
 def _threshold_value(value: Any) -> float | None:
-    """A binary decision threshold from ``info["threshold"]`` (a number, or a dict holding one
+    """A binary decision threshold from ``info.threshold`` (a number, or a dict holding one
     under ``threshold`` or ``value``)."""
     if isinstance(value, dict):
         value = value.get("threshold", value.get("value"))

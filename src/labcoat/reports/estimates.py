@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from labcoat.model_info import ModelInfo
 from labcoat.reports._format import _num
 
 METRIC_WORDS = {
@@ -32,30 +33,30 @@ METRIC_WORDS = {
 }
 
 
-def _metric(model: Any, info: dict[str, Any]) -> dict[str, Any]:
+def _metric(model: Any, info: ModelInfo) -> dict[str, Any]:
     from labcoat.evaluate.metrics import get_metric
 
-    name = str(info.get("metric", ""))
+    name = str(info.metric)
     try:
         found = get_metric(name, model.task.name)
         label, greater = found.label, found.greater_is_better
     except Exception:  # an unknown or missing metric name still gets a report
-        label, greater = name or "score", bool(info.get("greater_is_better", True))
+        label, greater = name or "score", bool(info.greater_is_better)
     return {"name": name, "label": label, "greater_is_better": greater, "words": METRIC_WORDS.get(name, "")}
 
 
-def estimates(model: Any, info: dict[str, Any], metric: dict[str, Any]) -> list[dict[str, Any]]:
+def estimates(model: Any, info: ModelInfo, metric: dict[str, Any]) -> list[dict[str, Any]]:
     """The model's score, each with its 95% interval and where it comes from."""
     out = []
-    score = _num(info.get("ensemble_score"))
+    score = _num(info.ensemble_score)
     if score is not None:
         low, high = _search_interval(model, info)
-        std = _num(info.get("ensemble_score_std"))
+        std = _num(info.ensemble_score_std)
         spread = f"; ± {std:.3g} across folds" if std is not None else ""
         out.append({"key": "search", "label": "Cross-validated (search)", "score": score, "low": low,
-                    "high": high, "note": f"{info.get('resampling') or 'resampling'}{spread}",
+                    "high": high, "note": f"{info.resampling or 'resampling'}{spread}",
                     "words": "on rows held out from each fit, during the search"})
-    selection = info.get("selection")
+    selection = info.selection
     if isinstance(selection, dict) and _num(selection.get("corrected_score")) is not None:
         gap = _num(selection.get("gap"))
         optimism = f"; search optimism {gap:+.3g}" if gap is not None else ""
@@ -65,7 +66,7 @@ def estimates(model: Any, info: dict[str, Any], metric: dict[str, Any]) -> list[
                     "note": f"{selection.get('method') or ''}{optimism}",
                     "words": "the search keeps what looked best, which flatters it; "
                              "this estimate removes that luck"})
-    test = info.get("test")
+    test = info.test
     if isinstance(test, dict) and _num(test.get("score")) is not None:
         rows = _num(test.get("rows"))
         note = [f"{int(rows):,} rows" if rows else "", str(test.get("source") or "")]
@@ -76,14 +77,11 @@ def estimates(model: Any, info: dict[str, Any], metric: dict[str, Any]) -> list[
     return out
 
 
-def _search_interval(model: Any, info: dict[str, Any]) -> tuple[float | None, float | None]:
-    """The ensemble's 95% interval: from ``info`` if the search kept one, else the corrected
-    resampled t interval from its spread over folds (as the leaderboard's intervals are)."""
-    low, high = _num(info.get("ensemble_score_low")), _num(info.get("ensemble_score_high"))
-    if low is not None and high is not None:
-        return low, high
-    std, score = _num(info.get("ensemble_score_std")), _num(info.get("ensemble_score"))
-    sizes = info.get("fold_rows")
+def _search_interval(model: Any, info: ModelInfo) -> tuple[float | None, float | None]:
+    """The ensemble's 95% interval: the corrected resampled t interval from its spread over
+    folds (as the leaderboard's intervals are)."""
+    std, score = _num(info.ensemble_score_std), _num(info.ensemble_score)
+    sizes = info.fold_rows
     board = getattr(model, "leaderboard", None)
     if std is None or score is None or not sizes or len(sizes) != 2 or board is None or board.empty:
         return None, None

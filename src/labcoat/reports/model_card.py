@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from labcoat.data.schema import Role
+from labcoat.model_info import ModelInfo
 from labcoat.reports._format import _num, _short
 
 
@@ -29,15 +30,14 @@ def schema_rows(schema: Any) -> list[dict[str, Any]]:
 
 def model_card(model: Any, m: dict[str, Any]) -> dict[str, Any]:
     """Intended use, data, metrics and limits, in words."""
-    schema, info = model.schema, m["info"]
+    schema, info = model.schema, model.info
     features = m["features"]
     listed = ", ".join(features[:12]) + (f" and {len(features) - 12} more" if len(features) > 12 else "")
     use = (f"Predict '{schema.target}' ({m['task_words']}) for new rows from these {len(features)} columns: "
            f"{listed}. Use it on rows drawn from the same population as the training data, with the same "
            "columns and meanings. It is not meant for other outcomes, other populations, or as proof of "
            "cause and effect.")
-    lineage = info.get("lineage") if isinstance(info.get("lineage"), dict) else {}
-    source = info.get("source") or info.get("data_source") or lineage.get("source")
+    source = info.source
     data = [("rows used for training", _fmt_int(m["n_rows"])),
             ("source", str(source) if source else "not recorded"),
             ("validation", str(m["resampling"] or "not recorded")),
@@ -68,10 +68,10 @@ def model_card(model: Any, m: dict[str, Any]) -> dict[str, Any]:
     else:
         limits.append(f"Trained on data {_time_span(schema, info)}; its performance on later periods is untested "
                       "until checked.")
-    if info.get("refit_dropped"):
-        limits.append(f"{len(info['refit_dropped'])} ensemble member(s) did not fit in the time budget and were "
+    if info.refit_dropped:
+        limits.append(f"{len(info.refit_dropped)} ensemble member(s) did not fit in the time budget and were "
                       "dropped; the cross-validated score includes them.")
-    selection = info.get("selection") if isinstance(info.get("selection"), dict) else {}
+    selection = info.selection if isinstance(info.selection, dict) else {}
     gap = _num(selection.get("gap"))
     if gap is not None and abs(gap) > 0:
         limits.append(f"The search's own score is optimistic by about {abs(gap):.3g} ({m['metric']['label']}); "
@@ -81,30 +81,27 @@ def model_card(model: Any, m: dict[str, Any]) -> dict[str, Any]:
     return {"use": use, "data": data, "metrics": metrics, "limits": limits}
 
 
-def _time_span(schema: Any, info: dict[str, Any]) -> str:
-    for key in ("data_until", "time_span"):
-        if info.get(key):
-            return str(info[key]) if key == "time_span" else f"up to {info[key]}"
-    spans = [(c.name, c.minimum, c.maximum) for c in schema.features
-             if c.role is Role.DATETIME and c.maximum is not None]
+def _time_span(schema: Any, info: ModelInfo) -> str:
+    spans = [(name, lo, hi) for name, (lo, hi) in info.time_span.items()] or \
+        [(c.name, c.minimum, c.maximum) for c in schema.features if c.role is Role.DATETIME and c.maximum is not None]
     if spans:
         name, lo, hi = spans[0]
         return f"from {_date(lo)} up to {_date(hi)} ('{name}')"
     return "not recorded"
 
 
-def details(info: dict[str, Any]) -> list[tuple[str, str]]:
+def details(info: ModelInfo) -> list[tuple[str, str]]:
     """Settings, timings and versions, for reproducing the model."""
     rows = []
     for key, label in (("run_id", "MLflow run"), ("registered", "registered as"), ("seed", "seed"),
                        ("n_trials", "configurations tried"), ("budget_seconds", "time budget (s)"),
                        ("search_seconds", "search time (s)"), ("fit_seconds", "total fit time (s)"),
                        ("n_jobs", "threads"), ("best_single_score", "best single configuration")):
-        if info.get(key) is not None:
-            rows.append((label, _short(info[key]) if isinstance(info[key], float) else str(info[key])))
-    versions = info.get("versions")
-    if isinstance(versions, dict) and versions:
-        rows.append(("versions", ", ".join(f"{k} {v}" for k, v in versions.items())))
+        value = getattr(info, key)
+        if value is not None:
+            rows.append((label, _short(value) if isinstance(value, float) else str(value)))
+    if info.versions:
+        rows.append(("versions", ", ".join(f"{k} {v}" for k, v in info.versions.items())))
     return rows
 
 

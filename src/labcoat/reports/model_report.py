@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from labcoat.model_info import ModelInfo
 from labcoat.reports._format import _num, _short
 from labcoat.reports.diagnostics import _threshold_value, diagnostics
 from labcoat.reports.estimates import _metric, estimates, evaluate_on
@@ -43,20 +44,20 @@ def model_report(model: Any, *, data: Any = None, title: str | None = None) -> s
 
 def report_data(model: Any, data: Any = None) -> dict[str, Any]:
     """Every number of the model report, as plain data (figures are drawn from it)."""
-    info = dict(getattr(model, "info", None) or {})
+    info: ModelInfo = model.info
     schema = model.schema
     metric = _metric(model, info)
     m: dict[str, Any] = {
         "target": schema.target, "task": schema.task, "task_words": _task_words(schema),
         "classes": [str(c) for c in schema.classes] if schema.classes else None,
         "metric": metric, "features": [c.name for c in schema.features], "info": info,
-        "n_rows": info.get("n_rows") or getattr(schema, "n_rows", None),
-        "resampling": info.get("resampling"),
+        "n_rows": info.n_rows or getattr(schema, "n_rows", None),
+        "resampling": info.resampling,
     }
     m["estimates"] = estimates(model, info, metric)
     m["diagnostics"] = []
     threshold = _threshold_value(getattr(model, "threshold", None) if getattr(model, "threshold", None) is not None
-                                 else info.get("threshold"))
+                                 else info.threshold)
     oof = getattr(model, "oof", None)
     if isinstance(oof, dict) and oof.get("y") is not None and oof.get("pred") is not None:
         m["diagnostics"].append(diagnostics(oof["y"], oof["pred"], schema, threshold,
@@ -71,13 +72,13 @@ def report_data(model: Any, data: Any = None) -> dict[str, Any]:
         m["diagnostics"].append(diagnostics(evaluated["y"], evaluated["pred"], schema, threshold,
                                             source="On the data given",
                                             words=f"the {len(evaluated['y']):,} rows given to this report"))
-    m["calibration"] = _flat(info.get("calibration"), depth=2)
-    m["threshold"] = _flat(info.get("threshold"), depth=1)
+    m["calibration"] = _flat(info.calibration, depth=2)
+    m["threshold"] = _flat(info.threshold, depth=1)
     m["explanations"] = explanation_tables(getattr(model, "explanations", None))
     m["leaderboard"] = leaderboard_rows(getattr(model, "leaderboard", None))
     m["history"] = search_history(getattr(model, "leaderboard", None), metric["greater_is_better"])
     m["ensemble"] = _records(getattr(model, "ensemble", None))
-    m["findings"] = _findings(info.get("findings"))
+    m["findings"] = _findings(info.findings)
     m["columns"] = schema_rows(schema)
     m["card"] = model_card(model, m)
     m["details"] = details(info)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from labcoat.model_info import ModelInfo
 from labcoat.reports._format import _num, _short
 
 
@@ -22,12 +23,13 @@ def summary_sentences(m: dict[str, Any]) -> list[str]:
         out.append(f"On test rows kept apart from the search it scored {_scored(by_key['test'])}.")
     if "data" in by_key:
         out.append(f"On the data given to this report it scores {_scored(by_key['data'])}.")
-    info, members = m["info"], m["ensemble"]
+    info: ModelInfo = m["info"]
+    members = m["ensemble"]
     if members:
-        seconds = f" in {info['fit_seconds']:.0f} s" if _num(info.get("fit_seconds")) is not None else ""
+        seconds = f" in {info.fit_seconds:.0f} s" if _num(info.fit_seconds) is not None else ""
         blend = ", ".join(f"{r['family']} ({r['weight']:.0%})" for r in members[:4])
         final = f"a blend of {blend}" if len(members) > 1 else members[0]["family"]
-        out.append(f"labcoat tried {info.get('n_trials', len(m['leaderboard']))} configurations{seconds}; "
+        out.append(f"labcoat tried {info.n_trials or len(m['leaderboard'])} configurations{seconds}; "
                    f"the final model is {final}.")
     if m["explanations"]:
         top = (m["explanations"]["importance"] or m["explanations"]["shap"])[:3]

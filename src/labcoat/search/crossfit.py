@@ -52,7 +52,7 @@ def cross_validate(model: Any, frame: pd.DataFrame, folds: Resampling) -> list[f
     data = TrialData(X=schema.prepare(frame, warn=False),
                      y=model.task.encode_target(frame[schema.target], schema.classes),
                      schema=schema, task=model.task, metric=get_metric(model.metric, model.task.name), resampling=folds,
-                     seed=int(model.info.get("seed", 0)), n_jobs=int(model.info.get("n_jobs") or 1))
+                     seed=model.info.seed, n_jobs=model.info.n_jobs)
     scores = []
     for index, (train, valid) in enumerate(folds.folds):
         blend = None
@@ -94,15 +94,15 @@ def compare_models(*models: Any, names: Sequence[str] | None = None, data: Any =
                               f"predicts '{m.schema.target}' scored by {m.metric}: only models of the same "
                               "target and metric can be compared.")
     if data is None:
-        keys = {m.info.get("folds_key") for m in models}
+        keys = {m.info.folds_key for m in models}
         if len(keys) != 1 or None in keys:
             raise ConfigError("These models were not fitted on the same rows and folds, so their stored "
                               "scores cannot be paired. Pass the data to evaluate them on the same folds "
                               "(data=..., or --data FILE).")
-        scores = [(n, m.info["ensemble_fold_scores"]) for n, m in zip(names, models)]
-        fold_rows = first.info["fold_rows"]
+        scores = [(n, m.info.ensemble_fold_scores) for n, m in zip(names, models)]
+        fold_rows = first.info.fold_rows
     else:
         frame, folds = shared_folds(first, data, seed=seed)
         scores = [(n, cross_validate(m, frame, folds)) for n, m in zip(names, models)]
         fold_rows = [float(np.mean([len(t) for t, _ in folds.folds])), float(np.mean([len(v) for _, v in folds.folds]))]
-    return pairwise(scores, fold_rows, first.metric, bool(first.info.get("greater_is_better", True)))
+    return pairwise(scores, fold_rows, first.metric, bool(first.info.greater_is_better))

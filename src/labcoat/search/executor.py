@@ -82,7 +82,7 @@ class Executor(ABC):
         return idle()
 
     def describe(self) -> str:
-        """A short description for ``Model.info["executor"]``."""
+        """A short description for ``Model.info.executor``."""
         return type(self).__name__
 
     def start(self, data: TrialData) -> None:

@@ -79,7 +79,7 @@ class BinaryTask(ClassificationTask):
 
     def post_fit(self, oof: dict[str, np.ndarray] | None, options: TaskOptions, *, seed: int) -> PostFit:
         """Calibration, then the threshold tuned on the calibrated out-of-fold probabilities
-        (``info["threshold"]``), when costs or a threshold metric are given."""
+        (``info.threshold``), when costs or a threshold metric are given."""
         assert isinstance(options, BinaryOptions)
         calibrated = super().post_fit(oof, options, seed=seed)
         if oof is None or (options.costs is None and options.threshold_metric is None):

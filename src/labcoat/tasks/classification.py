@@ -94,7 +94,7 @@ class ClassificationTask(Task):
         return _replace(options, calibrate=key)
 
     def post_fit(self, oof: dict[str, np.ndarray] | None, options: TaskOptions, *, seed: int) -> PostFit:
-        """Calibration chosen by cross-fitting on the out-of-fold rows (``info["calibration"]``)."""
+        """Calibration chosen by cross-fitting on the out-of-fold rows (``info.calibration``)."""
         assert isinstance(options, ClassificationOptions)
         if oof is None:
             return PostFit(report={"calibration": {"method": "none", "requested": options.calibrate,

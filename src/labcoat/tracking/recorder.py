@@ -110,7 +110,7 @@ class StudyRecorder:
         assert self.run_id is not None
         with self._timed(), quiet_mlflow():
             now = int(time.time() * 1000)
-            info = model.info
+            info = model.info.to_dict()
             metrics = [Metric(k, float(info[k]), now, 0) for k in
                        ("ensemble_score", "ensemble_score_std", "best_single_score", "n_trials",
                         "search_seconds", "fit_seconds")

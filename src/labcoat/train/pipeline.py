@@ -19,6 +19,7 @@ from labcoat.errors import BudgetError, ConfigError, DataError, LabcoatNotice
 from labcoat.evaluate.metrics import get_metric
 from labcoat.guards import check_data, check_overlap
 from labcoat.model import Model
+from labcoat.model_info import ModelInfo
 from labcoat.models import FAMILIES, get_family
 from labcoat.search import Clock, Study, StudyResult, StudyState, TrialData, get_executor, parse_budget
 from labcoat.search.cores import idle_cores
@@ -74,7 +75,7 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
         an unreachable address fails here, before any work.
     quiet : no progress display.
     track : record the study in MLflow: a parent run with the lineage, settings, scores and the
-        model, and a child run per trial (see ``labcoat.tracking``). ``Model.info["run_id"]``
+        model, and a child run per trial (see ``labcoat.tracking``). ``Model.info.run_id``
         names the run.
     tracking_uri : the MLflow store (default ``MLFLOW_TRACKING_URI``, else ``.labcoat/`` in the
         working directory). An unreachable server fails here, before any training.
@@ -84,11 +85,11 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
     strict : stop with a :class:`DataError` when a guard finds a high-severity problem (such as
         a column that gives the target away) instead of reporting it as a notice.
     test : rows the search never sees (a frame or a file with the target column): the model is
-        scored on them, with a 95% bootstrap interval, in ``Model.info["test"]``.
+        scored on them, with a 95% bootstrap interval, in ``Model.info.test``.
     holdout : share of the rows to keep out of the search and score the model on, like ``test``;
         ``"auto"`` keeps 10% (at most 10,000 rows) when there are 50,000 rows or more and no
         ``test``; ``0`` keeps none. Small data is corrected for selection instead (always
-        reported, ``Model.info["selection"]``; see ``labcoat.evaluate.selection``).
+        reported, ``Model.info.selection``; see ``labcoat.evaluate.selection``).
     split : ``"random"`` folds (stratified by class), or ``"time"``: validate forward in time
         by ``time_column`` (see ``labcoat.data.split``); the holdout is then the latest rows.
     time_column : the datetime column ordering the rows for ``split="time"`` (default: the only
@@ -98,9 +99,9 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
 
     calibrate : post-hoc calibration of a classifier's probabilities: ``"auto"`` chooses among
         none, ``"sigmoid"`` and ``"isotonic"`` by cross-fitting on the ensemble's out-of-fold
-        predictions (``Model.info["calibration"]``; see ``labcoat.evaluate.calibration``).
+        predictions (``Model.info.calibration``; see ``labcoat.evaluate.calibration``).
     costs : binary targets: tune the decision threshold to minimise these costs, e.g.
-        ``"fp=1,fn=5"`` or ``{"fp": 1, "fn": 5}`` (``Model.info["threshold"]``).
+        ``"fp=1,fn=5"`` or ``{"fp": 1, "fn": 5}`` (``Model.info.threshold``).
     threshold_metric : binary targets: tune the decision threshold to maximise this metric
         (``f1``, ``balanced_accuracy``, ``accuracy``, ``mcc``). Default: no tuning (the most
         probable class), unless ``costs`` are given.
@@ -184,43 +185,42 @@ def fit(data: Any, target: str, *, budget: float | str | None = None, trials: in
             progress.close()
     best = study.best(result.trials)
     assert best is not None  # a completed study has a scored trial
-    info = {
-        "metric": chosen_metric.name,
-        "greater_is_better": chosen_metric.greater_is_better,
-        "resampling": result.resampling,
-        "ensemble_score": result.ensemble_score,
-        "best_single_score": best.score,
-        "n_trials": len(result.trials),
-        "budget_seconds": clock.budget,
-        "seed": seed,
-        "search_seconds": round(result.search_seconds, 3),
-        "fit_seconds": round(clock.elapsed, 3),
-        "n_rows": len(frame),
-        "n_jobs": data_.n_jobs,
-        "executor": runner.describe(),
-        "fold_rows": list(fold_sizes(data_)),
-        "refit_dropped": dropped,
-        "selection": selection.to_dict(),
-        "calibration": decisions.report.get("calibration"),
-        "threshold": decisions.report.get("threshold"),
-        "findings": findings,
-        "versions": library_versions(),
-        # The settings as resolved, so that `labcoat retrain` can fit a challenger the same way.
-        "settings": {"target": target, "task": schema.task, "metric": chosen_metric.name,
-                     "budget_seconds": clock.budget, "trials": trials, "seed": seed,
-                     "families": families, "split": split, "time_column": time_column,
-                     "holdout": holdout, **task_options.to_dict()},
-    }
     spread = ensemble_fold_scores(result, data_)
-    info["ensemble_score_std"] = float(np.std(spread, ddof=1)) if len(spread) > 1 else None
-    info["ensemble_fold_scores"] = spread
-    info["folds_key"] = _folds_key(frame, resampling, seed)
+    info = ModelInfo(
+        metric=chosen_metric.name,
+        greater_is_better=chosen_metric.greater_is_better,
+        resampling=result.resampling,
+        ensemble_score=result.ensemble_score,
+        best_single_score=best.score,
+        n_trials=len(result.trials),
+        budget_seconds=clock.budget,
+        seed=seed,
+        search_seconds=round(result.search_seconds, 3),
+        fit_seconds=round(clock.elapsed, 3),
+        n_rows=len(frame),
+        n_jobs=data_.n_jobs,
+        executor=runner.describe(),
+        fold_rows=list(fold_sizes(data_)),
+        refit_dropped=dropped,
+        selection=selection.to_dict(),
+        calibration=decisions.report.get("calibration"),
+        threshold=decisions.report.get("threshold"),
+        findings=findings,
+        versions=library_versions(),
+        settings={"target": target, "task": schema.task, "metric": chosen_metric.name,
+                  "budget_seconds": clock.budget, "trials": trials, "seed": seed,
+                  "families": families, "split": split, "time_column": time_column,
+                  "holdout": holdout, **task_options.to_dict()},
+        ensemble_score_std=float(np.std(spread, ddof=1)) if len(spread) > 1 else None,
+        ensemble_fold_scores=spread,
+        folds_key=_folds_key(frame, resampling, seed),
+    )
     model = Model(schema=schema, members=members, preprocessors=preprocessors,
                   leaderboard=leaderboard(result, data_, members), info=info,
                   example=frame[[c.name for c in schema.features]].head(EXAMPLE_ROWS).reset_index(drop=True),
                   oof=oof, calibrator=decisions.calibrator, threshold=decisions.threshold)
     if outer is not None:
-        model.info["test"] = score_rows(model, outer, source=outer_source, seed=seed)
+        model.info.test = score_rows(model, outer, source=outer_source, seed=seed)
     after = AfterFit(frame=frame, source=source or describe_source(data), clock=clock, seed=seed,
                      recorder=recorder, report=report, report_dir=report_dir, register=register,
                      tracking_uri=tracking_uri)

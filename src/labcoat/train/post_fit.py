@@ -39,10 +39,10 @@ class AfterFit:
 def _profile_step(model: Model, after: AfterFit) -> None:
     """The reference profile for drift monitoring, and where the data came from."""
     model.reference = _reference(model, after.frame)
-    model.info["source"] = after.source
-    model.info["time_span"] = time_span(after.frame, model.schema)
+    model.info.source = after.source
+    model.info.time_span = time_span(after.frame, model.schema)
     if after.recorder is not None:
-        model.info["run_id"] = after.recorder.run_id
+        model.info.run_id = after.recorder.run_id
 
 
 def _report_and_record_step(model: Model, after: AfterFit) -> None:
@@ -54,11 +54,11 @@ def _report_and_record_step(model: Model, after: AfterFit) -> None:
         reports = _explain_and_report(model, after.frame, after.clock, after.seed,
                                       Path(after.report_dir or scratch), write=write) if after.report else []
         if after.report_dir is not None:
-            model.info["reports"] = [str(p) for p in reports]
+            model.info.reports = [str(p) for p in reports]
         if recorder is not None:
             recorder.finish(model, reports)
     if recorder is not None:
-        model.info["tracking_seconds"] = round(recorder.seconds, 3)
+        model.info.tracking_seconds = round(recorder.seconds, 3)
 
 
 def _register_step(model: Model, after: AfterFit) -> None:
@@ -68,7 +68,7 @@ def _register_step(model: Model, after: AfterFit) -> None:
     from labcoat.tracking.registry import register as register_model
 
     version = register_model(after.recorder.run_id, after.register, after.tracking_uri)
-    model.info["registered"] = f"models:/{after.register}/{version}"
+    model.info.registered = f"models:/{after.register}/{version}"
 
 
 #: What ``fit`` does with the model after the search, in order; each step takes the model and
