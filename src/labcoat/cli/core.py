@@ -222,7 +222,8 @@ def _holdout(text: str) -> float | str:
 
 
 def _decision_lines(info: dict[str, Any]) -> list[str]:
-    """The calibration choice and the threshold's effect, in words (see evaluate.calibration)."""
+    """The calibration choice and the threshold's effect, in words (see evaluate.calibration and
+    evaluate.thresholds)."""
     lines = []
     cal, cut = info.get("calibration"), info.get("threshold")
     if cal:
