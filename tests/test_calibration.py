@@ -1,4 +1,5 @@
-"""Calibration and decision thresholds (labcoat.evaluate.calibration) against known truth."""
+"""Probability scores, calibration and decision thresholds (labcoat.evaluate.reliability,
+calibration, thresholds) against known truth."""
 from __future__ import annotations
 
 import json
@@ -19,9 +20,10 @@ import labcoat
 from labcoat.cli.core import _decision_lines
 from labcoat.datasets import make_churn
 from labcoat.errors import ConfigError
-from labcoat.evaluate.calibration import (
-    brier_score, choose_calibration, fit_calibrator, parse_costs, reliability_curve, tune_threshold)
+from labcoat.evaluate.calibration import choose_calibration, fit_calibrator
 from labcoat.evaluate.metrics import get_metric
+from labcoat.evaluate.reliability import brier_score, reliability_curve
+from labcoat.evaluate.thresholds import parse_costs, tune_threshold
 from labcoat.tasks import get_task
 
 

@@ -19,6 +19,7 @@ import labcoat
 from labcoat.errors import ConfigError, LabcoatNotice, TargetError
 from labcoat.evaluate import explain as ex
 from labcoat.evaluate._encoded import EncodedRows
+from labcoat.evaluate.shap_values import _shap_values
 
 WORDS = np.array([f"word{i}" for i in range(150)])
 
@@ -145,7 +146,7 @@ def test_shap_tree_values_are_exact_and_agree_with_the_sampling_estimate(numeric
     sv = ex.shap_values(model, frame, max_rows=40, background=40)
     assert set(sv.methods.values()) == {"tree"} and sv.method == "tree"
     assert additive(sv, 1e-5)
-    sampled = ex._shap_values(model, frame, 40, 40, 0, None, frozenset())
+    sampled = _shap_values(model, frame, 40, 40, 0, None, frozenset())
     assert set(sampled.methods.values()) == {"sampling"} and additive(sampled, 1e-9)
     assert np.allclose(sampled.base, sv.base)
     assert np.corrcoef(sv.values.to_numpy().ravel(), sampled.values.to_numpy().ravel())[0, 1] > 0.95

@@ -58,7 +58,7 @@ def regression_model(churn):
 def pages(tmp_path_factory, churn, churn_model, regression_model) -> dict[str, Path]:
     """The pages the browser test opens: a profile, a classifier's report with every section
     filled (explanations from the real ``summarize``), a regressor's report scored on new rows."""
-    from labcoat.evaluate.explain import summarize
+    from labcoat.evaluate.explain_summary import summarize
 
     full = copy.copy(churn_model)
     full.explanations = summarize(churn_model, churn, seconds=1)

@@ -59,7 +59,7 @@ class Model:
     calibrator : maps blended probabilities to calibrated ones (``info.calibration`` says
         why), or None; see ``labcoat.evaluate.calibration``.
     explanations : what drives the predictions, computed by ``fit`` on the training data
-        (:func:`labcoat.evaluate.explain.summarize`: importance, SHAP summary, partial
+        (:func:`labcoat.evaluate.explain_summary.summarize`: importance, SHAP summary, partial
         dependence), or None.
     threshold : binary classifiers predict the positive class when its probability is at least
         this (``info.threshold``); None predicts the most probable class.
@@ -185,8 +185,8 @@ class Model:
                 background: Any = 100) -> Any:
         """Why the model predicts what it does for ``row`` (positions in ``data``; default all
         rows): each row's top contributions by column, in a table (``.frame``) and in words
-        (``str()``). See :func:`labcoat.evaluate.explain.explain_row`."""
-        from labcoat.evaluate.explain import explain_row
+        (``str()``). See :func:`labcoat.evaluate.row_explanation.explain_row`."""
+        from labcoat.evaluate.row_explanation import explain_row
 
         return explain_row(self, _as_frame(data), row, top=top, background=background)
 

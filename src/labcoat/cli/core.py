@@ -225,7 +225,8 @@ def _holdout(text: str) -> float | str:
 
 
 def _decision_lines(info: ModelInfo) -> list[str]:
-    """The calibration choice and the threshold's effect, in words (see evaluate.calibration)."""
+    """The calibration choice and the threshold's effect, in words (see evaluate.calibration and
+    evaluate.thresholds)."""
     lines = []
     cal, cut = info.calibration, info.threshold
     if cal:

@@ -1,5 +1,5 @@
 """SHAP values of raw columns for a whole ensemble: exact TreeExplainer values for the tree
-members shap handles, permutation sampling for the rest (see ``labcoat.evaluate.explain``).
+members shap handles, permutation sampling for the rest (see ``labcoat.evaluate.shap_values``).
 
 Both measure the same interventional SHAP values against the same background rows, so the
 ensemble's values are the weight-sum of its members' (Shapley values are linear in the model)

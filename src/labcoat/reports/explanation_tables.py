@@ -18,7 +18,7 @@ def explanation_tables(explanations: Any) -> dict[str, Any] | None:
     values, series), ``output`` (what is explained), ``errors`` (part → why it is missing).
 
     This is the one place that knows the layout of ``model.explanations`` (that of
-    :func:`labcoat.evaluate.explain.summarize`: ``importance.table``, ``shap.mean_abs``,
+    :func:`labcoat.evaluate.explain_summary.summarize`: ``importance.table``, ``shap.mean_abs``,
     ``partial_dependence.features``; plain tables and mappings are accepted too); anything it
     does not recognise is left out.
     """

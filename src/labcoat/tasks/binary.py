@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from labcoat.errors import ConfigError, LabcoatNotice
-from labcoat.evaluate.calibration import parse_costs, threshold_metric_name, tune_threshold
 from labcoat.evaluate.metrics import Metric, get_metric
+from labcoat.evaluate.thresholds import parse_costs, threshold_metric_name, tune_threshold
 from labcoat.tasks.base import PostFit, TaskOptions
 from labcoat.tasks.classification import ClassificationOptions, ClassificationTask, _validated
 from labcoat.errors import listed as _list

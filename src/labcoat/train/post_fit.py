@@ -82,7 +82,7 @@ def _explain_and_report(model: Model, frame: pd.DataFrame, clock: Clock, seed: i
     """Set ``model.explanations`` (importance, SHAP summary, partial dependence on the training
     rows, in a few seconds) and, if ``write``, write the data profile and the model report into
     ``folder``. A failure here costs the reports, never the model: it is reported as a notice."""
-    from labcoat.evaluate.explain import summarize
+    from labcoat.evaluate.explain_summary import summarize
     from labcoat.reports import write_reports
 
     seconds = 3.0 if clock.budget is None else max(1.0, min(EXPLAIN_SHARE * clock.budget, 10.0))
