@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labcoat.data.schema import drop_missing_target
+from labcoat.data.infer import drop_missing_target
 from labcoat.data.holdout import as_times, check_split, outer_rows, time_span
 from labcoat.data.split import time_resampling
 from labcoat.errors import BudgetError, ConfigError, DataError, LabcoatNotice

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labcoat.data.schema import Role
+from labcoat.data.columns import Role
 from labcoat.errors import ConfigError, LabcoatNotice, SchemaError, TargetError, did_you_mean
 from labcoat.evaluate._encoded import EncodedRows
 from labcoat.evaluate._shapley import TREE_FAMILIES, shapley_values

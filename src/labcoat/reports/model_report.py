@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labcoat.data.schema import Role
+from labcoat.data.columns import Role
 from labcoat.tasks import get_task
 
 #: Leaderboard rows shown in the table and the interval plot.
