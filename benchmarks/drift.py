@@ -71,7 +71,8 @@ def scale_frame(rng: np.random.Generator, n: int, *, shifted: bool) -> pd.DataFr
 
 
 def scale_schema(frame: pd.DataFrame):
-    from labcoat.data.schema import Column, Role, Schema, Task
+    from labcoat.data.columns import Column, Role
+    from labcoat.data.schema import Schema, Task
 
     return Schema(target="y", task=Task.BINARY, classes=[0, 1], columns=[
         Column(name, Role.NUMERIC if name.startswith("num") else Role.CATEGORICAL, str(frame[name].dtype), 0.0, 0)
@@ -212,7 +213,8 @@ def run_evidently(jobs: list[dict]) -> dict:
 
 
 def ours(ref: pd.DataFrame, cur: pd.DataFrame) -> tuple[dict, float]:
-    from labcoat.data.schema import Column, Role, Schema, Task
+    from labcoat.data.columns import Column, Role
+    from labcoat.data.schema import Schema, Task
     from labcoat.monitoring.drift import detect_drift
     from labcoat.monitoring.reference import build_reference
 

@@ -17,7 +17,8 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import jensenshannon as scipy_js
 
-from labcoat.data.schema import Column, Role, Schema
+from labcoat.data.columns import Column, Role
+from labcoat.data.schema import Schema
 from labcoat.errors import ConfigError, DataError, SchemaError
 from labcoat.monitoring import stattests as st
 from labcoat.monitoring.drift import DriftOptions, detect_drift

@@ -21,7 +21,7 @@ import scipy.sparse as sp
 
 from conftest import mixed_frame, shared_dataset
 from labcoat.data import schema as schema_module
-from labcoat.data.schema import SmallFrame
+from labcoat.data.small_frame import SmallFrame
 from labcoat.errors import LabcoatNotice
 from labcoat.features import build as build_module
 from labcoat.features import transformers as transformers_module

@@ -4,7 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labcoat.data.schema import Role, Schema, drop_missing_target, infer_column
+from labcoat.data.columns import Role
+from labcoat.data.infer import drop_missing_target, infer_column
+from labcoat.data.schema import Schema
 from labcoat.errors import ConfigError, LabcoatNotice, SchemaError, TargetError
 from labcoat.tasks import infer_schema
 
@@ -124,7 +126,8 @@ def test_schema_round_trips_through_json(frame):
 
 
 def test_small_frames_take_a_fast_path_with_identical_results(frame):
-    from labcoat.data import schema as schema_module
+    from labcoat.data import coerce as coerce_module
+    from labcoat.data import small_frame as small_frame_module
 
     schema = infer_schema(frame, "churn")
     rows = frame.drop(columns="churn").head(40).copy()
@@ -132,10 +135,10 @@ def test_small_frames_take_a_fast_path_with_identical_results(frame):
     rows.loc[rows.index[0], "age"] = " 42 "
     rows.loc[rows.index[1], "note"] = None
     fast = schema.prepare(rows)
-    general = pd.DataFrame({c.name: schema_module._coerce(rows[c.name], c) for c in schema.features},
+    general = pd.DataFrame({c.name: coerce_module._coerce(rows[c.name], c) for c in schema.features},
                            index=rows.index)
     pd.testing.assert_frame_equal(fast, general)
-    assert schema_module._prepare_small(rows, schema.features) is not None
+    assert small_frame_module._prepare_small(rows, schema.features) is not None
 
 
 def test_datetime_features_do_not_depend_on_the_time_unit_of_the_input():

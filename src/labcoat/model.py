@@ -16,7 +16,9 @@ import numpy as np
 import pandas as pd
 
 from labcoat import artifact
-from labcoat.data.schema import Role, Schema, SmallFrame
+from labcoat.data.columns import Role
+from labcoat.data.schema import Schema
+from labcoat.data.small_frame import SmallFrame
 from labcoat.features.build import transform
 from labcoat.errors import LabcoatNotice, SchemaError
 from labcoat.model_info import ModelInfo

@@ -167,7 +167,7 @@ def schema(data: Path = typer.Argument(...), target: str = typer.Option(..., "--
            task: Optional[str] = typer.Option(None), as_json: bool = typer.Option(False, "--json")) -> None:
     """Infer and print the column roles and the task, without training."""
     from labcoat.data.io import read_table
-    from labcoat.data.schema import drop_missing_target
+    from labcoat.data.infer import drop_missing_target
     from labcoat.tasks import infer_schema
 
     with warnings.catch_warnings(record=True) as caught:

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from labcoat.data.schema import Role, Schema, drop_missing_target
+from labcoat.data.columns import Role
+from labcoat.data.infer import drop_missing_target
+from labcoat.data.schema import Schema
 from labcoat.errors import ConfigError, did_you_mean
 
 #: From this many rows, ``holdout="auto"`` keeps an outer holdout of 10% (at most 10,000 rows).

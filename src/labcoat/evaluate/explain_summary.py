@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labcoat.data.schema import Role
+from labcoat.data.columns import Role
 from labcoat.errors import SchemaError
 from labcoat.evaluate._encoded import EncodedRows
 from labcoat.evaluate._explain_common import _jsonable, _output_label, _prepare, _sample

@@ -30,7 +30,9 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler, TargetEncoder
 
-from labcoat.data.schema import Role, Schema, SmallFrame
+from labcoat.data.columns import Role
+from labcoat.data.schema import Schema
+from labcoat.data.small_frame import SmallFrame
 from labcoat.features.transformers import CategoryStrings, DatetimeParts, OneHot, OrdinalCodes
 
 if TYPE_CHECKING:

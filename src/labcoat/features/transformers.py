@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 if TYPE_CHECKING:
     import scipy.sparse as sp
 
-    from labcoat.data.schema import SmallFrame
+    from labcoat.data.small_frame import SmallFrame
 
 _PARTS = ("year", "month", "day", "day_of_week", "day_of_year", "hour")
 

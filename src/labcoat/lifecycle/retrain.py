@@ -288,7 +288,7 @@ def _fit_arguments(settings: dict[str, Any], budget: float | str | None, trials:
 
 def _read_labelled(data: Any, target: str) -> pd.DataFrame:
     from labcoat.data.io import read_table
-    from labcoat.data.schema import drop_missing_target
+    from labcoat.data.infer import drop_missing_target
 
     frame = read_table(data)
     if target not in frame.columns:

@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labcoat.data.schema import _num_label
+from labcoat.data.coerce import _num_label
 from labcoat.errors import ConfigError, DataError, SchemaError, did_you_mean
 from labcoat.monitoring import stattests as st
 from labcoat.monitoring.reference import PREDICTION, ColumnReference, Reference, _jsonable

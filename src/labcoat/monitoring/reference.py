@@ -39,7 +39,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labcoat.data.schema import Role, Schema
+from labcoat.data.columns import Role
+from labcoat.data.schema import Schema
 from labcoat.monitoring.sketch import MAX_CATEGORIES, category_counts, numeric_sketch, numeric_values
 
 FORMAT_VERSION = 1

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labcoat.data.schema import _FALSE, _TRUE, _num_label
+from labcoat.data.coerce import _FALSE, _TRUE, _num_label
 
 #: References with at most this many values keep them all (KS is then exact).
 EXACT_ROWS = 1000

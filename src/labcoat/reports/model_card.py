@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from labcoat.data.schema import Role
+from labcoat.data.columns import Role
 from labcoat.model_info import ModelInfo
 from labcoat.reports._format import _num, _short
 

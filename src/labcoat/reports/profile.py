@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labcoat.data.schema import FEATURE_ROLES, Column, Role, infer_column
+from labcoat.data.columns import FEATURE_ROLES, Column, Role
+from labcoat.data.infer import infer_column
 from labcoat.tasks import get_task, infer_schema
 
 #: Rows used for role inference, associations and correlations.
@@ -64,7 +65,7 @@ def profile_data(frame: Any, target: str | None = None) -> dict[str, Any]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if target is not None:
-            from labcoat.data.schema import drop_missing_target
+            from labcoat.data.infer import drop_missing_target
 
             frame = drop_missing_target(frame, target)
         sample = frame.sample(SAMPLE_ROWS, random_state=0) if len(frame) > SAMPLE_ROWS else frame

@@ -33,7 +33,7 @@ def shared_folds(model: Any, data: Any, *, seed: int = 0) -> tuple[pd.DataFrame,
     """The labelled rows of ``data`` and the folds every compared model is scored on (chosen
     as ``fit`` chooses them, from the first model's task)."""
     from labcoat.data.io import read_table
-    from labcoat.data.schema import drop_missing_target
+    from labcoat.data.infer import drop_missing_target
     from labcoat.errors import DataError
 
     frame = data if isinstance(data, pd.DataFrame) else read_table(data)

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from labcoat.data.schema import Role, Schema
+from labcoat.data.columns import Role
+from labcoat.data.schema import Schema
 from labcoat.serve.validation import Problem, RequestInvalid
 
 _ANY_SCALAR = {"type": ["string", "number", "integer", "boolean", "null"]}

@@ -31,7 +31,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labcoat.data.schema import _FALSE, _TRUE, Column, Role, Schema
+from labcoat.data.coerce import _FALSE, _TRUE
+from labcoat.data.columns import Column, Role
+from labcoat.data.schema import Schema
 
 #: At most this many problems of one kind are listed per column.
 EXAMPLES = 3

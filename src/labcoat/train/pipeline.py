@@ -13,7 +13,7 @@ import pandas as pd
 
 from labcoat.artifact import library_versions
 from labcoat.data.holdout import as_times, check_split, outer_rows
-from labcoat.data.schema import drop_missing_target
+from labcoat.data.infer import drop_missing_target
 from labcoat.data.split import time_resampling
 from labcoat.errors import BudgetError, ConfigError, DataError, LabcoatNotice
 from labcoat.evaluate.metrics import get_metric
