@@ -72,9 +72,9 @@ def scale_frame(rng: np.random.Generator, n: int, *, shifted: bool) -> pd.DataFr
 
 def scale_schema(frame: pd.DataFrame):
     from labcoat.data.columns import Column, Role
-    from labcoat.data.schema import Schema, Task
+    from labcoat.data.schema import Schema
 
-    return Schema(target="y", task=Task.BINARY, classes=[0, 1], columns=[
+    return Schema(target="y", task="binary", classes=[0, 1], columns=[
         Column(name, Role.NUMERIC if name.startswith("num") else Role.CATEGORICAL, str(frame[name].dtype), 0.0, 0)
         for name in frame.columns])
 
@@ -214,11 +214,11 @@ def run_evidently(jobs: list[dict]) -> dict:
 
 def ours(ref: pd.DataFrame, cur: pd.DataFrame) -> tuple[dict, float]:
     from labcoat.data.columns import Column, Role
-    from labcoat.data.schema import Schema, Task
+    from labcoat.data.schema import Schema
     from labcoat.monitoring.drift import detect_drift
     from labcoat.monitoring.reference import build_reference
 
-    schema = Schema(target="y", task=Task.BINARY, classes=[0, 1], columns=[
+    schema = Schema(target="y", task="binary", classes=[0, 1], columns=[
         Column(name, Role.NUMERIC if pd.api.types.is_float_dtype(ref[name]) else Role.CATEGORICAL, "", 0.0, 0)
         for name in ref.columns])
     start = time.perf_counter()

@@ -129,12 +129,13 @@ def test_settings_of_a_model_fitted_before_they_were_recorded():
     from types import SimpleNamespace
 
     from labcoat.lifecycle.retrain import fit_settings
+    from labcoat.model_info import ModelInfo
 
-    old = SimpleNamespace(
+    old = SimpleNamespace(  # labcoat.json of a model saved before the settings were recorded
         schema=SimpleNamespace(target="y"), task=get_task("binary"), metric="pr_auc",
-        info={"metric": "pr_auc", "seed": 7, "budget_seconds": 30.0, "resampling": "5 folds forward in time by 'day'",
+        info=ModelInfo.from_dict({"metric": "pr_auc", "seed": 7, "budget_seconds": 30.0, "resampling": "5 folds forward in time by 'day'",
               "calibration": {"method": "none", "requested": "none"},
-              "threshold": {"value": 0.3, "objective": "cost", "costs": {"fp": 1.0, "fn": 5.0}}})
+              "threshold": {"value": 0.3, "objective": "cost", "costs": {"fp": 1.0, "fn": 5.0}}}))
     with pytest.warns(labcoat.LabcoatNotice, match="before labcoat recorded its settings"):
         settings = fit_settings(old)
     assert settings == {"target": "y", "task": "binary", "metric": "pr_auc", "budget_seconds": 30.0, "trials": None,
