@@ -13,6 +13,7 @@ import typer
 from labcoat.cli._shared import MODEL_HELP, TRACKING_HELP, err, show_notices, unique
 
 if TYPE_CHECKING:
+    from labcoat.model import Model
     from labcoat.model_info import ModelInfo
 
 
@@ -181,13 +182,14 @@ def schema(data: Path = typer.Argument(...), target: str = typer.Option(..., "--
     print(s.to_frame().to_string(index=False))
 
 
-def _print_model(model: Any) -> None:
+def _print_model(model: Model) -> None:
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"Leaderboard ({model.metric}, {model.info.resampling})")
     for name in ("rank", "family", "score", "95% interval", "p vs best", "fit s", "weight", "status"):
         table.add_column(name)
+    r: Any  # a leaderboard row: its columns as attributes
     for r in model.leaderboard.head(10).itertuples():
         p = getattr(r, "p_vs_best", float("nan"))
         table.add_row(str(r.rank), r.family, f"{r.score:.4f}", _interval(r), "" if p != p else f"{p:.3f}",

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+
+if TYPE_CHECKING:
+    from labcoat.model import Model
 
 #: Hybrid rows evaluated per model call: bounds memory (rows x encoded width) while keeping
 #: per-call overheads small.
@@ -32,7 +35,7 @@ class EncodedRows:
     ``idx[r, k]`` of the table.
     """
 
-    def __init__(self, model: Any, prepared: pd.DataFrame, members: Sequence[Any] | None = None) -> None:
+    def __init__(self, model: Model, prepared: pd.DataFrame, members: Sequence[Any] | None = None) -> None:
         from labcoat.features.build import transform
 
         self.model = model

@@ -5,15 +5,18 @@ plain-Python form of values for JSON."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from labcoat.errors import ConfigError, SchemaError
 
+if TYPE_CHECKING:
+    from labcoat.model import Model
 
-def _prepare(model: Any, frame: pd.DataFrame) -> pd.DataFrame:
+
+def _prepare(model: Model, frame: pd.DataFrame) -> pd.DataFrame:
     if not isinstance(frame, pd.DataFrame):
         raise SchemaError(f"Expected a pandas DataFrame to explain, got {type(frame).__name__}.")
     if not len(frame):
@@ -29,7 +32,7 @@ def _sample(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
     return frame.iloc[picked]
 
 
-def _output_label(model: Any, k: int | None) -> str:
+def _output_label(model: Model, k: int | None) -> str:
     """What the explained output is: ``"P(target=class)"`` or the target's name."""
     return model.task.output_label(model.schema.target, model.schema.classes, k)
 

@@ -9,7 +9,7 @@ and its base is its mean output over the background.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -17,6 +17,9 @@ import scipy.sparse as sp
 
 from labcoat.evaluate._encoded import EncodedRows
 from labcoat.models import FAMILIES
+
+if TYPE_CHECKING:
+    from labcoat.model import Model
 
 #: Families whose members ``shap.TreeExplainer`` explains exactly (``Family.tree_shap``).
 #: Left out, measured with shap 0.51: histogram gradient boosting (its values miss the model's
@@ -30,7 +33,7 @@ TREE_FAMILIES = frozenset(name for name, family in FAMILIES.items() if family.tr
 TREE_TOLERANCE = 1e-4
 
 
-def shapley_values(model: Any, rows: pd.DataFrame, background: pd.DataFrame, seed: int,
+def shapley_values(model: Model, rows: pd.DataFrame, background: pd.DataFrame, seed: int,
                    trees: frozenset[str] = TREE_FAMILIES
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, str]]:
     """Contributions ``(n, d, K)``, base ``(K,)``, output ``(n, K)`` and the method per member.
@@ -72,7 +75,7 @@ def shapley_values(model: Any, rows: pd.DataFrame, background: pd.DataFrame, see
     return phi, base, output, methods
 
 
-def tree_ready(model: Any, table: EncodedRows, member: Any) -> bool:
+def tree_ready(model: Model, table: EncodedRows, member: Any) -> bool:
     """Whether TreeExplainer is worth trying on ``member`` (see :data:`TREE_FAMILIES`)."""
     key = member.preprocessor or member.style
     if member.family not in TREE_FAMILIES or table.owners.get(key) is None:
@@ -86,7 +89,7 @@ def tree_ready(model: Any, table: EncodedRows, member: Any) -> bool:
     return True
 
 
-def tree_values(model: Any, table: EncodedRows, member: Any, n: int,
+def tree_values(model: Model, table: EncodedRows, member: Any, n: int,
                 b: int) -> tuple[np.ndarray, np.ndarray] | None:
     """Exact interventional values of one tree member, ``(n, d, K)``, with a mask of the rows
     whose values add up to the member's own output; ``None`` when TreeExplainer fails or its

@@ -16,13 +16,16 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 
 from labcoat.evaluate.stats import Comparison, holm, paired_test
 
+if TYPE_CHECKING:
+    from labcoat.model import Model
 
-def compare_trials(model: Any, *candidates: str | int) -> list[dict[str, Any]]:
+
+def compare_trials(model: Model, *candidates: str | int) -> list[dict[str, Any]]:
     """Compare candidates of one fitted model's search, on the folds they shared.
 
     A candidate is a trial number or a family name (its best trial). Every pair is tested;

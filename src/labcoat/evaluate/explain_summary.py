@@ -8,7 +8,7 @@ import math
 import time
 import warnings
 from collections.abc import Hashable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -21,8 +21,11 @@ from labcoat.evaluate.importance import permutation_importance
 from labcoat.evaluate.partial_dependence import partial_dependence
 from labcoat.evaluate.shap_values import _shap_values
 
+if TYPE_CHECKING:
+    from labcoat.model import Model
 
-def summarize(model: Any, frame: pd.DataFrame, *, seed: int = 0, seconds: float = 3.0,
+
+def summarize(model: Model, frame: pd.DataFrame, *, seed: int = 0, seconds: float = 3.0,
               top: int = 4) -> dict[str, Any]:
     """A compact, JSON-ready summary for reports: importance, mean |SHAP|, partial dependence.
 
@@ -66,7 +69,7 @@ def summarize(model: Any, frame: pd.DataFrame, *, seed: int = 0, seconds: float 
     return out
 
 
-def _summarize_parts(model: Any, frame: pd.DataFrame, out: dict[str, Any], seed: int, seconds: float,
+def _summarize_parts(model: Model, frame: pd.DataFrame, out: dict[str, Any], seed: int, seconds: float,
                      top: int) -> None:
     """Fill ``out`` part by part within ``seconds``.
 
@@ -176,7 +179,7 @@ def _ladder(value: float, low: int, high: int) -> int:
     return fitting[-1] if fitting else steps[0]
 
 
-def _call_cost(model: Any, rows: pd.DataFrame, seconds: float) -> tuple[float, float]:
+def _call_cost(model: Model, rows: pd.DataFrame, seconds: float) -> tuple[float, float]:
     """Seconds per model call and per evaluated row, measured on encoded rows in about
     ``seconds``: 100 rows twice (the first call also builds caches) and one larger batch, or
     100 rows once for a slow model. Batches stay above the single-row fast paths (<= 64 rows),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -15,8 +15,11 @@ from labcoat.errors import LabcoatNotice, SchemaError, TargetError, did_you_mean
 from labcoat.evaluate._encoded import EncodedRows
 from labcoat.evaluate._explain_common import _check_positive, _prepare
 
+if TYPE_CHECKING:
+    from labcoat.model import Model
 
-def permutation_importance(model: Any, frame: pd.DataFrame, *, repeats: int = 5, max_rows: int = 2000,
+
+def permutation_importance(model: Model, frame: pd.DataFrame, *, repeats: int = 5, max_rows: int = 2000,
                            seed: int = 0) -> pd.DataFrame:
     """How much the model's metric worsens when each raw column is shuffled.
 
@@ -84,7 +87,7 @@ class _RowPicker:
         return self
 
 
-def _rows_with_target(model: Any, frame: pd.DataFrame, max_rows: int,
+def _rows_with_target(model: Model, frame: pd.DataFrame, max_rows: int,
                       seed: int) -> tuple[pd.DataFrame, np.ndarray]:
     """Prepared rows (reset index) and their encoded target, rows without a usable target dropped."""
     target = model.schema.target

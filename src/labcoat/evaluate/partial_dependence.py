@@ -5,7 +5,7 @@ boolean one), for given columns or the most important ones."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -18,8 +18,11 @@ from labcoat.evaluate._explain_common import (
 from labcoat.evaluate.importance import permutation_importance
 from labcoat.evaluate.shap_values import shap_values
 
+if TYPE_CHECKING:
+    from labcoat.model import Model
 
-def partial_dependence(model: Any, frame: pd.DataFrame, features: Sequence[str] | None = None, *,
+
+def partial_dependence(model: Model, frame: pd.DataFrame, features: Sequence[str] | None = None, *,
                        top: int = 4, grid: int = 20, max_rows: int = 1000, seed: int = 0) -> dict[str, Any]:
     """Average output over ``max_rows`` rows of ``frame`` as each feature sweeps a grid.
 
@@ -61,7 +64,7 @@ def partial_dependence(model: Any, frame: pd.DataFrame, features: Sequence[str] 
     return {name: _partial_dependence_one(model, rows, columns[name], grid) for name in features}
 
 
-def _partial_dependence_one(model: Any, rows: pd.DataFrame, column: Any, grid: int) -> dict[str, Any]:
+def _partial_dependence_one(model: Model, rows: pd.DataFrame, column: Any, grid: int) -> dict[str, Any]:
     values, shown, kind = _grid(rows[column.name], column, grid)
     if not len(values):
         return {"kind": kind, "values": [], "average": [], "explained": _output_label(model, None)}
@@ -106,7 +109,7 @@ def _grid(values: pd.Series, column: Any, grid: int) -> tuple[list[Any], list[An
     return points.tolist(), [float(p) for p in points], "numeric"
 
 
-def _top_features(model: Any, frame: pd.DataFrame, top: int, seed: int) -> list[str]:
+def _top_features(model: Model, frame: pd.DataFrame, top: int, seed: int) -> list[str]:
     text = set(model.schema.names(Role.TEXT))
     if model.schema.target in frame.columns:
         order = permutation_importance(model, frame, repeats=3, max_rows=1000, seed=seed)["feature"].tolist()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -16,6 +16,9 @@ from labcoat.errors import ConfigError, SchemaError
 from labcoat.evaluate._explain_common import _check_positive, _jsonable, _prepare
 from labcoat.evaluate._shapley import shapley_values
 from labcoat.evaluate.shap_values import _background, _select_class
+
+if TYPE_CHECKING:
+    from labcoat.model import Model
 
 
 #: ``Explanation.frame``'s ``column`` for the sum of the columns not shown.
@@ -73,7 +76,7 @@ class Explanation:
         return "\n\n".join(blocks)
 
 
-def explain_row(model: Any, frame: pd.DataFrame, row: int | Sequence[int] | None = None, *, top: int = 5,
+def explain_row(model: Model, frame: pd.DataFrame, row: int | Sequence[int] | None = None, *, top: int = 5,
                 background: int | pd.DataFrame = 100, class_: Any = None, seed: int = 0) -> Explanation:
     """Why the model predicts what it does for ``row`` (positions in ``frame``; default all rows).
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -15,6 +15,9 @@ import pandas as pd
 from labcoat.errors import ConfigError, LabcoatNotice
 from labcoat.evaluate._explain_common import _check_positive, _output_label, _prepare, _sample
 from labcoat.evaluate._shapley import TREE_FAMILIES, shapley_values
+
+if TYPE_CHECKING:
+    from labcoat.model import Model
 
 
 @dataclass
@@ -47,7 +50,7 @@ class ShapValues:
         return "+".join(used)
 
 
-def shap_values(model: Any, frame: pd.DataFrame, *, max_rows: int = 500,
+def shap_values(model: Model, frame: pd.DataFrame, *, max_rows: int = 500,
                 background: int | pd.DataFrame = 100, class_: Any = None, seed: int = 0) -> ShapValues:
     """SHAP values of the raw columns for up to ``max_rows`` rows of ``frame``.
 
@@ -76,7 +79,7 @@ def shap_values(model: Any, frame: pd.DataFrame, *, max_rows: int = 500,
     return _shap_values(model, frame, max_rows, background, seed, class_, TREE_FAMILIES)
 
 
-def _shap_values(model: Any, frame: pd.DataFrame, max_rows: int, background: int | pd.DataFrame, seed: int,
+def _shap_values(model: Model, frame: pd.DataFrame, max_rows: int, background: int | pd.DataFrame, seed: int,
                  class_: Any, trees: frozenset[str]) -> ShapValues:
     rows = _prepare(model, _sample(frame, max_rows, seed))
     back = _background(model, frame, background, seed)
@@ -84,7 +87,7 @@ def _shap_values(model: Any, frame: pd.DataFrame, max_rows: int, background: int
     return _select_class(model, rows.index, phi, base, output, methods, len(back), class_)
 
 
-def _select_class(model: Any, index: pd.Index, phi: np.ndarray, base: np.ndarray, output: np.ndarray,
+def _select_class(model: Model, index: pd.Index, phi: np.ndarray, base: np.ndarray, output: np.ndarray,
                   methods: dict[str, str], background: int, class_: Any) -> ShapValues:
     names = [c.name for c in model.schema.features]
     n = len(index)
@@ -102,7 +105,7 @@ def _select_class(model: Any, index: pd.Index, phi: np.ndarray, base: np.ndarray
         methods=methods, background=background)
 
 
-def _class_position(model: Any, class_: Any) -> int:
+def _class_position(model: Model, class_: Any) -> int:
     classes = list(model.schema.classes or ())
     for k, c in enumerate(classes):
         if c == class_ or str(c) == str(class_):
@@ -111,7 +114,7 @@ def _class_position(model: Any, class_: Any) -> int:
                       f"{', '.join(map(repr, classes))}.")
 
 
-def _background(model: Any, frame: pd.DataFrame, background: int | pd.DataFrame, seed: int) -> pd.DataFrame:
+def _background(model: Model, frame: pd.DataFrame, background: int | pd.DataFrame, seed: int) -> pd.DataFrame:
     """Prepared background rows: given, the model's stored training sample, or from ``frame``."""
     if isinstance(background, pd.DataFrame):
         return _prepare(model, background).reset_index(drop=True)

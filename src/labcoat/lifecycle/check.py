@@ -26,7 +26,7 @@ import tempfile
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -39,6 +39,9 @@ from labcoat.monitoring.performance import TOLERANCE, assess, training_estimate
 from labcoat.monitoring.result import MonitorResult
 from labcoat.lifecycle.scoring import Labelled, scored
 
+if TYPE_CHECKING:
+    from labcoat.model import Model
+
 #: Fewer current rows than this: no check (an error).
 MIN_ROWS = 30
 #: The prediction log ``labcoat serve`` writes by default.
@@ -47,7 +50,7 @@ DEFAULT_LOG = "predictions.db"
 _PREDICTION = "__labcoat_prediction__"
 
 
-def monitor(model: Any, *, current: Any = None, from_log: str | Path | bool | None = None,
+def monitor(model: Model | str | Path, *, current: Any = None, from_log: str | Path | bool | None = None,
             since: str | None = None, labels: Any = None, label_column: str | None = None,
             id_column: str | None = None, options: DriftOptions | dict[str, Any] | None = None,
             report: str | Path | None = None, tracking_uri: str | None = None, track: bool = True,
@@ -180,7 +183,7 @@ def _params(result: MonitorResult) -> dict[str, str]:
     return out
 
 
-def _load(model: Any, tracking_uri: str | None) -> tuple[Any, dict[str, Any]]:
+def _load(model: Model | str | Path, tracking_uri: str | None) -> tuple[Model, dict[str, Any]]:
     """The model and what identifies it: reference, label for people, registered name and
     version, the run that trained it, target, task and metric."""
     from labcoat.api import load

@@ -20,13 +20,19 @@ import re
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from labcoat.errors import ConfigError, DataError, LabcoatNotice, did_you_mean
 from labcoat.lifecycle.gate import check_policy, gate, resolve_margin
+
+if TYPE_CHECKING:
+    from labcoat.data.schema import Schema
+    from labcoat.model import Model
+    from labcoat.model_info import ModelInfo
+    from labcoat.tasks import Task
 
 #: The recent holdout: this share of the new rows by default, and at least this many rows.
 HOLDOUT_SHARE = 0.2
@@ -223,7 +229,20 @@ def champion_reference(model: str | Path) -> str:
     return f"models:/{text}@champion"
 
 
-def fit_settings(model: Any) -> dict[str, Any]:
+class _Fitted(Protocol):
+    """What :func:`fit_settings` reads of a model (a Model; tests pass a stand-in for an old one)."""
+
+    @property
+    def schema(self) -> Schema: ...
+    @property
+    def task(self) -> Task: ...
+    @property
+    def metric(self) -> str: ...
+    @property
+    def info(self) -> ModelInfo: ...
+
+
+def fit_settings(model: _Fitted) -> dict[str, Any]:
     """The settings ``model`` was fitted with (``info.settings``); for models fitted before
     they were recorded, what ``info`` still tells (metric, task, seed, budget, calibration,
     threshold, time column), with a notice that families and the holdout are the defaults."""
@@ -245,7 +264,7 @@ def fit_settings(model: Any) -> dict[str, Any]:
             "threshold_metric": objective if objective not in (None, "cost") else None}
 
 
-def split_recent(frame: pd.DataFrame, model: Any, *, share: float = HOLDOUT_SHARE, seed: int = 0,
+def split_recent(frame: pd.DataFrame, model: Model, *, share: float = HOLDOUT_SHARE, seed: int = 0,
                  time_column: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """The rows to train the challenger on, the recent holdout, and the holdout in words.
 
@@ -297,7 +316,7 @@ def _read_labelled(data: Any, target: str) -> pd.DataFrame:
     return drop_missing_target(frame, target)
 
 
-def _encoded_target(frame: pd.DataFrame, model: Any) -> np.ndarray:
+def _encoded_target(frame: pd.DataFrame, model: Model) -> np.ndarray:
     y = model.task.encode_target(frame[model.schema.target], model.schema.classes)
     if model.schema.classes is not None and (y < 0).any():
         unseen = sorted(set(frame[model.schema.target][y < 0].astype(str)))
@@ -307,7 +326,7 @@ def _encoded_target(frame: pd.DataFrame, model: Any) -> np.ndarray:
     return y
 
 
-def _check_classes(train: pd.DataFrame, model: Any) -> None:
+def _check_classes(train: pd.DataFrame, model: Model) -> None:
     """The challenger must learn the champion's classes, or the two cannot be scored alike."""
     if model.schema.classes is None:
         return
@@ -322,7 +341,7 @@ def _check_classes(train: pd.DataFrame, model: Any) -> None:
                         "with the champion class by class. Use a window with every class, or fit a new model.")
 
 
-def _predictions(model: Any, frame: pd.DataFrame, classes: list[Any] | None = None) -> np.ndarray:
+def _predictions(model: Model, frame: pd.DataFrame, classes: list[Any] | None = None) -> np.ndarray:
     """Probabilities (columns in the order of ``classes``, default the model's) or values."""
     if model.schema.classes is None:
         return np.asarray(model.raw_output(frame), dtype=np.float64)

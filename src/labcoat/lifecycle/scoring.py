@@ -13,13 +13,16 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from labcoat.lifecycle.current import Chunk
 from labcoat.monitoring.labels import encode
+
+if TYPE_CHECKING:
+    from labcoat.model import Model
 
 
 @dataclass
@@ -44,7 +47,7 @@ class Labelled:
         return np.concatenate(self._outputs) if self._outputs else np.empty(0)
 
 
-def outputs(model: Any, rows: pd.DataFrame) -> np.ndarray:
+def outputs(model: Model, rows: pd.DataFrame) -> np.ndarray:
     """The model's blended output for ``rows`` (``Model.raw_output``: probabilities per class or
     values); the notices on unseen values are left out (the drift report lists them)."""
     with warnings.catch_warnings():
@@ -52,12 +55,12 @@ def outputs(model: Any, rows: pd.DataFrame) -> np.ndarray:
         return model.raw_output(rows)
 
 
-def prediction_column(model: Any, out: np.ndarray, index: pd.Index | None = None) -> pd.Series:
+def prediction_column(model: Model, out: np.ndarray, index: pd.Index | None = None) -> pd.Series:
     """The one number or label per row whose distribution is compared with the reference's."""
     return pd.Series(model.task.prediction_summary(out, model.schema.classes), index=index, name="prediction")
 
 
-def scored(model: Any, chunks: Iterable[Chunk], sink: Labelled) -> Iterator[tuple[pd.DataFrame, pd.Series]]:
+def scored(model: Model, chunks: Iterable[Chunk], sink: Labelled) -> Iterator[tuple[pd.DataFrame, pd.Series]]:
     """Each chunk's rows with its prediction column; labelled rows go to ``sink``."""
     for chunk in chunks:
         out = chunk.outputs if chunk.outputs is not None else outputs(model, chunk.rows)

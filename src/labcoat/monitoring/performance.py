@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import stats
@@ -46,6 +46,9 @@ from scipy import stats
 from labcoat.evaluate.intervals import bootstrap_interval
 from labcoat.evaluate.metrics import Metric
 from labcoat.evaluate.stats import corrected_t_interval
+
+if TYPE_CHECKING:
+    from labcoat.model import Model
 
 #: Fewer labelled rows than this: the score is not estimated.
 MIN_LABELLED = 30
@@ -155,7 +158,7 @@ def degradation(result: Performance, tolerance: float = TOLERANCE) -> Performanc
     return result
 
 
-def training_estimate(model: Any) -> Estimate | None:
+def training_estimate(model: Model) -> Estimate | None:
     """The model's estimate of its own score on new rows, with its 95% interval.
 
     From ``Model.reference.performance`` when the model has one, else from ``Model.info``, in

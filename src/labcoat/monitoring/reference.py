@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,9 @@ import pandas as pd
 from labcoat.data.columns import Role
 from labcoat.data.schema import Schema
 from labcoat.monitoring.sketch import MAX_CATEGORIES, category_counts, numeric_sketch, numeric_values
+
+if TYPE_CHECKING:
+    from labcoat.model import Model
 
 FORMAT_VERSION = 1
 #: Name of the prediction's summary.
@@ -186,14 +189,14 @@ def profile_column(s: pd.Series, role: Role, *, labels: list[Any] | None = None)
 
 
 # ---------------------------------------------------------------------- from a fitted model
-def model_reference(model: Any, frame: pd.DataFrame) -> Reference:
+def model_reference(model: Model, frame: pd.DataFrame) -> Reference:
     """The reference of a fitted ``model`` trained on ``frame``: its columns, the out-of-fold
     predictions (``model.oof``) and :func:`model_performance`."""
     return build_reference(frame, model.schema, predictions=oof_predictions(model),
                            performance=model_performance(model), summary_is_label=model.task.summary_is_label)
 
 
-def oof_predictions(model: Any) -> np.ndarray | None:
+def oof_predictions(model: Model) -> np.ndarray | None:
     """The out-of-fold predictions in the reference's form (module docstring), or None."""
     if model.oof is None:
         return None
@@ -203,7 +206,7 @@ def oof_predictions(model: Any) -> np.ndarray | None:
     return model.task.prediction_summary(pred, model.schema.classes)
 
 
-def model_performance(model: Any) -> dict[str, Any]:
+def model_performance(model: Model) -> dict[str, Any]:
     """The out-of-fold score of ``model``'s ensemble with its 95% interval (corrected resampled
     t over folds; a bootstrap of the out-of-fold rows for one holdout), plus the
     selection-corrected estimate and the test score when ``model.info`` has them.

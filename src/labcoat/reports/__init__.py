@@ -11,15 +11,18 @@ page; no CDN). Jinja2 and Plotly are imported on first use.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # Imported here, not lazily: the module ``model_report`` would otherwise shadow the function of
 # the same name as an attribute of this package once imported.
 from labcoat.reports.model_report import model_report
 from labcoat.reports.profile import profile_report
 
+if TYPE_CHECKING:
+    from labcoat.model import Model
 
-def write_reports(model: Any, frame: Any, out_dir: str | Path) -> list[Path]:
+
+def write_reports(model: Model, frame: Any, out_dir: str | Path) -> list[Path]:
     """Write ``profile.html`` (of ``frame``, the training data) and ``report.html`` (of
     ``model``) into ``out_dir`` (created if needed) and return their paths.
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from labcoat.model_info import ModelInfo
 from labcoat.reports._format import _num
+
+if TYPE_CHECKING:
+    from labcoat.model import Model
 
 METRIC_WORDS = {
     "roc_auc": "the chance that the model ranks a random positive case above a random negative one: "
@@ -33,7 +36,7 @@ METRIC_WORDS = {
 }
 
 
-def _metric(model: Any, info: ModelInfo) -> dict[str, Any]:
+def _metric(model: Model, info: ModelInfo) -> dict[str, Any]:
     from labcoat.evaluate.metrics import get_metric
 
     name = str(info.metric)
@@ -45,7 +48,7 @@ def _metric(model: Any, info: ModelInfo) -> dict[str, Any]:
     return {"name": name, "label": label, "greater_is_better": greater, "words": METRIC_WORDS.get(name, "")}
 
 
-def estimates(model: Any, info: ModelInfo, metric: dict[str, Any]) -> list[dict[str, Any]]:
+def estimates(model: Model, info: ModelInfo, metric: dict[str, Any]) -> list[dict[str, Any]]:
     """The model's score, each with its 95% interval and where it comes from."""
     out = []
     score = _num(info.ensemble_score)
@@ -77,7 +80,7 @@ def estimates(model: Any, info: ModelInfo, metric: dict[str, Any]) -> list[dict[
     return out
 
 
-def _search_interval(model: Any, info: ModelInfo) -> tuple[float | None, float | None]:
+def _search_interval(model: Model, info: ModelInfo) -> tuple[float | None, float | None]:
     """The ensemble's 95% interval: the corrected resampled t interval from its spread over
     folds (as the leaderboard's intervals are)."""
     std, score = _num(info.ensemble_score_std), _num(info.ensemble_score)
@@ -97,7 +100,7 @@ def _search_interval(model: Any, info: ModelInfo) -> tuple[float | None, float |
     return score - half, score + half
 
 
-def evaluate_on(model: Any, data: Any, metric: dict[str, Any]) -> dict[str, Any]:
+def evaluate_on(model: Model, data: Any, metric: dict[str, Any]) -> dict[str, Any]:
     """Score ``model`` on ``data`` (which holds the target) with the model's metric and a 95%
     bootstrap interval; also return the targets and predictions for the diagnostics."""
     from labcoat.data.io import read_table

@@ -3,13 +3,16 @@
 the model."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from labcoat.data.columns import Role
 from labcoat.model_info import ModelInfo
 from labcoat.reports._format import _num, _short
+
+if TYPE_CHECKING:
+    from labcoat.model import Model
 
 
 def schema_rows(schema: Any) -> list[dict[str, Any]]:
@@ -28,7 +31,7 @@ def schema_rows(schema: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def model_card(model: Any, m: dict[str, Any]) -> dict[str, Any]:
+def model_card(model: Model, m: dict[str, Any]) -> dict[str, Any]:
     """Intended use, data, metrics and limits, in words."""
     schema, info = model.schema, model.info
     features = m["features"]
@@ -59,7 +62,7 @@ def model_card(model: Any, m: dict[str, Any]) -> dict[str, Any]:
                       f"untested ({ranges}" + ("; …" if len(numeric) > 6 else "") + ").")
     categorical = [c for c in schema.features if c.role is Role.CATEGORICAL and c.categories]
     if categorical:
-        names = ", ".join(f"{c.name} ({len(c.categories)} values)" for c in categorical[:6])
+        names = ", ".join(f"{c.name} ({len(c.categories or ())} values)" for c in categorical[:6])
         limits.append(f"Unseen categories: a value not seen in training is treated as unknown, and labcoat "
                       f"warns when it meets one ({names}" + ("; …" if len(categorical) > 6 else "") + ").")
     if _time_span(schema, info) == "not recorded":

@@ -13,7 +13,7 @@ search kept less, still gets a report.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,8 +28,11 @@ from labcoat.reports.report_words import summary_sentences
 from labcoat.reports.search_tables import leaderboard_rows, search_history
 from labcoat.tasks import get_task
 
+if TYPE_CHECKING:
+    from labcoat.model import Model
 
-def model_report(model: Any, *, data: Any = None, title: str | None = None) -> str:
+
+def model_report(model: Model, *, data: Any = None, title: str | None = None) -> str:
     """The report of a fitted :class:`~labcoat.model.Model` as one self-contained HTML page.
 
     ``data`` (a frame or file with the target column) is also scored and diagnosed: use rows
@@ -42,7 +45,7 @@ def model_report(model: Any, *, data: Any = None, title: str | None = None) -> s
                        figures=report_figures(m))
 
 
-def report_data(model: Any, data: Any = None) -> dict[str, Any]:
+def report_data(model: Model, data: Any = None) -> dict[str, Any]:
     """Every number of the model report, as plain data (figures are drawn from it)."""
     info: ModelInfo = model.info
     schema = model.schema

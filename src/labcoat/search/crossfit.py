@@ -17,7 +17,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -28,8 +28,11 @@ from labcoat.evaluate.metrics import get_metric
 from labcoat.models import FAMILIES
 from labcoat.search.trial import TrialData
 
+if TYPE_CHECKING:
+    from labcoat.model import Model
 
-def shared_folds(model: Any, data: Any, *, seed: int = 0) -> tuple[pd.DataFrame, Resampling]:
+
+def shared_folds(model: Model, data: Any, *, seed: int = 0) -> tuple[pd.DataFrame, Resampling]:
     """The labelled rows of ``data`` and the folds every compared model is scored on (chosen
     as ``fit`` chooses them, from the first model's task)."""
     from labcoat.data.io import read_table
@@ -45,7 +48,7 @@ def shared_folds(model: Any, data: Any, *, seed: int = 0) -> tuple[pd.DataFrame,
     return frame, model.task.resampling(model.task.encode_target(frame[target], model.schema.classes), seed=seed)
 
 
-def cross_validate(model: Any, frame: pd.DataFrame, folds: Resampling) -> list[float]:
+def cross_validate(model: Model, frame: pd.DataFrame, folds: Resampling) -> list[float]:
     """``model``'s configuration trained and scored on each fold of ``folds`` over ``frame``."""
 
     schema = model.schema
@@ -67,7 +70,7 @@ def cross_validate(model: Any, frame: pd.DataFrame, folds: Resampling) -> list[f
     return scores
 
 
-def compare_models(*models: Any, names: Sequence[str] | None = None, data: Any = None,
+def compare_models(*models: Model, names: Sequence[str] | None = None, data: Any = None,
                    seed: int = 0) -> list[dict[str, Any]]:
     """Compare separately fitted models on the same folds, pairwise, Holm-adjusted.
 
@@ -99,7 +102,8 @@ def compare_models(*models: Any, names: Sequence[str] | None = None, data: Any =
             raise ConfigError("These models were not fitted on the same rows and folds, so their stored "
                               "scores cannot be paired. Pass the data to evaluate them on the same folds "
                               "(data=..., or --data FILE).")
-        scores = [(n, m.info.ensemble_fold_scores) for n, m in zip(names, models)]
+        scores: list[tuple[str, Sequence[float]]] = [(n, m.info.ensemble_fold_scores)
+                                                     for n, m in zip(names, models)]
         fold_rows = first.info.fold_rows
     else:
         frame, folds = shared_folds(first, data, seed=seed)
