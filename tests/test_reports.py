@@ -317,3 +317,13 @@ def test_report_renders_in_chromium(browser, pages, name, tmp_path):
         target = Path(os.environ["LABCOAT_KEEP_SCREENSHOTS"])
         target.mkdir(parents=True, exist_ok=True)
         shot.replace(target / shot.name)
+
+
+def test_the_leaderboard_says_why_stopped_trials_rank_last(churn_model):
+    from labcoat.search.trial import STOPPED_NOTE
+
+    assert STOPPED_NOTE not in model_report(churn_model)
+    stopped = copy.copy(churn_model)
+    stopped.leaderboard = churn_model.leaderboard.assign(
+        status=["ok"] * (len(churn_model.leaderboard) - 1) + ["stopped"])
+    assert STOPPED_NOTE in model_report(stopped)
