@@ -27,7 +27,6 @@ from labcoat.reports import model_report, profile_report, write_reports
 from labcoat.reports.explanation_tables import explanation_tables
 from labcoat.reports.profile import association, profile_data
 
-CHROMIUM = Path("/usr/bin/chromium")
 # One thread: on a busy 2-core machine, LightGBM with 2 threads took 30-120 s per trial here
 # (OpenMP threads contending with other processes) against 1-3 s with one.
 FAST = dict(families=["linear", "lightgbm"], track=False, quiet=True, seed=0, n_jobs=1)
@@ -258,21 +257,6 @@ PLOTS_JS = """() => Array.from(document.querySelectorAll('.plotly-graph-div')).m
   return {id: d.id, svg: d.querySelectorAll('.main-svg').length, traces: traces.length,
           drawn: drawn.length, width: box.width, height: box.height};
 })"""
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is absent (Debian package 'chromium'; `make test` installs it as root)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the 'test' extra")
-    with sync_api.sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM), headless=True,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-            viewport={"width": 1280, "height": 900})
-        yield context
-        context.close()
 
 
 def open_offline(browser, path: Path, screenshot: Path) -> tuple[list[str], list[str], str, list[dict], object]:
