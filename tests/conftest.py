@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 def mixed_frame(n: int = 300, seed: int = 0) -> pd.DataFrame:
@@ -56,3 +57,19 @@ def shared_dataset(name: str) -> pd.DataFrame:
     if not path.exists():
         pytest.skip(f"{path} is not available")
     return pd.read_csv(path)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """Headless Debian Chromium through Playwright (skipped without it)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is absent (Debian package 'chromium'; `make test` installs it as root)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the 'test' extra")
+    with sync_api.sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM), headless=True,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            viewport={"width": 1280, "height": 900})
+        yield context
+        context.close()

@@ -112,3 +112,33 @@ def test_separately_fitted_models_are_compared_on_the_same_folds(tmp_path):
         labcoat.compare(line, other)
     result = CliRunner().invoke(app, ["compare", line_dir, trees_dir, "--data", str(fresh)])
     assert result.exit_code == 0 and f"{trees_dir} is better than {line_dir}" in result.output
+
+
+def test_models_validated_on_one_holdout_are_compared_by_a_paired_bootstrap(tmp_path):
+    """From 100,000 rows the search validates on one holdout: no folds to pair, so the models'
+    predictions on the holdout's rows are bootstrapped together; trials of one such search,
+    whose holdout predictions are not kept, get a clear error (no traceback) instead."""
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    import labcoat
+    from labcoat.errors import ConfigError
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100_200, 2))
+    frame = pd.DataFrame(X, columns=["signal", "noise"])
+    frame["y"] = (X[:, 0] + 0.5 * rng.normal(size=len(X)) > 0).astype(int)
+    fitted = {family: labcoat.fit(frame, "y", trials=2, families=[family], quiet=True, track=False,
+                                  report=False, holdout=0, n_jobs=1) for family in ("linear", "lightgbm")}
+    assert "holdout" in fitted["linear"].info.resampling and len(fitted["linear"].info.ensemble_fold_scores) == 1
+    result = labcoat.compare(fitted["linear"], fitted["lightgbm"])[0]
+    assert result["low"] <= result["difference"] <= result["high"] and 0 < result["p_value"] <= 1
+    assert result["verdict"].split(" ")[0] in ("No", "model")
+    with pytest.raises(ConfigError, match="do not share at least 2 complete folds"):
+        labcoat.compare(fitted["linear"], 0, 1)
+    saved = fitted["linear"].save(tmp_path / "line")
+    done = subprocess.run([sys.executable, "-m", "labcoat", "compare", str(saved), "0", "1"],
+                          capture_output=True, text=True)
+    assert done.returncode != 0 and "Traceback" not in done.stderr

@@ -32,6 +32,14 @@ def test_cross_val_score_inside_a_pipeline():
     assert scores.shape == (3,) and scores.min() > 0.75
 
 
+def test_estimators_explain_and_report_only_when_asked():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 3))
+    y = X[:, 0] + rng.normal(scale=0.3, size=120)
+    assert AutoRegressor(trials=1, families=["linear"]).fit(X, y).model_.explanations is None
+    assert AutoRegressor(trials=1, families=["linear"], report=True).fit(X, y).model_.explanations is not None
+
+
 def test_clone_keeps_params_and_drops_the_fit():
     reg = AutoRegressor(budget="30s", metric="mae", seed=3, families=["lightgbm"])
     copy = clone(reg)

@@ -23,6 +23,13 @@ def test_clean_data_raises_nothing_but_its_identifier():
     assert checks(make_churn(3000).drop(columns="customer_id"), "churned", "binary") == {}
 
 
+def test_the_identifier_finding_says_why_once():
+    (finding,) = check_data(make_churn(3000), "churned", "binary")
+    text = str(finding)
+    assert text.count("identifier") == 2, text  # the check's name and the sentence, no echo
+    assert "it looks like an identifier (a different value on every row)," in text
+
+
 def test_planted_problems_are_each_found():
     clean = make_churn(2000).drop(columns="customer_id")
     leaky = clean.assign(churn_reason=np.where(clean["churned"] == "yes", "moved away", "none"))

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import sqlite3
+import os
 import subprocess
 import sys
 
@@ -11,7 +12,26 @@ import pytest
 
 from labcoat.data.io import read_table
 from labcoat.datasets import make_churn
-from labcoat.errors import DataError, DataSourceError
+from labcoat.errors import DataError, DataSourceError, LabcoatNotice
+
+
+@pytest.mark.parametrize("name, encoding, expected", [
+    ("latin.csv", "latin-1", "cp1252"), ("windows.csv", "cp1252", "cp1252"), ("latin.csv.gz", "latin-1", "cp1252"),
+])
+def test_a_csv_that_is_not_utf8_is_read_in_its_encoding_with_a_notice(tmp_path, name, encoding, expected):
+    frame = pd.DataFrame({"city": ["München", "Zürich", "São Paulo", "Kraków"], "n": [1, 2, 3, 4]})
+    if encoding == "cp1252":
+        frame.loc[0, "city"] = "“Köln”"  # curly quotes: 0x93/0x94 in Windows-1252, not in Latin-1
+    frame.to_csv(tmp_path / name, index=False, encoding=encoding)
+    with pytest.warns(LabcoatNotice, match=f"File '{name}' is not UTF-8: read as {expected}"):
+        got = read_table(tmp_path / name)
+    pd.testing.assert_frame_equal(got, frame)
+
+
+def test_bytes_no_text_encoding_knows_are_read_as_latin1(tmp_path):
+    (tmp_path / "odd.csv").write_bytes(b"code\nA\x81B\n")  # 0x81 is undefined in Windows-1252
+    with pytest.warns(LabcoatNotice, match="read as latin-1"):
+        assert read_table(tmp_path / "odd.csv")["code"].tolist() == ["A\x81B"]
 
 
 def test_every_format_reads_back(tmp_path):
@@ -80,6 +100,19 @@ def test_a_group_without_a_command_prints_its_help_without_a_traceback(tmp_path)
     done = run("models", cwd=tmp_path)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "register" in done.stdout and "promote" in done.stdout
+
+
+@pytest.mark.parametrize("command", ["fit", "schema"])
+def test_help_lists_every_task_and_fit_every_metric(tmp_path, command):
+    from labcoat.evaluate.metrics import METRICS
+    from labcoat.tasks import task_names
+
+    done = subprocess.run([sys.executable, "-m", "labcoat", command, "--help"], cwd=tmp_path, capture_output=True,
+                          text=True, env={**os.environ, "COLUMNS": "400", "NO_COLOR": "1"})
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.split())
+    expected = [*task_names(), *(METRICS if command == "fit" else [])]
+    assert [n for n in expected if f" {n}" not in text and f"{n}," not in text] == []
 
 
 def test_usage_errors_are_caught_whichever_click_typer_uses():

@@ -27,7 +27,6 @@ from labcoat.reports import model_report, profile_report, write_reports
 from labcoat.reports.explanation_tables import explanation_tables
 from labcoat.reports.profile import association, profile_data
 
-CHROMIUM = Path("/usr/bin/chromium")
 # One thread: on a busy 2-core machine, LightGBM with 2 threads took 30-120 s per trial here
 # (OpenMP threads contending with other processes) against 1-3 s with one.
 FAST = dict(families=["linear", "lightgbm"], track=False, quiet=True, seed=0, n_jobs=1)
@@ -260,21 +259,6 @@ PLOTS_JS = """() => Array.from(document.querySelectorAll('.plotly-graph-div')).m
 })"""
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is absent (Debian package 'chromium'; `make test` installs it as root)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the 'test' extra")
-    with sync_api.sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM), headless=True,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-            viewport={"width": 1280, "height": 900})
-        yield context
-        context.close()
-
-
 def open_offline(browser, path: Path, screenshot: Path) -> tuple[list[str], list[str], str, list[dict], object]:
     """Open a report file with every non-file request refused: page/console errors, refused
     requests, the plots' state, the plots (``PLOTS_JS``) and the open page (close it after use)."""
@@ -317,3 +301,13 @@ def test_report_renders_in_chromium(browser, pages, name, tmp_path):
         target = Path(os.environ["LABCOAT_KEEP_SCREENSHOTS"])
         target.mkdir(parents=True, exist_ok=True)
         shot.replace(target / shot.name)
+
+
+def test_the_leaderboard_says_why_stopped_trials_rank_last(churn_model):
+    from labcoat.search.trial import STOPPED_NOTE
+
+    assert STOPPED_NOTE not in model_report(churn_model)
+    stopped = copy.copy(churn_model)
+    stopped.leaderboard = churn_model.leaderboard.assign(
+        status=["ok"] * (len(churn_model.leaderboard) - 1) + ["stopped"])
+    assert STOPPED_NOTE in model_report(stopped)

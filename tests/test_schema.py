@@ -154,3 +154,11 @@ def test_datetime_features_do_not_depend_on_the_time_unit_of_the_input():
         np.testing.assert_array_equal(out, outputs[0])
     ancient = fitted.transform(pd.DataFrame({"d": pd.to_datetime(pd.Series(["0809-05-28"])).astype("datetime64[s]")}))
     assert ancient[0, 0] == 809  # years outside nanoseconds' 1677-2262 still work
+
+
+@pytest.mark.parametrize("task", [None, "regression"])
+def test_infinite_target_values_are_refused_naming_the_column_and_rows(frame, task):
+    frame["spend"] = np.linspace(0.0, 100.0, len(frame))
+    frame.loc[[3, 7], "spend"] = [np.inf, -np.inf]
+    with pytest.raises(TargetError, match=r"Column 'spend' holds 2 infinite value\(s\) \(rows 3, 7\)"):
+        infer_schema(frame.drop(columns="churn"), "spend", task)

@@ -364,3 +364,28 @@ def test_follow_alias_swaps_the_new_champion_in_under_load(registry, tmp_path, w
     assert sum(1 for r in read_log(server.log) if r["endpoint"] == "/predict") == len(answers)
     if workers > 1:  # both processes answered, and /metrics added up their counts
         assert len({f.stem.rsplit("_", 1)[1] for f in metrics_dir.glob("counter_*.db")}) == workers
+
+
+def test_the_docs_page_renders_offline_in_chromium(server, browser, tmp_path):
+    """/docs serves Swagger UI from the package: with every request off 127.0.0.1 refused, the
+    page draws the service's operations."""
+    outside: list[str] = []
+    errors: list[str] = []
+
+    def route(r):
+        if r.request.url.startswith(f"http://127.0.0.1:{server.port}/"):
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    page = browser.new_page()
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.route("**/*", route)
+    page.goto(f"http://127.0.0.1:{server.port}/docs")
+    page.wait_for_selector(".opblock", timeout=60_000)
+    paths = page.eval_on_selector_all(".opblock-summary-path", "nodes => nodes.map(n => n.textContent)")
+    page.screenshot(path=str(tmp_path / "docs.png"), full_page=True)
+    page.close()
+    assert outside == [] and errors == [], (outside, errors)
+    assert {"/predict", "/invocations", "/health"} <= {p.replace("\u200b", "") for p in paths}, paths

@@ -51,7 +51,7 @@ class ModelInfo:
     #: Mean training and validation rows per fold (for the corrected resampled t).
     fold_rows: list[float] = field(default_factory=list)
     #: Same for two fits on the same rows with the same folds: their fold scores pair up.
-    folds_key: str = ""
+    folds_key: str | None = None
     #: Trials of the ensemble left out because their refit did not fit in the budget.
     refit_dropped: list[int] = field(default_factory=list)
     #: The selection-corrected estimate (``labcoat.evaluate.selection``).

@@ -12,6 +12,12 @@ import warnings
 from typing import Any
 
 MODEL_HELP = "Model folder, runs:/RUN_ID/model, models:/NAME/VERSION or models:/NAME@ALIAS."
+#: Written out rather than read from the registries, which load scikit-learn (a second per
+#: command); tests/test_io_cli.py checks that they name every registered metric and task.
+METRIC_HELP = ("What to optimise. Classification: roc_auc (binary default; pr_auc when the positive class "
+               "is rare), log_loss (multiclass default), pr_auc, brier, accuracy, balanced_accuracy, f1, "
+               "f1_macro, f1_weighted. Regression: rmse (default), mae, r2, mape.")
+TASK_HELP = "binary, multiclass or regression (default: inferred from the target)."
 TRACKING_HELP = "MLflow store or server (default: $MLFLOW_TRACKING_URI, else .labcoat/ here)."
 
 

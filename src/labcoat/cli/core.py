@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
-from labcoat.cli._shared import MODEL_HELP, TRACKING_HELP, err, show_notices, unique
+from labcoat.cli._shared import METRIC_HELP, MODEL_HELP, TASK_HELP, TRACKING_HELP, err, show_notices, unique
 
 if TYPE_CHECKING:
     from labcoat.model import Model
@@ -21,7 +21,8 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
         target: str = typer.Option(..., "--target", "-t", help="Column to predict."),
         budget: Optional[str] = typer.Option(None, help="Time budget: 30s, 5m, 1h (default 1m)."),
         trials: Optional[int] = typer.Option(None, help="Stop after this many trials (deterministic with --seed)."),
-        metric: Optional[str] = typer.Option(None), task: Optional[str] = typer.Option(None),
+        metric: Optional[str] = typer.Option(None, help=METRIC_HELP),
+        task: Optional[str] = typer.Option(None, help=TASK_HELP),
         seed: int = typer.Option(0), families: Optional[str] = typer.Option(None, help="Comma-separated families."),
         sql: Optional[str] = typer.Option(None, help="SQL query instead of DATA."),
         db: Optional[Path] = typer.Option(None, help="DuckDB or SQLite file for --sql."),
@@ -165,7 +166,8 @@ def compare(items: list[str] = typer.Argument(..., help="Two or more models (fol
 
 
 def schema(data: Path = typer.Argument(...), target: str = typer.Option(..., "--target", "-t"),
-           task: Optional[str] = typer.Option(None), as_json: bool = typer.Option(False, "--json")) -> None:
+           task: Optional[str] = typer.Option(None, help=TASK_HELP),
+           as_json: bool = typer.Option(False, "--json")) -> None:
     """Infer and print the column roles and the task, without training."""
     from labcoat.data.io import read_table
     from labcoat.data.infer import drop_missing_target
@@ -195,6 +197,10 @@ def _print_model(model: Model) -> None:
         table.add_row(str(r.rank), r.family, f"{r.score:.4f}", _interval(r), "" if p != p else f"{p:.3f}",
                       f"{r.fit_time:.1f}", f"{r.ensemble_weight:.2f}", r.status)
     Console(width=None if sys.stdout.isatty() else 160).print(table)  # piped: not cut to 80 columns
+    if (model.leaderboard["status"] == "stopped").any():
+        from labcoat.search.trial import STOPPED_NOTE
+
+        print(STOPPED_NOTE)
     print(f"Ensemble out-of-fold {model.metric}: {model.info.ensemble_score:.4f}")
     for line in _estimate_lines(model.info):
         print(line)

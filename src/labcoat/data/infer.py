@@ -99,7 +99,7 @@ def infer_column(s: pd.Series) -> Column:
     if mean_words >= 5 or (mean_words >= 2.5 and unique_ratio >= 0.5):
         return Column(role=Role.TEXT, reason=f"free text ({mean_words:.1f} words on average)", **base)
     if n_unique == len(non_null) == n and n >= 20:
-        return Column(role=Role.IDENTIFIER, reason="a different value on every row (an identifier)",
+        return Column(role=Role.IDENTIFIER, reason="a different value on every row",
                       **base)
     counts = values.value_counts()
     return Column(role=Role.CATEGORICAL, categories=counts.index.tolist(),
@@ -114,7 +114,7 @@ def _numeric_column(non_null: pd.Series, n: int, base: dict[str, Any]) -> Column
     if is_integer and n_unique == n >= 20:
         steps = np.diff(np.sort(values.to_numpy()))
         if _ID_NAME.search(base["name"]) or bool(np.all(steps == 1)):
-            return Column(role=Role.IDENTIFIER, reason="a different integer on every row (an identifier)",
+            return Column(role=Role.IDENTIFIER, reason="a different integer on every row",
                           minimum=lo, maximum=hi, **base)
     if is_integer and n_unique <= LOW_CARDINALITY_INTEGER:
         cats = sorted(values.unique().tolist())

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import codecs
+import gzip
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
 import pandas as pd
 
-from labcoat.errors import DataError, DataSourceError, did_you_mean
+from labcoat.errors import DataError, DataSourceError, LabcoatNotice, did_you_mean
 
 if TYPE_CHECKING:
     import polars as pl
@@ -21,6 +24,9 @@ _READERS = {".csv": "csv", ".gz": "csv", ".txt": "csv", ".tsv": "tsv", ".tab": "
             ".json": "jsonl", ".xlsx": "excel", ".xls": "excel"}
 #: CSV files above this size are read through DuckDB instead of pandas.
 LARGE_CSV_BYTES = 50 * 2**20
+#: Tried in order when a text file is not UTF-8: Windows-1252 (what Excel writes on Western
+#: Windows; Latin-1 with printable characters in 0x80-0x9F), then Latin-1, which decodes any bytes.
+FALLBACK_ENCODINGS = ("cp1252", "latin-1")
 
 
 def _polars(source: object) -> TypeIs[pl.DataFrame | pl.LazyFrame]:
@@ -75,16 +81,17 @@ def read_table(source: DataSource | None = None, *, sql: str | None = None, db: 
 def _read(path: Path, kind: str) -> pd.DataFrame:
     if kind in ("csv", "tsv"):
         sep = "\t" if kind == "tsv" else ","
-        header = pd.read_csv(path, sep=sep, nrows=1, header=None, dtype=str).iloc[0].tolist()
+        encoding = text_encoding(path)
+        header = pd.read_csv(path, sep=sep, nrows=1, header=None, dtype=str, encoding=encoding).iloc[0].tolist()
         dupes = sorted({str(h) for h in header if header.count(h) > 1})
         if dupes:
             raise DataError(f"File '{path}' has duplicate column names: {', '.join(repr(d) for d in dupes)}. "
                             "Rename them so each column has one name.")
-        if path.stat().st_size > LARGE_CSV_BYTES:
+        if path.stat().st_size > LARGE_CSV_BYTES and encoding == "utf-8":
             import duckdb
 
             return duckdb.read_csv(str(path), sep=sep, header=True).df()
-        return pd.read_csv(path, sep=sep, low_memory=False)
+        return pd.read_csv(path, sep=sep, low_memory=False, encoding=encoding)
     if kind == "parquet":
         return pd.read_parquet(path)
     if kind == "jsonl":
@@ -97,6 +104,37 @@ def _read(path: Path, kind: str) -> pd.DataFrame:
     except ImportError:
         raise DataSourceError(f"Reading '{path}' needs openpyxl: pip install 'labcoat[excel]'.") from None
     return pd.read_excel(path)
+
+
+def text_encoding(path: Path) -> str:
+    r"""``"utf-8"`` when the whole file decodes as UTF-8, else the first of
+    :data:`FALLBACK_ENCODINGS` that decodes it, with a notice naming it (gzip files are read
+    through their compression).
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     latin = Path(folder) / "cities.csv"
+    ...     _ = latin.write_bytes("city\nMünchen\n".encode("latin-1"))
+    ...     with warnings.catch_warnings(record=True) as seen:
+    ...         warnings.simplefilter("always")
+    ...         print(text_encoding(latin), "|", str(seen[0].message)[:46])
+    cp1252 | File 'cities.csv' is not UTF-8: read as cp1252
+    """
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    for encoding in ("utf-8", *FALLBACK_ENCODINGS):
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            with opener(path, "rb") as stream:
+                for chunk in iter(lambda: stream.read(1 << 20), b""):
+                    decoder.decode(chunk)
+                decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            continue
+        if encoding != "utf-8":
+            warnings.warn(f"File '{path.name}' is not UTF-8: read as {encoding}. If some text looks wrong, "
+                          "save the file as UTF-8.", LabcoatNotice, stacklevel=4)
+        return encoding
+    raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
 
 
 def _query(sql: str, db: str | Path | None) -> pd.DataFrame:

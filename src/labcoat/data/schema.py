@@ -74,7 +74,7 @@ class Schema:
             column = infer_column(df[name])
             columns.append(column)
             if column.role in (Role.IDENTIFIER, Role.CONSTANT):
-                notices.append(f"Column '{name}' is excluded: {column.reason}.")
+                notices.append(f"Column '{name}' is excluded ({column.role.value}): {column.reason}.")
         if not any(c.role in FEATURE_ROLES for c in columns):
             raise SchemaError(
                 f"No usable feature columns: every column besides the target '{target}' is an "

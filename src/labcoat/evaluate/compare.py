@@ -3,7 +3,10 @@
 The corrected resampled paired t-test (Nadeau & Bengio, 2003): the per-fold differences of
 two models scored on the same folds have a variance that the fold overlap understates, so it
 is inflated by ``n_test / n_train``. With more than two models, p-values are Holm-adjusted.
-The statistics are in :mod:`labcoat.evaluate.stats`; this module pairs the candidates.
+A single holdout (more than 100,000 rows) has no folds to pair: models validated on the same
+holdout rows are compared by a paired bootstrap of their predictions on those rows instead
+(:func:`bootstrap_pairwise`, :mod:`labcoat.evaluate.paired`). The statistics are in
+:mod:`labcoat.evaluate.stats`; this module pairs the candidates.
 
 Examples
 --------
@@ -16,9 +19,14 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 
+from labcoat.errors import ConfigError
+from labcoat.evaluate.metrics import Metric
+from labcoat.evaluate.paired import paired_bootstrap
 from labcoat.evaluate.stats import Comparison, holm, paired_test
 
 if TYPE_CHECKING:
@@ -30,7 +38,7 @@ def compare_trials(model: Model, *candidates: str | int) -> list[dict[str, Any]]
 
     A candidate is a trial number or a family name (its best trial). Every pair is tested;
     with more than one pair the p-values are Holm-adjusted. Holdout plans have one fold: no
-    test is possible, and a :class:`ValueError` says so.
+    test is possible, and a :class:`~labcoat.errors.ConfigError` says so.
 
     Examples
     --------
@@ -39,8 +47,6 @@ def compare_trials(model: Model, *candidates: str | int) -> list[dict[str, Any]]
     'lightgbm is better than linear by 0.012 roc_auc [0.004, 0.020], p = 0.003.'
     """
     import json
-
-    from labcoat.errors import ConfigError
 
     if len(candidates) < 2:
         raise ConfigError("Give at least two candidates to compare (trial numbers or families).")
@@ -54,28 +60,55 @@ def compare_trials(model: Model, *candidates: str | int) -> list[dict[str, Any]]
 def pairwise(scores: list[tuple[str, Sequence[float]]], fold_rows: Sequence[float], metric: str,
              greater_is_better: bool) -> list[dict[str, Any]]:
     """Every pair of named fold-score lists tested; Holm-adjusted when there is more than one pair."""
-    from itertools import combinations
-
     n_train, n_test = fold_rows
-    results = []
+    tested = []
     for (name_a, a), (name_b, b) in combinations(scores, 2):
         if len(a) != len(b) or len(a) < 2:
-            raise ValueError(f"{name_a} and {name_b} do not share at least 2 complete folds "
-                             "(a holdout plan or a stopped trial); they cannot be paired.")
-        results.append((name_a, name_b, paired_test(a, b, n_train, n_test)))
-    adjusted = holm([r.p_value for _, _, r in results]) if len(results) > 1 else [results[0][2].p_value]
+            raise ConfigError(f"{name_a} and {name_b} do not share at least 2 complete folds (a holdout plan, "
+                              "used from 100,000 rows, or a stopped trial), so their scores cannot be paired.")
+        tested.append((name_a, name_b, paired_test(a, b, n_train, n_test)))
+    return _adjusted(tested, metric, greater_is_better)
+
+
+def bootstrap_pairwise(y: np.ndarray, predictions: list[tuple[str, np.ndarray]], metric: Metric, *,
+                       stratify: bool, seed: int = 0) -> list[dict[str, Any]]:
+    """Every pair of named predictions of the same rows ``y`` compared by a paired bootstrap
+    (two-sided p-value); Holm-adjusted when there is more than one pair.
+
+    Examples
+    --------
+    >>> from labcoat.evaluate.metrics import get_metric
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.normal(size=300)
+    >>> close, far = y + rng.normal(0, 0.5, 300), y + rng.normal(0, 1.0, 300)
+    >>> bootstrap_pairwise(y, [("close", close), ("far", far)], get_metric("rmse", "regression"),
+    ...                    stratify=False)[0]["verdict"][:40]
+    'close is better than far by 0.439 rmse ['
+    """
+    sign = 1.0 if metric.greater_is_better else -1.0
+    tested = []
+    for (name_a, a), (name_b, b) in combinations(predictions, 2):
+        boot = paired_bootstrap(y, a, b, metric, stratify=stratify, seed=seed)
+        at_least = (1 + np.count_nonzero(boot.draws >= 0)) / (len(boot.draws) + 1)
+        p_value = min(1.0, 2 * min(boot.p_value(0.0), float(at_least)))
+        low, high = sorted((sign * boot.low, sign * boot.high))
+        tested.append((name_a, name_b, Comparison(sign * boot.difference, low, high, p_value)))
+    return _adjusted(tested, metric.name, metric.greater_is_better)
+
+
+def _adjusted(tested: list[tuple[str, str, Comparison]], metric: str, greater_is_better: bool) -> list[dict[str, Any]]:
+    """The tested pairs with Holm-adjusted p-values (when more than one) and their verdicts."""
+    adjusted = holm([r.p_value for _, _, r in tested]) if len(tested) > 1 else [tested[0][2].p_value]
     out = []
-    for (name_a, name_b, result), p in zip(results, adjusted):
+    for (name_a, name_b, result), p in zip(tested, adjusted):
         result = Comparison(result.difference, result.low, result.high, p)
         out.append({"a": name_a, "b": name_b, "difference": result.difference, "low": result.low,
-                    "high": result.high, "p_value": p, "holm_adjusted": len(results) > 1,
+                    "high": result.high, "p_value": p, "holm_adjusted": len(tested) > 1,
                     "verdict": result.verdict(name_a, name_b, metric, greater_is_better)})
     return out
 
 
 def _candidate(board: Any, candidate: str | int) -> tuple[str, Any]:
-    from labcoat.errors import ConfigError
-
     ok = board[board["status"] == "ok"]
     text = str(candidate)
     if text.isdigit():

@@ -26,6 +26,7 @@ from labcoat.reports.model_card import details, model_card, schema_rows
 from labcoat.reports.report_figures import report_figures
 from labcoat.reports.report_words import summary_sentences
 from labcoat.reports.search_tables import leaderboard_rows, search_history
+from labcoat.search.trial import STOPPED_NOTE
 from labcoat.tasks import get_task
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ def report_data(model: Model, data: Any = None) -> dict[str, Any]:
     m["threshold"] = _flat(info.threshold, depth=1)
     m["explanations"] = explanation_tables(getattr(model, "explanations", None))
     m["leaderboard"] = leaderboard_rows(getattr(model, "leaderboard", None))
+    m["leaderboard_notes"] = [STOPPED_NOTE] if any(r["status"] == "stopped" for r in m["leaderboard"]) else []
     m["history"] = search_history(getattr(model, "leaderboard", None), metric["greater_is_better"])
     m["ensemble"] = _records(getattr(model, "ensemble", None))
     m["findings"] = _findings(info.findings)

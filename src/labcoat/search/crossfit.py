@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from labcoat.data.split import Resampling
-from labcoat.evaluate.compare import pairwise
+from labcoat.evaluate.compare import bootstrap_pairwise, pairwise
 from labcoat.evaluate.metrics import get_metric
 from labcoat.models import FAMILIES
 from labcoat.search.trial import TrialData
@@ -105,8 +105,25 @@ def compare_models(*models: Model, names: Sequence[str] | None = None, data: Any
         scores: list[tuple[str, Sequence[float]]] = [(n, m.info.ensemble_fold_scores)
                                                      for n, m in zip(names, models)]
         fold_rows = first.info.fold_rows
+        if all(len(s) == 1 for _, s in scores):
+            return _holdout_comparison(models, names, seed)
     else:
         frame, folds = shared_folds(first, data, seed=seed)
         scores = [(n, cross_validate(m, frame, folds)) for n, m in zip(names, models)]
         fold_rows = [float(np.mean([len(t) for t, _ in folds.folds])), float(np.mean([len(v) for _, v in folds.folds]))]
     return pairwise(scores, fold_rows, first.metric, bool(first.info.greater_is_better))
+
+
+def _holdout_comparison(models: Sequence[Model], names: Sequence[str], seed: int) -> list[dict[str, Any]]:
+    """Models validated on the same single holdout (more than 100,000 rows; one fold score
+    each): their out-of-fold predictions on its rows, paired by a bootstrap."""
+    from labcoat.errors import ConfigError
+
+    oofs = [m.oof for m in models if m.oof is not None]
+    if len(oofs) < len(models) or any(not np.array_equal(oof["y"], oofs[0]["y"]) for oof in oofs):
+        raise ConfigError("These models were validated on one holdout, and their predictions on its rows "
+                          "are not all kept, so they cannot be paired. Fit them again with this labcoat.")
+    first = models[0]
+    metric = get_metric(first.metric, first.task.name)
+    return bootstrap_pairwise(oofs[0]["y"], [(n, oof["pred"]) for n, oof in zip(names, oofs)], metric,
+                              stratify=first.task.stratified, seed=seed)

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from labcoat.tasks import Task
 
 Status = Literal["ok", "failed", "stopped"]
+#: Why a stopped trial can rank below completed ones with lower scores (shown under leaderboards).
+STOPPED_NOTE = ("Stopped trials (cut short by the budget) rank after completed ones whatever their "
+                "score: it covers only the folds they finished, and they are not in the ensemble.")
 
 
 @dataclass

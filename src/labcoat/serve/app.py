@@ -32,6 +32,7 @@ from fastapi.responses import JSONResponse, Response
 from labcoat.errors import LabcoatError
 from labcoat.serve import openapi
 from labcoat.serve.batching import MicroBatcher
+from labcoat.serve.docs import add_docs
 from labcoat.serve.metrics import ServiceMetrics
 from labcoat.serve.protocols import read_invocations, read_predict, read_v2, v2_inputs, v2_outputs
 from labcoat.serve.service import Served, Service
@@ -46,7 +47,8 @@ def create_app(service: Service) -> FastAPI:
     served = service.current
     app = FastAPI(title=f"labcoat: {served.name}", version=str(served.version),
                   description=f"Predicts '{served.model.schema.target}' ({served.model.task.name}).",
-                  default_response_class=JSONAnswer)
+                  default_response_class=JSONAnswer, docs_url=None, redoc_url=None)
+    add_docs(app)
     metrics = ServiceMetrics(served.model)
     batcher = MicroBatcher(on_batch=metrics.batch)
     specs = openapi.Specs(served.model.schema)

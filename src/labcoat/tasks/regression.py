@@ -36,14 +36,18 @@ class RegressionTask(Task):
         return bool(pd.api.types.is_numeric_dtype(y.dtype))
 
     def check_target(self, y: pd.Series, target: str) -> None:
-        if pd.api.types.is_numeric_dtype(y.dtype):
-            return
-        numeric = pd.to_numeric(y, errors="coerce")
+        numeric = y if pd.api.types.is_numeric_dtype(y.dtype) else pd.to_numeric(y, errors="coerce")
         bad = y[numeric.isna() & y.notna()]
         if len(bad):
             raise TargetError(
                 f"task='regression' needs a numeric target, but column '{target}' holds "
                 f"values such as {bad.iloc[0]!r}. Use a classification task or clean the column.")
+        infinite = y.index[np.isinf(numeric.to_numpy(dtype=np.float64, na_value=np.nan))]
+        if len(infinite):
+            rows = ", ".join(map(str, infinite[:5])) + (", ..." if len(infinite) > 5 else "")
+            raise TargetError(
+                f"Column '{target}' holds {len(infinite)} infinite value(s) (rows {rows}); no model learns "
+                "from them. Drop those rows or replace the values with finite numbers.")
 
     def encode_target(self, y: pd.Series, classes: Sequence[Any] | None) -> np.ndarray:
         """The values as floats."""
