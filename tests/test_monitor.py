@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import mixed_frame
-from test_reports import _external_references, browser, open_offline  # noqa: F401  (browser: a fixture)
+from test_reports import _external_references, open_offline
 
 import labcoat
 from labcoat.evaluate.intervals import bootstrap_interval
