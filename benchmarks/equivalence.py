@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from automl import DATASETS, SHARED, load  # noqa: E402
 
 #: Leaderboard columns that measure time, not results.
-TIMINGS = ("fit_seconds", "seconds", "duration", "fold_seconds", "started", "finished")
+TIMINGS = ("fit_time", "fit_seconds", "seconds", "duration", "fold_seconds", "started", "finished")
 #: Rows predicted per dataset.
 PREDICTED_ROWS = 3000
 
@@ -50,12 +50,16 @@ def record(out: Path, trials: int, names: list[str] | None) -> None:
             model = labcoat.fit(frame, target=dataset.target, trials=trials, seed=0, n_jobs=1,
                                 quiet=True, track=False, report=False)
             predictions = model.predict_frame(frame.head(PREDICTED_ROWS))
-        board = model.leaderboard.drop(columns=[c for c in model.leaderboard.columns
-                                                if any(c.startswith(t) for t in TIMINGS)])
+        board = without_timings(model.leaderboard)
         board.to_csv(out / f"{dataset.name}.leaderboard.csv", index=False)
         predictions.to_pickle(out / f"{dataset.name}.predictions.pkl")
         print(f"{dataset.name}: {len(board)} trials, {model.metric}, "
               f"{time.perf_counter() - started:.1f} s", flush=True)
+
+
+def without_timings(board: pd.DataFrame) -> pd.DataFrame:
+    """The leaderboard without the columns that measure time (they differ run to run)."""
+    return board.drop(columns=[c for c in board.columns if any(c.startswith(t) for t in TIMINGS)])
 
 
 def compare(before: Path, after: Path) -> int:
@@ -63,13 +67,13 @@ def compare(before: Path, after: Path) -> int:
     names = sorted(p.name.removesuffix(".leaderboard.csv") for p in before.glob("*.leaderboard.csv"))
     for name in names:
         problems = []
-        old_board = pd.read_csv(before / f"{name}.leaderboard.csv")
+        old_board = without_timings(pd.read_csv(before / f"{name}.leaderboard.csv"))
         new_path = after / f"{name}.leaderboard.csv"
         if not new_path.exists():
             print(f"{name}: MISSING in {after}")
             differences += 1
             continue
-        new_board = pd.read_csv(new_path)
+        new_board = without_timings(pd.read_csv(new_path))
         if not old_board.equals(new_board):
             problems.append("leaderboard differs")
         old = pd.read_pickle(before / f"{name}.predictions.pkl")
