@@ -180,6 +180,18 @@ def test_an_unreachable_server_fails_before_any_training(tmp_path, frame):
     assert bad.returncode == 2 and uri in bad.stderr and "Traceback" not in bad.stderr
 
 
+def test_a_store_mlflow_refuses_fails_before_any_training_without_a_traceback(tmp_path, frame, monkeypatch):
+    """MLflow refuses its file store unless MLFLOW_ALLOW_FILE_STORE is set: one clear line."""
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    uri = (tmp_path / "mlruns").as_uri()
+    with pytest.raises(TrackingError, match="MLflow cannot use the tracking store"):
+        labcoat.fit(frame, target="churn", tracking_uri=uri, **FAST)
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    bad = cli("fit", "d.csv", "--target", "churn", "--tracking-uri", uri, cwd=tmp_path)
+    assert bad.returncode == 2 and "sqlite:///PATH/mlflow.db" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "labcoat-model").exists()
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_an_interrupted_fit_is_recorded_as_killed(tmp_path, sig):
     make_churn(2000).to_csv(tmp_path / "train.csv", index=False)

@@ -95,6 +95,17 @@ def prepare(uri: str) -> None:
             raise TrackingError(f"The tracking server {uri} does not answer ({reason}). Start it, fix "
                                 "--tracking-uri / MLFLOW_TRACKING_URI, or pass --no-track.") from None
         _PREPARED.add(uri)
+        return
+    from mlflow.tracking import MlflowClient
+
+    try:  # any other store: MLflow may refuse it (its file store is in maintenance mode in recent MLflow)
+        with quiet_mlflow():
+            MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+    except Exception as error:  # noqa: BLE001 - whatever MLflow raises, the user gets one clear line
+        raise TrackingError(f"MLflow cannot use the tracking store '{uri}': {error} With labcoat, use a "
+                            "SQLite file (--tracking-uri sqlite:///PATH/mlflow.db), a server "
+                            "(http://HOST:PORT), or pass --no-track.") from None
+    _PREPARED.add(uri)
 
 
 def client(uri: str | None = None) -> MlflowClient:
