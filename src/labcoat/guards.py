@@ -17,12 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from labcoat.tasks import Task, get_task, infer_schema
+
+if TYPE_CHECKING:
+    from labcoat.data.schema import Schema
 
 Severity = Literal["high", "medium", "low"]
 #: A single column whose values alone classify the target this well is suspected of leakage.
@@ -59,7 +62,7 @@ class Finding:
         return f"[{self.severity}] {self.check}: {where}{self.evidence} {self.fix}"
 
 
-def check_data(frame: pd.DataFrame, target: str, task: str | Task, *, schema: Any = None) -> list[Finding]:
+def check_data(frame: pd.DataFrame, target: str, task: str | Task, *, schema: Schema | None = None) -> list[Finding]:
     """Every finding on ``frame`` for predicting ``target``, most severe first: the checks the
     task asks for (``Task.guards``; a name is looked up in ``labcoat.tasks``). With the inferred
     ``schema``, also the columns it excluded as identifiers and the ones it read as datetimes."""
@@ -185,7 +188,7 @@ def _classes(y: pd.Series) -> list[Finding]:
     return found
 
 
-def _cardinality(features: pd.DataFrame, schema: Any) -> list[Finding]:
+def _cardinality(features: pd.DataFrame, schema: Schema | None) -> list[Finding]:
     names = ([c.name for c in schema.features if c.role.value == "categorical"] if schema is not None
              else [c for c in features.columns if not (pd.api.types.is_numeric_dtype(features[c])
                                                        or pd.api.types.is_bool_dtype(features[c]))])
@@ -211,7 +214,7 @@ def _rows_per_feature(features: pd.DataFrame) -> list[Finding]:
                     "Drop columns you know are irrelevant, or collect more rows.")]
 
 
-def _time_order(features: pd.DataFrame, y: pd.Series, classification: bool, schema: Any) -> list[Finding]:
+def _time_order(features: pd.DataFrame, y: pd.Series, classification: bool, schema: Schema | None) -> list[Finding]:
     """A datetime column whose order goes with the target: random folds then train on the
     future of the rows they validate, which deployment never can."""
     from scipy import stats
@@ -254,7 +257,7 @@ def _auc(positive: np.ndarray, score: np.ndarray) -> float:
     return float((ranks[positive].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
-def _identifiers(schema: Any) -> list[Finding]:
+def _identifiers(schema: Schema) -> list[Finding]:
     return [Finding("identifier", "low", c.name, f"it looks like an identifier ({c.reason}), so it is "
                     "left out of the features.", "Nothing to do if it is a key; if it carries meaning, "
                     "convert it to a number or category before training.")

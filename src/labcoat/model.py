@@ -10,7 +10,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,9 @@ from labcoat.model_info import ModelInfo
 from labcoat.models import FAMILIES
 from labcoat.tasks import Task, get_task
 from labcoat.tasks.classification import class_array
+
+if TYPE_CHECKING:
+    from labcoat.evaluate.calibration import Calibrator
 
 
 @dataclass
@@ -72,7 +75,7 @@ class Model:
     def __init__(self, *, schema: Schema, members: list[Member], preprocessors: dict[str, Any],
                  leaderboard: pd.DataFrame, info: ModelInfo,
                  example: pd.DataFrame | None = None, oof: dict[str, np.ndarray] | None = None,
-                 calibrator: Any = None, threshold: float | None = None,
+                 calibrator: Calibrator | None = None, threshold: float | None = None,
                  explanations: dict[str, Any] | None = None, reference: Any = None) -> None:
         self.explanations = explanations
         self.reference = reference

@@ -19,6 +19,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 if TYPE_CHECKING:
+    from labcoat.model import Member
     from labcoat.model import Model
 
 #: Hybrid rows evaluated per model call: bounds memory (rows x encoded width) while keeping
@@ -102,7 +103,7 @@ class EncodedRows:
         part.calibrator = None
         return part
 
-    def member_output(self, member: Any, rows: np.ndarray) -> np.ndarray:
+    def member_output(self, member: Member, rows: np.ndarray) -> np.ndarray:
         """One member's (unweighted) output on table rows ``rows``, shape ``(rows, K)``."""
         from labcoat.models import FAMILIES
 

@@ -19,6 +19,7 @@ from labcoat.evaluate._encoded import EncodedRows
 from labcoat.models import FAMILIES
 
 if TYPE_CHECKING:
+    from labcoat.model import Member
     from labcoat.model import Model
 
 #: Families whose members ``shap.TreeExplainer`` explains exactly (``Family.tree_shap``).
@@ -75,7 +76,7 @@ def shapley_values(model: Model, rows: pd.DataFrame, background: pd.DataFrame, s
     return phi, base, output, methods
 
 
-def tree_ready(model: Model, table: EncodedRows, member: Any) -> bool:
+def tree_ready(model: Model, table: EncodedRows, member: Member) -> bool:
     """Whether TreeExplainer is worth trying on ``member`` (see :data:`TREE_FAMILIES`)."""
     key = member.preprocessor or member.style
     if member.family not in TREE_FAMILIES or table.owners.get(key) is None:
@@ -89,7 +90,7 @@ def tree_ready(model: Model, table: EncodedRows, member: Any) -> bool:
     return True
 
 
-def tree_values(model: Model, table: EncodedRows, member: Any, n: int,
+def tree_values(model: Model, table: EncodedRows, member: Member, n: int,
                 b: int) -> tuple[np.ndarray, np.ndarray] | None:
     """Exact interventional values of one tree member, ``(n, d, K)``, with a mask of the rows
     whose values add up to the member's own output; ``None`` when TreeExplainer fails or its

@@ -30,6 +30,7 @@ from labcoat.evaluate.paired import paired_bootstrap
 from labcoat.evaluate.stats import Comparison, holm, paired_test
 
 if TYPE_CHECKING:
+    import pandas as pd
     from labcoat.model import Model
 
 
@@ -108,7 +109,7 @@ def _adjusted(tested: list[tuple[str, str, Comparison]], metric: str, greater_is
     return out
 
 
-def _candidate(board: Any, candidate: str | int) -> tuple[str, Any]:
+def _candidate(board: pd.DataFrame, candidate: str | int) -> tuple[str, Any]:
     ok = board[board["status"] == "ok"]
     text = str(candidate)
     if text.isdigit():

@@ -22,11 +22,14 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
 from labcoat.features.build import Style
+
+if TYPE_CHECKING:
+    import optuna
 
 Params = dict[str, Any]
 #: What a task asks a family to build: scikit-learn's estimator types.
@@ -84,7 +87,7 @@ class Family(ABC):
     max_rows: ClassVar[int | None] = None
 
     @abstractmethod
-    def search_space(self, trial: Any, kind: EstimatorType) -> Params:
+    def search_space(self, trial: optuna.Trial, kind: EstimatorType) -> Params:
         """Suggest parameters on an Optuna trial. Names are prefixed by the registry."""
 
     @abstractmethod

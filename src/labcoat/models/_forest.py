@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from labcoat.models._base import (EstimatorType, TABULAR_TASKS, SMALL_INPUT, BuildContext, Family, FitOutcome, Params, align_classes,
                                   past)
+
+if TYPE_CHECKING:
+    import optuna
 
 N_TREES = 300
 CHUNK = 50
@@ -28,7 +31,7 @@ class ForestFamily(Family):
     classifier: ClassVar[str]
     regressor: ClassVar[str]
 
-    def search_space(self, trial: Any, kind: EstimatorType) -> Params:
+    def search_space(self, trial: optuna.Trial, kind: EstimatorType) -> Params:
         p = self.name + "."
         return {
             "max_features": trial.suggest_float(p + "max_features", 0.1, 1.0),

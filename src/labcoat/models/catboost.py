@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from labcoat.models._base import EstimatorType, TABULAR_TASKS, BuildContext, Family, FitOutcome, Params, align_classes, past
+
+if TYPE_CHECKING:
+    import optuna
 
 MAX_ROUNDS = 2000
 PATIENCE = 50
@@ -18,7 +21,7 @@ class CatBoostFamily(Family):
     style = "catboost"
     seconds_per_million_cells = 6.0
 
-    def search_space(self, trial: Any, kind: EstimatorType) -> Params:
+    def search_space(self, trial: optuna.Trial, kind: EstimatorType) -> Params:
         p = "catboost."
         return {
             "learning_rate": trial.suggest_float(p + "learning_rate", 0.02, 0.2, log=True),

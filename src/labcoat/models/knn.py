@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labcoat.models._base import EstimatorType, TABULAR_TASKS, BuildContext, Family, Params
+
+if TYPE_CHECKING:
+    import optuna
 
 
 class KNNFamily(Family):
@@ -15,7 +18,7 @@ class KNNFamily(Family):
     style = "linear"
     compact = False
 
-    def search_space(self, trial: Any, kind: EstimatorType) -> Params:
+    def search_space(self, trial: optuna.Trial, kind: EstimatorType) -> Params:
         p = "knn."
         return {
             "n_neighbors": trial.suggest_int(p + "n_neighbors", 2, 100, log=True),

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from labcoat.models._base import (EstimatorType, TABULAR_TASKS, SMALL_INPUT, BuildContext, Family, FitOutcome, Params, align_classes,
                                   past)
+
+if TYPE_CHECKING:
+    import optuna
 
 MAX_ROUNDS = 3000
 PATIENCE = 50
@@ -20,7 +23,7 @@ class LightGBMFamily(Family):
     style = "tree"
     seconds_per_million_cells = 1.5
 
-    def search_space(self, trial: Any, kind: EstimatorType) -> Params:
+    def search_space(self, trial: optuna.Trial, kind: EstimatorType) -> Params:
         p = "lightgbm."
         return {
             "learning_rate": trial.suggest_float(p + "learning_rate", 0.01, 0.2, log=True),

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from labcoat.models._base import EstimatorType, TABULAR_TASKS, SMALL_INPUT, BuildContext, Family, Params, align_classes
+
+if TYPE_CHECKING:
+    import optuna
 
 
 class LinearFamily(Family):
@@ -15,7 +18,7 @@ class LinearFamily(Family):
     style = "linear"
     seconds_per_million_cells = 0.5
 
-    def search_space(self, trial: Any, kind: EstimatorType) -> Params:
+    def search_space(self, trial: optuna.Trial, kind: EstimatorType) -> Params:
         p = "linear."
         if kind == "regressor":
             return {

@@ -3,12 +3,15 @@ curves, confusion matrix and calibration for a classifier; predicted against act
 errors for a regressor. Which kind applies is the task's (``Task.diagnostics``)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from labcoat.reports._format import _num
 from labcoat.tasks import get_task
+
+if TYPE_CHECKING:
+    from labcoat.data.schema import Schema
 
 #: Classes drawn as separate ROC/PR curves (the most frequent ones).
 MAX_CURVE_CLASSES = 8
@@ -17,7 +20,7 @@ MAX_CONFUSION_CLASSES = 20
 MAX_SCATTER_POINTS = 3_000
 
 
-def diagnostics(y: Any, pred: Any, schema: Any, threshold: float | None = None, *, source: str,
+def diagnostics(y: Any, pred: Any, schema: Schema, threshold: float | None = None, *, source: str,
                 words: str) -> dict[str, Any]:
     """Curves and tables from targets ``y`` and predictions ``pred`` (probabilities for a
     classifier, values for a regressor); rows with a missing prediction are left out.

@@ -12,10 +12,11 @@ from labcoat.model_info import ModelInfo
 from labcoat.reports._format import _num, _short
 
 if TYPE_CHECKING:
+    from labcoat.data.schema import Schema
     from labcoat.model import Model
 
 
-def schema_rows(schema: Any) -> list[dict[str, Any]]:
+def schema_rows(schema: Schema) -> list[dict[str, Any]]:
     """One row per training column: role, missing share, distinct values, range or categories."""
     rows = []
     for c in schema.columns:
@@ -84,8 +85,8 @@ def model_card(model: Model, m: dict[str, Any]) -> dict[str, Any]:
     return {"use": use, "data": data, "metrics": metrics, "limits": limits}
 
 
-def _time_span(schema: Any, info: ModelInfo) -> str:
-    spans = [(name, lo, hi) for name, (lo, hi) in info.time_span.items()] or \
+def _time_span(schema: Schema, info: ModelInfo) -> str:
+    spans: list[tuple[str, Any, Any]] = [(name, lo, hi) for name, (lo, hi) in info.time_span.items()] or \
         [(c.name, c.minimum, c.maximum) for c in schema.features if c.role is Role.DATETIME and c.maximum is not None]
     if spans:
         name, lo, hi = spans[0]

@@ -30,6 +30,7 @@ from labcoat.search.trial import STOPPED_NOTE
 from labcoat.tasks import get_task
 
 if TYPE_CHECKING:
+    from labcoat.data.schema import Schema
     from labcoat.model import Model
 
 
@@ -92,7 +93,7 @@ def report_data(model: Model, data: Any = None) -> dict[str, Any]:
     return m
 
 
-def _task_words(schema: Any) -> str:
+def _task_words(schema: Schema) -> str:
     """"a number", "two classes: no, yes", "5 classes: a, b, c, …"."""
     return get_task(schema.task).target_words(schema.classes)
 

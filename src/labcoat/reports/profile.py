@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,9 @@ import pandas as pd
 from labcoat.data.columns import FEATURE_ROLES, Column, Role
 from labcoat.data.infer import infer_column
 from labcoat.tasks import get_task, infer_schema
+
+if TYPE_CHECKING:
+    from labcoat.data.schema import Schema
 
 #: Rows used for role inference, associations and correlations.
 SAMPLE_ROWS = 20_000
@@ -376,7 +379,7 @@ def strong_pairs(corr: pd.DataFrame | None, threshold: float = 0.8) -> list[dict
     return sorted(pairs, key=lambda p: -abs(p["r"]))[:10]
 
 
-def data_findings(frame: pd.DataFrame, target: str, schema: Any) -> list[dict[str, Any]]:
+def data_findings(frame: pd.DataFrame, target: str, schema: Schema) -> list[dict[str, Any]]:
     """The findings :func:`labcoat.fit` would report, as plain records. The roles come from
     ``schema`` when :func:`~labcoat.guards.check_data` takes one (it would infer them again on
     every row otherwise, the slowest step of a large profile)."""

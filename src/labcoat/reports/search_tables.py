@@ -11,7 +11,7 @@ import pandas as pd
 MAX_LEADERBOARD_ROWS = 50
 
 
-def leaderboard_rows(board: Any) -> list[dict[str, Any]]:
+def leaderboard_rows(board: pd.DataFrame | None) -> list[dict[str, Any]]:
     """The leaderboard's rows as records with the columns the report shows (missing ones empty)."""
     if board is None or len(board) == 0:
         return []
@@ -23,7 +23,7 @@ def leaderboard_rows(board: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def search_history(board: Any, greater_is_better: bool) -> dict[str, Any] | None:
+def search_history(board: pd.DataFrame | None, greater_is_better: bool) -> dict[str, Any] | None:
     """Each completed trial's score in the order it finished, and the best score so far.
 
     The x axis is seconds since the study started (the leaderboard's ``finished``, or
@@ -38,7 +38,8 @@ def search_history(board: Any, greater_is_better: bool) -> dict[str, Any] | None
     if "finished" in ok and pd.to_numeric(ok["finished"], errors="coerce").notna().all():
         when, x_title = pd.to_numeric(ok["finished"]), "seconds since the search started"
     elif "started" in ok and pd.to_numeric(ok["started"], errors="coerce").notna().all():
-        when = pd.to_numeric(ok["started"]) + pd.to_numeric(ok.get("fit_time", 0), errors="coerce").fillna(0)
+        fit_time = ok["fit_time"] if "fit_time" in ok else pd.Series(0.0, index=ok.index)
+        when = pd.to_numeric(ok["started"]) + pd.to_numeric(fit_time, errors="coerce").fillna(0)
         x_title = "seconds since the search started"
     order = np.argsort(when.to_numpy() if when is not None else ok["trial"].to_numpy(), kind="stable")
     ok = ok.iloc[order]

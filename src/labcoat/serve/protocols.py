@@ -20,12 +20,15 @@ Examples
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from labcoat.serve.validation import SMALL, Problem, RequestInvalid
+
+if TYPE_CHECKING:
+    from labcoat.data.schema import Schema
 
 #: Open Inference Protocol data types by column role (BYTES for the others).
 V2_TYPES = {"numeric": "FP64", "boolean": "BOOL"}
@@ -134,6 +137,6 @@ def v2_outputs(table: dict[str, list[Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def v2_inputs(schema: Any) -> list[dict[str, Any]]:
+def v2_inputs(schema: Schema) -> list[dict[str, Any]]:
     """The model's inputs as Open Inference Protocol tensor metadata."""
     return [{"name": c.name, "datatype": V2_TYPES.get(c.role.value, "BYTES"), "shape": [-1]} for c in schema.features]

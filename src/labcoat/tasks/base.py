@@ -46,6 +46,7 @@ from labcoat.evaluate.metrics import METRICS, Metric, get_metric
 from labcoat.evaluate.ensemble import select_ensemble
 
 if TYPE_CHECKING:
+    from labcoat.evaluate.calibration import Calibrator
     from labcoat.guards import Finding
 
 #: What a family builds for a task: scikit-learn's estimator types.
@@ -67,7 +68,7 @@ class PostFit:
     output (``calibrator.apply(blend)``), a decision threshold, and what was decided and why
     (``report``, kept in the model's info under its key)."""
 
-    calibrator: Any = None
+    calibrator: Calibrator | None = None
     threshold: float | None = None
     report: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 

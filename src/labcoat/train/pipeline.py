@@ -6,7 +6,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,9 @@ from labcoat.train.ensemble_outputs import ensemble_fold_scores, ensemble_oof
 from labcoat.train.leaderboard import fold_sizes, leaderboard
 from labcoat.train.post_fit import POST_FIT_STEPS, AfterFit
 from labcoat.train.refit import refit
+
+if TYPE_CHECKING:
+    from labcoat.data.split import Resampling
 
 #: Training rows kept with the model as its input example.
 EXAMPLE_ROWS = 5
@@ -242,7 +245,7 @@ def score_rows(model: Model, frame: pd.DataFrame, *, source: str, seed: int = 0)
     return {"score": score, "low": low, "high": high, "rows": len(frame), "source": source}
 
 
-def _folds_key(frame: pd.DataFrame, resampling: Any, seed: int) -> str:
+def _folds_key(frame: pd.DataFrame, resampling: Resampling, seed: int) -> str:
     """Same for two fits on the same rows with the same folds: their fold scores pair up."""
     import hashlib
 
