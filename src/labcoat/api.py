@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from labcoat.model import Model
+
+if TYPE_CHECKING:
+    from labcoat.data.io import DataSource
 
 #: Prefixes of model URIs that live in the tracking store rather than on disk.
 STORE_SCHEMES = ("runs:/", "models:/")
@@ -36,7 +39,7 @@ def load(path: str | Path, *, tracking_uri: str | None = None) -> Model:
     return Model.load(path)
 
 
-def compare(*items: Model | str | Path | int, data: Any = None, seed: int = 0,
+def compare(*items: Model | str | Path | int, data: DataSource | None = None, seed: int = 0,
             tracking_uri: str | None = None) -> list[dict[str, Any]]:
     """Paired tests on the same folds, with Holm-adjusted p-values and a verdict in words.
 

@@ -27,6 +27,7 @@ from labcoat.tasks import Task, get_task
 from labcoat.tasks.classification import class_array
 
 if TYPE_CHECKING:
+    from labcoat.data.io import DataSource
     from labcoat.evaluate.calibration import Calibrator
 
 
@@ -195,7 +196,7 @@ class Model:
 
         return explain_row(self, _as_frame(data), row, top=top, background=background)
 
-    def report(self, path: str | Path = "report.html", *, data: Any = None) -> Path:
+    def report(self, path: str | Path = "report.html", *, data: DataSource | None = None) -> Path:
         """Write the model report (self-contained HTML; see :mod:`labcoat.reports`), also
         scored on ``data`` (rows with the target) when given, and return its path."""
         from labcoat.reports import model_report

@@ -29,6 +29,7 @@ from labcoat.errors import ConfigError, DataError, LabcoatNotice, did_you_mean
 from labcoat.lifecycle.gate import check_policy, gate, resolve_margin
 
 if TYPE_CHECKING:
+    from labcoat.data.io import DataSource
     from labcoat.data.schema import Schema
     from labcoat.model import Model
     from labcoat.model_info import ModelInfo
@@ -104,7 +105,7 @@ class RetrainDecision:
         return "\n".join(lines)
 
 
-def retrain(model: str, data: Any, *, budget: float | str | None = None, trials: int | None = None,
+def retrain(model: str, data: DataSource, *, budget: float | str | None = None, trials: int | None = None,
             policy: str = "non-inferiority", margin: float | str | None = None,
             holdout: float = HOLDOUT_SHARE, time_column: str | None = None, tracking_uri: str | None = None,
             seed: int | None = None, n_jobs: int | None = None, report: bool = True, quiet: bool = False,
@@ -144,7 +145,7 @@ def retrain(model: str, data: Any, *, budget: float | str | None = None, trials:
     return decision
 
 
-def run_retrain(model: str, data: Any, *, budget: float | str | None = None, trials: int | None = None,
+def run_retrain(model: str, data: DataSource, *, budget: float | str | None = None, trials: int | None = None,
                 policy: str = "non-inferiority", margin: float | str | None = None,
                 holdout: float = HOLDOUT_SHARE, time_column: str | None = None, tracking_uri: str | None = None,
                 seed: int | None = None, n_jobs: int | None = None, report: bool = True, progress: bool = False,
@@ -305,7 +306,7 @@ def _fit_arguments(settings: dict[str, Any], budget: float | str | None, trials:
             "split": settings.get("split") or "random", "holdout": settings.get("holdout", "auto"), **options}
 
 
-def _read_labelled(data: Any, target: str) -> pd.DataFrame:
+def _read_labelled(data: DataSource, target: str) -> pd.DataFrame:
     from labcoat.data.io import read_table
     from labcoat.data.infer import drop_missing_target
 

@@ -13,6 +13,7 @@ from labcoat.model_info import ModelInfo
 from labcoat.reports._format import _num
 
 if TYPE_CHECKING:
+    from labcoat.data.io import DataSource
     from labcoat.model import Model
 
 METRIC_WORDS = {
@@ -100,7 +101,7 @@ def _search_interval(model: Model, info: ModelInfo) -> tuple[float | None, float
     return score - half, score + half
 
 
-def evaluate_on(model: Model, data: Any, metric: dict[str, Any]) -> dict[str, Any]:
+def evaluate_on(model: Model, data: DataSource, metric: dict[str, Any]) -> dict[str, Any]:
     """Score ``model`` on ``data`` (which holds the target) with the model's metric and a 95%
     bootstrap interval; also return the targets and predictions for the diagnostics."""
     from labcoat.data.io import read_table

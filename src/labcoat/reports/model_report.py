@@ -30,11 +30,12 @@ from labcoat.search.trial import STOPPED_NOTE
 from labcoat.tasks import get_task
 
 if TYPE_CHECKING:
+    from labcoat.data.io import DataSource
     from labcoat.data.schema import Schema
     from labcoat.model import Model
 
 
-def model_report(model: Model, *, data: Any = None, title: str | None = None) -> str:
+def model_report(model: Model, *, data: DataSource | None = None, title: str | None = None) -> str:
     """The report of a fitted :class:`~labcoat.model.Model` as one self-contained HTML page.
 
     ``data`` (a frame or file with the target column) is also scored and diagnosed: use rows
@@ -47,7 +48,7 @@ def model_report(model: Model, *, data: Any = None, title: str | None = None) ->
                        figures=report_figures(m))
 
 
-def report_data(model: Model, data: Any = None) -> dict[str, Any]:
+def report_data(model: Model, data: DataSource | None = None) -> dict[str, Any]:
     """Every number of the model report, as plain data (figures are drawn from it)."""
     info: ModelInfo = model.info
     schema = model.schema

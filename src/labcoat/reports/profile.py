@@ -22,6 +22,7 @@ from labcoat.data.infer import infer_column
 from labcoat.tasks import get_task, infer_schema
 
 if TYPE_CHECKING:
+    from labcoat.data.io import DataSource
     from labcoat.data.schema import Schema
 
 #: Rows used for role inference, associations and correlations.
@@ -37,7 +38,7 @@ ASSOCIATION_LEVELS = 30
 _CATEGORICAL_ROLES = (Role.CATEGORICAL, Role.BOOLEAN, Role.TEXT)
 
 
-def profile_report(frame: Any, target: str | None = None, *, title: str | None = None) -> str:
+def profile_report(frame: DataSource, target: str | None = None, *, title: str | None = None) -> str:
     """The data profile of ``frame`` (a DataFrame or anything :func:`labcoat.read_table`
     reads) as one self-contained HTML page.
 
@@ -51,7 +52,7 @@ def profile_report(frame: Any, target: str | None = None, *, title: str | None =
                        figures=profile_figures(data))
 
 
-def profile_data(frame: Any, target: str | None = None) -> dict[str, Any]:
+def profile_data(frame: DataSource, target: str | None = None) -> dict[str, Any]:
     """Every number of the profile, as plain data (no HTML)."""
     from labcoat.data.io import read_table
     from labcoat.errors import SchemaError

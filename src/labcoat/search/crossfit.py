@@ -29,10 +29,11 @@ from labcoat.models import FAMILIES
 from labcoat.search.trial import TrialData
 
 if TYPE_CHECKING:
+    from labcoat.data.io import DataSource
     from labcoat.model import Model
 
 
-def shared_folds(model: Model, data: Any, *, seed: int = 0) -> tuple[pd.DataFrame, Resampling]:
+def shared_folds(model: Model, data: DataSource, *, seed: int = 0) -> tuple[pd.DataFrame, Resampling]:
     """The labelled rows of ``data`` and the folds every compared model is scored on (chosen
     as ``fit`` chooses them, from the first model's task)."""
     from labcoat.data.io import read_table
@@ -70,7 +71,7 @@ def cross_validate(model: Model, frame: pd.DataFrame, folds: Resampling) -> list
     return scores
 
 
-def compare_models(*models: Model, names: Sequence[str] | None = None, data: Any = None,
+def compare_models(*models: Model, names: Sequence[str] | None = None, data: DataSource | None = None,
                    seed: int = 0) -> list[dict[str, Any]]:
     """Compare separately fitted models on the same folds, pairwise, Holm-adjusted.
 

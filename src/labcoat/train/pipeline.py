@@ -33,6 +33,7 @@ from labcoat.train.post_fit import POST_FIT_STEPS, AfterFit
 from labcoat.train.refit import refit
 
 if TYPE_CHECKING:
+    from labcoat.data.io import DataSource
     from labcoat.data.split import Resampling
 
 #: Training rows kept with the model as its input example.
@@ -42,7 +43,7 @@ EXAMPLE_ROWS = 5
 DEFAULT_BUDGET = 60.0
 
 
-def fit(data: Any, target: str, *, budget: float | str | None = None, trials: int | None = None,
+def fit(data: DataSource, target: str, *, budget: float | str | None = None, trials: int | None = None,
         metric: str | None = None, task: str | None = None, seed: int = 0,
         families: Sequence[str] | None = None, n_jobs: int | None = None, executor: Any = None,
         ray_address: str | None = None, quiet: bool = False, callbacks: Sequence[Callable[[StudyState], None]] = (),
@@ -264,7 +265,7 @@ def _selection_estimate(result: StudyResult, data: TrialData, clock: Clock) -> A
                                stratify=data.task.stratified)
 
 
-def _read(data: Any) -> pd.DataFrame:
+def _read(data: DataSource) -> pd.DataFrame:
     if isinstance(data, pd.DataFrame):
         return data
     from labcoat.data.io import read_table
