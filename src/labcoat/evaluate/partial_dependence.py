@@ -19,6 +19,7 @@ from labcoat.evaluate.importance import permutation_importance
 from labcoat.evaluate.shap_values import shap_values
 
 if TYPE_CHECKING:
+    from labcoat.data.columns import Column
     from labcoat.model import Model
 
 
@@ -64,7 +65,7 @@ def partial_dependence(model: Model, frame: pd.DataFrame, features: Sequence[str
     return {name: _partial_dependence_one(model, rows, columns[name], grid) for name in features}
 
 
-def _partial_dependence_one(model: Model, rows: pd.DataFrame, column: Any, grid: int) -> dict[str, Any]:
+def _partial_dependence_one(model: Model, rows: pd.DataFrame, column: Column, grid: int) -> dict[str, Any]:
     values, shown, kind = _grid(rows[column.name], column, grid)
     if not len(values):
         return {"kind": kind, "values": [], "average": [], "explained": _output_label(model, None)}
@@ -80,7 +81,7 @@ def _partial_dependence_one(model: Model, rows: pd.DataFrame, column: Any, grid:
     return {"kind": kind, "values": shown, "average": curve, "explained": _output_label(model, None)}
 
 
-def _grid(values: pd.Series, column: Any, grid: int) -> tuple[list[Any], list[Any], str]:
+def _grid(values: pd.Series, column: Column, grid: int) -> tuple[list[Any], list[Any], str]:
     """Grid values (prepared form), the same values for display, and the kind of grid."""
     role = column.role
     if role is Role.CATEGORICAL:

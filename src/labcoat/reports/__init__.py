@@ -19,10 +19,12 @@ from labcoat.reports.model_report import model_report
 from labcoat.reports.profile import profile_report
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from labcoat.model import Model
 
 
-def write_reports(model: Model, frame: Any, out_dir: str | Path) -> list[Path]:
+def write_reports(model: Model, frame: pd.DataFrame, out_dir: str | Path) -> list[Path]:
     """Write ``profile.html`` (of ``frame``, the training data) and ``report.html`` (of
     ``model``) into ``out_dir`` (created if needed) and return their paths.
 

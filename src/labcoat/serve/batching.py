@@ -23,9 +23,12 @@ import asyncio
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from labcoat.serve.service import Served
 
 #: Longest a queued request waits for others still being read (seconds).
 MAX_WAIT = 0.002
@@ -55,7 +58,7 @@ class MicroBatcher:
         finally:
             self.reading -= 1
 
-    async def predict(self, served: Any, frame: pd.DataFrame) -> pd.DataFrame:
+    async def predict(self, served: Served, frame: pd.DataFrame) -> pd.DataFrame:
         """``served.model.predict_frame(frame)``, batched with concurrent requests."""
         if len(frame) >= self.max_rows:
             if self.on_batch is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from labcoat.data.columns import Role
+from labcoat.data.columns import Column, Role
 from labcoat.data.schema import Schema
 from labcoat.serve.validation import Problem, RequestInvalid
 
@@ -81,7 +81,7 @@ def _body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
-def _value_schema(column: Any) -> dict[str, Any]:
+def _value_schema(column: Column) -> dict[str, Any]:
     if column.role is Role.NUMERIC:
         return {"type": ["number", "null"]}
     if column.role is Role.BOOLEAN:

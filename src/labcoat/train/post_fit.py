@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -18,6 +18,9 @@ from labcoat.model import Model
 from labcoat.search import Clock
 from labcoat.tracking.interrupt import closing_run_on_error
 from labcoat.train.budget import EXPLAIN_SHARE
+
+if TYPE_CHECKING:
+    from labcoat.tracking.recorder import StudyRecorder
 
 
 @dataclass
@@ -29,7 +32,7 @@ class AfterFit:
     source: str
     clock: Clock
     seed: int
-    recorder: Any
+    recorder: StudyRecorder | None
     report: bool
     report_dir: str | Path | None
     register: str | None
@@ -63,7 +66,7 @@ def _report_and_record_step(model: Model, after: AfterFit) -> None:
 
 def _register_step(model: Model, after: AfterFit) -> None:
     """The tracked model registered under ``register``."""
-    if after.recorder is None or not after.register:
+    if after.recorder is None or after.recorder.run_id is None or not after.register:
         return
     from labcoat.tracking.registry import register as register_model
 
