@@ -10,7 +10,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,11 @@ from labcoat.tasks.classification import class_array
 if TYPE_CHECKING:
     from labcoat.data.io import DataSource
     from labcoat.evaluate.calibration import Calibrator
+    from labcoat.monitoring.reference import Reference
+
+#: What ``predict`` and its kin take: a frame (pandas or polars), a file's path, a dict of
+#: columns or a list of records.
+Rows: TypeAlias = "DataSource | dict[str, Any] | list[dict[str, Any]]"
 
 
 @dataclass
@@ -77,7 +82,7 @@ class Model:
                  leaderboard: pd.DataFrame, info: ModelInfo,
                  example: pd.DataFrame | None = None, oof: dict[str, np.ndarray] | None = None,
                  calibrator: Calibrator | None = None, threshold: float | None = None,
-                 explanations: dict[str, Any] | None = None, reference: Any = None) -> None:
+                 explanations: dict[str, Any] | None = None, reference: Reference | None = None) -> None:
         self.explanations = explanations
         self.reference = reference
         self.example = example
@@ -115,7 +120,7 @@ class Model:
                               "fitted_on": m.rows} for m in self.members])
 
     # ------------------------------------------------------------------ prediction
-    def predict_proba(self, data: Any) -> np.ndarray:
+    def predict_proba(self, data: Rows) -> np.ndarray:
         """Class probabilities, one column per class in :attr:`classes_` (calibrated when
         :attr:`calibrator` is set).
 
@@ -133,11 +138,11 @@ class Model:
                                  f"{self.task}: use predict")
         return self._blend(data)
 
-    def predict(self, data: Any) -> np.ndarray:
+    def predict(self, data: Rows) -> np.ndarray:
         """Predicted classes (classification) or values (regression), one per row of ``data``."""
         return self.task.decide(self._blend(data), self.schema.classes, self.threshold)
 
-    def _blend(self, data: Any) -> np.ndarray:
+    def _blend(self, data: Rows) -> np.ndarray:
         # A few rows come as a SmallFrame of column arrays, which transform takes without pandas.
         frame = self.schema.prepare_columns(_as_frame(data))
         self._notice_unseen(frame)
@@ -154,7 +159,7 @@ class Model:
         assert total is not None
         return total if self.calibrator is None else self.calibrator.apply(total)
 
-    def raw_output(self, data: Any) -> np.ndarray:
+    def raw_output(self, data: Rows) -> np.ndarray:
         """The blended (and calibrated) output the answers are made from, as metrics take it:
         probabilities per class for a classifier, values for a regressor."""
         return self._blend(data)
@@ -171,7 +176,7 @@ class Model:
                     f"Column '{name}' has value(s) not seen in training (e.g. {unseen[0]!r}); "
                     "they are treated as unknown.", LabcoatNotice, stacklevel=3)
 
-    def predict_frame(self, data: Any) -> pd.DataFrame:
+    def predict_frame(self, data: Rows) -> pd.DataFrame:
         """Predictions as a table, the task's (``Task.output_frame``): ``<target>_predicted``,
         then ``proba_<class>`` per class for a classifier.
 
@@ -238,7 +243,7 @@ class Model:
                 f"{self.metric}={self.info.ensemble_score:.4f} [{families}]>")
 
 
-def _read_reference(saved: dict[str, Any] | None) -> Any:
+def _read_reference(saved: dict[str, Any] | None) -> Reference | None:
     """The saved reference profile (``reference.json``), or None when the model has none."""
     if saved is None:
         return None
@@ -247,7 +252,7 @@ def _read_reference(saved: dict[str, Any] | None) -> Any:
     return Reference.from_dict(saved)
 
 
-def _as_frame(data: Any) -> pd.DataFrame:
+def _as_frame(data: Rows) -> pd.DataFrame:
     if isinstance(data, pd.DataFrame):
         return data
     if isinstance(data, (str, Path)):
