@@ -1,7 +1,8 @@
 """``Model.info``: what ``fit`` recorded about a model, as a typed record.
 
-``fit`` fills the fields up to ``folds_key``; the steps after it add the held-out score, the
-data's source and time span, the reports, the tracked run and the registered version. The
+``fit`` fills the fields from ``metric`` to ``settings`` and, once the model is built, ``test``
+(the held-out score); the post-fit steps add the data's source and time span, the tracked run,
+the registered version and the report files. The
 record is written to the model's ``labcoat.json`` (:meth:`ModelInfo.to_dict`) and read back
 from it (:meth:`ModelInfo.from_dict`): a key this version does not know is kept in ``extra``
 and written back, so loading and saving a model loses nothing.

@@ -81,17 +81,10 @@ def read_table(source: DataSource | None = None, *, sql: str | None = None, db: 
 def _read(path: Path, kind: str) -> pd.DataFrame:
     if kind in ("csv", "tsv"):
         sep = "\t" if kind == "tsv" else ","
-        encoding = text_encoding(path)
-        header = pd.read_csv(path, sep=sep, nrows=1, header=None, dtype=str, encoding=encoding).iloc[0].tolist()
-        dupes = sorted({str(h) for h in header if header.count(h) > 1})
-        if dupes:
-            raise DataError(f"File '{path}' has duplicate column names: {', '.join(repr(d) for d in dupes)}. "
-                            "Rename them so each column has one name.")
-        if path.stat().st_size > LARGE_CSV_BYTES and encoding == "utf-8":
-            import duckdb
-
-            return duckdb.read_csv(str(path), sep=sep, header=True).df()
-        return pd.read_csv(path, sep=sep, low_memory=False, encoding=encoding)
+        try:
+            return _read_delimited(path, sep, "utf-8")
+        except (UnicodeDecodeError, _NotUtf8):  # rare: the file is scanned only then
+            return _read_delimited(path, sep, fallback_encoding(path))
     if kind == "parquet":
         return pd.read_parquet(path)
     if kind == "jsonl":
@@ -106,10 +99,32 @@ def _read(path: Path, kind: str) -> pd.DataFrame:
     return pd.read_excel(path)
 
 
-def text_encoding(path: Path) -> str:
-    r"""``"utf-8"`` when the whole file decodes as UTF-8, else the first of
-    :data:`FALLBACK_ENCODINGS` that decodes it, with a notice naming it (gzip files are read
-    through their compression).
+class _NotUtf8(Exception):
+    """DuckDB found bytes that are not UTF-8."""
+
+
+def _read_delimited(path: Path, sep: str, encoding: str) -> pd.DataFrame:
+    header = pd.read_csv(path, sep=sep, nrows=1, header=None, dtype=str, encoding=encoding).iloc[0].tolist()
+    dupes = sorted({str(h) for h in header if header.count(h) > 1})
+    if dupes:
+        raise DataError(f"File '{path}' has duplicate column names: {', '.join(repr(d) for d in dupes)}. "
+                        "Rename them so each column has one name.")
+    if path.stat().st_size > LARGE_CSV_BYTES and encoding == "utf-8":
+        import duckdb
+
+        try:
+            return duckdb.read_csv(str(path), sep=sep, header=True).df()
+        except duckdb.InvalidInputException as error:
+            if "not utf-8" in str(error):
+                raise _NotUtf8(str(error)) from error
+            raise
+    return pd.read_csv(path, sep=sep, low_memory=False, encoding=encoding)
+
+
+def fallback_encoding(path: Path) -> str:
+    r"""The encoding to read a text file that is not UTF-8 with: the first of
+    :data:`FALLBACK_ENCODINGS` that decodes the whole file (gzip files through their
+    compression), with a notice naming it.
 
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as folder:
@@ -117,11 +132,13 @@ def text_encoding(path: Path) -> str:
     ...     _ = latin.write_bytes("city\nMünchen\n".encode("latin-1"))
     ...     with warnings.catch_warnings(record=True) as seen:
     ...         warnings.simplefilter("always")
-    ...         print(text_encoding(latin), "|", str(seen[0].message)[:46])
+    ...         print(fallback_encoding(latin), "|", str(seen[0].message)[:46])
     cp1252 | File 'cities.csv' is not UTF-8: read as cp1252
     """
     opener = gzip.open if path.suffix.lower() == ".gz" else open
-    for encoding in ("utf-8", *FALLBACK_ENCODINGS):
+    *candidates, last = FALLBACK_ENCODINGS
+    chosen = last  # Latin-1 decodes any bytes
+    for encoding in candidates:
         decoder = codecs.getincrementaldecoder(encoding)()
         try:
             with opener(path, "rb") as stream:
@@ -130,11 +147,11 @@ def text_encoding(path: Path) -> str:
                 decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             continue
-        if encoding != "utf-8":
-            warnings.warn(f"File '{path.name}' is not UTF-8: read as {encoding}. If some text looks wrong, "
-                          "save the file as UTF-8.", LabcoatNotice, stacklevel=4)
-        return encoding
-    raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
+        chosen = encoding
+        break
+    warnings.warn(f"File '{path.name}' is not UTF-8: read as {chosen}. If some text looks wrong, "
+                  "save the file as UTF-8.", LabcoatNotice, stacklevel=5)
+    return chosen
 
 
 def _query(sql: str, db: str | Path | None) -> pd.DataFrame:

@@ -90,10 +90,8 @@ def bootstrap_pairwise(y: np.ndarray, predictions: list[tuple[str, np.ndarray]],
     tested = []
     for (name_a, a), (name_b, b) in combinations(predictions, 2):
         boot = paired_bootstrap(y, a, b, metric, stratify=stratify, seed=seed)
-        at_least = (1 + np.count_nonzero(boot.draws >= 0)) / (len(boot.draws) + 1)
-        p_value = min(1.0, 2 * min(boot.p_value(0.0), float(at_least)))
         low, high = sorted((sign * boot.low, sign * boot.high))
-        tested.append((name_a, name_b, Comparison(sign * boot.difference, low, high, p_value)))
+        tested.append((name_a, name_b, Comparison(sign * boot.difference, low, high, boot.two_sided_p_value())))
     return _adjusted(tested, metric.name, metric.greater_is_better)
 
 

@@ -63,6 +63,12 @@ class PairedBootstrap:
         more than ``null``)."""
         return float((1 + np.count_nonzero(self.draws <= null)) / (len(self.draws) + 1))
 
+    def two_sided_p_value(self) -> float:
+        """Bootstrap p-value of ``H0: difference = 0`` against either direction: twice the
+        smaller one-sided p-value, at most 1."""
+        at_least = (1 + np.count_nonzero(self.draws >= 0)) / (len(self.draws) + 1)
+        return min(1.0, 2 * min(self.p_value(0.0), float(at_least)))
+
 
 def paired_bootstrap(y: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, metric: Metric, *,
                      stratify: bool, rounds: int = ROUNDS, seed: int = 0,

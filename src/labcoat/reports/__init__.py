@@ -11,7 +11,7 @@ page; no CDN). Jinja2 and Plotly are imported on first use.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 # Imported here, not lazily: the module ``model_report`` would otherwise shadow the function of
 # the same name as an attribute of this package once imported.

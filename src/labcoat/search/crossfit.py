@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from labcoat.data.split import Resampling
+from labcoat.errors import ConfigError
 from labcoat.evaluate.compare import bootstrap_pairwise, pairwise
 from labcoat.evaluate.metrics import get_metric
 from labcoat.models import FAMILIES
@@ -86,8 +87,6 @@ def compare_models(*models: Model, names: Sequence[str] | None = None, data: Dat
     >>> compare_models(model_a, model_b)[0]["verdict"]  # doctest: +SKIP
     'model 2 is better than model 1 by 0.011 roc_auc [0.003, 0.019], p = 0.01.'
     """
-    from labcoat.errors import ConfigError
-
     if len(models) < 2:
         raise ConfigError("Give at least two models to compare.")
     names = list(names or [f"model {i + 1}" for i in range(len(models))])
@@ -118,8 +117,6 @@ def compare_models(*models: Model, names: Sequence[str] | None = None, data: Dat
 def _holdout_comparison(models: Sequence[Model], names: Sequence[str], seed: int) -> list[dict[str, Any]]:
     """Models validated on the same single holdout (more than 100,000 rows; one fold score
     each): their out-of-fold predictions on its rows, paired by a bootstrap."""
-    from labcoat.errors import ConfigError
-
     oofs = [m.oof for m in models if m.oof is not None]
     if len(oofs) < len(models) or any(not np.array_equal(oof["y"], oofs[0]["y"]) for oof in oofs):
         raise ConfigError("These models were validated on one holdout, and their predictions on its rows "
