@@ -203,11 +203,16 @@ class Model:
 
     def report(self, path: str | Path = "report.html", *, data: DataSource | None = None) -> Path:
         """Write the model report (self-contained HTML; see :mod:`labcoat.reports`), also
-        scored on ``data`` (rows with the target) when given, and return its path."""
+        scored on ``data`` (rows with the target) when given, and return its path. Explanations
+        that ``fit`` left out to keep its budget (``info.deferred``) are computed on ``data``."""
+        from labcoat.evaluate.explain_summary import summarize
         from labcoat.reports import model_report
 
+        rows = None if data is None else _as_frame(data)
+        if rows is not None and self.explanations is None:  # deferred by fit to keep its budget
+            self.explanations = summarize(self, rows, seconds=10.0)
         path = Path(path)
-        path.write_text(model_report(self, data=None if data is None else _as_frame(data)), encoding="utf-8")
+        path.write_text(model_report(self, data=rows), encoding="utf-8")
         return path
 
     # ------------------------------------------------------------------ persistence

@@ -40,7 +40,8 @@ class ModelInfo:
     #: The best single trial's score.
     best_single_score: float = float("nan")
     n_trials: int = 0
-    #: The budget (None: a trial count only), the search's and the whole fit's seconds.
+    #: The budget (None: a trial count only), the search's seconds and the seconds to the
+    #: fitted model (before the steps after the fit: see ``total_seconds``).
     budget_seconds: float | None = None
     search_seconds: float = 0.0
     fit_seconds: float = 0.0
@@ -77,6 +78,11 @@ class ModelInfo:
     tracking_seconds: float | None = None
     #: The report files written (with ``report_dir``).
     reports: list[str] = field(default_factory=list)
+    #: What the steps after the fit left out to keep the budget (``"explanations"``, ``"reports"``).
+    deferred: list[str] = field(default_factory=list)
+    #: Seconds of the whole ``fit`` call, the steps after the fit included (set as it returns:
+    #: the copy logged to the tracked run does not have it).
+    total_seconds: float | None = None
     #: Keys of a saved model this version does not know, kept as they were.
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -34,14 +34,19 @@ def report(model: str = typer.Argument(..., help=MODEL_HELP),
     """Report on MODEL as one HTML page that opens offline.
 
     Performance with intervals, diagnostics, what drives predictions, leaderboard, search
-    history, findings, data and a model card; with --data, also scored on those rows.
+    history, findings, data and a model card; with --data, also scored on those rows (and
+    explained on them when fit left the explanations out to keep its budget).
     """
     import labcoat
     from labcoat.data.io import read_table
+    from labcoat.evaluate.explain_summary import summarize
     from labcoat.reports.model_report import model_report
 
     m = labcoat.load(model, tracking_uri=tracking_uri)
-    html = model_report(m, data=read_table(data) if data is not None else None)
+    rows = read_table(data) if data is not None else None
+    if rows is not None and m.explanations is None:  # deferred by fit to keep its budget
+        m.explanations = summarize(m, rows, seconds=10.0)
+    html = model_report(m, data=rows)
     _write(output, html)
 
 

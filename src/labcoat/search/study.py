@@ -214,7 +214,8 @@ class Study:
                 state.tuner.tell(family, asked, None)
                 state.skipped += 1
                 continue
-            request = TrialRequest(family, params, state.number, origin, self._deadline(left, estimate))
+            first = not any(t.status == "ok" for t in state.finished)
+            request = TrialRequest(family, params, state.number, origin, self._deadline(left, estimate, first=first))
             state.running[state.number] = _Pending(request, self.executor.submit(request), asked)
             state.number += 1
 
@@ -299,11 +300,15 @@ class Study:
             return math.inf
         return self.clock.remaining - self.reserve(trials)
 
-    def _deadline(self, left: float, estimate: float) -> float | None:
+    def _deadline(self, left: float, estimate: float, *, first: bool = False) -> float | None:
         if self.clock.budget is None:
             return None
-        # A trial may take a good share of what is left, or twice its estimate when that is more,
-        # but never more than what is left.
+        # Until a trial has finished, a trial may take all that is left: a model comes first (on
+        # a busy machine the first estimates can be several times too low). Then a trial may
+        # take a good share of what is left, or twice its estimate when that is more, but never
+        # more than what is left.
+        if first:
+            return time.monotonic() + left
         return time.monotonic() + min(left, max(0.4 * left, 2.0 * estimate, 1.0))
 
     def _rows_per_fold(self) -> int:

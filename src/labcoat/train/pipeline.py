@@ -26,7 +26,7 @@ from labcoat.search.cores import idle_cores
 from labcoat.tasks import get_task, infer_schema
 from labcoat.tracking.interrupt import closing_run_on_error
 from labcoat.tracking.lineage import describe_source
-from labcoat.train.budget import refit_reserve, selection_seconds
+from labcoat.train.budget import after_fit_plan, after_fit_reserve, refit_reserve, selection_seconds
 from labcoat.train.ensemble_outputs import ensemble_fold_scores, ensemble_oof
 from labcoat.train.leaderboard import fold_sizes, leaderboard
 from labcoat.train.post_fit import POST_FIT_STEPS, AfterFit
@@ -170,9 +170,13 @@ def fit(data: DataSource, target: str, *, budget: float | str | None = None, tri
                     "resampling": resampling.description, "outer_rows": 0 if outer is None else len(outer)}
         recorder.start(settings, {**lineage_tags(frame, schema, source or describe_source(data)),
                                   "labcoat.task": schema.task, "labcoat.metric": chosen_metric.name})
+    plan = after_fit_plan(clock, len(frame), len(schema.features), explain=report,
+                          write=report and (report_dir is not None or recorder is not None),
+                          tracked=recorder is not None)
+    keep = after_fit_reserve(plan, clock)
     progress = None if quiet else _progress(clock, trials)
-    study = Study(data=data_, clock=clock, trials=trials, families=families,
-                  executor=runner, reserve=lambda done: refit_reserve(done, clock, resampling.is_holdout),
+    study = Study(data=data_, clock=clock, trials=trials, families=families, executor=runner,
+                  reserve=lambda done: refit_reserve(done, clock, resampling.is_holdout, keep, plan.tracking),
                   callbacks=[*callbacks, *([progress.update] if progress else []),
                              *([recorder.on_trial] if recorder else [])])
     try:
@@ -182,7 +186,7 @@ def fit(data: DataSource, target: str, *, budget: float | str | None = None, tri
                 raise BudgetError(_no_trial_message(result, clock, len(frame)))
             selection = _selection_estimate(result, data_, clock)
             oof = ensemble_oof(result, data_)
-            members, preprocessors, dropped = refit(result, data_, clock)
+            members, preprocessors, dropped = refit(result, data_, clock, keep=keep)
             decisions = learner.post_fit(oof, task_options, seed=seed)
     finally:
         if progress:
@@ -227,9 +231,10 @@ def fit(data: DataSource, target: str, *, budget: float | str | None = None, tri
         model.info.test = score_rows(model, outer, source=outer_source, seed=seed)
     after = AfterFit(frame=frame, source=source or describe_source(data), clock=clock, seed=seed,
                      recorder=recorder, report=report, report_dir=report_dir, register=register,
-                     tracking_uri=tracking_uri)
+                     tracking_uri=tracking_uri, plan=plan)
     for step in POST_FIT_STEPS:
         step(model, after)
+    model.info.total_seconds = round(clock.elapsed, 3)
     return model
 
 

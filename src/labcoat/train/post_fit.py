@@ -17,7 +17,7 @@ from labcoat.errors import LabcoatNotice
 from labcoat.model import Model
 from labcoat.search import Clock
 from labcoat.tracking.interrupt import closing_run_on_error
-from labcoat.train.budget import EXPLAIN_SHARE
+from labcoat.train.budget import MIN_EXPLAIN_SECONDS, AfterFitPlan
 
 if TYPE_CHECKING:
     from labcoat.tracking.recorder import StudyRecorder
@@ -37,6 +37,8 @@ class AfterFit:
     report_dir: str | Path | None
     register: str | None
     tracking_uri: str | None
+    #: Seconds planned for the explanations, reports and tracked run (``train.budget``).
+    plan: AfterFitPlan = AfterFitPlan()
 
 
 def _profile_step(model: Model, after: AfterFit) -> None:
@@ -54,8 +56,8 @@ def _report_and_record_step(model: Model, after: AfterFit) -> None:
     recorder = after.recorder
     with tempfile.TemporaryDirectory(prefix="labcoat-reports-") as scratch, closing_run_on_error(recorder):
         write = after.report_dir is not None or recorder is not None
-        reports = _explain_and_report(model, after.frame, after.clock, after.seed,
-                                      Path(after.report_dir or scratch), write=write) if after.report else []
+        reports = _explain_and_report(model, after, Path(after.report_dir or scratch), write=write) \
+            if after.report else []
         if after.report_dir is not None:
             model.info.reports = [str(p) for p in reports]
         if recorder is not None:
@@ -80,22 +82,48 @@ POST_FIT_STEPS: tuple[Callable[[Model, AfterFit], None], ...] = (_profile_step, 
                                                                  _register_step)
 
 
-def _explain_and_report(model: Model, frame: pd.DataFrame, clock: Clock, seed: int, folder: Path, *,
-                        write: bool) -> list[Path]:
+def _explain_and_report(model: Model, after: AfterFit, folder: Path, *, write: bool) -> list[Path]:
     """Set ``model.explanations`` (importance, SHAP summary, partial dependence on the training
     rows, in a few seconds) and, if ``write``, write the data profile and the model report into
-    ``folder``. A failure here costs the reports, never the model: it is reported as a notice."""
+    ``folder``, within what the budget has left after keeping ``after.plan.tracking`` for the
+    tracked run: the explanations get less time or none, the reports are written only if their
+    planned time is left; what is left out is named in ``model.info.deferred`` and a notice. A
+    failure here costs the reports, never the model: it is reported as a notice."""
     from labcoat.evaluate.explain_summary import summarize
     from labcoat.reports import write_reports
 
-    seconds = 3.0 if clock.budget is None else max(1.0, min(EXPLAIN_SHARE * clock.budget, 10.0))
+    plan, clock = after.plan, after.clock
+
+    def left() -> float:
+        return clock.remaining - plan.tracking
+
+    deferred: list[str] = []
+    paths: list[Path] = []
     try:
-        model.explanations = summarize(model, frame, seed=seed, seconds=seconds)
-        return write_reports(model, frame, folder) if write else []
+        seconds = min(plan.explain, left() - (plan.reports if write else 0.0))
+        if seconds >= MIN_EXPLAIN_SECONDS:
+            model.explanations = summarize(model, after.frame, seed=after.seed, seconds=seconds)
+        else:
+            deferred.append("explanations")
+        if write and left() >= plan.reports:
+            paths = write_reports(model, after.frame, folder)
+        elif write:
+            deferred.append("reports")
     except Exception as error:  # noqa: BLE001 - see the docstring
         warnings.warn(f"The reports could not be written ({type(error).__name__}: {error}); the model "
                       "is complete. `labcoat report MODEL` tries again.", LabcoatNotice, stacklevel=3)
-        return []
+    if deferred:
+        model.info.deferred = deferred
+        warnings.warn(_deferred_notice(deferred, plan, clock), LabcoatNotice, stacklevel=3)
+    return paths
+
+
+def _deferred_notice(deferred: list[str], plan: AfterFitPlan, clock: Clock) -> str:
+    need = (plan.explain if "explanations" in deferred else 0.0) + (plan.reports if "reports" in deferred else 0.0)
+    return (f"To keep the budget of {clock.budget:g} s, fit left out the {' and the '.join(deferred)} "
+            f"(about {need:.1f} s; the search and the refit used {clock.elapsed:.1f} s). The model is "
+            "complete: `labcoat report MODEL --data TRAINING_DATA` writes the report with its "
+            "explanations, or give a larger budget.")
 
 
 def _reference(model: Model, frame: pd.DataFrame) -> Any:

@@ -12,8 +12,10 @@ from labcoat.search import Clock, StudyResult, TrialData
 from labcoat.train.budget import refit_seconds
 
 
-def refit(result: StudyResult, data: TrialData, clock: Clock) -> tuple[list[Member], dict[str, Any], list[int]]:
-    """Fit every ensemble member on all rows, heaviest weight first, within the budget.
+def refit(result: StudyResult, data: TrialData, clock: Clock, *,
+          keep: float = 0.0) -> tuple[list[Member], dict[str, Any], list[int]]:
+    """Fit every ensemble member on all rows, heaviest weight first, within the budget less
+    ``keep`` seconds (for the steps after the fit).
 
     A member whose refit no longer fits in the time left keeps its last fold's model (fitted on
     that fold's training rows, with that fold's preprocessing) or, without one, is dropped,
@@ -24,7 +26,7 @@ def refit(result: StudyResult, data: TrialData, clock: Clock) -> tuple[list[Memb
     preprocessors: dict[str, Any] = {}
     for trial, weight in sorted(result.ensemble, key=lambda tw: (-tw[1], tw[0].number)):
         family = FAMILIES[trial.family]
-        fits = clock.budget is None or refit_seconds(trial) <= clock.remaining
+        fits = clock.budget is None or refit_seconds(trial) <= clock.remaining - keep
         if not fits and trial.fold_model is not None:
             key = f"{family.style}@fold{trial.fold_index}"
             pre, Xfold, _ = data.fold(family.style, trial.fold_index)
