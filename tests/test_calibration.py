@@ -312,3 +312,55 @@ def test_cli_options_print_the_choice_and_refuse_bad_costs(tmp_path):
     bad = run("fit", "train.csv", "--target", "churned", "--trials", "2", "--no-track", "--costs", "fp=1,fn=lots",
               cwd=tmp_path)
     assert bad.returncode == 2 and "'lots', not a number" in bad.stderr and "Traceback" not in bad.stderr
+
+
+# ---------------------------------------------------------------------- joint multiclass scaling
+def softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def test_temperature_scaling_recovers_a_known_temperature_and_applies_as_softmax():
+    y, p = multiclass_truth(20_000, 21, k=5)
+    over = softmax(3 * np.log(p))  # logits three times too large: the right temperature is 3
+    cal = fit_calibrator(y, over, "temperature")
+    assert cal.temperature == pytest.approx(3.0, rel=0.05)
+    # as the calibrator takes logs: of probabilities clipped at 1e-12
+    np.testing.assert_allclose(cal.apply(over), softmax(np.log(np.clip(over, 1e-12, 1)) / cal.temperature), rtol=1e-9)
+    np.testing.assert_allclose(cal.apply(over), p, atol=0.03)
+
+
+def test_vector_scaling_corrects_a_shifted_class_prior_that_temperature_cannot():
+    y, p = multiclass_truth(10_000, 22, k=4)
+    shifted = p * np.array([6.0, 1.0, 1.0, 1.0])
+    shifted /= shifted.sum(axis=1, keepdims=True)  # class 0 six times too likely
+    y_new, p_new = multiclass_truth(10_000, 122, k=4)
+    raw = p_new * np.array([6.0, 1.0, 1.0, 1.0])
+    raw /= raw.sum(axis=1, keepdims=True)
+    vector, temperature = fit_calibrator(y, shifted, "vector"), fit_calibrator(y, shifted, "temperature")
+    assert vector.b[0] - vector.b[1:].mean() == pytest.approx(-np.log(6.0), abs=0.15)
+    assert log_loss(y_new, vector.apply(raw)) < log_loss(y_new, temperature.apply(raw)) - 0.02
+    assert log_loss(y_new, vector.apply(raw)) == pytest.approx(log_loss(y_new, p_new), abs=0.01)
+
+
+def test_auto_chooses_a_joint_method_for_overconfident_classes_and_it_helps_new_rows():
+    y, p = multiclass_truth(3000, 23, k=6)
+    choice = choose_calibration(y, softmax(2.5 * np.log(p)), seed=23)
+    assert {"temperature", "vector"} <= set(choice.evidence["candidates"])
+    assert choice.method in ("temperature", "vector", "sigmoid", "isotonic")
+    y_new, p_new = multiclass_truth(10_000, 123, k=6)
+    raw = softmax(2.5 * np.log(p_new))
+    assert log_loss(y_new, choice.calibrator.apply(raw)) < log_loss(y_new, raw) - 0.05
+
+
+def test_joint_methods_are_for_three_or_more_classes_and_pickle_small():
+    y, p = binary_truth(1000, 24)
+    assert "temperature" not in choose_calibration(y, stack(p), seed=0).evidence.get("candidates", {})
+    with pytest.raises(ConfigError, match="three or more classes"):
+        fit_calibrator(y, stack(p), "temperature")
+    y, p = multiclass_truth(1000, 24)
+    for method in ("temperature", "vector"):
+        cal = fit_calibrator(y, p, method)
+        copy = pickle.loads(pickle.dumps(cal))
+        np.testing.assert_array_equal(copy.apply(p[:3]), cal.apply(p[:3]))
+        assert len(pickle.dumps(cal)) < 2_000

@@ -42,7 +42,8 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
         split: str = typer.Option("random", help="random, or time: validate forward in time."),
         time_column: Optional[str] = typer.Option(None, help="Datetime column for --split time."),
         calibrate: Optional[str] = typer.Option(
-            None, help="Classification: calibrate probabilities: auto (default), none, sigmoid or isotonic."),
+            None, help="Classification: calibrate probabilities: auto (default), none, sigmoid, isotonic; "
+                  "three or more classes also temperature or vector."),
         costs: Optional[str] = typer.Option(None, help="Binary: tune the threshold for these costs, e.g. 'fp=1,fn=5'."),
         threshold_metric: Optional[str] = typer.Option(
             None, help="Binary: tune the threshold for f1, balanced_accuracy, accuracy or mcc."),

@@ -1,6 +1,9 @@
 """Post-hoc calibration of a classifier's out-of-fold probabilities: no calibration, Platt
 scaling (``"sigmoid"``) or isotonic regression, one-vs-rest for several classes then
-renormalised, chosen by cross-fitting on the out-of-fold rows (each calibrator fitted on 4/5 of
+renormalised, and, for three or more classes, temperature scaling (one divisor of the log
+probabilities) and vector scaling (a scale and a shift per class), which treat the classes
+jointly (Guo et al., 2017, "On calibration of modern neural networks"); chosen by
+cross-fitting on the out-of-fold rows (each calibrator fitted on 4/5 of
 the rows and scored on the other 1/5, so the evidence is not optimistic). The classification
 tasks (``labcoat.tasks.classification``) run it after ``fit``'s search. A fitted
 :class:`Calibrator` is plain numbers applied with numpy (a few microseconds on one row).
@@ -38,8 +41,11 @@ MAX_ROWS = 20_000
 MIN_RELATIVE_GAIN = 0.001
 #: Holm-adjusted one-sided level of the paired test a calibrator must pass.
 ALPHA = 0.05
+#: Methods for any number of classes, and those for three or more (with two classes temperature
+#: and vector scaling are Platt scaling without and with its shift).
 METHODS = ("none", "sigmoid", "isotonic")
-CALIBRATE_OPTIONS = ("auto", *METHODS)
+MULTICLASS_METHODS = ("temperature", "vector")
+CALIBRATE_OPTIONS = ("auto", *METHODS, *MULTICLASS_METHODS)
 _CLIP = 1e-12  # probabilities are kept in [_CLIP, 1 - _CLIP] before taking logits
 
 
@@ -62,9 +68,14 @@ class Calibrator:
     a: np.ndarray | None = None
     b: np.ndarray | None = None
     knots: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    #: Temperature scaling: ``softmax(log(p) / temperature)``.
+    temperature: float = 1.0
 
     def apply(self, proba: np.ndarray) -> np.ndarray:
         """Calibrated probabilities for ``(n, n_classes)`` probabilities."""
+        if self.method in MULTICLASS_METHODS:
+            logp = np.log(np.clip(proba, _CLIP, 1.0))
+            return _softmax(logp / self.temperature if self.method == "temperature" else self.a * logp + self.b)
         columns = proba[:, 1:] if self.n_classes == 2 else proba
         if self.method == "sigmoid":
             q = expit(self.a * logit(np.clip(columns, _CLIP, 1 - _CLIP)) + self.b)
@@ -103,6 +114,14 @@ def fit_calibrator(y: np.ndarray, proba: np.ndarray, method: str) -> Calibrator:
 
 def _fit_calibrator(y: np.ndarray, proba: np.ndarray, method: str) -> Calibrator:
     k = proba.shape[1]
+    if method in MULTICLASS_METHODS:
+        if k < 3:
+            raise ConfigError(f"Calibration {method!r} is for three or more classes; with two use 'sigmoid'.")
+        logp = np.log(np.clip(proba, _CLIP, 1.0))
+        if method == "temperature":
+            return Calibrator("temperature", k, temperature=_fit_temperature(logp, y))
+        a, b = _fit_vector(logp, y)
+        return Calibrator("vector", k, a=a, b=b)
     columns = [1] if k == 2 else list(range(k))
     if method == "sigmoid":
         ab = [_fit_sigmoid(proba[:, j], y == j) for j in columns]
@@ -120,6 +139,56 @@ def _fit_sigmoid(p: np.ndarray, hit: np.ndarray) -> tuple[float, float]:
     x = logit(np.clip(p, _CLIP, 1 - _CLIP)).reshape(-1, 1)
     lr = LogisticRegression(C=1e6, max_iter=1000).fit(x, hit.astype(np.int64))
     return float(lr.coef_[0, 0]), float(lr.intercept_[0])
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _nll(z: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean negative log-likelihood of logits ``z`` and its gradient with respect to ``z``."""
+    q = _softmax(z)
+    loss = -np.mean(np.log(np.clip(q[np.arange(len(y)), y], 1e-300, 1.0)))
+    q[np.arange(len(y)), y] -= 1.0
+    return float(loss), q / len(y)
+
+
+def _fit_temperature(logp: np.ndarray, y: np.ndarray) -> float:
+    """The temperature minimising log loss, searched on its logarithm within [1/20, 20]."""
+    from scipy.optimize import minimize_scalar
+
+    found = minimize_scalar(lambda t: _nll(logp / np.exp(t), y)[0], bounds=(-3.0, 3.0), method="bounded")
+    return float(np.exp(found.x))
+
+
+#: Vector scaling's scales and shifts are pulled towards no change (1 and 0) by this ridge
+#: penalty (per row); with few rows per class the unpenalised fit chases single rows.
+_VECTOR_RIDGE = 1e-3
+
+
+def _fit_vector(logp: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class scale and shift of the log probabilities minimising penalised log loss."""
+    from scipy.optimize import minimize
+
+    k = logp.shape[1]
+
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        a, b = theta[:k], theta[k:]
+        loss, grad_z = _nll(a * logp + b, y)
+        penalty = _VECTOR_RIDGE * (np.sum((a - 1.0) ** 2) + np.sum(b ** 2))
+        grad = np.concatenate([(grad_z * logp).sum(axis=0) + 2 * _VECTOR_RIDGE * (a - 1.0),
+                               grad_z.sum(axis=0) + 2 * _VECTOR_RIDGE * b])
+        return loss + penalty, grad
+
+    found = minimize(objective, np.concatenate([np.ones(k), np.zeros(k)]), jac=True, method="L-BFGS-B")
+    return found.x[:k].copy(), found.x[k:].copy()
+
+
+def auto_methods(n_classes: int) -> tuple[str, ...]:
+    """The methods ``calibrate="auto"`` chooses among for ``n_classes`` classes."""
+    return METHODS + (MULTICLASS_METHODS if n_classes > 2 else ())
 
 
 def _fit_isotonic(p: np.ndarray, hit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -143,12 +212,13 @@ class CalibrationChoice:
 
 
 def choose_calibration(y: np.ndarray, oof_proba: np.ndarray, *, seed: int = 0,
-                       methods: Sequence[str] = METHODS) -> CalibrationChoice:
+                       methods: Sequence[str] | None = None) -> CalibrationChoice:
     """Choose a calibration of out-of-fold probabilities by cross-fitting on them.
 
     The rows are split into 5 folds (stratified, seeded; repeated 4 times below 2,000 rows and
     twice below 20,000); each method's calibrator is fitted on 4 folds and predicts the fifth,
-    so every row gets an honest calibrated prediction.
+    so every row gets an honest calibrated prediction. ``methods`` default to
+    :func:`auto_methods` for the number of classes.
 
     The rule: a method is eligible when its mean per-fold improvement in log loss over no
     calibration is positive, at least 0.1% of the uncalibrated log loss, and significant at the
@@ -173,16 +243,20 @@ def choose_calibration(y: np.ndarray, oof_proba: np.ndarray, *, seed: int = 0,
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):  # BLAS/OpenMP pools only slow one-feature fits down
-        return _choose(np.asarray(y, dtype=np.int64), _as_matrix(oof_proba), seed, methods)
+        proba = _as_matrix(oof_proba)
+        return _choose(np.asarray(y, dtype=np.int64), proba, seed,
+                       auto_methods(proba.shape[1]) if methods is None else methods)
 
 
 def _choose(y: np.ndarray, proba: np.ndarray, seed: int, methods: Sequence[str]) -> CalibrationChoice:
     from labcoat.evaluate.stats import holm, paired_test
 
     methods = list(dict.fromkeys(methods))
-    unknown = [m for m in methods if m not in METHODS]
+    known = auto_methods(proba.shape[1])
+    unknown = [m for m in methods if m not in known]
     if unknown or not methods:
-        raise ConfigError(f"Unknown calibration method(s) {unknown or methods}; use some of {', '.join(METHODS)}.")
+        raise ConfigError(f"Unknown calibration method(s) {unknown or methods} for {proba.shape[1]} classes; "
+                          f"use some of {', '.join(known)}.")
     fitted = [m for m in methods if m != "none"]
     forced = fitted[0] if methods == fitted and len(fitted) == 1 else None
     final = (y, proba)  # the chosen calibrator is fitted on every row

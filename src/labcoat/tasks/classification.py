@@ -15,7 +15,7 @@ import pandas as pd
 
 from labcoat.data.values import FALSE_WORDS, TRUE_WORDS, comparable
 from labcoat.errors import ConfigError, TargetError, did_you_mean
-from labcoat.evaluate.calibration import CALIBRATE_OPTIONS, METHODS, choose_calibration
+from labcoat.evaluate.calibration import CALIBRATE_OPTIONS, choose_calibration
 from labcoat.tasks.base import EstimatorType, PostFit, Task, TaskOptions
 
 #: Integer targets with at most this many distinct values are classified, not regressed.
@@ -100,7 +100,7 @@ class ClassificationTask(Task):
             return PostFit(report={"calibration": {"method": "none", "requested": options.calibrate,
                                                    "reason": "no out-of-fold predictions of the ensemble"}})
         y, pred = _validated(oof)
-        methods = METHODS if options.calibrate == "auto" else (options.calibrate,)
+        methods = None if options.calibrate == "auto" else (options.calibrate,)
         choice = choose_calibration(y, pred, seed=seed, methods=methods)
         return PostFit(calibrator=choice.calibrator,
                        report={"calibration": {"method": choice.method, "requested": options.calibrate,
