@@ -172,7 +172,7 @@ def fit(data: DataSource, target: str, *, budget: float | str | None = None, tri
                                   "labcoat.task": schema.task, "labcoat.metric": chosen_metric.name})
     plan = after_fit_plan(clock, len(frame), len(schema.features), explain=report,
                           write=report and (report_dir is not None or recorder is not None),
-                          tracked=recorder is not None)
+                          tracked=recorder is not None, registered=bool(register))
     keep = after_fit_reserve(plan, clock)
     progress = None if quiet else _progress(clock, trials)
     study = Study(data=data_, clock=clock, trials=trials, families=families, executor=runner,
