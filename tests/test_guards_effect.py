@@ -100,7 +100,9 @@ def test_the_time_cap_holds_and_costs_only_the_check(churn):
         check_effect(leaky, "churned", "binary", seconds=0.2)
 
 
-def test_an_error_costs_the_check_with_a_notice(churn, monkeypatch):
+def test_an_error_costs_the_check_with_a_notice_and_never_the_fit(churn, monkeypatch):
+    import labcoat
+
     def broken(*args, **kwargs):
         raise RuntimeError("the probe broke")
 
@@ -108,3 +110,40 @@ def test_an_error_costs_the_check_with_a_notice(churn, monkeypatch):
     leaky = churn.assign(closing_note=noisy_copy(churn["churned"], 0.96))
     with pytest.warns(LabcoatNotice, match=r"leaks by their effect was skipped \(RuntimeError: the probe broke\)"):
         assert check_effect(leaky, "churned", "binary") == []
+    with pytest.warns(LabcoatNotice, match="leaks by their effect was skipped"):
+        model = labcoat.fit(leaky, "churned", trials=1, families=["linear"], quiet=True, track=False, report=False)
+    assert model.predict(leaky.head(3)) is not None
+    assert not any("suspected leakage" in f for f in model.info.findings or ())
+
+
+def test_fit_reports_it_after_the_value_rule_and_the_report_shows_it(churn):
+    import labcoat
+    from labcoat.reports import model_report
+
+    # A perfect copy (named by the value-by-value rule) would hide the noisy one if it stayed in the probe.
+    leaky = churn.assign(closing_note=noisy_copy(churn["churned"], 0.95),
+                         churn_reason=np.where(churn["churned"] == "yes", "moved away", "none"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = labcoat.fit(leaky, "churned", trials=1, families=["linear"], quiet=True, track=False,
+                            report=False)
+    notices = [str(w.message) for w in caught if issubclass(w.category, LabcoatNotice)]
+    assert any(n.startswith("[medium] suspected leakage: column 'closing_note': alone it reaches ROC AUC")
+               for n in notices), notices
+    findings = model.info.findings or []
+    assert any("leakage: column 'churn_reason'" in f for f in findings)
+    assert not any("suspected leakage: column 'churn_reason'" in f for f in findings)
+    report = model_report(model)
+    assert "suspected leakage" in report and "closing_note" in report
+
+
+@pytest.mark.slow
+def test_the_cli_prints_it(churn, tmp_path):
+    import subprocess
+    import sys
+
+    churn.assign(closing_note=noisy_copy(churn["churned"], 0.96)).to_csv(tmp_path / "leaky.csv", index=False)
+    run = subprocess.run([sys.executable, "-m", "labcoat", "fit", "leaky.csv", "--target", "churned",
+                          "--trials", "1", "--no-track"], cwd=tmp_path, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "suspected leakage: column 'closing_note': alone it reaches ROC AUC" in " ".join(run.stderr.split())
