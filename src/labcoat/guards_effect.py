@@ -255,13 +255,13 @@ def _rows(y: pd.Series, classifier: bool, seed: int) -> np.ndarray:
     small class does not use go to the others. ROC AUC does not depend on the classes' shares,
     and a rare class is scored more precisely on more of its rows."""
     rng = np.random.default_rng(seed)
-    codes = pd.factorize(y)[0]
-    known = np.flatnonzero(codes >= 0)
+    known = np.flatnonzero(y.notna().to_numpy())
     if len(known) <= PROBE_ROWS:
         return known
     if not classifier:
         return np.sort(rng.choice(known, PROBE_ROWS, replace=False))
-    groups = sorted((known[codes[known] == c] for c in np.unique(codes[known])), key=len)
+    codes = pd.factorize(y.iloc[known])[0]
+    groups = sorted((known[codes == c] for c in np.unique(codes)), key=len)
     left, chosen = PROBE_ROWS, []
     for i, group in enumerate(groups):
         take = min(len(group), left // (len(groups) - i))
