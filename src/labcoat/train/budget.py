@@ -1,6 +1,7 @@
-"""How ``fit`` divides its time budget: the search, the selection-corrected estimate, the
-final refit of the ensemble members, and the steps after the fit (explanations, reports,
-tracking), so that the whole call returns within the budget (plus a few per cent).
+"""How ``fit`` divides its time budget: the check for leaks by their effect, the search, the
+selection-corrected estimate, the final refit of the ensemble members, and the steps after the
+fit (explanations, reports, tracking), so that the whole call returns within the budget (plus
+a few per cent).
 
 What the steps after the fit are expected to cost is planned before the search
 (:func:`after_fit_plan`) and kept out of it; those that no longer fit when their turn comes
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from labcoat.guards_effect import SECONDS as LEAK_CHECK_CAP
 from labcoat.search import Clock, Trial
 
 #: Share of the budget the explanations of the final model may take (at most 10 s).
@@ -30,6 +32,9 @@ REGISTER_SECONDS = 0.2
 #: The steps after the fit keep at most this share of the budget from the search; what does
 #: not fit in it is deferred.
 AFTER_FIT_SHARE = 0.2
+
+#: Share of the budget the check for leaks by their effect may take (1 s to 5 s).
+LEAK_CHECK_SHARE = 0.05
 
 #: Expected fold-to-full-data growth of a refit (5-fold CV trains on 80% of the rows).
 _REFIT_GROWTH = 1.3
@@ -77,6 +82,14 @@ def after_fit_reserve(plan: AfterFitPlan, clock: Clock) -> float:
 def selection_seconds(clock: Clock) -> float | None:
     """Time for the selection-corrected estimate: 3% of the budget, at most 10 s."""
     return None if clock.budget is None else min(0.03 * clock.budget, 10.0)
+
+
+def leak_check_seconds(clock: Clock) -> float:
+    """Time cap of the check for leaks by their effect (``labcoat.guards_effect``): 5% of the
+    budget, at least 1 s and at most 5 s (5 s without a budget)."""
+    if clock.budget is None:
+        return LEAK_CHECK_CAP
+    return min(LEAK_CHECK_CAP, max(1.0, LEAK_CHECK_SHARE * clock.budget))
 
 
 def refit_seconds(trial: Trial) -> float:

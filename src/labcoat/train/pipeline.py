@@ -18,6 +18,7 @@ from labcoat.data.split import time_resampling
 from labcoat.errors import BudgetError, ConfigError, DataError, LabcoatNotice
 from labcoat.evaluate.metrics import get_metric
 from labcoat.guards import check_data, check_overlap
+from labcoat.guards_effect import check_effect
 from labcoat.model import Model
 from labcoat.model_info import ModelInfo
 from labcoat.models import FAMILIES, get_family
@@ -26,7 +27,8 @@ from labcoat.search.cores import idle_cores
 from labcoat.tasks import get_task, infer_schema
 from labcoat.tracking.interrupt import closing_run_on_error
 from labcoat.tracking.lineage import describe_source
-from labcoat.train.budget import after_fit_plan, after_fit_reserve, refit_reserve, selection_seconds
+from labcoat.train.budget import (after_fit_plan, after_fit_reserve, leak_check_seconds, refit_reserve,
+                                  selection_seconds)
 from labcoat.train.ensemble_outputs import ensemble_fold_scores, ensemble_oof
 from labcoat.train.leaderboard import fold_sizes, leaderboard
 from labcoat.train.post_fit import POST_FIT_STEPS, AfterFit
@@ -144,6 +146,10 @@ def fit(data: DataSource, target: str, *, budget: float | str | None = None, tri
     if outer is not None and outer_source.startswith("holdout"):
         frame = frame.drop(index=outer.index)
     found = check_data(frame, target, learner, schema=schema)
+    if "leakage" in learner.guards:  # and by their effect, leaving out the columns already named
+        named = {f.column for f in found if f.check == "leakage" and f.column}
+        found += check_effect(frame, target, learner, schema=schema, exclude=named, seed=seed,
+                              seconds=leak_check_seconds(clock))
     if outer is not None:
         found += check_overlap(frame, outer, target)
     serious = [str(f) for f in found if f.severity == "high"]
