@@ -34,7 +34,8 @@ from labcoat.tasks import get_task, infer_schema
 #: Modules holding a small-input threshold, and its name.
 _THRESHOLDS = [(schema_module, "_SMALL"), (transformers_module, "_SMALL"),
                ("labcoat.models.lightgbm", "SMALL_INPUT"), ("labcoat.models.linear", "SMALL_INPUT"),
-               ("labcoat.models.hist_gb", "SMALL_INPUT"), ("labcoat.models._forest", "SMALL_INPUT")]
+               ("labcoat.models.hist_gb", "SMALL_INPUT"), ("labcoat.models._forest", "SMALL_INPUT"),
+               ("labcoat.models.xgboost", "SMALL_INPUT")]
 
 
 @contextmanager
@@ -279,17 +280,48 @@ def test_column_dtypes_predict_as_the_general_path(models, frame, variant):
                                             ("extra_trees", {"n_estimators": 15}),
                                             ("hist_gb", {"max_iter": 15}), ("xgboost", {"n_estimators": 15}),
                                             ("knn", {})])
-def test_other_families_predict_as_the_general_path(frame, family, params):
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_other_families_predict_as_the_general_path(frame, family, params, target):
     """Their preprocessing is the styles' above; their own few-row predictors (flat forests,
     which once accepted 1e308 where the forest refuses it as float32) must agree too."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = build_model(frame, "churn", {family: params})
+        model = build_model(frame, target, {family: params})
     messy = pd.DataFrame.from_records(messy_records())
     extreme = messy[messy["age"] == 1e308]
     atol = knn_tolerance(model.members[0].estimator) if family == "knn" else 1e-12
     for rows in (frame.head(1), frame.iloc[30:64], messy, messy.iloc[[0, 1, 2]], extreme):
         assert_same_predictions(model, rows, atol=atol)
+
+
+def test_flat_trees_follow_a_refit_and_ignore_a_saved_walker(frame):
+    """The flat trees are built on first use and kept beside the estimator, not in it: fitted
+    again (forests grow by warm start), it gets new ones; a model saved when forests kept
+    theirs in ``_labcoat_flat`` (another layout) still predicts as the general path."""
+    from labcoat.models import _forest, hist_gb
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = build_model(frame, "tier", {"random_forest": {"n_estimators": 10}, "hist_gb": {"max_iter": 10}})
+    rows = frame.head(3)
+    assert_same_predictions(model, rows)
+    forest, boosting = (m.estimator for m in model.members)
+    for estimator in (forest, boosting):  # nothing of the walkers would be pickled
+        assert not any(isinstance(v, (_forest.FlatForest, hist_gb.FlatHistGB)) for v in vars(estimator).values())
+    X = transform(model.preprocessors["tree"], model.schema.prepare(frame, warn=False))
+    y = get_task("multiclass").encode_target(frame["tier"], model.schema.classes)
+    forest.set_params(n_estimators=20)
+    forest.fit(X, y)  # warm start: 10 more trees in the same list
+    boosting.set_params(max_iter=20)
+    boosting.fit(X, y)
+    assert_same_predictions(model, rows)
+    assert _forest._flat(forest).trees.n_trees == 20
+    assert hist_gb._flat(boosting).rounds == 20
+    old = _forest.FlatForest.__new__(_forest.FlatForest)
+    old.__dict__.update(roots=np.zeros(1), left=np.zeros(1), depth=3)  # the old layout's fields
+    forest._labcoat_flat = old
+    reloaded = pickle.loads(pickle.dumps(model))
+    assert_same_predictions(reloaded, rows)
 
 
 def knn_tolerance(estimator: Any) -> float:

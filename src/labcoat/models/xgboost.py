@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from labcoat.models._base import EstimatorType, TABULAR_TASKS, BuildContext, Family, FitOutcome, Params, past
+from labcoat.models._base import (EstimatorType, TABULAR_TASKS, SMALL_INPUT, BuildContext, Family, FitOutcome, Params,
+                                  align_classes, past)
 
 if TYPE_CHECKING:
     import optuna
@@ -87,3 +88,28 @@ class XGBoostFamily(Family):
 
     def refit_params(self, params: Params, iterations: int | None) -> Params:
         return {**params, "n_estimators": max(1, int(round((iterations or 100) * 1.1)))}
+
+    def predict(self, estimator: Any, X: Any, kind: EstimatorType, *, n_classes: int | None = None,
+                threads: int | None = None) -> np.ndarray:
+        if not isinstance(X, np.ndarray) or X.shape[0] > SMALL_INPUT \
+                or getattr(estimator, "objective", None) not in _OBJECTIVES:
+            return super().predict(estimator, X, kind, n_classes=n_classes, threads=threads)
+        if threads is not None and estimator.n_jobs != threads:
+            estimator.set_params(n_jobs=threads)  # also sets the booster's nthread
+        # The wrapper's predict, without its per-call work (~0.1 ms a call): the same
+        # inplace_predict of the booster, on the same trees (best_iteration's, when set).
+        try:
+            rounds = (0, estimator.best_iteration + 1)
+        except AttributeError:
+            rounds = (0, 0)
+        out = estimator.get_booster().inplace_predict(X, iteration_range=rounds, missing=estimator.missing,
+                                                      validate_features=False)
+        if kind == "regressor":
+            return np.asarray(out, dtype=np.float64).ravel()
+        if out.ndim == 1:  # binary: the positive class, as predict_proba spreads it
+            out = np.vstack((1.0 - out, out)).transpose()
+        return align_classes(estimator, np.asarray(out, dtype=np.float64), n_classes)
+
+
+#: Objectives whose output the fast path turns into predict_proba's or predict's answer.
+_OBJECTIVES = ("binary:logistic", "multi:softprob", "reg:squarederror")
