@@ -510,6 +510,32 @@ def test_plans_are_not_saved_and_follow_a_refit(models, frame):
     assert before.shape != after.shape or not np.array_equal(before, after, equal_nan=True)
 
 
+def test_object_columns_are_the_frames_objects():
+    """``small_frame.object_columns`` reads the frame block by block: the same objects, of the
+    same types, as ``to_numpy(dtype=object)``, and the frame's dtypes, for every kind of column."""
+    from labcoat.data.small_frame import object_columns
+
+    frame = pd.DataFrame({
+        "f": [1.5, np.nan, -0.0], "f32": np.array([1.5, np.nan, 2], dtype=np.float32),
+        "i": [1, 2, 3], "u": np.array([1, 2, 3], dtype=np.uint8), "b": [True, False, True],
+        "o": ["a", None, 3], "str": pd.array(["x", None, "z"], dtype="str"),
+        "py": pd.array(["x", None, "z"], dtype="string[python]"),
+        "arrow": pd.array(["x", None, "z"], dtype="string[pyarrow]"),
+        "cat": pd.Categorical(["u", None, "v"]), "Int64": pd.array([1, None, 3], dtype="Int64"),
+        "boolean": pd.array([True, None, False], dtype="boolean"),
+        "date": pd.to_datetime(["2020-01-01 00:00", None, "2021-05-06 10:00"]),
+        "tz": pd.to_datetime(["2020-01-01", None, "2021-05-06"]).tz_localize("Europe/Paris"),
+        "delta": pd.to_timedelta([1, None, 3], unit="s"), "f2": [0.25, 1e308, np.inf],
+    })
+    for rows in (frame, frame.iloc[[1]], frame.iloc[[2, 0]], frame.head(0), frame[["str", "f", "i", "f2"]]):
+        columns, dtypes = object_columns(rows)
+        expected = rows.to_numpy(dtype=object).T.tolist() if len(rows) else [[] for _ in rows.columns]
+        assert dtypes == rows.dtypes.tolist()
+        for name, got, want in zip(rows.columns, columns, expected):
+            assert [type(v) for v in got] == [type(v) for v in want], name
+            assert all(a is b or a == b or (a != a and b != b) for a, b in zip(got, want)), name
+
+
 def test_small_frame_to_frame_keeps_dtypes():
     small = SmallFrame({"x": np.array([1.5]), "c": np.array(["a"], dtype=object),
                         "d": np.array(["2020-01-01"], dtype="datetime64[us]")}, pd.Index([7]))
@@ -527,3 +553,20 @@ def test_dates_of_many_kinds_prepare_as_the_general_path():
     with general_path():
         general = schema.prepare(rows)
     pd.testing.assert_frame_equal(schema.prepare(rows), general)
+    # Plain ISO strings, which numpy parses (see small_frame._iso_dates), alone and mixed.
+    iso = ["2019-03-26 16:21:11", "2019-03-26", "2019-03-26T16:21", "2019-03-26 16:21:11.5",
+           "2024-02-29 23:59:59.999999", "0001-01-01", "9999-12-31 23:59:59", "1969-12-31 23:59:59.000001",
+           "2019-02-30", "2019-03-26 24:00", "2019-03-26 16:21:11.1234567", " 2019-03-26", "0000-01-01"]
+    for chosen in [[v] for v in iso] + [[v, None] for v in iso] + [iso[:8], iso[:8] + [np.nan]]:
+        rows = mixed_frame(len(chosen)).assign(signup=chosen)
+        assert_same_preparation_or_error(schema, rows)
+
+
+def assert_same_preparation_or_error(schema: Any, rows: pd.DataFrame) -> None:
+    fast, _ = _outcome(lambda: schema.prepare(rows))
+    with general_path():
+        slow, _ = _outcome(lambda: schema.prepare(rows))
+    if isinstance(slow, Exception) or isinstance(fast, Exception):
+        assert (type(fast), str(fast)) == (type(slow), str(slow))
+    else:
+        pd.testing.assert_frame_equal(fast, slow)
