@@ -17,8 +17,9 @@ is a few array operations per level (~3 µs), whatever the number of trees. To k
 
 A node sends ``x`` left when ``x <= threshold``; a missing ``x`` goes where the node's
 ``nan_left`` says; a categorical node (``category >= 0``) sends integer codes through its row
-of ``category_left`` (codes outside the row, and missing ones, follow ``nan_left``). The
-families turn their libraries' trees into these arrays (see ``_forest.py``, ``hist_gb.py``).
+of ``category_left`` (codes outside the row go where ``category_outside_left`` says, missing
+ones follow ``nan_left``). The families turn their libraries' trees into these arrays (see
+``_forest.py``, ``hist_gb.py``, ``_flat_xgboost.py``).
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ class Tree:
     category: np.ndarray | None = None
     #: ``(categorical nodes, codes)``: True where a code goes left.
     category_left: np.ndarray | None = None
+    #: Per categorical node, where codes outside its row (negative, too large) go: True for
+    #: left; None: as missing values (``nan_left``).
+    category_outside_left: np.ndarray | None = None
 
 
 class FlatTrees:
@@ -73,25 +77,34 @@ class FlatTrees:
         nan_left = np.concatenate([np.asarray(t.nan_left, dtype=bool) for t in trees]) | leaf
         # Categorical nodes read virtual column n_features + their row in the tables.
         width = max([1] + [t.category_left.shape[1] for t in trees if t.category_left is not None])
-        categories, tables, used = [], [], 0
-        for t in trees:
+        categories, tables, outside, used = [], [], [], 0
+        for t, start in zip(trees, offsets):
             if t.category is None or t.category_left is None or not len(t.category_left):
                 categories.append(np.full(len(t.left), -1, dtype=np.int64))
                 continue
             category = np.asarray(t.category, dtype=np.int64)
             categories.append(np.where(category >= 0, category + used, -1))
-            table = np.zeros((len(t.category_left), width), dtype=bool)
+            if t.category_outside_left is None:  # as missing: the node's nan_left
+                at_node = np.flatnonzero(category >= 0)
+                side = np.empty(len(t.category_left), dtype=bool)
+                side[category[at_node]] = nan_left[start + at_node]
+            else:
+                side = np.asarray(t.category_outside_left, dtype=bool)
+            table = np.repeat(side[:, None], width, axis=1)  # codes past the tree's row: outside
             table[:, :t.category_left.shape[1]] = t.category_left
             tables.append(table)
+            outside.append(side)
             used += len(table)
         category = np.where(leaf, -1, np.concatenate(categories))
         at = np.flatnonzero(category >= 0)
         rows = category[at]
-        #: Per categorical node (in table row order): its input column and missing direction.
+        #: Per categorical node (in table row order): its input column, where missing codes
+        #: go and where codes outside the table go.
         self.category_feature = np.zeros(used, dtype=np.intp)
         self.category_feature[rows] = feature[at]
         self.category_nan_left = np.zeros(used, dtype=bool)
         self.category_nan_left[rows] = nan_left[at]
+        self.category_outside_left = np.concatenate(outside) if outside else np.zeros(0, dtype=bool)
         #: The tables, flat: row ``r``, code ``c`` at ``r * width + c``.
         self.category_left = np.concatenate(tables).ravel() if tables else np.zeros(0, dtype=bool)
         self.width = width
@@ -146,7 +159,8 @@ class FlatTrees:
         code = X[:, self.category_feature]
         valid = (code >= 0) & (code < self.width)  # False for NaN
         cell = np.arange(len(self.category_feature)) * self.width + np.where(valid, code, 0).astype(np.intp)
-        left = np.where(valid, self.category_left.take(cell), self.category_nan_left)
+        left = np.where(valid, self.category_left.take(cell), self.category_outside_left)
+        left = np.where(np.isnan(code), self.category_nan_left, left)
         return (~left).astype(np.float64)
 
     def _step(self, slots: np.ndarray, x: np.ndarray, missing: bool) -> np.ndarray:
