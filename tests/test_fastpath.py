@@ -35,7 +35,7 @@ from labcoat.tasks import get_task, infer_schema
 _THRESHOLDS = [(schema_module, "_SMALL"), (transformers_module, "_SMALL"),
                ("labcoat.models.lightgbm", "SMALL_INPUT"), ("labcoat.models.linear", "SMALL_INPUT"),
                ("labcoat.models.hist_gb", "SMALL_INPUT"), ("labcoat.models._forest", "SMALL_INPUT"),
-               ("labcoat.models.xgboost", "SMALL_INPUT")]
+               ("labcoat.models.xgboost", "SMALL_INPUT"), ("labcoat.models.catboost", "SMALL_INPUT")]
 
 
 @contextmanager
@@ -358,6 +358,48 @@ def test_flat_xgboost_sums_margins_as_the_booster(task):
             fast = family.predict(model, part, kind, n_classes=context.n_classes or None, threads=1)
             slow = predict_output(model, part, kind, context.n_classes or None)
             np.testing.assert_allclose(fast, slow, rtol=0, atol=2e-7 if kind == "classifier" else 0)
+
+
+def test_category_hash_is_catboosts():
+    """CatBoost's models keep the hashes of categorical values (CityHash64's low 32 bits); its
+    Pool hashes group ids with the same CityHash64 (numbers excepted, which it parses)."""
+    import random
+    import string
+
+    import catboost
+
+    from labcoat.models._cityhash import category_hash, city_hash64
+
+    rng = random.Random(0)
+    words = ["", "a", "yes", "__missing__", "Ünïcödé — ok", "1<=X<4", "日本語のテキスト"]
+    words += ["".join(rng.choice(string.ascii_letters + " é/-") for _ in range(n)) for n in range(1, 300, 7)]
+    words = [w for w in words if w and not w.strip().lstrip("-").isdigit()]
+    expected = catboost.Pool(np.zeros((len(words), 1)), group_id=words).get_group_id_hash()
+    assert [city_hash64(w.encode("utf-8")) for w in words] == [int(h) for h in expected]
+    assert category_hash("education") == -2098509934 and category_hash("1") == 1121341681
+
+
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_flat_catboost_equals_catboost(frame, target):
+    """The flat CatBoost model gives CatBoost's answers (one-hot and CTR splits, NaN in numbers,
+    unseen categories), and leaves to CatBoost what it cannot read (values not strings)."""
+    from labcoat.models import catboost as catboost_family
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = build_model(frame, target, {"catboost": {"iterations": 40, "depth": 4}})
+    estimator = model.members[0].estimator
+    X = transform(model.preprocessors["catboost"], model.schema.prepare(frame.head(64), warn=False))
+    X[3, 0], X[4, 1] = "never seen", "__missing__"
+    kind = model.task.estimator_type
+    fast = FAMILIES["catboost"].predict(estimator, X, kind, threads=1)
+    flat = catboost_family._FLAT[estimator][1]
+    assert flat is not None and flat.checked and flat.projections  # CTRs were read
+    np.testing.assert_allclose(fast, catboost_family._native(estimator, X, kind, None, 1), rtol=0, atol=1e-12)
+    numbers = X.copy()
+    numbers[:, 0] = 7  # not strings: CatBoost's own conversion
+    np.testing.assert_array_equal(FAMILIES["catboost"].predict(estimator, numbers, kind, threads=1),
+                                  catboost_family._native(estimator, numbers, kind, None, 1))
 
 
 def knn_tolerance(estimator: Any) -> float:
