@@ -35,7 +35,8 @@ from labcoat.tasks import get_task, infer_schema
 _THRESHOLDS = [(schema_module, "_SMALL"), (transformers_module, "_SMALL"),
                ("labcoat.models.lightgbm", "SMALL_INPUT"), ("labcoat.models.linear", "SMALL_INPUT"),
                ("labcoat.models.hist_gb", "SMALL_INPUT"), ("labcoat.models._forest", "SMALL_INPUT"),
-               ("labcoat.models.xgboost", "SMALL_INPUT"), ("labcoat.models.catboost", "SMALL_INPUT")]
+               ("labcoat.models.xgboost", "SMALL_INPUT"), ("labcoat.models.catboost", "SMALL_INPUT"),
+               ("labcoat.model", "SMALL_INPUT")]
 
 
 @contextmanager
@@ -295,6 +296,23 @@ def test_other_families_predict_as_the_general_path(frame, family, params, targe
         2e-7 if family == "xgboost" else 1e-12
     for rows in (frame.head(1), frame.iloc[30:64], messy, messy.iloc[[0, 1, 2]], extreme):
         assert_same_predictions(model, rows, atol=atol)
+
+
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_merged_forests_predict_as_the_general_path(frame, target):
+    """A model's forests on one input are walked together (Family.merge), weights folded into
+    their leaf values: the same answers as each forest on its own."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = build_model(frame, target, {"random_forest": {"n_estimators": 12}, "linear": {},
+                                            "extra_trees": {"n_estimators": 9, "min_samples_leaf": 3}})
+    model.members[0].weight, model.members[2].weight = 0.5, 0.2  # unequal weights
+    messy = pd.DataFrame.from_records(messy_records())
+    for rows in (frame.head(1), frame.iloc[30:64], messy, messy[messy["age"] == 1e308]):
+        assert_same_predictions(model, rows)
+    assert [[m.family for m in members] for _, _, members in model._merged] == [["random_forest", "extra_trees"]]
+    model.members[2].weight = 0.3  # the merge follows the members
+    assert_same_predictions(model, frame.head(2))
 
 
 def test_flat_trees_follow_a_refit_and_ignore_a_saved_walker(frame):
