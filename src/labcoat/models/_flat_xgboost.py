@@ -103,8 +103,8 @@ class FlatXGBoost:
         return ok
 
     def _probe_values(self, feature: int) -> np.ndarray:
-        nodes = self.trees.feature[0::2] == feature
-        split = self.trees.threshold[0::2][nodes]
+        nodes = self.trees.node_feature == feature
+        split = self.trees.node_threshold[nodes]
         split = split[np.isfinite(split)]
         up = np.nextafter(split.astype(np.float32), np.float32(np.inf)).astype(np.float64)
         categories = np.arange(max(2, self.trees.width)) if self.trees.any_categorical else np.zeros(0)
