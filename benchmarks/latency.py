@@ -13,8 +13,10 @@ different commits are measured on the same ensembles. Latency is timed as the Au
 times it (``_runner.py``): ``predict_proba`` (classification) or ``predict`` (regression) of one
 test row as a one-row DataFrame, 200 calls after 5 warm-up calls, on the model given by
 ``labcoat.load``. ``--stages`` also times each step of a call (schema, unseen-category check,
-preprocessing per style, each member, calibration, the answer), with the same functions the
-model calls. Figures go to stdout and ``benchmarks/RESULTS.md``.
+preprocessing per style, members predicted together, each other member, calibration, the
+answer), with the same functions the model calls, each step on its own: in a real call the
+steps evict each other's data from the caches and take up to twice as long. Figures go to
+stdout, and with ``--out`` to ``benchmarks/RESULTS.md``.
 """
 from __future__ import annotations
 
@@ -95,26 +97,25 @@ def stage_times(model: Any, rows: list[pd.DataFrame]) -> dict[str, float]:
         return out
 
     # One row throughout (the steps depend little on which): the first test row.
-    row = rows[0]
-    serving = getattr(model, "_serving", None)
-    plan = serving() if callable(serving) else None
-    if plan is not None and hasattr(plan, "stages"):  # the compiled path exposes its own steps
-        for name, call in plan.stages(_as_frame(row)):
-            median_ms(name, call)
-        return stages
     from labcoat.features.build import transform
     from labcoat.models import FAMILIES
 
+    row = rows[0]
     frame = median_ms("schema", lambda: model.schema.prepare_columns(_as_frame(row)))
     median_ms("unseen check", lambda: model._notice_unseen(frame))
     inputs = {}
     for style, pre in model.preprocessors.items():
         inputs[style] = median_ms(f"preprocess {style}", lambda pre=pre: transform(pre, frame))
     n_classes = len(model.schema.classes or ())
-    total = 0.0
-    for i, m in enumerate(model.members):
+    model._merged_output(inputs)  # builds the merged predictors (Family.merge)
+    total, alone = 0.0, model.members
+    for key, merged, together in model._merged:
+        names = "+".join(m.family for m in together)
+        total = total + median_ms(f"members {names} (merged)", lambda merged=merged, key=key: merged(inputs[key]))
+        alone = [m for m in alone if all(m is not t for t in together)]
+    for i, m in enumerate(alone):
         X = inputs[m.preprocessor or m.style]
-        out = median_ms(f"member {i} {m.family}", lambda m=m, X=X: FAMILIES[m.family].predict(
+        out = median_ms(f"member {m.family} #{m.trial}", lambda m=m, X=X: FAMILIES[m.family].predict(
             m.estimator, X, model.task.estimator_type, n_classes=n_classes, threads=1))
         total = total + m.weight * out
     if model.calibrator is not None:
@@ -178,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{dataset.name:20s} p50 {result['p50']:6.2f} ms  p95 {result['p95']:6.2f} ms  "
               f"predict {result['predict_p50']:6.2f} ms  [{result['members']}]", flush=True)
         for name, ms in stages.items():
-            print(f"    {name:32s} {ms:7.3f} ms")
+            print(f"    {name:44s} {ms:7.3f} ms")
     if args.out is not None:
         write_section("latency", render(results, args.budget), args.out)
         print(f"\nwrote {args.out}")
