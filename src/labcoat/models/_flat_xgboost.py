@@ -133,7 +133,8 @@ def _tree(tree: dict[str, Any]) -> Tree:
         outside = np.ones(len(nodes), dtype=bool)  # invalid and unknown codes: left
     return Tree(left=left, right=right, feature=np.asarray(tree["split_indices"], dtype=np.int64),
                 threshold=below, nan_left=np.asarray(tree["default_left"], dtype=bool),
-                value=np.zeros((len(left), 1)), category=category, category_left=table,
+                value=np.zeros((len(left), 0)),  # its float32 leaf values are kept apart
+                category=category, category_left=table,
                 category_outside_left=outside)
 
 
