@@ -46,6 +46,8 @@ SHARED = ROOT.parent / "shared" / "datasets" / "tabular"
 WORK = HERE / ".work"
 VENVS = HERE / ".venvs"
 SYSTEMS = ("labcoat", "flaml", "autogluon")
+#: Issue 14: the median single-row predict of a loaded model, every set, ensembles included.
+LATENCY_TARGET_MS = 1.0
 DEFAULT_METRIC = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}
 HIGHER_IS_BETTER = {"roc_auc": True, "log_loss": False, "rmse": False}
 # What each peer's venv needs before its bench requirement: a CPU build of PyTorch for AutoGluon's
@@ -103,6 +105,7 @@ class Run:
     fit_seconds: float = float("nan")
     predict_seconds: float = float("nan")
     latency_ms: float = float("nan")
+    latency_p95_ms: float = float("nan")
     peak_rss_mb: float = float("nan")
     fit_rss_mb: float = float("nan")
     version: str = ""
@@ -298,6 +301,7 @@ def run_system(system: str, workdir: Path, budget: float) -> Run:
     run.version = timings["version"]
     run.fit_seconds, run.predict_seconds = timings["fit_seconds"], timings["predict_seconds"]
     run.latency_ms = timings["latency_ms"]
+    run.latency_p95_ms = timings.get("latency_p95_ms", float("nan"))
     run.score = score(workdir, system, task)
     return run
 
@@ -363,8 +367,8 @@ def shortfalls(runs: list[Run], budget: float) -> list[str]:
                                  f"{100 * (ours.score / best - 1):.1f}% above best peer {best:.4f}")
         if ours.fit_seconds > 1.05 * budget:
             notes.append(f"{name}: fit took {ours.fit_seconds:.1f} s > budget + 5%")
-        if ours.latency_ms > 5:
-            notes.append(f"{name}: single-row latency {ours.latency_ms:.1f} ms > 5 ms")
+        if ours.latency_ms > LATENCY_TARGET_MS:
+            notes.append(f"{name}: single-row latency {ours.latency_ms:.2f} ms > {LATENCY_TARGET_MS:g} ms")
         train_mb = json.loads((WORK / name / "task.json").read_text())["train_mb"]
         if ours.fit_rss_mb > 3 * train_mb + 600:
             notes.append(f"{name}: fit peak RSS {ours.fit_rss_mb:.0f} MB > 3 x {train_mb:.0f} MB + 600 MB")
@@ -376,7 +380,7 @@ def rank_row(label: str, table: pd.DataFrame, systems: list[str]) -> str:
     mean_rank, wins = table.mean(), (table == 1).sum()
     return (f"| {label} | | | " + " | ".join(
         (f"**{mean_rank[s]:.2f}**" if mean_rank[s] == mean_rank.min() else f"{mean_rank[s]:.2f}")
-        + f" ({wins.get(s, 0)})" for s in systems) + " | | | | |")
+        + f" ({wins.get(s, 0)})" for s in systems) + " | | | | | |")
 
 
 def render(runs: list[Run], budget: float, import_s: tuple[float, float]) -> str:
@@ -396,13 +400,14 @@ def render(runs: list[Run], budget: float, import_s: tuple[float, float]) -> str
         + f" (labcoat at commit {labcoat_commit()[:10]}).", "",
         "Metric: ROC AUC for binary (higher is better), log loss for multiclass and RMSE for "
         "regression (lower is better), on the 25% test rows. Fit = wall seconds of the fit call; "
-        "predict = whole test set; 1-row = median of 200 single-row calls on the saved and reloaded "
-        "model; fit peak RSS = peak resident memory of the system's whole process tree until the fit "
+        "predict = whole test set; 1-row = median (p50) and 95th percentile (p95) of 200 single-row "
+        "calls on the saved and reloaded model (`benchmarks/latency.py` times labcoat's step by step); "
+        "fit peak RSS = peak resident memory of the system's whole process tree until the fit "
         "call returned (the peak of the whole run, reload and predictions included, is in "
         "`benchmarks/.work/DATASET/SYSTEM.result.json`).", "",
-        "| dataset | rows | metric | " + " | ".join(systems) + " | fit s | predict s | 1-row ms | "
-        "fit peak RSS MB |",
-        "|---|---:|---|" + "---:|" * len(systems) + "---|---|---|---|",
+        "| dataset | rows | metric | " + " | ".join(systems) + " | fit s | predict s | 1-row p50 ms | "
+        "1-row p95 ms | fit peak RSS MB |",
+        "|---|---:|---|" + "---:|" * len(systems) + "---|---|---|---|---|",
     ]
     by_key = {(r.dataset, r.system): r for r in runs}
     for dataset in dict.fromkeys(r.dataset for r in runs):
@@ -420,7 +425,8 @@ def render(runs: list[Run], budget: float, import_s: tuple[float, float]) -> str
                               if (dataset, s) in by_key else "—" for s in systems)
         lines.append(f"| {dataset} | {task['train_rows'] + task['test_rows']:,} | {task['metric']} | "
                      + " | ".join(cells) + f" | {per_system('fit_seconds', '{:.1f}')} | "
-                     f"{per_system('predict_seconds', '{:.2f}')} | {per_system('latency_ms', '{:.1f}')} | "
+                     f"{per_system('predict_seconds', '{:.2f}')} | {per_system('latency_ms', '{:.2f}')} | "
+                     f"{per_system('latency_p95_ms', '{:.2f}')} | "
                      f"{per_system('fit_rss_mb', '{:.0f}')} |")
     lines += [rank_row("**mean rank** (wins), all", rank_table, systems)]
     source = {d.name: d.source for d in DATASETS}
@@ -487,7 +493,7 @@ def main(argv: list[str] | None = None) -> None:
             runs.append(run)
             print(f"{dataset.name:20s} {system:10s} {run.status:7s} {run.metric} {run.score:.4f}  "
                   f"fit {run.fit_seconds:6.1f} s  predict {run.predict_seconds:6.2f} s  "
-                  f"1-row {run.latency_ms:6.1f} ms  RSS fit {run.fit_rss_mb:5.0f} MB, "
+                  f"1-row p50 {run.latency_ms:6.2f} ms p95 {run.latency_p95_ms:6.2f} ms  RSS fit {run.fit_rss_mb:5.0f} MB, "
                   f"all {run.peak_rss_mb:5.0f} MB", flush=True)
             write_section("automl", render(runs, args.budget, import_s), args.out)
     print(f"\nwrote {args.out}")

@@ -34,7 +34,9 @@ from labcoat.tasks import get_task, infer_schema
 #: Modules holding a small-input threshold, and its name.
 _THRESHOLDS = [(schema_module, "_SMALL"), (transformers_module, "_SMALL"),
                ("labcoat.models.lightgbm", "SMALL_INPUT"), ("labcoat.models.linear", "SMALL_INPUT"),
-               ("labcoat.models.hist_gb", "SMALL_INPUT"), ("labcoat.models._forest", "SMALL_INPUT")]
+               ("labcoat.models.hist_gb", "SMALL_INPUT"), ("labcoat.models._forest", "SMALL_INPUT"),
+               ("labcoat.models.xgboost", "SMALL_INPUT"), ("labcoat.models.catboost", "SMALL_INPUT"),
+               ("labcoat.model", "SMALL_INPUT")]
 
 
 @contextmanager
@@ -279,17 +281,143 @@ def test_column_dtypes_predict_as_the_general_path(models, frame, variant):
                                             ("extra_trees", {"n_estimators": 15}),
                                             ("hist_gb", {"max_iter": 15}), ("xgboost", {"n_estimators": 15}),
                                             ("knn", {})])
-def test_other_families_predict_as_the_general_path(frame, family, params):
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_other_families_predict_as_the_general_path(frame, family, params, target):
     """Their preprocessing is the styles' above; their own few-row predictors (flat forests,
     which once accepted 1e308 where the forest refuses it as float32) must agree too."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = build_model(frame, "churn", {family: params})
+        model = build_model(frame, target, {family: params})
     messy = pd.DataFrame.from_records(messy_records())
     extreme = messy[messy["age"] == 1e308]
-    atol = knn_tolerance(model.members[0].estimator) if family == "knn" else 1e-12
+    # XGBoost's probabilities are float32, from its expf; the flat walker's margins are its
+    # own to the bit, the probabilities to a float32 rounding (see models/_flat_xgboost.py).
+    atol = knn_tolerance(model.members[0].estimator) if family == "knn" else \
+        2e-7 if family == "xgboost" else 1e-12
     for rows in (frame.head(1), frame.iloc[30:64], messy, messy.iloc[[0, 1, 2]], extreme):
         assert_same_predictions(model, rows, atol=atol)
+
+
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_merged_forests_predict_as_the_general_path(frame, target):
+    """A model's forests on one input are walked together (Family.merge), weights folded into
+    their leaf values: the same answers as each forest on its own."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = build_model(frame, target, {"random_forest": {"n_estimators": 12}, "linear": {},
+                                            "extra_trees": {"n_estimators": 9, "min_samples_leaf": 3}})
+    model.members[0].weight, model.members[2].weight = 0.5, 0.2  # unequal weights
+    messy = pd.DataFrame.from_records(messy_records())
+    for rows in (frame.head(1), frame.iloc[30:64], messy, messy[messy["age"] == 1e308]):
+        assert_same_predictions(model, rows)
+    assert [[m.family for m in members] for _, _, members in model._merged] == [["random_forest", "extra_trees"]]
+    model.members[2].weight = 0.3  # the merge follows the members
+    assert_same_predictions(model, frame.head(2))
+
+
+def test_flat_trees_follow_a_refit_and_ignore_a_saved_walker(frame):
+    """The flat trees are built on first use and kept beside the estimator, not in it: fitted
+    again (forests grow by warm start), it gets new ones; a model saved when forests kept
+    theirs in ``_labcoat_flat`` (another layout) still predicts as the general path."""
+    from labcoat.models import _forest, hist_gb
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = build_model(frame, "tier", {"random_forest": {"n_estimators": 10}, "hist_gb": {"max_iter": 10}})
+    rows = frame.head(3)
+    assert_same_predictions(model, rows)
+    forest, boosting = (m.estimator for m in model.members)
+    for estimator in (forest, boosting):  # nothing of the walkers would be pickled
+        assert not any(isinstance(v, (_forest.FlatForest, hist_gb.FlatHistGB)) for v in vars(estimator).values())
+    X = transform(model.preprocessors["tree"], model.schema.prepare(frame, warn=False))
+    y = get_task("multiclass").encode_target(frame["tier"], model.schema.classes)
+    forest.set_params(n_estimators=20)
+    forest.fit(X, y)  # warm start: 10 more trees in the same list
+    boosting.set_params(max_iter=20)
+    boosting.fit(X, y)
+    assert_same_predictions(model, rows)
+    assert _forest._flat(forest).trees.n_trees == 20
+    assert hist_gb._flat(boosting).rounds == 20
+    old = _forest.FlatForest.__new__(_forest.FlatForest)
+    old.__dict__.update(roots=np.zeros(1), left=np.zeros(1), depth=3)  # the old layout's fields
+    forest._labcoat_flat = old
+    reloaded = pickle.loads(pickle.dumps(model))
+    assert_same_predictions(reloaded, rows)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_flat_xgboost_sums_margins_as_the_booster(task):
+    """The flat XGBoost walker's margins equal the booster's bit for bit (float32 sums in its
+    order), on rows with NaN, unseen, negative and huge categories and numbers beyond float32,
+    also with early stopping's best iteration; its answers equal the booster's to float32."""
+    from labcoat.models import xgboost as xgb_family
+
+    rng = np.random.default_rng(3)
+    n = 800
+    X = np.column_stack([rng.integers(0, 12, n), rng.integers(0, 5, n), rng.normal(size=(n, 3))]).astype(float)
+    X[rng.random(X.shape) < 0.08] = np.nan
+    signal = np.isin(np.nan_to_num(X[:, 0], nan=-1), [1, 4, 7]) * 1.5 + np.nan_to_num(X[:, 2]) + rng.normal(0, 0.5, n)
+    y = signal if task == "regression" else np.digitize(signal, np.quantile(
+        signal, [0.5] if task == "binary" else [0.33, 0.66]))
+    family = FAMILIES["xgboost"]
+    kind = "regressor" if task == "regression" else "classifier"
+    context = BuildContext(kind=kind, n_classes=0 if task == "regression" else len(np.unique(y)), seed=0,
+                           n_jobs=1, native_categoricals=2, n_rows=n)
+    rows = np.vstack([X[:60], [[20, -1, 1e308, -1e39, np.nan], [np.nan] * 5, [3.5, 2, 0, 0, 0]]])
+    for valid in (None, (X[600:], y[600:])):
+        model = family.build({**family.portfolio(kind)[0], "n_estimators": 60 if valid is None else 400}, context)
+        family.fit(model, X[:600], y[:600], valid=valid)
+        flat = xgb_family._flat(model)
+        assert flat is not None and flat.trees.any_categorical
+        booster = model.get_booster()
+        margin = booster.inplace_predict(rows, iteration_range=xgb_family._rounds(model), predict_type="margin")
+        assert np.array_equal(flat.margin(rows).reshape(np.shape(margin)), margin)
+        for part in (rows[:1], rows[60:61], rows):
+            fast = family.predict(model, part, kind, n_classes=context.n_classes or None, threads=1)
+            slow = predict_output(model, part, kind, context.n_classes or None)
+            np.testing.assert_allclose(fast, slow, rtol=0, atol=2e-7 if kind == "classifier" else 0)
+
+
+def test_category_hash_is_catboosts():
+    """CatBoost's models keep the hashes of categorical values (CityHash64's low 32 bits); its
+    Pool hashes group ids with the same CityHash64 (numbers excepted, which it parses)."""
+    import random
+    import string
+
+    import catboost
+
+    from labcoat.models._cityhash import category_hash, city_hash64
+
+    rng = random.Random(0)
+    words = ["", "a", "yes", "__missing__", "Ünïcödé — ok", "1<=X<4", "日本語のテキスト"]
+    words += ["".join(rng.choice(string.ascii_letters + " é/-") for _ in range(n)) for n in range(1, 300, 7)]
+    words = [w for w in words if w and not w.strip().lstrip("-").isdigit()]
+    expected = catboost.Pool(np.zeros((len(words), 1)), group_id=words).get_group_id_hash()
+    assert [city_hash64(w.encode("utf-8")) for w in words] == [int(h) for h in expected]
+    assert category_hash("education") == -2098509934 and category_hash("1") == 1121341681
+
+
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_flat_catboost_equals_catboost(frame, target):
+    """The flat CatBoost model gives CatBoost's answers (one-hot and CTR splits, NaN in numbers,
+    unseen categories), and leaves to CatBoost what it cannot read (values not strings)."""
+    from labcoat.models import catboost as catboost_family
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = build_model(frame, target, {"catboost": {"iterations": 40, "depth": 4}})
+    estimator = model.members[0].estimator
+    X = transform(model.preprocessors["catboost"], model.schema.prepare(frame.head(64), warn=False))
+    X[3, 0], X[4, 1] = "never seen", "__missing__"
+    kind = model.task.estimator_type
+    fast = FAMILIES["catboost"].predict(estimator, X, kind, threads=1)
+    flat = catboost_family._FLAT[estimator][1]
+    assert flat is not None and flat.checked and flat.projections  # CTRs were read
+    np.testing.assert_allclose(fast, catboost_family._native(estimator, X, kind, None, 1), rtol=0, atol=1e-12)
+    numbers = X.copy()
+    numbers[:, 0] = 7  # not strings: CatBoost's own conversion
+    np.testing.assert_array_equal(FAMILIES["catboost"].predict(estimator, numbers, kind, threads=1),
+                                  catboost_family._native(estimator, numbers, kind, None, 1))
 
 
 def knn_tolerance(estimator: Any) -> float:
@@ -478,6 +606,32 @@ def test_plans_are_not_saved_and_follow_a_refit(models, frame):
     assert before.shape != after.shape or not np.array_equal(before, after, equal_nan=True)
 
 
+def test_object_columns_are_the_frames_objects():
+    """``small_frame.object_columns`` reads the frame block by block: the same objects, of the
+    same types, as ``to_numpy(dtype=object)``, and the frame's dtypes, for every kind of column."""
+    from labcoat.data.small_frame import object_columns
+
+    frame = pd.DataFrame({
+        "f": [1.5, np.nan, -0.0], "f32": np.array([1.5, np.nan, 2], dtype=np.float32),
+        "i": [1, 2, 3], "u": np.array([1, 2, 3], dtype=np.uint8), "b": [True, False, True],
+        "o": ["a", None, 3], "str": pd.array(["x", None, "z"], dtype="str"),
+        "py": pd.array(["x", None, "z"], dtype="string[python]"),
+        "arrow": pd.array(["x", None, "z"], dtype="string[pyarrow]"),
+        "cat": pd.Categorical(["u", None, "v"]), "Int64": pd.array([1, None, 3], dtype="Int64"),
+        "boolean": pd.array([True, None, False], dtype="boolean"),
+        "date": pd.to_datetime(["2020-01-01 00:00", None, "2021-05-06 10:00"]),
+        "tz": pd.to_datetime(["2020-01-01", None, "2021-05-06"]).tz_localize("Europe/Paris"),
+        "delta": pd.to_timedelta([1, None, 3], unit="s"), "f2": [0.25, 1e308, np.inf],
+    })
+    for rows in (frame, frame.iloc[[1]], frame.iloc[[2, 0]], frame.head(0), frame[["str", "f", "i", "f2"]]):
+        columns, dtypes = object_columns(rows)
+        expected = rows.to_numpy(dtype=object).T.tolist() if len(rows) else [[] for _ in rows.columns]
+        assert dtypes == rows.dtypes.tolist()
+        for name, got, want in zip(rows.columns, columns, expected):
+            assert [type(v) for v in got] == [type(v) for v in want], name
+            assert all(a is b or a == b or (a != a and b != b) for a, b in zip(got, want)), name
+
+
 def test_small_frame_to_frame_keeps_dtypes():
     small = SmallFrame({"x": np.array([1.5]), "c": np.array(["a"], dtype=object),
                         "d": np.array(["2020-01-01"], dtype="datetime64[us]")}, pd.Index([7]))
@@ -495,3 +649,20 @@ def test_dates_of_many_kinds_prepare_as_the_general_path():
     with general_path():
         general = schema.prepare(rows)
     pd.testing.assert_frame_equal(schema.prepare(rows), general)
+    # Plain ISO strings, which numpy parses (see small_frame._iso_dates), alone and mixed.
+    iso = ["2019-03-26 16:21:11", "2019-03-26", "2019-03-26T16:21", "2019-03-26 16:21:11.5",
+           "2024-02-29 23:59:59.999999", "0001-01-01", "9999-12-31 23:59:59", "1969-12-31 23:59:59.000001",
+           "2019-02-30", "2019-03-26 24:00", "2019-03-26 16:21:11.1234567", " 2019-03-26", "0000-01-01"]
+    for chosen in [[v] for v in iso] + [[v, None] for v in iso] + [iso[:8], iso[:8] + [np.nan]]:
+        rows = mixed_frame(len(chosen)).assign(signup=chosen)
+        assert_same_preparation_or_error(schema, rows)
+
+
+def assert_same_preparation_or_error(schema: Any, rows: pd.DataFrame) -> None:
+    fast, _ = _outcome(lambda: schema.prepare(rows))
+    with general_path():
+        slow, _ = _outcome(lambda: schema.prepare(rows))
+    if isinstance(slow, Exception) or isinstance(fast, Exception):
+        assert (type(fast), str(fast)) == (type(slow), str(slow))
+    else:
+        pd.testing.assert_frame_equal(fast, slow)

@@ -140,4 +140,4 @@ def test_fast_single_row_paths_predict_like_the_libraries(task):
         if name == "hist_gb":  # the walker was used, and met categorical splits
             from labcoat.models.hist_gb import _flat
 
-            assert _flat(model) is not None and _flat(model).any_categorical
+            assert _flat(model) is not None and _flat(model).trees.any_categorical

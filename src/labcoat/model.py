@@ -22,7 +22,7 @@ from labcoat.data.small_frame import SmallFrame
 from labcoat.features.build import transform
 from labcoat.errors import LabcoatNotice, SchemaError
 from labcoat.model_info import ModelInfo
-from labcoat.models import FAMILIES
+from labcoat.models import FAMILIES, SMALL_INPUT, Merged
 from labcoat.tasks import Task, get_task
 from labcoat.tasks.classification import class_array
 
@@ -95,6 +95,9 @@ class Model:
         self.leaderboard = leaderboard
         self.info = info
         self._known: dict[str, frozenset[Any]] | None = None
+        #: Members predicted together for a few rows (see _merge_members), made on first use.
+        self._merged: list[tuple[str, Merged, list[Member]]] | None = None
+        self._merged_for: list[tuple[int, float, str, str]] = []
 
     # ------------------------------------------------------------------ properties
     @property
@@ -151,13 +154,54 @@ class Model:
         threads = 1 if len(frame) < 1000 else self.info.n_jobs
         total = None
         kind = self.task.estimator_type
-        for m in self.members:
+        n_classes = len(self.schema.classes or ())
+        members = self.members
+        if len(frame) <= SMALL_INPUT:  # members a family predicts together (Family.merge)
+            total, members = self._merged_output(transformed)
+        for m in members:
             family = FAMILIES[m.family]
             out = m.weight * family.predict(m.estimator, transformed[m.preprocessor or m.style], kind,
-                                              n_classes=len(self.schema.classes or ()), threads=threads)
+                                              n_classes=n_classes, threads=threads)
             total = out if total is None else total + out
         assert total is not None
         return total if self.calibrator is None else self.calibrator.apply(total)
+
+    def _merged_output(self, transformed: dict[str, Any]) -> tuple[np.ndarray | None, list[Member]]:
+        """The weighted sum of the members that merged predictors answer for (None if none),
+        and the members left to predict one by one."""
+        # Made again if the members changed (a Model pickled before has none).
+        signature = [(id(m.estimator), m.weight, m.family, m.preprocessor or m.style) for m in self.members]
+        if getattr(self, "_merged", None) is None or self._merged_for != signature:
+            self._merged, self._merged_for = self._merge_members(), signature
+        assert self._merged is not None
+        total: np.ndarray | None = None
+        left: set[int] = set()
+        for key, merged, members in self._merged:
+            out = merged(transformed[key])
+            if out is None:
+                left.update(id(m) for m in members)
+            else:
+                total = out if total is None else total + out
+        merged_ids = {id(m) for _, _, members in self._merged for m in members} - left
+        return total, [m for m in self.members if id(m) not in merged_ids]
+
+    def _merge_members(self) -> list[tuple[str, Merged, list[Member]]]:
+        """Per merge kind and input, the members that :meth:`Family.merge` predicts together."""
+        groups: dict[tuple[str, str], list[Member]] = {}
+        for m in self.members:
+            merge_kind = FAMILIES[m.family].merge_kind
+            if merge_kind is not None:
+                groups.setdefault((merge_kind, m.preprocessor or m.style), []).append(m)
+        kind, n_classes = self.task.estimator_type, len(self.schema.classes or ()) or None
+        plans = []
+        for (_, key), members in groups.items():
+            if len(members) < 2:
+                continue
+            merged = FAMILIES[members[0].family].merge([m.estimator for m in members],
+                                                       [m.weight for m in members], kind, n_classes)
+            if merged is not None:
+                plans.append((key, merged, members))
+        return plans
 
     def raw_output(self, data: Rows) -> np.ndarray:
         """The blended (and calibrated) output the answers are made from, as metrics take it:
@@ -241,6 +285,11 @@ class Model:
                    oof=payload.get("oof"), calibrator=payload.get("calibrator"),
                    threshold=payload.get("threshold"), explanations=files.explanations,
                    reference=_read_reference(files.reference))
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The merged predictors are rebuilt on first use rather than pickled (they repeat
+        # the estimators' trees).
+        return {**self.__dict__, "_merged": None}
 
     def __repr__(self) -> str:
         families = "+".join(f"{m.family}×{m.weight:.2f}" for m in self.members)

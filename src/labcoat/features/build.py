@@ -327,6 +327,9 @@ def _csr_hstack(blocks: list[Output | _Rows], n: int) -> sp.csr_matrix:
             cols.append(c + offset)
             vals.append(block[r, c])
             offset += block.shape[1]
+    if n == 1:  # one row: its entries are in order already
+        data, indices = np.concatenate(vals), np.concatenate(cols)
+        return sp.csr_matrix((data, indices, np.array([0, len(data)])), shape=(1, offset))
     row = np.concatenate(rows)
     order = np.argsort(row, kind="stable")
     indptr = np.concatenate([[0], np.cumsum(np.bincount(row, minlength=n))])

@@ -9,7 +9,8 @@ Examples
 from __future__ import annotations
 
 from labcoat.errors import ConfigError
-from labcoat.models._base import TABULAR_TASKS, BuildContext, EstimatorType, Family, FitOutcome, Params, predict_output
+from labcoat.models._base import (SMALL_INPUT, TABULAR_TASKS, BuildContext, EstimatorType, Family, FitOutcome, Merged,
+                                  Params, predict_output)
 from labcoat.models.catboost import CatBoostFamily
 from labcoat.models.extra_trees import ExtraTreesFamily
 from labcoat.models.hist_gb import HistGBFamily
@@ -35,4 +36,5 @@ def get_family(name: str) -> Family:
         raise ConfigError(f"Unknown model family {name!r}. Choose from: {', '.join(FAMILIES)}.") from None
 
 
-__all__ = ["FAMILIES", "TABULAR_TASKS", "BuildContext", "EstimatorType", "Family", "FitOutcome", "Params", "get_family", "predict_output"]
+__all__ = ["FAMILIES", "SMALL_INPUT", "TABULAR_TASKS", "BuildContext", "EstimatorType", "Family", "FitOutcome", "Merged",
+           "Params", "get_family", "predict_output"]

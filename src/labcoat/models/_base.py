@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 import numpy as np
 
@@ -85,6 +85,9 @@ class Family(ABC):
     float32_splits: ClassVar[bool] = False
     #: Left out of the default search above this many rows (a family asked for by name runs).
     max_rows: ClassVar[int | None] = None
+    #: Families of one ``merge_kind`` (not None) have their estimators on one input merged
+    #: by :meth:`merge` (any of theirs) to predict a few rows together.
+    merge_kind: ClassVar[str | None] = None
 
     @abstractmethod
     def search_space(self, trial: optuna.Trial, kind: EstimatorType) -> Params:
@@ -120,9 +123,23 @@ class Family(ABC):
             estimator.set_params(n_jobs=threads)
         return predict_output(estimator, X, kind, n_classes)
 
+    def merge(self, estimators: list[Any], weights: list[float], kind: EstimatorType,
+              n_classes: int | None) -> "Merged | None":
+        """One predictor of few rows for several fitted estimators of this family that take
+        the same input, giving their weighted sum of :meth:`predict`'s outputs; None where the
+        family has none (each estimator then predicts on its own)."""
+        return None
+
     def cost(self, n_rows: int, n_columns: int, params: Params) -> float:
         """Rough seconds for one fold at these settings (the search calibrates it as it goes)."""
         return self.seconds_per_million_cells * n_rows * max(n_columns, 1) / 1e6
+
+
+class Merged(Protocol):
+    """What :meth:`Family.merge` gives: the weighted sum of its estimators' outputs for a few
+    rows, or None for an input it leaves to the estimators (too many rows, values it refuses)."""
+
+    def __call__(self, X: Any) -> np.ndarray | None: ...
 
 
 #: Inputs up to this many rows take the families' fast single-row paths (flat tree walkers,

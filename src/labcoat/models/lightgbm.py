@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -89,12 +90,73 @@ class LightGBMFamily(Family):
         if not isinstance(X, np.ndarray) or X.shape[0] > SMALL_INPUT:
             return super().predict(estimator, X, kind, n_classes=n_classes, threads=threads)
         # The scikit-learn wrapper spends ~0.35 ms a call on parameter handling; its booster
-        # predicts one row in ~0.02 ms (measured on adult). Same booster call, same iterations.
-        out = estimator.booster_.predict(X, num_threads=1)
+        # predicts one row in ~0.02 ms, its single-row C API set up once in ~0.005 ms
+        # (measured on adult). Same booster, same iterations, same output.
+        rows = _single_rows(estimator, X)
+        out = rows if rows is not None else estimator.booster_.predict(X, num_threads=1)
         if kind == "regressor":
             return np.asarray(out, dtype=np.float64)
         proba = out if out.ndim == 2 else np.column_stack([1.0 - out, out])
         return align_classes(estimator, proba.astype(np.float64), n_classes)
+
+
+class _SingleRow:
+    """LightGBM's ``LGBM_BoosterPredictForMatSingleRowFast`` for one booster: its prediction
+    set up once (iterations, output type, float64 rows of ``width`` values, one thread), then a
+    C call per row, as ``Booster.predict`` would predict it (best iteration when set)."""
+
+    def __init__(self, booster: Any, width: int) -> None:
+        import ctypes
+
+        from lightgbm.basic import _LIB, _c_str, _safe_call
+
+        self.booster, self.width = booster, width
+        self.outputs = booster.num_model_per_iteration()
+        self._lib, self._check, self._ctypes = _LIB, _safe_call, ctypes
+        self.config = ctypes.c_void_p()
+        normal, float64 = 0, 1  # C_API_PREDICT_NORMAL, C_API_DTYPE_FLOAT64
+        _safe_call(_LIB.LGBM_BoosterPredictForMatSingleRowFastInit(
+            booster._handle, ctypes.c_int(normal), ctypes.c_int(0), ctypes.c_int(booster.best_iteration),
+            ctypes.c_int(float64), ctypes.c_int32(width), _c_str("num_threads=1"), ctypes.byref(self.config)))
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        ctypes = self._ctypes
+        out = np.empty((X.shape[0], self.outputs), dtype=np.float64)
+        written = ctypes.c_int64(0)
+        for i in range(X.shape[0]):
+            row = np.ascontiguousarray(X[i], dtype=np.float64)
+            self._check(self._lib.LGBM_BoosterPredictForMatSingleRowFast(
+                self.config, row.ctypes.data_as(ctypes.c_void_p), ctypes.byref(written),
+                out[i].ctypes.data_as(ctypes.POINTER(ctypes.c_double))))
+        return out if self.outputs > 1 else out[:, 0]
+
+    def __del__(self) -> None:
+        if getattr(self, "config", None) is not None and self.config.value:
+            self._lib.LGBM_FastConfigFree(self.config)
+
+
+#: Single-row predictors by fitted estimator (None: LightGBM's C API is not there, and the
+#: booster predicts), built on first use; not pickled with the estimator.
+_SINGLE: "weakref.WeakKeyDictionary[Any, _SingleRow | None]" = weakref.WeakKeyDictionary()
+
+
+def _single_rows(estimator: Any, X: np.ndarray) -> np.ndarray | None:
+    """The booster's predictions through :class:`_SingleRow`, or None where ``Booster.predict``
+    should answer (no rows, another width: its own answer or error)."""
+    booster = estimator.booster_
+    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] != booster.num_feature():
+        return None
+    single = _SINGLE.get(estimator)
+    if single is None or single.booster is not booster or single.width != X.shape[1]:
+        if estimator in _SINGLE and _SINGLE[estimator] is None:
+            return None
+        try:
+            single = _SingleRow(booster, X.shape[1])
+        except Exception:  # noqa: BLE001 - a LightGBM without this C API: its predict answers
+            _SINGLE[estimator] = None
+            return None
+        _SINGLE[estimator] = single
+    return single(X)
 
 
 def _eval_kwargs(valid: tuple[Any, np.ndarray]) -> dict[str, Any]:
