@@ -1,6 +1,7 @@
 """``benchmarks/RESULTS.md`` holds one section per benchmark script; each run rewrites its own."""
 from __future__ import annotations
 
+import platform
 import re
 from pathlib import Path
 
@@ -19,3 +20,11 @@ def write_section(name: str, text: str, path: Path = RESULTS) -> None:
     else:
         current = re.sub(re.escape(begin) + r".*?" + re.escape(end), lambda _: block, current, flags=re.S)
     path.write_text(current)
+
+
+def cpu_name() -> str:
+    """The processor's model name (``/proc/cpuinfo``), for the sections' headers."""
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")),
+                platform.processor() or platform.machine())

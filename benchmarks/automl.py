@@ -38,7 +38,7 @@ from sklearn import datasets as sk_datasets
 from sklearn.metrics import log_loss, roc_auc_score, root_mean_squared_error
 from sklearn.model_selection import train_test_split
 
-from _results import write_section
+from _results import cpu_name, write_section
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -387,8 +387,7 @@ def render(runs: list[Run], budget: float, import_s: tuple[float, float]) -> str
     systems = [s for s in SYSTEMS if any(r.system == s for r in runs)]
     versions = {r.system: r.version for r in runs if r.version}
     rank_table = ranks(runs)
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = cpu_name()
     lines = [
         "## AutoML: labcoat vs FLAML vs AutoGluon (`benchmarks/automl.py`)", "",
         f"Written by `benchmarks/automl.py` on {date.today().isoformat()}. Budget {budget:g} s per "

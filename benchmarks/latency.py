@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import write_section  # noqa: E402
+from _results import cpu_name, write_section  # noqa: E402
 from automl import DATASETS, SHARED, WORK, Dataset, prepare  # noqa: E402
 
 CALLS = 200
@@ -129,8 +129,7 @@ def members(model: Any) -> str:
 
 
 def render(results: list[dict[str, Any]], budget: float) -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = cpu_name()
     lines = [
         "## Single-row latency (`benchmarks/latency.py`)", "",
         f"Written by `benchmarks/latency.py` on {date.today().isoformat()}; 2 cores shared ({cpu}); "

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -41,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from _results import write_section
+from _results import cpu_name, write_section
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -197,7 +196,7 @@ def render(runs: list[Run], seeds: list[int], seconds: float, elapsed: float) ->
         "",
         f"Written by `benchmarks/leak_simulation.py` on {date.today().isoformat()} (labcoat at commit "
         f"{commit}); seeds {', '.join(map(str, seeds))}; {os.cpu_count()} cores "
-        f"({platform.processor() or platform.machine()}); {elapsed / 60:.1f} min in all.",
+        f"({cpu_name()}); {elapsed / 60:.1f} min in all.",
         "",
         f"The rule (`labcoat.guards_effect.suspected`): on a probe of at most {g.PROBE_ROWS:,} rows "
         f"(as balanced between classes as the rows allow; {g.PROBE_FOLDS}-fold LightGBM, {g.ROUNDS} rounds, "

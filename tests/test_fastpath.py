@@ -411,7 +411,7 @@ def test_flat_catboost_equals_catboost(frame, target):
     X[3, 0], X[4, 1] = "never seen", "__missing__"
     kind = model.task.estimator_type
     fast = FAMILIES["catboost"].predict(estimator, X, kind, threads=1)
-    flat = catboost_family._FLAT[estimator][1]
+    flat = catboost_family._FLAT.get(estimator)
     assert flat is not None and flat.checked and flat.projections  # CTRs were read
     np.testing.assert_allclose(fast, catboost_family._native(estimator, X, kind, None, 1), rtol=0, atol=1e-12)
     numbers = X.copy()

@@ -1,6 +1,7 @@
 """``labcoat profile DATA`` and ``labcoat report MODEL``: the self-contained HTML reports."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Optional
 
@@ -23,7 +24,7 @@ def profile(data: Path = typer.Argument(..., help="CSV, TSV, Parquet, JSON lines
     from labcoat.reports.profile import profile_report
 
     html = profile_report(read_table(data), target, title=title or f"Data profile: {data.name}")
-    _write(output, html)
+    _write(output, lambda: output.write_text(html, encoding="utf-8"))
 
 
 def report(model: str = typer.Argument(..., help=MODEL_HELP),
@@ -39,23 +40,18 @@ def report(model: str = typer.Argument(..., help=MODEL_HELP),
     """
     import labcoat
     from labcoat.data.io import read_table
-    from labcoat.evaluate.explain_summary import summarize
-    from labcoat.reports.model_report import model_report
 
     m = labcoat.load(model, tracking_uri=tracking_uri)
     rows = read_table(data) if data is not None else None
-    if rows is not None and m.explanations is None:  # deferred by fit to keep its budget
-        m.explanations = summarize(m, rows, seconds=10.0)
-    html = model_report(m, data=rows)
-    _write(output, html)
+    _write(output, lambda: m.report(output, data=rows))
 
 
-def _write(output: Path, html: str) -> None:
+def _write(output: Path, write: Callable[[], object]) -> None:
     from labcoat.errors import ConfigError
 
     try:
-        output.write_text(html, encoding="utf-8")
+        write()
     except OSError as error:
         raise ConfigError(f"Cannot write the report to '{output}': {error.strerror or error}. "
                           "Give a writable file path with -o.") from None
-    print(f"Wrote {output} ({len(html.encode('utf-8')) / 1e6:.1f} MB, opens offline in any browser)")
+    print(f"Wrote {output} ({output.stat().st_size / 1e6:.1f} MB, opens offline in any browser)")

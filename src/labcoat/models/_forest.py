@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import weakref
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from labcoat.models._companions import Companions
 from labcoat.models._flat_trees import FlatTrees, Tree
 from labcoat.models._base import (EstimatorType, TABULAR_TASKS, SMALL_INPUT, BuildContext, Family, FitOutcome, Params, align_classes,
                                   past)
@@ -139,16 +139,15 @@ class MergedForests:
         return out if self.kind == "classifier" else out[:, 0]
 
 
-#: Flat forests by fitted forest, built on first use; not kept on the forest itself, so that
-#: nothing of them is pickled with a model. (Models saved before kept one in the forest's
-#: ``_labcoat_flat`` attribute, of the old layout: it is ignored.)
-_FLAT: "weakref.WeakKeyDictionary[Any, FlatForest]" = weakref.WeakKeyDictionary()
+#: Flat forests by fitted forest (not kept on the forest: models saved before kept one in its
+#: ``_labcoat_flat`` attribute, of the old layout, which is ignored).
+_FLAT: Companions[FlatForest] = Companions(lambda forest: FlatForest(forest),
+                                           version=lambda forest: (forest.estimators_, len(forest.estimators_)))
 
 
 def _flat(forest: Any) -> "FlatForest":
     flat = _FLAT.get(forest)
-    if flat is None or flat.source is not forest.estimators_ or flat.trees.n_trees != len(flat.source):
-        flat = _FLAT[forest] = FlatForest(forest)  # first use, or fitted again since
+    assert flat is not None  # building raises rather than giving None
     return flat
 
 
@@ -179,7 +178,6 @@ class FlatForest:
     """
 
     def __init__(self, forest: Any) -> None:
-        self.source = forest.estimators_
         self.trees = FlatTrees(_trees(forest), forest.n_features_in_)
 
     def predict(self, X: np.ndarray) -> np.ndarray:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import weakref
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from labcoat.models._base import (EstimatorType, TABULAR_TASKS, SMALL_INPUT, BuildContext, Family, FitOutcome, Params,
                                   align_classes, past)
+from labcoat.models._companions import Companions
 from labcoat.models._flat_catboost import FlatCatBoost
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ class CatBoostFamily(Family):
         kwargs: dict[str, Any] = {"callbacks": [StopAtDeadline()]}
         if valid is not None:
             kwargs.update(eval_set=valid, early_stopping_rounds=PATIENCE, use_best_model=True)
-        _FLAT.pop(estimator, None)  # its trees change
+        _FLAT.forget(estimator)  # its trees change
         estimator.fit(X, y, **kwargs)
         best = estimator.get_best_iteration()
         rounds = (best + 1) if best is not None else estimator.tree_count_
@@ -98,52 +98,17 @@ def _library_output(estimator: Any, X: Any, kind: EstimatorType, threads: int | 
     return np.asarray(estimator.predict(X, **kwargs), dtype=np.float64).ravel()
 
 
-class _ByEstimator:
-    """A dictionary keyed by estimator identity whose entries go with their estimator (a
-    WeakKeyDictionary needs hashable keys, and CatBoost's models are not)."""
-
-    def __init__(self) -> None:
-        self._entries: dict[int, tuple[weakref.ref[Any], tuple[int, FlatCatBoost | None]]] = {}
-
-    def get(self, estimator: Any) -> tuple[int, FlatCatBoost | None] | None:
-        entry = self._entries.get(id(estimator))
-        return entry[1] if entry is not None and entry[0]() is estimator else None
-
-    def __getitem__(self, estimator: Any) -> tuple[int, FlatCatBoost | None]:
-        found = self.get(estimator)
-        if found is None:
-            raise KeyError(estimator)
-        return found
-
-    def __setitem__(self, estimator: Any, value: tuple[int, FlatCatBoost | None]) -> None:
-        key = id(estimator)
-        self._entries[key] = (weakref.ref(estimator, lambda _: self._entries.pop(key, None)), value)
-
-    def pop(self, estimator: Any, default: Any = None) -> Any:
-        found = self.get(estimator)
-        if found is None:
-            return default
-        del self._entries[id(estimator)]
-        return found
-
-
-#: Flat models by fitted estimator, with the tree count they were built for (None: not
-#: convertible, or different from CatBoost's answer on the first rows); not pickled with it.
-_FLAT = _ByEstimator()
+#: Flat models by fitted estimator (None: not convertible, or different from CatBoost's
+#: answer on the first rows).
+_FLAT: "Companions[FlatCatBoost]" = Companions(lambda estimator: FlatCatBoost(estimator),
+                                               version=lambda estimator: (estimator.tree_count_,),
+                                               failures=(KeyError, ValueError, TypeError, IndexError))
 
 
 def _flat_predict(estimator: Any, X: np.ndarray, kind: EstimatorType, threads: int | None) -> np.ndarray | None:
     """The flat model's answer for a few rows (0.03-0.05 ms against CatBoost's 0.07-0.19 ms
     for one row of the benchmark sets), or None where CatBoost should answer."""
-    trees = estimator.tree_count_
-    cached = _FLAT.get(estimator)
-    if cached is None or cached[0] != trees:
-        try:
-            flat: FlatCatBoost | None = FlatCatBoost(estimator)
-        except (KeyError, ValueError, TypeError, IndexError):  # another kind of model
-            flat = None
-        _FLAT[estimator] = cached = (trees, flat)
-    flat = cached[1]
+    flat = _FLAT.get(estimator)
     if flat is None:
         return None
     try:
@@ -153,7 +118,7 @@ def _flat_predict(estimator: Any, X: np.ndarray, kind: EstimatorType, threads: i
     if not flat.checked:  # the first rows: also CatBoost's, which must agree
         expected = _library_output(estimator, X, kind, threads)
         if out.shape != expected.shape or not np.allclose(out, expected, rtol=1e-9, atol=1e-12):
-            _FLAT[estimator] = (trees, None)
+            _FLAT.reject(estimator)
             return expected
         flat.checked = True
     return out

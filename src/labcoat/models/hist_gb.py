@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import weakref
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from labcoat.models._companions import Companions
 from labcoat.models._flat_trees import FlatTrees, Tree, bits_to_table
 from labcoat.models._base import (EstimatorType, TABULAR_TASKS, SMALL_INPUT, BuildContext, Family, FitOutcome, Params, align_classes,
                                   past)
@@ -89,21 +89,12 @@ class HistGBFamily(Family):
         return align_classes(estimator, np.asarray(proba, dtype=np.float64), n_classes)
 
 
-_FLAT: "weakref.WeakKeyDictionary[Any, FlatHistGB | None]" = weakref.WeakKeyDictionary()
-
-
-def _flat(estimator: Any) -> "FlatHistGB | None":
-    """The estimator's flat walker, built once (again if it was fitted since); ``None`` where
-    its layout is not the expected one."""
-    flat = _FLAT.get(estimator)
-    predictors = getattr(estimator, "_predictors", None)
-    if estimator not in _FLAT or (flat is not None and (flat.source is not predictors
-                                                        or flat.rounds != len(predictors or ()))):
-        try:
-            _FLAT[estimator] = FlatHistGB(estimator)
-        except (AttributeError, KeyError, ValueError, TypeError, IndexError):  # another layout
-            _FLAT[estimator] = None
-    return _FLAT[estimator]
+#: The estimator's flat walker; None where its layout is not the expected one.
+_FLAT: "Companions[FlatHistGB]" = Companions(
+    lambda estimator: FlatHistGB(estimator),
+    version=lambda estimator: (getattr(estimator, "_predictors", None), len(getattr(estimator, "_predictors", None) or ())),
+    failures=(AttributeError, KeyError, ValueError, TypeError, IndexError))  # another layout
+_flat = _FLAT.get
 
 
 class FlatHistGB:
@@ -127,13 +118,13 @@ class FlatHistGB:
             self.categories = [np.asarray(c, dtype=np.float64) for c in encoder.categories_]
         # Exact float equality, as the encoder matches values; NaN is never a category.
         self.codes = [{v: float(i) for i, v in enumerate(c.tolist()) if v == v} for c in self.categories]
-        self.source = estimator._predictors
-        self.rounds = len(self.source)
-        per_iteration = len(self.source[0])
+        predictors = estimator._predictors
+        self.rounds = len(predictors)
+        per_iteration = len(predictors[0])
         known, f_idx_map = estimator._bin_mapper.make_known_categories_bitsets()
         seen = bits_to_table(known) if len(known) else np.zeros((0, 256), dtype=bool)
         trees = []
-        for i, predictor in enumerate(tree for iteration in self.source for tree in iteration):
+        for i, predictor in enumerate(tree for iteration in predictors for tree in iteration):
             nodes = predictor.nodes
             leaf = nodes["is_leaf"].astype(bool)
             value = np.zeros((len(nodes), per_iteration))

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import weakref
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from labcoat.models._companions import Companions
 from labcoat.models._base import (EstimatorType, TABULAR_TASKS, SMALL_INPUT, BuildContext, Family, FitOutcome, Params, align_classes,
                                   past)
 
@@ -136,27 +136,19 @@ class _SingleRow:
 
 
 #: Single-row predictors by fitted estimator (None: LightGBM's C API is not there, and the
-#: booster predicts), built on first use; not pickled with the estimator.
-_SINGLE: "weakref.WeakKeyDictionary[Any, _SingleRow | None]" = weakref.WeakKeyDictionary()
+#: booster predicts).
+_SINGLE: "Companions[_SingleRow]" = Companions(
+    lambda estimator: _SingleRow(estimator.booster_, estimator.booster_.num_feature()),
+    version=lambda estimator: (estimator.booster_,), failures=(Exception,))
 
 
 def _single_rows(estimator: Any, X: np.ndarray) -> np.ndarray | None:
     """The booster's predictions through :class:`_SingleRow`, or None where ``Booster.predict``
     should answer (no rows, another width: its own answer or error)."""
-    booster = estimator.booster_
-    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] != booster.num_feature():
+    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] != estimator.booster_.num_feature():
         return None
     single = _SINGLE.get(estimator)
-    if single is None or single.booster is not booster or single.width != X.shape[1]:
-        if estimator in _SINGLE and _SINGLE[estimator] is None:
-            return None
-        try:
-            single = _SingleRow(booster, X.shape[1])
-        except Exception:  # noqa: BLE001 - a LightGBM without this C API: its predict answers
-            _SINGLE[estimator] = None
-            return None
-        _SINGLE[estimator] = single
-    return single(X)
+    return None if single is None else single(X)
 
 
 def _eval_kwargs(valid: tuple[Any, np.ndarray]) -> dict[str, Any]:

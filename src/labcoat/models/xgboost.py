@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import weakref
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from labcoat.models._companions import Companions
 from labcoat.models._flat_xgboost import OBJECTIVES, FlatXGBoost
 from labcoat.models._base import (EstimatorType, TABULAR_TASKS, SMALL_INPUT, BuildContext, Family, FitOutcome, Params,
                                   align_classes, past)
@@ -94,7 +94,7 @@ class XGBoostFamily(Family):
     def predict(self, estimator: Any, X: Any, kind: EstimatorType, *, n_classes: int | None = None,
                 threads: int | None = None) -> np.ndarray:
         if not isinstance(X, np.ndarray) or X.shape[0] > SMALL_INPUT \
-                or getattr(estimator, "objective", None) not in _OBJECTIVES:
+                or getattr(estimator, "objective", None) not in OBJECTIVES:
             return super().predict(estimator, X, kind, n_classes=n_classes, threads=threads)
         if threads is not None and estimator.n_jobs != threads:
             estimator.set_params(n_jobs=threads)  # also sets the booster's nthread
@@ -111,29 +111,19 @@ class XGBoostFamily(Family):
         return align_classes(estimator, np.asarray(out, dtype=np.float64), n_classes)
 
 
-#: Objectives whose output the fast path turns into predict_proba's or predict's answer.
-_OBJECTIVES = OBJECTIVES
-
-#: Flat walkers by fitted estimator (None: not walkable, the booster predicts), built on
-#: first use and again once the estimator was fitted again; not pickled with it.
-_FLAT: "weakref.WeakKeyDictionary[Any, tuple[Any, FlatXGBoost | None]]" = weakref.WeakKeyDictionary()
-
-
 def _rounds(estimator: Any) -> tuple[int, int]:
     """The wrapper's iteration range: up to the best iteration when early stopping set one."""
     best = getattr(estimator, "best_iteration", None)
     return (0, best + 1) if best is not None else (0, 0)
 
 
-def _flat(estimator: Any) -> FlatXGBoost | None:
-    booster = estimator.get_booster()
-    cached = _FLAT.get(estimator)
-    if cached is None or cached[0] is not booster:
-        try:
-            flat: FlatXGBoost | None = FlatXGBoost(estimator)
-        except (KeyError, ValueError, TypeError, IndexError):  # another layout: the booster predicts
-            flat = None
-        if flat is not None and not flat.agrees(booster, _rounds(estimator), estimator.missing):
-            flat = None
-        _FLAT[estimator] = cached = (booster, flat)
-    return cached[1]
+def _walker(estimator: Any) -> FlatXGBoost | None:
+    """The estimator's trees as a flat walker, if it agrees with the booster."""
+    flat = FlatXGBoost(estimator)
+    return flat if flat.agrees(estimator.get_booster(), _rounds(estimator), estimator.missing) else None
+
+
+#: Flat walkers by fitted estimator (None: not walkable, the booster predicts).
+_FLAT: "Companions[FlatXGBoost]" = Companions(_walker, version=lambda estimator: (estimator.get_booster(),),
+                                              failures=(KeyError, ValueError, TypeError, IndexError))
+_flat = _FLAT.get
