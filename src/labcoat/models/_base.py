@@ -85,6 +85,15 @@ class Family(ABC):
     float32_splits: ClassVar[bool] = False
     #: Left out of the default search above this many rows (a family asked for by name runs).
     max_rows: ClassVar[int | None] = None
+    #: Left out of the default search: searched only when asked for by name (``families=``).
+    opt_in: ClassVar[bool] = False
+    #: The optional extra (``labcoat[<extra>]``) holding the library the family needs, if any.
+    extra: ClassVar[str | None] = None
+
+    def missing_library(self) -> str | None:
+        """Why the family cannot run here (its library is not installed, and how to install
+        it), or None. Checked without importing the library."""
+        return None
 
     @abstractmethod
     def search_space(self, trial: optuna.Trial, kind: EstimatorType) -> Params:
