@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test,excel,polars,ray]"
+	$(BIN)/pip install --quiet -e ".[all,test]"
 	touch $(STAMP)
 
 venv: $(STAMP)

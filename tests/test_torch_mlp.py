@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 
 import labcoat
-from labcoat.errors import ConfigError, LabcoatNotice
+from labcoat.errors import ConfigError, LabcoatNotice, ModelFileError
 from labcoat.models import FAMILIES, BuildContext
+
+from conftest import mixed_frame
 
 
 @pytest.fixture(scope="module")
@@ -116,11 +118,18 @@ def fit_quietly(data, target, **kwargs):
         return labcoat.fit(data, target, quiet=True, track=False, **kwargs)
 
 
-def test_a_saved_model_predicts_identically(mlp, frame, tmp_path):
-    model = fit_quietly(frame, "churn", trials=1, families=["mlp"])
+@pytest.fixture(scope="module")
+def saved(mlp, tmp_path_factory):
+    """A model of one mlp trial, and the folder it was saved to."""
+    model = fit_quietly(mixed_frame(), "churn", trials=1, families=["mlp"])
+    return model, model.save(tmp_path_factory.mktemp("mlp") / "model")
+
+
+def test_a_saved_model_predicts_identically(saved, frame):
+    model, path = saved
     assert model.members[0].family == "mlp" and model.members[0].style == "neural"
     expected = model.predict_proba(frame)
-    loaded = labcoat.load(model.save(tmp_path / "model"))
+    loaded = labcoat.load(path)
     assert np.array_equal(loaded.predict_proba(frame), expected)
     one = loaded.predict_proba(frame.head(1))  # the few-row path: one thread, fast preprocessing
     np.testing.assert_allclose(one, expected[:1], rtol=0, atol=1e-6)
@@ -140,3 +149,14 @@ def test_labcoat_imports_no_torch():
     code = "import sys, labcoat, labcoat.models; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_saved_model_names_its_extra_and_is_refused_without_torch(saved, monkeypatch):
+    from labcoat.artifact import check_libraries
+
+    _, path = saved
+    assert f"labcoat[torch]=={labcoat.__version__}" in (path / "requirements.txt").read_text()
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(ModelFileError, match=r"members of the mlp family\. The mlp family needs PyTorch"):
+        labcoat.load(path)
+    check_libraries(path, ["linear", "unknown"])  # families without a library to miss pass
