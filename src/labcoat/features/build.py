@@ -11,7 +11,7 @@ Four styles cover every family:
 ``"catboost"`` categoricals as strings (CatBoost encodes them itself), numbers as they are.
 ``"neural"``  (neural networks) every categorical ordinal-encoded, first, for embeddings
     (unknown and missing → NaN); numbers through their quantiles to a standard normal, missing
-    → 0 with missing indicators; dates scaled; the 100 strongest TF-IDF words for text.
+    → the median with missing indicators; dates scaled; the 100 strongest TF-IDF words for text.
 
 Every style turns datetimes into calendar parts. The output is a float matrix, except for
 ``"catboost"`` whose first :func:`native_categorical_count` columns are strings.
@@ -137,9 +137,9 @@ def _neural(schema: Schema, categorical: list[str], numeric: list[str], dates: l
         parts.append(("cat", OrdinalCodes([list(schema.column(c).categories or []) for c in categorical]),
                       categorical))
     if numeric:
-        # Quantiles first (NaN passes through), then 0, the median's image, for missing values.
+        # Quantiles first (NaN passes through), then the median (about 0) for missing values.
         parts.append(("num", make_pipeline(NormalQuantiles(), SimpleImputer(
-            strategy="constant", fill_value=0.0, add_indicator=True, keep_empty_features=True)), numeric))
+            strategy="median", add_indicator=True, keep_empty_features=True)), numeric))
     if dates:
         parts.append(("dates", make_pipeline(DatetimeParts(), SimpleImputer(strategy="median",
                                              keep_empty_features=True), StandardScaler()), dates))
