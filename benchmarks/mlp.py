@@ -15,11 +15,13 @@ of timing noise. With ``--budget`` both runs get that many seconds instead (on a
 the trials each completes differ from run to run). Both are scored on the test rows (ROC AUC,
 log loss or RMSE), with a paired bootstrap of the difference (``labcoat.evaluate.paired``);
 the MLP's trials, their share of the search time and its ensemble weight are reported.
-Figures go to stdout and ``benchmarks/RESULTS.md`` (section ``mlp``).
+Figures go to stdout and ``benchmarks/RESULTS.md`` (section ``mlp``); each set's are also kept
+in ``benchmarks/.work/DATASET/mlp.result.json``, which ``--resume`` reuses.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import time
@@ -27,12 +29,13 @@ import warnings
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 
 from _results import write_section
-from automl import DATASETS, DEFAULT_METRIC, HERE, SHARED, prepare
+from automl import DATASETS, DEFAULT_METRIC, HERE, SHARED, WORK, labcoat_commit, prepare
 
 #: Small and medium sets: the adult-size ones take most of a 60 s budget to fit one booster
 #: on 2 cores, which leaves nothing to compare.
@@ -117,8 +120,11 @@ def compare(name: str, budget: float | None) -> dict:
         assert scores(without.board) == scores(with_mlp.board), name
     paired = paired_bootstrap(y, with_mlp.predictions, without.predictions,
                               get_metric(metric, dataset.task), stratify=dataset.task != "regression")
-    return {"dataset": name, "rows": len(train) + len(test), "metric": metric, "without": without,
-            "with": with_mlp, "gain": paired.difference, "low": paired.low, "high": paired.high}
+    # Plain values only, so that a result can be kept in a JSON file (--resume).
+    return {"dataset": name, "rows": len(train) + len(test), "metric": metric, "budget": budget,
+            "commit": labcoat_commit(), "gain": paired.difference, "low": paired.low, "high": paired.high,
+            **{f"{arm}_{key}": value for arm, result in (("without", without), ("with", with_mlp))
+               for key, value in result.__dict__.items() if key not in ("predictions", "board")}}
 
 
 def render(results: list[dict], budget: float | None) -> str:
@@ -133,7 +139,8 @@ def render(results: list[dict], budget: float | None) -> str:
         "## MLP: does the PyTorch family help the ensemble? (`benchmarks/mlp.py`)", "",
         f"Written by `benchmarks/mlp.py` on {date.today().isoformat()}: {size}; seed 0, one thread "
         f"(`n_jobs=1`); {os.cpu_count()} cores ({cpu}), shared with other jobs; torch "
-        f"{torch.__version__}. Same 75/25 split as `benchmarks/automl.py`. Each set is fitted twice: "
+        f"{torch.__version__}; labcoat at commit {', '.join(sorted({r['commit'][:10] for r in results}))}. "
+        "Same 75/25 split as `benchmarks/automl.py`. Each set is fitted twice: "
         "the default families, then the default families and `mlp`. Test metric: ROC AUC (binary, "
         "higher is better), log loss (multiclass) or RMSE (regression; lower is better). Gain: how "
         "much better the run with the MLP is on the test rows (positive = better, in the metric's "
@@ -145,7 +152,8 @@ def render(results: list[dict], budget: float | None) -> str:
         "|---|---:|---|---:|---:|---|---:|---:|---|---:|---|---|",
     ]
     for r in results:
-        a, b = r["without"], r["with"]
+        a, b = (SimpleNamespace(**{k.split("_", 1)[1]: v for k, v in r.items() if k.startswith(arm + "_")})
+                for arm in ("without", "with"))
         lines.append(
             f"| {r['dataset']} | {r['rows']:,} | {r['metric']} | {a.score:.4f} | {b.score:.4f} | "
             f"{r['gain']:+.4f} [{r['low']:+.4f}, {r['high']:+.4f}] | {b.mlp_weight:.2f} | "
@@ -154,7 +162,7 @@ def render(results: list[dict], budget: float | None) -> str:
             f"{b.fit_seconds:.0f} | {b.members} |")
     better = sum(r["low"] > 0 for r in results)
     worse = sum(r["high"] < 0 for r in results)
-    weighted = sum(r["with"].mlp_weight > 0 for r in results)
+    weighted = sum(r["with_mlp_weight"] > 0 for r in results)
     lines += ["", f"The MLP got ensemble weight on {weighted} of {len(results)} sets; the run with it "
               f"was better beyond its interval on {better}, worse beyond it on {worse}."]
     return "\n".join(lines) + "\n"
@@ -166,6 +174,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="seconds per fit (default: no clock, each run its whole portfolio)")
     parser.add_argument("--datasets", default=",".join(CHOSEN), help="comma-separated subset")
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    parser.add_argument("--resume", action="store_true",
+                        help="reuse the results kept in .work/DATASET/mlp.result.json (same budget)")
     args = parser.parse_args(argv)
     results = []
     for name in args.datasets.split(","):
@@ -174,11 +184,17 @@ def main(argv: list[str] | None = None) -> None:
         if not (SHARED / f"{name}.csv").exists() and next(d for d in DATASETS if d.name == name).source == "shared":
             print(f"skip {name}: {SHARED} not found", flush=True)
             continue
-        r = compare(name, args.budget)
+        kept = WORK / name / "mlp.result.json"
+        if args.resume and kept.exists() and json.loads(kept.read_text())["budget"] == args.budget:
+            r = json.loads(kept.read_text())
+        else:
+            r = compare(name, args.budget)
+            kept.write_text(json.dumps(r))
         results.append(r)
-        print(f"{name:20s} {r['metric']:8s} without {r['without'].score:.4f}  with {r['with'].score:.4f}  "
+        print(f"{name:20s} {r['metric']:8s} without {r['without_score']:.4f}  with {r['with_score']:.4f}  "
               f"gain {r['gain']:+.4f} [{r['low']:+.4f}, {r['high']:+.4f}]  MLP weight "
-              f"{r['with'].mlp_weight:.2f} ({r['with'].mlp_trials} trials)", flush=True)
+              f"{r['with_mlp_weight']:.2f} ({r['with_mlp_trials']} trials), commit {r['commit'][:10]}",
+              flush=True)
         write_section("mlp", render(results, args.budget), args.out)
     print(f"\nwrote {args.out}")
 
