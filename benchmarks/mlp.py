@@ -15,8 +15,9 @@ of timing noise. With ``--budget`` both runs get that many seconds instead (on a
 the trials each completes differ from run to run). Both are scored on the test rows (ROC AUC,
 log loss or RMSE), with a paired bootstrap of the difference (``labcoat.evaluate.paired``);
 the MLP's trials, their share of the search time and its ensemble weight are reported.
-Figures go to stdout and ``benchmarks/RESULTS.md`` (section ``mlp``); each set's are also kept
-in ``benchmarks/.work/DATASET/mlp.result.json``, which ``--resume`` reuses.
+Figures go to stdout and ``benchmarks/RESULTS.md`` (section ``mlp``, or ``mlp_60s`` for
+``--budget 60``); each set's are also kept
+in ``benchmarks/.work/DATASET/SECTION.result.json``, which ``--resume`` reuses.
 """
 from __future__ import annotations
 
@@ -136,7 +137,8 @@ def render(results: list[dict], budget: float | None) -> str:
             "each run its whole default portfolio (`trials=` its size, no clock: the run with the MLP "
             "has the other run's trials, with the same scores, plus the MLP's three)")
     lines = [
-        "## MLP: does the PyTorch family help the ensemble? (`benchmarks/mlp.py`)", "",
+        f"## MLP: does the PyTorch family help the ensemble?{f' Within {budget:g} s' if budget else ''} "
+        "(`benchmarks/mlp.py`)", "",
         f"Written by `benchmarks/mlp.py` on {date.today().isoformat()}: {size}; seed 0, one thread "
         f"(`n_jobs=1`); {os.cpu_count()} cores ({cpu}), shared with other jobs; torch "
         f"{torch.__version__}; labcoat at commit {', '.join(sorted({r['commit'][:10] for r in results}))}. "
@@ -175,8 +177,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--datasets", default=",".join(CHOSEN), help="comma-separated subset")
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     parser.add_argument("--resume", action="store_true",
-                        help="reuse the results kept in .work/DATASET/mlp.result.json (same budget)")
+                        help="reuse the results kept in .work/DATASET/SECTION.result.json")
     args = parser.parse_args(argv)
+    # Each mode has a section (and kept results) of its own: whole portfolios, and one per budget.
+    section = f"mlp_{args.budget:g}s" if args.budget else "mlp"
     results = []
     for name in args.datasets.split(","):
         if not any(d.name == name for d in DATASETS):
@@ -184,7 +188,7 @@ def main(argv: list[str] | None = None) -> None:
         if not (SHARED / f"{name}.csv").exists() and next(d for d in DATASETS if d.name == name).source == "shared":
             print(f"skip {name}: {SHARED} not found", flush=True)
             continue
-        kept = WORK / name / "mlp.result.json"
+        kept = WORK / name / f"{section}.result.json"
         if args.resume and kept.exists() and json.loads(kept.read_text())["budget"] == args.budget:
             r = json.loads(kept.read_text())
         else:
@@ -195,7 +199,7 @@ def main(argv: list[str] | None = None) -> None:
               f"gain {r['gain']:+.4f} [{r['low']:+.4f}, {r['high']:+.4f}]  MLP weight "
               f"{r['with_mlp_weight']:.2f} ({r['with_mlp_trials']} trials), commit {r['commit'][:10]}",
               flush=True)
-        write_section("mlp", render(results, args.budget), args.out)
+        write_section(section, render(results, args.budget), args.out)
     print(f"\nwrote {args.out}")
 
 
