@@ -167,6 +167,11 @@ def render(results: list[dict], budget: float | None) -> str:
     weighted = sum(r["with_mlp_weight"] > 0 for r in results)
     lines += ["", f"The MLP got ensemble weight on {weighted} of {len(results)} sets; the run with it "
               f"was better beyond its interval on {better}, worse beyond it on {worse}."]
+    if budget:
+        lines += ["", "Within a budget the two runs' other trials differ too (what completes in time "
+                  "depends on the machine's load), so a gain where the MLP had no trial is that noise; "
+                  "the family comes last in the portfolio and enters the search only when the budget "
+                  "leaves it time."]
     return "\n".join(lines) + "\n"
 
 
