@@ -13,7 +13,7 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "labcoat"
 TASK_NAMES = ("binary", "multiclass", "regression")
-FAMILY_NAMES = ("lightgbm", "catboost", "xgboost", "extra_trees", "random_forest", "linear", "hist_gb", "knn")
+FAMILY_NAMES = ("lightgbm", "catboost", "xgboost", "extra_trees", "random_forest", "linear", "hist_gb", "knn", "mlp")
 
 
 def task_branches(tree: ast.AST) -> list[tuple[int, str]]:

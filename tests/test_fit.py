@@ -24,7 +24,9 @@ def fit_quietly(data, target, **kwargs):
         return labcoat.fit(data, target, quiet=True, **kwargs)
 
 
-@pytest.mark.parametrize("name", list(FAMILIES))
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.skipif(
+    family.missing_library() is not None, reason=str(family.missing_library())))
+    for name, family in FAMILIES.items()])
 def test_every_family_fits_every_task(name, frame, regression_frame):
     for data, target in [(frame, "churn"), (regression_frame, "y")]:
         model = fit_quietly(data, target, trials=1, families=[name])
@@ -158,6 +160,6 @@ def test_model_from_a_newer_labcoat_is_refused(frame, tmp_path):
 
 def test_import_is_light():
     code = ("import sys, labcoat; "
-            "print(any(m in sys.modules for m in ('sklearn', 'lightgbm', 'optuna', 'mlflow')))")
+            "print(any(m in sys.modules for m in ('sklearn', 'lightgbm', 'optuna', 'mlflow', 'torch')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -83,7 +83,7 @@ def test_flat_forest_predicts_like_the_forest(kind):
     assert np.allclose(FlatForest(forest).predict(rows), expected)
 
 
-@pytest.mark.parametrize("style", ["linear", "tree", "catboost"])
+@pytest.mark.parametrize("style", ["linear", "tree", "catboost", "neural"])
 def test_fast_transform_equals_the_column_transformer(style):
     import pandas as pd
     import scipy.sparse as sp

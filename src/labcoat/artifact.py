@@ -35,6 +35,7 @@ import platform
 import shutil
 import tempfile
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -97,12 +98,38 @@ def save(model: "Model", path: Path) -> Path:
                 str(staged), python_model=str(ENTRY),
                 artifacts={ARTIFACT: str(native)}, signature=signature, input_example=example,
                 # Explicit, so MLflow does not spend seconds inferring them from imports.
-                pip_requirements=[f"labcoat=={__version__}"])
+                pip_requirements=[requirement(m.family for m in model.members)])
         if path.exists():
             shutil.rmtree(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(staged), str(path))
     return path
+
+
+def requirement(families: Iterable[str]) -> str:
+    """labcoat's pip requirement for a model of these families' members, with the extras their
+    libraries need.
+
+    Examples
+    --------
+    >>> requirement(["lightgbm", "mlp"]) == f"labcoat[torch]=={__version__}"
+    True
+    """
+    from labcoat.models import FAMILIES
+
+    extras = sorted({extra for name in families if name in FAMILIES
+                     and (extra := FAMILIES[name].extra) is not None})
+    return f"labcoat{'[' + ','.join(extras) + ']' if extras else ''}=={__version__}"
+
+
+def check_libraries(path: Path, families: Iterable[str]) -> None:
+    """Refuse, before unpickling, a model with members whose library is not installed here."""
+    from labcoat.models import FAMILIES
+
+    for name in dict.fromkeys(families):
+        why = FAMILIES[name].missing_library() if name in FAMILIES else None
+        if why is not None:
+            raise ModelFileError(f"The model in '{path}' has members of the {name} family. {why}")
 
 
 def check_target(path: Path) -> None:
@@ -192,6 +219,7 @@ def read_native(path: str | Path) -> NativeFiles:
             f"The model in '{path}' was saved by labcoat {meta.get('labcoat_version')} (format "
             f"{meta['format_version']}); this is labcoat {__version__} (format {FORMAT_VERSION}). "
             "Upgrade labcoat to load it.")
+    check_libraries(path, [str(m.get("family")) for m in meta.get("members", [])])
     payload = joblib.load(path / "model.joblib")
     schema = Schema.from_dict(json.loads((path / "schema.json").read_text()))
     members = meta.pop("members")
@@ -214,7 +242,8 @@ def library_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
-    for name in ("numpy", "pandas", "scikit-learn", "lightgbm", "xgboost-cpu", "xgboost", "catboost", "optuna"):
+    for name in ("numpy", "pandas", "scikit-learn", "lightgbm", "xgboost-cpu", "xgboost", "catboost", "optuna",
+                 "torch"):
         try:
             out[name] = version(name)
         except PackageNotFoundError:
@@ -222,5 +251,5 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-__all__ = ["ARTIFACT", "ENTRY", "FILES", "FORMAT_VERSION", "NativeFiles", "check_target",
-           "library_versions", "native_dir", "quiet_mlflow", "read_native", "save", "write_native"]
+__all__ = ["ARTIFACT", "ENTRY", "FILES", "FORMAT_VERSION", "NativeFiles", "check_libraries", "check_target",
+           "library_versions", "native_dir", "quiet_mlflow", "read_native", "requirement", "save", "write_native"]

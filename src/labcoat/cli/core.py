@@ -23,7 +23,8 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
         trials: Optional[int] = typer.Option(None, help="Stop after this many trials (deterministic with --seed)."),
         metric: Optional[str] = typer.Option(None, help=METRIC_HELP),
         task: Optional[str] = typer.Option(None, help=TASK_HELP),
-        seed: int = typer.Option(0), families: Optional[str] = typer.Option(None, help="Comma-separated families."),
+        seed: int = typer.Option(0), families: Optional[str] = typer.Option(
+            None, help="Comma-separated families (default: all but mlp, which is opt-in and needs labcoat[torch])."),
         sql: Optional[str] = typer.Option(None, help="SQL query instead of DATA."),
         db: Optional[Path] = typer.Option(None, help="DuckDB or SQLite file for --sql."),
         out: Path = typer.Option(Path("labcoat-model"), help="Directory to save the model in."),

@@ -182,7 +182,7 @@ def _step_owners(step: Any, inputs: list[int]) -> list[int] | None:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer, StandardScaler, TargetEncoder
 
-    from labcoat.features.transformers import CategoryStrings, DatetimeParts, OneHot, OrdinalCodes
+    from labcoat.features.transformers import CategoryStrings, DatetimeParts, NormalQuantiles, OneHot, OrdinalCodes
 
     if isinstance(step, Pipeline):
         for _, inner in step.steps:
@@ -191,7 +191,7 @@ def _step_owners(step: Any, inputs: list[int]) -> list[int] | None:
                 return None
             inputs = inner_owners
         return inputs
-    if isinstance(step, (StandardScaler, FunctionTransformer, OrdinalCodes, CategoryStrings)):
+    if isinstance(step, (StandardScaler, FunctionTransformer, OrdinalCodes, CategoryStrings, NormalQuantiles)):
         return list(inputs)
     if isinstance(step, SimpleImputer):
         kept = list(inputs)

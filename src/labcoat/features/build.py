@@ -1,6 +1,6 @@
 """Build the preprocessing for a model family from the Schema.
 
-Three styles cover every family:
+Four styles cover every family:
 
 ``"linear"``  (linear models, k-nearest neighbours) median imputation with missing
     indicators and scaling; one-hot encoding for categoricals with at most
@@ -9,6 +9,9 @@ Three styles cover every family:
     categoricals ordinal-encoded, with the columns of at most :data:`NATIVE_MAX` values
     first so boosters can treat them natively; the 100 strongest TF-IDF words for text.
 ``"catboost"`` categoricals as strings (CatBoost encodes them itself), numbers as they are.
+``"neural"``  (neural networks) every categorical ordinal-encoded, first, for embeddings
+    (unknown and missing → NaN); numbers through their quantiles to a standard normal, missing
+    → the median with missing indicators; dates scaled; the 100 strongest TF-IDF words for text.
 
 Every style turns datetimes into calendar parts. The output is a float matrix, except for
 ``"catboost"`` whose first :func:`native_categorical_count` columns are strings.
@@ -33,14 +36,14 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler, TargetEnc
 from labcoat.data.columns import Role
 from labcoat.data.schema import Schema
 from labcoat.data.small_frame import SmallFrame
-from labcoat.features.transformers import CategoryStrings, DatetimeParts, OneHot, OrdinalCodes
+from labcoat.features.transformers import CategoryStrings, DatetimeParts, NormalQuantiles, OneHot, OrdinalCodes
 
 if TYPE_CHECKING:
     from scipy.sparse._base import _spbase
     from typing_extensions import TypeIs  # typing's from Python 3.13
 
-Style = Literal["linear", "tree", "catboost"]
-STYLES: tuple[Style, ...] = ("linear", "tree", "catboost")
+Style = Literal["linear", "tree", "catboost", "neural"]
+STYLES: tuple[Style, ...] = ("linear", "tree", "catboost", "neural")
 #: Categoricals with at most this many values are one-hot encoded for linear models.
 ONE_HOT_MAX = 15
 sklearn_version = tuple(int(p) for p in sklearn.__version__.split(".")[:2])
@@ -105,6 +108,8 @@ def build_preprocessor(schema: Schema, style: Style) -> ColumnTransformer:
             parts.append((f"text_{name}", TfidfVectorizer(max_features=20_000, ngram_range=(1, 2),
                                                           min_df=2, sublinear_tf=True), name))
         return ColumnTransformer(parts, sparse_threshold=0.3, verbose_feature_names_out=False)
+    if style == "neural":
+        return _neural(schema, native + ordinal, numeric, dates, texts)
 
     if style == "tree":
         if native or ordinal:
@@ -118,6 +123,26 @@ def build_preprocessor(schema: Schema, style: Style) -> ColumnTransformer:
         parts.append(("num", "passthrough", numeric))
     if dates:
         parts.append(("dates", DatetimeParts(), dates))
+    for name in texts:
+        parts.append((f"text_{name}", TfidfVectorizer(max_features=100, min_df=3, sublinear_tf=True),
+                      name))
+    return ColumnTransformer(parts, sparse_threshold=0.0, verbose_feature_names_out=False)
+
+
+def _neural(schema: Schema, categorical: list[str], numeric: list[str], dates: list[str],
+            texts: list[str]) -> ColumnTransformer:
+    """The ``"neural"`` style: category codes first (for embeddings), then dense numbers."""
+    parts: list[tuple[str, object, object]] = []
+    if categorical:
+        parts.append(("cat", OrdinalCodes([list(schema.column(c).categories or []) for c in categorical]),
+                      categorical))
+    if numeric:
+        # Quantiles first (NaN passes through), then the median (about 0) for missing values.
+        parts.append(("num", make_pipeline(NormalQuantiles(), SimpleImputer(
+            strategy="median", add_indicator=True, keep_empty_features=True)), numeric))
+    if dates:
+        parts.append(("dates", make_pipeline(DatetimeParts(), SimpleImputer(strategy="median",
+                                             keep_empty_features=True), StandardScaler()), dates))
     for name in texts:
         parts.append((f"text_{name}", TfidfVectorizer(max_features=100, min_df=3, sublinear_tf=True),
                       name))
@@ -138,11 +163,11 @@ def _target_encoder() -> TargetEncoder:
 def native_categorical_count(schema: Schema, style: Style) -> int:
     """How many leading output columns are categoricals a booster should treat natively.
 
-    For ``"catboost"`` every categorical column is native; for ``"tree"``, those with at
-    most :data:`NATIVE_MAX` values.
+    For ``"catboost"`` and ``"neural"`` every categorical column is native; for ``"tree"``,
+    those with at most :data:`NATIVE_MAX` values.
     """
     native, ordinal = _split_categoricals(schema)
-    if style == "catboost":
+    if style in ("catboost", "neural"):
         return len(native) + len(ordinal)
     return len(native) if style == "tree" else 0
 
@@ -353,7 +378,7 @@ def _block(step: Step | str, columns: object) -> Block | None:
         return lambda frame: _floats(frame, columns)
     if isinstance(step, OneHot):
         return step.transform_dense  # no sparse matrix for a few rows (see transform_dense)
-    if isinstance(step, (OrdinalCodes, CategoryStrings, DatetimeParts)):
+    if isinstance(step, (OrdinalCodes, CategoryStrings, DatetimeParts, NormalQuantiles)):
         return step.transform  # they read X[name] and len(X), which a SmallFrame has
     if isinstance(step, Pipeline):
         first = _block(step.steps[0][1], columns)

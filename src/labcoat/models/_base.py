@@ -88,6 +88,15 @@ class Family(ABC):
     #: Families of one ``merge_kind`` (not None) have their estimators on one input merged
     #: by :meth:`merge` (any of theirs) to predict a few rows together.
     merge_kind: ClassVar[str | None] = None
+    #: Left out of the default search: searched only when asked for by name (``families=``).
+    opt_in: ClassVar[bool] = False
+    #: The optional extra (``labcoat[<extra>]``) holding the library the family needs, if any.
+    extra: ClassVar[str | None] = None
+
+    def missing_library(self) -> str | None:
+        """Why the family cannot run here (its library is not installed, and how to install
+        it), or None. Checked without importing the library."""
+        return None
 
     @abstractmethod
     def search_space(self, trial: optuna.Trial, kind: EstimatorType) -> Params:

@@ -35,7 +35,7 @@ from typing import Any, Literal
 import numpy as np
 
 from labcoat.evaluate.metrics import Metric
-from labcoat.models import FAMILIES, EstimatorType, Family, Params
+from labcoat.models import FAMILIES, EstimatorType, Family, Params, default_families
 from labcoat.search.budget import Clock
 from labcoat.search.executor import Executor, LocalExecutor, TrialRequest
 from labcoat.search.signals import sigterm_as_interrupt
@@ -140,7 +140,8 @@ class Study:
     data : the prepared training data, resampling plan and metric.
     clock : wall clock and budget; ``clock.budget is None`` means no time limit.
     trials : stop after this many trials (``None``: until the budget is spent).
-    families : names of the families to search (default: all that suit the data).
+    families : names of the families to search (default: all that suit the data, but the
+        opt-in ones; see ``labcoat.models.default_families``).
     reserve : callable giving the seconds to keep for the final refit, from the trials so far.
     """
 
@@ -289,7 +290,7 @@ class Study:
                 t.fold_model = None
 
     def _families(self) -> list[Family]:
-        names = list(self.families) if self.families else list(FAMILIES)
+        names = list(self.families) if self.families else default_families()
         chosen = self.data.task.eligible(FAMILIES[n] for n in names)
         if not self.families:  # a family asked for by name runs whatever the size
             chosen = [f for f in chosen if f.max_rows is None or len(self.data.y) <= f.max_rows]

@@ -21,7 +21,7 @@ from labcoat.guards import check_data, check_overlap
 from labcoat.guards_effect import check_effect
 from labcoat.model import Model
 from labcoat.model_info import ModelInfo
-from labcoat.models import FAMILIES, get_family
+from labcoat.models import default_families, get_family
 from labcoat.search import Clock, Study, StudyResult, StudyState, TrialData, get_executor, parse_budget
 from labcoat.search.cores import idle_cores
 from labcoat.tasks import get_task, infer_schema
@@ -69,7 +69,8 @@ def fit(data: DataSource, target: str, *, budget: float | str | None = None, tri
     task : a registered task (``labcoat.tasks.task_names()``: ``"binary"``, ``"multiclass"``,
         ``"regression"``), inferred from the target by default.
     seed : seed for resampling, search and models.
-    families : restrict the search to these model families (default: all).
+    families : search these model families (``labcoat.models.FAMILIES``). Default: all but the
+        opt-in ones (``mlp``, which needs ``labcoat[torch]``).
     n_jobs : how many cores to use. Default: one trial at a time, each model on as many threads as
         cores are idle when the study starts (see ``labcoat.search.cores``); ``1``: one thread;
         ``k > 1``: ``k`` trials at once in worker processes (see ``labcoat.search.processes``).
@@ -172,7 +173,7 @@ def fit(data: DataSource, target: str, *, budget: float | str | None = None, tri
 
         settings = {"target": target, "task": schema.task, "metric": chosen_metric.name,
                     "budget_seconds": clock.budget, "trials": trials, "seed": seed,
-                    "families": families or list(FAMILIES), "n_jobs": data_.n_jobs,
+                    "families": families or default_families(), "n_jobs": data_.n_jobs,
                     "resampling": resampling.description, "outer_rows": 0 if outer is None else len(outer)}
         recorder.start(settings, {**lineage_tags(frame, schema, source or describe_source(data)),
                                   "labcoat.task": schema.task, "labcoat.metric": chosen_metric.name})

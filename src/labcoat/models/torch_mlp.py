@@ -1,0 +1,359 @@
+"""A multilayer perceptron for tables in PyTorch (CPU), as scikit-learn estimators.
+
+The input is a float matrix whose first ``n_categoricals`` columns hold category codes
+(0, 1, 2..., NaN for missing or unknown: the ``"neural"`` preprocessing style), each looked
+up in an embedding, and whose other columns are numbers, used as they are. Hidden layers are
+``Linear → LayerNorm → ReLU → Dropout``; AdamW trains them on mini-batches with a cosine
+learning-rate decay over ``max_epochs``, and early stopping keeps the weights of the epoch
+with the lowest validation loss (cross-entropy, or squared error on the standardised target).
+
+Training is deterministic for a ``random_state`` and ``n_jobs`` (it seeds PyTorch's generator
+inside :func:`torch.random.fork_rng`, so the caller's stream is left as it was) and runs on
+``n_jobs`` threads; a few rows are predicted on one thread without any DataLoader. The
+fitted network pickles as plain numpy arrays (see :meth:`_MLP.__getstate__`).
+
+This module imports torch; ``labcoat.models.mlp`` (the family) imports it only when it
+builds an estimator, so that ``import labcoat`` never loads PyTorch.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import NotFittedError
+from torch import nn
+
+#: Inputs up to this many rows are predicted on one thread (a pool's start-up costs more).
+SMALL_INPUT = 64
+#: Rows per forward pass when predicting or validating, which bounds memory.
+CHUNK = 8192
+#: A category seen fewer times in training shares the "rare or unknown" embedding.
+MIN_COUNT = 3
+#: The learning rate decays (cosine) to this share of its start by ``max_epochs``.
+FINAL_LR_SHARE = 0.05
+#: The internal validation split needs at least this many rows (else no early stopping).
+MIN_VALIDATION_ROWS = 30
+
+
+class _Network(nn.Module):
+    """Embeddings of the category codes, concatenated with the numbers, through the layers."""
+
+    def __init__(self, cardinalities: list[int], dims: list[int], n_numeric: int, width: int,
+                 depth: int, dropout: float, n_outputs: int) -> None:
+        super().__init__()
+        embeddings = [nn.Embedding(c, d) for c, d in zip(cardinalities, dims)]
+        for embedding in embeddings:  # small at first: a rare code adds little noise
+            nn.init.normal_(embedding.weight, std=0.1)
+        self.embeddings = nn.ModuleList(embeddings)
+        layers: list[nn.Module] = []
+        size = sum(dims) + n_numeric
+        for _ in range(depth):
+            layers += [nn.Linear(size, width), nn.LayerNorm(width), nn.ReLU(), nn.Dropout(dropout)]
+            size = width
+        layers.append(nn.Linear(size, n_outputs))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, codes: torch.Tensor, numbers: torch.Tensor) -> torch.Tensor:
+        parts = [embedding(codes[:, j]) for j, embedding in enumerate(self.embeddings)]
+        out: torch.Tensor = self.layers(torch.cat([*parts, numbers], dim=1))
+        return out
+
+
+class _MLP(BaseEstimator):
+    """What the classifier and the regressor share; see the module docstring.
+
+    Parameters
+    ----------
+    n_categoricals : how many leading columns are category codes.
+    width, depth : units per hidden layer and number of hidden layers.
+    dropout : dropout rate after each hidden layer.
+    learning_rate, weight_decay : AdamW's.
+    batch_size : rows per gradient step.
+    embedding_dim : the largest embedding (a category column with k values gets
+        ``min(embedding_dim, round(1.6 * k ** 0.56))`` dimensions).
+    max_epochs : the most epochs, and the horizon of the learning-rate decay.
+    epochs : train exactly this many epochs without early stopping (a refit on all rows).
+    patience : epochs without a better validation loss before stopping.
+    validation_fraction : share of the rows kept for early stopping when ``fit`` is given
+        no validation rows.
+    random_state, n_jobs : seed and threads.
+    """
+
+    def __init__(self, *, n_categoricals: int = 0, width: int = 256, depth: int = 2,
+                 dropout: float = 0.1, learning_rate: float = 2e-3, weight_decay: float = 1e-5,
+                 batch_size: int = 128, embedding_dim: int = 16, max_epochs: int = 100,
+                 epochs: int | None = None, patience: int = 10, validation_fraction: float = 0.1,
+                 random_state: int = 0, n_jobs: int = 1) -> None:
+        self.n_categoricals = n_categoricals
+        self.width = width
+        self.depth = depth
+        self.dropout = dropout
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.embedding_dim = embedding_dim
+        self.max_epochs = max_epochs
+        self.epochs = epochs
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    # ------------------------------------------------------------------ what subclasses say
+    def _encode_target(self, y: np.ndarray) -> tuple[torch.Tensor, int]:
+        """Learn the target's encoding; the training target as a tensor and the output width."""
+        raise NotImplementedError
+
+    def _target(self, y: np.ndarray) -> torch.Tensor:
+        """The target as the loss sees it, with the encoding learnt by ``_encode_target``."""
+        raise NotImplementedError
+
+    def _loss(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X: Any, y: Any, *, X_valid: Any = None, y_valid: Any = None,
+            deadline: float | None = None) -> _MLP:
+        """Train on ``X, y``; stop early on ``X_valid, y_valid`` (else on a split of ``X``)
+        and between mini-batches once ``time.monotonic()`` passes ``deadline``."""
+        X, y = _dense(X), np.asarray(y)
+        self.n_features_in_ = X.shape[1]
+        k = self.n_categoricals
+        self.code_maps_ = [_code_map(X[:, j]) for j in range(k)]
+        cardinalities = [int(m.max()) + 1 for m in self.code_maps_]
+        self.network_spec_: dict[str, Any] = {
+            "cardinalities": cardinalities,
+            "dims": [min(self.embedding_dim, max(2, round(1.6 * c ** 0.56))) for c in cardinalities],
+            "n_numeric": X.shape[1] - k, "width": self.width, "depth": self.depth,
+            "dropout": self.dropout, "n_outputs": 0}
+        target, self.network_spec_["n_outputs"] = self._encode_target(y)
+        generator = np.random.default_rng(self.random_state)
+        valid = None
+        if self.epochs is None and X_valid is not None and y_valid is not None and len(y_valid):
+            valid = (*self._inputs(_dense(X_valid)), self._target(np.asarray(y_valid)))
+        elif self.epochs is None and self.validation_fraction > 0 and \
+                len(y) * self.validation_fraction >= MIN_VALIDATION_ROWS:
+            held = generator.permutation(len(y))[:int(len(y) * self.validation_fraction)]
+            keep = np.setdiff1d(np.arange(len(y)), held)
+            valid = (*self._inputs(X[held]), target[held])
+            X, target = X[keep], target[keep]
+        with _threads(self.n_jobs), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.random_state)
+            self.network_ = _Network(**self.network_spec_)
+            self._train(*self._inputs(X), target, valid, deadline)
+        self.network_.eval()
+        return self
+
+    def _train(self, codes: torch.Tensor, numbers: torch.Tensor, target: torch.Tensor,
+               valid: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None,
+               deadline: float | None) -> None:
+        network = self.network_
+        optimizer = torch.optim.AdamW(network.parameters(), lr=self.learning_rate,
+                                      weight_decay=self.weight_decay)
+        horizon = max(self.max_epochs, 1)
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: FINAL_LR_SHARE + (
+            1 - FINAL_LR_SHARE) * 0.5 * (1 + math.cos(math.pi * min(e, horizon) / horizon)))
+        shuffle = torch.Generator().manual_seed(self.random_state)
+        n, size = len(target), max(1, min(self.batch_size, len(target)))
+        epochs = self.epochs if self.epochs is not None else self.max_epochs
+        best, best_state, waited = math.inf, None, 0
+        self.n_epochs_, self.best_epoch_, self.stopped_ = 0, 0, False
+        for epoch in range(1, epochs + 1):
+            network.train()
+            order = torch.randperm(n, generator=shuffle)
+            for start in range(0, n, size):
+                rows = order[start:start + size]
+                optimizer.zero_grad(set_to_none=True)
+                self._loss(network(codes[rows], numbers[rows]), target[rows]).backward()
+                optimizer.step()
+                if deadline is not None and time.monotonic() >= deadline:
+                    self.stopped_ = True
+                    break
+            schedule.step()
+            self.n_epochs_ = epoch
+            if valid is None:
+                self.best_epoch_ = epoch
+            else:
+                loss = self._validation_loss(*valid)
+                if loss < best:
+                    best, best_state, waited, self.best_epoch_ = loss, _copy(network), 0, epoch
+                else:
+                    waited += 1
+                if waited >= self.patience:
+                    break
+            if self.stopped_:
+                break
+        if best_state is not None:
+            network.load_state_dict(best_state)
+
+    def _validation_loss(self, codes: torch.Tensor, numbers: torch.Tensor, target: torch.Tensor) -> float:
+        self.network_.eval()
+        with torch.inference_mode():
+            total = sum(float(self._loss(self.network_(codes[i:i + CHUNK], numbers[i:i + CHUNK]),
+                                         target[i:i + CHUNK])) * len(target[i:i + CHUNK])
+                        for i in range(0, len(target), CHUNK))
+        return total / max(len(target), 1)
+
+    # ------------------------------------------------------------------ predict
+    def _inputs(self, X: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Embedding indices (0 missing, 1 rare or unknown, 2... known codes) and numbers."""
+        k = self.n_categoricals
+        codes = np.zeros((X.shape[0], k), dtype=np.int64)
+        for j, lookup in enumerate(self.code_maps_):
+            column = X[:, j]
+            known = np.isfinite(column) & (column >= 0) & (column < len(lookup))
+            whole = np.where(known, column, 0).astype(np.int64)
+            known &= whole == column
+            codes[:, j] = np.where(known, lookup[whole], np.where(np.isnan(column), 0, 1))
+        numbers = np.nan_to_num(X[:, k:], nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+        return torch.from_numpy(codes), torch.from_numpy(numbers)
+
+    def _raw(self, X: Any) -> np.ndarray:
+        """The network's outputs for ``X``, on one thread for a few rows."""
+        if not hasattr(self, "network_"):
+            raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit first.")
+        X = _dense(X)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} columns; {type(self).__name__} was fitted on "
+                             f"{self.n_features_in_}.")
+        codes, numbers = self._inputs(X)
+        with _threads(1 if len(X) <= SMALL_INPUT else self.n_jobs), torch.inference_mode():
+            if len(X) <= CHUNK:
+                return self.network_(codes, numbers).double().numpy()
+            return np.concatenate([self.network_(codes[i:i + CHUNK], numbers[i:i + CHUNK]).double().numpy()
+                                   for i in range(0, len(X), CHUNK)])
+
+    # ------------------------------------------------------------------ pickling
+    def __getstate__(self) -> dict[str, Any]:
+        """The fitted network as numpy arrays (its architecture is ``network_spec_``)."""
+        state: dict[str, Any] = dict(super().__getstate__())  # Python's own is __dict__ itself
+        network = state.get("network_")
+        if isinstance(network, nn.Module):
+            state["network_"] = {name: value.detach().numpy().copy()
+                                 for name, value in network.state_dict().items()}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        weights = state.get("network_")
+        super().__setstate__(state)
+        if isinstance(weights, dict):
+            network = _Network(**self.network_spec_)
+            network.load_state_dict({name: torch.from_numpy(value) for name, value in weights.items()})
+            self.network_ = network.eval()
+
+
+class MLPClassifier(ClassifierMixin, _MLP):
+    """A PyTorch MLP for classes: cross-entropy, probabilities by softmax.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.column_stack([rng.integers(0, 3, 300), rng.normal(size=300)])
+    >>> y = (X[:, 0] == 1) ^ (X[:, 1] > 0)
+    >>> clf = MLPClassifier(n_categoricals=1, max_epochs=30).fit(X, y)
+    >>> clf.classes_.tolist(), clf.predict_proba(X[:2]).shape, float(clf.score(X, y)) > 0.9
+    ([False, True], (2, 2), True)
+    """
+
+    def _encode_target(self, y: np.ndarray) -> tuple[torch.Tensor, int]:
+        self.classes_ = np.unique(y)
+        return self._target(y), len(self.classes_)
+
+    def _target(self, y: np.ndarray) -> torch.Tensor:
+        index = np.searchsorted(self.classes_, y)
+        return torch.from_numpy(np.clip(index, 0, len(self.classes_) - 1).astype(np.int64))
+
+    def _loss(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return nn.functional.cross_entropy(out, target)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Probabilities, one column per class of ``classes_``."""
+        raw = self._raw(X)
+        raw -= raw.max(axis=1, keepdims=True)
+        proba = np.exp(raw)
+        proba /= proba.sum(axis=1, keepdims=True)
+        return proba
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable class of each row."""
+        return np.asarray(self.classes_[self._raw(X).argmax(axis=1)])
+
+
+class MLPRegressor(RegressorMixin, _MLP):
+    """A PyTorch MLP for numbers: squared error on the standardised target.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(400, 3))
+    >>> y = 10 + 5 * X[:, 0] - 3 * X[:, 1] ** 2
+    >>> reg = MLPRegressor(max_epochs=40).fit(X, y)
+    >>> reg.predict(X[:3]).shape, float(reg.score(X, y)) > 0.9
+    ((3,), True)
+    """
+
+    def _encode_target(self, y: np.ndarray) -> tuple[torch.Tensor, int]:
+        y = y.astype(np.float64)
+        self.target_mean_ = float(y.mean())
+        self.target_scale_ = float(y.std()) or 1.0
+        return self._target(y), 1
+
+    def _target(self, y: np.ndarray) -> torch.Tensor:
+        scaled = (y.astype(np.float64) - self.target_mean_) / self.target_scale_
+        return torch.from_numpy(scaled.astype(np.float32)).reshape(-1, 1)
+
+    def _loss(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return nn.functional.mse_loss(out, target)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted values, on the target's scale."""
+        return self._raw(X)[:, 0] * self.target_scale_ + self.target_mean_
+
+
+def _dense(X: Any) -> np.ndarray:
+    """``X`` as a 2-D float64 array (a sparse matrix made dense)."""
+    if hasattr(X, "toarray"):
+        X = X.toarray()
+    X = np.asarray(X, dtype=np.float64)
+    return X.reshape(-1, 1) if X.ndim == 1 else X
+
+
+def _code_map(column: np.ndarray) -> np.ndarray:
+    """Embedding index by category code: 2, 3... for codes seen at least :data:`MIN_COUNT`
+    times (most frequent first), 1 for the others."""
+    codes = column[np.isfinite(column) & (column >= 0)]
+    codes = codes[codes == np.floor(codes)].astype(np.int64)
+    counts = np.bincount(codes, minlength=1)
+    lookup = np.ones(len(counts), dtype=np.int64)
+    frequent = np.flatnonzero(counts >= MIN_COUNT)
+    frequent = frequent[np.argsort(-counts[frequent], kind="stable")]
+    lookup[frequent] = np.arange(2, 2 + len(frequent))
+    return lookup
+
+
+def _copy(network: nn.Module) -> dict[str, torch.Tensor]:
+    return {name: value.detach().clone() for name, value in network.state_dict().items()}
+
+
+@contextmanager
+def _threads(n: int) -> Iterator[None]:
+    """PyTorch's intra-op threads set to ``n`` (all cores for n < 1), restored after."""
+    wanted = n if n >= 1 else os.cpu_count() or 1
+    previous = torch.get_num_threads()
+    if wanted != previous:
+        torch.set_num_threads(wanted)
+    try:
+        yield
+    finally:
+        if wanted != previous:
+            torch.set_num_threads(previous)
