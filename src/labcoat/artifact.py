@@ -226,7 +226,7 @@ def read_native(path: str | Path) -> NativeFiles:
     leaderboard = pd.read_csv(path / "leaderboard.csv")
     example = None
     if (path / "example.json").is_file():
-        example = pd.read_json(path / "example.json", orient="split", keep_default_dates=False)
+        example = pd.read_json(path / "example.json", orient="split", dtype=False)
     info = {k: v for k, v in meta.items() if k not in ("format_version", "labcoat_version")}
     explanations = (json.loads((path / "explanations.json").read_text())
                     if (path / "explanations.json").is_file() else None)
