@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from labcoat.errors import ModelFileError
 from labcoat.model import Model
+from labcoat.tasks.forecast.model import ForecastModel, is_forecast_folder
 
 if TYPE_CHECKING:
     from labcoat.data.io import DataSource
@@ -14,12 +16,13 @@ if TYPE_CHECKING:
 STORE_SCHEMES = ("runs:/", "models:/")
 
 
-def load(path: str | Path, *, tracking_uri: str | None = None) -> Model:
-    """Load a model: a folder written by :meth:`Model.save` or ``labcoat fit --out``, a run's
+def load(path: str | Path, *, tracking_uri: str | None = None) -> Model | ForecastModel:
+    """Load a model: a folder written by ``model.save`` or ``labcoat fit --out``, a run's
     model ``runs:/RUN_ID/model``, or a registered one ``models:/NAME/VERSION`` or
     ``models:/NAME@ALIAS`` (from ``tracking_uri``, default as in :func:`labcoat.fit`). A
     registered model's files must match the SHA-256 recorded at registration, else it is not
-    loaded (:class:`~labcoat.errors.ModelFileError`).
+    loaded (:class:`~labcoat.errors.ModelFileError`). A forecast model loads as a
+    :class:`~labcoat.tasks.forecast.model.ForecastModel`.
 
     Examples
     --------
@@ -27,6 +30,7 @@ def load(path: str | Path, *, tracking_uri: str | None = None) -> Model:
     >>> model = labcoat.load("models/churn")              # doctest: +SKIP
     >>> champion = labcoat.load("models:/churn@champion")  # doctest: +SKIP
     """
+    folder = Path(path)
     if isinstance(path, str) and path.startswith(STORE_SCHEMES):
         from labcoat.tracking.integrity import verify
         from labcoat.tracking.registry import describe_reference
@@ -35,8 +39,19 @@ def load(path: str | Path, *, tracking_uri: str | None = None) -> Model:
         expected = describe_reference(path, tracking_uri)["sha256"]
         folder = download_model(path, tracking_uri)
         verify(folder, expected, path)  # before anything in it is unpickled
-        return Model.load(folder)
-    return Model.load(path)
+    if is_forecast_folder(folder):
+        return ForecastModel.load(folder)
+    return Model.load(folder)
+
+
+def load_tabular(path: str | Path, *, tracking_uri: str | None = None) -> Model:
+    """:func:`load` for what only a row model does (predict, explain, monitor, serve, retrain):
+    a forecast model is refused, naming the command that takes it."""
+    model = load(path, tracking_uri=tracking_uri)
+    if not isinstance(model, Model):
+        raise ModelFileError(f"'{path}' holds a forecast model: use `labcoat forecast {path}` "
+                             "(model.forecast() in Python); this command takes row models.")
+    return model
 
 
 def compare(*items: Model | str | Path | int, data: DataSource | None = None, seed: int = 0,
@@ -64,10 +79,10 @@ def compare(*items: Model | str | Path | int, data: DataSource | None = None, se
 
         raise ConfigError("Give at least two models, or a model and two of its families or trials.")
     if not all(isinstance(i, Model) or is_model_reference(i) for i in items):
-        first = items[0] if isinstance(items[0], Model) else load(cast("str | Path", items[0]),
+        first = items[0] if isinstance(items[0], Model) else load_tabular(cast("str | Path", items[0]),
                                                                   tracking_uri=tracking_uri)
         return compare_trials(first, *cast("tuple[str | int, ...]", items[1:]))
-    models = [i if isinstance(i, Model) else load(cast("str | Path", i), tracking_uri=tracking_uri)
+    models = [i if isinstance(i, Model) else load_tabular(cast("str | Path", i), tracking_uri=tracking_uri)
               for i in items]
     names = [f"model {n + 1}" if isinstance(i, Model) else str(i) for n, i in enumerate(items)]
     return compare_models(*models, names=names, data=data, seed=seed)

@@ -243,7 +243,7 @@ def library_versions() -> dict[str, str]:
 
     out = {"python": platform.python_version()}
     for name in ("numpy", "pandas", "scikit-learn", "lightgbm", "xgboost-cpu", "xgboost", "catboost", "optuna",
-                 "torch"):
+                 "torch", "statsforecast", "mlforecast"):
         try:
             out[name] = version(name)
         except PackageNotFoundError:

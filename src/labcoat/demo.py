@@ -73,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     console.print("Reports (open in a browser, offline): " + ", ".join(f"[bold]{p}[/]" for p in model.info.reports))
 
     path = model.save(args.out / "model")
-    reloaded = labcoat.load(path)
+    from labcoat.api import load_tabular
+
+    reloaded = load_tabular(path)
     proba = reloaded.predict_proba(args.out / "new_customers.csv")
     positive = list(reloaded.classes_).index("yes")
     auc = roc_auc_score(held_out["churned"] == "yes", proba[:, positive])

@@ -33,7 +33,7 @@ def _main(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 # In this order in `labcoat --help`.
-for command in (core.fit, core.predict, core.info, core.compare, core.schema):
+for command in (core.fit, core.predict, core.forecast, core.info, core.compare, core.schema):
     app.command()(command)
 app.add_typer(tracking.models_app, name="models")
 app.add_typer(tracking.runs_app, name="runs")

@@ -16,8 +16,9 @@ MODEL_HELP = "Model folder, runs:/RUN_ID/model, models:/NAME/VERSION or models:/
 #: command); tests/test_io_cli.py checks that they name every registered metric and task.
 METRIC_HELP = ("What to optimise. Classification: roc_auc (binary default; pr_auc when the positive class "
                "is rare), log_loss (multiclass default), pr_auc, brier, accuracy, balanced_accuracy, f1, "
-               "f1_macro, f1_weighted. Regression: rmse (default), mae, r2, mape.")
-TASK_HELP = "binary, multiclass or regression (default: inferred from the target)."
+               "f1_macro, f1_weighted. Regression: rmse (default), mae, r2, mape. Forecast: mase.")
+TASK_HELP = ("binary, multiclass or regression (default: inferred from the target); forecast: the next "
+             "--horizon steps of the series in --series, ordered by --time-column.")
 TRACKING_HELP = "MLflow store or server (default: $MLFLOW_TRACKING_URI, else .labcoat/ here)."
 
 

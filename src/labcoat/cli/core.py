@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
+from labcoat.api import load_tabular
 from labcoat.cli._shared import METRIC_HELP, MODEL_HELP, TASK_HELP, TRACKING_HELP, err, show_notices, unique
 
 if TYPE_CHECKING:
@@ -54,13 +55,43 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
                                      "ray extra of labcoat)."),
         ray_address: Optional[str] = typer.Option(None, help="Ray cluster address HOST:PORT for --executor ray "
                                                   "(default: start Ray on this machine)."),
+        series: Optional[str] = typer.Option(None, help="Forecast: comma-separated series-id columns "
+                                             "(default: one series)."),
+        horizon: Optional[int] = typer.Option(None, help="Forecast: steps to forecast."),
+        freq: Optional[str] = typer.Option(None, help="Forecast: the series' frequency (h, D, B, W-MON, MS, QS, "
+                                           "YS...; default: inferred)."),
+        known: Optional[str] = typer.Option(None, help="Forecast: comma-separated covariates known in advance "
+                                            "(prices, promotions); give their future values to `labcoat forecast`."),
+        holidays: Optional[str] = typer.Option(None, help="Forecast: public holidays of this country (US, GB, "
+                                               "DE...) as a known covariate."),
         quiet: bool = typer.Option(False, "--quiet", "-q"), as_json: bool = typer.Option(False, "--json")) -> None:
     """Find, tune and ensemble the best model for TARGET, save it and record the study."""
     import labcoat
     from labcoat.data.io import read_table
     from labcoat.search.executors import get_executor
+    from labcoat.tasks import pipeline_task
     from labcoat.tracking.lineage import describe_source
 
+    if pipeline_task(task) is not None:
+        given = {"--trials": trials, "--calibrate": calibrate, "--costs": costs, "--threshold-metric": threshold_metric,
+                 "--test": test, "--n-jobs": n_jobs, "--ray-address": ray_address, "--sql": sql,
+                 "--holdout": None if holdout == "auto" else holdout, "--split": None if split == "random" else split,
+                 "--executor": None if executor == "local" else executor, "--strict": strict or None}
+        refused = [name for name, value in given.items() if value is not None]
+        if refused:
+            err(f"{', '.join(refused)} do not apply to --task {task}; drop them.")
+            raise typer.Exit(2)
+        _fit_own(data, target, task=str(task), budget=budget, seed=seed, families=families, out=out,
+                 tracking_uri=tracking_uri, experiment=experiment, register=register, no_track=no_track,
+                 time_column=time_column, metric=metric, quiet=quiet, as_json=as_json,
+                 options={"series": series.split(",") if series else (), "horizon": horizon, "freq": freq,
+                          "known": known.split(",") if known else None, "holidays": holidays})
+        return
+    forecast_only = {"--series": series, "--horizon": horizon, "--freq": freq, "--known": known,
+                     "--holidays": holidays}
+    if any(v is not None for v in forecast_only.values()):
+        err(f"{', '.join(k for k, v in forecast_only.items() if v is not None)} apply to --task forecast only.")
+        raise typer.Exit(2)
     get_executor(executor, n_jobs=n_jobs, address=ray_address).check()  # a bad cluster fails before reading
     frame = read_table(data, sql=sql, db=db) if sql else read_table(data)
     with warnings.catch_warnings(record=True) as caught:
@@ -97,6 +128,111 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
         print(f"Registered as {model.info.registered}")
 
 
+def _fit_own(data: Optional[Path], target: str, *, task: str, budget: Optional[str], seed: int,
+             families: Optional[str], out: Path, tracking_uri: Optional[str], experiment: str,
+             register: Optional[str], no_track: bool, time_column: Optional[str], metric: Optional[str],
+             quiet: bool, as_json: bool, options: dict[str, Any]) -> None:
+    """``labcoat fit --task forecast``: fit, save, say what was found."""
+    import labcoat
+    from labcoat.tracking.lineage import describe_source
+
+    if data is None:
+        err("Give the data file (DATA).")
+        raise typer.Exit(2)
+    if options.get("horizon") is None:
+        err(f"--task {task} needs --horizon (how many steps to forecast).")
+        raise typer.Exit(2)
+    if time_column is None:
+        err(f"--task {task} needs --time-column (the column of timestamps).")
+        raise typer.Exit(2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model: Any = labcoat.fit(data, target, task=task, budget=budget, seed=seed,
+                            families=families.split(",") if families else None, quiet=quiet or as_json,
+                            track=not no_track, tracking_uri=tracking_uri, experiment=experiment,
+                            register=register, source=describe_source(data), time_column=time_column,
+                            metric=metric, **{k: v for k, v in options.items() if v is not None})
+    path = model.save(out)
+    if as_json:
+        print(json.dumps({"model": str(path), "info": model.info,
+                          "leaderboard": model.leaderboard.to_dict("records")}, default=str))
+        return
+    show_notices(caught)
+    _print_forecaster(model)
+    print(f"Saved to {path}")
+    if model.info.get("run_id"):
+        print(f"Recorded as run {model.info['run_id']} (labcoat runs show {model.info['run_id']})")
+    if model.info.get("registered"):
+        print(f"Registered as {model.info['registered']}")
+
+
+def forecast(model: str = typer.Argument(..., help=MODEL_HELP),
+             future: Optional[Path] = typer.Option(None, "--future", help="Known-in-advance covariates of the "
+                                                   "steps ahead (series, time and covariate columns)."),
+             history: Optional[Path] = typer.Option(None, "--history", help="Newer actuals to forecast from "
+                                                    "(the training table's columns), without searching again."),
+             horizon: Optional[int] = typer.Option(None, help="Steps to forecast (default: the fitted horizon)."),
+             quantiles: str = typer.Option("0.1,0.5,0.9", help="Comma-separated quantile levels."),
+             output: Optional[Path] = typer.Option(None, "-o", "--output", help="CSV or Parquet file to write "
+                                                   "(default: CSV on stdout)."),
+             tracking_uri: Optional[str] = typer.Option(None, help=TRACKING_HELP)) -> None:
+    """Forecast the next steps of every series of a forecast MODEL, with quantiles."""
+    from labcoat.api import load
+    from labcoat.tasks.forecast.model import ForecastModel
+
+    m = load(model, tracking_uri=tracking_uri)
+    if not isinstance(m, ForecastModel):
+        err(f"'{model}' holds a {m.task.name} model, not a forecast model: use `labcoat predict {model} DATA`.")
+        raise typer.Exit(2)
+    try:
+        levels = [float(q) for q in quantiles.split(",") if q.strip()]
+    except ValueError:
+        err(f"--quantiles takes numbers between 0 and 1 separated by commas; got {quantiles!r}.")
+        raise typer.Exit(2) from None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = m.forecast(horizon=horizon, future=future, history=history, quantiles=levels)
+    show_notices(unique(caught))
+    if output is None:
+        print(result.to_csv(index=False), end="")
+    elif output.suffix.lower() in (".parquet", ".pq"):
+        result.to_parquet(output, index=False)
+    else:
+        result.to_csv(output, index=False)
+        err(f"{len(result):,} forecasts written to {output}")
+
+
+def _print_forecaster(model: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    info = model.info
+    table = Table(title=f"Backtest leaderboard ({info['windows']} windows of {info['horizon']} steps, "
+                        f"{info['n_series']} series, {info['frequency']}; MASE scaled by the seasonal naive of "
+                        f"period {info['mase_season']})")
+    for name in ("forecaster", "MASE", "95% interval", "sMAPE", "WAPE", "weight", "s", "status"):
+        table.add_column(name)
+    for r in model.leaderboard.head(15).to_dict("records"):
+        mase = r.get("mase")
+        scored = isinstance(mase, float) and mase == mase
+        table.add_row(str(r["candidate"]), f"{mase:.4f}" if scored else "",
+                      f"[{r['mase_low']:.4f}, {r['mase_high']:.4f}]" if scored else "",
+                      f"{r['smape']:.2f}" if scored else "", f"{r['wape']:.4f}" if scored else "",
+                      "" if r.get("weight") != r.get("weight") or r.get("weight") is None else f"{r['weight']:.2f}",
+                      "" if r.get("seconds") != r.get("seconds") or r.get("seconds") is None else f"{r['seconds']:.1f}",
+                      str(r.get("status", "")))
+    console = Console()
+    console.print(table)
+    honest = info.get("honest_estimate")
+    if honest:
+        console.print(f"Ensemble on the latest window, weights chosen on the older ones: MASE {honest['mase']:.4f} "
+                      f"[{honest['mase_low']:.4f}, {honest['mase_high']:.4f}].")
+    covered = info.get("coverage_80")
+    if covered:
+        console.print(f"80% intervals covered {100 * covered['share']:.1f}% of the latest window's "
+                      f"{covered['values']:,} actual values (intervals built from the older windows).")
+
+
 def predict(model: str = typer.Argument(..., help=MODEL_HELP),
             data: Path = typer.Argument(..., help="Rows to predict."),
             output: Optional[Path] = typer.Option(None, "-o", "--output", help="CSV or Parquet file to write; "
@@ -109,7 +245,7 @@ def predict(model: str = typer.Argument(..., help=MODEL_HELP),
     from labcoat.batch import STREAMED, predict_file, with_columns
     from labcoat.data.io import read_table
 
-    m = labcoat.load(model, tracking_uri=tracking_uri)
+    m = load_tabular(model, tracking_uri=tracking_uri)
     columns = keep.split(",") if keep else None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -135,9 +271,18 @@ def predict(model: str = typer.Argument(..., help=MODEL_HELP),
 def info(model: str = typer.Argument(..., help=MODEL_HELP), as_json: bool = typer.Option(False, "--json"),
          tracking_uri: Optional[str] = typer.Option(None, help=TRACKING_HELP)) -> None:
     """Show a saved model: schema, leaderboard, ensemble."""
-    import labcoat
+    from labcoat.api import load
+    from labcoat.model import Model
 
-    m = labcoat.load(model, tracking_uri=tracking_uri)
+    loaded = load(model, tracking_uri=tracking_uri)
+    if not isinstance(loaded, Model):
+        if as_json:
+            print(json.dumps({"info": loaded.info, "leaderboard": loaded.leaderboard.to_dict("records")},
+                             default=str))
+        else:
+            _print_forecaster(loaded)
+        return
+    m = loaded
     if as_json:
         print(json.dumps({"info": m.info.to_dict(), "schema": m.schema.to_dict(),
                           "leaderboard": m.leaderboard.to_dict("records"),

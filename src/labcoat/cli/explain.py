@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
+from labcoat.api import load_tabular
 from labcoat.cli._shared import MODEL_HELP, TRACKING_HELP, show_notices
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ def explain(model: str = typer.Argument(..., help=MODEL_HELP),
     from labcoat.data.io import read_table
     from labcoat.evaluate import explain as ex
 
-    m = labcoat.load(model, tracking_uri=tracking_uri)
+    m = load_tabular(model, tracking_uri=tracking_uri)
     frame = read_table(data)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

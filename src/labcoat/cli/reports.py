@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from labcoat.api import load_tabular
 from labcoat.cli._shared import MODEL_HELP, TRACKING_HELP
 
 
@@ -41,7 +42,7 @@ def report(model: str = typer.Argument(..., help=MODEL_HELP),
     import labcoat
     from labcoat.data.io import read_table
 
-    m = labcoat.load(model, tracking_uri=tracking_uri)
+    m = load_tabular(model, tracking_uri=tracking_uri)
     rows = read_table(data) if data is not None else None
     _write(output, lambda: m.report(output, data=rows))
 

@@ -186,13 +186,13 @@ def _params(result: MonitorResult) -> dict[str, str]:
 def _load(model: Model | str | Path, tracking_uri: str | None) -> tuple[Model, dict[str, Any]]:
     """The model and what identifies it: reference, label for people, registered name and
     version, the run that trained it, target, task and metric."""
-    from labcoat.api import load
+    from labcoat.api import load_tabular
     from labcoat.model import Model
 
     if isinstance(model, Model):
         loaded, reference = model, None
     elif isinstance(model, (str, Path)):
-        loaded, reference = load(model, tracking_uri=tracking_uri), str(model)
+        loaded, reference = load_tabular(model, tracking_uri=tracking_uri), str(model)
     else:
         raise ConfigError(f"Cannot monitor a {type(model).__name__}: give a labcoat Model, a model folder, "
                           "runs:/RUN_ID/model or models:/NAME/VERSION.")

@@ -152,7 +152,7 @@ def run_retrain(model: str, data: DataSource, *, budget: float | str | None = No
                 source: str | None = None) -> RetrainDecision:
     """:func:`retrain` without printing the summary (the CLI prints notices first); ``progress``
     shows the challenger's search."""
-    from labcoat.api import load
+    from labcoat.api import load_tabular
     from labcoat.tracking.registry import describe_reference, promote
 
     check_policy(policy)
@@ -162,7 +162,7 @@ def run_retrain(model: str, data: DataSource, *, budget: float | str | None = No
     found = describe_reference(reference, tracking_uri)
     name, champion_version = found["name"], found["version"]
     _notice_if_not_champion(name, champion_version, tracking_uri)
-    champion = load(reference, tracking_uri=tracking_uri)
+    champion = load_tabular(reference, tracking_uri=tracking_uri)
     settings = fit_settings(champion)
     seed = int(settings["seed"] if seed is None else seed)
     target = champion.schema.target

@@ -44,9 +44,9 @@ class Served:
 
 def load_served(reference: str, tracking_uri: str | None = None) -> Served:
     """Load a model folder or a registry/run URI (a registered model's SHA-256 checked first)."""
-    from labcoat.api import STORE_SCHEMES, load
+    from labcoat.api import STORE_SCHEMES, load_tabular
 
-    model = load(reference, tracking_uri=tracking_uri)
+    model = load_tabular(reference, tracking_uri=tracking_uri)
     if reference.startswith(STORE_SCHEMES):
         from labcoat.tracking.registry import describe_reference
 

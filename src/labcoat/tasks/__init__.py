@@ -10,9 +10,14 @@ Examples
 >>> resolve_task(pd.Series(["a", "b", "c"]), "y").name
 'multiclass'
 >>> task_names()
-['binary', 'multiclass', 'regression']
+['binary', 'multiclass', 'regression', 'forecast']
 """
 from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 
 import pandas as pd
@@ -42,15 +47,51 @@ def get_task(name: str | Task) -> Task:
     if isinstance(name, Task):
         return name
     key = str(name).lower()
+    if key in _PIPELINES:
+        raise ConfigError(f"Task {name!r} has a pipeline of its own; fit it with labcoat.fit(task={key!r}).")
     if key not in _TASKS:
-        raise ConfigError(f"Unknown task {name!r}. Use one of: {listed(_TASKS)}."
+        raise ConfigError(f"Unknown task {name!r}. Use one of: {listed(task_names())}."
                           + did_you_mean(str(name), _TASKS))
     return _TASKS[key]
 
 
+@dataclass(frozen=True)
+class PipelineTask:
+    """A task whose data is not one row per example (series over time): it brings its own
+    pipeline, ``fit(data, target, **settings)``, named here by module and function so that
+    it is imported only when used. The train layer tracks and registers the model it returns
+    (which has ``info``, ``leaderboard`` and ``save``)."""
+
+    name: str
+    description: str
+    entry: str  #: ``"module:function"`` of its fit
+    options: tuple[str, ...]  #: the keyword options of ``labcoat.fit`` it takes
+
+    def fit(self, *args: Any, **kwargs: Any) -> Any:
+        module, function = self.entry.split(":")
+        fit: Callable[..., Any] = getattr(importlib.import_module(module), function)
+        return fit(*args, **kwargs)
+
+
+_PIPELINES: dict[str, PipelineTask] = {}
+
+
+def register_pipeline_task(task: PipelineTask) -> PipelineTask:
+    """Add a task with a pipeline of its own under ``task.name``."""
+    if task.name in _TASKS or task.name in _PIPELINES:
+        raise ConfigError(f"A task called {task.name!r} is already registered.")
+    _PIPELINES[task.name] = task
+    return task
+
+
+def pipeline_task(name: str | Task | None) -> PipelineTask | None:
+    """The task with a pipeline of its own called ``name``, or None (a row task, or no name)."""
+    return _PIPELINES.get(str(name).lower()) if isinstance(name, str) else None
+
+
 def task_names() -> list[str]:
-    """The registered tasks' names, in detection order."""
-    return list(_TASKS)
+    """The registered tasks' names: the row tasks in detection order, then the others."""
+    return [*_TASKS, *_PIPELINES]
 
 
 def resolve_task(y: pd.Series, target: str, requested: str | Task | None = None, *,
@@ -91,7 +132,10 @@ def infer_schema(frame: pd.DataFrame, target: str, task: str | Task | None = Non
 
 for _task in (BinaryTask(), MulticlassTask(), RegressionTask()):
     register_task(_task)
+register_pipeline_task(PipelineTask(
+    "forecast", "the next values of one or many time series", "labcoat.tasks.forecast.fit:fit_forecast",
+    ("series", "horizon", "freq", "known", "holidays", "future", "windows")))
 
 __all__ = ["BinaryOptions", "ClassificationOptions", "ClassificationTask", "EstimatorType", "PostFit",
-           "Task", "TaskOptions", "get_task", "infer_schema", "register_task", "resolve_task",
-           "task_names"]
+           "PipelineTask", "Task", "TaskOptions", "get_task", "infer_schema", "pipeline_task",
+           "register_pipeline_task", "register_task", "resolve_task", "task_names"]

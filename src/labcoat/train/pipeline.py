@@ -6,7 +6,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -24,7 +24,8 @@ from labcoat.model_info import ModelInfo
 from labcoat.models import default_families, get_family
 from labcoat.search import Clock, Study, StudyResult, StudyState, TrialData, get_executor, parse_budget
 from labcoat.search.cores import idle_cores
-from labcoat.tasks import get_task, infer_schema
+from labcoat.tasks import get_task, infer_schema, pipeline_task
+from labcoat.train.own_pipeline import fit_own_pipeline
 from labcoat.tracking.interrupt import closing_run_on_error
 from labcoat.tracking.lineage import describe_source
 from labcoat.train.budget import (after_fit_plan, after_fit_reserve, leak_check_seconds, refit_reserve,
@@ -36,6 +37,7 @@ from labcoat.train.refit import refit
 
 if TYPE_CHECKING:
     from labcoat.data.io import DataSource
+    from labcoat.tasks.forecast.model import ForecastModel
     from labcoat.data.split import Resampling
 
 #: Training rows kept with the model as its input example.
@@ -43,6 +45,14 @@ EXAMPLE_ROWS = 5
 
 #: Budget used when neither a budget nor a trial count is given.
 DEFAULT_BUDGET = 60.0
+
+
+@overload
+def fit(data: DataSource, target: str, *, task: Literal["forecast"], **settings: Any) -> ForecastModel: ...
+
+
+@overload
+def fit(data: DataSource, target: str, **settings: Any) -> Model: ...
 
 
 def fit(data: DataSource, target: str, *, budget: float | str | None = None, trials: int | None = None,
@@ -53,7 +63,7 @@ def fit(data: DataSource, target: str, *, budget: float | str | None = None, tri
         register: str | None = None, source: str | None = None, strict: bool = False,
         test: Any = None, holdout: float | str | None = "auto", split: str = "random",
         time_column: str | None = None, report: bool = True, report_dir: str | Path | None = None,
-        **options: Any) -> Model:
+        **options: Any) -> Model | ForecastModel:
     """Find, tune and ensemble the best model for ``target`` within a time budget.
 
     Parameters
@@ -121,6 +131,15 @@ def fit(data: DataSource, target: str, *, budget: float | str | None = None, tri
     >>> model.leaderboard[["family", "score"]].shape[0]
     3
     """
+    own = pipeline_task(task)
+    if own is not None:
+        return fit_own_pipeline(
+            own, data, target, track=track, tracking_uri=tracking_uri, experiment=experiment, register=register,
+            source=source, families=families, options=options, budget=budget, seed=seed, quiet=quiet,
+            time_column=time_column, metric=metric,
+            unused={"trials": trials, "n_jobs": n_jobs, "executor": executor, "ray_address": ray_address,
+                    "callbacks": callbacks, "strict": strict, "test": test, "holdout": holdout, "split": split,
+                    "report_dir": report_dir})
     clock = Clock(parse_budget(budget) if budget is not None or trials is not None else DEFAULT_BUDGET)
     trials = _check_trials(trials)
     runner = get_executor(executor, n_jobs=n_jobs, address=ray_address)

@@ -1,0 +1,447 @@
+"""The forecasters searched: baselines, local statistical models (``statsforecast``, one model
+per series) and a global LightGBM model on lags and calendar features (``mlforecast``).
+
+Every candidate answers one question, :meth:`Candidate.predict`: given a panel's history
+(and the known covariates of the next steps), the next ``horizon`` values of every series as
+an ``n_series`` × ``horizon`` array. Local models are estimated again on each history they
+are given (what was searched is which model, not its coefficients); the global model is
+fitted once (:meth:`Candidate.fit`) and predicts from any history.
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> from labcoat.tasks.forecast.data import prepare
+>>> rows = pd.DataFrame({"day": pd.date_range("2024-01-01", periods=28), "sales": np.tile([1.0, 2, 3, 4, 5, 6, 7], 4)})
+>>> panel = prepare(rows, "sales", time_column="day", horizon=7, quiet=True)
+>>> SeasonalNaive().predict(panel, 3).tolist()
+[[1.0, 2.0, 3.0]]
+"""
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from labcoat.errors import ConfigError
+from labcoat.tasks.forecast.data import KEY, TARGET, TIME, Panel
+from labcoat.tasks.forecast.periods import family, seasons
+
+
+def main_season(panel: Panel, length: int | None = None, *, cap: int | None = None) -> int:
+    """The seasonal period a local model uses: the frequency's main one when the history holds
+    two full seasons (and it is at most ``cap``), else 1."""
+    options = seasons(panel.freq)
+    m = options[0] if options else 1
+    shortest = int(panel.lengths.min()) if length is None else length
+    if m > 1 and shortest >= 2 * m and (cap is None or m <= cap):
+        return m
+    return 1
+
+
+def intermittent(y: np.ndarray) -> bool:
+    """A series of intermittent demand: at least 30% of its values are zero."""
+    return len(y) > 0 and float(np.mean(y == 0)) >= 0.3
+
+
+class Candidate(ABC):
+    """One forecaster. ``name`` is its leaderboard name; ``kind`` says how it learns."""
+
+    name: ClassVar[str]
+    kind: ClassVar[str] = "baseline"
+    #: What it needs from ``labcoat[forecast]`` (checked before it is tried).
+    needs: ClassVar[str | None] = None
+
+    def applies(self, panel: Panel) -> bool:
+        """Whether it is worth trying on ``panel``."""
+        return True
+
+    def fit(self, panel: Panel, horizon: int) -> "Candidate":
+        """Learn what is kept between forecasts (the global model); local ones keep nothing."""
+        return self
+
+    @abstractmethod
+    def predict(self, panel: Panel, horizon: int, future: pd.DataFrame | None = None) -> np.ndarray:
+        """Forecasts of every series after its history: ``n_series`` × ``horizon``."""
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+# ---------------------------------------------------------------------------------- baselines
+class Naive(Candidate):
+    """The last value, repeated."""
+
+    name = "naive"
+
+    def predict(self, panel: Panel, horizon: int, future: pd.DataFrame | None = None) -> np.ndarray:
+        last = panel.y[panel.indptr[1:] - 1]
+        return np.repeat(last[:, None], horizon, axis=1)
+
+
+class SeasonalNaive(Candidate):
+    """The last season, repeated (the last value when a series is shorter than a season)."""
+
+    name = "seasonal_naive"
+
+    def predict(self, panel: Panel, horizon: int, future: pd.DataFrame | None = None) -> np.ndarray:
+        m = (seasons(panel.freq) or (1,))[0]
+        out = np.empty((panel.n_series, horizon))
+        for i in range(panel.n_series):
+            y = panel.values(i)
+            period = m if len(y) >= m else 1
+            out[i] = np.resize(y[-period:], horizon)
+        return out
+
+
+class WindowAverage(Candidate):
+    """The mean of the last season (or the last 4 values without one)."""
+
+    name = "window_average"
+
+    def predict(self, panel: Panel, horizon: int, future: pd.DataFrame | None = None) -> np.ndarray:
+        window = max((seasons(panel.freq) or (4,))[0], 4)
+        return np.repeat(np.array([panel.values(i)[-window:].mean() for i in range(panel.n_series)])[:, None],
+                         horizon, axis=1)
+
+
+class Naive2(Candidate):
+    """M4's benchmark: the naive forecast of the seasonally adjusted series (classical
+    multiplicative decomposition, applied where a 90% autocorrelation test finds seasonality)."""
+
+    name = "naive2"
+
+    def predict(self, panel: Panel, horizon: int, future: pd.DataFrame | None = None) -> np.ndarray:
+        from labcoat.tasks.forecast.periods import mase_season
+
+        m = mase_season(panel.freq)
+        out = np.empty((panel.n_series, horizon))
+        for i in range(panel.n_series):
+            y = panel.values(i)
+            index = seasonal_indices(y, m)
+            adjusted = y / index[np.arange(len(y)) % m]
+            out[i] = adjusted[-1] * index[(len(y) + np.arange(horizon)) % m]
+        return out
+
+
+def seasonal_indices(y: np.ndarray, m: int) -> np.ndarray:
+    """Multiplicative seasonal indices of ``y`` (length ``m``, aligned so that index ``t % m``
+    applies to ``y[t]``), all 1 when ``y`` is not seasonal by M4's test or cannot be divided."""
+    ones = np.ones(max(m, 1))
+    if m <= 1 or len(y) < 3 * m or (y <= 0).any():
+        return ones
+    centred = y - y.mean()
+    denominator = float(centred @ centred)
+    if denominator == 0:
+        return ones
+    acf = np.array([centred[k:] @ centred[:-k] / denominator for k in range(1, m + 1)])
+    limit = 1.645 * math.sqrt((1 + 2 * float(np.sum(acf[:-1] ** 2))) / len(y))
+    if abs(acf[-1]) <= limit:
+        return ones
+    kernel = np.ones(m + 1) / m if m % 2 == 0 else np.ones(m) / m
+    if m % 2 == 0:
+        kernel[0] = kernel[-1] = 0.5 / m
+    trend = np.convolve(y, kernel, mode="valid")
+    offset = len(kernel) // 2
+    ratios = y[offset:offset + len(trend)] / trend
+    positions = (np.arange(len(ratios)) + offset) % m
+    index = np.array([ratios[positions == k].mean() for k in range(m)])
+    return index * m / index.sum()
+
+
+# ---------------------------------------------------------------------------------- local models
+class Local(Candidate):
+    """A ``statsforecast`` model estimated on each series; a series it fails on gets the
+    naive forecast (counted in :attr:`fallbacks`)."""
+
+    kind = "local"
+    needs = "statsforecast"
+    #: The longest seasonal period the model is given (longer: non-seasonal).
+    season_cap: ClassVar[int | None] = None
+    #: The shortest history (in seasons of the main period, or values) it is tried on.
+    min_length: ClassVar[int] = 8
+
+    def __init__(self) -> None:
+        self.fallbacks = 0
+        self.deadline: float | None = None
+
+    @abstractmethod
+    def build(self, season: int) -> Any:
+        """The statsforecast model for a series with seasonal period ``season``."""
+
+    def applies(self, panel: Panel) -> bool:
+        return int(panel.lengths.max()) >= self.min_length
+
+    def predict(self, panel: Panel, horizon: int, future: pd.DataFrame | None = None) -> np.ndarray:
+        self.fallbacks = 0
+        out = np.empty((panel.n_series, horizon))
+        models: dict[int, Any] = {}
+        for i in range(panel.n_series):
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                raise TimeoutError(self.name)
+            y = panel.values(i)
+            season = main_season(panel, len(y), cap=self.season_cap)
+            if season not in models:
+                models[season] = self.build(season)
+            out[i] = self._one(models[season], y, horizon)
+        return out
+
+    def _one(self, model: Any, y: np.ndarray, horizon: int) -> np.ndarray:
+        if len(y) < self.min_length or np.ptp(y) == 0:
+            self.fallbacks += 1
+            return np.full(horizon, y[-1])
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                mean = np.asarray(model.forecast(y=y, h=horizon)["mean"], dtype=float)
+        except Exception:  # a model that cannot be estimated on this series: naive for it
+            self.fallbacks += 1
+            return np.full(horizon, y[-1])
+        if not np.isfinite(mean).all():
+            self.fallbacks += 1
+            return np.full(horizon, y[-1])
+        return mean
+
+
+class ETS(Local):
+    name = "auto_ets"
+    season_cap = 24
+
+    def build(self, season: int) -> Any:
+        from statsforecast.models import AutoETS
+
+        return AutoETS(season_length=season)
+
+
+class Theta(Local):
+    name = "auto_theta"
+
+    def build(self, season: int) -> Any:
+        from statsforecast.models import AutoTheta
+
+        return AutoTheta(season_length=season)
+
+
+class ARIMA(Local):
+    name = "auto_arima"
+    season_cap = 24
+    min_length = 12
+
+    def build(self, season: int) -> Any:
+        from statsforecast.models import AutoARIMA
+
+        return AutoARIMA(season_length=season)
+
+
+class CES(Local):
+    name = "auto_ces"
+    season_cap = 24
+
+    def build(self, season: int) -> Any:
+        from statsforecast.models import AutoCES
+
+        return AutoCES(season_length=season)
+
+
+class MSTLModel(Local):
+    """MSTL with the frequency's seasonal periods that the history covers twice."""
+
+    name = "mstl"
+
+    def applies(self, panel: Panel) -> bool:
+        return len(self._periods(int(panel.lengths.min()), panel.freq)) >= 2
+
+    @staticmethod
+    def _periods(length: int, freq: str) -> list[int]:
+        return [s for s in seasons(freq) if length >= 2 * s]
+
+    def build(self, season: int) -> Any:  # periods depend on the series' length: see predict
+        raise NotImplementedError
+
+    def predict(self, panel: Panel, horizon: int, future: pd.DataFrame | None = None) -> np.ndarray:
+        from statsforecast.models import MSTL, AutoETS
+
+        self.fallbacks = 0
+        out = np.empty((panel.n_series, horizon))
+        built: dict[tuple[int, ...], Any] = {}
+        for i in range(panel.n_series):
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                raise TimeoutError(self.name)
+            y = panel.values(i)
+            periods = tuple(self._periods(len(y), panel.freq))
+            if not periods:
+                out[i] = y[-1]
+                self.fallbacks += 1
+                continue
+            if periods not in built:
+                built[periods] = MSTL(season_length=list(periods), trend_forecaster=AutoETS(model="ZZN"))
+            out[i] = self._one(built[periods], y, horizon)
+        return out
+
+
+class Intermittent(Local):
+    """Croston-type models for intermittent demand; tried when a tenth of the series or more
+    are mostly zeros."""
+
+    min_length = 4
+
+    def applies(self, panel: Panel) -> bool:
+        share = np.mean([intermittent(panel.values(i)) for i in range(panel.n_series)])
+        return bool(share >= 0.1)
+
+    def _one(self, model: Any, y: np.ndarray, horizon: int) -> np.ndarray:
+        if not (y > 0).any():
+            return np.zeros(horizon)
+        return super()._one(model, y, horizon)
+
+
+class Croston(Intermittent):
+    name = "croston"
+
+    def build(self, season: int) -> Any:
+        from statsforecast.models import CrostonOptimized
+
+        return CrostonOptimized()
+
+
+class ADIDA(Intermittent):
+    name = "adida"
+
+    def build(self, season: int) -> Any:
+        from statsforecast.models import ADIDA as Model
+
+        return Model()
+
+
+class IMAPA(Intermittent):
+    name = "imapa"
+
+    def build(self, season: int) -> Any:
+        from statsforecast.models import IMAPA as Model
+
+        return Model()
+
+
+class TSB(Intermittent):
+    name = "tsb"
+
+    def build(self, season: int) -> Any:
+        from statsforecast.models import TSB as Model
+
+        return Model(alpha_d=0.2, alpha_p=0.2)
+
+
+# ---------------------------------------------------------------------------------- global model
+_DATE_FEATURES = {"min": ["hour", "dayofweek"], "h": ["hour", "dayofweek"], "D": ["dayofweek", "month", "day"],
+                  "B": ["dayofweek", "month", "day"], "W": ["month", "week"], "M": ["month"], "Q": ["quarter"],
+                  "Y": []}
+
+
+class GlobalLightGBM(Candidate):
+    """One LightGBM model over all series (``mlforecast``): lags up to two seasons, rolling
+    means, calendar features, static and known covariates, and past-only covariates lagged by
+    the horizon; the target standardised per series; forecasts made step by step."""
+
+    name = "lightgbm"
+    kind = "global"
+    needs = "mlforecast"
+
+    def __init__(self, *, n_estimators: int = 300, learning_rate: float = 0.05, num_leaves: int = 31,
+                 seed: int = 0, n_jobs: int = 1) -> None:
+        self.params: dict[str, Any] = {"n_estimators": n_estimators, "learning_rate": learning_rate, "num_leaves": num_leaves,
+                       "min_child_samples": 20, "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.8,
+                       "random_state": seed, "n_jobs": n_jobs, "verbose": -1}
+        self.forecaster: Any = None
+        self.horizon = 0
+        self.deadline: float | None = None
+
+    def applies(self, panel: Panel) -> bool:
+        return int(panel.lengths.sum()) >= 100
+
+    def _lags(self, panel: Panel) -> list[int]:
+        m = (seasons(panel.freq) or (1,))[0]
+        shortest = int(np.median(panel.lengths))
+        lags = sorted({1, 2, 3, m, 2 * m} if m > 1 else {1, 2, 3, 4, 5, 6})
+        return [lag for lag in lags if lag < max(shortest // 2, 2)] or [1]
+
+    def _frame(self, panel: Panel, horizon: int) -> pd.DataFrame:
+        frame = panel.frame.copy()
+        for column in panel.past:  # only what is known horizon steps ahead
+            frame[column] = frame.groupby(KEY, sort=False)[column].shift(horizon)
+        for column in panel.static:
+            if not pd.api.types.is_numeric_dtype(frame[column]):
+                frame[column] = frame[column].astype("category")
+        return frame
+
+    def fit(self, panel: Panel, horizon: int) -> "GlobalLightGBM":
+        import lightgbm
+        from mlforecast import MLForecast
+        from mlforecast.lag_transforms import RollingMean
+        from mlforecast.target_transforms import LocalStandardScaler
+
+        lags = self._lags(panel)
+        m = (seasons(panel.freq) or (1,))[0]
+        windows = sorted({w for w in (m, 4 * m if m > 1 else 7) if w < int(panel.lengths.min())}) or [2]
+        self.forecaster = MLForecast(
+            models={"lgbm": lightgbm.LGBMRegressor(**self.params)}, freq=panel.freq, lags=lags,
+            lag_transforms={1: [RollingMean(window_size=w) for w in windows]},
+            date_features=_DATE_FEATURES.get(family(panel.freq), []),
+            target_transforms=[LocalStandardScaler()])
+        self.horizon = horizon
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.forecaster.fit(self._frame(panel, horizon), id_col=KEY, time_col=TIME, target_col=TARGET,
+                                static_features=list(panel.static), dropna=True)
+        return self
+
+    def predict(self, panel: Panel, horizon: int, future: pd.DataFrame | None = None) -> np.ndarray:
+        if self.forecaster is None:
+            raise ConfigError("The global model is not fitted.")
+        frame = self._frame(panel, self.horizon)
+        dynamic = [*panel.known, *panel.past]
+        x_future = None
+        if dynamic:
+            x_future = panel.future_times(horizon).drop(columns="step")
+            for column in panel.past:  # the last `horizon` observed values, shifted into the future
+                tail = panel.frame.groupby(KEY, sort=False)[column].apply(lambda s: s.to_numpy()[-self.horizon:])
+                x_future[column] = np.concatenate([np.resize(v, horizon) for v in tail])
+            if panel.known:
+                if future is None:
+                    raise ConfigError(f"Known-in-advance covariates ({', '.join(panel.known)}) need their values "
+                                      f"for the next {horizon} steps: pass future= (--future FILE).")
+                x_future = x_future.merge(future[[KEY, TIME, *panel.known]], on=[KEY, TIME], how="left")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            predicted = self.forecaster.predict(horizon, new_df=frame, X_df=x_future)
+        values = predicted.pivot(index=KEY, columns=TIME, values="lgbm")
+        return values.loc[panel.keys].to_numpy(dtype=float)
+
+
+#: Every candidate, cheapest first (the order in which the budget admits them).
+def all_candidates(seed: int = 0, n_jobs: int = 1) -> list[Candidate]:
+    return [Naive(), SeasonalNaive(), WindowAverage(), Naive2(), GlobalLightGBM(seed=seed, n_jobs=n_jobs),
+            Theta(), ETS(), Croston(), ADIDA(), IMAPA(), TSB(), MSTLModel(), ARIMA(), CES()]
+
+
+def candidate_names() -> list[str]:
+    return [c.name for c in all_candidates()]
+
+
+def select(names: Sequence[str] | None, seed: int = 0, n_jobs: int = 1) -> list[Candidate]:
+    """The candidates called ``names`` (default: all), refusing unknown names."""
+    every = all_candidates(seed, n_jobs)
+    if names is None:
+        return every
+    known = {c.name: c for c in every}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ConfigError(f"Unknown forecaster(s) {unknown}; choose from {', '.join(known)}.")
+    return [known[n] for n in names]
+
+
+Predictor = Callable[[Panel, int], np.ndarray]

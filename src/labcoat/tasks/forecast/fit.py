@@ -1,0 +1,178 @@
+"""``fit(..., task="forecast")``: prepare the panel, backtest the candidates under the budget,
+choose the ensemble, calibrate its quantiles and forecast the horizon.
+
+Examples
+--------
+>>> from labcoat.datasets import make_retail
+>>> sales = make_retail(n_stores=2, n_items=3, days=120, seed=0)
+>>> model = fit_forecast(sales, "sales", time_column="date", series=["store", "item"], horizon=8,
+...                      budget=20, candidates=["seasonal_naive", "naive", "window_average"], quiet=True)
+>>> model.forecast().shape[0]
+48
+"""
+from __future__ import annotations
+
+import importlib.util
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from labcoat.errors import ConfigError, DataError, LabcoatNotice
+from labcoat.search.budget import Clock, parse_budget
+from labcoat.tasks.forecast.backtest import (MIN_TRAIN, Trial, coverage, ensemble_forecast, ensemble_weights,
+                                             group_of, honest_score, leaderboard_row, plan_windows,
+                                             residual_quantiles, run_trial)
+from labcoat.tasks.forecast.candidates import Candidate, select
+from labcoat.tasks.forecast.data import prepare
+from labcoat.tasks.forecast.guards import leaking_covariates
+from labcoat.tasks.forecast.model import ForecastModel, with_holidays
+from labcoat.tasks.forecast.periods import FREQUENCY_WORDS, mase_season
+
+#: Backtest windows by default.
+WINDOWS = 3
+#: Share of the budget kept for the final fit of the chosen global model and the forecast.
+FINAL_SHARE = 0.15
+#: Series sampled to time a local model before running it on all of them.
+SAMPLE = 10
+
+
+def fit_forecast(data: pd.DataFrame | str | Path, target: str, *, time_column: str, horizon: int,
+                 series: Sequence[str] | str = (), freq: str | None = None, known: Sequence[str] | None = None,
+                 holidays: str | None = None, future: pd.DataFrame | None = None, budget: float | str | None = None,
+                 candidates: Sequence[str] | None = None, windows: int = WINDOWS, metric: str | None = None,
+                 seed: int = 0, quiet: bool = False) -> ForecastModel:
+    """Fit a forecaster of ``target`` for the next ``horizon`` steps of every series.
+
+    See :func:`labcoat.fit` (``task="forecast"``) for the parameters; ``candidates`` names the
+    forecasters tried (default: all that apply, cheapest first, as long as the budget lasts).
+    """
+    clock = Clock(parse_budget(budget) if budget is not None else 60.0)
+    series = [s.strip() for s in series.split(",")] if isinstance(series, str) else list(series)
+    if metric not in (None, "mase"):
+        raise ConfigError(f"Forecasters are chosen and ensembled by MASE; {metric!r} cannot be optimised. sMAPE, "
+                          "WAPE and RMSSE are reported beside it on the leaderboard.")
+    if windows < 1:
+        raise ConfigError(f"windows must be at least 1; got {windows}.")
+    frame = data if isinstance(data, pd.DataFrame) else _read(data)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", LabcoatNotice)
+        panel = prepare(frame, target, time_column=time_column, series=series, horizon=horizon, freq=freq,
+                        known=known)
+    panel = with_holidays(panel, holidays)
+    notes = [str(w.message) for w in caught if issubclass(w.category, LabcoatNotice)]
+    findings = leaking_covariates(panel)
+    plan, too_short = plan_windows(panel, horizon, windows)
+    if not plan:
+        raise DataError(f"Every series is too short to forecast {horizon} steps with a backtest: the longest has "
+                        f"{int(panel.lengths.max())} values, at least {horizon + MIN_TRAIN} are needed. Give more "
+                        "history or a shorter horizon.")
+    if len(too_short):
+        notes.append(f"{len(too_short)} of {panel.n_series} series have fewer than {horizon + MIN_TRAIN} values; "
+                     "they are forecast by the average of their last values (window average), not by the ensemble")
+    tried = _available(select(candidates, seed), panel, notes)
+    trials = _search(tried, plan, horizon, clock, panel.n_series, quiet=quiet)
+    usable = [t for t in trials if t.status == "ok"]
+    if not usable:
+        raise DataError("No forecaster finished its backtest within the budget: " + "; ".join(
+            f"{t.candidate.name} {t.status}" for t in trials) + ". Give a larger budget.")
+    groups = group_of(panel)
+    weights = ensemble_weights(usable, plan, groups)
+    blended = {w.number: ensemble_forecast(usable, weights, groups, w) for w in plan}
+    rows = [{**leaderboard_row(t.candidate.name, t.forecasts, plan, seed=seed), "kind": t.candidate.kind,
+             "seconds": round(t.seconds, 2), "status": t.status, "fallbacks": t.fallbacks,
+             "weight": float(np.mean([w[i] for w in weights.values()]))} for i, t in enumerate(usable)]
+    rows += [{"candidate": t.candidate.name, "kind": t.candidate.kind, "seconds": round(t.seconds, 2),
+              "status": t.status} for t in trials if t.status != "ok"]
+    ensemble_row = {**leaderboard_row("ensemble", blended, plan, seed=seed), "kind": "ensemble", "status": "ok"}
+    honest = honest_score(usable, plan, groups, seed=seed)
+    leaderboard = pd.DataFrame([ensemble_row, *rows]).sort_values("mase", na_position="last", kind="stable")
+    covered = coverage(usable, plan, groups, horizon)
+    members_at = sorted({i for w in weights.values() for i in np.flatnonzero(w > 0)})
+    members = [usable[i].candidate for i in members_at]
+    for member in members:  # the global model learns again from the whole history
+        member.fit(panel, horizon)
+    model = ForecastModel(panel=panel, horizon=horizon, members=members,
+                          weights={g: w[members_at] for g, w in weights.items()},
+                          residuals=residual_quantiles(blended, plan, horizon), leaderboard=leaderboard,
+                          holidays=holidays)
+    if not [c for c in panel.known if not c.startswith("holiday_")] or future is not None:
+        model.stored = model._point(panel, horizon, model._future(panel, horizon, future))
+    model.info = {
+        "target": target, "time_column": time_column, "series": series, "horizon": horizon, "freq": panel.freq,
+        "frequency": FREQUENCY_WORDS.get(panel.freq.split("-")[0], panel.freq), "n_series": panel.n_series,
+        "rows": int(len(panel.frame)), "filled": panel.filled, "windows": len(plan),
+        "mase_season": mase_season(panel.freq), "static": list(panel.static), "known": list(panel.known),
+        "past": list(panel.past), "nonnegative": panel.nonnegative, "holidays": holidays,
+        "ensemble": {name: float(np.round(w[i], 3)) for g, w in weights.items() for i, name in
+                     enumerate(t.candidate.name for t in usable) if w[i] > 0 and g == min(weights)},
+        "ensemble_by_group": {("intermittent" if g else "regular"): {usable[i].candidate.name: float(round(w[i], 3))
+                                                                     for i in np.flatnonzero(w > 0)}
+                              for g, w in weights.items()},
+        "honest_estimate": honest, "coverage_80": None if covered is None else {"share": covered[0],
+                                                                              "values": covered[1]},
+        "findings": findings, "notes": notes, "budget": clock.budget, "seconds": round(clock.elapsed, 2), "seed": seed,
+    }
+    for note in [*findings, *notes]:
+        warnings.warn(note, LabcoatNotice, stacklevel=2)
+    return model
+
+
+def _read(data: str | Path) -> pd.DataFrame:
+    from labcoat.data.io import read_table
+
+    return read_table(data)
+
+
+def _available(candidates: list[Candidate], panel: Any, notes: list[str]) -> list[Candidate]:
+    """The candidates that apply to ``panel`` and whose library is installed (one notice
+    naming the extra when one is not)."""
+    missing = sorted({c.needs for c in candidates if c.needs and importlib.util.find_spec(c.needs) is None})
+    if missing:
+        notes.append(f"{' and '.join(missing)} not installed: only the baselines and the models that need "
+                     "neither are tried. Install them with: pip install 'labcoat[forecast]'")
+    return [c for c in candidates if (not c.needs or c.needs not in missing) and c.applies(panel)]
+
+
+def _search(candidates: list[Candidate], plan: list, horizon: int, clock: Clock, n_series: int, *,
+            quiet: bool) -> list[Trial]:
+    """Backtest the candidates in turn while the budget lasts (a share kept for the end); a
+    local model is first timed on a few series and skipped when all of them would not fit."""
+    trials: list[Trial] = []
+    reserve = FINAL_SHARE * (clock.budget or 0)
+    for candidate in candidates:
+        left = clock.remaining - reserve
+        if left <= 0:
+            trials.append(Trial(candidate, status="skipped: budget spent"))
+            continue
+        if candidate.kind == "local":
+            projected = _projected_seconds(candidate, plan, horizon, n_series)
+            if projected > left:
+                trials.append(Trial(candidate, status=f"skipped: would take ~{projected:.0f} s, {left:.0f} s left"))
+                continue
+        started = time.monotonic()
+        trial = run_trial(candidate, plan, horizon, deadline=started + left)
+        trials.append(trial)
+        if not quiet:
+            print(f"  backtest {candidate.name:16s} {trial.status[:60]:10s} {trial.seconds:6.1f} s, "
+                  f"{max(clock.remaining, 0):.0f} s left", file=sys.stderr, flush=True)
+    return trials
+
+
+def _projected_seconds(candidate: Candidate, plan: list, horizon: int, n_series: int) -> float:
+    """Seconds ``candidate`` would take on every window and the final forecast, timed on the
+    first :data:`SAMPLE` series of the latest window."""
+    window = plan[0]
+    sample = window.panel.take(np.arange(min(SAMPLE, window.panel.n_series)))
+    started = time.monotonic()
+    try:
+        candidate.predict(sample, horizon)
+    except Exception:  # it will fail again, and say why, in its trial
+        return 0.0
+    per_series = (time.monotonic() - started) / sample.n_series
+    return per_series * (sum(w.panel.n_series for w in plan) + n_series)

@@ -1,0 +1,274 @@
+"""Forecasting (task="forecast"): input checks, frequencies, the backtest's honesty, the
+conformal intervals' coverage, the model's files and the CLI."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import labcoat
+from labcoat.datasets import make_retail
+from labcoat.errors import ConfigError, DataError, LabcoatError, LabcoatNotice, TargetError
+from labcoat.tasks.forecast.backtest import plan_windows, run_trial
+from labcoat.tasks.forecast.candidates import Candidate
+from labcoat.tasks.forecast.data import TIME, prepare
+from labcoat.tasks.forecast.fit import fit_forecast
+from labcoat.tasks.forecast.metrics import owa, score
+from labcoat.tasks.forecast.model import ForecastModel
+from labcoat.tasks.forecast.periods import infer_frequency
+
+BASELINES = ["naive", "seasonal_naive", "window_average"]
+
+
+@pytest.fixture(scope="module")
+def retail() -> pd.DataFrame:
+    return make_retail(n_stores=2, n_items=3, days=150, seed=3)
+
+
+def _fit(frame: pd.DataFrame, **kwargs) -> ForecastModel:
+    settings = {"time_column": "date", "series": ["store", "item"], "horizon": 7, "budget": 60,
+                "candidates": BASELINES, "quiet": True, **kwargs}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LabcoatNotice)
+        return fit_forecast(frame, "sales", **settings)
+
+
+# ------------------------------------------------------------------------------ input
+@pytest.mark.parametrize("freq, expected", [("h", "h"), ("D", "D"), ("B", "B"), ("W-SUN", "W-SUN"), ("W-WED", "W-WED"),
+                                            ("MS", "MS"), ("ME", "ME"), ("QS-JAN", "QS"), ("YS-JAN", "YS"),
+                                            ("15min", "15min")])
+def test_frequency_is_inferred_even_with_gaps(freq, expected):
+    times = pd.date_range("2021-01-04", periods=40, freq=freq)
+    gappy = times.delete([5, 6, 17, 30])  # pandas' own inference gives up on these
+    assert infer_frequency([gappy, times[:10]]) == expected
+    assert infer_frequency([gappy]) == expected
+
+
+def test_missing_timestamps_are_filled_and_counted():
+    days = pd.date_range("2024-01-01", periods=30)
+    rows = pd.DataFrame({"day": days.delete([3, 4, 10]), "sales": np.arange(27.0) + 10})
+    with pytest.warns(LabcoatNotice, match="3 missing timestamps filled"):
+        panel = prepare(rows, "sales", time_column="day", horizon=3)
+    assert panel.filled == 3 and panel.lengths.tolist() == [30]
+    filled = panel.frame.set_index(TIME)["y"]
+    assert filled[pd.Timestamp("2024-01-04")] == pytest.approx(12.0 + 1 / 3)  # interpolated between 12 and 13
+
+
+@pytest.mark.parametrize("change, error, words", [
+    (lambda f: pd.concat([f, f.iloc[[0]]]), DataError, "share their series and time"),
+    (lambda f: f.assign(date=f["date"].astype(str).where(f.index != 4, "not a date")), DataError, "'not a date'"),
+    (lambda f: f.assign(sales=f["sales"].astype(object).where(f.index != 2, "n/a")), TargetError, "'n/a'"),
+    (lambda f: f.drop(columns="store"), DataError, "'store' is not in the data"),
+])
+def test_bad_input_is_a_clear_error(retail, change, error, words):
+    with pytest.raises(error, match=words):
+        prepare(change(retail), "sales", time_column="date", series=["store", "item"], horizon=7, quiet=True)
+
+
+@pytest.mark.parametrize("horizon", [0, -3, 2.5])
+def test_horizon_below_one_is_refused(retail, horizon):
+    with pytest.raises(ConfigError, match="horizon must be a whole number"):
+        prepare(retail, "sales", time_column="date", series=["store", "item"], horizon=horizon, quiet=True)
+
+
+def test_series_too_short_for_any_backtest_is_refused(retail):
+    with pytest.raises(DataError, match="too short to forecast 200 steps"):
+        _fit(retail, horizon=200)
+
+
+def test_short_series_fall_back_to_a_baseline_with_a_notice(retail):
+    short = pd.concat([retail, pd.DataFrame({"date": pd.date_range("2023-05-01", periods=6), "store": "store_9",
+                                             "item": "item_01", "sales": [3.0, 4, 5, 4, 3, 4]})])
+    with pytest.warns(LabcoatNotice, match="1 of 7 series have fewer than 11 values"):
+        model = fit_forecast(short, "sales", time_column="date", series=["store", "item"], horizon=7,
+                             budget=30, candidates=BASELINES, quiet=True)
+    out = model.forecast()
+    assert np.allclose(out[out["store"] == "store_9"]["forecast"], np.mean([3.0, 4, 5, 4, 3, 4]))  # a week, or all
+
+
+# ------------------------------------------------------------------------------ metrics
+def test_metrics_match_their_definitions():
+    actual, forecast = np.array([[10.0, 20.0]]), np.array([[12.0, 15.0]])
+    history = [np.array([1.0, 3.0, 2.0, 4.0])]  # in-sample naive MAE (season 1): (2 + 1 + 2) / 3
+    assert score("mase", actual, forecast, history, season=1).value == pytest.approx(3.5 / (5 / 3))
+    assert score("smape", actual, forecast, history, season=1).value == pytest.approx(
+        np.mean([200 * 2 / 22, 200 * 5 / 35]))
+    assert score("wape", actual, forecast, history, season=1).value == pytest.approx(7 / 30)
+    assert score("rmsse", actual, forecast, history, season=1).value == pytest.approx(
+        np.sqrt(np.mean([4, 25]) / np.mean([4, 1, 4])))
+    assert owa(1.0, 10.0, 2.0, 20.0) == pytest.approx(0.5)
+
+
+def test_every_score_has_an_interval_over_series(retail):
+    model = _fit(retail)
+    board = model.leaderboard.set_index("candidate")
+    for name in ("ensemble", *BASELINES):
+        row = board.loc[name]
+        assert row["mase_low"] <= row["mase"] <= row["mase_high"]
+        assert row["mase_low"] < row["mase_high"]
+
+
+# ------------------------------------------------------------------------------ honesty
+class Spy(Candidate):
+    """Remembers the last timestamp of every history it is given; forecasts naively."""
+
+    name = "spy"
+
+    def __init__(self) -> None:
+        self.seen: list[pd.Timestamp] = []
+
+    def predict(self, panel, horizon, future=None):
+        self.seen.append(panel.frame[TIME].max())
+        return np.repeat(panel.y[panel.indptr[1:] - 1][:, None], horizon, axis=1)
+
+
+def test_the_backtest_never_shows_a_forecaster_its_future(retail):
+    panel = prepare(retail, "sales", time_column="date", series=["store", "item"], horizon=7, quiet=True)
+    windows, _ = plan_windows(panel, 7, 3)
+    spy = Spy()
+    trial = run_trial(spy, windows, 7, deadline=float("inf"))
+    assert trial.status == "ok" and len(spy.seen) == 3
+    last = panel.frame[TIME].max()
+    for window, seen in zip(windows, spy.seen):
+        first_scored = last - pd.Timedelta(days=7 * window.number - 1)
+        assert seen < first_scored
+        assert seen == first_scored - pd.Timedelta(days=1)
+
+
+def test_a_covariate_leaking_the_next_value_is_named(retail):
+    leaky = retail.copy()
+    leaky["tomorrow"] = leaky.groupby(["store", "item"])["sales"].shift(-1).fillna(0) * 1.01
+    with pytest.warns(LabcoatNotice, match="'tomorrow' moves with the target one step ahead"):
+        model = fit_forecast(leaky, "sales", time_column="date", series=["store", "item"], horizon=7,
+                             known=["tomorrow"], budget=30, candidates=BASELINES, quiet=True)
+    assert any("tomorrow" in f for f in model.info["findings"])
+    clean = _fit(retail, known=["price", "promo"])
+    assert clean.info["findings"] == []
+
+
+# ------------------------------------------------------------------------------ intervals
+def test_80_percent_intervals_cover_about_80_percent_of_new_values():
+    rng = np.random.default_rng(7)
+    n, length, horizon = 150, 90, 8
+    walks = np.cumsum(rng.normal(0, 1, (n, length + horizon)), axis=1) + 50
+    days = pd.date_range("2024-01-01", periods=length + horizon)
+    rows = pd.DataFrame({"id": np.repeat(np.arange(n), length), "day": np.tile(days[:length], n),
+                         "y": walks[:, :length].ravel()})
+    model = fit_forecast(rows, "y", time_column="day", series=["id"], horizon=horizon, budget=60,
+                         candidates=["naive", "window_average"], quiet=True)
+    out = model.forecast(quantiles=(0.1, 0.9))
+    future = pd.DataFrame({"id": np.repeat(np.arange(n), horizon), "day": np.tile(days[length:], n),
+                           "actual": walks[:, length:].ravel()})
+    out = out.astype({"id": int}).merge(future, on=["id", "day"], validate="one_to_one")
+    assert len(out) == n * horizon
+    inside = (out["actual"] >= out["p10"]) & (out["actual"] <= out["p90"])
+    # 1,200 values from 150 independent walks: the share's standard error is about 0.02-0.03
+    assert 0.72 <= inside.mean() <= 0.88
+    assert 0.6 <= model.info["coverage_80"]["share"] <= 0.95
+
+
+def test_nonnegative_targets_get_nonnegative_forecasts_and_sorted_quantiles(retail):
+    out = _fit(retail).forecast(quantiles=(0.05, 0.5, 0.95))
+    assert (out[["forecast", "p5", "p50", "p95"]].to_numpy() >= 0).all()
+    assert (out["p5"] <= out["p50"]).all() and (out["p50"] <= out["p95"]).all()
+
+
+# ------------------------------------------------------------------------------ the model
+def test_statistical_and_global_models_with_known_covariates(retail, tmp_path):
+    future_rows = make_retail(n_stores=2, n_items=3, days=157, seed=3).iloc[:0]
+    model = _fit(retail, known=["price", "promo", "holiday"],
+                 candidates=["seasonal_naive", "auto_ets", "auto_theta", "croston", "lightgbm"])
+    board = model.leaderboard.set_index("candidate")
+    assert {"auto_ets", "auto_theta", "croston", "lightgbm"} <= set(board.index)
+    assert (board.loc[["auto_ets", "lightgbm"], "status"] == "ok").all()
+    with pytest.raises(DataError, match="known in advance: give their values"):
+        model.forecast()
+    last = retail["date"].max()
+    future = pd.DataFrame([{"store": s, "item": i, "date": last + pd.Timedelta(days=d), "price": 5.0, "promo": 0,
+                            "holiday": 0} for s in retail["store"].unique() for i in retail["item"].unique()
+                           for d in range(1, 8)])
+    with pytest.raises(DataError, match="miss 1 of the 42 steps ahead"):
+        model.forecast(future=future.iloc[1:])
+    out = model.forecast(future=future)
+    assert len(out) == 42 and out["date"].min() == last + pd.Timedelta(days=1)
+    assert np.isfinite(out["forecast"]).all()
+    path = model.save(tmp_path / "model")
+    again = labcoat.load(path)
+    assert isinstance(again, ForecastModel)
+    pd.testing.assert_frame_equal(again.forecast(future=future), out)
+    del future_rows
+
+
+def test_history_forecasts_from_newer_actuals_without_searching_again(retail):
+    older = retail[retail["date"] < retail["date"].max() - pd.Timedelta(days=13)]
+    model = _fit(older)
+    newer = retail[retail["date"] > older["date"].max()]
+    out = model.forecast(history=newer)
+    assert out["date"].min() == retail["date"].max() + pd.Timedelta(days=1)
+    refit = _fit(retail)
+    assert model.info["ensemble_by_group"] == _fit(older).info["ensemble_by_group"]  # search unchanged
+    assert len(out) == len(refit.forecast())
+
+
+def test_horizon_beyond_the_fitted_one_is_refused(retail):
+    with pytest.raises(ConfigError, match="fitted for a horizon of 7"):
+        _fit(retail).forecast(horizon=8)
+
+
+def test_options_of_other_tasks_are_refused(retail):
+    with pytest.raises(ConfigError, match="trials do not apply|trials does not apply"):
+        labcoat.fit(retail, "sales", task="forecast", time_column="date", horizon=7, trials=3, track=False)
+    with pytest.raises(ConfigError, match="costs"):
+        labcoat.fit(retail, "sales", task="forecast", time_column="date", horizon=7, costs="fp=1,fn=2", track=False)
+
+
+# ------------------------------------------------------------------------------ CLI
+def _cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "labcoat", *args], cwd=cwd, capture_output=True, text=True)
+
+
+def test_cli_fits_tracks_and_forecasts(retail, tmp_path):
+    retail.to_csv(tmp_path / "sales.csv", index=False)
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    done = _cli("fit", "sales.csv", "--target", "sales", "--task", "forecast", "--time-column", "date",
+                "--series", "store,item", "--horizon", "7", "--budget", "30", "--families", ",".join(BASELINES),
+                "--out", "model", "--tracking-uri", store, "--register", "demand", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Backtest leaderboard" in done.stdout and "Registered as" in done.stdout
+    out = _cli("forecast", "model", "-o", "next.csv", "--quantiles", "0.1,0.9", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    table = pd.read_csv(tmp_path / "next.csv")
+    assert table.columns.tolist() == ["store", "item", "date", "forecast", "p10", "p90"] and len(table) == 42
+    registered = _cli("forecast", "models:/demand/1", "--tracking-uri", store, cwd=tmp_path)
+    assert registered.returncode == 0, registered.stderr
+    assert pd.read_csv(__import__("io").StringIO(registered.stdout))["forecast"].tolist() == \
+        pytest.approx(table["forecast"].tolist())
+    info = _cli("info", "model", cwd=tmp_path)
+    assert info.returncode == 0 and "MASE" in info.stdout
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--horizon", "0"], "horizon must be a whole number"),
+    (["--horizon", "7", "--trials", "3"], "--trials do not apply"),
+    (["--horizon", "7", "--time-column", "nope"], "'nope' is not in the data"),
+])
+def test_cli_bad_forecast_settings_exit_2_without_a_traceback(retail, tmp_path, args, words):
+    retail.to_csv(tmp_path / "sales.csv", index=False)
+    base = ["fit", "sales.csv", "--target", "sales", "--task", "forecast", "--series", "store,item", "--no-track"]
+    if "--time-column" not in args:
+        base += ["--time-column", "date"]
+    done = _cli(*base, *args, cwd=tmp_path)
+    assert done.returncode == 2 and words in done.stderr and "Traceback" not in done.stderr
+
+
+def test_cli_forecast_refuses_a_row_model_and_predict_refuses_a_forecaster(retail, tmp_path, frame):
+    model = _fit(retail)
+    model.save(tmp_path / "forecaster")
+    done = _cli("predict", "forecaster", "x.csv", cwd=tmp_path)
+    assert done.returncode == 2 and "labcoat forecast forecaster" in done.stderr
+    assert issubclass(type(pytest.raises), object)  # keep pytest's name used
+    assert LabcoatError
