@@ -15,7 +15,7 @@ from labcoat.datasets import make_retail
 from labcoat.errors import ConfigError, DataError, LabcoatError, LabcoatNotice, TargetError
 from labcoat.tasks.forecast.backtest import plan_windows, run_trial
 from labcoat.tasks.forecast.candidates import Candidate
-from labcoat.tasks.forecast.data import TIME, prepare
+from labcoat.tasks.forecast.data import TARGET, TIME, prepare
 from labcoat.tasks.forecast.fit import fit_forecast
 from labcoat.tasks.forecast.metrics import owa, score
 from labcoat.tasks.forecast.model import ForecastModel
@@ -54,7 +54,7 @@ def test_missing_timestamps_are_filled_and_counted():
     with pytest.warns(LabcoatNotice, match="3 missing timestamps filled"):
         panel = prepare(rows, "sales", time_column="day", horizon=3)
     assert panel.filled == 3 and panel.lengths.tolist() == [30]
-    filled = panel.frame.set_index(TIME)["y"]
+    filled = panel.frame.set_index(TIME)[TARGET]
     assert filled[pd.Timestamp("2024-01-04")] == pytest.approx(12.0 + 1 / 3)  # interpolated between 12 and 13
 
 
@@ -249,6 +249,9 @@ def test_cli_fits_tracks_and_forecasts(retail, tmp_path):
         pytest.approx(table["forecast"].tolist())
     info = _cli("info", "model", cwd=tmp_path)
     assert info.returncode == 0 and "MASE" in info.stdout
+    assert (tmp_path / "model-reports" / "forecast_report.html").stat().st_size > 1_000_000  # plotly inlined
+    report = _cli("report", "model", "-o", "again.html", cwd=tmp_path)
+    assert report.returncode == 0 and (tmp_path / "again.html").is_file(), report.stderr
 
 
 @pytest.mark.parametrize("args, words", [
@@ -272,3 +275,70 @@ def test_cli_forecast_refuses_a_row_model_and_predict_refuses_a_forecaster(retai
     assert done.returncode == 2 and "labcoat forecast forecaster" in done.stderr
     assert issubclass(type(pytest.raises), object)  # keep pytest's name used
     assert LabcoatError
+
+
+# ------------------------------------------------------------------------------ service
+def test_served_forecast_equals_the_in_process_one_and_bad_requests_get_422(retail, tmp_path):
+    from test_serve import Server, call
+
+    model = _fit(retail, known=["promo"], candidates=["seasonal_naive", "lightgbm"])
+    model.save(tmp_path / "model")
+    last = retail["date"].max()
+    future = [{"store": "store_2", "item": "item_03", "date": str((last + pd.Timedelta(days=d)).date()), "promo": d % 2}
+              for d in range(1, 8)]
+    expected = model.forecast(series=[{"store": "store_2", "item": "item_03"}], future=pd.DataFrame(future),
+                              quantiles=(0.1, 0.9))
+    server = Server(str(tmp_path / "model"), tmp_path)
+    try:
+        status, body = call(server.port, "/forecast", {"series": [{"store": "store_2", "item": "item_03"}],
+                                                       "future": future, "quantiles": [0.1, 0.9]})
+        assert status == 200, body
+        got = pd.DataFrame(body["forecasts"])
+        assert got.columns.tolist() == ["store", "item", "date", "forecast", "p10", "p90"]
+        np.testing.assert_allclose(got[["forecast", "p10", "p90"]].to_numpy(),
+                                   expected[["forecast", "p10", "p90"]].to_numpy(), rtol=1e-9)
+        for request, words in [({"series": [{"store": "store_9", "item": "item_03"}], "future": future}, "store_9"),
+                               ({"horizon": 30, "future": future}, "horizon of 7"),
+                               ({"series": [{"store": "store_2", "item": "item_03"}]}, "promo"),
+                               ({"colour": "red"}, "unknown field")]:
+            status, body = call(server.port, "/forecast", request)
+            assert status == 422 and words in body["detail"][0]["msg"], (request, body)
+        assert call(server.port, "/schema")[1]["horizon"] == 7
+    finally:
+        server.stop()
+
+
+# ------------------------------------------------------------------------------ monitoring
+def test_monitor_compares_realised_error_with_the_backtest(retail, tmp_path):
+    full = make_retail(n_stores=2, n_items=3, days=157, seed=3)
+    cut = full["date"].max() - pd.Timedelta(days=7)
+    _fit(full[full["date"] <= cut]).save(tmp_path / "model")
+    actual = full[full["date"] > cut]
+    actual.to_csv(tmp_path / "actual.csv", index=False)
+    shifted = actual.assign(sales=actual["sales"] * 3 + 20)  # demand that left the model behind
+    shifted.to_csv(tmp_path / "shifted.csv", index=False)
+    same = _cli("monitor", "model", "--actuals", "actual.csv", "--json", cwd=tmp_path)
+    assert same.returncode == 0, same.stderr
+    document = __import__("json").loads(same.stdout)
+    assert document["series"] == 6 and document["values"] == 42 and not document["degraded"]
+    worse = _cli("monitor", "model", "--actuals", "shifted.csv", cwd=tmp_path)
+    assert worse.returncode == 1 and "Degraded" in worse.stdout, worse.stdout + worse.stderr
+    full[full["date"] <= cut].to_csv(tmp_path / "old.csv", index=False)
+    before = _cli("monitor", "model", "--actuals", "old.csv", cwd=tmp_path)
+    assert before.returncode == 2 and "None of the actuals falls" in before.stderr
+
+
+# ------------------------------------------------------------------------------ report
+def test_the_forecast_report_renders_offline_in_chromium(retail, tmp_path, browser):
+    from test_reports import open_offline
+
+    from labcoat.reports.forecast_report import write_forecast_report
+
+    path = write_forecast_report(_fit(retail), tmp_path)
+    errors, requests, state, plots, page = open_offline(browser, path, tmp_path / "forecast.png")
+    text = page.inner_text("body")
+    page.close()
+    assert errors == [] and state == "ready" and requests == [], errors
+    assert len(plots) == 4  # the largest, best and worst series, and the error by step
+    assert all(p["svg"] and p["drawn"] and p["width"] > 100 for p in plots), plots
+    assert "MASE" in text and "80% intervals held" in text

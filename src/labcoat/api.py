@@ -54,6 +54,22 @@ def load_tabular(path: str | Path, *, tracking_uri: str | None = None) -> Model:
     return model
 
 
+def load_forecaster(reference: str, tracking_uri: str | None = None) -> tuple[ForecastModel, str, str] | None:
+    """The forecast model at ``reference`` (a folder, ``runs:/`` or ``models:/`` URI) with its
+    name and version, or None when it holds a row model."""
+    if not reference.startswith(STORE_SCHEMES):
+        if not is_forecast_folder(reference):
+            return None
+        return ForecastModel.load(reference), Path(reference).resolve().name, "local"
+    model = load(reference, tracking_uri=tracking_uri)
+    if not isinstance(model, ForecastModel):
+        return None
+    from labcoat.tracking.registry import describe_reference
+
+    described = describe_reference(reference, tracking_uri)
+    return model, str(described["name"]), str(described["version"])
+
+
 def compare(*items: Model | str | Path | int, data: DataSource | None = None, seed: int = 0,
             tracking_uri: str | None = None) -> list[dict[str, Any]]:
     """Paired tests on the same folds, with Holm-adjusted p-values and a verdict in words.

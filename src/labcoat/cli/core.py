@@ -84,6 +84,7 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
         _fit_own(data, target, task=str(task), budget=budget, seed=seed, families=families, out=out,
                  tracking_uri=tracking_uri, experiment=experiment, register=register, no_track=no_track,
                  time_column=time_column, metric=metric, quiet=quiet, as_json=as_json,
+                 report_dir=None if no_report else reports or out.with_name(out.name + "-reports"),
                  options={"series": series.split(",") if series else (), "horizon": horizon, "freq": freq,
                           "known": known.split(",") if known else None, "holidays": holidays})
         return
@@ -131,7 +132,7 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
 def _fit_own(data: Optional[Path], target: str, *, task: str, budget: Optional[str], seed: int,
              families: Optional[str], out: Path, tracking_uri: Optional[str], experiment: str,
              register: Optional[str], no_track: bool, time_column: Optional[str], metric: Optional[str],
-             quiet: bool, as_json: bool, options: dict[str, Any]) -> None:
+             quiet: bool, as_json: bool, report_dir: Optional[Path], options: dict[str, Any]) -> None:
     """``labcoat fit --task forecast``: fit, save, say what was found."""
     import labcoat
     from labcoat.tracking.lineage import describe_source
@@ -151,7 +152,8 @@ def _fit_own(data: Optional[Path], target: str, *, task: str, budget: Optional[s
                             families=families.split(",") if families else None, quiet=quiet or as_json,
                             track=not no_track, tracking_uri=tracking_uri, experiment=experiment,
                             register=register, source=describe_source(data), time_column=time_column,
-                            metric=metric, **{k: v for k, v in options.items() if v is not None})
+                            metric=metric, report=report_dir is not None, report_dir=report_dir,
+                            **{k: v for k, v in options.items() if v is not None})
     path = model.save(out)
     if as_json:
         print(json.dumps({"model": str(path), "info": model.info,
@@ -160,6 +162,8 @@ def _fit_own(data: Optional[Path], target: str, *, task: str, budget: Optional[s
     show_notices(caught)
     _print_forecaster(model)
     print(f"Saved to {path}")
+    for written in model.info.get("reports", []):
+        print(f"Report: {written}")
     if model.info.get("run_id"):
         print(f"Recorded as run {model.info['run_id']} (labcoat runs show {model.info['run_id']})")
     if model.info.get("registered"):

@@ -38,12 +38,19 @@ def monitor(model: str = typer.Argument(..., help=MODEL_HELP),
             as_json: bool = typer.Option(False, "--json", help="Print the JSON document instead of the summary."),
             tracking_uri: Optional[str] = typer.Option(None, help=TRACKING_HELP),
             no_track: bool = typer.Option(False, "--no-track", help="Do not log the check as a tracking run."),
-            chunk_rows: int = typer.Option(100_000, help="Rows read at a time from --current.")) -> None:
+            chunk_rows: int = typer.Option(100_000, help="Rows read at a time from --current."),
+            actuals: Optional[Path] = typer.Option(None, "--actuals", help="Forecast models: the actual values "
+                                                   "of the forecast period (series, time and target columns)."),
+            tolerance: float = typer.Option(0.1, help="Forecast models: relative rise of MASE tolerated.")) -> None:
     """Check MODEL for drift (per column, dataset, predictions), schema violations and, with
     labels, a drop in performance. Exit code 0: nothing to act on; 1: drift or degradation;
     2: error."""
     from labcoat.lifecycle.check import monitor as check
+    from labcoat.api import load_forecaster
 
+    forecaster = load_forecaster(model, tracking_uri)
+    if forecaster is not None or actuals is not None:
+        _monitor_forecast(model, forecaster, actuals, tolerance, json_out, as_json)
     settings = _settings(options, share)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -64,6 +71,31 @@ def monitor(model: str = typer.Argument(..., help=MODEL_HELP),
             print(f"Report: {report}")
         if result.run_id:
             print(f"Recorded as run {result.run_id} (experiment labcoat-monitor)")
+    raise typer.Exit(code=result.exit_code)
+
+
+def _monitor_forecast(model: str, forecaster: Any, actuals: Optional[Path], tolerance: float,
+                      json_out: Optional[Path], as_json: bool) -> None:
+    """``labcoat monitor FORECAST_MODEL --actuals FILE``: realised error against the backtest's;
+    exits 0 (as promised), 1 (degraded) or 2 (error)."""
+    from labcoat.data.io import read_table
+    from labcoat.errors import ConfigError
+    from labcoat.tasks.forecast.monitor import check_actuals
+
+    if forecaster is None:
+        raise ConfigError(f"--actuals is for forecast models; '{model}' is a row model: use --current.")
+    if actuals is None:
+        raise ConfigError(f"'{model}' is a forecast model: give the actual values of its forecast period "
+                          "with --actuals FILE.")
+    result = check_actuals(forecaster[0], read_table(actuals), tolerance=tolerance)
+    document = result.to_dict()
+    if json_out is not None:
+        _write(json_out, json.dumps(document, indent=2))
+    if as_json:
+        print(json.dumps(document))
+    else:
+        for line in result.summary:
+            print(line)
     raise typer.Exit(code=result.exit_code)
 
 

@@ -39,9 +39,21 @@ def report(model: str = typer.Argument(..., help=MODEL_HELP),
     history, findings, data and a model card; with --data, also scored on those rows (and
     explained on them when fit left the explanations out to keep its budget).
     """
-    import labcoat
+    from labcoat.api import load_forecaster
     from labcoat.data.io import read_table
 
+    forecaster = load_forecaster(model, tracking_uri)
+    if forecaster is not None:
+        if data is not None:
+            from labcoat.errors import ConfigError
+
+            raise ConfigError("--data is for row models; check a forecast model on new actuals with "
+                              f"`labcoat monitor {model} --actuals FILE`.")
+        from labcoat.reports.forecast_report import forecast_report
+
+        html = forecast_report(forecaster[0])
+        _write(output, lambda: output.write_text(html, encoding="utf-8"))
+        return
     m = load_tabular(model, tracking_uri=tracking_uri)
     rows = read_table(data) if data is not None else None
     _write(output, lambda: m.report(output, data=rows))

@@ -41,15 +41,21 @@ def serve(model: str = typer.Argument(..., help=MODEL_HELP),
           follow_alias: bool = typer.Option(False, "--follow-alias",
                                             help="Watch the registry and swap in the alias's new version."),
           tracking_uri: Optional[str] = typer.Option(None, help="MLflow store or server of models:/ URIs.")) -> None:
-    """Serve MODEL over REST: /predict, /invocations (MLflow), /v2 (KServe), /metrics, /docs."""
+    """Serve MODEL over REST: /predict, /invocations (MLflow), /v2 (KServe), /metrics, /docs; a forecast
+    model: /forecast, /schema, /docs."""
     import tempfile
 
     import uvicorn
 
     from labcoat.serve.asgi import settings_to_env
+    from labcoat.errors import ConfigError
+    from labcoat.api import load_forecaster
     from labcoat.serve.service import load_served
 
-    load_served(model, tracking_uri)  # fail here, with a clear message, not in every worker
+    if load_forecaster(model, tracking_uri) is None:
+        load_served(model, tracking_uri)  # fail here, with a clear message, not in every worker
+    elif follow_alias or workers > 1:
+        raise ConfigError("A forecast model is served by one worker, without --follow-alias (not built yet).")
     if exposed(host) and not token:
         typer.echo(f"warning: serving on {host} without --token: anyone who can reach it can use it.", err=True)
     os.environ.update(settings_to_env({"model": model, "tracking_uri": tracking_uri, "token": token,

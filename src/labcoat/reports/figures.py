@@ -306,3 +306,27 @@ def partial_dependence(name: str, grid: Sequence[object], values: npt.ArrayLike,
     fig.update_xaxes(type=axis_type, automargin=True)
     fig.update_yaxes(automargin=True)
     return fig
+
+
+def forecast_band(history_x: Sequence[Any], history_y: Sequence[float], x: Sequence[Any], point: Sequence[float],
+                  low: Sequence[float], high: Sequence[float], *, title: str = "", y_title: str = "",
+                  band: str = "80% interval") -> Figure:
+    """A series' recent history, its point forecast and a shaded interval."""
+    go = _go()
+    fig = go.Figure()
+    fig.add_scatter(x=list(x) + list(x)[::-1], y=list(high) + list(low)[::-1], fill="toself",
+                    fillcolor="rgba(47,111,179,0.18)", line=dict(width=0), name=band, hoverinfo="skip")
+    fig.add_scatter(x=list(history_x), y=list(history_y), mode="lines", line=dict(color=GREY, width=1.6),
+                    name="history")
+    fig.add_scatter(x=list(x), y=list(point), mode="lines", line=dict(color=BLUE, width=2.2), name="forecast")
+    fig.update_layout(**_layout(title=dict(text=_clip(title, 60), font=dict(size=14), x=0.01, xanchor="left"),
+                                yaxis_title=y_title, legend=dict(orientation="h", y=-0.2), height=320))
+    return fig
+
+
+def by_step(steps: Sequence[int], values: Sequence[float], *, title: str = "", y_title: str = "") -> Figure:
+    """One value per forecast step (the error growing with the horizon)."""
+    go = _go()
+    fig = go.Figure(go.Bar(x=list(steps), y=list(values), marker_color=BLUE))
+    fig.update_layout(**_layout(title=title, xaxis_title="steps ahead", yaxis_title=y_title, showlegend=False))
+    return fig

@@ -36,6 +36,8 @@ def create_app_from_env() -> FastAPI:
 
     from labcoat.errors import LabcoatNotice
     from labcoat.serve.app import create_app
+    from labcoat.api import load_forecaster
+    from labcoat.serve.forecast_app import create_forecast_app
     from labcoat.serve.service import Service
 
     # Each request's flags are in its answer and in /metrics; as Python warnings on stderr
@@ -44,4 +46,10 @@ def create_app_from_env() -> FastAPI:
 
     settings = {key: cast(os.environ[_PREFIX + key.upper()]) for key, cast in _FIELDS.items()
                 if _PREFIX + key.upper() in os.environ}
-    return create_app(Service(settings.pop("model"), **settings))
+    reference = settings.pop("model")
+    forecaster = load_forecaster(reference, settings.get("tracking_uri"))
+    if forecaster is not None:
+        model, name, version = forecaster
+        return create_forecast_app(model, name=name, version=version, token=settings.get("token"),
+                                   log_path=settings.get("log_path", "predictions.db"))
+    return create_app(Service(reference, **settings))

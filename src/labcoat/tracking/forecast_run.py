@@ -27,8 +27,9 @@ SETTINGS = ("target", "time_column", "series", "horizon", "freq", "windows", "ma
 
 
 def record_forecast(model: ForecastModel, *, uri: str | None = None, experiment: str = store.EXPERIMENT,
-                    source: str = "in-memory", run_name: str | None = None) -> str:
-    """Write ``model``'s fit to the store at ``uri``; returns the run id."""
+                    source: str = "in-memory", run_name: str | None = None, report: Path | None = None) -> str:
+    """Write ``model``'s fit (and its ``report`` under ``reports/``) to the store at ``uri``;
+    returns the run id."""
     from mlflow.entities import Metric, Param, RunTag
 
     from labcoat.artifact import library_versions
@@ -73,6 +74,8 @@ def record_forecast(model: ForecastModel, *, uri: str | None = None, experiment:
             folder = Path(scratch)
             model.leaderboard.to_csv(folder / "leaderboard.csv", index=False)
             client.log_artifact(run_id, str(folder / "leaderboard.csv"))
+            if report is not None:
+                client.log_artifact(run_id, str(report), artifact_path="reports")
             model.save(folder / "model")
             client.log_artifacts(run_id, str(folder / "model"), artifact_path="model")
         client.set_terminated(run_id, "FINISHED")

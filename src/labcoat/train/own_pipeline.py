@@ -1,12 +1,14 @@
-"""``fit`` for the tasks with a pipeline of their own (:class:`labcoat.tasks.PipelineTask`,
-such as forecasting): their fit, then what every fitted model gets here: a tracked run and,
-when asked, a registered version.
+"""``fit`` for the tasks with a pipeline of their own (:class:`labcoat.tasks.PipelineTask`;
+forecasting is the one so far, and the report and run written here are its own): their fit,
+then what every fitted model gets: a report, a tracked run and, when asked, a registered
+version.
 
 Settings of ``fit`` that only the tabular pipeline has (trials, executors, holdouts, folds by
 time) are refused with a message rather than ignored.
 """
 from __future__ import annotations
 
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -17,14 +19,16 @@ from labcoat.tasks import PipelineTask
 
 #: ``fit``'s settings that the row tasks' pipeline has and these tasks do not, with their defaults.
 TABULAR_ONLY = {"trials": None, "n_jobs": None, "executor": None, "ray_address": None, "callbacks": (),
-                "strict": False, "test": None, "holdout": "auto", "split": "random", "report_dir": None}
+                "strict": False, "test": None, "holdout": "auto", "split": "random"}
 
 
 def fit_own_pipeline(task: PipelineTask, data: DataSource, target: str, *, track: bool, tracking_uri: str | None,
                      experiment: str, register: str | None, source: str | None, families: Any,
-                     options: dict[str, Any], unused: dict[str, Any], **settings: Any) -> Any:
-    """Fit ``task`` on ``data`` and record it; ``unused`` holds fit's tabular-only settings
-    as given (any not at its default is refused)."""
+                     report: bool, report_dir: str | Path | None, options: dict[str, Any], unused: dict[str, Any],
+                     **settings: Any) -> Any:
+    """Fit ``task`` on ``data``, write its report (to ``report_dir``, and to the run when
+    tracked) and record it; ``unused`` holds fit's tabular-only settings as given (any not at
+    its default is refused)."""
     given = [name for name, value in unused.items() if value != TABULAR_ONLY[name]
              and not (name == "callbacks" and not value)]
     if given:
@@ -43,19 +47,33 @@ def fit_own_pipeline(task: PipelineTask, data: DataSource, target: str, *, track
 
         client_check = store.client(tracking_uri)
     model = task.fit(data, target, candidates=families, **settings, **options)
-    if client_check is not None:
-        from labcoat.tracking.forecast_run import record_forecast
-        from labcoat.tracking.lineage import describe_source
+    written = None
+    with tempfile.TemporaryDirectory(prefix="labcoat-reports-") as scratch:
+        if report and (report_dir is not None or client_check is not None):
+            from labcoat.reports.forecast_report import write_forecast_report
 
-        started = time.monotonic()
-        run_id = record_forecast(model, uri=tracking_uri, experiment=experiment,
-                                 source=source or describe_source(data),
-                                 run_name=f"{target} {Path(data).stem if isinstance(data, (str, Path)) else ''}".strip())
-        model.info["run_id"] = run_id
-        if register:
-            from labcoat.tracking.registry import register as register_version
-
-            model.info["registered"] = {"name": register,
-                                        "version": register_version(f"runs:/{run_id}/model", register, tracking_uri)}
-        model.info["tracking_seconds"] = round(time.monotonic() - started, 3)
+            written = write_forecast_report(model, report_dir or scratch)
+            if report_dir is not None:
+                model.info["reports"] = [str(written)]
+        if client_check is not None:
+            model.info["run_id"] = _record(model, data, target, tracking_uri, experiment, source, register, written)
     return model
+
+
+def _record(model: Any, data: DataSource, target: str, tracking_uri: str | None, experiment: str,
+            source: str | None, register: str | None, report: Path | None) -> str:
+    """The tracked run (and registered version) of ``model``; returns the run id."""
+    from labcoat.tracking.forecast_run import record_forecast
+    from labcoat.tracking.lineage import describe_source
+
+    started = time.monotonic()
+    run_id = record_forecast(model, uri=tracking_uri, experiment=experiment, source=source or describe_source(data),
+                             run_name=f"{target} {Path(data).stem if isinstance(data, (str, Path)) else ''}".strip(),
+                             report=report)
+    if register:
+        from labcoat.tracking.registry import register as register_version
+
+        model.info["registered"] = {"name": register,
+                                    "version": register_version(f"runs:/{run_id}/model", register, tracking_uri)}
+    model.info["tracking_seconds"] = round(time.monotonic() - started, 3)
+    return run_id

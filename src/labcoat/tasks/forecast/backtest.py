@@ -152,6 +152,16 @@ def greedy_weights(trials: Sequence[Trial], windows: Sequence[Window], rows: np.
     return counts / counts.sum()
 
 
+def series_errors(forecasts: dict[int, np.ndarray], windows: Sequence[Window], n_series: int) -> np.ndarray:
+    """Each series' MASE averaged over the windows it is in (NaN where it is in none)."""
+    total, count = np.zeros(n_series), np.zeros(n_series)
+    for window in windows:
+        np.add.at(total, window.series, scaled_errors(forecasts[window.number], window).mean(axis=1))
+        np.add.at(count, window.series, 1)
+    with np.errstate(invalid="ignore"):
+        return total / np.where(count > 0, count, np.nan)
+
+
 def blend(trials: Sequence[Trial], weights: np.ndarray, window: Window) -> np.ndarray:
     return sum(w * t.forecasts[window.number] for t, w in zip(trials, weights) if w > 0)
 

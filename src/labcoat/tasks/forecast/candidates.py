@@ -19,6 +19,7 @@ Examples
 from __future__ import annotations
 
 import math
+import os
 import time
 import warnings
 from abc import ABC, abstractmethod
@@ -31,6 +32,16 @@ import pandas as pd
 from labcoat.errors import ConfigError
 from labcoat.tasks.forecast.data import KEY, TARGET, TIME, Panel
 from labcoat.tasks.forecast.periods import family, seasons
+
+
+def statsforecast_models() -> Any:
+    """``statsforecast.models``, with numba's compiled functions cached on disk: statsforecast
+    leaves the cache off (``NIXTLA_NUMBA_CACHE``), so each new process would spend seconds per
+    model compiling (AutoCES: ~20 s) inside the user's budget. Set before the first import."""
+    os.environ.setdefault("NIXTLA_NUMBA_CACHE", "1")
+    import statsforecast.models
+
+    return statsforecast.models
 
 
 def main_season(panel: Panel, length: int | None = None, *, cap: int | None = None) -> int:
@@ -213,18 +224,14 @@ class ETS(Local):
     season_cap = 24
 
     def build(self, season: int) -> Any:
-        from statsforecast.models import AutoETS
-
-        return AutoETS(season_length=season)
+        return statsforecast_models().AutoETS(season_length=season)
 
 
 class Theta(Local):
     name = "auto_theta"
 
     def build(self, season: int) -> Any:
-        from statsforecast.models import AutoTheta
-
-        return AutoTheta(season_length=season)
+        return statsforecast_models().AutoTheta(season_length=season)
 
 
 class ARIMA(Local):
@@ -233,9 +240,7 @@ class ARIMA(Local):
     min_length = 12
 
     def build(self, season: int) -> Any:
-        from statsforecast.models import AutoARIMA
-
-        return AutoARIMA(season_length=season)
+        return statsforecast_models().AutoARIMA(season_length=season)
 
 
 class CES(Local):
@@ -243,9 +248,7 @@ class CES(Local):
     season_cap = 24
 
     def build(self, season: int) -> Any:
-        from statsforecast.models import AutoCES
-
-        return AutoCES(season_length=season)
+        return statsforecast_models().AutoCES(season_length=season)
 
 
 class MSTLModel(Local):
@@ -264,8 +267,7 @@ class MSTLModel(Local):
         raise NotImplementedError
 
     def predict(self, panel: Panel, horizon: int, future: pd.DataFrame | None = None) -> np.ndarray:
-        from statsforecast.models import MSTL, AutoETS
-
+        models = statsforecast_models()
         self.fallbacks = 0
         out = np.empty((panel.n_series, horizon))
         built: dict[tuple[int, ...], Any] = {}
@@ -279,7 +281,7 @@ class MSTLModel(Local):
                 self.fallbacks += 1
                 continue
             if periods not in built:
-                built[periods] = MSTL(season_length=list(periods), trend_forecaster=AutoETS(model="ZZN"))
+                built[periods] = models.MSTL(season_length=list(periods), trend_forecaster=models.AutoETS(model="ZZN"))
             out[i] = self._one(built[periods], y, horizon)
         return out
 
@@ -304,36 +306,28 @@ class Croston(Intermittent):
     name = "croston"
 
     def build(self, season: int) -> Any:
-        from statsforecast.models import CrostonOptimized
-
-        return CrostonOptimized()
+        return statsforecast_models().CrostonOptimized()
 
 
 class ADIDA(Intermittent):
     name = "adida"
 
     def build(self, season: int) -> Any:
-        from statsforecast.models import ADIDA as Model
-
-        return Model()
+        return statsforecast_models().ADIDA()
 
 
 class IMAPA(Intermittent):
     name = "imapa"
 
     def build(self, season: int) -> Any:
-        from statsforecast.models import IMAPA as Model
-
-        return Model()
+        return statsforecast_models().IMAPA()
 
 
 class TSB(Intermittent):
     name = "tsb"
 
     def build(self, season: int) -> Any:
-        from statsforecast.models import TSB as Model
-
-        return Model(alpha_d=0.2, alpha_p=0.2)
+        return statsforecast_models().TSB(alpha_d=0.2, alpha_p=0.2)
 
 
 # ---------------------------------------------------------------------------------- global model
@@ -418,8 +412,10 @@ class GlobalLightGBM(Candidate):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             predicted = self.forecaster.predict(horizon, new_df=frame, X_df=x_future)
-        values = predicted.pivot(index=KEY, columns=TIME, values="lgbm")
-        return values.loc[panel.keys].to_numpy(dtype=float)
+        # Series end at different times: each series' steps in order, not a pivot on time.
+        ordered = predicted.sort_values([KEY, TIME], kind="stable")
+        steps = {key: group.to_numpy(dtype=float) for key, group in ordered.groupby(KEY, sort=False)["lgbm"]}
+        return np.stack([steps[key] for key in panel.keys])
 
 
 #: Every candidate, cheapest first (the order in which the budget admits them).

@@ -28,9 +28,9 @@ from labcoat.errors import ConfigError, DataError, LabcoatNotice, TargetError, d
 from labcoat.tasks.forecast.periods import FREQUENCY_WORDS, check_frequency, infer_frequency
 
 #: The series key column of a panel's frame (the id columns joined).
-KEY = "unique_id"
+KEY = "__series__"
 #: The time and target columns of a panel's frame.
-TIME, TARGET = "ds", "y"
+TIME, TARGET = "__time__", "__target__"
 #: The key of a table without series columns (one series).
 SINGLE = "series"
 

@@ -27,7 +27,7 @@ from labcoat.errors import ConfigError, DataError, LabcoatNotice
 from labcoat.search.budget import Clock, parse_budget
 from labcoat.tasks.forecast.backtest import (MIN_TRAIN, Trial, coverage, ensemble_forecast, ensemble_weights,
                                              group_of, honest_score, leaderboard_row, plan_windows,
-                                             residual_quantiles, run_trial)
+                                             residual_quantiles, run_trial, scaled_errors, series_errors)
 from labcoat.tasks.forecast.candidates import Candidate, select
 from labcoat.tasks.forecast.data import prepare
 from labcoat.tasks.forecast.guards import leaking_covariates
@@ -101,6 +101,7 @@ def fit_forecast(data: pd.DataFrame | str | Path, target: str, *, time_column: s
                           weights={g: w[members_at] for g, w in weights.items()},
                           residuals=residual_quantiles(blended, plan, horizon), leaderboard=leaderboard,
                           holidays=holidays)
+    model.series_mase = series_errors(blended, plan, panel.n_series)
     if not [c for c in panel.known if not c.startswith("holiday_")] or future is not None:
         model.stored = model._point(panel, horizon, model._future(panel, horizon, future))
     model.info = {
@@ -116,6 +117,7 @@ def fit_forecast(data: pd.DataFrame | str | Path, target: str, *, time_column: s
                               for g, w in weights.items()},
         "honest_estimate": honest, "coverage_80": None if covered is None else {"share": covered[0],
                                                                               "values": covered[1]},
+        "error_by_step": [float(v) for v in np.concatenate([scaled_errors(blended[w.number], w) for w in plan]).mean(axis=0)],
         "findings": findings, "notes": notes, "budget": clock.budget, "seconds": round(clock.elapsed, 2), "seed": seed,
     }
     for note in [*findings, *notes]:
@@ -151,9 +153,11 @@ def _search(candidates: list[Candidate], plan: list, horizon: int, clock: Clock,
             trials.append(Trial(candidate, status="skipped: budget spent"))
             continue
         if candidate.kind == "local":
-            projected = _projected_seconds(candidate, plan, horizon, n_series)
+            projected = _projected_seconds(candidate, plan, horizon, n_series, left)
+            left = clock.remaining - reserve
             if projected > left:
-                trials.append(Trial(candidate, status=f"skipped: would take ~{projected:.0f} s, {left:.0f} s left"))
+                estimate = "more than a third of that on 10 series" if projected == float("inf") else f"~{projected:.0f} s"
+                trials.append(Trial(candidate, status=f"skipped: would take {estimate}, {max(left, 0):.0f} s left"))
                 continue
         started = time.monotonic()
         trial = run_trial(candidate, plan, horizon, deadline=started + left)
@@ -164,15 +168,27 @@ def _search(candidates: list[Candidate], plan: list, horizon: int, clock: Clock,
     return trials
 
 
-def _projected_seconds(candidate: Candidate, plan: list, horizon: int, n_series: int) -> float:
-    """Seconds ``candidate`` would take on every window and the final forecast, timed on the
-    first :data:`SAMPLE` series of the latest window."""
+def _projected_seconds(candidate: Candidate, plan: list, horizon: int, n_series: int, left: float) -> float:
+    """Seconds ``candidate`` would take on every window and the final forecast. Timed on one
+    series first (statsforecast's functions are compiled on first use: seconds that are not
+    per series); when that already fits, it is run; else on :data:`SAMPLE` more series, given
+    at most a third of the time ``left`` (inf when even that is not enough)."""
     window = plan[0]
-    sample = window.panel.take(np.arange(min(SAMPLE, window.panel.n_series)))
-    started = time.monotonic()
+    n = window.panel.n_series
+    fits = sum(w.panel.n_series for w in plan) + n_series
     try:
+        started = time.monotonic()
+        candidate.predict(window.panel.take(np.arange(1)), horizon)
+        if (time.monotonic() - started) * fits <= left or n < 2:
+            return 0.0
+        sample = window.panel.take(np.arange(1, min(SAMPLE + 1, n)))
+        started = time.monotonic()
+        candidate.deadline = started + left / 3  # type: ignore[attr-defined]
         candidate.predict(sample, horizon)
+    except TimeoutError:
+        return float("inf")
     except Exception:  # it will fail again, and say why, in its trial
         return 0.0
-    per_series = (time.monotonic() - started) / sample.n_series
-    return per_series * (sum(w.panel.n_series for w in plan) + n_series)
+    finally:
+        candidate.deadline = None  # type: ignore[attr-defined]
+    return (time.monotonic() - started) / sample.n_series * fits

@@ -12,7 +12,7 @@ Examples
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,8 @@ class ForecastModel:
     info: dict[str, Any] = field(default_factory=dict)
     holidays: str | None = None
     stored: np.ndarray | None = None
+    #: Each series' mean MASE over the backtest windows (NaN: too short for any window).
+    series_mase: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     task = KIND
 
@@ -60,14 +62,16 @@ class ForecastModel:
     # ------------------------------------------------------------------ forecasting
     def forecast(self, horizon: int | None = None, future: pd.DataFrame | str | Path | None = None,
                  history: pd.DataFrame | str | Path | None = None,
-                 quantiles: Sequence[float] = (0.1, 0.5, 0.9)) -> pd.DataFrame:
+                 quantiles: Sequence[float] = (0.1, 0.5, 0.9),
+                 series: pd.DataFrame | Sequence[Mapping[str, Any]] | None = None) -> pd.DataFrame:
         """The next ``horizon`` steps (default: the fitted horizon) of every series, one row per
         series and step: the series columns, the time column, ``forecast`` (the point forecast)
         and one column per quantile (``p10`` for 0.1).
 
         ``history`` adds newer actuals (rows of the training table's columns; a row for a
         series and time already known replaces it) and forecasts from them without searching
-        again; ``future`` gives the known-in-advance covariates of the steps ahead.
+        again; ``future`` gives the known-in-advance covariates of the steps ahead; ``series``
+        (rows of the series columns) limits the forecast to those series.
         """
         steps = self.horizon if horizon is None else horizon
         if not isinstance(steps, (int, np.integer)) or steps < 1:
@@ -76,10 +80,13 @@ class ForecastModel:
             raise ConfigError(f"This model was fitted for a horizon of {self.horizon} steps (its intervals are "
                               f"calibrated that far); {steps} were asked. Fit again with horizon={steps}.")
         levels = _check_quantiles(quantiles)
-        panel = self.panel if history is None else self._with_history(_read(history, "history"))
+        chosen = None if series is None else self.positions(series)
+        panel = self.panel if chosen is None else self.panel.take(chosen)
+        if history is not None:
+            panel = self._with_history(panel, _read(history, "history"))
         future_rows = self._future(panel, steps, None if future is None else _read(future, "future"))
         if self.stored is not None and history is None and future is None:
-            point = self.stored[:, :steps]
+            point = self.stored[:, :steps] if chosen is None else self.stored[chosen, :steps]
         else:
             point = self._point(panel, steps, future_rows)
         scale = scales(panel.histories(), mase_season(panel.freq))
@@ -114,17 +121,41 @@ class ForecastModel:
             out[quantile_name(level)] = bands[:, :, j].ravel()
         return out
 
+    def positions(self, series: pd.DataFrame | Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """The panel positions of the series named by rows of their id columns, or a
+        :class:`DataError` naming the first unknown one."""
+        wanted = series if isinstance(series, pd.DataFrame) else pd.DataFrame(list(series))
+        columns = list(self.panel.series)
+        if not columns:
+            return np.zeros(len(wanted) or 1, dtype=int)[:1]
+        absent = [c for c in columns if c not in wanted.columns]
+        if absent:
+            raise DataError(f"Name each series by its column(s) {', '.join(columns)}; missing: {', '.join(absent)}.")
+        keys = wanted[columns].astype(str).agg("/".join, axis=1) if len(columns) > 1 else wanted[columns[0]].astype(str)
+        index = pd.Index(self.panel.keys)
+        found = index.get_indexer(keys)
+        if (found < 0).any():
+            unknown = wanted.iloc[int(np.flatnonzero(found < 0)[0])][columns].to_dict()
+            raise DataError(f"Series {unknown} is not one this model was fitted on ({self.panel.n_series} series); "
+                            "refit with its history to forecast it.")
+        return found
+
     # ------------------------------------------------------------------ new data
-    def _with_history(self, rows: pd.DataFrame) -> Panel:
-        """The training history with ``rows`` added (a known series and time is replaced)."""
-        panel = self.panel
+    def _with_history(self, panel: Panel, rows: pd.DataFrame) -> Panel:
+        """``panel``'s history with ``rows`` added (a known series and time is replaced); rows
+        of other series are refused."""
         columns = [*panel.series, panel.time_column, panel.target, *panel.static, *panel.known, *panel.past]
         columns = [c for c in columns if not c.startswith("holiday_")]
         missing = [c for c in (*panel.series, panel.time_column, panel.target) if c not in rows.columns]
         if missing:
             raise DataError(f"The history rows lack column(s) {', '.join(missing)}; give the training table's "
                             "series, time and target columns.")
-        known = self._training_table()
+        self.positions(rows[list(panel.series)].drop_duplicates()) if panel.series else None
+        known = self._training_table(panel)
+        if panel.series:
+            keep = pd.MultiIndex.from_frame(rows[list(panel.series)].astype(str)).isin(
+                pd.MultiIndex.from_frame(panel.ids[list(panel.series)].astype(str)))
+            rows = rows[keep]
         combined = pd.concat([known, rows[[c for c in columns if c in rows.columns]]], ignore_index=True)
         combined[panel.time_column] = pd.to_datetime(combined[panel.time_column], format="mixed")
         combined = combined.drop_duplicates([*panel.series, panel.time_column], keep="last")
@@ -133,8 +164,8 @@ class ForecastModel:
                           known=[c for c in panel.known if not c.startswith("holiday_")], quiet=True)
         return with_holidays(updated, self.holidays)
 
-    def _training_table(self) -> pd.DataFrame:
-        panel = self.panel
+    @staticmethod
+    def _training_table(panel: Panel) -> pd.DataFrame:
         table = panel.frame.rename(columns={TIME: panel.time_column, TARGET: panel.target})
         if panel.series:
             table = table.merge(panel.ids, on=KEY, how="left")
