@@ -70,7 +70,7 @@ def load_forecaster(reference: str, tracking_uri: str | None = None) -> tuple[Fo
     return model, str(described["name"]), str(described["version"])
 
 
-def compare(*items: Model | str | Path | int, data: DataSource | None = None, seed: int = 0,
+def compare(*items: Model | ForecastModel | str | Path | int, data: DataSource | None = None, seed: int = 0,
             tracking_uri: str | None = None) -> list[dict[str, Any]]:
     """Paired tests on the same folds, with Holm-adjusted p-values and a verdict in words.
 
@@ -94,9 +94,13 @@ def compare(*items: Model | str | Path | int, data: DataSource | None = None, se
         from labcoat.errors import ConfigError
 
         raise ConfigError("Give at least two models, or a model and two of its families or trials.")
-    if not all(isinstance(i, Model) or is_model_reference(i) for i in items):
-        first = items[0] if isinstance(items[0], Model) else load_tabular(cast("str | Path", items[0]),
-                                                                  tracking_uri=tracking_uri)
+    if not all(isinstance(i, (Model, ForecastModel)) or is_model_reference(i) for i in items):
+        first = items[0] if isinstance(items[0], (Model, ForecastModel)) else load(
+            cast("str | Path", items[0]), tracking_uri=tracking_uri)
+        if isinstance(first, ForecastModel):
+            from labcoat.tasks.forecast.compare import compare_candidates
+
+            return compare_candidates(first, *(str(i) for i in items[1:]))
         return compare_trials(first, *cast("tuple[str | int, ...]", items[1:]))
     models = [i if isinstance(i, Model) else load_tabular(cast("str | Path", i), tracking_uri=tracking_uri)
               for i in items]

@@ -68,7 +68,7 @@ def pairwise(scores: list[tuple[str, Sequence[float]]], fold_rows: Sequence[floa
             raise ConfigError(f"{name_a} and {name_b} do not share at least 2 complete folds (a holdout plan, "
                               "used from 100,000 rows, or a stopped trial), so their scores cannot be paired.")
         tested.append((name_a, name_b, paired_test(a, b, n_train, n_test)))
-    return _adjusted(tested, metric, greater_is_better)
+    return adjusted_verdicts(tested, metric, greater_is_better)
 
 
 def bootstrap_pairwise(y: np.ndarray, predictions: list[tuple[str, np.ndarray]], metric: Metric, *,
@@ -92,10 +92,10 @@ def bootstrap_pairwise(y: np.ndarray, predictions: list[tuple[str, np.ndarray]],
         boot = paired_bootstrap(y, a, b, metric, stratify=stratify, seed=seed)
         low, high = sorted((sign * boot.low, sign * boot.high))
         tested.append((name_a, name_b, Comparison(sign * boot.difference, low, high, boot.two_sided_p_value())))
-    return _adjusted(tested, metric.name, metric.greater_is_better)
+    return adjusted_verdicts(tested, metric.name, metric.greater_is_better)
 
 
-def _adjusted(tested: list[tuple[str, str, Comparison]], metric: str, greater_is_better: bool) -> list[dict[str, Any]]:
+def adjusted_verdicts(tested: list[tuple[str, str, Comparison]], metric: str, greater_is_better: bool) -> list[dict[str, Any]]:
     """The tested pairs with Holm-adjusted p-values (when more than one) and their verdicts."""
     adjusted = holm([r.p_value for _, _, r in tested]) if len(tested) > 1 else [tested[0][2].p_value]
     out = []

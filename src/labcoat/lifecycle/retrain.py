@@ -152,7 +152,8 @@ def run_retrain(model: str, data: DataSource, *, budget: float | str | None = No
                 source: str | None = None) -> RetrainDecision:
     """:func:`retrain` without printing the summary (the CLI prints notices first); ``progress``
     shows the challenger's search."""
-    from labcoat.api import load_tabular
+    from labcoat.api import load, load_tabular
+    from labcoat.tasks.forecast.model import ForecastModel
     from labcoat.tracking.registry import describe_reference, promote
 
     check_policy(policy)
@@ -162,6 +163,19 @@ def run_retrain(model: str, data: DataSource, *, budget: float | str | None = No
     found = describe_reference(reference, tracking_uri)
     name, champion_version = found["name"], found["version"]
     _notice_if_not_champion(name, champion_version, tracking_uri)
+    loaded = load(reference, tracking_uri=tracking_uri)
+    if isinstance(loaded, ForecastModel):
+        from labcoat.data.io import read_table
+        from labcoat.lifecycle.retrain_forecast import retrain_forecast
+
+        decision = retrain_forecast(loaded, data if isinstance(data, pd.DataFrame) else read_table(data), name=name,
+                                    champion_version=champion_version, budget=budget, policy=policy, margin=margin,
+                                    seed=seed, tracking_uri=tracking_uri, report=report, progress=progress,
+                                    source=source or _source(data, 0))
+        from labcoat.tracking.decision import record_decision
+
+        decision.run_id = record_decision(decision, tracking_uri)
+        return decision
     champion = load_tabular(reference, tracking_uri=tracking_uri)
     settings = fit_settings(champion)
     seed = int(settings["seed"] if seed is None else seed)

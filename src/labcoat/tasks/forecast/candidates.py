@@ -23,7 +23,7 @@ import os
 import time
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -439,5 +439,3 @@ def select(names: Sequence[str] | None, seed: int = 0, n_jobs: int = 1) -> list[
         raise ConfigError(f"Unknown forecaster(s) {unknown}; choose from {', '.join(known)}.")
     return [known[n] for n in names]
 
-
-Predictor = Callable[[Panel, int], np.ndarray]

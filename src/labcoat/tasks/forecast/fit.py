@@ -102,6 +102,7 @@ def fit_forecast(data: pd.DataFrame | str | Path, target: str, *, time_column: s
                           residuals=residual_quantiles(blended, plan, horizon), leaderboard=leaderboard,
                           holidays=holidays)
     model.series_mase = series_errors(blended, plan, panel.n_series)
+    model.candidate_errors = {t.candidate.name: series_errors(t.forecasts, plan, panel.n_series) for t in usable}
     if not [c for c in panel.known if not c.startswith("holiday_")] or future is not None:
         model.stored = model._point(panel, horizon, model._future(panel, horizon, future))
     model.info = {

@@ -52,6 +52,8 @@ class ForecastModel:
     stored: np.ndarray | None = None
     #: Each series' mean MASE over the backtest windows (NaN: too short for any window).
     series_mase: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: The same for every forecaster that finished its backtest (for ``labcoat compare``).
+    candidate_errors: dict[str, np.ndarray] = field(default_factory=dict)
 
     task = KIND
 
@@ -150,7 +152,8 @@ class ForecastModel:
         if missing:
             raise DataError(f"The history rows lack column(s) {', '.join(missing)}; give the training table's "
                             "series, time and target columns.")
-        self.positions(rows[list(panel.series)].drop_duplicates()) if panel.series else None
+        if panel.series:  # a series the model was not fitted on is refused, named
+            self.positions(rows[list(panel.series)].drop_duplicates())
         known = self._training_table(panel)
         if panel.series:
             keep = pd.MultiIndex.from_frame(rows[list(panel.series)].astype(str)).isin(
