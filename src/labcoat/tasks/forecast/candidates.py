@@ -44,6 +44,11 @@ def statsforecast_models() -> Any:
     return statsforecast.models
 
 
+#: Local models run in worker processes from this many series on (below, the processes' start
+#: and statsforecast's import in each cost more than they save).
+PARALLEL_SERIES = 200
+
+
 def main_season(panel: Panel, length: int | None = None, *, cap: int | None = None) -> int:
     """The seasonal period a local model uses: the frequency's main one when the history holds
     two full seasons (and it is at most ``cap``), else 1."""
@@ -177,33 +182,53 @@ class Local(Candidate):
     #: The shortest history (in seasons of the main period, or values) it is tried on.
     min_length: ClassVar[int] = 8
 
-    def __init__(self) -> None:
+    def __init__(self, n_jobs: int = 1) -> None:
         self.fallbacks = 0
         self.deadline: float | None = None
+        self.n_jobs = n_jobs
 
     @abstractmethod
-    def build(self, season: int) -> Any:
-        """The statsforecast model for a series with seasonal period ``season``."""
+    def build(self, season: Any) -> Any:
+        """The statsforecast model for series of :meth:`spec` ``season`` (None: the naive forecast)."""
+
+    def spec(self, panel: Panel, y: np.ndarray) -> Any:
+        """What the model of series ``y`` depends on: its seasonal period."""
+        return main_season(panel, len(y), cap=self.season_cap)
 
     def applies(self, panel: Panel) -> bool:
         return int(panel.lengths.max()) >= self.min_length
 
     def predict(self, panel: Panel, horizon: int, future: pd.DataFrame | None = None) -> np.ndarray:
+        """Every series in turn; from :data:`PARALLEL_SERIES` series on, in ``n_jobs`` worker
+        processes (chunks of series; the deadline holds in each)."""
+        histories = panel.histories()
+        seasons_ = [self.spec(panel, y) for y in histories]
+        if self.n_jobs > 1 and panel.n_series >= PARALLEL_SERIES:
+            from joblib import Parallel, delayed
+
+            chunks = np.array_split(np.arange(panel.n_series), 4 * self.n_jobs)
+            parts = Parallel(n_jobs=self.n_jobs, backend="loky")(
+                delayed(self._chunk)([histories[i] for i in c], [seasons_[i] for i in c], horizon) for c in chunks)
+            self.fallbacks = sum(f for _, f in parts)
+            return np.concatenate([values for values, _ in parts])
+        values, self.fallbacks = self._chunk(histories, seasons_, horizon)
+        return values
+
+    def _chunk(self, histories: Sequence[np.ndarray], seasons_: Sequence[Any], horizon: int) -> tuple[np.ndarray, int]:
+        """Forecasts of ``histories`` (and how many fell back to naive), stopping at the deadline."""
         self.fallbacks = 0
-        out = np.empty((panel.n_series, horizon))
-        models: dict[int, Any] = {}
-        for i in range(panel.n_series):
+        out = np.empty((len(histories), horizon))
+        models: dict[Any, Any] = {}
+        for i, (y, season) in enumerate(zip(histories, seasons_)):
             if self.deadline is not None and time.monotonic() > self.deadline:
                 raise TimeoutError(self.name)
-            y = panel.values(i)
-            season = main_season(panel, len(y), cap=self.season_cap)
             if season not in models:
                 models[season] = self.build(season)
             out[i] = self._one(models[season], y, horizon)
-        return out
+        return out, self.fallbacks
 
     def _one(self, model: Any, y: np.ndarray, horizon: int) -> np.ndarray:
-        if len(y) < self.min_length or np.ptp(y) == 0:
+        if model is None or len(y) < self.min_length or np.ptp(y) == 0:
             self.fallbacks += 1
             return np.full(horizon, y[-1])
         try:
@@ -223,14 +248,14 @@ class ETS(Local):
     name = "auto_ets"
     season_cap = 24
 
-    def build(self, season: int) -> Any:
+    def build(self, season: Any) -> Any:
         return statsforecast_models().AutoETS(season_length=season)
 
 
 class Theta(Local):
     name = "auto_theta"
 
-    def build(self, season: int) -> Any:
+    def build(self, season: Any) -> Any:
         return statsforecast_models().AutoTheta(season_length=season)
 
 
@@ -239,7 +264,7 @@ class ARIMA(Local):
     season_cap = 24
     min_length = 12
 
-    def build(self, season: int) -> Any:
+    def build(self, season: Any) -> Any:
         return statsforecast_models().AutoARIMA(season_length=season)
 
 
@@ -247,7 +272,7 @@ class CES(Local):
     name = "auto_ces"
     season_cap = 24
 
-    def build(self, season: int) -> Any:
+    def build(self, season: Any) -> Any:
         return statsforecast_models().AutoCES(season_length=season)
 
 
@@ -260,30 +285,17 @@ class MSTLModel(Local):
         return len(self._periods(int(panel.lengths.min()), panel.freq)) >= 2
 
     @staticmethod
-    def _periods(length: int, freq: str) -> list[int]:
-        return [s for s in seasons(freq) if length >= 2 * s]
+    def _periods(length: int, freq: str) -> tuple[int, ...]:
+        return tuple(s for s in seasons(freq) if length >= 2 * s)
 
-    def build(self, season: int) -> Any:  # periods depend on the series' length: see predict
-        raise NotImplementedError
+    def spec(self, panel: Panel, y: np.ndarray) -> Any:
+        return self._periods(len(y), panel.freq)
 
-    def predict(self, panel: Panel, horizon: int, future: pd.DataFrame | None = None) -> np.ndarray:
+    def build(self, season: Any) -> Any:
+        if not season:
+            return None
         models = statsforecast_models()
-        self.fallbacks = 0
-        out = np.empty((panel.n_series, horizon))
-        built: dict[tuple[int, ...], Any] = {}
-        for i in range(panel.n_series):
-            if self.deadline is not None and time.monotonic() > self.deadline:
-                raise TimeoutError(self.name)
-            y = panel.values(i)
-            periods = tuple(self._periods(len(y), panel.freq))
-            if not periods:
-                out[i] = y[-1]
-                self.fallbacks += 1
-                continue
-            if periods not in built:
-                built[periods] = models.MSTL(season_length=list(periods), trend_forecaster=models.AutoETS(model="ZZN"))
-            out[i] = self._one(built[periods], y, horizon)
-        return out
+        return models.MSTL(season_length=list(season), trend_forecaster=models.AutoETS(model="ZZN"))
 
 
 class Intermittent(Local):
@@ -305,28 +317,28 @@ class Intermittent(Local):
 class Croston(Intermittent):
     name = "croston"
 
-    def build(self, season: int) -> Any:
+    def build(self, season: Any) -> Any:
         return statsforecast_models().CrostonOptimized()
 
 
 class ADIDA(Intermittent):
     name = "adida"
 
-    def build(self, season: int) -> Any:
+    def build(self, season: Any) -> Any:
         return statsforecast_models().ADIDA()
 
 
 class IMAPA(Intermittent):
     name = "imapa"
 
-    def build(self, season: int) -> Any:
+    def build(self, season: Any) -> Any:
         return statsforecast_models().IMAPA()
 
 
 class TSB(Intermittent):
     name = "tsb"
 
-    def build(self, season: int) -> Any:
+    def build(self, season: Any) -> Any:
         return statsforecast_models().TSB(alpha_d=0.2, alpha_p=0.2)
 
 
@@ -421,7 +433,7 @@ class GlobalLightGBM(Candidate):
 #: Every candidate, cheapest first (the order in which the budget admits them).
 def all_candidates(seed: int = 0, n_jobs: int = 1) -> list[Candidate]:
     return [Naive(), SeasonalNaive(), WindowAverage(), Naive2(), GlobalLightGBM(seed=seed, n_jobs=n_jobs),
-            Theta(), ETS(), Croston(), ADIDA(), IMAPA(), TSB(), MSTLModel(), ARIMA(), CES()]
+            *(local(n_jobs) for local in (Theta, ETS, Croston, ADIDA, IMAPA, TSB, MSTLModel, ARIMA, CES))]
 
 
 def candidate_names() -> list[str]:

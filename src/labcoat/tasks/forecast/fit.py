@@ -46,11 +46,12 @@ def fit_forecast(data: pd.DataFrame | str | Path, target: str, *, time_column: s
                  series: Sequence[str] | str = (), freq: str | None = None, known: Sequence[str] | None = None,
                  holidays: str | None = None, future: pd.DataFrame | None = None, budget: float | str | None = None,
                  candidates: Sequence[str] | None = None, windows: int = WINDOWS, metric: str | None = None,
-                 seed: int = 0, quiet: bool = False) -> ForecastModel:
+                 seed: int = 0, n_jobs: int | None = None, quiet: bool = False) -> ForecastModel:
     """Fit a forecaster of ``target`` for the next ``horizon`` steps of every series.
 
     See :func:`labcoat.fit` (``task="forecast"``) for the parameters; ``candidates`` names the
-    forecasters tried (default: all that apply, cheapest first, as long as the budget lasts).
+    forecasters tried (default: all that apply, cheapest first, as long as the budget lasts);
+    ``n_jobs`` the cores the local models and LightGBM use (default: those idle now).
     """
     clock = Clock(parse_budget(budget) if budget is not None else 60.0)
     series = [s.strip() for s in series.split(",")] if isinstance(series, str) else list(series)
@@ -75,7 +76,9 @@ def fit_forecast(data: pd.DataFrame | str | Path, target: str, *, time_column: s
     if len(too_short):
         notes.append(f"{len(too_short)} of {panel.n_series} series have fewer than {horizon + MIN_TRAIN} values; "
                      "they are forecast by the average of their last values (window average), not by the ensemble")
-    tried = _available(select(candidates, seed), panel, notes)
+    from labcoat.search.cores import idle_cores
+
+    tried = _available(select(candidates, seed, n_jobs or idle_cores()), panel, notes)
     trials = _search(tried, plan, horizon, clock, panel.n_series, quiet=quiet)
     usable = [t for t in trials if t.status == "ok"]
     if not usable:
