@@ -147,3 +147,17 @@ def test_the_cli_prints_it(churn, tmp_path):
                           "--trials", "1", "--no-track"], cwd=tmp_path, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert "suspected leakage: column 'closing_note': alone it reaches ROC AUC" in " ".join(run.stderr.split())
+
+
+def test_the_profile_and_the_report_summary_show_it(churn):
+    import labcoat
+    from labcoat.reports import model_report
+    from labcoat.reports.profile import profile_report
+
+    leaky = churn.assign(closing_note=noisy_copy(churn["churned"], 0.96))
+    page = profile_report(leaky, "churned")
+    assert "suspected leakage" in page and "closing_note" in page
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LabcoatNotice)
+        model = labcoat.fit(leaky, "churned", trials=1, families=["linear"], quiet=True, track=False, report=False)
+    assert "point(s) to look at, first: suspected leakage" in model_report(model)

@@ -388,9 +388,16 @@ def data_findings(frame: pd.DataFrame, target: str, schema: Schema) -> list[dict
 
     from labcoat.guards import check_data
 
+    from labcoat.guards_effect import check_effect
+    from labcoat.tasks import get_task
+
     extra = {"schema": schema} if "schema" in inspect.signature(check_data).parameters else {}
+    found = check_data(frame, target, schema.task, **extra)
+    if "leakage" in get_task(schema.task).guards:  # and by their effect, as fit checks them
+        named = {f.column for f in found if f.check == "leakage" and f.column}
+        found += check_effect(frame, target, schema.task, schema=schema, exclude=named)
     return [{"severity": f.severity, "check": f.check, "column": f.column,
-             "text": f"{f.evidence} {f.fix}"} for f in check_data(frame, target, schema.task, **extra)]
+             "text": f"{f.evidence} {f.fix}"} for f in found]
 
 
 # ---------------------------------------------------------------------- words

@@ -39,6 +39,10 @@ def summary_sentences(m: dict[str, Any]) -> list[str]:
     if serious:
         out.append(f"Warning: {len(serious)} serious problem(s) in the data, first: "
                    f"{serious[0]['check']} — {serious[0]['text'][:160]} (see Findings).")
+    elif any(f["severity"] == "medium" for f in m["findings"]):
+        first = next(f for f in m["findings"] if f["severity"] == "medium")
+        out.append(f"The data checks raised {len(m['findings'])} point(s) to look at, first: "
+                   f"{first['check']} — {first['text'][:160]} (see Findings).")
     elif m["findings"]:
         out.append(f"The data checks raised {len(m['findings'])} minor point(s); see Findings.")
     else:
