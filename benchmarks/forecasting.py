@@ -54,10 +54,18 @@ train = pd.read_parquet(task["train"])
 started = time.monotonic()
 model = labcoat.fit(train, "y", task="forecast", time_column="ds", series=["unique_id"], horizon=task["horizon"],
                     freq=task["freq"], budget=task["budget"], quiet=True, track=False, report=False)
+seconds = time.monotonic() - started
 out = model.forecast(quantiles=(0.1, 0.5, 0.9)).rename(columns={"forecast": "mean"})
 out.to_parquet(task["out"])
-json.dump({"seconds": time.monotonic() - started, "version": labcoat.__version__,
-           "ensemble": model.info["ensemble_by_group"]}, open(task["out"] + ".json", "w"))
+model.save(task["out"] + ".model")
+loaded = labcoat.load(task["out"] + ".model")
+one = [{"unique_id": str(train["unique_id"].iloc[0])}]
+times = []
+for _ in range(50):
+    t = time.perf_counter(); loaded.forecast(series=one); times.append(time.perf_counter() - t)
+times.sort()
+json.dump({"seconds": seconds, "version": labcoat.__version__, "ensemble": model.info["ensemble_by_group"],
+           "one_series_ms": 1000 * times[len(times) // 2]}, open(task["out"] + ".json", "w"))
 """,
     "statsforecast": """
 import json, sys, time
@@ -162,6 +170,43 @@ def run(system: str, train: Path, out: Path, *, freq: str, horizon: int, season:
     return {**json.loads(Path(str(out) + ".json").read_text()), "wall": wall}
 
 
+def served_latency(model: Path, series: str, requests: int = 200) -> tuple[float, float]:
+    """p50 and p95 milliseconds of ``POST /forecast`` for one series, ``labcoat serve`` on
+    127.0.0.1 (one worker), after a warm-up."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    labcoat = Path(sys.executable).parent / "labcoat"
+    with tempfile.TemporaryDirectory() as scratch:
+        server = subprocess.Popen([str(labcoat), "serve", str(model), "--port", str(port), "--log",
+                                   str(Path(scratch) / "log.db")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            body = json.dumps({"series": [{"unique_id": series}]}).encode()
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/forecast", data=body,
+                                             headers={"Content-Type": "application/json"})
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    urllib.request.urlopen(request, timeout=5).read()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+            times = []
+            for _ in range(requests):
+                started = time.perf_counter()
+                urllib.request.urlopen(request, timeout=5).read()
+                times.append(time.perf_counter() - started)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    return 1000 * float(np.percentile(times, 50)), 1000 * float(np.percentile(times, 95))
+
+
 def seasonal_naive(train: pd.DataFrame, horizon: int, m: int, freq: str) -> pd.DataFrame:
     rows = []
     for key, group in train.groupby("unique_id", sort=False):
@@ -237,6 +282,14 @@ def render(results: list[dict], budget: float) -> str:
         lines.append(f"| {r['dataset']} | {r['series']} | {r['horizon']} | {r['system']} | {r['mase']:.4f} | "
                      f"{r['smape']:.3f} | {r.get('owa', float('nan')):.4f} | {r['wql']:.4f} | "
                      f"{100 * r['coverage_80']:.1f}% | {r.get('wall', 0):.0f} | {r.get('rss_mb', 0):.0f} |")
+    served = [r for r in results if "serve_p50_ms" in r]
+    if served:
+        lines += ["", "labcoat's model once saved and loaded: one series' forecast (`model.forecast(series=[...])`, "
+                  "median of 50) and `POST /forecast` for one series on `labcoat serve` (127.0.0.1, one worker, "
+                  "200 requests after a warm-up). Targets: 20 ms and p50 30 ms.", "",
+                  "| dataset | one series, in process ms | POST /forecast p50 ms | p95 ms |", "|---|---:|---:|---:|"]
+        lines += [f"| {r['dataset']} | {r['one_series_ms']:.1f} | {r['serve_p50_ms']:.1f} | {r['serve_p95_ms']:.1f} |"
+                  for r in served]
     return "\n".join(lines)
 
 
@@ -264,6 +317,9 @@ def main(argv: list[str] | None = None) -> None:
                 info = run(system, path, out, freq=freq, horizon=horizon, season=season, budget=args.budget)
                 row = {"dataset": name, "series": train["unique_id"].nunique(), "horizon": horizon, "system": system,
                        **info, "rss_mb": max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024}
+                if system == "labcoat" and "error" not in info:
+                    row["serve_p50_ms"], row["serve_p95_ms"] = served_latency(
+                        Path(str(out) + ".model"), str(train["unique_id"].iloc[0]))
                 if "error" not in info:
                     forecast = (seasonal_naive(train, horizon, season if season > 1 else
                                                {"h": 24, "D": 7}.get(freq, 1), freq)

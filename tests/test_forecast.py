@@ -374,3 +374,12 @@ def test_retrain_a_forecast_champion_behind_the_gate(tmp_path):
     assert decision["metric"] == "mase" and decision["holdout_rows"] == 42 and decision["challenger_version"] == "2"
     assert decision["ci_low"] <= decision["difference"] <= decision["ci_high"]
     assert decision["decision"] in ("promoted", "kept")
+
+
+def test_holidays_become_a_known_covariate_computed_for_the_future(retail):
+    model = _fit(retail, holidays="US", candidates=["seasonal_naive", "lightgbm"])
+    assert model.info["known"] == ["holiday_US"]
+    out = model.forecast()  # nothing to give: the calendar is known
+    assert len(out) == 42 and np.isfinite(out["forecast"]).all()
+    with pytest.raises(ConfigError, match="No holiday calendar for country 'XX'"):
+        _fit(retail, holidays="XX")

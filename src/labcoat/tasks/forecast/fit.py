@@ -114,8 +114,6 @@ def fit_forecast(data: pd.DataFrame | str | Path, target: str, *, time_column: s
         "rows": int(len(panel.frame)), "filled": panel.filled, "windows": len(plan),
         "mase_season": mase_season(panel.freq), "static": list(panel.static), "known": list(panel.known),
         "past": list(panel.past), "nonnegative": panel.nonnegative, "holidays": holidays,
-        "ensemble": {name: float(np.round(w[i], 3)) for g, w in weights.items() for i, name in
-                     enumerate(t.candidate.name for t in usable) if w[i] > 0 and g == min(weights)},
         "ensemble_by_group": {("intermittent" if g else "regular"): {usable[i].candidate.name: float(round(w[i], 3))
                                                                      for i in np.flatnonzero(w > 0)}
                               for g, w in weights.items()},
