@@ -15,6 +15,7 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -232,3 +233,32 @@ def test_without_an_address_a_local_ray_instance_is_started_and_stopped(tmp_path
     assert out.returncode == 0, out.stderr
     described, initialized, children = out.stdout.strip().splitlines()[-1].rsplit(" ", 2)
     assert described.startswith("ray local instance (") and (initialized, children) == ("False", "0")
+
+
+def test_a_forecast_sends_its_series_to_the_cluster(cluster):
+    import ray
+    from ray.util.state import list_tasks
+
+    from labcoat.tasks.forecast.candidates import PARALLEL_SERIES
+
+    rng = np.random.default_rng(0)
+    n = PARALLEL_SERIES + 10
+    days = pd.date_range("2024-01-01", periods=40)
+    rows = pd.DataFrame({"shop": np.repeat(np.arange(n), 40), "day": np.tile(days, n),
+                         "sales": (20 + np.cumsum(rng.normal(0, 1, (n, 40)), axis=1)).ravel()})
+    settings = dict(target="sales", task="forecast", time_column="day", series=["shop"], horizon=4, budget=120,
+                    families=["naive", "auto_theta"], track=False, report=False, quiet=True)
+    model = labcoat.fit(rows, **settings, executor="ray", ray_address=cluster.address)
+    assert not ray.is_initialized()
+    assert model.info["executor"] == "ray"
+    assert (model.leaderboard.set_index("candidate").loc["auto_theta", "status"] == "ok")
+
+    def ours():
+        found = list_tasks(address=cluster.dashboard_url, filters=[("state", "=", "FINISHED")], limit=1000,
+                           raise_on_missing_output=False)
+        return [t for t in found if t.name == "labcoat-forecast-auto_theta"]
+
+    done = eventually(lambda: rows_ if len(rows_ := ours()) >= 8 else [])
+    assert len(done) >= 8  # 4 chunks per CPU, for each backtest window and the final forecast
+    local = labcoat.fit(rows, **settings, n_jobs=1)
+    pd.testing.assert_frame_equal(model.forecast(), local.forecast())

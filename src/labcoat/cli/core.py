@@ -74,9 +74,9 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
 
     if pipeline_task(task) is not None:
         given = {"--trials": trials, "--calibrate": calibrate, "--costs": costs, "--threshold-metric": threshold_metric,
-                 "--test": test, "--ray-address": ray_address, "--sql": sql,
+                 "--test": test, "--sql": sql,
                  "--holdout": None if holdout == "auto" else holdout, "--split": None if split == "random" else split,
-                 "--executor": None if executor == "local" else executor, "--strict": strict or None}
+                 "--strict": strict or None}
         refused = [name for name, value in given.items() if value is not None]
         if refused:
             err(f"{', '.join(refused)} do not apply to --task {task}; drop them.")
@@ -85,6 +85,7 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
                  tracking_uri=tracking_uri, experiment=experiment, register=register, no_track=no_track,
                  time_column=time_column, metric=metric, quiet=quiet, as_json=as_json,
                  report_dir=None if no_report else reports or out.with_name(out.name + "-reports"), n_jobs=n_jobs,
+                 executor=executor, ray_address=ray_address,
                  options={"series": series.split(",") if series else (), "horizon": horizon, "freq": freq,
                           "known": known.split(",") if known else None, "holidays": holidays})
         return
@@ -132,8 +133,8 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
 def _fit_own(data: Optional[Path], target: str, *, task: str, budget: Optional[str], seed: int,
              families: Optional[str], out: Path, tracking_uri: Optional[str], experiment: str,
              register: Optional[str], no_track: bool, time_column: Optional[str], metric: Optional[str],
-             quiet: bool, as_json: bool, report_dir: Optional[Path], n_jobs: Optional[int],
-             options: dict[str, Any]) -> None:
+             quiet: bool, as_json: bool, report_dir: Optional[Path], n_jobs: Optional[int], executor: str,
+             ray_address: Optional[str], options: dict[str, Any]) -> None:
     """``labcoat fit --task forecast``: fit, save, say what was found."""
     import labcoat
     from labcoat.tracking.lineage import describe_source
@@ -154,6 +155,7 @@ def _fit_own(data: Optional[Path], target: str, *, task: str, budget: Optional[s
                             track=not no_track, tracking_uri=tracking_uri, experiment=experiment,
                             register=register, source=describe_source(data), time_column=time_column,
                             metric=metric, report=report_dir is not None, report_dir=report_dir, n_jobs=n_jobs,
+                            executor=executor, ray_address=ray_address,
                             **{k: v for k, v in options.items() if v is not None})
     path = model.save(out)
     if as_json:

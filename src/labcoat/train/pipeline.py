@@ -137,8 +137,8 @@ def fit(data: DataSource, target: str, *, budget: float | str | None = None, tri
             own, data, target, track=track, tracking_uri=tracking_uri, experiment=experiment, register=register,
             source=source, families=families, options=options, budget=budget, seed=seed, quiet=quiet,
             time_column=time_column, metric=metric, report=report, report_dir=report_dir, n_jobs=n_jobs,
-            unused={"trials": trials, "executor": executor, "ray_address": ray_address,
-                    "callbacks": callbacks, "strict": strict, "test": test, "holdout": holdout, "split": split})
+            executor=executor, ray_address=ray_address,
+            unused={"trials": trials, "callbacks": callbacks, "strict": strict, "test": test, "holdout": holdout, "split": split})
     clock = Clock(parse_budget(budget) if budget is not None or trials is not None else DEFAULT_BUDGET)
     trials = _check_trials(trials)
     runner = get_executor(executor, n_jobs=n_jobs, address=ray_address)

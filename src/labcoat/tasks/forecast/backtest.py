@@ -86,8 +86,8 @@ def run_trial(candidate: Candidate, windows: Sequence[Window], horizon: int, *, 
     started = time.monotonic()
     try:
         for window in windows:
-            if hasattr(candidate, "deadline"):
-                candidate.deadline = deadline
+            if hasattr(candidate, "deadline"):  # as wall-clock time, which holds on other machines too
+                candidate.deadline = time.time() + (deadline - time.monotonic())
             candidate.fit(window.panel, horizon)
             trial.forecasts[window.number] = _finite(candidate.predict(window.panel, horizon, window.future), window)
             trial.fallbacks += int(getattr(candidate, "fallbacks", 0))

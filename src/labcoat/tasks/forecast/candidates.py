@@ -23,7 +23,7 @@ import os
 import time
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -184,8 +184,11 @@ class Local(Candidate):
 
     def __init__(self, n_jobs: int = 1) -> None:
         self.fallbacks = 0
+        #: Wall-clock time (``time.time()``: it holds on other machines too) to stop at.
         self.deadline: float | None = None
         self.n_jobs = n_jobs
+        #: Runs chunks of series elsewhere (``distributed.on_ray``); None: here, or in processes.
+        self.mapper: Callable[[Local, list[tuple[list[np.ndarray], list[Any], int]]], list[Any]] | None = None
 
     @abstractmethod
     def build(self, season: Any) -> Any:
@@ -204,11 +207,14 @@ class Local(Candidate):
         histories = panel.histories()
         seasons_ = [self.spec(panel, y) for y in histories]
         if self.n_jobs > 1 and panel.n_series >= PARALLEL_SERIES:
-            from joblib import Parallel, delayed
+            chunks = [([histories[i] for i in c], [seasons_[i] for i in c], horizon)
+                      for c in np.array_split(np.arange(panel.n_series), 4 * self.n_jobs)]
+            if self.mapper is not None:
+                parts = self.mapper(self, chunks)
+            else:
+                from joblib import Parallel, delayed
 
-            chunks = np.array_split(np.arange(panel.n_series), 4 * self.n_jobs)
-            parts = Parallel(n_jobs=self.n_jobs, backend="loky")(
-                delayed(self._chunk)([histories[i] for i in c], [seasons_[i] for i in c], horizon) for c in chunks)
+                parts = Parallel(n_jobs=self.n_jobs, backend="loky")(delayed(self._chunk)(*c) for c in chunks)
             self.fallbacks = sum(f for _, f in parts)
             return np.concatenate([values for values, _ in parts])
         values, self.fallbacks = self._chunk(histories, seasons_, horizon)
@@ -220,7 +226,7 @@ class Local(Candidate):
         out = np.empty((len(histories), horizon))
         models: dict[Any, Any] = {}
         for i, (y, season) in enumerate(zip(histories, seasons_)):
-            if self.deadline is not None and time.monotonic() > self.deadline:
+            if self.deadline is not None and time.time() > self.deadline:
                 raise TimeoutError(self.name)
             if season not in models:
                 models[season] = self.build(season)

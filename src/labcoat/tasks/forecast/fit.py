@@ -17,6 +17,7 @@ import sys
 import time
 import warnings
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +47,15 @@ def fit_forecast(data: pd.DataFrame | str | Path, target: str, *, time_column: s
                  series: Sequence[str] | str = (), freq: str | None = None, known: Sequence[str] | None = None,
                  holidays: str | None = None, future: pd.DataFrame | None = None, budget: float | str | None = None,
                  candidates: Sequence[str] | None = None, windows: int = WINDOWS, metric: str | None = None,
-                 seed: int = 0, n_jobs: int | None = None, quiet: bool = False) -> ForecastModel:
+                 seed: int = 0, n_jobs: int | None = None, executor: str | None = None,
+                 ray_address: str | None = None, quiet: bool = False) -> ForecastModel:
     """Fit a forecaster of ``target`` for the next ``horizon`` steps of every series.
 
     See :func:`labcoat.fit` (``task="forecast"``) for the parameters; ``candidates`` names the
     forecasters tried (default: all that apply, cheapest first, as long as the budget lasts);
-    ``n_jobs`` the cores the local models and LightGBM use (default: those idle now).
+    ``n_jobs`` the cores the local models and LightGBM use (default: those idle now);
+    ``executor="ray"`` sends the local models' series to the Ray cluster at ``ray_address``
+    (:mod:`.distributed`).
     """
     clock = Clock(parse_budget(budget) if budget is not None else 60.0)
     series = [s.strip() for s in series.split(",")] if isinstance(series, str) else list(series)
@@ -67,7 +71,6 @@ def fit_forecast(data: pd.DataFrame | str | Path, target: str, *, time_column: s
                         known=known)
     panel = with_holidays(panel, holidays)
     notes = [str(w.message) for w in caught if issubclass(w.category, LabcoatNotice)]
-    findings = leaking_covariates(panel)
     plan, too_short = plan_windows(panel, horizon, windows)
     if not plan:
         raise DataError(f"Every series is too short to forecast {horizon} steps with a backtest: the longest has "
@@ -79,6 +82,23 @@ def fit_forecast(data: pd.DataFrame | str | Path, target: str, *, time_column: s
     from labcoat.search.cores import idle_cores
 
     tried = _available(select(candidates, seed, n_jobs or idle_cores()), panel, notes)
+    if executor not in (None, "local", "ray"):
+        raise ConfigError(f"Unknown executor {executor!r}. Use 'local' or 'ray'.")
+    with ExitStack() as stack:
+        if executor == "ray":
+            from labcoat.tasks.forecast.distributed import on_ray
+
+            stack.enter_context(on_ray(ray_address, tried))
+        return _fit(panel, plan, too_short, tried, clock, horizon=horizon, holidays=holidays, future=future,
+                    seed=seed, quiet=quiet, notes=notes, target=target, time_column=time_column, series=series,
+                    executor=executor or "local")
+
+
+def _fit(panel: Any, plan: list, too_short: np.ndarray, tried: list[Candidate], clock: Clock, *, horizon: int,
+         holidays: str | None, future: pd.DataFrame | None, seed: int, quiet: bool, notes: list[str], target: str,
+         time_column: str, series: list[str], executor: str) -> ForecastModel:
+    """The search, the ensemble and the final model (see :func:`fit_forecast`)."""
+    findings = leaking_covariates(panel)
     trials = _search(tried, plan, horizon, clock, panel.n_series, quiet=quiet)
     usable = [t for t in trials if t.status == "ok"]
     if not usable:
@@ -120,7 +140,7 @@ def fit_forecast(data: pd.DataFrame | str | Path, target: str, *, time_column: s
         "honest_estimate": honest, "coverage_80": None if covered is None else {"share": covered[0],
                                                                               "values": covered[1]},
         "error_by_step": [float(v) for v in np.concatenate([scaled_errors(blended[w.number], w) for w in plan]).mean(axis=0)],
-        "findings": findings, "notes": notes, "budget": clock.budget, "seconds": round(clock.elapsed, 2), "seed": seed,
+        "findings": findings, "notes": notes, "executor": executor, "budget": clock.budget, "seconds": round(clock.elapsed, 2), "seed": seed,
     }
     for note in [*findings, *notes]:
         warnings.warn(note, LabcoatNotice, stacklevel=2)
@@ -185,7 +205,7 @@ def _projected_seconds(candidate: Candidate, plan: list, horizon: int, n_series:
             return 0.0
         sample = window.panel.take(np.arange(1, min(SAMPLE + 1, n)))
         started = time.monotonic()
-        candidate.deadline = started + left / 3  # type: ignore[attr-defined]
+        candidate.deadline = time.time() + left / 3  # type: ignore[attr-defined]
         candidate.predict(sample, horizon)
     except TimeoutError:
         return float("inf")
