@@ -394,7 +394,6 @@ class GlobalLightGBM(Candidate):
         import lightgbm
         from mlforecast import MLForecast
         from mlforecast.lag_transforms import RollingMean
-        from mlforecast.target_transforms import LocalStandardScaler
 
         lags = self._lags(panel)
         m = (seasons(panel.freq) or (1,))[0]
@@ -403,13 +402,19 @@ class GlobalLightGBM(Candidate):
             models={"lgbm": lightgbm.LGBMRegressor(**self.params)}, freq=panel.freq, lags=lags,
             lag_transforms={1: [RollingMean(window_size=w) for w in windows]},
             date_features=_DATE_FEATURES.get(family(panel.freq), []),
-            target_transforms=[LocalStandardScaler()])
+            target_transforms=self.transforms())
         self.horizon = horizon
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self.forecaster.fit(self._frame(panel, horizon), id_col=KEY, time_col=TIME, target_col=TARGET,
                                 static_features=list(panel.static), dropna=True)
         return self
+
+    def transforms(self) -> list[Any]:
+        """mlforecast's target transforms: each series standardised."""
+        from mlforecast.target_transforms import LocalStandardScaler
+
+        return [LocalStandardScaler()]
 
     def predict(self, panel: Panel, horizon: int, future: pd.DataFrame | None = None) -> np.ndarray:
         if self.forecaster is None:
@@ -436,10 +441,26 @@ class GlobalLightGBM(Candidate):
         return np.stack([steps[key] for key in panel.keys])
 
 
+class GlobalLightGBMDifferenced(GlobalLightGBM):
+    """The global model on first differences (then standardised): trees cannot extrapolate a
+    level they have not seen, differences of a trending series they can."""
+
+    name = "lightgbm_diff"
+
+    def applies(self, panel: Panel) -> bool:
+        return super().applies(panel) and int(panel.lengths.min()) > 8
+
+    def transforms(self) -> list[Any]:
+        from mlforecast.target_transforms import Differences, LocalStandardScaler
+
+        return [Differences([1]), LocalStandardScaler()]
+
+
 #: Every candidate, cheapest first (the order in which the budget admits them).
 def all_candidates(seed: int = 0, n_jobs: int = 1) -> list[Candidate]:
     return [Naive(), SeasonalNaive(), WindowAverage(), Naive2(), GlobalLightGBM(seed=seed, n_jobs=n_jobs),
-            *(local(n_jobs) for local in (Theta, ETS, Croston, ADIDA, IMAPA, TSB, MSTLModel, ARIMA, CES))]
+            *(local(n_jobs) for local in (Theta, ETS, Croston, ADIDA, IMAPA, TSB)),
+            GlobalLightGBMDifferenced(seed=seed, n_jobs=n_jobs), *(local(n_jobs) for local in (MSTLModel, ARIMA, CES))]
 
 
 def candidate_names() -> list[str]:
