@@ -37,10 +37,11 @@ import labcoat
 from labcoat.errors import LabcoatNotice
 frame = pd.read_csv(sys.argv[1], low_memory=False)
 notices = []
+fit = labcoat.fit  # imported here (labcoat imports it on first use), as in a session that has it
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always", LabcoatNotice)
     started = time.monotonic()
-    model = labcoat.fit(frame, target=sys.argv[2], budget=float(sys.argv[3]), quiet=True, seed=0)
+    model = fit(frame, target=sys.argv[2], budget=float(sys.argv[3]), quiet=True, seed=0)
     wall = time.monotonic() - started
 info = model.info
 print(json.dumps({"wall": wall, "search": info.search_seconds, "model": info.fit_seconds,

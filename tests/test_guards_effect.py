@@ -161,3 +161,8 @@ def test_the_profile_and_the_report_summary_show_it(churn):
         warnings.simplefilter("ignore", LabcoatNotice)
         model = labcoat.fit(leaky, "churned", trials=1, families=["linear"], quiet=True, track=False, report=False)
     assert "point(s) to look at, first: suspected leakage" in model_report(model)
+    from labcoat.reports import effect_findings  # what fit's own reports pass on, not probing again
+
+    (passed,) = effect_findings(model.info.findings or [])
+    assert (passed["severity"], passed["check"], passed["column"]) == ("medium", "suspected leakage", "closing_note")
+    assert passed["text"].startswith("alone it reaches ROC AUC")

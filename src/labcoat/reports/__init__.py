@@ -11,7 +11,7 @@ page; no CDN). Jinja2 and Plotly are imported on first use.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 # Imported here, not lazily: the module ``model_report`` would otherwise shadow the function of
 # the same name as an attribute of this package once imported.
@@ -35,13 +35,27 @@ def write_reports(model: Model, frame: pd.DataFrame, out_dir: str | Path) -> lis
     paths = []
     if frame is not None:
         path = out / "profile.html"
-        path.write_text(profile_report(frame, model.schema.target,
-                                       title=f"Data profile: {model.schema.target}"), encoding="utf-8")
+        path.write_text(profile_report(frame, model.schema.target, title=f"Data profile: {model.schema.target}",
+                                       effect_findings=effect_findings(model.info.findings or [])),
+                        encoding="utf-8")
         paths.append(path)
     path = out / "report.html"
     path.write_text(model_report(model), encoding="utf-8")
     paths.append(path)
     return paths
+
+
+def effect_findings(findings: list[str]) -> list[dict[str, Any]]:
+    """fit's findings of leaks by their effect (``"[medium] suspected leakage: column 'x':
+    ..."``) as the profile's records."""
+    import re
+
+    out = []
+    for text in findings:
+        match = re.match(r"\[(\w+)\] (suspected leakage): (?:column '(.+?)': )?(.*)", text, flags=re.S)
+        if match:
+            out.append({"severity": match[1], "check": match[2], "column": match[3], "text": match[4]})
+    return out
 
 
 __all__ = ["model_report", "profile_report", "write_reports"]

@@ -38,21 +38,25 @@ ASSOCIATION_LEVELS = 30
 _CATEGORICAL_ROLES = (Role.CATEGORICAL, Role.BOOLEAN, Role.TEXT)
 
 
-def profile_report(frame: DataSource, target: str | None = None, *, title: str | None = None) -> str:
+def profile_report(frame: DataSource, target: str | None = None, *, title: str | None = None,
+                   effect_findings: list[dict[str, Any]] | None = None) -> str:
     """The data profile of ``frame`` (a DataFrame or anything :func:`labcoat.read_table`
     reads) as one self-contained HTML page.
 
     ``target``, when given, adds the task, the association of each column with it and the
-    checks that :func:`labcoat.fit` runs before training.
+    checks that :func:`labcoat.fit` runs before training; ``effect_findings`` are those of the
+    check of leaks by their effect when already known (``fit`` passes its own: the check
+    fits models, seconds the report's time budget does not have), else it runs here.
     """
     from labcoat.reports.render import render_page
 
-    data = profile_data(frame, target)
+    data = profile_data(frame, target, effect_findings=effect_findings)
     return render_page("profile.html.j2", title=title or "Data profile", p=data,
                        figures=profile_figures(data))
 
 
-def profile_data(frame: DataSource, target: str | None = None) -> dict[str, Any]:
+def profile_data(frame: DataSource, target: str | None = None, *,
+                 effect_findings: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Every number of the profile, as plain data (no HTML)."""
     from labcoat.data.io import read_table
     from labcoat.errors import SchemaError
@@ -95,7 +99,7 @@ def profile_data(frame: DataSource, target: str | None = None) -> dict[str, Any]
         numeric = [n for n in numeric if n in set(ranked[:MAX_HEATMAP_COLUMNS])]
         notes.append(f"The correlation map shows {MAX_HEATMAP_COLUMNS} of the numeric columns.")
     corr = correlations(sample, numeric)
-    findings = (data_findings(frame, target, schema)
+    findings = (data_findings(frame, target, schema, effect_findings=effect_findings)
                 if schema is not None and target is not None else None)
     data = {
         "n_rows": len(frame), "n_columns": frame.shape[1], "target": target,
@@ -380,7 +384,8 @@ def strong_pairs(corr: pd.DataFrame | None, threshold: float = 0.8) -> list[dict
     return sorted(pairs, key=lambda p: -abs(p["r"]))[:10]
 
 
-def data_findings(frame: pd.DataFrame, target: str, schema: Schema) -> list[dict[str, Any]]:
+def data_findings(frame: pd.DataFrame, target: str, schema: Schema, *,
+                  effect_findings: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """The findings :func:`labcoat.fit` would report, as plain records. The roles come from
     ``schema`` when :func:`~labcoat.guards.check_data` takes one (it would infer them again on
     every row otherwise, the slowest step of a large profile)."""
@@ -393,11 +398,11 @@ def data_findings(frame: pd.DataFrame, target: str, schema: Schema) -> list[dict
 
     extra = {"schema": schema} if "schema" in inspect.signature(check_data).parameters else {}
     found = check_data(frame, target, schema.task, **extra)
-    if "leakage" in get_task(schema.task).guards:  # and by their effect, as fit checks them
+    if effect_findings is None and "leakage" in get_task(schema.task).guards:  # by their effect, as fit does
         named = {f.column for f in found if f.check == "leakage" and f.column}
         found += check_effect(frame, target, schema.task, schema=schema, exclude=named)
     return [{"severity": f.severity, "check": f.check, "column": f.column,
-             "text": f"{f.evidence} {f.fix}"} for f in found]
+             "text": f"{f.evidence} {f.fix}"} for f in found] + list(effect_findings or [])
 
 
 # ---------------------------------------------------------------------- words

@@ -41,6 +41,12 @@ WINDOWS = 3
 FINAL_SHARE = 0.15
 #: Series sampled to time a local model before running it on all of them.
 SAMPLE = 10
+#: A local model is not even timed with less than this share of the budget left (timing one
+#: costs up to a third of what is left, and running it on every window more).
+TIMING_SHARE = 0.2
+#: The series a local model is first timed on is cut to its last values: estimating on a long
+#: hourly history (and compiling, the first time) can take longer than the budget allows.
+WARM_UP_VALUES = 200
 
 
 def fit_forecast(data: pd.DataFrame | str | Path, target: str, *, time_column: str, horizon: int,
@@ -175,6 +181,9 @@ def _search(candidates: list[Candidate], plan: list, horizon: int, clock: Clock,
             trials.append(Trial(candidate, status="skipped: budget spent"))
             continue
         if candidate.kind == "local":
+            if left < TIMING_SHARE * (clock.budget or 0):
+                trials.append(Trial(candidate, status=f"skipped: {max(left, 0):.0f} s left, too little to time it"))
+                continue
             projected = _projected_seconds(candidate, plan, horizon, n_series, left)
             left = clock.remaining - reserve
             if projected > left:
@@ -199,9 +208,14 @@ def _projected_seconds(candidate: Candidate, plan: list, horizon: int, n_series:
     n = window.panel.n_series
     fits = sum(w.panel.n_series for w in plan) + n_series
     try:
+        first = window.panel.take(np.arange(1))
+        warm_up = first.cut(max(first.lengths[0] - WARM_UP_VALUES, 0))[0] if first.lengths[0] > WARM_UP_VALUES + 8 \
+            else first
         started = time.monotonic()
-        candidate.predict(window.panel.take(np.arange(1)), horizon)
-        if (time.monotonic() - started) * fits <= left or n < 2:
+        candidate.predict(warm_up, horizon)
+        if time.monotonic() - started > left / 3:
+            return float("inf")
+        if n < 2:
             return 0.0
         sample = window.panel.take(np.arange(1, min(SAMPLE + 1, n)))
         started = time.monotonic()
