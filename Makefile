@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/batch.py
 	$(BIN)/python benchmarks/ray_scaling.py
 	$(BIN)/python benchmarks/mlp.py
+	$(BIN)/python benchmarks/forecasting.py
 
 clean:
 	rm -rf $(VENV) .labcoat build *.egg-info src/*.egg-info benchmarks/.venvs benchmarks/.work
