@@ -204,12 +204,16 @@ def test_statistical_and_global_models_with_known_covariates(retail, tmp_path):
 def test_history_forecasts_from_newer_actuals_without_searching_again(retail):
     older = retail[retail["date"] < retail["date"].max() - pd.Timedelta(days=13)]
     model = _fit(older)
+    chosen, weights, stored = [m.name for m in model.members], dict(model.weights), model.stored.copy()
     newer = retail[retail["date"] > older["date"].max()]
     out = model.forecast(history=newer)
     assert out["date"].min() == retail["date"].max() + pd.Timedelta(days=1)
-    refit = _fit(retail)
-    assert model.info["ensemble_by_group"] == _fit(older).info["ensemble_by_group"]  # search unchanged
-    assert len(out) == len(refit.forecast())
+    assert len(out) == 6 * 7
+    # the search's choices are untouched, and the forecast differs from the one without the new rows
+    assert [m.name for m in model.members] == chosen and model.weights.keys() == weights.keys()
+    assert all(np.array_equal(model.weights[g], w) for g, w in weights.items())
+    np.testing.assert_array_equal(model.stored, stored)
+    assert not np.allclose(out["forecast"].to_numpy(), model.forecast()["forecast"].to_numpy())
 
 
 def test_horizon_beyond_the_fitted_one_is_refused(retail):

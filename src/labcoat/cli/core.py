@@ -200,12 +200,8 @@ def forecast(model: str = typer.Argument(..., help=MODEL_HELP),
         warnings.simplefilter("always")
         result = m.forecast(horizon=horizon, future=future, history=history, quantiles=levels)
     show_notices(unique(caught))
-    if output is None:
-        print(result.to_csv(index=False), end="")
-    elif output.suffix.lower() in (".parquet", ".pq"):
-        result.to_parquet(output, index=False)
-    else:
-        result.to_csv(output, index=False)
+    _write_table(result, output)
+    if output is not None:
         err(f"{len(result):,} forecasts written to {output}")
 
 
@@ -267,12 +263,18 @@ def predict(model: str = typer.Argument(..., help=MODEL_HELP),
     show_notices(unique(caught))
     if result is None:
         err(f"{rows:,} rows scored into {output}")
-    elif output is None:
-        print(result.to_csv(index=False), end="")
-    elif output.suffix.lower() in (".parquet", ".pq"):
-        result.to_parquet(output, index=False)
     else:
-        result.to_csv(output, index=False)
+        _write_table(result, output)
+
+
+def _write_table(table: Any, output: Optional[Path]) -> None:
+    """``table`` as CSV on stdout, or to ``output`` (Parquet by its suffix, else CSV)."""
+    if output is None:
+        print(table.to_csv(index=False), end="")
+    elif output.suffix.lower() in (".parquet", ".pq"):
+        table.to_parquet(output, index=False)
+    else:
+        table.to_csv(output, index=False)
 
 
 def info(model: str = typer.Argument(..., help=MODEL_HELP), as_json: bool = typer.Option(False, "--json"),

@@ -58,12 +58,7 @@ def monitor(model: str = typer.Argument(..., help=MODEL_HELP),
                        label_column=label_column, id_column=id_column, options=settings,
                        report=None if no_report else report, tracking_uri=tracking_uri, track=not no_track,
                        chunk_rows=chunk_rows)
-    document = result.to_dict()
-    if json_out is not None:
-        _write(json_out, json.dumps(document, indent=2))
-    if as_json:
-        print(json.dumps(document))
-    else:
+    if not _emit(result.to_dict(), json_out, as_json):
         show_notices(unique(caught))
         for line in result.summary:
             print(line)
@@ -72,6 +67,16 @@ def monitor(model: str = typer.Argument(..., help=MODEL_HELP),
         if result.run_id:
             print(f"Recorded as run {result.run_id} (experiment labcoat-monitor)")
     raise typer.Exit(code=result.exit_code)
+
+
+def _emit(document: dict[str, Any], json_out: Optional[Path], as_json: bool) -> bool:
+    """Write the check's JSON document to ``json_out`` and, with ``--json``, print it;
+    returns whether it was printed (the summary is then left out)."""
+    if json_out is not None:
+        _write(json_out, json.dumps(document, indent=2))
+    if as_json:
+        print(json.dumps(document))
+    return as_json
 
 
 def _monitor_forecast(model: str, forecaster: Any, actuals: Optional[Path], tolerance: float,
@@ -88,12 +93,7 @@ def _monitor_forecast(model: str, forecaster: Any, actuals: Optional[Path], tole
         raise ConfigError(f"'{model}' is a forecast model: give the actual values of its forecast period "
                           "with --actuals FILE.")
     result = check_actuals(forecaster[0], read_table(actuals), tolerance=tolerance)
-    document = result.to_dict()
-    if json_out is not None:
-        _write(json_out, json.dumps(document, indent=2))
-    if as_json:
-        print(json.dumps(document))
-    else:
+    if not _emit(result.to_dict(), json_out, as_json):
         for line in result.summary:
             print(line)
     raise typer.Exit(code=result.exit_code)

@@ -22,6 +22,7 @@ import pandas as pd
 from labcoat.tasks.forecast.candidates import Candidate, intermittent
 from labcoat.tasks.forecast.data import KEY, TIME, Panel
 from labcoat.tasks.forecast.metrics import POINT_METRICS, aggregate, parts, scales
+from labcoat.tasks.forecast.periods import mase_season
 
 #: The fewest values a series keeps to train on in a backtest window.
 MIN_TRAIN = 4
@@ -54,8 +55,6 @@ class Trial:
 
 def plan_windows(panel: Panel, horizon: int, windows: int) -> tuple[list[Window], np.ndarray]:
     """Up to ``windows`` backtest windows, and the positions of the series too short for any."""
-    from labcoat.tasks.forecast.periods import mase_season
-
     lengths = panel.lengths
     too_short = np.flatnonzero(lengths < horizon + MIN_TRAIN)
     out = []
@@ -194,15 +193,16 @@ def leaderboard_row(name: str, forecasts: dict[int, np.ndarray], windows: Sequen
     """MASE, sMAPE, WAPE and RMSSE over the windows, each with a 95% interval over series."""
     row: dict = {"candidate": name}
     n_series = max(int(w.series.max()) for w in windows) + 1
-    for metric in POINT_METRICS:
-        num, den = np.zeros(n_series), np.zeros(n_series)
-        for w in windows:
-            if w.number not in forecasts:
-                continue
-            a, b = parts(metric, w.actual, forecasts[w.number], w.panel.histories(),
-                         season=_season(w), quantiles=None)
+    sums = {metric: (np.zeros(n_series), np.zeros(n_series)) for metric in POINT_METRICS}
+    for w in windows:
+        if w.number not in forecasts:
+            continue
+        histories = w.panel.histories()
+        for metric, (num, den) in sums.items():
+            a, b = parts(metric, w.actual, forecasts[w.number], histories, season=_season(w))
             np.add.at(num, w.series, a)
             np.add.at(den, w.series, b)
+    for metric, (num, den) in sums.items():
         used = den > 0
         score = aggregate(metric, num[used], den[used], seed=seed)
         row[metric], row[f"{metric}_low"], row[f"{metric}_high"] = score.value, score.low, score.high
@@ -210,8 +210,6 @@ def leaderboard_row(name: str, forecasts: dict[int, np.ndarray], windows: Sequen
 
 
 def _season(window: Window) -> int:
-    from labcoat.tasks.forecast.periods import mase_season
-
     return mase_season(window.panel.freq)
 
 
@@ -234,36 +232,22 @@ def quantile_offsets(table: np.ndarray, levels: Sequence[float]) -> np.ndarray:
     return np.stack([np.interp(levels, LEVELS, row) for row in table])
 
 
-def coverage(trials: Sequence[Trial], windows: Sequence[Window], groups: np.ndarray, horizon: int,
-             level: float = 0.8) -> tuple[float, int] | None:
-    """Share of window 1's actuals inside the central ``level`` interval built from the other
-    windows (weights and error quantiles both chosen without window 1), and how many values."""
+def latest_window_check(trials: Sequence[Trial], windows: Sequence[Window], groups: np.ndarray, horizon: int, *,
+                        seed: int, level: float = 0.8) -> tuple[dict | None, tuple[float, int] | None]:
+    """Window 1 scored as if unseen: the ensemble with weights chosen on the older windows
+    (its leaderboard row), and the share of window 1's actuals inside the central ``level``
+    interval built from the older windows' errors (with how many values). None, None with a
+    single window."""
     older = [w for w in windows if w.number > 1]
     latest = next((w for w in windows if w.number == 1), None)
     if not older or latest is None:
-        return None
+        return None, None
     weights = ensemble_weights(trials, older, groups)
     forecasts = {w.number: ensemble_forecast(trials, weights, groups, w) for w in windows}
+    honest = leaderboard_row("ensemble (weights from older windows)", {1: forecasts[1]}, [latest], seed=seed)
     table = residual_quantiles({k: v for k, v in forecasts.items() if k > 1}, older, horizon)
-    lower, upper = (1 - level) / 2, 1 - (1 - level) / 2
-    offsets = quantile_offsets(table, [lower, upper])
+    offsets = quantile_offsets(table, [(1 - level) / 2, 1 - (1 - level) / 2])
     low = forecasts[1] + latest.scale[:, None] * offsets[:, 0]
     high = forecasts[1] + latest.scale[:, None] * offsets[:, 1]
     inside = (latest.actual >= low) & (latest.actual <= high)
-    return float(inside.mean()), int(inside.size)
-
-
-def honest_score(trials: Sequence[Trial], windows: Sequence[Window], groups: np.ndarray, *,
-                 seed: int) -> dict | None:
-    """The ensemble's scores on window 1 with weights chosen on the older windows."""
-    older = [w for w in windows if w.number > 1]
-    latest = next((w for w in windows if w.number == 1), None)
-    if not older or latest is None:
-        return None
-    weights = ensemble_weights(trials, older, groups)
-    return leaderboard_row("ensemble (weights from older windows)",
-                           {1: ensemble_forecast(trials, weights, groups, latest)}, [latest], seed=seed)
-
-
-def as_frame(rows: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame(rows)
+    return honest, (float(inside.mean()), int(inside.size))

@@ -26,8 +26,8 @@ import pandas as pd
 
 from labcoat.errors import ConfigError, DataError, LabcoatNotice
 from labcoat.search.budget import Clock, parse_budget
-from labcoat.tasks.forecast.backtest import (MIN_TRAIN, Trial, coverage, ensemble_forecast, ensemble_weights,
-                                             group_of, honest_score, leaderboard_row, plan_windows,
+from labcoat.tasks.forecast.backtest import (MIN_TRAIN, Trial, ensemble_forecast, ensemble_weights, group_of,
+                                             latest_window_check, leaderboard_row, plan_windows,
                                              residual_quantiles, run_trial, scaled_errors, series_errors)
 from labcoat.tasks.forecast.candidates import Candidate, select
 from labcoat.tasks.forecast.data import prepare
@@ -119,9 +119,8 @@ def _fit(panel: Any, plan: list, too_short: np.ndarray, tried: list[Candidate], 
     rows += [{"candidate": t.candidate.name, "kind": t.candidate.kind, "seconds": round(t.seconds, 2),
               "status": t.status} for t in trials if t.status != "ok"]
     ensemble_row = {**leaderboard_row("ensemble", blended, plan, seed=seed), "kind": "ensemble", "status": "ok"}
-    honest = honest_score(usable, plan, groups, seed=seed)
+    honest, covered = latest_window_check(usable, plan, groups, horizon, seed=seed)
     leaderboard = pd.DataFrame([ensemble_row, *rows]).sort_values("mase", na_position="last", kind="stable")
-    covered = coverage(usable, plan, groups, horizon)
     members_at = sorted({i for w in weights.values() for i in np.flatnonzero(w > 0)})
     members = [usable[i].candidate for i in members_at]
     for member in members:  # the global model learns again from the whole history

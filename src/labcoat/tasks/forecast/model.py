@@ -85,8 +85,8 @@ class ForecastModel:
         chosen = None if series is None else self.positions(series)
         panel = self.panel if chosen is None else self.panel.take(chosen)
         if history is not None:
-            panel = self._with_history(panel, _read(history, "history"))
-        future_rows = self._future(panel, steps, None if future is None else _read(future, "future"))
+            panel = self._with_history(panel, _read(history))
+        future_rows = self._future(panel, steps, None if future is None else _read(future))
         if self.stored is not None and history is None and future is None:
             point = self.stored[:, :steps] if chosen is None else self.stored[chosen, :steps]
         else:
@@ -269,7 +269,7 @@ def _check_quantiles(quantiles: Sequence[float]) -> list[float]:
     return levels
 
 
-def _read(data: pd.DataFrame | str | Path, what: str) -> pd.DataFrame:
+def _read(data: pd.DataFrame | str | Path) -> pd.DataFrame:
     if isinstance(data, pd.DataFrame):
         return data
     from labcoat.data.io import read_table
