@@ -49,6 +49,11 @@ class Resampling:
     def is_holdout(self) -> bool:
         return len(self.folds) == 1
 
+    @property
+    def folds_per_repeat(self) -> int:
+        """Folds of one repeat: they validate every row once (the plan's first folds)."""
+        return len(self.folds) // max(self.n_repeats, 1)
+
     def validated_rows(self) -> np.ndarray:
         """Boolean mask of the rows that are validated at least once (all rows for CV)."""
         mask = np.zeros(self.n_rows, dtype=bool)

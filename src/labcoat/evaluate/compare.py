@@ -27,7 +27,7 @@ import numpy as np
 from labcoat.errors import ConfigError
 from labcoat.evaluate.metrics import Metric
 from labcoat.evaluate.paired import paired_bootstrap
-from labcoat.evaluate.stats import Comparison, holm, paired_test
+from labcoat.evaluate.stats import Comparison, common_folds, holm, paired_test
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,10 +64,10 @@ def pairwise(scores: list[tuple[str, Sequence[float]]], fold_rows: Sequence[floa
     n_train, n_test = fold_rows
     tested = []
     for (name_a, a), (name_b, b) in combinations(scores, 2):
-        if len(a) != len(b) or len(a) < 2:
+        if min(len(a), len(b)) < 2:
             raise ConfigError(f"{name_a} and {name_b} do not share at least 2 complete folds (a holdout plan, "
                               "used from 100,000 rows, or a stopped trial), so their scores cannot be paired.")
-        tested.append((name_a, name_b, paired_test(a, b, n_train, n_test)))
+        tested.append((name_a, name_b, paired_test(*common_folds(a, b), n_train, n_test)))
     return adjusted_verdicts(tested, metric, greater_is_better)
 
 

@@ -137,3 +137,15 @@ def holm(p_values: Sequence[float]) -> list[float]:
         running = max(running, min(1.0, (len(p) - rank) * p[index]))
         adjusted[index] = running
     return adjusted.tolist()
+
+
+def common_folds(a: Sequence[float], b: Sequence[float]) -> tuple[list[float], list[float]]:
+    """Two trials' scores on the folds both ran (their common prefix of the plan's folds).
+
+    Examples
+    --------
+    >>> common_folds([0.8, 0.9, 0.7], [0.6, 0.5])
+    ([0.8, 0.9], [0.6, 0.5])
+    """
+    n = min(len(a), len(b))
+    return list(a[:n]), list(b[:n])

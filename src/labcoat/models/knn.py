@@ -34,6 +34,6 @@ class KNNFamily(Family):
         cls = KNeighborsRegressor if context.kind == "regressor" else KNeighborsClassifier
         return cls(n_jobs=context.n_jobs, **params)
 
-    def cost(self, n_rows: int, n_columns: int, params: Params) -> float:
+    def cost(self, n_rows: int, n_columns: int, params: Params, n_classes: int = 2) -> float:
         # Fitting stores the data; predicting the validation fold compares every pair of rows.
         return 2e-9 * n_rows * n_rows * max(n_columns, 1) / 5 + 0.05

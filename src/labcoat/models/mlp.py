@@ -83,7 +83,7 @@ class MLPFamily(Family):
             return params
         return {**params, "epochs": max(1, int(round(iterations * REFIT_EPOCHS)))}
 
-    def cost(self, n_rows: int, n_columns: int, params: Params) -> float:
+    def cost(self, n_rows: int, n_columns: int, params: Params, n_classes: int = 2) -> float:
         # Seconds per row and epoch, measured on 2 cores: ~8 µs at width 128 x 1 layer, ~20 µs
         # at 256 x 2, ~75 µs at 512 x 3: a fixed cost per row plus one per weight.
         width, depth = params.get("width", 256), params.get("depth", 2)

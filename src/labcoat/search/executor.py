@@ -49,6 +49,8 @@ class TrialRequest:
     number: int
     origin: Literal["portfolio", "optuna"]
     deadline: float | None = None
+    #: Score on the plan's first ``folds`` folds only (None: all of them).
+    folds: int | None = None
 
     def wall_deadline(self) -> float | None:
         """The deadline as a ``time.time()`` value, for another process or machine."""
@@ -58,7 +60,7 @@ class TrialRequest:
         """Score the configuration here (on a worker: with the wall-clock deadline it was sent)."""
         deadline = self.deadline if wall_deadline is None else time.monotonic() + (wall_deadline - time.time())
         return evaluate_trial(self.family, self.params, data, number=self.number, origin=self.origin,
-                              deadline=deadline)
+                              deadline=deadline, folds=self.folds)
 
     def unfinished(self, status: Literal["failed", "stopped"], reason: str, seconds: float = 0.0) -> Trial:
         """The record of this trial when it produced no result (worker died, cancelled)."""

@@ -161,8 +161,10 @@ class TrialData:
 
 
 def evaluate_trial(family: Family, params: Params, data: TrialData, *, number: int,
-                   origin: Literal["portfolio", "optuna"], deadline: float | None = None) -> Trial:
-    """Score ``params`` of ``family`` on every fold of ``data.resampling``.
+                   origin: Literal["portfolio", "optuna"], deadline: float | None = None,
+                   folds: int | None = None) -> Trial:
+    """Score ``params`` of ``family`` on every fold of ``data.resampling`` (on its first
+    ``folds`` when given: one repeat's folds validate every row once).
 
     Models that train in rounds stop at ``deadline`` and keep the rounds done (``truncated``);
     folds left undone then make the trial ``"stopped"`` (no out-of-fold predictions), as does
@@ -177,8 +179,8 @@ def evaluate_trial(family: Family, params: Params, data: TrialData, *, number: i
     counts = np.zeros(n)
     try:
         context = data.context(family.style)
-        for index, (_, valid) in enumerate(data.resampling.folds):
-            train = data.resampling.folds[index][0]
+        planned = data.resampling.folds[:folds]
+        for index, (train, valid) in enumerate(planned):
             _, Xt, Xv = data.fold(family.style, index)
             estimator = family.build(params, context)
             outcome = family.fit(estimator, Xt, data.y[train], valid=(Xv, data.y[valid]),
@@ -193,8 +195,8 @@ def evaluate_trial(family: Family, params: Params, data: TrialData, *, number: i
             if family.compact:
                 trial.fold_model, trial.fold_index = estimator, index
             done = index + 1
-            projected = started + (time.monotonic() - started) / done * len(data.resampling.folds)
-            if done < len(data.resampling.folds) and (
+            projected = started + (time.monotonic() - started) / done * len(planned)
+            if done < len(planned) and (
                     outcome.stopped or (deadline is not None and projected > deadline)):
                 trial.status = "stopped"
                 break

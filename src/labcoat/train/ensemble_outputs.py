@@ -29,8 +29,10 @@ def ensemble_fold_scores(result: StudyResult, data: TrialData) -> list[float]:
     blend = ensemble_blend(result)
     if blend is None:
         return []
+    # On the folds every member scored (the first repeat only when later trials dropped it).
+    shared = min(len(t.fold_scores) for t, _ in result.ensemble)
     scores = []
-    for _, valid in data.resampling.folds:
+    for _, valid in data.resampling.folds[:shared]:
         rows = valid[~np.isnan(blend[valid].reshape(len(valid), -1)).any(axis=1)]
         if len(rows):
             scores.append(data.metric.score(data.y[rows], blend[rows]))

@@ -48,16 +48,18 @@ def leaderboard(result: StudyResult, data: TrialData, members: list[Member]) -> 
 def _p_values_vs_best(ranked: list[Trial], data: TrialData) -> dict[int, float]:
     """Holm-adjusted p-values of the corrected resampled paired t-test of each completed trial
     against the best one, on their common folds (none for a holdout)."""
-    from labcoat.evaluate.stats import holm, paired_test
+    from labcoat.evaluate.stats import common_folds, holm, paired_test
 
     if data.resampling.is_holdout or not ranked:
         return {}
     best = ranked[0]
     n_train, n_test = fold_sizes(data)
-    others = [t for t in ranked[1:] if len(t.fold_scores) == len(best.fold_scores)]
+    # Folds come in a fixed order and a trial scores a prefix of them (the first repeat
+    # only, or fewer when stopped), so two trials pair on their common first folds.
+    others = [t for t in ranked[1:] if min(len(t.fold_scores), len(best.fold_scores)) >= 2]
     if not others:
         return {}
-    raw = [paired_test(t.fold_scores, best.fold_scores, n_train, n_test).p_value for t in others]
+    raw = [paired_test(*common_folds(t.fold_scores, best.fold_scores), n_train, n_test).p_value for t in others]
     return {t.number: p for t, p in zip(others, holm(raw))}
 
 
