@@ -8,8 +8,9 @@ Call order of :meth:`Study.run`:
    and ask that family's own Optuna TPE sampler, which has seen the family's earlier
    trials, for the next configuration;
    before any trial, estimate its cost and skip it if it cannot finish in the time left;
-   when the plan repeats its folds and the portfolio left would not fit in half the time
-   left with every repeat, later trials score on the first repeat only (:func:`keep_repeats`);
+   when the plan repeats its folds and the families not tried yet would not fit in half the
+   time left with every repeat, later trials score on the first repeat only
+   (:func:`keep_repeats`);
 3. stop when the trial count is reached or the time left is what the final refit needs;
 4. select the ensemble over the out-of-fold predictions of the completed trials.
 
@@ -51,7 +52,8 @@ ENSEMBLE_CANDIDATES = 20
 FOLD_MODELS_KEPT = 10
 #: Seconds past its deadline (at least; 25% of its time if more) before a trial is cancelled.
 OVERDUE_GRACE = 2.0
-#: Repeated folds are kept while the portfolio left fits in this share of the time left.
+#: Repeated folds are kept while a first trial of each family not tried yet fits in this
+#: share of the time left.
 REPEATS_SHARE = 0.5
 
 
@@ -271,19 +273,25 @@ class Study:
                                 self.clock.remaining, self.trials))
 
     def _drop_repeats_if_needed(self, state: _SearchState) -> None:
-        """Score later trials on the first repeat only when the portfolio left does not fit
-        (with a budget; once dropped, repeats stay dropped so later trials stay comparable)."""
+        """Score later trials on the first repeat only when the families not tried yet do not
+        fit (with a budget; once dropped, repeats stay dropped so later trials stay comparable)."""
         plan = self.data.resampling
         if state.folds is not None or plan.n_repeats < 2 or self.clock.budget is None:
             return
         left = self._time_left(state.finished)
         one = plan.folds_per_repeat
-        runnable = [(f, p) for f, p in state.portfolio if self._estimate(f, p, state.ratios, one) <= left]
+        tried = {t.family for t in state.finished} | {p.request.family.name for p in state.running.values()}
+        untried: dict[str, tuple[Family, dict[str, Any]]] = {}
+        for family, params in state.portfolio:  # each family's best default comes first
+            if family.name not in tried:
+                untried.setdefault(family.name, (family, params))
+        # A family that cannot finish even one repeat in the time left is no reason to drop them.
+        runnable = [(f, p) for f, p in untried.values() if self._estimate(f, p, state.ratios, one) <= left]
         projected = sum(self._estimate(f, p, state.ratios) for f, p in runnable)
         if not keep_repeats(projected, left):
             state.folds = one
             state.folds_note = (f"; from trial {state.number} on, its first repeat only ({one} folds): the "
-                                f"portfolio left needed about {projected:.0f} s with every repeat, "
+                                f"families not tried yet needed about {projected:.0f} s with every repeat, "
                                 f"{left:.0f} s were left")
             log.info("dropping repeated folds%s", state.folds_note)
 
@@ -369,11 +377,12 @@ class Study:
 
 
 def keep_repeats(projected: float, left: float) -> bool:
-    """Whether to keep scoring trials on every repeat of the folds: while the portfolio left
-    (``projected`` seconds with every repeat) fits in :data:`REPEATS_SHARE` of the ``left``
-    seconds. Breadth wins over repeats: a family never tried costs more than the variance a
-    second repeat removes (measured: 12 classes, 60 s, two repeats left CatBoost, XGBoost and
-    the forests untried).
+    """Whether to keep scoring trials on every repeat of the folds: while a first trial of each
+    family not tried yet (``projected`` seconds with every repeat) fits in
+    :data:`REPEATS_SHARE` of the ``left`` seconds. Breadth wins over repeats: a family never
+    tried costs more than the variance a second repeat removes (measured: 12 classes, 60 s, two
+    repeats left XGBoost and the forests untried), while on small tables, where the repeats
+    matter most, every family fits with them.
 
     Examples
     --------
