@@ -23,6 +23,7 @@ class CatBoostFamily(Family):
     tasks = TABULAR_TASKS
     style = "catboost"
     seconds_per_million_cells = 6.0
+    seconds_per_fold = 0.4
     class_cost_exponent = 1.25
 
     def search_space(self, trial: optuna.Trial, kind: EstimatorType) -> Params:

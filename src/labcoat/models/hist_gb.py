@@ -23,6 +23,7 @@ class HistGBFamily(Family):
     tasks = TABULAR_TASKS
     style = "tree"
     seconds_per_million_cells = 2.5
+    seconds_per_fold = 0.1
     class_cost_exponent = 0.6
 
     def search_space(self, trial: optuna.Trial, kind: EstimatorType) -> Params:

@@ -17,6 +17,7 @@ class LinearFamily(Family):
     tasks = TABULAR_TASKS
     style = "linear"
     seconds_per_million_cells = 0.5
+    seconds_per_fold = 0.01
     class_cost_exponent = 0.3
 
     def search_space(self, trial: optuna.Trial, kind: EstimatorType) -> Params:

@@ -8,3 +8,4 @@ class RandomForestFamily(ForestFamily):
     classifier = "RandomForestClassifier"
     regressor = "RandomForestRegressor"
     seconds_per_million_cells = 6.0
+    seconds_per_fold = 0.4

@@ -25,6 +25,7 @@ class XGBoostFamily(Family):
     float32_splits = True
     style = "tree"
     seconds_per_million_cells = 2.5
+    seconds_per_fold = 0.1
     class_cost_exponent = 0.9
 
     def search_space(self, trial: optuna.Trial, kind: EstimatorType) -> Params:

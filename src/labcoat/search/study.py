@@ -8,8 +8,8 @@ Call order of :meth:`Study.run`:
    and ask that family's own Optuna TPE sampler, which has seen the family's earlier
    trials, for the next configuration;
    before any trial, estimate its cost and skip it if it cannot finish in the time left;
-   when the plan repeats its folds and the families not tried yet would not fit in half the
-   time left with every repeat, later trials score on the first repeat only
+   when the plan repeats its folds and the families not tried yet would not fit in three
+   quarters of the time left with every repeat, later trials score on the first repeat only
    (:func:`keep_repeats`);
 3. stop when the trial count is reached or the time left is what the final refit needs;
 4. select the ensemble over the out-of-fold predictions of the completed trials.
@@ -54,7 +54,7 @@ FOLD_MODELS_KEPT = 10
 OVERDUE_GRACE = 2.0
 #: Repeated folds are kept while a first trial of each family not tried yet fits in this
 #: share of the time left.
-REPEATS_SHARE = 0.5
+REPEATS_SHARE = 0.75
 
 
 @dataclass
@@ -386,7 +386,7 @@ def keep_repeats(projected: float, left: float) -> bool:
 
     Examples
     --------
-    >>> keep_repeats(20.0, 50.0), keep_repeats(40.0, 50.0)
+    >>> keep_repeats(30.0, 50.0), keep_repeats(40.0, 50.0)
     (True, False)
     """
     return projected <= REPEATS_SHARE * left
