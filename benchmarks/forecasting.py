@@ -153,7 +153,8 @@ def python_for(system: str) -> Path:
     return python
 
 
-def run(system: str, train: Path, out: Path, *, freq: str, horizon: int, season: int, budget: float) -> dict:
+def run(system: str, train: Path, out: Path, *, freq: str, horizon: int, season: int, budget: float,
+        timeout: float | None = None) -> dict:
     if system == "seasonal_naive":
         return {}
     task = out.with_suffix(".task.json")
@@ -162,8 +163,12 @@ def run(system: str, train: Path, out: Path, *, freq: str, horizon: int, season:
     script = out.with_suffix(".py")
     script.write_text(RUNNERS[system])
     started = time.monotonic()
-    done = subprocess.run([str(python_for(system)), str(script), str(task)], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"}, timeout=3 * budget + 1800)
+    limit = timeout or 3 * budget + 1800
+    try:
+        done = subprocess.run([str(python_for(system)), str(script), str(task)], capture_output=True, text=True,
+                              env={**os.environ, "PYTHONWARNINGS": "ignore"}, timeout=limit)
+    except subprocess.TimeoutExpired:
+        return {"error": f"stopped after {limit:.0f} s (--timeout)", "wall": time.monotonic() - started}
     wall = time.monotonic() - started
     if done.returncode != 0:
         return {"error": (done.stderr.strip().splitlines() or ["?"])[-1][:200], "wall": wall}
@@ -299,6 +304,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--systems", default="labcoat,seasonal_naive,statsforecast,autogluon")
     parser.add_argument("--series", type=int, default=None, help="only the first N series (a quick look)")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="seconds after which a system's run is stopped (default 3 x budget + 30 min)")
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     args = parser.parse_args(argv)
     results = []
@@ -314,7 +321,8 @@ def main(argv: list[str] | None = None) -> None:
             for system in args.systems.split(","):
                 out = Path(scratch) / f"{name}-{system}.parquet"
                 before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-                info = run(system, path, out, freq=freq, horizon=horizon, season=season, budget=args.budget)
+                info = run(system, path, out, freq=freq, horizon=horizon, season=season, budget=args.budget,
+                           timeout=args.timeout)
                 row = {"dataset": name, "series": train["unique_id"].nunique(), "horizon": horizon, "system": system,
                        **info, "rss_mb": max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024}
                 if system == "labcoat" and "error" not in info:

@@ -47,6 +47,14 @@ def statsforecast_models() -> Any:
 #: Local models run in worker processes from this many series on (below, the processes' start
 #: and statsforecast's import in each cost more than they save).
 PARALLEL_SERIES = 200
+#: Local models are estimated on each series' last values only: this many, or three of the
+#: longest seasonal period they model if more. Measured on 60 M4 Weekly series (AutoTheta,
+#: season 52; the whole history, 80-2,600 values, against the last 300): MASE 2.52 -> 2.36,
+#: sMAPE 8.70 -> 7.22, 708 -> 26 ms a series; AutoETS: MASE 2.82 -> 2.36. On 40 M4 Hourly
+#: series (season 24): AutoTheta MASE 2.45 -> 1.61, AutoETS 1.59 -> 1.57, 3-7x faster. One
+#: set of constant parameters over decades of weekly values, or weeks of hourly ones, fits
+#: the old regimes as much as the recent one.
+LOCAL_HISTORY = 300
 
 
 def main_season(panel: Panel, length: int | None = None, *, cap: int | None = None) -> int:
@@ -171,6 +179,19 @@ def seasonal_indices(y: np.ndarray, m: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------- local models
+def recent(y: np.ndarray, season: Any) -> np.ndarray:
+    """The values of ``y`` a local model is estimated on (see :data:`LOCAL_HISTORY`);
+    ``season`` is the model's period or periods (None or 1: none).
+
+    Examples
+    --------
+    >>> len(recent(np.arange(1000.0), 24)), len(recent(np.arange(1000.0), (24, 168)))
+    (300, 504)
+    """
+    longest = max(season) if isinstance(season, tuple) and season else season if isinstance(season, int) else 1
+    return y[-max(LOCAL_HISTORY, 3 * longest):]
+
+
 class Local(Candidate):
     """A ``statsforecast`` model estimated on each series; a series it fails on gets the
     naive forecast (counted in :attr:`fallbacks`)."""
@@ -230,7 +251,7 @@ class Local(Candidate):
                 raise TimeoutError(self.name)
             if season not in models:
                 models[season] = self.build(season)
-            out[i] = self._one(models[season], y, horizon)
+            out[i] = self._one(models[season], recent(y, season), horizon)
         return out, self.fallbacks
 
     def _one(self, model: Any, y: np.ndarray, horizon: int) -> np.ndarray:

@@ -29,7 +29,7 @@ from labcoat.search.budget import Clock, parse_budget
 from labcoat.tasks.forecast.backtest import (MIN_TRAIN, Trial, ensemble_forecast, ensemble_weights, group_of,
                                              latest_window_check, leaderboard_row, plan_windows,
                                              residual_quantiles, run_trial, scaled_errors, series_errors)
-from labcoat.tasks.forecast.candidates import Candidate, select
+from labcoat.tasks.forecast.candidates import PARALLEL_SERIES, Candidate, select
 from labcoat.tasks.forecast.data import prepare
 from labcoat.tasks.forecast.guards import leaking_covariates
 from labcoat.tasks.forecast.model import ForecastModel, with_holidays
@@ -201,8 +201,11 @@ def _search(candidates: list[Candidate], plan: list, horizon: int, clock: Clock,
 def _projected_seconds(candidate: Candidate, plan: list, horizon: int, n_series: int, left: float) -> float:
     """Seconds ``candidate`` would take on every window and the final forecast. Timed on one
     series first (statsforecast's functions are compiled on first use: seconds that are not
-    per series); when that already fits, it is run; else on :data:`SAMPLE` more series, given
-    at most a third of the time ``left`` (inf when even that is not enough)."""
+    per series); when that already fits, it is run; else on :data:`SAMPLE` more series one at a
+    time, given at most a third of the time ``left`` (inf when even that is not enough), and
+    the median series' time projected: a series that takes a branch not compiled yet pays
+    for the compilation once, not once per series (measured: AutoTheta on M4 Weekly projected
+    at 90 ms a series from the sample's mean, 36 ms from its median, 42 ms when run)."""
     window = plan[0]
     n = window.panel.n_series
     fits = sum(w.panel.n_series for w in plan) + n_series
@@ -216,14 +219,18 @@ def _projected_seconds(candidate: Candidate, plan: list, horizon: int, n_series:
             return float("inf")
         if n < 2:
             return 0.0
-        sample = window.panel.take(np.arange(1, min(SAMPLE + 1, n)))
-        started = time.monotonic()
         candidate.deadline = time.time() + left / 3  # type: ignore[attr-defined]
-        candidate.predict(sample, horizon)
+        seconds = []
+        for i in range(1, min(SAMPLE + 1, n)):
+            started = time.monotonic()
+            candidate.predict(window.panel.take(np.arange(i, i + 1)), horizon)
+            seconds.append(time.monotonic() - started)
     except TimeoutError:
         return float("inf")
     except Exception:  # it will fail again, and say why, in its trial
         return 0.0
     finally:
         candidate.deadline = None  # type: ignore[attr-defined]
-    return (time.monotonic() - started) / sample.n_series * fits
+    # From PARALLEL_SERIES series on, the windows' series are shared among n_jobs processes.
+    workers = getattr(candidate, "n_jobs", 1) if n >= PARALLEL_SERIES else 1
+    return float(np.median(seconds)) * fits / max(workers, 1)
