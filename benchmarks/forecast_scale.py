@@ -83,7 +83,7 @@ json.dump({"fit_s": fit_s, "forecast_s": 0.0, "rss_mb": resource.getrusage(resou
 def run(system: str, train: Path, out: Path, budget: float) -> dict:
     task = out.with_suffix(".task.json")
     task.write_text(json.dumps({"train": str(train), "out": str(out), "horizon": HORIZON, "budget": budget}))
-    script = out.with_suffix(".py")
+    script = out.with_name(f"run_{system}.py")
     script.write_text(RUNNERS[system])
     started = time.monotonic()
     done = subprocess.run([str(python_for(system)), str(script), str(task)], capture_output=True, text=True,
@@ -113,6 +113,11 @@ def scores(forecast: pd.DataFrame, train: pd.DataFrame, test: pd.DataFrame) -> d
             "missing": int(np.isnan(point).sum())}
 
 
+def _weights(by_group: dict) -> str:
+    return "; ".join(f"{group}: " + ", ".join(f"{name} {w:g}" for name, w in weights.items())
+                     for group, weights in by_group.items())
+
+
 def render(rows: list[dict], n_series: int, budget: float) -> str:
     lines = [f"## Forecasting at scale: {n_series:,} daily series of two years (`benchmarks/forecast_scale.py`)", "",
              f"Written on {date.today().isoformat()}; {os.cpu_count()} cores ({cpu_name()}). `make_retail` series "
@@ -126,7 +131,7 @@ def render(rows: list[dict], n_series: int, budget: float) -> str:
             lines.append(f"| {r['system']} | failed: {r['error']} | | {r['wall']:.0f} | | | | | |")
             continue
         lines.append(f"| {r['system']} | {r['fit_s']:.0f} | {r['forecast_s']:.1f} | {r['wall']:.0f} | {r['rss_mb']:.0f} "
-                     f"| {r['mase']:.4f} | {r['wql']:.4f} | {r['coverage_80']:.1%} | {r.get('ensemble', '')} |")
+                     f"| {r['mase']:.4f} | {r['wql']:.4f} | {r['coverage_80']:.1%} | {_weights(r.get('ensemble', {}))} |")
     tried = next((r.get("tried") for r in rows if r["system"] == "labcoat" and "tried" in r), None)
     if tried:
         lines += ["", "labcoat's candidates: " + "; ".join(f"{k}: {v}" for k, v in tried.items()) + "."]
