@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import warnings
 
 import numpy as np
@@ -306,6 +307,80 @@ def test_served_forecast_equals_the_in_process_one_and_bad_requests_get_422(reta
         assert call(server.port, "/schema")[1]["horizon"] == 7
     finally:
         server.stop()
+
+
+def test_a_saved_forecaster_is_an_mlflow_pyfunc_model(retail, tmp_path):
+    import mlflow.pyfunc
+
+    model = _fit(retail)
+    model.save(tmp_path / "model")
+    loaded = mlflow.pyfunc.load_model(str(tmp_path / "model"))
+    one = pd.DataFrame([{"store": "store_2", "item": "item_03"}])
+    got = loaded.predict(one, params={"horizon": 3, "quantiles": [0.1, 0.9]})
+    expected = model.forecast(series=one, horizon=3, quantiles=(0.1, 0.9))
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), expected.reset_index(drop=True))
+    assert len(loaded.predict(pd.DataFrame())) == 6 * 7  # no series named: all, the fitted horizon
+    assert isinstance(labcoat.load(tmp_path / "model"), ForecastModel)  # still labcoat's own folder
+
+
+def test_two_workers_follow_the_champion_alias_of_a_forecaster(retail, tmp_path, monkeypatch):
+    """Clients ask for forecasts while the champion moves 1 -> 2: every answer 200, from two
+    worker processes, then only version 2's forecasts (a different model: different values)."""
+    import threading
+
+    from test_serve import Server, call
+
+    from labcoat.serve.predlog import read_log
+    from labcoat.tracking.registry import promote
+
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    for candidates in (["naive"], ["seasonal_naive"]):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", LabcoatNotice)
+            labcoat.fit(retail, "sales", task="forecast", time_column="date", series=["store", "item"], horizon=7,
+                        budget=30, families=candidates, quiet=True, tracking_uri=store, register="demand",
+                        report=False)
+    promote("demand", "1", uri=store)
+    expected = {v: labcoat.load(f"models:/demand/{v}", tracking_uri=store).forecast()["forecast"].round(9).tolist()
+                for v in ("1", "2")}
+    assert expected["1"] != expected["2"]
+    import mlflow.pyfunc
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)  # the registered version is an MLflow pyfunc model too
+    served = mlflow.pyfunc.load_model("models:/demand/2").predict(pd.DataFrame())["forecast"].round(9).tolist()
+    assert served == expected["2"]
+    server = Server("models:/demand@champion", tmp_path, "--follow-alias", "--tracking-uri", store,
+                    "--workers", "2", env={"LABCOAT_SERVE_FOLLOW_SECONDS": "0.3"})
+    answers: list[tuple[int, str, list[float]]] = []
+    stop = threading.Event()
+
+    def ask() -> None:
+        while not stop.is_set():
+            status, body = call(server.port, "/forecast", {})
+            answers.append((status, body["model"]["version"] if status == 200 else str(body),
+                            [round(r["forecast"], 9) for r in body.get("forecasts", [])]))
+
+    clients = [threading.Thread(target=ask) for _ in range(3)]
+    try:
+        for c in clients:
+            c.start()
+        time.sleep(1.0)
+        promote("demand", "2", uri=store)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not all(v == "2" for _, v, _ in answers[-30:]):
+            time.sleep(0.2)
+        stop.set()
+        for c in clients:
+            c.join()
+    finally:
+        stop.set()
+        server.stop()
+    assert all(status == 200 for status, _, _ in answers), [a for a in answers if a[0] != 200][:3]
+    versions = [v for _, v, _ in answers]
+    assert "1" in versions and set(versions[-30:]) == {"2"}
+    assert all(values == expected[v] for _, v, values in answers)  # each answer wholly one version's
+    logged = [r for r in read_log(server.log) if r["endpoint"] == "/forecast"]
+    assert len(logged) == len(answers) and {r["version"] for r in logged} == {"1", "2"}
 
 
 # ------------------------------------------------------------------------------ monitoring

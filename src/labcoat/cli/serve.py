@@ -48,14 +48,14 @@ def serve(model: str = typer.Argument(..., help=MODEL_HELP),
     import uvicorn
 
     from labcoat.serve.asgi import settings_to_env
-    from labcoat.errors import ConfigError
     from labcoat.api import load_forecaster
+    from labcoat.serve.follow import check_followable
     from labcoat.serve.service import load_served
 
+    if follow_alias:
+        check_followable(model)
     if load_forecaster(model, tracking_uri) is None:
         load_served(model, tracking_uri)  # fail here, with a clear message, not in every worker
-    elif follow_alias or workers > 1:
-        raise ConfigError("A forecast model is served by one worker, without --follow-alias (not built yet).")
     if exposed(host) and not token:
         typer.echo(f"warning: serving on {host} without --token: anyone who can reach it can use it.", err=True)
     os.environ.update(settings_to_env({"model": model, "tracking_uri": tracking_uri, "token": token,

@@ -37,7 +37,8 @@ def create_app_from_env() -> FastAPI:
     from labcoat.errors import LabcoatNotice
     from labcoat.serve.app import create_app
     from labcoat.api import load_forecaster
-    from labcoat.serve.forecast_app import create_forecast_app
+    from labcoat.serve.forecast_app import ForecastService, ServedForecaster, create_forecast_app
+    from labcoat.serve.follow import FOLLOW_SECONDS
     from labcoat.serve.service import Service
 
     # Each request's flags are in its answer and in /metrics; as Python warnings on stderr
@@ -49,7 +50,10 @@ def create_app_from_env() -> FastAPI:
     reference = settings.pop("model")
     forecaster = load_forecaster(reference, settings.get("tracking_uri"))
     if forecaster is not None:
-        model, name, version = forecaster
-        return create_forecast_app(model, name=name, version=version, token=settings.get("token"),
+        service = ForecastService(reference, tracking_uri=settings.get("tracking_uri"),
+                                  follow_alias=settings.get("follow_alias", False),
+                                  follow_seconds=settings.get("follow_seconds", FOLLOW_SECONDS),
+                                  loaded=ServedForecaster(*forecaster))
+        return create_forecast_app(service, token=settings.get("token"),
                                    log_path=settings.get("log_path", "predictions.db"))
     return create_app(Service(reference, **settings))

@@ -5,19 +5,22 @@ A request names the series to forecast (rows of the series columns; default all)
 give a shorter horizon, quantile levels, the known covariates of the steps ahead
 (``future``) and newer actuals (``history``). It is answered with the same table
 ``model.forecast`` returns, as records, and logged in the prediction log like ``/predict``.
-Bad requests get 422 naming the field, the value and the reason.
+Bad requests get 422 naming the field, the value and the reason. Served from a registry alias
+with ``follow_alias``, the alias's new version is swapped in when it moves (:mod:`labcoat.serve.follow`).
 
 Examples
 --------
 >>> from fastapi.testclient import TestClient                          # doctest: +SKIP
->>> client = TestClient(create_forecast_app("demand-model"))          # doctest: +SKIP
+>>> client = TestClient(create_forecast_app(ForecastService("demand-model")))  # doctest: +SKIP
 >>> client.post("/forecast", json={"series": [{"store": "s1"}], "horizon": 7}).json()["forecasts"][0]  # doctest: +SKIP
 {'store': 's1', 'date': '2024-06-01T00:00:00', 'forecast': 41.2, 'p10': 33.0, 'p50': 41.0, 'p90': 50.1}
 """
 from __future__ import annotations
 
+import threading
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,7 @@ from fastapi.responses import Response
 from labcoat.errors import LabcoatError
 from labcoat.serve.app import JSONAnswer, _authorized, _error
 from labcoat.serve.docs import add_docs
+from labcoat.serve.follow import FOLLOW_SECONDS, check_followable, start_following
 from labcoat.serve.predlog import PredictionLog
 from labcoat.serve.service import MAX_BODY
 from labcoat.tasks.forecast.model import ForecastModel
@@ -38,13 +42,57 @@ from labcoat.tasks.forecast.model import ForecastModel
 FIELDS = ("series", "horizon", "quantiles", "future", "history")
 
 
-def create_forecast_app(model: ForecastModel, *, name: str, version: str, token: str | None = None,
+@dataclass(frozen=True)
+class ServedForecaster:
+    """One loaded forecast model, with its registry name and version ("local" for a folder)."""
+
+    model: ForecastModel
+    name: str
+    version: str
+
+
+class ForecastService:
+    """The forecast model a service answers with; with ``follow_alias``, a registry alias's
+    newest version, swapped in with one assignment when the alias moves."""
+
+    def __init__(self, reference: str, *, tracking_uri: str | None = None, follow_alias: bool = False,
+                 follow_seconds: float = FOLLOW_SECONDS, loaded: ServedForecaster | None = None) -> None:
+        self.reference, self.tracking_uri = reference, tracking_uri
+        self.current = loaded or self._load()
+        self.swaps: list[tuple[str, str]] = []
+        self._stop = threading.Event()
+        if follow_alias:
+            check_followable(reference)
+            start_following(reference, tracking_uri, lambda: self.current.version, self._reload, stop=self._stop,
+                            seconds=follow_seconds)
+
+    def _load(self) -> ServedForecaster:
+        from labcoat.api import load_forecaster
+        from labcoat.errors import ConfigError
+
+        loaded = load_forecaster(self.reference, self.tracking_uri)
+        if loaded is None:
+            raise ConfigError(f"{self.reference} holds a row model, not a forecaster.")
+        return ServedForecaster(*loaded)
+
+    def _reload(self) -> None:
+        fresh = self._load()
+        previous, self.current = self.current, fresh
+        self.swaps.append((previous.version, fresh.version))
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+def create_forecast_app(service: ForecastService, *, token: str | None = None,
                         log_path: str | Path = "predictions.db", max_body: int = MAX_BODY) -> FastAPI:
-    """The FastAPI application answering forecasts of ``model``."""
-    info = model.info
-    app = FastAPI(title=f"labcoat: {name}", version=str(version), docs_url=None, redoc_url=None,
-                  description=f"Forecasts '{model.target}' ({info.get('frequency')}, up to {model.horizon} steps, "
-                              f"{model.panel.n_series} series).", default_response_class=JSONAnswer)
+    """The FastAPI application answering forecasts of ``service``'s model. The title, the
+    description and the documented request are those of the model loaded first."""
+    first = service.current
+    app = FastAPI(title=f"labcoat: {first.name}", version=str(first.version), docs_url=None, redoc_url=None,
+                  description=f"Forecasts '{first.model.target}' ({first.model.info.get('frequency')}, up to "
+                              f"{first.model.horizon} steps, {first.model.panel.n_series} series).",
+                  default_response_class=JSONAnswer)
     add_docs(app)
     log = PredictionLog(Path(log_path))
 
@@ -54,7 +102,7 @@ def create_forecast_app(model: ForecastModel, *, name: str, version: str, token:
             return _error(401, "missing or wrong bearer token", "unauthorized", {"WWW-Authenticate": "Bearer"})
         return await call_next(request)
 
-    @app.post("/forecast", openapi_extra=_openapi(model))
+    @app.post("/forecast", openapi_extra=_openapi(first.model))
     async def forecast(request: Request) -> Response:
         """The next steps of the named series (default all), with quantiles."""
         started = time.perf_counter()
@@ -70,18 +118,21 @@ def create_forecast_app(model: ForecastModel, *, name: str, version: str, token:
         unknown = [k for k in payload if k not in FIELDS]
         if unknown:
             return _error(422, f"unknown field(s) {unknown}; the fields are {', '.join(FIELDS)}", "extra_forbidden")
+        current = service.current  # the whole request answers with one version
         try:
-            frame = model.forecast(horizon=payload.get("horizon"), quantiles=payload.get("quantiles", (0.1, 0.5, 0.9)),
-                                   series=_records(payload, "series"), future=_records(payload, "future"),
-                                   history=_records(payload, "history"))
+            frame = current.model.forecast(
+                horizon=payload.get("horizon"), quantiles=payload.get("quantiles", (0.1, 0.5, 0.9)),
+                series=_records(payload, "series"), future=_records(payload, "future"),
+                history=_records(payload, "history"))
         except (LabcoatError, ValueError, TypeError, KeyError) as error:
             return _error(422, str(error), "value_error")
         records = _json_records(frame)
         request_id = uuid.uuid4().hex
-        log.record({"request_id": request_id, "endpoint": "/forecast", "model": name, "version": version,
+        log.record({"request_id": request_id, "endpoint": "/forecast", "model": current.name,
+                    "version": current.version,
                     "latency_ms": round((time.perf_counter() - started) * 1000, 3),
                     "inputs": [{k: payload[k] for k in payload if k != "history"}], "outputs": records})
-        return JSONAnswer({"request_id": request_id, "model": {"name": name, "version": version},
+        return JSONAnswer({"request_id": request_id, "model": {"name": current.name, "version": current.version},
                            "forecasts": records}, headers={"X-Request-Id": request_id})
 
     @app.get("/health")
@@ -90,15 +141,17 @@ def create_forecast_app(model: ForecastModel, *, name: str, version: str, token:
 
     @app.get("/ready")
     async def ready() -> dict[str, Any]:
-        return {"ready": True, "model": name, "version": version}
+        return {"ready": True, "model": service.current.name, "version": service.current.version}
 
     @app.get("/schema")
     async def schema() -> dict[str, Any]:
+        model = service.current.model
         return {"task": "forecast", "target": model.target, "time_column": model.panel.time_column,
                 "series": list(model.panel.series), "horizon": model.horizon, "frequency": model.panel.freq,
                 "known": [c for c in model.panel.known if not c.startswith("holiday_")], "n_series": model.panel.n_series}
 
     app.state.log = log
+    app.state.service = service
     return app
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labcoat.model import Model
+from labcoat.serve.follow import FOLLOW_SECONDS, check_followable, start_following
 from labcoat.serve.predlog import PredictionLog, known_request
 from labcoat.serve.validation import Validator
 
@@ -21,8 +22,6 @@ from labcoat.serve.validation import Validator
 MAX_BODY = 10 * 2**20
 #: Most rows accepted in one request.
 MAX_BATCH = 10_000
-#: Seconds between two looks at the registry alias with ``follow_alias``.
-FOLLOW_SECONDS = 5.0
 
 
 @dataclass
@@ -73,11 +72,9 @@ class Service:
         self.swaps: list[tuple[str, str]] = []
         self._stop = threading.Event()
         if follow_alias:
-            if "@" not in reference:
-                from labcoat.errors import ConfigError
-
-                raise ConfigError("--follow-alias needs a registry alias to follow, e.g. models:/churn@champion.")
-            threading.Thread(target=self._follow, args=(follow_seconds,), name="labcoat-follow", daemon=True).start()
+            check_followable(reference)
+            start_following(reference, tracking_uri, lambda: self.current.version, self._reload, stop=self._stop,
+                         seconds=follow_seconds)
 
     def request_rows(self, request_id: str) -> int | None:
         """Rows of an earlier request in the log (None if unknown)."""
@@ -87,23 +84,9 @@ class Service:
         self._stop.set()
         self.log.close()
 
-    def _follow(self, seconds: float) -> None:
-        """Load the alias's new version when it moves, then swap it in with one assignment:
-        requests already running finish with the model they started with."""
-        from labcoat.tracking.registry import describe_reference
-
-        while not self._stop.wait(seconds):
-            try:
-                described = describe_reference(self.reference, self.tracking_uri)
-                if described["version"] == self.current.version:
-                    continue
-                fresh = load_served(self.reference, self.tracking_uri)
-            except Exception as error:  # noqa: BLE001 - keep serving the loaded model; say why
-                import logging
-
-                logging.getLogger("labcoat.serve").warning("could not load %s: %s", self.reference, error)
-                continue
-            previous = self.current
-            self.current = fresh
-            self.swaps.append((previous.version, fresh.version))
+    def _reload(self) -> None:
+        """Load the alias's new version and swap it in with one assignment."""
+        fresh = load_served(self.reference, self.tracking_uri)
+        previous, self.current = self.current, fresh
+        self.swaps.append((previous.version, fresh.version))
 

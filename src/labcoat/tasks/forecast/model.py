@@ -208,7 +208,8 @@ class ForecastModel:
     # ------------------------------------------------------------------ files
     def save(self, path: str | Path) -> Path:
         """Write the model to folder ``path``: ``labcoat.json`` (what it is, its info),
-        ``leaderboard.csv`` and ``model.joblib``."""
+        ``leaderboard.csv``, ``model.joblib``, and an ``MLmodel`` that makes the folder an
+        MLflow pyfunc model (``labcoat.tracking.forecast_pyfunc``)."""
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         meta = {"kind": KIND, "format_version": FORMAT_VERSION, "labcoat_version": __version__,
@@ -216,7 +217,24 @@ class ForecastModel:
         (folder / "labcoat.json").write_text(json.dumps(meta, indent=2, default=str))
         self.leaderboard.to_csv(folder / "leaderboard.csv", index=False)
         joblib.dump(self, folder / "model.joblib")
+        self._write_mlmodel(folder)
         return folder
+
+    def _write_mlmodel(self, folder: Path) -> None:
+        """The pyfunc flavour: a loader module (named, not imported: it lives in a layer above),
+        and a signature whose parameters are the horizon and the quantile levels."""
+        import mlflow.pyfunc
+        from mlflow.models import Model as MLflowModel
+        from mlflow.models import ModelSignature
+        from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
+
+        described = MLflowModel()
+        mlflow.pyfunc.add_to_model(described, loader_module="labcoat.tracking.forecast_pyfunc")
+        described.signature = ModelSignature(
+            inputs=Schema([ColSpec(_mlflow_type(self.panel.ids[c]), c, required=False) for c in self.panel.series]),
+            params=ParamSchema([ParamSpec("horizon", "long", self.horizon),
+                                ParamSpec("quantiles", "double", [0.1, 0.5, 0.9], shape=(-1,))]))
+        described.save(str(folder / "MLmodel"))
 
     @classmethod
     def load(cls, path: str | Path) -> "ForecastModel":
@@ -234,6 +252,15 @@ class ForecastModel:
         if not isinstance(model, cls):
             raise ModelFileError(f"'{folder / 'model.joblib'}' does not hold a forecast model.")
         return model
+
+
+def _mlflow_type(column: pd.Series) -> str:
+    """The MLflow schema type of a series-id column."""
+    if pd.api.types.is_bool_dtype(column):
+        return "boolean"
+    if pd.api.types.is_integer_dtype(column):
+        return "long"
+    return "double" if pd.api.types.is_float_dtype(column) else "string"
 
 
 def with_holidays(panel: Panel, country: str | None) -> Panel:
