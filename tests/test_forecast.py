@@ -111,6 +111,8 @@ def test_every_score_has_an_interval_over_series(retail):
         row = board.loc[name]
         assert row["mase_low"] <= row["mase"] <= row["mase_high"]
         assert row["mase_low"] < row["mase_high"]
+    honest = model.info["honest_estimate"]  # the latest window, as if unseen, quantiles included
+    assert 0 < honest["wql_low"] <= honest["wql"] <= honest["wql_high"]
 
 
 # ------------------------------------------------------------------------------ honesty

@@ -228,8 +228,10 @@ def _print_forecaster(model: Any) -> None:
     console.print(table)
     honest = info.get("honest_estimate")
     if honest:
+        wql = (f", weighted quantile loss {honest['wql']:.4f} [{honest['wql_low']:.4f}, {honest['wql_high']:.4f}]"
+               if "wql" in honest else "")
         console.print(f"Ensemble on the latest window, weights chosen on the older ones: MASE {honest['mase']:.4f} "
-                      f"[{honest['mase_low']:.4f}, {honest['mase_high']:.4f}].")
+                      f"[{honest['mase_low']:.4f}, {honest['mase_high']:.4f}]{wql}.")
     covered = info.get("coverage_80")
     if covered:
         console.print(f"80% intervals covered {100 * covered['share']:.1f}% of the latest window's "

@@ -213,6 +213,11 @@ def _season(window: Window) -> int:
     return mase_season(window.panel.freq)
 
 
+#: The quantile levels of the weighted quantile loss (as AutoGluon-TimeSeries and the M5
+#: competition's uncertainty track weigh them: the median and the 80% interval's ends).
+WQL_LEVELS = (0.1, 0.5, 0.9)
+
+
 def residual_quantiles(forecasts: dict[int, np.ndarray], windows: Sequence[Window], horizon: int) -> np.ndarray:
     """Quantiles (:data:`LEVELS`) of the signed scaled errors per horizon step (``horizon`` ×
     levels). Steps with fewer than 20 errors borrow from all steps, grown by √step."""
@@ -235,8 +240,9 @@ def quantile_offsets(table: np.ndarray, levels: Sequence[float]) -> np.ndarray:
 def latest_window_check(trials: Sequence[Trial], windows: Sequence[Window], groups: np.ndarray, horizon: int, *,
                         seed: int, level: float = 0.8) -> tuple[dict | None, tuple[float, int] | None]:
     """Window 1 scored as if unseen: the ensemble with weights chosen on the older windows
-    (its leaderboard row), and the share of window 1's actuals inside the central ``level``
-    interval built from the older windows' errors (with how many values). None, None with a
+    (its leaderboard row, with the weighted quantile loss of its 10%, 50% and 90% quantiles
+    built from the older windows' errors), and the share of window 1's actuals inside the
+    central ``level`` interval built the same way (with how many values). None, None with a
     single window."""
     older = [w for w in windows if w.number > 1]
     latest = next((w for w in windows if w.number == 1), None)
@@ -246,8 +252,13 @@ def latest_window_check(trials: Sequence[Trial], windows: Sequence[Window], grou
     forecasts = {w.number: ensemble_forecast(trials, weights, groups, w) for w in windows}
     honest = leaderboard_row("ensemble (weights from older windows)", {1: forecasts[1]}, [latest], seed=seed)
     table = residual_quantiles({k: v for k, v in forecasts.items() if k > 1}, older, horizon)
-    offsets = quantile_offsets(table, [(1 - level) / 2, 1 - (1 - level) / 2])
-    low = forecasts[1] + latest.scale[:, None] * offsets[:, 0]
-    high = forecasts[1] + latest.scale[:, None] * offsets[:, 1]
+
+    def at(levels: Sequence[float]) -> list[np.ndarray]:
+        return [forecasts[1] + latest.scale[:, None] * column for column in quantile_offsets(table, levels).T]
+
+    wql = aggregate("wql", *parts("wql", latest.actual, forecasts[1], [], season=1,
+                                  quantiles=dict(zip(WQL_LEVELS, at(WQL_LEVELS)))), seed=seed)
+    honest.update(wql=wql.value, wql_low=wql.low, wql_high=wql.high)
+    low, high = at([(1 - level) / 2, 1 - (1 - level) / 2])
     inside = (latest.actual >= low) & (latest.actual <= high)
     return honest, (float(inside.mean()), int(inside.size))
