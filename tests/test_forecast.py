@@ -183,10 +183,13 @@ def test_nonnegative_targets_get_nonnegative_forecasts_and_sorted_quantiles(reta
 # ------------------------------------------------------------------------------ the model
 def test_statistical_and_global_models_with_known_covariates(retail, tmp_path):
     model = _fit(retail, known=["price", "promo", "holiday"],
-                 candidates=["seasonal_naive", "auto_ets", "auto_theta", "croston", "lightgbm"])
+                 candidates=["seasonal_naive", "auto_ets", "auto_theta", "auto_ces", "croston", "lightgbm"])
     board = model.leaderboard.set_index("candidate")
     assert {"auto_ets", "auto_theta", "croston", "lightgbm"} <= set(board.index)
-    assert (board.loc[["auto_ets", "lightgbm"], "status"] == "ok").all()
+    assert (board.loc[["auto_ets", "auto_ces", "lightgbm"], "status"] == "ok").all()
+    # Every local model estimated on every series (AutoCES writes into the series it gets: it
+    # fell back to naive on each read-only one pandas gave it)
+    assert (board.loc[["auto_ets", "auto_theta", "auto_ces"], "fallbacks"] == 0).all()
     with pytest.raises(DataError, match="known in advance: give their values"):
         model.forecast()
     last = retail["date"].max()

@@ -251,7 +251,9 @@ class Local(Candidate):
                 raise TimeoutError(self.name)
             if season not in models:
                 models[season] = self.build(season)
-            out[i] = self._one(models[season], recent(y, season), horizon)
+            # A writable copy: pandas' arrays are read-only under copy-on-write, and AutoCES
+            # writes into the series it is given (it failed on every series with a read-only one).
+            out[i] = self._one(models[season], np.array(recent(y, season), dtype=float), horizon)
         return out, self.fallbacks
 
     def _one(self, model: Any, y: np.ndarray, horizon: int) -> np.ndarray:
