@@ -1,8 +1,11 @@
 """``benchmarks/RESULTS.md`` holds one section per benchmark script; each run rewrites its own."""
 from __future__ import annotations
 
+import os
 import platform
 import re
+import signal
+import subprocess
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -28,3 +31,25 @@ def cpu_name() -> str:
     lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
     return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")),
                 platform.processor() or platform.machine())
+
+
+def run_in_group(command: list[str], *, timeout: float, env: dict[str, str] | None = None,
+                 ) -> subprocess.CompletedProcess[str] | None:
+    """Run ``command`` in a process group of its own, its output captured; None when it is
+    still running after ``timeout`` seconds, and then the whole group is killed: a peer's
+    worker processes (joblib, multiprocessing) outlive their parent and would take the cores
+    from every run after it."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                               start_new_session=True)
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        return None
+    finally:
+        try:  # workers left behind by a run that ended on its own
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return subprocess.CompletedProcess(command, process.returncode, out, err)

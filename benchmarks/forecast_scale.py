@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from _results import cpu_name, write_section
+from _results import cpu_name, run_in_group, write_section
 from forecasting import python_for
 
 HERE = Path(__file__).resolve().parent
@@ -86,8 +85,10 @@ def run(system: str, train: Path, out: Path, budget: float) -> dict:
     script = out.with_name(f"run_{system}.py")
     script.write_text(RUNNERS[system])
     started = time.monotonic()
-    done = subprocess.run([str(python_for(system)), str(script), str(task)], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"}, timeout=3 * budget + 3600)
+    done = run_in_group([str(python_for(system)), str(script), str(task)], timeout=3 * budget + 3600,
+                        env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    if done is None:
+        return {"error": f"stopped after {3 * budget + 3600:.0f} s", "wall": time.monotonic() - started}
     wall = time.monotonic() - started
     if done.returncode != 0:
         return {"error": (done.stderr.strip().splitlines() or ["?"])[-1][:200], "wall": wall}

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from _results import cpu_name, write_section
+from _results import cpu_name, run_in_group, write_section
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -164,10 +164,9 @@ def run(system: str, train: Path, out: Path, *, freq: str, horizon: int, season:
     script.write_text(RUNNERS[system])
     started = time.monotonic()
     limit = timeout or 3 * budget + 1800
-    try:
-        done = subprocess.run([str(python_for(system)), str(script), str(task)], capture_output=True, text=True,
-                              env={**os.environ, "PYTHONWARNINGS": "ignore"}, timeout=limit)
-    except subprocess.TimeoutExpired:
+    done = run_in_group([str(python_for(system)), str(script), str(task)], timeout=limit,
+                        env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    if done is None:
         return {"error": f"stopped after {limit:.0f} s (--timeout)", "wall": time.monotonic() - started}
     wall = time.monotonic() - started
     if done.returncode != 0:

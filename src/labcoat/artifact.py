@@ -144,9 +144,10 @@ def check_target(path: Path) -> None:
 
 
 def native_dir(path: Path) -> Path:
-    """The folder holding labcoat's own files: ``path`` itself or, for an MLflow model, the
-    ``artifacts`` subfolder that has them."""
-    if (path / "MLmodel").is_file():
+    """The folder holding labcoat's own files: ``path`` itself (a plain folder, or a forecast
+    model's, whose ``MLmodel`` sits beside them) or, for a row model, the ``artifacts``
+    subfolder that has them."""
+    if (path / "MLmodel").is_file() and not (path / "labcoat.json").is_file():
         found = sorted(path.glob("artifacts/*/labcoat.json"))
         if not found:
             raise ModelFileError(f"'{path}' is an MLflow model but not a labcoat one: no "
