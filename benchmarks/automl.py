@@ -383,13 +383,14 @@ def rank_row(label: str, table: pd.DataFrame, systems: list[str]) -> str:
         + f" ({wins.get(s, 0)})" for s in systems) + " | | | | | |")
 
 
-def render(runs: list[Run], budget: float, import_s: tuple[float, float]) -> str:
+def render(runs: list[Run], budget: float, import_s: tuple[float, float], reused: dict[str, set[str]] | None = None,
+           title: str = "") -> str:
     systems = [s for s in SYSTEMS if any(r.system == s for r in runs)]
     versions = {r.system: r.version for r in runs if r.version}
     rank_table = ranks(runs)
     cpu = cpu_name()
     lines = [
-        "## AutoML: labcoat vs FLAML vs AutoGluon (`benchmarks/automl.py`)", "",
+        f"## AutoML: labcoat vs FLAML vs AutoGluon{title} (`benchmarks/automl.py`)", "",
         f"Written by `benchmarks/automl.py` on {date.today().isoformat()}. Budget {budget:g} s per "
         f"fit; {os.cpu_count()} cores ({cpu}); Python {platform.python_version()}. Same 75/25 split "
         "(seed 0, stratified for classification), each system in its own process and venv, with its "
@@ -397,6 +398,9 @@ def render(runs: list[Run], budget: float, import_s: tuple[float, float]) -> str
         "`TabularPredictor.fit(time_limit=..., presets='medium_quality')` then `persist()`).", "",
         "Versions: " + ", ".join(f"{s} {versions.get(s, '?')}" for s in systems)
         + f" (labcoat at commit {labcoat_commit()[:10]}).", "",
+        *([("Runs reused from earlier invocations (`--resume`, same machine and budget), by the date "
+            "they were written: " + "; ".join(f"{k}: {', '.join(sorted(v))}" for k, v in sorted(reused.items()))
+            + "."), ""] if reused else []),
         "Metric: ROC AUC for binary (higher is better), log loss for multiclass and RMSE for "
         "regression (lower is better), on the 25% test rows. Fit = wall seconds of the fit call; "
         "predict = whole test set; 1-row = median (p50) and 95th percentile (p95) of 200 single-row "
@@ -459,6 +463,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--groups", default=",".join(GROUPS), help=f"comma-separated subset of {', '.join(GROUPS)}")
     parser.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated subset")
     parser.add_argument("--resume", action="store_true", help="reuse finished runs in .work/")
+    parser.add_argument("--section", default="automl",
+                        help="RESULTS.md section to write (another name keeps the full run's table)")
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     args = parser.parse_args(argv)
     wanted = set(args.datasets.split(",")) - {""}
@@ -474,6 +480,7 @@ def main(argv: list[str] | None = None) -> None:
         python_for(system)
 
     runs: list[Run] = []
+    reused: dict[str, set[str]] = {}
     import_s = import_seconds(), import_seconds("from labcoat.train import fit")
     for dataset in chosen:
         if dataset.source == "shared" and not (SHARED / f"{dataset.name}.csv").exists():
@@ -485,6 +492,8 @@ def main(argv: list[str] | None = None) -> None:
             if args.resume and saved.exists() and json.loads(saved.read_text())["extra"].get(
                     "budget") == args.budget:
                 run = Run(**json.loads(saved.read_text()))
+                written = date.fromtimestamp(saved.stat().st_mtime).isoformat()
+                reused.setdefault(f"{system} ({written})", set()).add(dataset.name)
             else:
                 run = run_system(system, workdir, args.budget)
                 run.extra["budget"] = args.budget
@@ -494,7 +503,8 @@ def main(argv: list[str] | None = None) -> None:
                   f"fit {run.fit_seconds:6.1f} s  predict {run.predict_seconds:6.2f} s  "
                   f"1-row p50 {run.latency_ms:6.2f} ms p95 {run.latency_p95_ms:6.2f} ms  RSS fit {run.fit_rss_mb:5.0f} MB, "
                   f"all {run.peak_rss_mb:5.0f} MB", flush=True)
-            write_section("automl", render(runs, args.budget, import_s), args.out)
+            title = "" if args.section == "automl" else f", {len({r.dataset for r in runs})} chosen sets"
+            write_section(args.section, render(runs, args.budget, import_s, reused, title), args.out)
     print(f"\nwrote {args.out}")
 
 
