@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/ray_scaling.py
 	$(BIN)/python benchmarks/mlp.py
 	$(BIN)/python benchmarks/forecasting.py
+	$(BIN)/python benchmarks/forecast_scale.py
 
 clean:
 	rm -rf $(VENV) .labcoat build *.egg-info src/*.egg-info benchmarks/.venvs benchmarks/.work
