@@ -13,6 +13,8 @@ rows          resampling
 larger        one holdout of 20% (at most 50,000 rows)
 ============  ==========================================
 
+Under a time budget the search may score its later trials on the first repeat only, when the
+repeats would leave model families untried (``labcoat.search.study.keep_repeats``).
 Folds are stratified by class for classification tasks. When the rows are observations over
 time (``fit(split="time", time_column=...)``), :func:`time_resampling` validates forward in
 time instead: the rows are ordered by time and cut into 6 blocks; fold i trains on blocks
