@@ -22,15 +22,14 @@ import json
 import os
 import sys
 import tempfile
-import time
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from _results import cpu_name, run_in_group, write_section
-from forecasting import python_for
+from _results import cpu_name, write_section
+from forecasting import run_runner
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -77,22 +76,6 @@ json.dump({"fit_s": fit_s, "forecast_s": 0.0, "rss_mb": resource.getrusage(resou
           open(task["out"] + ".json", "w"))
 """,
 }
-
-
-def run(system: str, train: Path, out: Path, budget: float) -> dict:
-    task = out.with_suffix(".task.json")
-    task.write_text(json.dumps({"train": str(train), "out": str(out), "horizon": HORIZON, "budget": budget}))
-    script = out.with_name(f"run_{system}.py")
-    script.write_text(RUNNERS[system])
-    started = time.monotonic()
-    done = run_in_group([str(python_for(system)), str(script), str(task)], timeout=3 * budget + 3600,
-                        env={**os.environ, "PYTHONWARNINGS": "ignore"})
-    if done is None:
-        return {"error": f"stopped after {3 * budget + 3600:.0f} s", "wall": time.monotonic() - started}
-    wall = time.monotonic() - started
-    if done.returncode != 0:
-        return {"error": (done.stderr.strip().splitlines() or ["?"])[-1][:200], "wall": wall}
-    return {**json.loads(Path(str(out) + ".json").read_text()), "wall": wall}
 
 
 def scores(forecast: pd.DataFrame, train: pd.DataFrame, test: pd.DataFrame) -> dict:
@@ -162,7 +145,9 @@ def main(argv: list[str] | None = None) -> None:
         train.to_parquet(path)
         for system in args.systems.split(","):
             out = Path(scratch) / f"{system}.parquet"
-            row = {"system": system, **run(system, path, out, args.budget)}
+            row = {"system": system, **run_runner(system, RUNNERS[system], {
+                "train": str(path), "out": str(out), "horizon": HORIZON, "budget": args.budget}, out,
+                3 * args.budget + 3600)}
             if "error" not in row:
                 row.update(scores(pd.read_parquet(out), train, test))
             rows.append(row)

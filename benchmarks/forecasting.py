@@ -157,18 +157,24 @@ def run(system: str, train: Path, out: Path, *, freq: str, horizon: int, season:
         timeout: float | None = None) -> dict:
     if system == "seasonal_naive":
         return {}
-    task = out.with_suffix(".task.json")
-    task.write_text(json.dumps({"train": str(train), "out": str(out), "freq": freq, "horizon": horizon,
-                                "season": season, "budget": budget}))
-    script = out.with_suffix(".py")
-    script.write_text(RUNNERS[system])
+    return run_runner(system, RUNNERS[system], {"train": str(train), "out": str(out), "freq": freq, "horizon": horizon,
+                                                "season": season, "budget": budget},
+                      out, timeout or 3 * budget + 1800)
+
+
+def run_runner(system: str, source: str, task: dict, out: Path, timeout: float) -> dict:
+    """Run runner ``source`` of ``system`` in the system's venv on ``task`` (a JSON file beside
+    ``out``): its JSON report (``out`` + ``.json``) and the wall seconds, or the error."""
+    task_file = out.with_suffix(".task.json")
+    task_file.write_text(json.dumps(task))
+    script = out.with_name(f"run_{out.stem}.py")  # not "<package>.py": it would shadow the package
+    script.write_text(source)
     started = time.monotonic()
-    limit = timeout or 3 * budget + 1800
-    done = run_in_group([str(python_for(system)), str(script), str(task)], timeout=limit,
+    done = run_in_group([str(python_for(system)), str(script), str(task_file)], timeout=timeout,
                         env={**os.environ, "PYTHONWARNINGS": "ignore"})
-    if done is None:
-        return {"error": f"stopped after {limit:.0f} s (--timeout)", "wall": time.monotonic() - started}
     wall = time.monotonic() - started
+    if done is None:
+        return {"error": f"stopped after {timeout:.0f} s (--timeout)", "wall": wall}
     if done.returncode != 0:
         return {"error": (done.stderr.strip().splitlines() or ["?"])[-1][:200], "wall": wall}
     return {**json.loads(Path(str(out) + ".json").read_text()), "wall": wall}

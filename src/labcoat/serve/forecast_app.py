@@ -17,7 +17,6 @@ Examples
 """
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from fastapi.responses import Response
 from labcoat.errors import LabcoatError
 from labcoat.serve.app import JSONAnswer, _authorized, _error
 from labcoat.serve.docs import add_docs
-from labcoat.serve.follow import FOLLOW_SECONDS, check_followable, start_following
+from labcoat.serve.follow import FOLLOW_SECONDS, FollowedModel
 from labcoat.serve.predlog import PredictionLog
 from labcoat.serve.service import MAX_BODY
 from labcoat.tasks.forecast.model import ForecastModel
@@ -51,20 +50,14 @@ class ServedForecaster:
     version: str
 
 
-class ForecastService:
+class ForecastService(FollowedModel[ServedForecaster]):
     """The forecast model a service answers with; with ``follow_alias``, a registry alias's
     newest version, swapped in with one assignment when the alias moves."""
 
     def __init__(self, reference: str, *, tracking_uri: str | None = None, follow_alias: bool = False,
                  follow_seconds: float = FOLLOW_SECONDS, loaded: ServedForecaster | None = None) -> None:
         self.reference, self.tracking_uri = reference, tracking_uri
-        self.current = loaded or self._load()
-        self.swaps: list[tuple[str, str]] = []
-        self._stop = threading.Event()
-        if follow_alias:
-            check_followable(reference)
-            start_following(reference, tracking_uri, lambda: self.current.version, self._reload, stop=self._stop,
-                            seconds=follow_seconds)
+        self._start(reference, tracking_uri, loaded or self._load(), follow_alias=follow_alias, seconds=follow_seconds)
 
     def _load(self) -> ServedForecaster:
         from labcoat.api import load_forecaster
@@ -74,14 +67,6 @@ class ForecastService:
         if loaded is None:
             raise ConfigError(f"{self.reference} holds a row model, not a forecaster.")
         return ServedForecaster(*loaded)
-
-    def _reload(self) -> None:
-        fresh = self._load()
-        previous, self.current = self.current, fresh
-        self.swaps.append((previous.version, fresh.version))
-
-    def close(self) -> None:
-        self._stop.set()
 
 
 def create_forecast_app(service: ForecastService, *, token: str | None = None,

@@ -9,12 +9,11 @@ Examples
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from labcoat.model import Model
-from labcoat.serve.follow import FOLLOW_SECONDS, check_followable, start_following
+from labcoat.serve.follow import FOLLOW_SECONDS, FollowedModel
 from labcoat.serve.predlog import PredictionLog, known_request
 from labcoat.serve.validation import Validator
 
@@ -55,38 +54,27 @@ def load_served(reference: str, tracking_uri: str | None = None) -> Served:
     return Served(model, path.resolve().name, "local", str(path))
 
 
-class Service:
+class Service(FollowedModel[Served]):
     """A model being served, its limits, token and prediction log."""
 
     def __init__(self, reference: str, *, tracking_uri: str | None = None, token: str | None = None,
                  log_path: str | Path = "predictions.db", max_batch: int = MAX_BATCH, max_body: int = MAX_BODY,
                  follow_alias: bool = False, follow_seconds: float = FOLLOW_SECONDS) -> None:
-        self.reference = reference
-        self.tracking_uri = tracking_uri
         self.token = token or None
         self.max_batch = max_batch
         self.max_body = max_body
         self.log_path = Path(log_path)
-        self.current = load_served(reference, tracking_uri)
+        self._start(reference, tracking_uri, load_served(reference, tracking_uri), follow_alias=follow_alias,
+                    seconds=follow_seconds)
         self.log = PredictionLog(self.log_path)
-        self.swaps: list[tuple[str, str]] = []
-        self._stop = threading.Event()
-        if follow_alias:
-            check_followable(reference)
-            start_following(reference, tracking_uri, lambda: self.current.version, self._reload, stop=self._stop,
-                         seconds=follow_seconds)
 
     def request_rows(self, request_id: str) -> int | None:
         """Rows of an earlier request in the log (None if unknown)."""
         return known_request(self.log_path, request_id)
 
     def close(self) -> None:
-        self._stop.set()
+        super().close()
         self.log.close()
 
-    def _reload(self) -> None:
-        """Load the alias's new version and swap it in with one assignment."""
-        fresh = load_served(self.reference, self.tracking_uri)
-        previous, self.current = self.current, fresh
-        self.swaps.append((previous.version, fresh.version))
-
+    def _load(self) -> Served:
+        return load_served(self.reference, self.tracking_uri)
