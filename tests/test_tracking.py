@@ -219,6 +219,37 @@ def test_an_interrupted_fit_is_recorded_as_killed(tmp_path, sig):
     assert statuses == {"KILLED": 1}
 
 
+@pytest.mark.parametrize("after", [0.05, 0.3])
+def test_an_interrupt_during_a_store_write_still_closes_the_run(tmp_path, after):
+    """SIGTERM lands while trials are being written (when the test above sees its first
+    finished trial): the write completes, then the run is closed KILLED, not left RUNNING."""
+    from labcoat.search.trial import Trial
+    from labcoat.tracking.interrupt import closing_run_on_error
+    from labcoat.tracking.recorder import StudyRecorder
+
+    db = tmp_path / "mlflow.db"
+    recorder = StudyRecorder(f"sqlite:///{db}", run_name="interrupted")
+    recorder.start({"budget": 60}, {})
+    recorder._pending = [Trial(number=i, family="linear", params={"C": 1.0}, origin="portfolio",
+                               fold_scores=[0.7, 0.8], duration=0.1) for i in range(60)]
+    signal.setitimer(signal.ITIMER_REAL, after)
+    previous = signal.signal(signal.SIGALRM, lambda *_: os.kill(os.getpid(), signal.SIGTERM))
+    try:
+        with pytest.raises(KeyboardInterrupt), closing_run_on_error(recorder):
+            recorder.flush()
+            time.sleep(5)  # the signal arrives by now if the writes were quicker than `after`
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    with sqlite3.connect(db) as connection:
+        statuses = dict(connection.execute(
+            "select t.value, r.status from runs r join tags t on t.run_uuid = r.run_uuid "
+            "where t.key = 'labcoat.kind' and t.value = 'study'").fetchall())
+        trials = connection.execute("select count(*) from runs where status = 'FINISHED'").fetchone()[0]
+    assert statuses == {"study": "KILLED"}
+    assert trials == 60  # the batch being written when the signal came was written whole
+
+
 def test_two_fits_at_once_on_one_sqlite_store_both_complete(tmp_path):
     make_churn(300).to_csv(tmp_path / "train.csv", index=False)
     env = {**os.environ, "MLFLOW_TRACKING_URI": ""}

@@ -1,4 +1,5 @@
-"""Closing a study's run when the study does not end normally."""
+"""Closing a study's run when the study does not end normally, and store writes that an
+interrupt does not cut in half."""
 from __future__ import annotations
 
 import signal
@@ -40,3 +41,35 @@ def closing_run_on_error(recorder: StudyRecorder | None) -> Iterator[None]:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def deferred_interrupts() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block ends, then raise :class:`KeyboardInterrupt`.
+
+    A store write cut by an interrupt can leave SQLite's write lock held by a half-done
+    transaction, and the run's closing write then fails: the run stays RUNNING. Outside the
+    main thread the block runs untouched.
+
+    Examples
+    --------
+    >>> with deferred_interrupts():
+    ...     signal.getsignal(signal.SIGTERM).__name__
+    'hold'
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+
+    previous = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received:
+        raise KeyboardInterrupt("interrupted")

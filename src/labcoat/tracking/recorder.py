@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labcoat.tracking import store
+from labcoat.tracking.interrupt import deferred_interrupts
 from labcoat.tracking.store import quiet_mlflow
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ class StudyRecorder:
         self.experiment_id = store.experiment_id(self.client, experiment)
         self.run_name = run_name
         self.run_id: str | None = None
+        self.finished = False
         self._pending: list[Trial] = []
         self._last_flush = time.monotonic()
         self.seconds = 0.0  # time spent writing to the store
@@ -79,8 +81,9 @@ class StudyRecorder:
 
         if not self._pending or self.run_id is None:
             return
-        with self._timed():
-            for trial in self._pending:
+        batch, self._pending = self._pending, []  # taken first: an interrupt after the writes
+        with self._timed():                          # must not write them twice
+            for trial in batch:
                 now = int(time.time() * 1000)
                 child = self.client.create_run(
                     self.experiment_id, run_name=f"trial {trial.number} {trial.family}",
@@ -98,7 +101,6 @@ class StudyRecorder:
                                       params=[Param(k, _param(v)) for k, v in trial.params.items()]
                                       + [Param("family", trial.family), Param("trial", str(trial.number))])
                 self.client.set_terminated(child.info.run_id, STATUS[trial.status], end_time=now)
-        self._pending.clear()
         self._last_flush = time.monotonic()
 
     def finish(self, model: Model, reports: Sequence[Path] = ()) -> None:
@@ -134,12 +136,14 @@ class StudyRecorder:
                 model.save(folder / "model")
                 self.client.log_artifacts(self.run_id, str(folder / "model"), artifact_path="model")
             self.client.set_terminated(self.run_id, "FINISHED")
+        self.finished = True
 
     def abort(self, status: str, error: str | None = None) -> None:
-        """Close the parent run (and write the trials done) as ``FAILED`` or ``KILLED``."""
+        """Close the parent run (and write the trials done) as ``FAILED`` or ``KILLED``; a run
+        already finished (a later step such as registering failed) is left as it is."""
         from mlflow.entities import RunTag
 
-        if self.run_id is None:
+        if self.run_id is None or self.finished:
             return
         try:
             self.flush()
@@ -151,9 +155,11 @@ class StudyRecorder:
 
     @contextmanager
     def _timed(self) -> Iterator[None]:
+        """Time a write to the store, and hold interrupts until it is done."""
         started = time.perf_counter()
         try:
-            yield
+            with deferred_interrupts():
+                yield
         finally:
             self.seconds += time.perf_counter() - started
 

@@ -204,8 +204,10 @@ def fit(data: DataSource, target: str, *, budget: float | str | None = None, tri
                   reserve=lambda done: refit_reserve(done, clock, resampling.is_holdout, keep, plan.tracking),
                   callbacks=[*callbacks, *([progress.update] if progress else []),
                              *([recorder.on_trial] if recorder else [])])
-    try:
-        with closing_run_on_error(recorder):
+    # From the search to the finished run: an interrupt or error anywhere closes the run
+    # (KILLED, FAILED) instead of leaving it RUNNING.
+    with closing_run_on_error(recorder):
+        try:
             result = study.run()
             if not result.completed:
                 raise BudgetError(_no_trial_message(result, clock, len(frame)))
@@ -213,52 +215,52 @@ def fit(data: DataSource, target: str, *, budget: float | str | None = None, tri
             oof = ensemble_oof(result, data_)
             members, preprocessors, dropped = refit(result, data_, clock, keep=keep)
             decisions = learner.post_fit(oof, task_options, seed=seed)
-    finally:
-        if progress:
-            progress.close()
-    best = study.best(result.trials)
-    assert best is not None  # a completed study has a scored trial
-    spread = ensemble_fold_scores(result, data_)
-    info = ModelInfo(
-        metric=chosen_metric.name,
-        greater_is_better=chosen_metric.greater_is_better,
-        resampling=result.resampling,
-        ensemble_score=result.ensemble_score,
-        best_single_score=best.score,
-        n_trials=len(result.trials),
-        budget_seconds=clock.budget,
-        seed=seed,
-        search_seconds=round(result.search_seconds, 3),
-        fit_seconds=round(clock.elapsed, 3),
-        n_rows=len(frame),
-        n_jobs=data_.n_jobs,
-        executor=runner.describe(),
-        fold_rows=list(fold_sizes(data_)),
-        refit_dropped=dropped,
-        selection=selection.to_dict(),
-        calibration=decisions.report.get("calibration"),
-        threshold=decisions.report.get("threshold"),
-        findings=findings,
-        versions=library_versions(),
-        settings={"target": target, "task": schema.task, "metric": chosen_metric.name,
-                  "budget_seconds": clock.budget, "trials": trials, "seed": seed,
-                  "families": families, "split": split, "time_column": time_column,
-                  "holdout": holdout, **task_options.to_dict()},
-        ensemble_score_std=float(np.std(spread, ddof=1)) if len(spread) > 1 else None,
-        ensemble_fold_scores=spread,
-        folds_key=_folds_key(frame, resampling, seed),
-    )
-    model = Model(schema=schema, members=members, preprocessors=preprocessors,
-                  leaderboard=leaderboard(result, data_, members), info=info,
-                  example=frame[[c.name for c in schema.features]].head(EXAMPLE_ROWS).reset_index(drop=True),
-                  oof=oof, calibrator=decisions.calibrator, threshold=decisions.threshold)
-    if outer is not None:
-        model.info.test = score_rows(model, outer, source=outer_source, seed=seed)
-    after = AfterFit(frame=frame, source=source or describe_source(data), clock=clock, seed=seed,
-                     recorder=recorder, report=report, report_dir=report_dir, register=register,
-                     tracking_uri=tracking_uri, plan=plan)
-    for step in POST_FIT_STEPS:
-        step(model, after)
+        finally:
+            if progress:
+                progress.close()
+        best = study.best(result.trials)
+        assert best is not None  # a completed study has a scored trial
+        spread = ensemble_fold_scores(result, data_)
+        info = ModelInfo(
+            metric=chosen_metric.name,
+            greater_is_better=chosen_metric.greater_is_better,
+            resampling=result.resampling,
+            ensemble_score=result.ensemble_score,
+            best_single_score=best.score,
+            n_trials=len(result.trials),
+            budget_seconds=clock.budget,
+            seed=seed,
+            search_seconds=round(result.search_seconds, 3),
+            fit_seconds=round(clock.elapsed, 3),
+            n_rows=len(frame),
+            n_jobs=data_.n_jobs,
+            executor=runner.describe(),
+            fold_rows=list(fold_sizes(data_)),
+            refit_dropped=dropped,
+            selection=selection.to_dict(),
+            calibration=decisions.report.get("calibration"),
+            threshold=decisions.report.get("threshold"),
+            findings=findings,
+            versions=library_versions(),
+            settings={"target": target, "task": schema.task, "metric": chosen_metric.name,
+                      "budget_seconds": clock.budget, "trials": trials, "seed": seed,
+                      "families": families, "split": split, "time_column": time_column,
+                      "holdout": holdout, **task_options.to_dict()},
+            ensemble_score_std=float(np.std(spread, ddof=1)) if len(spread) > 1 else None,
+            ensemble_fold_scores=spread,
+            folds_key=_folds_key(frame, resampling, seed),
+        )
+        model = Model(schema=schema, members=members, preprocessors=preprocessors,
+                      leaderboard=leaderboard(result, data_, members), info=info,
+                      example=frame[[c.name for c in schema.features]].head(EXAMPLE_ROWS).reset_index(drop=True),
+                      oof=oof, calibrator=decisions.calibrator, threshold=decisions.threshold)
+        if outer is not None:
+            model.info.test = score_rows(model, outer, source=outer_source, seed=seed)
+        after = AfterFit(frame=frame, source=source or describe_source(data), clock=clock, seed=seed,
+                         recorder=recorder, report=report, report_dir=report_dir, register=register,
+                         tracking_uri=tracking_uri, plan=plan)
+        for step in POST_FIT_STEPS:
+            step(model, after)
     model.info.total_seconds = round(clock.elapsed, 3)
     return model
 

@@ -16,7 +16,6 @@ from labcoat.data.holdout import time_span
 from labcoat.errors import LabcoatNotice
 from labcoat.model import Model
 from labcoat.search import Clock
-from labcoat.tracking.interrupt import closing_run_on_error
 from labcoat.train.budget import MIN_EXPLAIN_SECONDS, AfterFitPlan
 
 if TYPE_CHECKING:
@@ -54,7 +53,7 @@ def _report_and_record_step(model: Model, after: AfterFit) -> None:
     """Explanations and reports (written when tracked or asked for), then the run finished
     with the model and the reports."""
     recorder = after.recorder
-    with tempfile.TemporaryDirectory(prefix="labcoat-reports-") as scratch, closing_run_on_error(recorder):
+    with tempfile.TemporaryDirectory(prefix="labcoat-reports-") as scratch:
         write = after.report_dir is not None or recorder is not None
         reports = _explain_and_report(model, after, Path(after.report_dir or scratch), write=write) \
             if after.report else []
