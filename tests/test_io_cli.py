@@ -85,7 +85,7 @@ def entry_points():
 @pytest.mark.parametrize("args, message", [
     (["fitt"], "No such command 'fitt'"),
     (["fit", "data.csv", "--budgett", "3"], "No such option: --budgett"),
-    (["fit", "data.csv"], "Missing option '--target'"),
+    (["fit", "data.csv"], "Invalid value for '--target': give the column to predict"),
     (["models", "show"], "Missing argument"),
 ])
 def test_usage_errors_print_the_usage_and_exit_2_without_a_traceback(tmp_path, entry, args, message):

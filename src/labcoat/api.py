@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from labcoat.errors import ModelFileError
 from labcoat.model import Model
+from labcoat.tasks import pipeline_task, saved_kind
 from labcoat.tasks.forecast.model import ForecastModel, is_forecast_folder
 
 if TYPE_CHECKING:
@@ -21,8 +22,9 @@ def load(path: str | Path, *, tracking_uri: str | None = None) -> Model | Foreca
     model ``runs:/RUN_ID/model``, or a registered one ``models:/NAME/VERSION`` or
     ``models:/NAME@ALIAS`` (from ``tracking_uri``, default as in :func:`labcoat.fit`). A
     registered model's files must match the SHA-256 recorded at registration, else it is not
-    loaded (:class:`~labcoat.errors.ModelFileError`). A forecast model loads as a
-    :class:`~labcoat.tasks.forecast.model.ForecastModel`.
+    loaded (:class:`~labcoat.errors.ModelFileError`). A model of a task with a pipeline of its
+    own loads as that task's model (a forecast as a
+    :class:`~labcoat.tasks.forecast.model.ForecastModel`).
 
     Examples
     --------
@@ -39,18 +41,22 @@ def load(path: str | Path, *, tracking_uri: str | None = None) -> Model | Foreca
         expected = describe_reference(path, tracking_uri)["sha256"]
         folder = download_model(path, tracking_uri)
         verify(folder, expected, path)  # before anything in it is unpickled
-    if is_forecast_folder(folder):
-        return ForecastModel.load(folder)
+    own = saved_kind(folder)
+    if own is not None:
+        loaded: Model | ForecastModel = own.load(folder)
+        return loaded
     return Model.load(folder)
 
 
 def load_tabular(path: str | Path, *, tracking_uri: str | None = None) -> Model:
     """:func:`load` for what only a row model does (predict, explain, monitor, serve, retrain):
-    a forecast model is refused, naming the command that takes it."""
+    a forecast or recommendation model is refused, naming the command that takes it."""
     model = load(path, tracking_uri=tracking_uri)
     if not isinstance(model, Model):
-        raise ModelFileError(f"'{path}' holds a forecast model: use `labcoat forecast {path}` "
-                             "(model.forecast() in Python); this command takes row models.")
+        own = pipeline_task(getattr(model, "task", None))
+        command = own.command if own else "info"
+        raise ModelFileError(f"'{path}' holds a {own.name if own else 'different'} model: use `labcoat {command} "
+                             f"{path}` (model.{command}() in Python); this command takes row models.")
     return model
 
 

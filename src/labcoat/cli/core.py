@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 
 def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSON lines or Excel file."),
-        target: str = typer.Option(..., "--target", "-t", help="Column to predict."),
+        target: Optional[str] = typer.Option(None, "--target", "-t", help="Column to predict (not for "
+                                             "--task recommend)."),
         budget: Optional[str] = typer.Option(None, help="Time budget: 30s, 5m, 1h (default 1m)."),
         trials: Optional[int] = typer.Option(None, help="Stop after this many trials (deterministic with --seed)."),
         metric: Optional[str] = typer.Option(None, help=METRIC_HELP),
@@ -42,7 +43,9 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
         holdout: str = typer.Option("auto", help="Share of rows kept out of the search to score the model "
                                     "on: auto (10% from 50,000 rows), 0, or e.g. 0.2."),
         split: str = typer.Option("random", help="random, or time: validate forward in time."),
-        time_column: Optional[str] = typer.Option(None, help="Datetime column for --split time."),
+        time_column: Optional[str] = typer.Option(None, "--time-column", "--time",
+                                                  help="Datetime column: for --split time; forecast: the "
+                                                  "series' timestamps; recommend: when each interaction happened."),
         calibrate: Optional[str] = typer.Option(
             None, help="Classification: calibrate probabilities: auto (default), none, sigmoid, isotonic; "
                   "three or more classes also temperature or vector."),
@@ -64,6 +67,14 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
                                             "(prices, promotions); give their future values to `labcoat forecast`."),
         holidays: Optional[str] = typer.Option(None, help="Forecast: public holidays of this country (US, GB, "
                                                "DE...) as a known covariate."),
+        user: Optional[str] = typer.Option(None, help="Recommend: the user-id column."),
+        item: Optional[str] = typer.Option(None, help="Recommend: the item-id column."),
+        rating: Optional[str] = typer.Option(None, help="Recommend: a rating or weight column (default: every "
+                                             "interaction counts once)."),
+        items: Optional[Path] = typer.Option(None, "--items", help="Recommend: a table of items (the item-id "
+                                             "column and their categories, text or numbers)."),
+        users: Optional[Path] = typer.Option(None, "--users", help="Recommend: a table of users (the user-id "
+                                             "column and what is known of them)."),
         quiet: bool = typer.Option(False, "--quiet", "-q"), as_json: bool = typer.Option(False, "--json")) -> None:
     """Find, tune and ensemble the best model for TARGET, save it and record the study."""
     import labcoat
@@ -86,14 +97,15 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
                  time_column=time_column, metric=metric, quiet=quiet, as_json=as_json,
                  report_dir=None if no_report else reports or out.with_name(out.name + "-reports"), n_jobs=n_jobs,
                  executor=executor, ray_address=ray_address,
-                 options={"series": series.split(",") if series else (), "horizon": horizon, "freq": freq,
-                          "known": known.split(",") if known else None, "holidays": holidays})
+                 options=_own_options(str(task), series=series, horizon=horizon, freq=freq, known=known,
+                                      holidays=holidays, user=user, item=item, rating=rating, items=items,
+                                      users=users))
         return
-    forecast_only = {"--series": series, "--horizon": horizon, "--freq": freq, "--known": known,
-                     "--holidays": holidays}
-    if any(v is not None for v in forecast_only.values()):
-        err(f"{', '.join(k for k, v in forecast_only.items() if v is not None)} apply to --task forecast only.")
-        raise typer.Exit(2)
+    _own_options(None, series=series, horizon=horizon, freq=freq, known=known, holidays=holidays, user=user,
+                 item=item, rating=rating, items=items, users=users)
+    if target is None:
+        raise typer.BadParameter("give the column to predict (every task but recommend needs one).",
+                                 param_hint="'--target'")
     get_executor(executor, n_jobs=n_jobs, address=ray_address).check()  # a bad cluster fails before reading
     frame = read_table(data, sql=sql, db=db) if sql else read_table(data)
     with warnings.catch_warnings(record=True) as caught:
@@ -130,23 +142,47 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
         print(f"Registered as {model.info.registered}")
 
 
-def _fit_own(data: Optional[Path], target: str, *, task: str, budget: Optional[str], seed: int,
+#: The options of ``labcoat fit`` that only one task takes.
+OWN_OPTIONS = {"forecast": ("series", "horizon", "freq", "known", "holidays"),
+               "recommend": ("user", "item", "rating", "items", "users")}
+
+
+def _own_options(task: str | None, **given: Any) -> dict[str, Any]:
+    """The task-specific options given for ``task`` (lists split, tables read); any given for
+    another task is refused (exit 2)."""
+    from labcoat.data.io import read_table
+
+    wrong = [f"--{name}" for other, names in OWN_OPTIONS.items() if other != task for name in names
+             if given.get(name) is not None]
+    if wrong:
+        owners = sorted({other for other, names in OWN_OPTIONS.items() for name in names
+                         if f"--{name}" in wrong})
+        err(f"{', '.join(wrong)} apply to --task {' or '.join(owners)} only.")
+        raise typer.Exit(2)
+    mine = {name: given[name] for name in OWN_OPTIONS.get(str(task), ()) if given[name] is not None}
+    for name in ("series", "known"):
+        if name in mine:
+            mine[name] = mine[name].split(",")
+    for name in ("items", "users"):
+        if name in mine:
+            mine[name] = read_table(mine[name])
+    return mine
+
+
+def _fit_own(data: Optional[Path], target: Optional[str], *, task: str, budget: Optional[str], seed: int,
              families: Optional[str], out: Path, tracking_uri: Optional[str], experiment: str,
              register: Optional[str], no_track: bool, time_column: Optional[str], metric: Optional[str],
              quiet: bool, as_json: bool, report_dir: Optional[Path], n_jobs: Optional[int], executor: str,
              ray_address: Optional[str], options: dict[str, Any]) -> None:
-    """``labcoat fit --task forecast``: fit, save, say what was found."""
+    """``labcoat fit --task forecast|recommend``: fit, save, say what was found."""
     import labcoat
     from labcoat.tracking.lineage import describe_source
 
-    if data is None:
-        err("Give the data file (DATA).")
-        raise typer.Exit(2)
-    if options.get("horizon") is None:
-        err(f"--task {task} needs --horizon (how many steps to forecast).")
-        raise typer.Exit(2)
-    if time_column is None:
-        err(f"--task {task} needs --time-column (the column of timestamps).")
+    needed = {"forecast": {"--target": target, "--horizon": options.get("horizon"), "--time-column": time_column},
+              "recommend": {"--user": options.get("user"), "--item": options.get("item")}}.get(task, {})
+    missing = [name for name, value in needed.items() if value is None]
+    if data is None or missing:
+        err(f"--task {task} needs {', '.join(['DATA'] * (data is None) + missing)}.")
         raise typer.Exit(2)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -155,8 +191,7 @@ def _fit_own(data: Optional[Path], target: str, *, task: str, budget: Optional[s
                             track=not no_track, tracking_uri=tracking_uri, experiment=experiment,
                             register=register, source=describe_source(data), time_column=time_column,
                             metric=metric, report=report_dir is not None, report_dir=report_dir, n_jobs=n_jobs,
-                            executor=executor, ray_address=ray_address,
-                            **{k: v for k, v in options.items() if v is not None})
+                            executor=executor, ray_address=ray_address, **options)
     path = model.save(out)
     if as_json:
         print(json.dumps({"model": str(path), "info": model.info,

@@ -57,20 +57,40 @@ def get_task(name: str | Task) -> Task:
 
 @dataclass(frozen=True)
 class PipelineTask:
-    """A task whose data is not one row per example (series over time): it brings its own
-    pipeline, ``fit(data, target, **settings)``, named here by module and function so that
-    it is imported only when used. The train layer tracks and registers the model it returns
-    (which has ``info``, ``leaderboard`` and ``save``)."""
+    """A task whose data is not one row per example (series over time, interactions): it
+    brings its own pipeline and model class, named here by ``"module:attribute"`` so that
+    they are imported only when used. The model has ``info``, ``leaderboard``, ``save`` and a
+    ``load`` class method, and saves a folder whose ``labcoat.json`` has ``"kind": name``;
+    ``report`` writes its HTML report (``(model, folder) -> path``) and ``record`` its
+    tracked run (``(model, *, uri, experiment, source, run_name, report) -> run id``)."""
 
     name: str
     description: str
-    entry: str  #: ``"module:function"`` of its fit
+    entry: str  #: its fit
     options: tuple[str, ...]  #: the keyword options of ``labcoat.fit`` it takes
+    model: str  #: the model class
+    report: str  #: the report writer
+    record: str  #: the run recorder
+    command: str  #: the CLI command (and model method) that uses its models
+    needs_target: bool = True  #: whether ``labcoat.fit`` must be given a target column
 
     def fit(self, *args: Any, **kwargs: Any) -> Any:
-        module, function = self.entry.split(":")
-        fit: Callable[..., Any] = getattr(importlib.import_module(module), function)
-        return fit(*args, **kwargs)
+        return _attribute(self.entry)(*args, **kwargs)
+
+    def load(self, folder: Any) -> Any:
+        """The model saved in ``folder``."""
+        return _attribute(self.model).load(folder)
+
+    def write_report(self, model: Any, folder: Any) -> Any:
+        return _attribute(self.report)(model, folder)
+
+    def record_run(self, model: Any, **settings: Any) -> str:
+        return str(_attribute(self.record)(model, **settings))
+
+
+def _attribute(reference: str) -> Any:
+    module, name = reference.split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 _PIPELINES: dict[str, PipelineTask] = {}
@@ -87,6 +107,24 @@ def register_pipeline_task(task: PipelineTask) -> PipelineTask:
 def pipeline_task(name: str | Task | None) -> PipelineTask | None:
     """The task with a pipeline of its own called ``name``, or None (a row task, or no name)."""
     return _PIPELINES.get(str(name).lower()) if isinstance(name, str) else None
+
+
+def saved_kind(folder: Any) -> PipelineTask | None:
+    """The task with a pipeline of its own whose model is saved in ``folder`` (its
+    ``labcoat.json`` names it as ``kind``), or None (a row model, or no model).
+
+    >>> saved_kind("/nonexistent") is None
+    True
+    """
+    import json
+    from pathlib import Path
+
+    meta = Path(folder) / "labcoat.json"
+    try:
+        kind = json.loads(meta.read_text()).get("kind") if meta.is_file() else None
+    except (OSError, ValueError):
+        return None
+    return _PIPELINES.get(kind) if isinstance(kind, str) else None
 
 
 def task_names() -> list[str]:
@@ -134,8 +172,11 @@ for _task in (BinaryTask(), MulticlassTask(), RegressionTask()):
     register_task(_task)
 register_pipeline_task(PipelineTask(
     "forecast", "the next values of one or many time series", "labcoat.tasks.forecast.fit:fit_forecast",
-    ("series", "horizon", "freq", "known", "holidays", "future", "windows")))
+    ("series", "horizon", "freq", "known", "holidays", "future", "windows"),
+    model="labcoat.tasks.forecast.model:ForecastModel",
+    report="labcoat.reports.forecast_report:write_forecast_report",
+    record="labcoat.tracking.forecast_run:record_forecast", command="forecast"))
 
 __all__ = ["BinaryOptions", "ClassificationOptions", "ClassificationTask", "EstimatorType", "PostFit",
            "PipelineTask", "Task", "TaskOptions", "get_task", "infer_schema", "pipeline_task",
-           "register_pipeline_task", "register_task", "resolve_task", "task_names"]
+           "register_pipeline_task", "register_task", "resolve_task", "saved_kind", "task_names"]

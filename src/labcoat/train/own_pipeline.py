@@ -1,7 +1,6 @@
-"""``fit`` for the tasks with a pipeline of their own (:class:`labcoat.tasks.PipelineTask`;
-forecasting is the one so far, and the report and run written here are its own): their fit,
-then what every fitted model gets: a report, a tracked run and, when asked, a registered
-version.
+"""``fit`` for the tasks with a pipeline of their own (:class:`labcoat.tasks.PipelineTask`:
+forecasting, recommendations): their fit, then what every fitted model gets: its report, its
+tracked run and, when asked, a registered version.
 
 Settings of ``fit`` that only the tabular pipeline has (trials, executors, holdouts, folds by
 time) are refused with a message rather than ignored.
@@ -22,7 +21,7 @@ TABULAR_ONLY = {"trials": None, "callbacks": (),
                 "strict": False, "test": None, "holdout": "auto", "split": "random"}
 
 
-def fit_own_pipeline(task: PipelineTask, data: DataSource, target: str, *, track: bool, tracking_uri: str | None,
+def fit_own_pipeline(task: PipelineTask, data: DataSource, target: str | None, *, track: bool, tracking_uri: str | None,
                      experiment: str, register: str | None, source: str | None, families: Any,
                      report: bool, report_dir: str | Path | None, options: dict[str, Any], unused: dict[str, Any],
                      **settings: Any) -> Any:
@@ -50,26 +49,25 @@ def fit_own_pipeline(task: PipelineTask, data: DataSource, target: str, *, track
     written = None
     with tempfile.TemporaryDirectory(prefix="labcoat-reports-") as scratch:
         if report and (report_dir is not None or client_check is not None):
-            from labcoat.reports.forecast_report import write_forecast_report
-
-            written = write_forecast_report(model, report_dir or scratch)
+            written = task.write_report(model, report_dir or scratch)
             if report_dir is not None:
                 model.info["reports"] = [str(written)]
         if client_check is not None:
-            model.info["run_id"] = _record(model, data, target, tracking_uri, experiment, source, register, written)
+            model.info["run_id"] = _record(task, model, data, target, tracking_uri, experiment, source, register,
+                                           written)
     return model
 
 
-def _record(model: Any, data: DataSource, target: str, tracking_uri: str | None, experiment: str,
-            source: str | None, register: str | None, report: Path | None) -> str:
+def _record(task: PipelineTask, model: Any, data: DataSource, target: str | None, tracking_uri: str | None,
+            experiment: str, source: str | None, register: str | None, report: Path | None) -> str:
     """The tracked run (and registered version) of ``model``; returns the run id."""
-    from labcoat.tracking.forecast_run import record_forecast
     from labcoat.tracking.lineage import describe_source
 
     started = time.monotonic()
-    run_id = record_forecast(model, uri=tracking_uri, experiment=experiment, source=source or describe_source(data),
-                             run_name=f"{target} {Path(data).stem if isinstance(data, (str, Path)) else ''}".strip(),
-                             report=report)
+    name = " ".join(part for part in (target or task.name, Path(data).stem if isinstance(data, (str, Path)) else "")
+                    if part)
+    run_id = task.record_run(model, uri=tracking_uri, experiment=experiment, source=source or describe_source(data),
+                             run_name=name, report=report)
     if register:
         from labcoat.tracking.registry import register as register_version
 

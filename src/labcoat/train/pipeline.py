@@ -48,14 +48,15 @@ DEFAULT_BUDGET = 60.0
 
 
 @overload
-def fit(data: DataSource, target: str, *, task: Literal["forecast"], **settings: Any) -> ForecastModel: ...
+def fit(data: DataSource, target: str | None = None, *, task: Literal["forecast"],
+        **settings: Any) -> ForecastModel: ...
 
 
 @overload
-def fit(data: DataSource, target: str, **settings: Any) -> Model: ...
+def fit(data: DataSource, target: str | None = None, **settings: Any) -> Model: ...
 
 
-def fit(data: DataSource, target: str, *, budget: float | str | None = None, trials: int | None = None,
+def fit(data: DataSource, target: str | None = None, *, budget: float | str | None = None, trials: int | None = None,
         metric: str | None = None, task: str | None = None, seed: int = 0,
         families: Sequence[str] | None = None, n_jobs: int | None = None, executor: Any = None,
         ray_address: str | None = None, quiet: bool = False, callbacks: Sequence[Callable[[StudyState], None]] = (),
@@ -69,7 +70,7 @@ def fit(data: DataSource, target: str, *, budget: float | str | None = None, tri
     Parameters
     ----------
     data : a DataFrame (pandas or polars) or a path to a CSV, TSV, Parquet, JSON-lines or Excel file.
-    target : the column to predict.
+    target : the column to predict (recommendations have none: they take ``user=`` and ``item=``).
     budget : wall-clock seconds, or a string such as ``"30s"``, ``"5m"``, ``"1h"``; ``fit``
         returns within about 10% of it, final refit included. Default 60 s when ``trials``
         is not given either.
@@ -132,6 +133,8 @@ def fit(data: DataSource, target: str, *, budget: float | str | None = None, tri
     3
     """
     own = pipeline_task(task)
+    if target is None and (own is None or own.needs_target):
+        raise ConfigError("Give the column to predict: labcoat.fit(data, target=...).")
     if own is not None:
         return fit_own_pipeline(
             own, data, target, track=track, tracking_uri=tracking_uri, experiment=experiment, register=register,
@@ -139,6 +142,7 @@ def fit(data: DataSource, target: str, *, budget: float | str | None = None, tri
             time_column=time_column, metric=metric, report=report, report_dir=report_dir, n_jobs=n_jobs,
             executor=executor, ray_address=ray_address,
             unused={"trials": trials, "callbacks": callbacks, "strict": strict, "test": test, "holdout": holdout, "split": split})
+    assert target is not None  # checked above
     clock = Clock(parse_budget(budget) if budget is not None or trials is not None else DEFAULT_BUDGET)
     trials = _check_trials(trials)
     runner = get_executor(executor, n_jobs=n_jobs, address=ray_address)
