@@ -37,11 +37,18 @@ heavy-tailed weights (low effective sample size) they cover less than 95%.
 
 Examples
 --------
->>> log = pd.DataFrame({"request": [0, 0, 1, 1, 2, 2, 3, 3], "position": [0, 1] * 4,
-...                     "item": [5, 6, 6, 5, 5, 7, 7, 5], "reward": [1, 0, 1, 1, 0, 0, 1, 0],
-...                     "propensity": [0.5] * 8, "target_propensity": [1, 0, 0, 1, 1, 0, 0, 1]})
->>> round(ips(log).value, 3), round(on_policy(log).value, 3)
-(1.0, 1.0)
+A logging policy that shows an item with probability 0.5, half the rows clicked, and a target
+that would show the logged item in half the cases, independently of the clicks:
+
+>>> i = np.arange(400)
+>>> log = pd.DataFrame({"request": i, "position": 0, "reward": i % 2, "propensity": 0.5,
+...                     "target_propensity": (i // 2) % 2})
+>>> to_frame(estimate_all(log)).round(3)[["name", "value", "low", "high", "ess"]]
+            name  value    low   high    ess
+0            ips    0.5  0.415  0.585  200.0
+1          snips    0.5  0.431  0.569  200.0
+2  doubly_robust    0.5  0.431  0.570  200.0
+3      on_policy    0.5  0.451  0.549  400.0
 """
 from __future__ import annotations
 
@@ -212,11 +219,12 @@ def ips(log: pd.DataFrame, *, clip: float | None = None,
 
     Examples
     --------
-    >>> log = pd.DataFrame({"request": [0, 1, 2, 3], "position": 0, "reward": [1, 0, 0, 1],
-    ...                     "propensity": 0.5, "target_propensity": [1, 0, 1, 0]})
+    >>> i = np.arange(400)  # weight 2 on a quarter of the clicked rows: 2 * 1/4
+    >>> log = pd.DataFrame({"request": i, "position": 0, "reward": i % 2, "propensity": 0.5,
+    ...                     "target_propensity": (i // 2) % 2})
     >>> e = ips(log)
-    >>> e.value, e.n_requests
-    (0.5, 4)
+    >>> e.value, e.n_requests, e.ess
+    (0.5, 400, 200.0)
     """
     m = _matrices(log, clip)
     ess, notes = _weight_notes("ips", m.weight)
@@ -230,9 +238,10 @@ def snips(log: pd.DataFrame, *, clip: float | None = None,
 
     Examples
     --------
-    >>> log = pd.DataFrame({"request": [0, 1, 2, 3], "position": 0, "reward": [1, 0, 0, 1],
-    ...                     "propensity": 0.5, "target_propensity": [1, 0, 0.5, 0]})
-    >>> round(snips(log).value, 4)  # (2·1 + 1·0) / (2 + 1)
+    >>> i = np.arange(400)  # weights 2 (clicked) and 1 (not): (2·100) / (2·100 + 1·100)
+    >>> log = pd.DataFrame({"request": i, "position": 0, "reward": i % 2, "propensity": 0.5,
+    ...                     "target_propensity": np.where(i % 4 == 1, 1.0, np.where(i % 4 == 2, 0.5, 0))})
+    >>> round(snips(log).value, 4)
     0.6667
     """
     m = _matrices(log, clip)
@@ -260,8 +269,9 @@ def doubly_robust(log: pd.DataFrame, *, clip: float | None = None, folds: int = 
 
     Examples
     --------
-    >>> log = pd.DataFrame({"request": [0, 1, 2, 3], "position": 0, "reward": [1, 0, 0, 1],
-    ...                     "propensity": 0.5, "target_propensity": [1, 0, 1, 0]})
+    >>> i = np.arange(400)
+    >>> log = pd.DataFrame({"request": i, "position": 0, "reward": i % 2, "propensity": 0.5,
+    ...                     "target_propensity": (i // 2) % 2})
     >>> round(doubly_robust(log).value, 3)
     0.5
     """
@@ -275,8 +285,9 @@ def doubly_robust(log: pd.DataFrame, *, clip: float | None = None, folds: int = 
     for f in np.unique(fold):
         rest = fold != f
         counts = m.shown[rest].sum(axis=0)
-        # A position nobody else filled: model it as the overall mean reward there.
-        fallback = m.reward[m.shown].mean()
+        # A position no other fold filled: the other folds' mean reward, so that no row's
+        # model uses its own reward (0 with a single request: DR is then IPS).
+        fallback = float(m.reward[rest][m.shown[rest]].mean()) if counts.sum() else 0.0
         with np.errstate(invalid="ignore", divide="ignore"):
             model = np.where(counts > 0, m.reward[rest].sum(axis=0) / counts, fallback)
         mine = ~rest
@@ -293,9 +304,10 @@ def estimate_all(log: pd.DataFrame, *, clip: float | None = None,
 
     Examples
     --------
-    >>> log = pd.DataFrame({"request": [0, 1, 2, 3], "position": 0, "reward": [1, 0, 0, 1],
-    ...                     "propensity": 0.5, "target_propensity": [1, 0, 1, 0]})
-    >>> to_frame(estimate_all(log))["name"].tolist()
+    >>> i = np.arange(400)
+    >>> log = pd.DataFrame({"request": i, "position": 0, "reward": i % 2, "propensity": 0.5,
+    ...                     "target_propensity": (i // 2) % 2})
+    >>> [e.name for e in estimate_all(log)]
     ['ips', 'snips', 'doubly_robust', 'on_policy']
     """
     return [ips(log, clip=clip, confidence=confidence), snips(log, clip=clip, confidence=confidence),
