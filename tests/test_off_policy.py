@@ -112,8 +112,8 @@ def test_thompson_rank_frequencies_match_its_monte_carlo_propensities():
     se = np.sqrt(expected * (1 - expected) * (1 / samples + 1 / draws))
     assert (np.abs(counts / samples - expected) <= 4.5 * se + 1e-12).all()
     items = np.array([0, 5, 1])
-    np.testing.assert_allclose(Thompson(scale=0.5, draws=draws, seed=1).propensity(scores, k, items),
-                               expected[items, np.arange(k)])
+    same = Thompson(scale=0.5, draws=draws, seed=1)
+    np.testing.assert_allclose(same.propensity(scores, k, items), expected[items, np.arange(k)])
 
 
 def test_thompson_floors_propensities_and_explores_less_what_was_shown_often():
@@ -126,7 +126,8 @@ def test_thompson_floors_propensities_and_explores_less_what_was_shown_often():
     fresh = Thompson(draws=200).propensity(scores, 5, top_k(scores, 5))
     assert fresh.mean() < 0.9  # without impressions the top list is far from certain
     # Outside the shortlist: never shown.
-    assert Thompson(shortlist=10).propensity(scores, 5, np.argsort(scores)[:5]).tolist() == [0.0] * 5
+    worst = np.argsort(scores)[:5]
+    assert Thompson(shortlist=10).propensity(scores, 5, worst).tolist() == [0.0] * 5
 
 
 @pytest.mark.parametrize("value, expected", [
@@ -171,7 +172,8 @@ def test_ips_is_exactly_unbiased_on_a_small_world(target):
         click_p = world.examination * world.attractiveness[0, items]
         for clicks in itertools.product([0, 1], repeat=k):
             p_clicks = np.prod(np.where(clicks, click_p, 1 - click_p))
-            log = _one_request_log(items, propensities, clicks, target_marginals[items, np.arange(k)])
+            log = _one_request_log(items, propensities, clicks,
+                                   target_marginals[items, np.arange(k)])
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", LabcoatNotice)  # a one-request log: extreme
                 expected_ips += p_list * p_clicks * ips(log).value

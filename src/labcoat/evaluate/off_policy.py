@@ -128,13 +128,14 @@ def _matrices(log: pd.DataFrame, clip: float | None) -> _Matrices:
     if not np.isfinite(reward).all():
         raise DataError("The log's 'reward' column has missing or infinite values.")
     if not ((logging > 0) & (logging <= 1)).all():
-        raise DataError("The log's 'propensity' must be in (0, 1]: a shown item had a chance to be "
-                        "shown. Rows with 0 or missing propensities come from a policy that did not "
-                        "log them; drop them before estimating.")
+        raise DataError("The log's 'propensity' must be in (0, 1]: a shown item had a chance "
+                        "to be shown. Rows with 0 or missing propensities come from a policy "
+                        "that did not log them; drop them before estimating.")
     if not ((target >= 0) & (target <= 1)).all():
         raise DataError("The log's 'target_propensity' must be in [0, 1].")
     if clip is not None and not clip > 0:
-        raise ConfigError(f"The weight clip must be positive (or None for no clipping). Got {clip}.")
+        raise ConfigError(f"The weight clip must be positive (or None for no clipping). "
+                          f"Got {clip}.")
     requests, row = np.unique(log["request"].to_numpy(), return_inverse=True)
     positions, column = np.unique(log["position"].to_numpy(), return_inverse=True)
     if pd.DataFrame({"r": row, "c": column}).duplicated().any():
@@ -240,7 +241,7 @@ def snips(log: pd.DataFrame, *, clip: float | None = None,
     --------
     >>> i = np.arange(400)  # weights 2 (clicked) and 1 (not): (2·100) / (2·100 + 1·100)
     >>> log = pd.DataFrame({"request": i, "position": 0, "reward": i % 2, "propensity": 0.5,
-    ...                     "target_propensity": np.where(i % 4 == 1, 1.0, np.where(i % 4 == 2, 0.5, 0))})
+    ...                     "target_propensity": np.select([i % 4 == 1, i % 4 == 2], [1.0, 0.5])})
     >>> round(snips(log).value, 4)
     0.6667
     """
@@ -310,6 +311,7 @@ def estimate_all(log: pd.DataFrame, *, clip: float | None = None,
     >>> [e.name for e in estimate_all(log)]
     ['ips', 'snips', 'doubly_robust', 'on_policy']
     """
-    return [ips(log, clip=clip, confidence=confidence), snips(log, clip=clip, confidence=confidence),
+    return [ips(log, clip=clip, confidence=confidence),
+            snips(log, clip=clip, confidence=confidence),
             doubly_robust(log, clip=clip, confidence=confidence),
             on_policy(log, confidence=confidence)]

@@ -93,7 +93,8 @@ class ClickWorld:
         >>> class First:  # always shows items 0 then 1
         ...     def marginals(self, scores, k):
         ...         return np.eye(len(scores), k)
-        >>> ClickWorld(np.array([[0.5, 0.2, 0.9]]), np.array([1.0, 0.5])).true_value(First(), np.zeros((1, 3)))
+        >>> world = ClickWorld(np.array([[0.5, 0.2, 0.9]]), np.array([1.0, 0.5]))
+        >>> world.true_value(First(), np.zeros((1, 3)))  # 1.0 * 0.5 + 0.5 * 0.2
         0.6
         """
         total = 0.0

@@ -41,7 +41,8 @@ EXPLORE_FORMS = "nothing (greedy), a rate in [0, 1) such as '0.05' (epsilon-gree
 def _check(scores: np.ndarray, k: int) -> tuple[np.ndarray, int]:
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim != 1 or not np.isfinite(scores).all():
-        raise ValueError("The scores must be a 1-D array of finite numbers, one per candidate item.")
+        raise ValueError("The scores must be a 1-D array of finite numbers, one per candidate "
+                         "item.")
     if k < 1:
         raise ConfigError(f"The list length k must be at least 1. Got {k}.")
     return scores, min(k, len(scores))
@@ -77,7 +78,8 @@ class Greedy:
     [1.0, 0.0]
     """
 
-    def rank(self, scores: np.ndarray, k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def rank(self, scores: np.ndarray, k: int,
+             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """The top ``k`` and their propensities (all 1)."""
         scores, k = _check(scores, k)
         return top_k(scores, k), np.ones(k)
@@ -170,7 +172,8 @@ class EpsilonGreedy:
         rank = np.where(match.any(axis=1), match.argmax(axis=1), k)
         return np.where(rank < k, head[np.minimum(rank, k - 1), positions], tail[positions])
 
-    def rank(self, scores: np.ndarray, k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def rank(self, scores: np.ndarray, k: int,
+             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Sample a list; the exact item-position propensities with it."""
         scores, k = _check(scores, k)
         n = len(scores)
@@ -251,11 +254,12 @@ class Thompson:
     def __post_init__(self) -> None:
         if not self.scale > 0 or self.draws < 1 or self.shortlist < 1:
             raise ConfigError("Thompson needs scale > 0, draws >= 1 and shortlist >= 1. "
-                              f"Got scale={self.scale}, draws={self.draws}, shortlist={self.shortlist}.")
+                              f"Got scale={self.scale}, draws={self.draws}, "
+                              f"shortlist={self.shortlist}.")
 
     def _orders(self, rng: np.random.Generator, scores: np.ndarray, k: int,
                 n_draws: int) -> tuple[np.ndarray, np.ndarray]:
-        """(shortlist, orders): ``orders[d]`` is draw ``d``'s list, as indices into the shortlist."""
+        """(shortlist, orders): ``orders[d]``, draw ``d``'s list as indices into the shortlist."""
         short = top_k(scores, min(max(self.shortlist, k), len(scores)))
         spread = float(scores.std()) or 1.0  # all scores equal: any positive unit will do
         std = np.full(len(short), self.scale * spread)
@@ -277,7 +281,8 @@ class Thompson:
         share = counts[match.argmax(axis=1), np.arange(len(items))] / len(orders)
         return np.where(match.any(axis=1), share, 0.0)
 
-    def rank(self, scores: np.ndarray, k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def rank(self, scores: np.ndarray, k: int,
+             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """One posterior draw's top ``k``; Monte Carlo propensities from ``draws`` others."""
         scores, k = _check(scores, k)
         short, orders = self._orders(rng, scores, k, self.draws + 1)
@@ -296,7 +301,8 @@ class Thompson:
         scores, k = _check(scores, k)
         short, orders = self._orders(np.random.default_rng(self.seed), scores, k, self.draws)
         matrix = np.zeros((len(scores), k))
-        np.add.at(matrix, (short[orders], np.broadcast_to(np.arange(k), orders.shape)), 1.0 / self.draws)
+        positions = np.broadcast_to(np.arange(k), orders.shape)
+        np.add.at(matrix, (short[orders], positions), 1.0 / self.draws)
         return matrix
 
 
@@ -310,10 +316,10 @@ def parse_explore(value: str | None) -> Policy:
     --------
     >>> parse_explore(None), parse_explore("0.05")
     (Greedy(), EpsilonGreedy(epsilon=0.05))
-    >>> parse_explore("sometimes")
+    >>> parse_explore("sometimes")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    labcoat.errors.ConfigError: --explore 'sometimes' is not understood. Give nothing (greedy), a rate in [0, 1) such as '0.05' (epsilon-greedy) or 'thompson'.
+    labcoat.errors.ConfigError: --explore 'sometimes' is not understood. Give nothing (greedy), ...
     """
     if value is None:
         return Greedy()
