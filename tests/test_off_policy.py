@@ -2,10 +2,19 @@
 
 Statistical checks use fixed seeds, and each tolerance is derived from the sample size it
 checks (stated next to it), so a failure means a real discrepancy, not bad luck.
+
+Measured (100 users, 30 items, k=5, logs of 1000 requests by epsilon-greedy 0.2 over a noisy
+model; the targets use the same model): 95% interval coverage at R=200, greedy / epsilon 0.05
+targets: IPS 95.5% / 95.5%, SNIPS 96.0% / 96.0%, DR 94.5% / 95.0%; at R=1000 (greedy, other
+seeds) IPS 95.3%, SNIPS 94.6%, DR 94.5%. Mean widths: DR and SNIPS about 8% narrower than IPS.
+A greedy target over a much better model has an ESS of ~7 on such logs (the notice fires) and
+its intervals undercover (IPS 86.5%, DR 89.5% at R=200); with 10,000 requests (ESS ~70) IPS
+covers 92%, DR 97% (R=100).
 """
 from __future__ import annotations
 
 import itertools
+import sys
 import warnings
 
 import numpy as np
@@ -257,6 +266,23 @@ def check_scenario(target, repetitions: int, n_requests: int, seed: int):
 def test_intervals_cover_the_truth(scenario):
     report, width = check_scenario(SCENARIOS[scenario], repetitions=200, n_requests=1000, seed=0)
     print(scenario, "coverage", report, "mean width", width)
+
+
+class NaiveEpsilonGreedy(EpsilonGreedy):
+    """A common mistake: log the per-slot probability (1 - ε + ε/n for a greedy pick, ε/n for a
+    random one), ignoring that earlier slots change what later slots can take."""
+
+    def rank(self, scores, k, rng):
+        items, _ = super().rank(scores, k, rng)
+        greedy = np.isin(items, top_k(scores, k))
+        n = len(scores)
+        return items, np.where(greedy, 1 - self.epsilon + self.epsilon / n, self.epsilon / n)
+
+
+def test_the_coverage_check_catches_wrong_propensities(monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "LOGGING", NaiveEpsilonGreedy(0.2))
+    with pytest.raises(AssertionError):
+        check_scenario(Greedy(), repetitions=50, n_requests=1000, seed=0)
 
 
 @pytest.mark.slow
