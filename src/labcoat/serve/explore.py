@@ -146,8 +146,9 @@ class EpsilonGreedy:
     Every candidate has a positive probability at every position (``epsilon > 0``), so logs
     from this policy support evaluating any other: the reason for exploring slot by slot
     rather than, say, swapping a random item into a fixed greedy slot (the top items would
-    then never be seen at other positions, and a new model's list could not be evaluated). The propensities are exact (see
-    :func:`_epsilon_table`); they depend on the scores only through the ranks.
+    then never be seen at other positions, and a new model's list could not be evaluated).
+    The propensities are exact (see :func:`_epsilon_table`); they depend on the scores only
+    through the ranks.
 
     Examples
     --------
