@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, cast
 from labcoat.errors import ModelFileError
 from labcoat.model import Model
 from labcoat.tasks import pipeline_task, saved_kind
-from labcoat.tasks.forecast.model import ForecastModel, is_forecast_folder
+from labcoat.tasks.forecast.model import ForecastModel
 
 if TYPE_CHECKING:
     from labcoat.data.io import DataSource
@@ -62,13 +62,21 @@ def load_tabular(path: str | Path, *, tracking_uri: str | None = None) -> Model:
 
 def load_forecaster(reference: str, tracking_uri: str | None = None) -> tuple[ForecastModel, str, str] | None:
     """The forecast model at ``reference`` (a folder, ``runs:/`` or ``models:/`` URI) with its
-    name and version, or None when it holds a row model."""
+    name and version, or None when it holds another kind of model."""
+    return load_own(reference, "forecast", tracking_uri)
+
+
+def load_own(reference: str, kind: str, tracking_uri: str | None = None) -> tuple[Any, str, str] | None:
+    """The model of task ``kind`` (``"forecast"``, ``"recommend"``) at ``reference`` (a folder,
+    ``runs:/`` or ``models:/`` URI) with its name and version ("local" for a folder), or None
+    when it holds another kind of model."""
     if not reference.startswith(STORE_SCHEMES):
-        if not is_forecast_folder(reference):
+        own = saved_kind(reference)
+        if own is None or own.name != kind:
             return None
-        return ForecastModel.load(reference), Path(reference).resolve().name, "local"
+        return own.load(reference), Path(reference).resolve().name, "local"
     model = load(reference, tracking_uri=tracking_uri)
-    if not isinstance(model, ForecastModel):
+    if getattr(model, "task", None) != kind:
         return None
     from labcoat.tracking.registry import describe_reference
 

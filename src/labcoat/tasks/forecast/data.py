@@ -140,8 +140,9 @@ def prepare(frame: pd.DataFrame, target: str, *, time_column: str, series: Seque
     data[TIME] = _parse_times(data[time_column], time_column)
     data[TARGET] = _numeric_target(data[target], target)
     if series:
-        parts = [data[c].astype(str) for c in series]  # joined column-wise: a row-wise join took 46 s on 702,000 rows
-        key = parts[0].str.cat(parts[1:], sep="/") if len(parts) > 1 else parts[0]
+        key = data[series[0]].astype(str)  # joined column-wise: a row-wise join took 46 s on 702,000 rows
+        if len(series) > 1:
+            key = key.str.cat(data[list(series[1:])].astype(str), sep="/")
         if data[list(series)].isna().any().any():
             bad = data[list(series)].isna().any(axis=1)
             raise DataError(f"{int(bad.sum())} rows have no value in a series column ({', '.join(series)}), "
