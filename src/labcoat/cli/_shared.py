@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from pathlib import Path
 from typing import Any
 
 MODEL_HELP = "Model folder, runs:/RUN_ID/model, models:/NAME/VERSION or models:/NAME@ALIAS."
@@ -100,3 +101,13 @@ def run(app: Any) -> None:
         if click_error.format_message():
             click_error.show()
         sys.exit(2)
+
+
+def write_table(table: Any, output: Path | None) -> None:
+    """``table`` as CSV on stdout, or to ``output`` (Parquet by its suffix, else CSV)."""
+    if output is None:
+        print(table.to_csv(index=False), end="")
+    elif output.suffix.lower() in (".parquet", ".pq"):
+        table.to_parquet(output, index=False)
+    else:
+        table.to_csv(output, index=False)

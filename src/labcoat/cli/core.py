@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any, Optional
 import typer
 
 from labcoat.api import load_tabular
-from labcoat.cli._shared import METRIC_HELP, MODEL_HELP, TASK_HELP, TRACKING_HELP, err, show_notices, unique
+from labcoat.cli._shared import (METRIC_HELP, MODEL_HELP, TASK_HELP, TRACKING_HELP, err, show_notices, unique,
+                                 write_table)
 
 if TYPE_CHECKING:
     from labcoat.model import Model
@@ -235,7 +236,7 @@ def forecast(model: str = typer.Argument(..., help=MODEL_HELP),
         warnings.simplefilter("always")
         result = m.forecast(horizon=horizon, future=future, history=history, quantiles=levels)
     show_notices(unique(caught))
-    _write_table(result, output)
+    write_table(result, output)
     if output is not None:
         err(f"{len(result):,} forecasts written to {output}")
 
@@ -301,17 +302,7 @@ def predict(model: str = typer.Argument(..., help=MODEL_HELP),
     if result is None:
         err(f"{rows:,} rows scored into {output}")
     else:
-        _write_table(result, output)
-
-
-def _write_table(table: Any, output: Optional[Path]) -> None:
-    """``table`` as CSV on stdout, or to ``output`` (Parquet by its suffix, else CSV)."""
-    if output is None:
-        print(table.to_csv(index=False), end="")
-    elif output.suffix.lower() in (".parquet", ".pq"):
-        table.to_parquet(output, index=False)
-    else:
-        table.to_csv(output, index=False)
+        write_table(result, output)
 
 
 def info(model: str = typer.Argument(..., help=MODEL_HELP), as_json: bool = typer.Option(False, "--json"),

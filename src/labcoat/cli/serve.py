@@ -40,26 +40,37 @@ def serve(model: str = typer.Argument(..., help=MODEL_HELP),
           max_batch: int = typer.Option(10_000, help="Most rows per request (more: 413)."),
           follow_alias: bool = typer.Option(False, "--follow-alias",
                                             help="Watch the registry and swap in the alias's new version."),
+          explore: Optional[str] = typer.Option(None, help="Recommenders: explore with epsilon-greedy at this "
+                                                "rate (e.g. 0.05) or with 'thompson'; every shown item is logged "
+                                                "with its probability (default: greedy)."),
           tracking_uri: Optional[str] = typer.Option(None, help="MLflow store or server of models:/ URIs.")) -> None:
     """Serve MODEL over REST: /predict, /invocations (MLflow), /v2 (KServe), /metrics, /docs; a forecast
-    model: /forecast, /schema, /docs."""
+    model: /forecast, /schema, /docs; a recommender: /recommend, /feedback, /schema, /docs."""
     import tempfile
 
     import uvicorn
 
     from labcoat.serve.asgi import settings_to_env
-    from labcoat.api import load_forecaster
+    from labcoat.api import load_forecaster, load_own
+    from labcoat.errors import ConfigError
+    from labcoat.serve.explore import parse_explore
     from labcoat.serve.follow import check_followable
     from labcoat.serve.service import load_served
 
     if follow_alias:
         check_followable(model)
-    if load_forecaster(model, tracking_uri) is None:
+    recommender = load_own(model, "recommend", tracking_uri)
+    if explore is not None:
+        if recommender is None:
+            raise ConfigError("--explore is for recommenders; this model is not one.")
+        parse_explore(explore)  # a bad value fails here, not in every worker
+    if recommender is None and load_forecaster(model, tracking_uri) is None:
         load_served(model, tracking_uri)  # fail here, with a clear message, not in every worker
     if exposed(host) and not token:
         typer.echo(f"warning: serving on {host} without --token: anyone who can reach it can use it.", err=True)
     os.environ.update(settings_to_env({"model": model, "tracking_uri": tracking_uri, "token": token,
-                                       "log_path": str(log), "max_batch": max_batch, "follow_alias": follow_alias}))
+                                       "log_path": str(log), "max_batch": max_batch, "follow_alias": follow_alias,
+                                       "explore": explore}))
     if workers > 1:
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="labcoat-metrics-"))
     typer.echo(f"Serving {model} on http://{host}:{port} (docs: /docs); log: {log}", err=True)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 _PREFIX = "LABCOAT_SERVE_"
 #: Each setting's parser from its variable's text; the values are Service's keyword arguments.
 _FIELDS: dict[str, Callable[[str], Any]] = {"model": str, "tracking_uri": str, "token": str, "log_path": str, "max_batch": int, "max_body": int,
-           "follow_alias": lambda v: v == "1", "follow_seconds": float}
+           "follow_alias": lambda v: v == "1", "follow_seconds": float, "explore": str}
 
 
 def settings_to_env(settings: dict[str, Any]) -> dict[str, str]:
@@ -36,7 +36,7 @@ def create_app_from_env() -> FastAPI:
 
     from labcoat.errors import LabcoatNotice
     from labcoat.serve.app import create_app
-    from labcoat.api import load_forecaster
+    from labcoat.api import load_forecaster, load_own
     from labcoat.serve.forecast_app import ForecastService, ServedForecaster, create_forecast_app
     from labcoat.serve.follow import FOLLOW_SECONDS
     from labcoat.serve.service import Service
@@ -48,6 +48,17 @@ def create_app_from_env() -> FastAPI:
     settings = {key: cast(os.environ[_PREFIX + key.upper()]) for key, cast in _FIELDS.items()
                 if _PREFIX + key.upper() in os.environ}
     reference = settings.pop("model")
+    explore = settings.pop("explore", None)
+    recommender = load_own(reference, "recommend", settings.get("tracking_uri"))
+    if recommender is not None:
+        from labcoat.serve.recommend_app import RecommendService, ServedRecommender, create_recommend_app
+
+        served = RecommendService(reference, tracking_uri=settings.get("tracking_uri"),
+                                  follow_alias=settings.get("follow_alias", False),
+                                  follow_seconds=settings.get("follow_seconds", FOLLOW_SECONDS),
+                                  loaded=ServedRecommender(*recommender))
+        return create_recommend_app(served, token=settings.get("token"), explore=explore,
+                                    log_path=settings.get("log_path", "predictions.db"))
     forecaster = load_forecaster(reference, settings.get("tracking_uri"))
     if forecaster is not None:
         service = ForecastService(reference, tracking_uri=settings.get("tracking_uri"),

@@ -78,6 +78,10 @@ class Greedy:
     [1.0, 0.0]
     """
 
+    def describe(self) -> str:
+        """The policy in words, as logged with every list it shows."""
+        return "greedy"
+
     def rank(self, scores: np.ndarray, k: int,
              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """The top ``k`` and their propensities (all 1)."""
@@ -165,6 +169,10 @@ class EpsilonGreedy:
     def __post_init__(self) -> None:
         if not 0.0 <= self.epsilon < 1.0:
             raise ConfigError(f"The exploration rate must be in [0, 1). Got {self.epsilon}.")
+
+    def describe(self) -> str:
+        """The policy in words, as logged with every list it shows."""
+        return f"epsilon-greedy {self.epsilon:g}"
 
     def _probabilities(self, scores: np.ndarray, k: int, items: np.ndarray,
                        best: np.ndarray) -> np.ndarray:
@@ -263,6 +271,10 @@ class Thompson:
             raise ConfigError("Thompson needs scale > 0, draws >= 1 and shortlist >= 1. "
                               f"Got scale={self.scale}, draws={self.draws}, "
                               f"shortlist={self.shortlist}.")
+
+    def describe(self) -> str:
+        """The policy in words, as logged with every list it shows."""
+        return f"thompson (scale {self.scale:g}, {self.draws} draws of the {self.shortlist} best)"
 
     def _orders(self, rng: np.random.Generator, scores: np.ndarray, k: int,
                 n_draws: int) -> tuple[np.ndarray, np.ndarray]:
