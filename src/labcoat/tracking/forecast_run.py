@@ -9,14 +9,13 @@ Examples
 from __future__ import annotations
 
 import json
-import math
 import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labcoat.tracking import store
-from labcoat.tracking.recorder import KIND_TAG, _param
+from labcoat.tracking.recorder import KIND_TAG, _param, finite_number
 from labcoat.tracking.store import quiet_mlflow
 
 if TYPE_CHECKING:
@@ -48,13 +47,13 @@ def record_forecast(model: ForecastModel, *, uri: str | None = None, experiment:
         run_id = run.info.run_id
         ensemble = model.leaderboard[model.leaderboard["candidate"] == "ensemble"].iloc[0]
         metrics = [Metric(f"backtest_{k}", float(ensemble[k]), now, 0) for k in ensemble.index
-                   if k.split("_")[0] in ("mase", "smape", "wape", "rmsse") and _finite(ensemble[k])]
+                   if k.split("_")[0] in ("mase", "smape", "wape", "rmsse") and finite_number(ensemble[k])]
         coverage = info.get("coverage_80") or {}
-        if _finite(coverage.get("share")):
+        if finite_number(coverage.get("share")):
             metrics.append(Metric("coverage_80", float(coverage["share"]), now, 0))
         honest = info.get("honest_estimate") or {}
         metrics += [Metric(f"honest_{k}", float(v), now, 0) for k, v in honest.items()
-                    if k != "candidate" and _finite(v)]
+                    if k != "candidate" and finite_number(v)]
         metrics.append(Metric("fit_seconds", float(info.get("seconds", 0.0)), now, 0))
         params = [Param(k, _param(info.get(k))) for k in SETTINGS]
         client.log_batch(run_id, metrics=metrics, params=params,
@@ -68,7 +67,7 @@ def record_forecast(model: ForecastModel, *, uri: str | None = None, experiment:
                                             "labcoat.status": str(row.get("status"))})
             client.log_batch(child.info.run_id, metrics=[
                 Metric(k, float(v), now, 0) for k, v in row.items()
-                if k in ("mase", "smape", "wape", "rmsse", "seconds", "weight") and _finite(v)])
+                if k in ("mase", "smape", "wape", "rmsse", "seconds", "weight") and finite_number(v)])
             client.set_terminated(child.info.run_id, "FINISHED" if row.get("status") == "ok" else "KILLED")
         with tempfile.TemporaryDirectory(prefix="labcoat-run-") as scratch:
             folder = Path(scratch)
@@ -80,7 +79,3 @@ def record_forecast(model: ForecastModel, *, uri: str | None = None, experiment:
             client.log_artifacts(run_id, str(folder / "model"), artifact_path="model")
         client.set_terminated(run_id, "FINISHED")
     return run_id
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

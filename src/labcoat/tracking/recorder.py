@@ -167,3 +167,8 @@ class StudyRecorder:
 def _param(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     return text[:PARAM_CHARS]
+
+
+def finite_number(value: Any) -> bool:
+    """A real number that is neither NaN nor infinite (a metric MLflow can hold)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
