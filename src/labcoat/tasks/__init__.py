@@ -10,7 +10,7 @@ Examples
 >>> resolve_task(pd.Series(["a", "b", "c"]), "y").name
 'multiclass'
 >>> task_names()
-['binary', 'multiclass', 'regression', 'forecast']
+['binary', 'multiclass', 'regression', 'forecast', 'recommend']
 """
 from __future__ import annotations
 
@@ -135,6 +135,10 @@ for _task in (BinaryTask(), MulticlassTask(), RegressionTask()):
 register_pipeline_task(PipelineTask(
     "forecast", "the next values of one or many time series", "labcoat.tasks.forecast.fit:fit_forecast",
     ("series", "horizon", "freq", "known", "holidays", "future", "windows")))
+register_pipeline_task(PipelineTask(
+    "recommend", "items to suggest to each user, learned from their interactions",
+    "labcoat.tasks.recommend.fit:fit_recommend",
+    ("user", "item", "rating", "time", "items", "users", "split", "threshold")))
 
 __all__ = ["BinaryOptions", "ClassificationOptions", "ClassificationTask", "EstimatorType", "PostFit",
            "PipelineTask", "Task", "TaskOptions", "get_task", "infer_schema", "pipeline_task",
