@@ -132,18 +132,25 @@ def make_interactions(n_users: int = 2000, n_items: int = 500, n_interactions: i
     release = np.where(rng.random(n_items) < 0.75, 0.0, rng.uniform(0, 0.85 * days, n_items))
     user_taste = rng.dirichlet(np.full(k, 0.25), n_users)
     activity = rng.lognormal(0.0, 0.8, n_users)
-    drawn = int(min(n_interactions * 1.4 + 100, n_users * n_items * 3))
-    users = rng.choice(n_users, drawn, p=activity / activity.sum())
-    # Each interaction's taste: drawn from its user's mixture by inverting the cumulative sums.
-    taste = (np.cumsum(user_taste[users], axis=1) < rng.random(drawn)[:, None]).sum(axis=1).clip(max=k - 1)
-    items = np.empty(drawn, dtype=np.int64)
-    for t in range(k):
-        rows = np.flatnonzero(taste == t)
-        weight = popularity * item_taste[:, t]
-        items[rows] = rng.choice(n_items, len(rows), p=weight / weight.sum())
-    when = release[items] + (days - release[items]) * rng.beta(1.0, 1.5, drawn)  # more often soon after release
-    _, first = np.unique(users * n_items + items, return_index=True)
-    keep = np.sort(rng.permutation(first)[:n_interactions]) if len(first) > n_interactions else np.sort(first)
+    users, items, when = (np.zeros(0, dtype=np.int64),) * 3
+    first = np.zeros(0, dtype=np.int64)
+    for _ in range(8):  # draw again while repeated pairs leave too few distinct ones
+        more = int(max(n_interactions - len(first), 0) * 1.5 + 100)
+        new_users = rng.choice(n_users, more, p=activity / activity.sum())
+        # Each interaction's taste: drawn from its user's mixture by inverting the cumulative sums.
+        taste = (np.cumsum(user_taste[new_users], axis=1) < rng.random(more)[:, None]).sum(axis=1).clip(max=k - 1)
+        new_items = np.empty(more, dtype=np.int64)
+        for t in range(k):
+            rows = np.flatnonzero(taste == t)
+            weight = popularity * item_taste[:, t]
+            new_items[rows] = rng.choice(n_items, len(rows), p=weight / weight.sum())
+        users, items = np.concatenate([users, new_users]), np.concatenate([items, new_items])
+        # mostly soon after the item's release
+        when = np.concatenate([when, release[new_items] + (days - release[new_items]) * rng.beta(1.0, 1.5, more)])
+        _, first = np.unique(users * n_items + items, return_index=True)
+        if len(first) >= n_interactions:
+            break
+    keep = np.sort(rng.permutation(first)[:n_interactions])
     user_names = np.array([f"u{i:05d}" for i in range(n_users)])
     item_names = np.array([f"i{i:05d}" for i in range(n_items)])
     order = keep[np.argsort(when[keep], kind="stable")]

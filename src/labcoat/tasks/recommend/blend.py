@@ -9,8 +9,8 @@ Examples
 --------
 >>> weight_grid(2, step=0.5)
 [(1.0, 0.0), (0.5, 0.5), (0.0, 1.0)]
->>> standardise(np.array([[1.0, 2.0, 3.0]])).round(3).tolist()
-[[-1.225, 0.0, 1.225]]
+>>> [round(float(v), 3) for v in standardise(np.array([[1.0, 2.0, 3.0]]))[0]]
+[-1.225, 0.0, 1.225]
 """
 from __future__ import annotations
 

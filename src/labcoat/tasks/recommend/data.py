@@ -15,7 +15,7 @@ Examples
 >>> data.n_users, data.n_items, int(data.positive.sum())
 (3, 3, 3)
 >>> data.preference
-'a rating of 4 or more is a preference (ratings on a 1-5 scale; pass threshold= to change it)'
+'a rating of 4 or more is a preference (ratings between 2 and 5, read as a 5-star scale; pass threshold= to change it)'
 """
 from __future__ import annotations
 
@@ -172,8 +172,8 @@ def preference_rule(ratings: np.ndarray, threshold: float | str | None) -> tuple
         return cut, f"a rating of {cut:g} or more is a preference (threshold={cut:g})"
     low, high = float(ratings.min()), float(ratings.max())
     if low >= 0 and high <= 5 and high > FIVE_STAR_THRESHOLD:
-        return FIVE_STAR_THRESHOLD, (f"a rating of {FIVE_STAR_THRESHOLD:g} or more is a preference (ratings on a "
-                                     f"{low:g}-{high:g} scale; pass threshold= to change it)")
+        return FIVE_STAR_THRESHOLD, (f"a rating of {FIVE_STAR_THRESHOLD:g} or more is a preference (ratings between "
+                                     f"{low:g} and {high:g}, read as a 5-star scale; pass threshold= to change it)")
     cut = float(np.median(ratings))
     return cut, f"a rating of {cut:g} or more (the median rating) is a preference (pass threshold= to change it)"
 
@@ -189,15 +189,16 @@ def parse_times(values: pd.Series, column: str) -> pd.Series:
     """
     if pd.api.types.is_bool_dtype(values):
         raise DataError(f"Time column {column!r} holds booleans; give dates or numbers (e.g. Unix seconds).")
+    bad: np.ndarray
     if pd.api.types.is_numeric_dtype(values):
         seconds = values.astype(np.float64)
-        bad = ~np.isfinite(seconds)
+        bad = ~np.isfinite(seconds.to_numpy())
     else:
         parsed = pd.to_datetime(values, errors="coerce", format="mixed", utc=True)
-        bad = parsed.isna()
+        bad = parsed.isna().to_numpy()
         seconds = (parsed - pd.Timestamp("1970-01-01", tz="UTC")).dt.total_seconds()
     if bad.any():
-        example = values[bad.to_numpy()].iloc[0]
+        example = values[bad].iloc[0]
         raise DataError(f"{int(bad.sum())} values of time column {column!r} cannot be read as times, e.g. "
                         f"{example!r}. Fix them or drop those rows.")
     return seconds

@@ -215,4 +215,4 @@ def paired(a: np.ndarray, b: np.ndarray) -> Comparison:
     >>> paired(b + 0.05 + rng.normal(0, 0.1, 500), b).p_value < 0.001
     True
     """
-    return paired_test(a, b, n_train=1.0, n_test=0.0)
+    return paired_test(a.tolist(), b.tolist(), n_train=1.0, n_test=0.0)
