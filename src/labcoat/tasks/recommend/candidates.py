@@ -40,6 +40,9 @@ EXTRA = "pip install 'labcoat[recommend]'"
 #: inversion is cubic: ~3 minutes on 2 cores at 20,000 items).
 EASE_MEMORY_SHARE = 0.25
 EASE_MAX_ITEMS = 20_000
+#: EASE's fit takes about this many seconds × items³ (its inversion; measured on 2 cores: 42 s for
+#: 10,000 items, 0.2 s for 1,682).
+EASE_SECONDS_PER_CUBE = 4e-11
 #: Cells of the dense item-similarity block item-kNN computes at once.
 KNN_BLOCK_CELLS = 25_000_000
 
@@ -75,6 +78,11 @@ class Recommender(ABC):
     def space(cls, trial: Any, training: Training) -> dict[str, Any]:
         """Parameters suggested by an Optuna ``trial`` (names prefixed by the candidate's)."""
         return {}
+
+    @classmethod
+    def estimate(cls, n_users: int, n_items: int, nnz: int) -> float:
+        """Seconds one fit should take, when it can be told before trying (0: unknown, cheap)."""
+        return 0.0
 
     def fit(self, training: Training) -> Recommender:
         self.matrix_ = training.matrix
@@ -234,6 +242,10 @@ class EASE(Recommender):
     def space(cls, trial: Any, training: Training) -> dict[str, Any]:
         return {"lambda": trial.suggest_float("ease.lambda", 5.0, 5000.0, log=True)}
 
+    @classmethod
+    def estimate(cls, n_users: int, n_items: int, nnz: int) -> float:
+        return EASE_SECONDS_PER_CUBE * float(n_items) ** 3
+
     def _fit(self, training: Training) -> None:
         reason = ease_skip_reason(training.matrix.shape[1])
         if reason:
@@ -286,7 +298,7 @@ class ALS(_Factors):
     preference of weight ``w`` is trusted with confidence ``1 + alpha · w``."""
 
     name = "als"
-    defaults = {"factors": 64, "regularization": 0.05, "iterations": 15, "alpha": 10.0}
+    defaults = {"factors": 32, "regularization": 1.0, "iterations": 15, "alpha": 10.0}
 
     @classmethod
     def space(cls, trial: Any, training: Training) -> dict[str, Any]:
@@ -309,7 +321,7 @@ class BPR(_Factors):
     gradient steps that rank a user's items above items they have not met."""
 
     name = "bpr"
-    defaults = {"factors": 64, "learning_rate": 0.05, "regularization": 0.01, "iterations": 100}
+    defaults = {"factors": 32, "learning_rate": 0.01, "regularization": 0.01, "iterations": 50}
 
     @classmethod
     def space(cls, trial: Any, training: Training) -> dict[str, Any]:

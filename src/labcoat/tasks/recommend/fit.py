@@ -48,6 +48,8 @@ FINAL_SHARE = 0.25
 #: Validation users scored per trial (a seeded sample beyond this: the search needs a ranking of
 #: configurations, not a precise score).
 VALIDATION_USERS = 3000
+#: Test users scored (a seeded sample beyond this; the intervals say how precise that is).
+TEST_USERS = 20_000
 #: Members of a blend at most, and the cells of validation scores kept to choose its weights.
 BLEND_MEMBERS = 3
 BLEND_CELLS = 30_000_000
@@ -128,6 +130,7 @@ def fit_recommend(data: pd.DataFrame | str | Path, target: str | None = None, *,
         "preference": interactions.preference, "split": test.method, "n_users": interactions.n_users,
         "n_items": interactions.n_items, "interactions": len(interactions.user),
         "preferences": int(interactions.positive.sum()), "test_users": int(len(test.evaluable)),
+        "test_users_scored": int(min(len(test.evaluable), TEST_USERS)),
         "validation_users": int(len(validation.evaluable)), "notes": notes, "budget": clock.budget,
         "seconds": round(clock.elapsed, 2), "seed": seed, "n_jobs": threads})
     _side_tables(model, interactions, items_table, users_table, item, user)
@@ -162,6 +165,9 @@ def _fit(data: Interactions, test: Holdout, validation: Holdout, classes: list[t
     train = Training(data.matrix(test.train), _times(data, test.train))
     test_truth, test_seen = data.matrix(test.test), data.seen(test.train)
     check_no_leak(test_seen, test_truth)
+    test_users = test.evaluable
+    if len(test_users) > TEST_USERS:
+        test_users = np.sort(rng.choice(test_users, TEST_USERS, replace=False))
     fitted: dict[str, Recommender] = {}
     results: dict[str, Evaluation] = {}
     seconds: dict[str, float] = {}
@@ -169,14 +175,15 @@ def _fit(data: Interactions, test: Holdout, validation: Holdout, classes: list[t
     order = sorted(best, key=lambda n: (n not in names, n))  # the chosen members first: they are needed
     final_cost = 1.3 * sum(best[n].seconds for n in names)  # the last fit, on every interaction
     for name in order:
-        if name not in names and clock.remaining < final_cost + 1.3 * best[name].seconds:
+        # MostPopular is always scored: it is the baseline every recommender is compared with.
+        if name not in names and name != MostPopular.name and clock.remaining < final_cost + 1.3 * best[name].seconds:
             statuses[name] = "not scored on test: budget spent"
             continue
         started = timer.monotonic()
         member = _make(type(best[name].model), best[name].params, seed, threads).fit(train)  # type: ignore[arg-type]
         seconds[name] = timer.monotonic() - started
         fitted[name] = member
-        results[name] = evaluate(member.score, train.matrix, test_truth, test.evaluable, seen=test_seen, seed=seed)
+        results[name] = evaluate(member.score, train.matrix, test_truth, test_users, seen=test_seen, seed=seed)
         statuses[name] = "ok"
         say(f"  test     {name:14s} ndcg@10 {results[name].value():.4f}  ({seconds[name]:.1f} s fit)")
     members = [fitted[n] for n in names]
@@ -186,8 +193,9 @@ def _fit(data: Interactions, test: Holdout, validation: Holdout, classes: list[t
         chosen = results[names[0]]
     else:
         chosen = evaluate(lambda users: blend_scores(members, weights, users), train.matrix, test_truth,
-                          test.evaluable, seen=test_seen, seed=seed)
-    leaderboard = _leaderboard(best, results, chosen, chosen_name, seconds, statuses, trials)
+                          test_users, seen=test_seen, seed=seed)
+    leaderboard = _leaderboard(best, results, chosen, chosen_name, seconds, statuses, trials,
+                               {n: {"weight": w, **best[n].params} for n, w in zip(names, weights)})
 
     # The final model learns from every interaction.
     everything = Training(data.matrix(), _times(data, None))
@@ -216,6 +224,13 @@ def _search(classes: list[type[Recommender]], inner: Training, score: Any, clock
     for cls in classes:
         if clock.remaining - reserve <= 0:
             trials.append(Trial(cls.name, dict(cls.defaults), status="skipped: budget spent"))
+            continue
+        # A candidate is fitted three times at least (validation, test, final): skip one that cannot be.
+        expected = cls.estimate(*inner.matrix.shape, inner.matrix.nnz)
+        if 3 * expected > clock.remaining - reserve:
+            trials.append(Trial(cls.name, dict(cls.defaults), status=f"skipped: a fit would take ~{expected:.0f} s, "
+                                f"{max(clock.remaining - reserve, 0):.0f} s left for three"))
+            say(f"  skipped  {cls.name:14s} {trials[-1].status[9:]}")
             continue
         trial = _run(cls, dict(cls.defaults), inner, score, seed, threads)
         trials.append(trial)
@@ -361,8 +376,9 @@ class _Cached(Recommender):
 
 
 def _leaderboard(best: dict[str, Trial], results: dict[str, Evaluation], chosen: Evaluation, chosen_name: str,
-                 seconds: dict[str, float], statuses: dict[str, str], trials: list[Trial]) -> pd.DataFrame:
-    rows = [_row(chosen_name, {}, chosen, None, "ok", None, chosen=True)]
+                 seconds: dict[str, float], statuses: dict[str, str], trials: list[Trial],
+                 members: dict[str, Any]) -> pd.DataFrame:
+    rows = [_row(chosen_name, members, chosen, sum(seconds[n] for n in members), "ok", None, chosen=True)]
     for name, trial in best.items():
         evaluation = results.get(name)
         p_value = None
