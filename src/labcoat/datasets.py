@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal, overload
+
 import numpy as np
 import pandas as pd
 
@@ -101,6 +103,17 @@ def make_retail(n_stores: int = 3, n_items: int = 10, days: int = 730, *, start:
 CATEGORIES = ("books", "music", "games", "garden", "kitchen", "sports", "toys", "fashion")
 
 
+@overload
+def make_interactions(n_users: int = ..., n_items: int = ..., n_interactions: int = ..., *, seed: int = ...,
+                      days: int = ..., start: str = ..., tables: Literal[False] = ...) -> pd.DataFrame: ...
+
+
+@overload
+def make_interactions(n_users: int = ..., n_items: int = ..., n_interactions: int = ..., *, seed: int = ...,
+                      days: int = ..., start: str = ..., tables: Literal[True]
+                      ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]: ...
+
+
 def make_interactions(n_users: int = 2000, n_items: int = 500, n_interactions: int = 50_000, *, seed: int = 0,
                       days: int = 365, start: str = "2024-01-01", tables: bool = False
                       ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -129,8 +142,8 @@ def make_interactions(n_users: int = 2000, n_items: int = 500, n_interactions: i
     k = len(CATEGORIES)
     item_taste = rng.dirichlet(np.full(k, 0.15), n_items)
     popularity = 1.0 / (rng.permutation(n_items) + 5.0) ** 0.9  # Zipf-like skew
-    release = np.where(rng.random(n_items) < 0.75, 0.0, rng.uniform(0, 0.85 * days, n_items))
-    user_taste = rng.dirichlet(np.full(k, 0.25), n_users)
+    release = np.where(rng.random(n_items) < 0.85, 0.0, rng.uniform(0, 0.85 * days, n_items))
+    user_taste = rng.dirichlet(np.full(k, 0.15), n_users)
     activity = rng.lognormal(0.0, 0.8, n_users)
     users, items, when = (np.zeros(0, dtype=np.int64),) * 3
     first = np.zeros(0, dtype=np.int64)
@@ -146,7 +159,7 @@ def make_interactions(n_users: int = 2000, n_items: int = 500, n_interactions: i
             new_items[rows] = rng.choice(n_items, len(rows), p=weight / weight.sum())
         users, items = np.concatenate([users, new_users]), np.concatenate([items, new_items])
         # mostly soon after the item's release
-        when = np.concatenate([when, release[new_items] + (days - release[new_items]) * rng.beta(1.0, 1.5, more)])
+        when = np.concatenate([when, release[new_items] + (days - release[new_items]) * rng.beta(1.0, 1.2, more)])
         _, first = np.unique(users * n_items + items, return_index=True)
         if len(first) >= n_interactions:
             break

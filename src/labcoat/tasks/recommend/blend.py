@@ -32,7 +32,17 @@ def standardise(scores: np.ndarray) -> np.ndarray:
 
 def blend_scores(members: Sequence[Recommender], weights: Sequence[float], users: np.ndarray) -> np.ndarray:
     """The blend's scores of every item for ``users``: one member's own scores when it is alone
-    (so that a single model ranks exactly as it does on its own)."""
+    (so that a single model ranks exactly as it does on its own).
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> from labcoat.tasks.recommend.candidates import MostPopular, Training
+    >>> x = Training(sp.csr_matrix(np.array([[1.0, 0.0, 1.0], [1.0, 1.0, 0.0]])))
+    >>> popular = MostPopular().fit(x)
+    >>> blend_scores([popular], [1.0], np.array([0])).tolist()
+    [[2.0, 1.0, 1.0]]
+    """
     used = [(m, w) for m, w in zip(members, weights) if w > 0]
     if len(used) == 1:
         return used[0][0].score(users)

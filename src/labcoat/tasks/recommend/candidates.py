@@ -141,7 +141,14 @@ class MostPopular(Recommender):
 def bm25(matrix: sp.csr_matrix, k1: float = 1.2, b: float = 0.75) -> sp.csr_matrix:
     """BM25 weights of a users × items matrix (each user a document, each item a term): an
     item's weight falls with its popularity (idf) and with the length of the user's history,
-    so that popular items and heavy users do not dominate the similarities."""
+    so that popular items and heavy users do not dominate the similarities.
+
+    Examples
+    --------
+    >>> x = bm25(sp.csr_matrix(np.array([[1.0, 1.0], [1.0, 0.0], [1.0, 0.0]])))
+    >>> bool(x[0, 1] > x[0, 0])  # the rarer item weighs more
+    True
+    """
     x = matrix.tocsr().astype(np.float32, copy=True)
     n_users = x.shape[0]
     df = np.bincount(x.indices, minlength=x.shape[1])
@@ -346,7 +353,13 @@ CANDIDATES: dict[str, type[Recommender]] = {c.name: c for c in (MostPopular, Ite
 
 def select(names: Sequence[str] | None) -> list[type[Recommender]]:
     """The candidate classes named (default: all), in :data:`CANDIDATES` order; ``most_popular``
-    is always included, as the baseline every other one is compared with."""
+    is always included, as the baseline every other one is compared with.
+
+    Examples
+    --------
+    >>> [c.name for c in select(["ease"])]
+    ['most_popular', 'ease']
+    """
     if names is None:
         return list(CANDIDATES.values())
     wanted = [str(n).lower() for n in names]

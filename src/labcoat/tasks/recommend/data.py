@@ -56,7 +56,14 @@ class Interactions:
 
     def matrix(self, rows: np.ndarray | None = None) -> sp.csr_matrix:
         """The users × items CSR matrix of the positives among ``rows`` (a boolean mask or
-        positions; default all), valued by their weights."""
+        positions; default all), valued by their weights.
+
+        Examples
+        --------
+        >>> rows = pd.DataFrame({"u": [1, 1, 2], "i": [1, 2, 2], "stars": [5, 1, 4]})
+        >>> prepare(rows, user="u", item="i", rating="stars").matrix().toarray().tolist()
+        [[1.0, 0.0], [0.0, 1.0]]
+        """
         return to_csr(self, rows, positives=True)
 
     def seen(self, rows: np.ndarray | None = None) -> sp.csr_matrix:
@@ -98,6 +105,9 @@ def prepare(frame: pd.DataFrame, *, user: str, item: str, rating: str | None = N
         if column is not None and column not in frame.columns:
             raise DataError(f"Column {column!r} is not in the interactions (columns: {listed(frame.columns)})."
                             + did_you_mean(column, frame.columns))
+    if threshold is not None and rating is None:
+        raise ConfigError(f"threshold={threshold!r} applies to a rating column, and none is given; pass rating= "
+                          "(the column of ratings or weights) or leave threshold out.")
     if user == item:
         raise ConfigError(f"user and item must be different columns; both are {user!r}.")
     for column in (user, item):
@@ -215,7 +225,13 @@ def _numbers(values: pd.Series, column: str) -> np.ndarray:
 
 def check_table(table: pd.DataFrame, key: str, what: str) -> pd.DataFrame:
     """The ``items`` or ``users`` table checked: it has the id column ``key``, one row per id
-    (duplicates: the last kept, with a notice)."""
+    (duplicates: the last kept, with a notice).
+
+    Examples
+    --------
+    >>> check_table(pd.DataFrame({"item": [1, 2], "genre": ["a", "b"]}), "item", "items").shape
+    (2, 2)
+    """
     if key not in table.columns:
         raise DataError(f"The {what} table has no {key!r} column, the id column of the interactions (columns: "
                         f"{listed(table.columns)}). Name its id column {key!r}." + did_you_mean(key, table.columns))

@@ -349,8 +349,8 @@ def _choose(best: dict[str, Trial], users: np.ndarray, score: Any,
         return [top.name], [1.0], single
     used = [(m.name, w) for m, w in zip(members, weights) if w > 0]
     return ([n for n, _ in used], [w for _, w in used],
-            f"a blend of {', '.join(f'{n} ({w:.2f})' for n, w in used)}: ndcg@10 {value:.4f} on validation against "
-            f"{alone:.4f} for {top.name} alone (weights chosen on validation)")
+            f"a blend of {', '.join(f'{n} ({w:.2f})' for n, w in used)}: ndcg@10 {value:.4f} against {alone:.4f} for "
+            f"the best of them alone, on {len(keep):,} validation users (weights chosen there)")
 
 
 class _Cached(Recommender):

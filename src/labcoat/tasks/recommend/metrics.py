@@ -66,7 +66,13 @@ class Evaluation:
 
 
 def chunk_size(n_items: int) -> int:
-    """Users scored at once so that one chunk's scores stay under :data:`CHUNK_CELLS` cells."""
+    """Users scored at once so that one chunk's scores stay under :data:`CHUNK_CELLS` cells.
+
+    Examples
+    --------
+    >>> chunk_size(10_000), chunk_size(100)
+    (2000, 4096)
+    """
     return max(1, min(4096, CHUNK_CELLS // max(n_items, 1)))
 
 
@@ -85,14 +91,28 @@ def top_items(scores: np.ndarray, k: int) -> np.ndarray:
 
 
 def exclude(scores: np.ndarray, seen: sp.csr_matrix, users: np.ndarray) -> None:
-    """Set the scores of the items each of ``users`` has met (``seen`` rows) to -inf, in place."""
+    """Set the scores of the items each of ``users`` has met (``seen`` rows) to -inf, in place.
+
+    Examples
+    --------
+    >>> scores = np.ones((1, 3))
+    >>> exclude(scores, sp.csr_matrix(np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])), np.array([1]))
+    >>> scores.tolist()
+    [[-inf, 1.0, 1.0]]
+    """
     rows = seen[users]
     scores[np.repeat(np.arange(len(users)), np.diff(rows.indptr)), rows.indices] = -np.inf
 
 
 def popularity_percentile(train: sp.csr_matrix) -> np.ndarray:
     """Each item's popularity percentile in ``train`` (0-100, ties averaged): 100 for the most
-    interacted-with item."""
+    interacted-with item.
+
+    Examples
+    --------
+    >>> popularity_percentile(sp.csr_matrix(np.array([[1, 1, 0], [1, 0, 0]]))).tolist()
+    [100.0, 50.0, 0.0]
+    """
     counts = np.diff(train.tocsc().indptr)
     order = np.argsort(counts, kind="stable")
     ranks = np.empty(len(counts))
