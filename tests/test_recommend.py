@@ -125,6 +125,16 @@ def test_settings_that_do_not_apply_are_refused():
     assert pipeline_task("recommend") is not None
 
 
+def test_leave_last_and_timeless_fits():
+    rows = make_interactions(n_users=150, n_items=50, n_interactions=3000, seed=4)
+    last = _fit(rows, split="leave_last", budget=4, candidates=["most_popular", "item_knn"])
+    assert last.info["split"] == "leave_last" and last.info["test_users"] > 100
+    with pytest.warns(LabcoatNotice, match="no time column: the test holds out a random 20%"):
+        timeless = fit_recommend(rows.drop(columns="timestamp"), user="user_id", item="item_id", budget=4,
+                                 quiet=True, candidates=["most_popular", "item_knn"])
+    assert timeless.info["time"] is None and len(timeless.recommend(rows["user_id"].iloc[0], k=5)) == 5
+
+
 # ------------------------------------------------------------------------------ honesty
 def test_a_planted_leak_is_caught(tables):
     rows = tables[0]
