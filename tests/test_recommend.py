@@ -261,6 +261,22 @@ def test_candidates_score_every_item():
         assert scores.shape == (10, 30) and np.isfinite(scores).all(), model.name
 
 
+def test_the_reranker_when_chosen_scores_saves_and_loads(monkeypatch, tables, tmp_path):
+    from labcoat.tasks.recommend import fit as fit_module
+
+    monkeypatch.setattr(fit_module, "BLEND_MARGIN", -1.0)  # whatever it scores, the re-ranker is taken
+    rows = tables[0]
+    fitted = _fit(rows, budget=12, candidates=["most_popular", "item_knn", "ease", "rerank"])
+    assert fitted.info["chosen"]["kind"] == "rerank" and fitted.info["rerank"]["chosen"]
+    row = fitted.leaderboard[fitted.leaderboard["chosen"]].iloc[0]
+    assert row["candidate"].startswith("rerank(") and row["ndcg@10_low"] <= row["ndcg@10"] <= row["ndcg@10_high"]
+    users = rows["user_id"].unique()[:20].tolist()
+    out = fitted.recommend(users, k=5)
+    assert len(out) == 100
+    again = RecommendModel.load(fitted.save(tmp_path / "rerank"))
+    pd.testing.assert_frame_equal(out, again.recommend(users, k=5))
+
+
 def make_matrix(n_users: int, n_items: int) -> np.ndarray:
     rng = np.random.default_rng(0)
     return (rng.random((n_users, n_items)) < 0.2).astype(np.float32)

@@ -347,6 +347,8 @@ class BPR(_Factors):
                                            random_state=self.seed)
 
 
+#: The name of the LightGBM re-ranker over the others (:mod:`.rerank`): tried by default, or when named.
+RERANK = "rerank"
 #: Every candidate by name, cheapest first (the order the defaults are tried in).
 CANDIDATES: dict[str, type[Recommender]] = {c.name: c for c in (MostPopular, ItemKNN, EASE, ALS, BPR)}
 
@@ -364,9 +366,9 @@ def select(names: Sequence[str] | None) -> list[type[Recommender]]:
         return list(CANDIDATES.values())
     wanted = [str(n).lower() for n in names]
     for name in wanted:
-        if name not in CANDIDATES:
-            raise ConfigError(f"Unknown recommender {name!r}. Use some of: {listed(CANDIDATES)}."
-                              + did_you_mean(name, CANDIDATES))
+        if name not in CANDIDATES and name != RERANK:
+            raise ConfigError(f"Unknown recommender {name!r}. Use some of: {listed([*CANDIDATES, RERANK])}."
+                              + did_you_mean(name, [*CANDIDATES, RERANK]))
     return [c for n, c in CANDIDATES.items() if n in wanted or n == MostPopular.name]
 
 

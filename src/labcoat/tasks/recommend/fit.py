@@ -18,6 +18,7 @@ Examples
 """
 from __future__ import annotations
 
+import importlib.util
 import sys
 import time as timer
 import warnings
@@ -33,12 +34,13 @@ import pandas as pd
 from labcoat.errors import ConfigError, DataError, LabcoatNotice
 from labcoat.search.budget import Clock, parse_budget
 from labcoat.tasks.recommend.blend import blend_scores, standardise, weight_grid
-from labcoat.tasks.recommend.candidates import (EASE, MostPopular, Recommender, Skipped, Training, ease_skip_reason,
-                                                installed, select)
+from labcoat.tasks.recommend.candidates import (EASE, RERANK, MostPopular, Recommender, Skipped, Training,
+                                                ease_skip_reason, installed, select)
 from labcoat.tasks.recommend.data import Interactions, check_table, prepare
 from labcoat.tasks.recommend.features import item_features, segment_column
 from labcoat.tasks.recommend.metrics import MAIN, Evaluation, evaluate, paired
 from labcoat.tasks.recommend.model import RecommendModel
+from labcoat.tasks.recommend.rerank import Reranker, fit_reranker
 from labcoat.tasks.recommend.split import Holdout, check_no_leak, split as holdout_split
 
 #: Default budget, seconds.
@@ -55,6 +57,8 @@ BLEND_MEMBERS = 3
 BLEND_CELLS = 30_000_000
 #: A blend is chosen over the best single recommender only when it scores this much more (relative).
 BLEND_MARGIN = 0.01
+#: Share of the budget kept from the search for the re-ranker.
+RERANK_SHARE = 0.1
 #: Tuning stops after this many suggested trials in a row that would not fit in the time left.
 MAX_SKIPS = 6
 
@@ -124,7 +128,12 @@ def fit_recommend(data: pd.DataFrame | str | Path, target: str | None = None, *,
     say(f"recommend: {interactions.n_users:,} users, {interactions.n_items:,} items, "
         f"{int(interactions.positive.sum()):,} preferences; test: {len(test.evaluable):,} users "
         f"({test.method}), validation: {len(validation.evaluable):,} users")
-    model = _fit(interactions, test, validation, classes, clock, seed=seed, threads=threads, say=say, notes=notes)
+    rerank = (candidates is None or RERANK in [str(c).lower() for c in candidates])
+    if rerank and importlib.util.find_spec("lightgbm") is None:
+        notes.append(f"the {RERANK} re-ranker skipped: lightgbm is not installed")
+        rerank = False
+    model = _fit(interactions, test, validation, classes, clock, seed=seed, threads=threads, say=say, notes=notes,
+                 rerank=rerank)
     model.info.update({
         "user": user, "item": item, "rating": rating, "time": time, "threshold": threshold,
         "preference": interactions.preference, "split": test.method, "n_users": interactions.n_users,
@@ -140,7 +149,7 @@ def fit_recommend(data: pd.DataFrame | str | Path, target: str | None = None, *,
 
 
 def _fit(data: Interactions, test: Holdout, validation: Holdout, classes: list[type[Recommender]], clock: Clock, *,
-         seed: int, threads: int, say: Any, notes: list[str]) -> RecommendModel:
+         seed: int, threads: int, say: Any, notes: list[str], rerank: bool = False) -> RecommendModel:
     """The search, the choice, the test and the final fit (see :func:`fit_recommend`)."""
     inner = Training(data.matrix(validation.train), _times(data, validation.train))
     val_truth, val_seen = data.matrix(validation.test), data.seen(validation.train)
@@ -153,12 +162,25 @@ def _fit(data: Interactions, test: Holdout, validation: Holdout, classes: list[t
     def on_validation(model: Recommender, users: np.ndarray = val_users) -> Evaluation:
         return evaluate(model.score, inner.matrix, val_truth, users, seen=val_seen, intervals=False)
 
-    trials = _search(classes, inner, on_validation, clock, seed=seed, threads=threads, say=say)
+    trials = _search(classes, inner, on_validation, clock, seed=seed, threads=threads, say=say,
+                     keep=RERANK_SHARE if rerank else 0.0)
     best = _best_per_candidate(trials)
     if not best:
         raise DataError("No recommender could be fitted: " + "; ".join(f"{t.name} {t.status}" for t in trials)
                         + ". Give a larger budget.")
     names, weights, why = _choose(best, val_users, on_validation, data.n_items)
+    booster = None
+    tried: dict[str, Any] = {}
+    if rerank and len(best) >= 2:
+        needed = 4 * sum(t.seconds for t in sorted(best.values(), key=lambda t: -t.score)[:BLEND_MEMBERS])
+        if clock.remaining - FINAL_SHARE * (clock.budget or 0) > 0.5 * needed:  # the search kept RERANK_SHARE
+            found = _try_rerank(best, names, weights, val_users, inner, val_truth, on_validation, seed, threads, say,
+                                tried)
+            if found is not None:
+                booster, names, why = found
+                weights = [1.0] * len(names)
+        else:
+            notes.append(f"the {RERANK} re-ranker was not tried: too little of the budget left")
     say(f"  chosen: {why}")
 
     # The test: every candidate's best configuration fitted on the training part, scored once.
@@ -189,7 +211,11 @@ def _fit(data: Interactions, test: Holdout, validation: Holdout, classes: list[t
     members = [fitted[n] for n in names]
     chosen_name = names[0] if len(names) == 1 else "blend(" + ", ".join(
         f"{n} {w:.2f}" for n, w in zip(names, weights)) + ")"
-    if len(names) == 1:
+    if booster is not None:
+        chosen_name = f"{RERANK}({', '.join(names)})"
+        chosen = evaluate(Reranker(members, booster).score, train.matrix, test_truth, test_users, seen=test_seen,
+                          seed=seed)
+    elif len(names) == 1:
         chosen = results[names[0]]
     else:
         chosen = evaluate(lambda users: blend_scores(members, weights, users), train.matrix, test_truth,
@@ -199,22 +225,65 @@ def _fit(data: Interactions, test: Holdout, validation: Holdout, classes: list[t
 
     # The final model learns from every interaction.
     everything = Training(data.matrix(), _times(data, None))
-    final = [_make(type(m), m.params, seed, threads).fit(everything) for m in members]
+    final: list[Recommender] = [_make(type(m), m.params, seed, threads).fit(everything) for m in members]
+    if booster is not None:  # the ranker learned on validation orders the refitted members' candidates
+        final, weights = [Reranker(final, booster)], [1.0]
     popular = np.asarray((everything.matrix > 0).sum(axis=0), dtype=np.float64).ravel()
     model = RecommendModel(user_ids=data.user_ids, item_ids=data.item_ids, members=final, weights=list(weights),
                            seen=data.seen(), popularity=popular, leaderboard=leaderboard)
-    model.info["chosen"] = {"name": chosen_name, "kind": "single" if len(names) == 1 else "blend",
+    kind = RERANK if booster is not None else "single" if len(names) == 1 else "blend"
+    model.info["chosen"] = {"name": chosen_name, "kind": kind,
                             "members": {n: {"weight": float(w), "params": best[n].params}
                                         for n, w in zip(names, weights)}, "why": why}
     model.info["test"] = {k: {"value": s.value, "low": s.low, "high": s.high} for k, s in chosen.scores.items()}
     model.info["trials"] = len(trials)
+    model.info["rerank"] = tried or None
     return model
 
 
+def _try_rerank(best: dict[str, Trial], names: list[str], weights: list[float], users: np.ndarray, inner: Training,
+                truth: Any, score: Any, seed: int, threads: int, say: Any,
+                tried: dict[str, Any]) -> tuple[Any, list[str], str] | None:
+    """The LightGBM re-ranker over the top :data:`BLEND_MEMBERS` candidates when it beats the
+    choice so far: learned on half the validation users, compared on the other half (the same
+    users for both), then learned again on all of them. None when it does not win."""
+    ranked = [t for t in sorted(best.values(), key=lambda t: -t.score)[:BLEND_MEMBERS] if t.model is not None]
+    if len(ranked) < 2 or len(users) < 20:
+        return None
+    models = [t.model for t in ranked if t.model is not None]
+    halves = np.random.default_rng(seed).permutation(users)
+    learn, judge = np.sort(halves[: len(users) // 2]), np.sort(halves[len(users) // 2:])
+    ranker = fit_reranker(models, inner.matrix, truth, learn, seed=seed, threads=threads)
+    current = [best[n].model for n in names]
+
+    class Current(Recommender):
+        name = "current"
+
+        def _fit(self, training: Training) -> None:
+            raise NotImplementedError
+
+        def score(self, users: np.ndarray) -> np.ndarray:
+            return blend_scores(current, weights, users)  # type: ignore[arg-type]
+
+    reranked, before = score(ranker, judge).value(), score(Current(), judge).value()
+    say(f"  {RERANK}   ndcg@10 {reranked:.4f} against {before:.4f} for the choice so far, on {len(judge):,} "
+        "validation users it did not learn from")
+    tried.update({"validation_ndcg@10": reranked, "choice_so_far": before, "users": len(judge),
+                  "chosen": reranked >= before * (1 + BLEND_MARGIN)})
+    if reranked < before * (1 + BLEND_MARGIN):
+        return None
+    final = fit_reranker(models, inner.matrix, truth, users, seed=seed, threads=threads)
+    members = [t.name for t in ranked]
+    return final.booster, members, (
+        f"a LightGBM re-ranker over the top items of {', '.join(members)}: ndcg@10 {reranked:.4f} against "
+        f"{before:.4f} for the best single or blend, on {len(judge):,} validation users it did not learn from")
+
+
 def _search(classes: list[type[Recommender]], inner: Training, score: Any, clock: Clock, *, seed: int,
-            threads: int, say: Any) -> list[Trial]:
+            threads: int, say: Any, keep: float = 0.0) -> list[Trial]:
     """Each candidate with its defaults, cheapest first, then Optuna (TPE, one seeded study per
-    candidate) over their spaces in turn, while the budget lasts (a share kept for the end)."""
+    candidate) over their spaces in turn, while the budget lasts (a share kept for the end, and
+    ``keep`` of the budget more for the re-ranker)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -237,7 +306,7 @@ def _search(classes: list[type[Recommender]], inner: Training, score: Any, clock
         cost[cls.name] = trial.seconds
         say(f"  default  {cls.name:14s} {_line(trial)}, {max(clock.remaining, 0):.0f} s left")
     # The test refits every candidate once and the final fit the chosen ones: keep that time too.
-    reserve = max(reserve, 2.5 * sum(cost.values()))
+    reserve = max(reserve, 2.5 * sum(cost.values())) + keep * (clock.budget or 0)
     tunable = [cls for cls in classes if cls.name in cost and any(t.name == cls.name and t.status == "ok"
                                                                      for t in trials)]
     studies = {cls.name: _study(cls, trials, inner, seed) for cls in tunable}
