@@ -77,16 +77,17 @@ def candidate_features(members: Sequence[Recommender], users: np.ndarray,
     features: per member its standardised score and its rank; the item's popularity and the
     user's activity (both log counts, from the first member's training matrix)."""
     local = sp.csr_matrix(seen)
-    scores = []
-    chosen = np.zeros((len(users), 0), dtype=np.int64)
+    scores, ranks = [], []
     for member in members:
         s = standardise(member.score(users))
         exclude(s, local, np.arange(len(users)))
+        top = top_items(s, DEPTH)
+        # The rank within the member's top DEPTH, DEPTH + 1 beyond it (no full sort of the catalogue).
+        rank = np.full(s.shape, DEPTH + 1, dtype=np.int16)
+        np.put_along_axis(rank, top, np.arange(1, top.shape[1] + 1, dtype=np.int16)[None, :], axis=1)
         scores.append(s)
-        chosen = np.concatenate([chosen, top_items(s, DEPTH)], axis=1)
-    n_items = scores[0].shape[1]
-    mask = np.zeros((len(users), n_items), dtype=bool)
-    np.put_along_axis(mask, chosen, True, axis=1)
+        ranks.append(rank)
+    mask = np.logical_or.reduce([rank <= DEPTH for rank in ranks])
     for s in scores:
         mask &= np.isfinite(s)  # a seen item is never a candidate
     rows, items = np.nonzero(mask)
@@ -95,10 +96,8 @@ def candidate_features(members: Sequence[Recommender], users: np.ndarray,
     popularity = np.log1p(np.asarray((matrix > 0).sum(axis=0)).ravel())
     activity = np.log1p(np.diff(local.indptr))
     columns = []
-    for s in scores:
-        finite = np.where(np.isfinite(s), s, -1e9)
-        rank = np.argsort(np.argsort(-finite, axis=1, kind="stable"), axis=1, kind="stable")
-        columns += [s[rows, items], np.log1p(rank[rows, items])]
+    for s, rank in zip(scores, ranks):
+        columns += [s[rows, items], np.log(rank[rows, items].astype(np.float32))]
     columns += [popularity[items], activity[rows]]
     return np.column_stack(columns).astype(np.float32), rows, items
 
