@@ -84,6 +84,17 @@ def test_duplicates_are_merged_with_a_notice():
     assert implicit.matrix().toarray().tolist() == [[2.0, 0.0], [1.0, 1.0]]
 
 
+def test_a_weight_column_and_side_tables_without_the_id():
+    rows = pd.DataFrame({"u": [1, 1, 2, 2], "i": [1, 2, 1, 2], "plays": [3.0, 0.0, 1.0, 2.0]})
+    data = prepare(rows, user="u", item="i", rating="plays", threshold="weight")
+    assert data.matrix().toarray().tolist() == [[3.0, 0.0], [1.0, 2.0]] and "weighted by 'plays'" in data.preference
+    with pytest.raises(ConfigError, match="threshold=3 applies to a rating column"):
+        prepare(rows, user="u", item="i", threshold=3)
+    rows = make_interactions(n_users=60, n_items=20, n_interactions=600)
+    with pytest.raises(DataError, match="The items table has no 'item_id' column"):
+        fit_recommend(rows, user="user_id", item="item_id", items=pd.DataFrame({"sku": [1]}), quiet=True)
+
+
 def test_a_user_whose_interactions_are_all_in_the_test_is_counted():
     rows = pd.DataFrame({"u": [1] * 5 + [2] * 5 + [3], "i": [1, 2, 3, 4, 5] * 2 + [1],
                          "t": [1, 2, 3, 4, 20, 1, 2, 3, 4, 21, 22]})
