@@ -19,7 +19,8 @@ METRIC_HELP = ("What to optimise. Classification: roc_auc (binary default; pr_au
                "is rare), log_loss (multiclass default), pr_auc, brier, accuracy, balanced_accuracy, f1, "
                "f1_macro, f1_weighted. Regression: rmse (default), mae, r2, mape. Forecast: mase.")
 TASK_HELP = ("binary, multiclass or regression (default: inferred from the target); forecast: the next "
-             "--horizon steps of the series in --series, ordered by --time-column.")
+             "--horizon steps of the series in --series, ordered by --time-column; recommend: items for each "
+             "user (from Python for now: labcoat.fit(data, task='recommend', user=..., item=...)).")
 TRACKING_HELP = "MLflow store or server (default: $MLFLOW_TRACKING_URI, else .labcoat/ here)."
 
 

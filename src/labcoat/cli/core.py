@@ -43,7 +43,8 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
                                             "(never seen by the search)."),
         holdout: str = typer.Option("auto", help="Share of rows kept out of the search to score the model "
                                     "on: auto (10% from 50,000 rows), 0, or e.g. 0.2."),
-        split: str = typer.Option("random", help="random, or time: validate forward in time."),
+        split: str = typer.Option("random", help="random, or time: validate forward in time. Recommend: time "
+                                  "(default: test on the latest interactions) or leave_last (each user's last)."),
         time_column: Optional[str] = typer.Option(None, "--time-column", "--time",
                                                   help="Datetime column: for --split time; forecast: the "
                                                   "series' timestamps; recommend: when each interaction happened."),
@@ -84,11 +85,12 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
     from labcoat.tasks import pipeline_task
     from labcoat.tracking.lineage import describe_source
 
-    if pipeline_task(task) is not None:
+    own = pipeline_task(task)
+    if own is not None:
+        takes_split = "split" in own.options
         given = {"--trials": trials, "--calibrate": calibrate, "--costs": costs, "--threshold-metric": threshold_metric,
-                 "--test": test, "--sql": sql,
-                 "--holdout": None if holdout == "auto" else holdout, "--split": None if split == "random" else split,
-                 "--strict": strict or None}
+                 "--test": test, "--sql": sql, "--holdout": None if holdout == "auto" else holdout,
+                 "--split": None if split == "random" or takes_split else split, "--strict": strict or None}
         refused = [name for name, value in given.items() if value is not None]
         if refused:
             err(f"{', '.join(refused)} do not apply to --task {task}; drop them.")
@@ -100,7 +102,7 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
                  executor=executor, ray_address=ray_address,
                  options=_own_options(str(task), series=series, horizon=horizon, freq=freq, known=known,
                                       holidays=holidays, user=user, item=item, rating=rating, items=items,
-                                      users=users))
+                                      users=users) | ({"split": split} if takes_split and split != "random" else {}))
         return
     _own_options(None, series=series, horizon=horizon, freq=freq, known=known, holidays=holidays, user=user,
                  item=item, rating=rating, items=items, users=users)

@@ -10,7 +10,7 @@ Examples
 >>> resolve_task(pd.Series(["a", "b", "c"]), "y").name
 'multiclass'
 >>> task_names()
-['binary', 'multiclass', 'regression', 'forecast']
+['binary', 'multiclass', 'regression', 'forecast', 'recommend']
 """
 from __future__ import annotations
 
@@ -176,6 +176,13 @@ register_pipeline_task(PipelineTask(
     model="labcoat.tasks.forecast.model:ForecastModel",
     report="labcoat.reports.forecast_report:write_forecast_report",
     record="labcoat.tracking.forecast_run:record_forecast", command="forecast"))
+register_pipeline_task(PipelineTask(
+    "recommend", "items to suggest to each user, learned from their interactions",
+    "labcoat.tasks.recommend.fit:fit_recommend",
+    ("user", "item", "rating", "time", "items", "users", "split", "threshold"),
+    model="labcoat.tasks.recommend.model:RecommendModel",
+    report="labcoat.reports.recommend_report:write_recommend_report",
+    record="labcoat.tracking.recommend_run:record_recommend", command="recommend", needs_target=False))
 
 __all__ = ["BinaryOptions", "ClassificationOptions", "ClassificationTask", "EstimatorType", "PostFit",
            "PipelineTask", "Task", "TaskOptions", "get_task", "infer_schema", "pipeline_task",

@@ -28,6 +28,11 @@ def fit_own_pipeline(task: PipelineTask, data: DataSource, target: str | None, *
     """Fit ``task`` on ``data``, write its report (to ``report_dir``, and to the run when
     tracked) and record it; ``unused`` holds fit's tabular-only settings as given (any not at
     its default is refused)."""
+    options = dict(options)
+    for name in [n for n in unused if n in task.options]:  # fit's setting of the same name is the task's
+        value = unused.pop(name)
+        if value != TABULAR_ONLY[name]:
+            options[name] = value
     given = [name for name, value in unused.items() if value != TABULAR_ONLY[name]
              and not (name == "callbacks" and not value)]
     if given:
