@@ -201,7 +201,7 @@ def _fit_own(data: Optional[Path], target: Optional[str], *, task: str, budget: 
                           "leaderboard": model.leaderboard.to_dict("records")}, default=str))
         return
     show_notices(caught)
-    _print_forecaster(model)
+    _print_own(model)
     print(f"Saved to {path}")
     for written in model.info.get("reports", []):
         print(f"Report: {written}")
@@ -241,6 +241,37 @@ def forecast(model: str = typer.Argument(..., help=MODEL_HELP),
     write_table(result, output)
     if output is not None:
         err(f"{len(result):,} forecasts written to {output}")
+
+
+def _print_own(model: Any) -> None:
+    """The summary of a model of a task with a pipeline of its own."""
+    (_print_recommender if model.task == "recommend" else _print_forecaster)(model)
+
+
+def _print_recommender(model: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    info = model.info
+    table = Table(title=f"Test leaderboard ({info['split']} split: {info['test_users_scored']:,} users' later "
+                        f"interactions, every item ranked; 95% intervals over users)")
+    for name in ("recommender", "NDCG@10", "95% interval", "recall@20", "hit rate@10", "coverage@10",
+                 "p vs chosen", "s", "status"):
+        table.add_column(name)
+
+    def number(value: Any, digits: int = 4) -> str:
+        return f"{value:.{digits}f}" if isinstance(value, float) and value == value else ""
+
+    for r in model.leaderboard.head(15).to_dict("records"):
+        ndcg = r.get("ndcg@10")
+        table.add_row(("* " if r.get("chosen") else "") + str(r["candidate"]), number(ndcg),
+                      f"[{r['ndcg@10_low']:.4f}, {r['ndcg@10_high']:.4f}]" if number(ndcg) else "",
+                      number(r.get("recall@20")), number(r.get("hit_rate@10")), number(r.get("coverage@10")),
+                      number(r.get("p_value_vs_chosen"), 3), number(r.get("seconds"), 1), str(r.get("status", "")))
+    console = Console()
+    console.print(table)
+    chosen = info.get("chosen") or {}
+    console.print(f"Chosen: {chosen.get('name')} ({chosen.get('why', '')}). Preferences: {info.get('preference')}")
 
 
 def _print_forecaster(model: Any) -> None:
@@ -319,7 +350,7 @@ def info(model: str = typer.Argument(..., help=MODEL_HELP), as_json: bool = type
             print(json.dumps({"info": loaded.info, "leaderboard": loaded.leaderboard.to_dict("records")},
                              default=str))
         else:
-            _print_forecaster(loaded)
+            _print_own(loaded)
         return
     m = loaded
     if as_json:
