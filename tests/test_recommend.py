@@ -22,7 +22,7 @@ from labcoat.tasks.recommend.metrics import PER_USER, evaluate, paired
 from labcoat.tasks.recommend.model import COLD_ITEM, COLD_USER, RecommendModel, is_recommend_folder
 from labcoat.tasks.recommend.split import check_no_leak, split
 
-MOVIELENS = Path("/work/shared/datasets/recsys")
+MOVIELENS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "recsys"
 FAST = ["most_popular", "item_knn", "ease"]
 
 
