@@ -3,6 +3,7 @@ real service with exploration and feedback, and the off-policy replay of its log
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import urllib.request
@@ -20,7 +21,7 @@ FAST = "most_popular,item_knn,ease"
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "labcoat", *args], cwd=cwd, capture_output=True, text=True,
-                          check=False, env={**__import__("os").environ, "MLFLOW_TRACKING_URI": ""})
+                          check=False, env={**os.environ, "MLFLOW_TRACKING_URI": ""})
 
 
 @pytest.fixture(scope="module")
@@ -50,13 +51,19 @@ def test_the_cli_names_what_a_recommender_needs(tmp_path):
     assert done.returncode == 2 and "sideways" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_tracked_registered_reported_and_loaded_alike(fitted):
+def test_tracked_registered_reported_and_loaded_alike(fitted, monkeypatch):
     local = labcoat.load(fitted / "model")
     store = f"sqlite:///{fitted / '.labcoat' / 'mlflow.db'}"
     registered = labcoat.load("models:/shop/1", tracking_uri=store)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)  # for mlflow.pyfunc's models:/ URI
     users = list(local.user_ids[:20])
-    pd.testing.assert_frame_equal(local.recommend(users, k=5), registered.recommend(users, k=5))
+    expected = local.recommend(users, k=5)
+    pd.testing.assert_frame_equal(expected, registered.recommend(users, k=5))
     import mlflow
+    import mlflow.pyfunc
+
+    served = mlflow.pyfunc.load_model("models:/shop/1").predict(pd.DataFrame({"user_id": users}), params={"k": 5})
+    pd.testing.assert_frame_equal(expected, served)
 
     run = mlflow.MlflowClient(store).get_run(local.info["run_id"])
     low, value, high = (run.data.metrics[f"test_ndcg_at_10{s}"] for s in ("_low", "", "_high"))

@@ -28,6 +28,7 @@ from labcoat.tasks.forecast.candidates import Candidate, WindowAverage
 from labcoat.tasks.forecast.data import KEY, TARGET, TIME, Panel, prepare
 from labcoat.tasks.forecast.metrics import scales
 from labcoat.tasks.forecast.periods import holiday_flags, mase_season
+from labcoat.tasks.pyfunc_spec import mlflow_type, write_mlmodel
 
 #: Saved forecast models' folder format.
 FORMAT_VERSION = 1
@@ -221,20 +222,10 @@ class ForecastModel:
         return folder
 
     def _write_mlmodel(self, folder: Path) -> None:
-        """The pyfunc flavour: a loader module (named, not imported: it lives in a layer above),
-        and a signature whose parameters are the horizon and the quantile levels."""
-        import mlflow.pyfunc
-        from mlflow.models import Model as MLflowModel
-        from mlflow.models import ModelSignature
-        from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
-
-        described = MLflowModel()
-        mlflow.pyfunc.add_to_model(described, loader_module="labcoat.tracking.forecast_pyfunc")
-        described.signature = ModelSignature(
-            inputs=Schema([ColSpec(_mlflow_type(self.panel.ids[c]), c, required=False) for c in self.panel.series]),
-            params=ParamSchema([ParamSpec("horizon", "long", self.horizon),
-                                ParamSpec("quantiles", "double", [0.1, 0.5, 0.9], shape=(-1,))]))
-        described.save(str(folder / "MLmodel"))
+        """The pyfunc flavour: its parameters are the horizon and the quantile levels."""
+        write_mlmodel(folder, "labcoat.tracking.forecast_pyfunc",
+                      inputs=[(c, mlflow_type(self.panel.ids[c])) for c in self.panel.series],
+                      params=[("horizon", "long", self.horizon), ("quantiles", "double", [0.1, 0.5, 0.9], (-1,))])
 
     @classmethod
     def load(cls, path: str | Path) -> "ForecastModel":
@@ -252,15 +243,6 @@ class ForecastModel:
         if not isinstance(model, cls):
             raise ModelFileError(f"'{folder / 'model.joblib'}' does not hold a forecast model.")
         return model
-
-
-def _mlflow_type(column: pd.Series) -> str:
-    """The MLflow schema type of a series-id column."""
-    if pd.api.types.is_bool_dtype(column):
-        return "boolean"
-    if pd.api.types.is_integer_dtype(column):
-        return "long"
-    return "double" if pd.api.types.is_float_dtype(column) else "string"
 
 
 def with_holidays(panel: Panel, country: str | None) -> Panel:

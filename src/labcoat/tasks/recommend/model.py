@@ -26,6 +26,7 @@ import scipy.sparse as sp
 
 from labcoat import __version__
 from labcoat.errors import ConfigError, DataError, LabcoatNotice, ModelFileError
+from labcoat.tasks.pyfunc_spec import mlflow_type, write_mlmodel
 from labcoat.tasks.recommend.blend import blend_scores
 from labcoat.tasks.recommend.candidates import Recommender
 from labcoat.tasks.recommend.metrics import chunk_size, top_items
@@ -247,7 +248,8 @@ class RecommendModel:
     # ------------------------------------------------------------------ files
     def save(self, path: str | Path) -> Path:
         """Write the model to folder ``path``: ``labcoat.json`` (what it is, its info),
-        ``leaderboard.csv`` and ``model.joblib`` (the arrays)."""
+        ``leaderboard.csv``, ``model.joblib`` (the arrays) and an ``MLmodel`` that makes the
+        folder an MLflow pyfunc model (:mod:`labcoat.tracking.recommend_pyfunc`)."""
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         meta = {"kind": KIND, "format": FORMAT_VERSION, "labcoat": __version__, "format_version": FORMAT_VERSION,
@@ -255,6 +257,10 @@ class RecommendModel:
         (folder / "labcoat.json").write_text(json.dumps(meta, indent=2, default=str))
         self.leaderboard.to_csv(folder / "leaderboard.csv", index=False)
         joblib.dump(self, folder / "model.joblib")
+        write_mlmodel(folder, "labcoat.tracking.recommend_pyfunc",
+                      inputs=[(str(self.info.get("user", "user")), mlflow_type(self.user_ids))]
+                      + ([(self.segment, "string")] if self.segment else []),
+                      params=[("k", "long", 10), ("exclude_seen", "boolean", True)])
         return folder
 
     @classmethod
