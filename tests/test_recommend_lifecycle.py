@@ -138,3 +138,22 @@ def test_the_service_explores_logs_propensities_and_the_replay_recovers_its_valu
     greedy = json.loads(cli("evaluate-policy", "model", "--log", str(log), "--json", cwd=fitted).stdout)
     ips = next(e for e in greedy["estimates"] if e["name"] == "ips")
     assert ips["low"] <= ips["value"] <= ips["high"] and ips["ess"] < 150
+
+
+def test_retrain_fits_a_challenger_and_gates_it_on_later_interactions_paired_over_users(fitted):
+    newer = make_interactions(n_users=300, n_items=100, n_interactions=9000, seed=4)
+    newer.to_csv(fitted / "newer.csv", index=False)
+    assert cli("models", "promote", "shop", "1", cwd=fitted).returncode == 0  # alias champion
+    done = cli("retrain", "shop", "--data", "newer.csv", "--budget", "10", "--json", "--quiet", cwd=fitted)
+    assert done.returncode == 0, done.stderr
+    decision = json.loads(done.stdout)
+    assert decision["metric"] == "ndcg@10" and decision["challenger_version"] == "2"
+    assert decision["champion_interval"][0] <= decision["champion_score"] <= decision["champion_interval"][1]
+    assert decision["ci_low"] <= decision["difference"] <= decision["ci_high"]
+    bar = -decision["margin"]  # non-inferiority, the default
+    assert decision["promoted"] == (decision["ci_low"] > bar)
+    assert decision["holdout_rows"] + decision["train_rows"] == len(newer)
+    bad = newer.drop(columns="timestamp")
+    bad.to_csv(fitted / "timeless.csv", index=False)
+    done = cli("retrain", "shop", "--data", "timeless.csv", cwd=fitted)
+    assert done.returncode == 2 and "'timestamp'" in done.stderr and "Traceback" not in done.stderr

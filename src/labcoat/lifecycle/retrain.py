@@ -164,6 +164,17 @@ def run_retrain(model: str, data: DataSource, *, budget: float | str | None = No
     name, champion_version = found["name"], found["version"]
     _notice_if_not_champion(name, champion_version, tracking_uri)
     loaded = load(reference, tracking_uri=tracking_uri)
+    if getattr(loaded, "task", None) == "recommend":
+        from labcoat.data.io import read_table
+        from labcoat.lifecycle.retrain_recommend import retrain_recommend
+        from labcoat.tracking.decision import record_decision
+
+        decision = retrain_recommend(loaded, data if isinstance(data, pd.DataFrame) else read_table(data), name=name,
+                                     champion_version=champion_version, budget=budget, policy=policy,
+                                     margin=margin, seed=seed, tracking_uri=tracking_uri, report=report,
+                                     progress=progress, source=source or _source(data, 0))
+        decision.run_id = record_decision(decision, tracking_uri)
+        return decision
     if isinstance(loaded, ForecastModel):
         from labcoat.data.io import read_table
         from labcoat.lifecycle.retrain_forecast import retrain_forecast

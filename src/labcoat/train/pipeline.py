@@ -38,6 +38,7 @@ from labcoat.train.refit import refit
 if TYPE_CHECKING:
     from labcoat.data.io import DataSource
     from labcoat.tasks.forecast.model import ForecastModel
+    from labcoat.tasks.recommend.model import RecommendModel
     from labcoat.data.split import Resampling
 
 #: Training rows kept with the model as its input example.
@@ -53,6 +54,11 @@ def fit(data: DataSource, target: str | None = None, *, task: Literal["forecast"
 
 
 @overload
+def fit(data: DataSource, target: str | None = None, *, task: Literal["recommend"],
+        **settings: Any) -> RecommendModel: ...
+
+
+@overload
 def fit(data: DataSource, target: str | None = None, **settings: Any) -> Model: ...
 
 
@@ -64,7 +70,7 @@ def fit(data: DataSource, target: str | None = None, *, budget: float | str | No
         register: str | None = None, source: str | None = None, strict: bool = False,
         test: Any = None, holdout: float | str | None = "auto", split: str = "random",
         time_column: str | None = None, report: bool = True, report_dir: str | Path | None = None,
-        **options: Any) -> Model | ForecastModel:
+        **options: Any) -> Model | ForecastModel | RecommendModel:
     """Find, tune and ensemble the best model for ``target`` within a time budget.
 
     Parameters
