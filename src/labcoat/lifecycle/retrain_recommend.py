@@ -115,7 +115,9 @@ def per_user_ndcg(model: Any, users: np.ndarray, seen: list[list[Any]], relevant
     never = len(relevant_ids)  # an extra column, empty
     tops = np.full((len(users), RECALL_K), never, dtype=np.int64)
     for row, (user, met) in enumerate(zip(users, seen)):
-        ids, scores, _ = model.user_scores(user, exclude=met)
+        # Only what the user met in the new data's earlier part is left out, for both models: the
+        # champion's own training pairs may be among the later ones (repeat purchases).
+        ids, scores, _ = model.user_scores(user, exclude=met, exclude_seen=False)
         k = min(RECALL_K, len(scores))
         if k == 0:
             continue

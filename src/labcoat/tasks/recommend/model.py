@@ -165,10 +165,10 @@ class RecommendModel:
         return np.array(self.popularity if counts is None else counts, dtype=np.float32), reason
 
     def user_scores(self, user: Any, *, items: Sequence[Any] | None = None, exclude: Sequence[Any] = (),
-                    segment: Any = None) -> tuple[np.ndarray, np.ndarray, str]:
+                    segment: Any = None, exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray, str]:
         """One user's candidate items and their scores, for a policy to rank (the service's
-        exploration, off-policy replays): every item but those the user met, those in
-        ``exclude`` and, when ``items`` is given, those not in it. A user not met at fit gets
+        exploration, off-policy replays): every item but those the user met at fit (unless not
+        ``exclude_seen``), those in ``exclude`` and, when ``items`` is given, those not in it. A user not met at fit gets
         the popularity of ``segment`` (or of their segment in the users table); returns
         ``(item ids, scores, reason)``.
 
@@ -179,7 +179,8 @@ class RecommendModel:
         code = int(pd.Index(self.user_ids).get_indexer([user])[0])
         if code >= 0:
             scores = np.array(blend_scores(self.members, self.weights, np.array([code])), dtype=np.float64)
-            drop_seen(scores, self.seen, np.array([code]))
+            if exclude_seen:
+                drop_seen(scores, self.seen, np.array([code]))
             values, reason = scores[0], "personal: " + str(self.info.get("chosen", {}).get("name", "model"))
         else:
             popular, reason = self._popular(segment if segment is not None else self.user_segments.get(user))
