@@ -157,3 +157,34 @@ def test_retrain_fits_a_challenger_and_gates_it_on_later_interactions_paired_ove
     bad.to_csv(fitted / "timeless.csv", index=False)
     done = cli("retrain", "shop", "--data", "timeless.csv", cwd=fitted)
     assert done.returncode == 2 and "'timestamp'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_monitor_alerts_on_a_reward_drop_and_on_a_popularity_shift(fitted):
+    from labcoat.serve.predlog import PredictionLog
+
+    model = labcoat.load(fitted / "model")
+    by_popularity = model.item_ids[np.argsort(-model.popularity)]
+    rng = np.random.default_rng(1)
+    log = PredictionLog(fitted / "monitored.db", ingest=False)
+    now = __import__("time").time()
+    for n in range(400):
+        recent = n >= 200  # the last 200 requests: the best sellers shown, and fewer clicks
+        items = by_popularity[:5] if recent else by_popularity[-30:][rng.permutation(30)[:5]]
+        request_id = f"r{n}"
+        log.record({"request_id": request_id, "endpoint": "/recommend", "model": "m", "version": "1",
+                    "time": now - 3000 + (n - 200) * 10 if recent else now - 7200 + n * 10,
+                    "latency_ms": 1.0, "inputs": [{"user": "u00001", "k": 5, "policy": "greedy"}],
+                    "outputs": [{"item": str(i), "position": j + 1, "score": 1.0, "propensity": 1.0}
+                                for j, i in enumerate(items)]})
+        if rng.random() < (0.15 if recent else 0.6):
+            log.feedback(request_id, [(0, 1)])
+    log.close()
+    done = cli("monitor", "model", "--log", "monitored.db", "--since", "1h", "--json", cwd=fitted)
+    assert done.returncode == 1, done.stderr
+    result = json.loads(done.stdout)
+    assert result["live"]["requests"] == 200 and result["reference"]["requests"] == 200
+    assert result["difference"]["high"] < 0 and len(result["alerts"]) == 2
+    assert result["popularity"]["top_decile_share"] == 1.0
+    # A window holding everything: nothing earlier to compare with, and no alert on popularity
+    done = cli("monitor", "model", "--log", "monitored.db", "--since", "3h", cwd=fitted)
+    assert "off-policy" in done.stdout and "drifted" not in done.stdout

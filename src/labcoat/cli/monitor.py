@@ -41,13 +41,18 @@ def monitor(model: str = typer.Argument(..., help=MODEL_HELP),
             chunk_rows: int = typer.Option(100_000, help="Rows read at a time from --current."),
             actuals: Optional[Path] = typer.Option(None, "--actuals", help="Forecast models: the actual values "
                                                    "of the forecast period (series, time and target columns)."),
-            tolerance: float = typer.Option(0.1, help="Forecast models: relative rise of MASE tolerated.")) -> None:
+            tolerance: float = typer.Option(0.1, help="Forecast models: relative rise of MASE tolerated; "
+                                            "recommenders: relative fall of the reward per request.")) -> None:
     """Check MODEL for drift (per column, dataset, predictions), schema violations and, with
-    labels, a drop in performance. Exit code 0: nothing to act on; 1: drift or degradation;
+    labels, a drop in performance; a recommender: the reward of the lists it showed (--log,
+    --since) and the popularity of what it shows. Exit code 0: nothing to act on; 1: drift or degradation;
     2: error."""
     from labcoat.lifecycle.check import monitor as check
-    from labcoat.api import load_forecaster
+    from labcoat.api import load_forecaster, load_own
 
+    recommender = load_own(model, "recommend", tracking_uri)
+    if recommender is not None:
+        _monitor_recommender(recommender[0], log, since, tolerance, json_out, as_json)
     forecaster = load_forecaster(model, tracking_uri)
     if forecaster is not None or actuals is not None:
         _monitor_forecast(model, forecaster, actuals, tolerance, json_out, as_json)
@@ -97,6 +102,31 @@ def _monitor_forecast(model: str, forecaster: Any, actuals: Optional[Path], tole
         for line in result.summary:
             print(line)
     raise typer.Exit(code=result.exit_code)
+
+
+def _monitor_recommender(model: Any, log: Path, since: Optional[str], tolerance: float,
+                         json_out: Optional[Path], as_json: bool) -> None:
+    """``labcoat monitor RECOMMENDER --log FILE [--since 24h]``: the window's reward against the
+    traffic before it, and the popularity of what was shown; exits 0, 1 (alert) or 2 (error)."""
+    import time
+
+    from labcoat.lifecycle.recommend_monitor import monitor_recommender
+    from labcoat.serve.export import parse_since
+
+    result = monitor_recommender(model, log, since=parse_since(since, now=time.time()), tolerance=tolerance)
+    if not _emit(result, json_out, as_json):
+        live, reference, popularity = result["live"], result["reference"], result["popularity"]
+        print(f"Reward per request {live['reward_per_request']:.4f} [{live['low']:.4f}, {live['high']:.4f}] over "
+              f"{live['requests']:,} requests (click-through {live['click_through_rate']:.2%} of "
+              f"{live['shown']:,} shown items); reference {reference['reward_per_request']:.4f} "
+              f"[{reference['low']:.4f}, {reference['high']:.4f}]: {reference['source']}.")
+        print(f"Popularity of what is shown against what was {popularity['against']}: PSI {popularity['psi']:.3f}; "
+              f"{popularity['top_decile_share']:.1%} of the shown items in the top decile.")
+        for alert in result["alerts"]:
+            print(f"ALERT: {alert}")
+        if not result["alerts"]:
+            print("Nothing to act on.")
+    raise typer.Exit(code=result["exit_code"])
 
 
 def _settings(path: Optional[Path], share: Optional[float]) -> dict[str, Any] | None:

@@ -46,7 +46,7 @@ def logged_lists(log_path: str | Path, *, since: float | None = None) -> list[di
                     "shown": [r["item"] for r in entry["outputs"]],
                     "propensity": [float(r["propensity"]) for r in entry["outputs"]],
                     "reward": [rewards.get(j, 0.0) for j in range(len(entry["outputs"]))],
-                    "policy": request.get("policy"), "version": entry.get("version")})
+                    "policy": request.get("policy"), "version": entry.get("version"), "time": entry["time"]})
     return out
 
 
