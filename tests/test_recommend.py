@@ -311,13 +311,16 @@ def test_recommend_is_fast_on_ten_thousand_items(model):
 
 # ------------------------------------------------------------------------------ MovieLens
 @pytest.mark.skipif(not (MOVIELENS / "movielens100k_ratings.csv").is_file(), reason="MovieLens 100K is not here")
-def test_movielens_beats_popularity_on_the_split_in_time():
+def test_movielens_beats_popularity_leaving_each_users_last_out():
+    """943 users each hold one rating out: enough to tell a real gain over popularity (the split
+    in time leaves about 100 users to test on, too few to tell it in a test; the benchmark does)."""
     ratings = pd.read_csv(MOVIELENS / "movielens100k_ratings.csv")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LabcoatNotice)
         fitted = fit_recommend(ratings, user="user_id", item="item_id", rating="rating", time="timestamp",
-                               budget=30, quiet=True)
+                               split="leave_last", budget=15, candidates=FAST, quiet=True)
     board = fitted.leaderboard.set_index("candidate")
     chosen = board[board["chosen"]].iloc[0]
-    assert chosen["ndcg@10"] > board.loc["most_popular", "ndcg@10"]
-    assert fitted.info["split"] == "time" and "4 or more" in fitted.info["preference"]
+    popular = board.loc["most_popular"]
+    assert chosen["ndcg@10"] > popular["ndcg@10"] and popular["p_value_vs_chosen"] < 0.05
+    assert fitted.info["split"] == "leave_last" and "4 or more" in fitted.info["preference"]

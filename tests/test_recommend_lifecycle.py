@@ -33,7 +33,7 @@ def fitted(tmp_path_factory) -> Path:
     items.to_csv(folder / "items.csv", index=False)
     users.to_csv(folder / "users.csv", index=False)
     done = cli("fit", "rows.csv", "--task", "recommend", "--user", "user_id", "--item", "item_id", "--time",
-               "timestamp", "--items", "items.csv", "--users", "users.csv", "--budget", "15", "--families", FAST,
+               "timestamp", "--items", "items.csv", "--users", "users.csv", "--budget", "8", "--families", FAST,
                "--register", "shop", "--out", "model", cwd=folder)
     assert done.returncode == 0, done.stderr
     assert "Test leaderboard" in done.stdout and "Registered as" in done.stdout
@@ -144,7 +144,7 @@ def test_retrain_fits_a_challenger_and_gates_it_on_later_interactions_paired_ove
     newer = make_interactions(n_users=300, n_items=100, n_interactions=9000, seed=4)
     newer.to_csv(fitted / "newer.csv", index=False)
     assert cli("models", "promote", "shop", "1", cwd=fitted).returncode == 0  # alias champion
-    done = cli("retrain", "shop", "--data", "newer.csv", "--budget", "10", "--json", "--quiet", cwd=fitted)
+    done = cli("retrain", "shop", "--data", "newer.csv", "--budget", "6", "--json", "--quiet", cwd=fitted)
     assert done.returncode == 0, done.stderr
     decision = json.loads(done.stdout)
     assert decision["metric"] == "ndcg@10" and decision["challenger_version"] == "2"
