@@ -54,16 +54,10 @@ def recommend(model: str = typer.Argument(..., help=MODEL_HELP),
 
 
 def _ids(text: str, known: Any) -> list[Any]:
-    """Ids typed on the command line, as the fitted ids' type (``7`` is the number 7 when the
-    ids were numbers)."""
-    values = [v.strip() for v in text.split(",") if v.strip()]
-    if len(known) and isinstance(known[0], (int, float)) or getattr(known, "dtype", None) is not None \
-            and known.dtype.kind in "iuf":
-        try:
-            return [int(v) if float(v).is_integer() else float(v) for v in values]
-        except ValueError:
-            return values
-    return values
+    """Ids typed on the command line, as the fitted ids they spell (``7`` is the number 7 when
+    the ids were numbers); an id not met at fit stays as typed."""
+    spelled = {str(value): value for value in known}
+    return [spelled.get(v.strip(), v.strip()) for v in text.split(",") if v.strip()]
 
 
 def evaluate_policy(model: str = typer.Argument(..., help="The recommender to evaluate: " + MODEL_HELP),

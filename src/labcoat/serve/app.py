@@ -299,6 +299,25 @@ async def _drain(receive: Any, limit: int) -> None:
             return
 
 
+def guard_and_probes(app: FastAPI, service: Any, token: str | None) -> None:
+    """What the services of a forecaster or a recommender share: the bearer-token guard (not on
+    the probes), ``GET /health`` and ``GET /ready`` (the version ``service.current`` answers with)."""
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Any) -> Response:
+        if token and request.url.path not in ("/health", "/ready") and not _authorized(dict(request.headers), token):
+            return _error(401, "missing or wrong bearer token", "unauthorized", {"WWW-Authenticate": "Bearer"})
+        return await call_next(request)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/ready")
+    async def ready() -> dict[str, Any]:
+        return {"ready": True, "model": service.current.name, "version": service.current.version}
+
+
 def _authorized(headers: dict[str, str], token: str) -> bool:
     given = headers.get("authorization", "")
     scheme, _, value = given.partition(" ")

@@ -30,7 +30,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from labcoat.errors import LabcoatError
-from labcoat.serve.app import JSONAnswer, _authorized, _error
+from labcoat.serve.app import JSONAnswer, _error, guard_and_probes
 from labcoat.serve.docs import add_docs
 from labcoat.serve.follow import FOLLOW_SECONDS, FollowedModel
 from labcoat.serve.predlog import PredictionLog
@@ -81,11 +81,7 @@ def create_forecast_app(service: ForecastService, *, token: str | None = None,
     add_docs(app)
     log = PredictionLog(Path(log_path))
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next: Any) -> Response:
-        if token and request.url.path not in ("/health", "/ready") and not _authorized(dict(request.headers), token):
-            return _error(401, "missing or wrong bearer token", "unauthorized", {"WWW-Authenticate": "Bearer"})
-        return await call_next(request)
+    guard_and_probes(app, service, token)
 
     @app.post("/forecast", openapi_extra=_openapi(first.model))
     async def forecast(request: Request) -> Response:
@@ -119,14 +115,6 @@ def create_forecast_app(service: ForecastService, *, token: str | None = None,
                     "inputs": [{k: payload[k] for k in payload if k != "history"}], "outputs": records})
         return JSONAnswer({"request_id": request_id, "model": {"name": current.name, "version": current.version},
                            "forecasts": records}, headers={"X-Request-Id": request_id})
-
-    @app.get("/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/ready")
-    async def ready() -> dict[str, Any]:
-        return {"ready": True, "model": service.current.name, "version": service.current.version}
 
     @app.get("/schema")
     async def schema() -> dict[str, Any]:

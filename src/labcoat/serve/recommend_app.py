@@ -31,7 +31,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from labcoat.errors import LabcoatError
-from labcoat.serve.app import JSONAnswer, _authorized, _error
+from labcoat.serve.app import JSONAnswer, _error, guard_and_probes
 from labcoat.serve.docs import add_docs
 from labcoat.serve.explore import EXPLORE_FORMS, parse_explore
 from labcoat.serve.follow import FOLLOW_SECONDS, FollowedModel
@@ -110,11 +110,7 @@ def create_recommend_app(service: RecommendService, *, token: str | None = None,
     rng = np.random.default_rng(seed)
     rng_lock = threading.Lock()
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next: Any) -> Response:
-        if token and request.url.path not in ("/health", "/ready") and not _authorized(dict(request.headers), token):
-            return _error(401, "missing or wrong bearer token", "unauthorized", {"WWW-Authenticate": "Bearer"})
-        return await call_next(request)
+    guard_and_probes(app, service, token)
 
     @app.post("/recommend", openapi_extra=_openapi())
     async def recommend(request: Request) -> Response:
@@ -183,14 +179,6 @@ def create_recommend_app(service: RecommendService, *, token: str | None = None,
         log.feedback(request_id, [(position - 1, reward)])
         return JSONAnswer({"request_id": request_id, "position": position, "item": items[position - 1],
                            "reward": reward})
-
-    @app.get("/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/ready")
-    async def ready() -> dict[str, Any]:
-        return {"ready": True, "model": service.current.name, "version": service.current.version}
 
     @app.get("/schema")
     async def schema() -> dict[str, Any]:

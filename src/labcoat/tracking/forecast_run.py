@@ -8,8 +8,6 @@ Examples
 """
 from __future__ import annotations
 
-import json
-import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from labcoat.tracking import store
 from labcoat.tracking.recorder import KIND_TAG, _param, finite_number
 from labcoat.tracking.store import quiet_mlflow
+from labcoat.tracking.task_run import close_run, open_run
 
 if TYPE_CHECKING:
     from labcoat.tasks.forecast.model import ForecastModel
@@ -31,20 +30,14 @@ def record_forecast(model: ForecastModel, *, uri: str | None = None, experiment:
     returns the run id."""
     from mlflow.entities import Metric, Param, RunTag
 
-    from labcoat.artifact import library_versions
     from labcoat.tracking.lineage import fingerprint
 
-    client = store.client(uri)
-    experiment_id = store.experiment_id(client, experiment)
     info = model.info
     now = int(time.time() * 1000)
     with quiet_mlflow():
-        run = client.create_run(experiment_id, run_name=run_name or f"{model.target} forecast",
-                                tags={KIND_TAG: "study", "labcoat.task": "forecast",
-                                      "lineage.source": source,
-                                      "lineage.data_fingerprint": fingerprint(model.panel.frame),
-                                      "lineage.versions": json.dumps(library_versions())})
-        run_id = run.info.run_id
+        client, experiment_id, run_id = open_run(uri, experiment, run_name or f"{model.target} forecast",
+                                                 task="forecast", source=source,
+                                                 fingerprint=fingerprint(model.panel.frame))
         ensemble = model.leaderboard[model.leaderboard["candidate"] == "ensemble"].iloc[0]
         metrics = [Metric(f"backtest_{k}", float(ensemble[k]), now, 0) for k in ensemble.index
                    if k.split("_")[0] in ("mase", "smape", "wape", "rmsse") and finite_number(ensemble[k])]
@@ -69,13 +62,5 @@ def record_forecast(model: ForecastModel, *, uri: str | None = None, experiment:
                 Metric(k, float(v), now, 0) for k, v in row.items()
                 if k in ("mase", "smape", "wape", "rmsse", "seconds", "weight") and finite_number(v)])
             client.set_terminated(child.info.run_id, "FINISHED" if row.get("status") == "ok" else "KILLED")
-        with tempfile.TemporaryDirectory(prefix="labcoat-run-") as scratch:
-            folder = Path(scratch)
-            model.leaderboard.to_csv(folder / "leaderboard.csv", index=False)
-            client.log_artifact(run_id, str(folder / "leaderboard.csv"))
-            if report is not None:
-                client.log_artifact(run_id, str(report), artifact_path="reports")
-            model.save(folder / "model")
-            client.log_artifacts(run_id, str(folder / "model"), artifact_path="model")
-        client.set_terminated(run_id, "FINISHED")
+        close_run(client, run_id, model, report)
     return run_id

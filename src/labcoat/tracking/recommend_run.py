@@ -10,8 +10,6 @@ Examples
 """
 from __future__ import annotations
 
-import json
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from typing import Any
 from labcoat.tracking import store
 from labcoat.tracking.recorder import KIND_TAG, _param, finite_number
 from labcoat.tracking.store import quiet_mlflow
+from labcoat.tracking.task_run import close_run, open_run
 
 #: The settings logged as the run's parameters.
 SETTINGS = ("user", "item", "rating", "time", "threshold", "preference", "split", "n_users", "n_items",
@@ -38,18 +37,12 @@ def record_recommend(model: Any, *, uri: str | None = None, experiment: str = st
     returns the run id."""
     from mlflow.entities import Metric, Param, RunTag
 
-    from labcoat.artifact import library_versions
 
-    client = store.client(uri)
-    experiment_id = store.experiment_id(client, experiment)
     info = model.info
     now = int(time.time() * 1000)
     with quiet_mlflow():
-        run = client.create_run(experiment_id, run_name=run_name or "recommend",
-                                tags={KIND_TAG: "study", "labcoat.task": "recommend", "lineage.source": source,
-                                      "lineage.data_fingerprint": str(info.get("fingerprint", "")),
-                                      "lineage.versions": json.dumps(library_versions())})
-        run_id = run.info.run_id
+        client, experiment_id, run_id = open_run(uri, experiment, run_name or "recommend", task="recommend",
+                                                 source=source, fingerprint=str(info.get("fingerprint", "")))
         board = model.leaderboard
         chosen = board[board["chosen"].fillna(False).astype(bool)].iloc[0] if "chosen" in board else board.iloc[0]
         metrics = [Metric(f"test_{metric_name(k)}", float(v), now, 0) for k, v in chosen.items()
@@ -71,13 +64,5 @@ def record_recommend(model: Any, *, uri: str | None = None, experiment: str = st
                                       if k not in NOT_SCORES and finite_number(v)],
                              params=[Param(k, _param(v)) for k, v in (row.get("params") or {}).items()])
             client.set_terminated(child.info.run_id, "FINISHED" if row.get("status") == "ok" else "KILLED")
-        with tempfile.TemporaryDirectory(prefix="labcoat-run-") as scratch:
-            folder = Path(scratch)
-            board.to_csv(folder / "leaderboard.csv", index=False)
-            client.log_artifact(run_id, str(folder / "leaderboard.csv"))
-            if report is not None:
-                client.log_artifact(run_id, str(report), artifact_path="reports")
-            model.save(folder / "model")
-            client.log_artifacts(run_id, str(folder / "model"), artifact_path="model")
-        client.set_terminated(run_id, "FINISHED")
+        close_run(client, run_id, model, report)
     return run_id

@@ -28,7 +28,7 @@ from labcoat.tasks.forecast.candidates import Candidate, WindowAverage
 from labcoat.tasks.forecast.data import KEY, TARGET, TIME, Panel, prepare
 from labcoat.tasks.forecast.metrics import scales
 from labcoat.tasks.forecast.periods import holiday_flags, mase_season
-from labcoat.tasks.pyfunc_spec import mlflow_type, write_mlmodel
+from labcoat.tasks.saved_folder import load_saved, mlflow_type, write_mlmodel
 
 #: Saved forecast models' folder format.
 FORMAT_VERSION = 1
@@ -229,20 +229,8 @@ class ForecastModel:
 
     @classmethod
     def load(cls, path: str | Path) -> "ForecastModel":
-        folder = Path(path)
-        meta_file = folder / "labcoat.json"
-        if not meta_file.is_file():
-            raise ModelFileError(f"'{folder}' is not a saved labcoat model (no labcoat.json).")
-        meta = json.loads(meta_file.read_text())
-        if meta.get("kind") != KIND:
-            raise ModelFileError(f"'{folder}' holds a {meta.get('task', 'tabular')} model, not a forecast model.")
-        if int(meta.get("format_version", 0)) > FORMAT_VERSION:
-            raise ModelFileError(f"'{folder}' was saved by labcoat {meta.get('labcoat_version')}, whose format is "
-                                 f"newer than this labcoat's ({__version__}); upgrade labcoat to load it.")
-        model = joblib.load(folder / "model.joblib")
-        if not isinstance(model, cls):
-            raise ModelFileError(f"'{folder / 'model.joblib'}' does not hold a forecast model.")
-        return model
+        """The model saved in folder ``path`` (a :class:`ModelFileError` saying what is wrong)."""
+        return load_saved(path, cls, kind=KIND, format_version=FORMAT_VERSION, what="a forecast model")
 
 
 def with_holidays(panel: Panel, country: str | None) -> Panel:

@@ -26,7 +26,7 @@ import scipy.sparse as sp
 
 from labcoat import __version__
 from labcoat.errors import ConfigError, DataError, LabcoatNotice, ModelFileError
-from labcoat.tasks.pyfunc_spec import mlflow_type, write_mlmodel
+from labcoat.tasks.saved_folder import load_saved, mlflow_type, write_mlmodel
 from labcoat.tasks.recommend.blend import blend_scores
 from labcoat.tasks.recommend.candidates import Recommender
 from labcoat.tasks.recommend.metrics import chunk_size, top_items
@@ -267,22 +267,7 @@ class RecommendModel:
     @classmethod
     def load(cls, path: str | Path) -> RecommendModel:
         """The model saved in folder ``path`` (a :class:`ModelFileError` saying what is wrong)."""
-        folder = Path(path)
-        meta_file = folder / "labcoat.json"
-        if not meta_file.is_file():
-            raise ModelFileError(f"'{folder}' is not a saved labcoat model (no labcoat.json).")
-        meta = json.loads(meta_file.read_text())
-        if meta.get("kind") != KIND:
-            raise ModelFileError(f"'{folder}' holds a {meta.get('task', 'tabular')} model, not a recommender.")
-        if int(meta.get("format", 0)) > FORMAT_VERSION:
-            raise ModelFileError(f"'{folder}' was saved by labcoat {meta.get('labcoat')}, whose format is newer "
-                                 f"than this labcoat's ({__version__}); upgrade labcoat to load it.")
-        if not (folder / "model.joblib").is_file():
-            raise ModelFileError(f"'{folder}' has no model.joblib; the folder is incomplete. Save the model again.")
-        model = joblib.load(folder / "model.joblib")
-        if not isinstance(model, cls):
-            raise ModelFileError(f"'{folder}/model.joblib' does not hold a recommender.")
-        return model
+        return load_saved(path, cls, kind=KIND, format_version=FORMAT_VERSION, what="a recommender")
 
 
 def load(path: str | Path) -> RecommendModel:

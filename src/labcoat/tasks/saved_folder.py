@@ -1,6 +1,7 @@
-"""The ``MLmodel`` file that makes a saved model of a task with a pipeline of its own an MLflow
-pyfunc model: a loader module (named, not imported: it lives in the tracking layer above) and
-a signature of optional input columns and parameters.
+"""What the saved folders of the tasks with a pipeline of their own share: loading one
+(``labcoat.json`` checked: its kind, its format version; then ``model.joblib``), and the
+``MLmodel`` file that makes it an MLflow pyfunc model (a loader module, named, not imported:
+it lives in the tracking layer above; a signature of optional input columns and parameters).
 
 Examples
 --------
@@ -13,11 +14,18 @@ True
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import joblib
 import pandas as pd
+
+from labcoat import __version__
+from labcoat.errors import ModelFileError
+
+Saved = TypeVar("Saved")
 
 
 def write_mlmodel(folder: Path, loader_module: str, *, inputs: Sequence[tuple[str, str]],
@@ -50,3 +58,24 @@ def mlflow_type(values: Any) -> str:
     if pd.api.types.is_integer_dtype(values):
         return "long"
     return "double" if pd.api.types.is_float_dtype(values) else "string"
+
+
+def load_saved(folder: str | Path, cls: type[Saved], *, kind: str, format_version: int, what: str) -> Saved:
+    """The ``cls`` instance saved in ``folder`` by a model of ``kind`` (``what`` names it in
+    the errors): a :class:`ModelFileError` saying what is wrong otherwise."""
+    folder = Path(folder)
+    meta_file = folder / "labcoat.json"
+    if not meta_file.is_file():
+        raise ModelFileError(f"'{folder}' is not a saved labcoat model (no labcoat.json).")
+    meta = json.loads(meta_file.read_text())
+    if meta.get("kind") != kind:
+        raise ModelFileError(f"'{folder}' holds a {meta.get('task', 'tabular')} model, not {what}.")
+    if int(meta.get("format_version", 0)) > format_version:
+        raise ModelFileError(f"'{folder}' was saved by labcoat {meta.get('labcoat_version')}, whose format is newer "
+                             f"than this labcoat's ({__version__}); upgrade labcoat to load it.")
+    if not (folder / "model.joblib").is_file():
+        raise ModelFileError(f"'{folder}' has no model.joblib; the folder is incomplete. Save the model again.")
+    model = joblib.load(folder / "model.joblib")
+    if not isinstance(model, cls):
+        raise ModelFileError(f"'{folder / 'model.joblib'}' does not hold {what}.")
+    return model
