@@ -84,6 +84,17 @@ def test_the_recommend_command_writes_each_users_list(fitted):
     assert cli("recommend", "model", cwd=fitted).returncode == 2  # no users given
 
 
+def test_candidates_are_compared_paired_over_the_test_users(fitted):
+    model = labcoat.load(fitted / "model")
+    assert set(model.user_ndcg) >= {"chosen", "most_popular"}
+    assert len({len(v) for v in model.user_ndcg.values()}) == 1  # the same users for every candidate
+    result = labcoat.compare(model, "chosen", "most_popular")[0]
+    difference = float(np.mean(model.user_ndcg["chosen"] - model.user_ndcg["most_popular"]))
+    assert result["difference"] == pytest.approx(difference, rel=1e-9)
+    done = cli("compare", "model", "chosen", "most_popular", "nonesuch", cwd=fitted)
+    assert done.returncode == 2 and "nonesuch" in done.stderr
+
+
 def _post(port: int, path: str, body: dict) -> tuple[int, dict]:
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json"})

@@ -12,6 +12,7 @@ from labcoat.tasks.forecast.model import ForecastModel
 
 if TYPE_CHECKING:
     from labcoat.data.io import DataSource
+    from labcoat.tasks.recommend.model import RecommendModel
 
 #: Prefixes of model URIs that live in the tracking store rather than on disk.
 STORE_SCHEMES = ("runs:/", "models:/")
@@ -84,7 +85,7 @@ def load_own(reference: str, kind: str, tracking_uri: str | None = None) -> tupl
     return model, str(described["name"]), str(described["version"])
 
 
-def compare(*items: Model | ForecastModel | str | Path | int, data: DataSource | None = None, seed: int = 0,
+def compare(*items: Model | ForecastModel | RecommendModel | str | Path | int, data: DataSource | None = None, seed: int = 0,
             tracking_uri: str | None = None) -> list[dict[str, Any]]:
     """Paired tests on the same folds, with Holm-adjusted p-values and a verdict in words.
 
@@ -93,7 +94,8 @@ def compare(*items: Model | ForecastModel | str | Path | int, data: DataSource |
       of it, without it they must share their training rows and folds
       (:func:`labcoat.search.crossfit.compare_models`);
     - ``compare(model, "lightgbm", "linear", 3)``: families or trial numbers of one model's
-      search (:func:`labcoat.evaluate.compare.compare_trials`).
+      search (:func:`labcoat.evaluate.compare.compare_trials`); a forecaster's candidates
+      (paired over series) or a recommender's (``"chosen"``, ``"ease"``...: paired over users).
 
     Examples
     --------
@@ -109,12 +111,20 @@ def compare(*items: Model | ForecastModel | str | Path | int, data: DataSource |
 
         raise ConfigError("Give at least two models, or a model and two of its families or trials.")
     if not all(isinstance(i, (Model, ForecastModel)) or is_model_reference(i) for i in items):
-        first = items[0] if isinstance(items[0], (Model, ForecastModel)) else load(
-            cast("str | Path", items[0]), tracking_uri=tracking_uri)
+        first = load(items[0], tracking_uri=tracking_uri) if isinstance(items[0], (str, Path)) else items[0]
         if isinstance(first, ForecastModel):
             from labcoat.tasks.forecast.compare import compare_candidates
 
             return compare_candidates(first, *(str(i) for i in items[1:]))
+        if getattr(first, "task", None) == "recommend":
+            from labcoat.tasks.recommend.compare import compare_recommenders
+
+            return compare_recommenders(first, *(str(i) for i in items[1:]))
+        if not isinstance(first, Model):
+            from labcoat.errors import ConfigError
+
+            raise ConfigError(f"Compare what? {items[0]!r} is not a model; give models, or a model and two of "
+                              "its families or trials.")
         return compare_trials(first, *cast("tuple[str | int, ...]", items[1:]))
     models = [i if isinstance(i, Model) else load_tabular(cast("str | Path", i), tracking_uri=tracking_uri)
               for i in items]

@@ -238,6 +238,7 @@ def _fit(data: Interactions, test: Holdout, validation: Holdout, classes: list[t
     model.info["test"] = {k: {"value": s.value, "low": s.low, "high": s.high} for k, s in chosen.scores.items()}
     model.info["trials"] = len(trials)
     model.info["rerank"] = tried or None
+    model.user_ndcg = {"chosen": chosen.per_user[MAIN], **{n: r.per_user[MAIN] for n, r in results.items()}}
     return model
 
 

@@ -64,6 +64,9 @@ class RecommendModel:
     #: Items table ids and their feature rows (for items without interactions).
     feature_ids: np.ndarray | None = None
     item_features: sp.csr_matrix | None = None
+    #: Each test user's NDCG@10 of the chosen recommender (``"chosen"``) and of every candidate
+    #: scored on the test, the same users in the same order (for ``labcoat compare``).
+    user_ndcg: dict[str, np.ndarray] = field(default_factory=dict)
 
     task = KIND
 
