@@ -69,7 +69,7 @@ def test_tracked_registered_reported_and_loaded_alike(fitted, monkeypatch):
     low, value, high = (run.data.metrics[f"test_ndcg_at_10{s}"] for s in ("_low", "", "_high"))
     assert 0 <= low <= value <= high <= 1
     html = (fitted / "model-reports" / "recommend_report.html").read_text()
-    assert "NDCG@10" in html and "Popularity of what is recommended" in html
+    assert "NDCG@10" in html and "Popularity of what is recommended" in html and "By user activity" in html
     # The row-model commands refuse it, naming the command that takes it
     done = cli("predict", "model", "rows.csv", cwd=fitted)
     assert done.returncode == 2 and "labcoat recommend" in done.stderr

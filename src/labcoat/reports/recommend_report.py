@@ -38,6 +38,12 @@ def recommend_report(model: Any, *, title: str | None = None, seed: int = 0) -> 
             [r["candidate"] for r in scored], [r["ndcg@10"] for r in scored], [r.get("ndcg@10_low") for r in scored],
             [r.get("ndcg@10_high") for r in scored], metric="NDCG@10 on the test interactions",
             highlight=[bool(r.get("chosen")) for r in scored]))
+    activity = by_activity(model)
+    if activity:
+        plots["activity"] = figure(figures.bars(
+            [a["users"] for a in activity], [a["ndcg"] for a in activity], errors=[a["half_width"] for a in activity],
+            title="NDCG@10 of the chosen recommender by the users' number of interactions (95% intervals)",
+            x_title="NDCG@10"))
     rng = np.random.default_rng(seed)
     users = model.user_ids[rng.choice(len(model.user_ids), min(SAMPLED_USERS, len(model.user_ids)), replace=False)]
     shown = model.recommend(list(users), k=10)
@@ -57,6 +63,26 @@ def recommend_report(model: Any, *, title: str | None = None, seed: int = 0) -> 
     return render_page("recommend_report.html.j2", title=title or "Recommendations", info=info, board=rows,
                        chosen=chosen, popular=popular, shown=SHOWN, examples=examples, figures=plots,
                        coverage=float(len(np.unique(codes[codes >= 0])) / max(len(model.item_ids), 1)))
+
+
+def by_activity(model: Any) -> list[dict[str, Any]]:
+    """The chosen recommender's mean NDCG@10 on the test for users of growing activity (their
+    interactions in the data), with a normal 95% half-width: who it serves well and who not."""
+    values = model.user_ndcg.get("chosen")
+    if values is None or not len(model.ndcg_users):
+        return []
+    codes = pd.Index(model.user_ids).get_indexer(model.ndcg_users)
+    counts = np.diff(model.seen.indptr)[codes]
+    out = []
+    for low, high in ((1, 5), (6, 20), (21, 100), (101, None)):
+        inside = (counts >= low) & (counts <= (high or counts.max()))
+        if inside.sum() < 2:
+            continue
+        part = values[inside]
+        out.append({"users": f"{low}-{high} ({int(inside.sum()):,} users)" if high
+                    else f"over {low - 1} ({int(inside.sum()):,} users)",
+                    "ndcg": float(part.mean()), "half_width": float(1.96 * part.std(ddof=1) / np.sqrt(len(part)))})
+    return out
 
 
 def write_recommend_report(model: Any, out_dir: str | Path) -> Path:

@@ -239,6 +239,7 @@ def _fit(data: Interactions, test: Holdout, validation: Holdout, classes: list[t
     model.info["trials"] = len(trials)
     model.info["rerank"] = tried or None
     model.user_ndcg = {"chosen": chosen.per_user[MAIN], **{n: r.per_user[MAIN] for n, r in results.items()}}
+    model.ndcg_users = data.user_ids[chosen.users]
     return model
 
 

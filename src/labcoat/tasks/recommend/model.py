@@ -67,6 +67,7 @@ class RecommendModel:
     #: Each test user's NDCG@10 of the chosen recommender (``"chosen"``) and of every candidate
     #: scored on the test, the same users in the same order (for ``labcoat compare``).
     user_ndcg: dict[str, np.ndarray] = field(default_factory=dict)
+    ndcg_users: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))  #: those users' ids
 
     task = KIND
 
