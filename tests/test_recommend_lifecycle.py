@@ -70,6 +70,8 @@ def test_tracked_registered_reported_and_loaded_alike(fitted, monkeypatch):
     assert 0 <= low <= value <= high <= 1
     html = (fitted / "model-reports" / "recommend_report.html").read_text()
     assert "NDCG@10" in html and "Popularity of what is recommended" in html and "By user activity" in html
+    done = cli("report", "model", "-o", "again.html", cwd=fitted)
+    assert done.returncode == 0 and "By user activity" in (fitted / "again.html").read_text()
     # The row-model commands refuse it, naming the command that takes it
     done = cli("predict", "model", "rows.csv", cwd=fitted)
     assert done.returncode == 2 and "labcoat recommend" in done.stderr

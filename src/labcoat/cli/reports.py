@@ -39,19 +39,25 @@ def report(model: str = typer.Argument(..., help=MODEL_HELP),
     history, findings, data and a model card; with --data, also scored on those rows (and
     explained on them when fit left the explanations out to keep its budget).
     """
-    from labcoat.api import load_forecaster
+    from labcoat.api import load_own
     from labcoat.data.io import read_table
 
-    forecaster = load_forecaster(model, tracking_uri)
-    if forecaster is not None:
+    for kind, instead in (("forecast", f"check a forecast model on new actuals with `labcoat monitor {model} "
+                                       "--actuals FILE`"),
+                          ("recommend", f"retrain a recommender on new interactions with `labcoat retrain NAME "
+                                        "--data FILE`")):
+        own = load_own(model, kind, tracking_uri)
+        if own is None:
+            continue
         if data is not None:
             from labcoat.errors import ConfigError
 
-            raise ConfigError("--data is for row models; check a forecast model on new actuals with "
-                              f"`labcoat monitor {model} --actuals FILE`.")
-        from labcoat.reports.forecast_report import forecast_report
-
-        html = forecast_report(forecaster[0])
+            raise ConfigError(f"--data is for row models; {instead}.")
+        if kind == "forecast":
+            from labcoat.reports.forecast_report import forecast_report as render
+        else:
+            from labcoat.reports.recommend_report import recommend_report as render
+        html = render(own[0])
         _write(output, lambda: output.write_text(html, encoding="utf-8"))
         return
     m = load_tabular(model, tracking_uri=tracking_uri)
