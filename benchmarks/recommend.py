@@ -213,13 +213,15 @@ def paired(a: np.ndarray, b: np.ndarray) -> dict:
 def machine_state() -> str:
     """Load averages and the busiest other processes, to say whether the run was quiet."""
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
-    ps = subprocess.run(["ps", "-eo", "pcpu,comm", "--sort=-pcpu"], capture_output=True, text=True).stdout
-    busy = [line.strip() for line in ps.splitlines()[1:] if float(line.split()[0]) >= 10.0]
+    ps = subprocess.run(["ps", "-eo", "pcpu,args", "--sort=-pcpu"], capture_output=True, text=True).stdout
+    busy = [line.strip()[:70] for line in ps.splitlines()[1:] if float(line.split()[0]) >= 10.0]
     return f"load {load}" + (f"; busy: {'; '.join(busy[:3])}" if busy else "; no other process at >= 10% CPU")
 
 
-def run_set(name: str, small: bool, systems: list[str], scratch: Path, timeout: float) -> dict:
-    """Every system on set ``name``: rows of figures, the labcoat budget and the set's facts."""
+def run_set(name: str, small: bool, systems: list[str], scratch: Path, timeout: float, runs: list[dict],
+            out_md: Path) -> None:
+    """Every system on set ``name``, appended to ``runs`` (the set's facts, the labcoat budget, a
+    row of figures per system, the comparison); the section is rewritten after each system."""
     rows = load(name, small)
     train, test = temporal_split(rows)
     truth = Truth(train, test)
@@ -232,6 +234,8 @@ def run_set(name: str, small: bool, systems: list[str], scratch: Path, timeout: 
     train.to_parquet(train_path)
     pd.DataFrame({"user_id": truth.users}).to_parquet(users_path)
     results: dict[str, dict] = {}
+    run = {"facts": facts, "results": results, "comparison": None}
+    runs.append(run)
     for system in [s for s in systems if s != "labcoat"] + [s for s in systems if s == "labcoat"]:
         if system == "most_popular":
             top, info = most_popular(train, truth)
@@ -242,13 +246,14 @@ def run_set(name: str, small: bool, systems: list[str], scratch: Path, timeout: 
                 facts["budget"] = budget
             out = scratch / f"{name}-{system}.parquet"
             info = run_runner(system, {"train": str(train_path), "users": str(users_path), "budget": budget}, out,
-                              timeout=max(timeout, 3 * budget + 600))
+                              timeout=timeout if system != "labcoat" else max(timeout, 2 * budget + 300))
             top = lists_of(out, truth) if "error" not in info else None
         results[system] = {**info, **(scores(top, truth) if top is not None else {})}
         shown = {k: v for k, v in results[system].items() if k not in ("per_user", "trials", "leaderboard")}
         print(system, json.dumps(shown, default=str), flush=True)
-    facts["state_after"] = machine_state()
-    return {"facts": facts, "results": results, "comparison": compare(results)}
+        facts["state_after"] = machine_state()
+        run["comparison"] = compare(results)
+        write_section("recommend", render(runs), out_md)
 
 
 def compare(results: dict[str, dict]) -> dict | None:
@@ -316,7 +321,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--systems", default=",".join(SYSTEMS))
     parser.add_argument("--small", action="store_true", help="the generated set at 200k interactions of 10k users "
                         "and 3k items (a quick look)")
-    parser.add_argument("--timeout", type=float, default=3600.0, help="seconds after which a system is stopped")
+    parser.add_argument("--timeout", type=float, default=3600.0,
+                        help="seconds after which a peer is stopped (labcoat: at least twice its budget + 300)")
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     args = parser.parse_args(argv)
     runs = []
@@ -325,10 +331,8 @@ def main(argv: list[str] | None = None) -> None:
             if name == "movielens100k" and not MOVIELENS.exists():
                 print(f"skip {name}: {MOVIELENS} not found", flush=True)
                 continue
-            runs.append(run_set(name, args.small, args.systems.split(","), Path(scratch), args.timeout))
-            text = render(runs)
-            write_section("recommend", text, args.out)
-    print("\n" + text + f"\n\nwrote {args.out}")
+            run_set(name, args.small, args.systems.split(","), Path(scratch), args.timeout, runs, args.out)
+    print("\n" + render(runs) + f"\n\nwrote {args.out}")
 
 
 if __name__ == "__main__":
