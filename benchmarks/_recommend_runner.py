@@ -65,13 +65,16 @@ def top_unseen(scores: np.ndarray, seen: sp.csr_matrix, k: int) -> np.ndarray:
 # ---- the recommenders ---------------------------------------------------------------------
 
 def fit_implicit(kind: str, matrix: sp.csr_matrix, params: dict) -> Recommend:
-    """implicit's CPU ALS or BPR on the counts (confidence as-is), ``params`` over its defaults."""
+    """implicit's CPU ALS or BPR on the counts (confidence as-is), ``params`` over its defaults;
+    fitted on :data:`THREADS` threads with BLAS on one."""
     from implicit.cpu.als import AlternatingLeastSquares
     from implicit.cpu.bpr import BayesianPersonalizedRanking
+    from threadpoolctl import threadpool_limits
 
     cls = AlternatingLeastSquares if kind == "als" else BayesianPersonalizedRanking
     model = cls(**params, random_state=0, num_threads=THREADS)
-    model.fit(matrix, show_progress=False)
+    with threadpool_limits(1, "blas"):  # implicit's advice (and labcoat's practice): its own threads only
+        model.fit(matrix, show_progress=False)
 
     def recommend(users: np.ndarray, k: int) -> np.ndarray:
         ids, _ = model.recommend(users, matrix[users], N=k, filter_already_liked_items=True)

@@ -51,7 +51,7 @@ SYSTEMS = ("most_popular", "implicit_als_default", "implicit_bpr_default", "impl
 TUNED = ("implicit_als_tuned", "implicit_bpr_tuned", "ease_tuned")
 #: venv name and pinned packages of each peer
 PEERS = {"implicit": ["implicit==0.7.3", "optuna==5.1.0", "numpy==2.4.6", "scipy==1.17.1", "pandas==3.1.1",
-                      "pyarrow==25.0.1"],
+                      "pyarrow==25.0.1", "threadpoolctl==3.8.0"],
          "ease": ["optuna==5.1.0", "numpy==2.4.6", "scipy==1.17.1", "pandas==3.1.1", "pyarrow==25.0.1"]}
 TEST_SHARE = 0.2
 MIN_BUDGET = 60.0
