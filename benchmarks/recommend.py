@@ -213,8 +213,9 @@ def paired(a: np.ndarray, b: np.ndarray) -> dict:
 def machine_state() -> str:
     """Load averages and the busiest other processes, to say whether the run was quiet."""
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
-    ps = subprocess.run(["ps", "-eo", "pcpu,args", "--sort=-pcpu"], capture_output=True, text=True).stdout
-    busy = [line.strip()[:70] for line in ps.splitlines()[1:] if float(line.split()[0]) >= 10.0]
+    ps = subprocess.run(["ps", "-eo", "pid,pcpu,args", "--sort=-pcpu"], capture_output=True, text=True).stdout
+    rows = [line.split(None, 2) for line in ps.splitlines()[1:]]
+    busy = [f"{cpu} {args[:60]}" for pid, cpu, args in rows if int(pid) != os.getpid() and float(cpu) >= 10.0]
     return f"load {load}" + (f"; busy: {'; '.join(busy[:3])}" if busy else "; no other process at >= 10% CPU")
 
 
@@ -295,6 +296,11 @@ def render(runs: list[dict]) -> str:
                          f"{r['recall@20']:.4f} [{r['recall@20_low']:.4f}, {r['recall@20_high']:.4f}] | "
                          f"{100 * r['coverage@10']:.1f}% | {r['fit_seconds']:.1f} | {r['recommend_1000_seconds']:.3f} | "
                          f"{rss} | {notes(system, r)} |")
+        scored = {s: r for s, r in run["results"].items() if "ndcg@10" in r}
+        if scored:
+            top = max(scored, key=lambda s: scored[s]["ndcg@10"])
+            lines += ["", f"Highest mean NDCG@10: {top} ({scored[top]['ndcg@10']:.4f}); whether it is ahead of the "
+                      "next beyond noise: see the intervals and the paired comparison."]
         c = run["comparison"]
         if c:
             lines += ["", f"labcoat - {c['peer']} (the best peer) on NDCG@10, paired over the {f['test_users']:,} test "
