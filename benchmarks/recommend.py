@@ -277,7 +277,8 @@ def render(runs: list[dict]) -> str:
              "(EASE, float32), each scored by NDCG@10 on the latest 20% of the training part (at most 5,000 users), "
              "then refitted on all training; defaults: implicit 0.7.3's own (ALS on the counts, confidence as-is). "
              "labcoat's budget: the fit time of the slowest tuned peer (at least 60 s). Intervals: 95% bootstrap over "
-             "test users. Fit s: the system's fit (with its tuning); recommend: 10 items for 1,000 test users; peak "
+             "test users. Fit s: the system's fit (with its tuning); recommend: 10 items for the first 1,000 test users (all "
+             "of them when fewer); peak "
              "RSS: the runner process (most_popular runs inside the benchmark: none given)."]
     for run in runs:
         f = run["facts"]
