@@ -257,7 +257,8 @@ def main() -> None:
     top = recommend(users, TOP)
     pd.DataFrame({"user": np.repeat(users, TOP), "rank": np.tile(np.arange(1, TOP + 1), len(users)),
                   "item": top.ravel()}).to_parquet(task["out"])
-    report.update({"fit_seconds": fit_seconds, "recommend_1000_seconds": thousand, "users_timed": int(min(len(users), 1000)),
+    report.update({"fit_seconds": fit_seconds, "recommend_1000_seconds": thousand,
+                   "users_timed": int(min(len(users), 1000)),
                    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
     json.dump(report, open(task["out"] + ".json", "w"), default=str)
 

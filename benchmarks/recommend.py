@@ -277,12 +277,13 @@ def render(runs: list[dict]) -> str:
              "(EASE, float32), each scored by NDCG@10 on the latest 20% of the training part (at most 5,000 users), "
              "then refitted on all training; defaults: implicit 0.7.3's own (ALS on the counts, confidence as-is). "
              "labcoat's budget: the fit time of the slowest tuned peer (at least 60 s). Intervals: 95% bootstrap over "
-             "test users. Fit s: the system's fit (with its tuning); recommend: 10 items for the first 1,000 test users (all "
-             "of them when fewer); peak "
-             "RSS: the runner process (most_popular runs inside the benchmark: none given)."]
+             "test users. Fit s: the system's fit (with its tuning); recommend: 10 items for the first 1,000 "
+             "test users (all of them when fewer); peak RSS: the runner process (most_popular runs inside the "
+             "benchmark: none given)."]
     for run in runs:
         f = run["facts"]
-        lines += ["", f"**{f['set']}**: {f['interactions']:,} interactions, {f['users']:,} users, {f['items']:,} items; "
+        lines += ["", f"**{f['set']}**: {f['interactions']:,} interactions, {f['users']:,} users, "
+                  f"{f['items']:,} items; "
                   f"train {f['train']:,}, test {f['test']:,} interactions, {f['test_users']:,} test users, "
                   f"{f['catalogue']:,} training items ranked. labcoat budget {f.get('budget', 0):.0f} s. "
                   f"Machine before: {f['state_before']}; after: {f['state_after']}.", "",
@@ -295,7 +296,8 @@ def render(runs: list[dict]) -> str:
             rss = f"{r['peak_rss_mb']:.0f}" if "peak_rss_mb" in r else "-"
             lines.append(f"| {system} | {r['ndcg@10']:.4f} [{r['ndcg@10_low']:.4f}, {r['ndcg@10_high']:.4f}] | "
                          f"{r['recall@20']:.4f} [{r['recall@20_low']:.4f}, {r['recall@20_high']:.4f}] | "
-                         f"{100 * r['coverage@10']:.1f}% | {r['fit_seconds']:.1f} | {r['recommend_1000_seconds']:.3f} | "
+                         f"{100 * r['coverage@10']:.1f}% | {r['fit_seconds']:.1f} | "
+                         f"{r['recommend_1000_seconds']:.3f} | "
                          f"{rss} | {notes(system, r)} |")
         scored = {s: r for s, r in run["results"].items() if "ndcg@10" in r}
         if scored:
