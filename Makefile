@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/mlp.py
 	$(BIN)/python benchmarks/forecasting.py
 	$(BIN)/python benchmarks/forecast_scale.py
+	$(BIN)/python benchmarks/recommend.py
 
 clean:
 	rm -rf $(VENV) .labcoat build *.egg-info src/*.egg-info benchmarks/.venvs benchmarks/.work
