@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/forecasting.py
 	$(BIN)/python benchmarks/forecast_scale.py
 	$(BIN)/python benchmarks/recommend.py
+	$(BIN)/python benchmarks/recommend_serving.py
 
 clean:
 	rm -rf $(VENV) .labcoat build *.egg-info src/*.egg-info benchmarks/.venvs benchmarks/.work
