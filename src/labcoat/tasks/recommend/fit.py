@@ -329,11 +329,22 @@ def _search(classes: list[type[Recommender]], inner: Training, score: Any, clock
         skips = 0
         trial = _run(cls, params, inner, score, seed, threads)
         trials.append(trial)
+        _keep_best_model(trials, cls.name)
         study.tell(ask, trial.score if trial.status == "ok" else None,
                    state=optuna.trial.TrialState.COMPLETE if trial.status == "ok" else optuna.trial.TrialState.FAIL)
         if trial.status == "ok" and trial.score > max(t.score for t in trials if t.name == cls.name and t is not trial):
             say(f"  better   {cls.name:14s} {_line(trial)}, {max(clock.remaining, 0):.0f} s left")
     return trials
+
+
+def _keep_best_model(trials: list[Trial], name: str) -> None:
+    """Only the best configuration of candidate ``name`` keeps its fitted model: every fitted
+    EASE on 10,000 items holds a 400 MB matrix, and a search tries several."""
+    fitted = [t for t in trials if t.name == name and t.model is not None]
+    best = max(fitted, key=lambda t: t.score, default=None)
+    for trial in fitted:
+        if trial is not best:
+            trial.model = None
 
 
 def _study(cls: type[Recommender], trials: list[Trial], inner: Training, seed: int) -> Any:
