@@ -9,10 +9,10 @@ from labcoat.errors import ModelFileError
 from labcoat.model import Model
 from labcoat.tasks import pipeline_task, saved_kind
 from labcoat.tasks.forecast.model import ForecastModel
+from labcoat.tasks.recommend.model import RecommendModel
 
 if TYPE_CHECKING:
     from labcoat.data.io import DataSource
-    from labcoat.tasks.recommend.model import RecommendModel
 
 #: Prefixes of model URIs that live in the tracking store rather than on disk.
 STORE_SCHEMES = ("runs:/", "models:/")
@@ -116,7 +116,7 @@ def compare(*items: Model | ForecastModel | RecommendModel | str | Path | int, d
             from labcoat.tasks.forecast.compare import compare_candidates
 
             return compare_candidates(first, *(str(i) for i in items[1:]))
-        if getattr(first, "task", None) == "recommend":
+        if isinstance(first, RecommendModel):
             from labcoat.tasks.recommend.compare import compare_recommenders
 
             return compare_recommenders(first, *(str(i) for i in items[1:]))

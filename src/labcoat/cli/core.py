@@ -145,24 +145,22 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
         print(f"Registered as {model.info.registered}")
 
 
-#: The options of ``labcoat fit`` that only one task takes.
-OWN_OPTIONS = {"forecast": ("series", "horizon", "freq", "known", "holidays"),
-               "recommend": ("user", "item", "rating", "items", "users")}
-
-
 def _own_options(task: str | None, **given: Any) -> dict[str, Any]:
-    """The task-specific options given for ``task`` (lists split, tables read); any given for
-    another task is refused (exit 2)."""
+    """The options of ``labcoat fit`` that only some tasks take, given for ``task`` (lists split,
+    tables read); one given that ``task`` does not take is refused (exit 2), naming the tasks
+    that take it."""
     from labcoat.data.io import read_table
+    from labcoat.tasks import pipeline_task, task_names
 
-    wrong = [f"--{name}" for other, names in OWN_OPTIONS.items() if other != task for name in names
-             if given.get(name) is not None]
+    own = pipeline_task(task)
+    takes = own.options if own else ()
+    wrong = [name for name, value in given.items() if value is not None and name not in takes]
     if wrong:
-        owners = sorted({other for other, names in OWN_OPTIONS.items() for name in names
-                         if f"--{name}" in wrong})
-        err(f"{', '.join(wrong)} apply to --task {' or '.join(owners)} only.")
+        owners = sorted({t for t in task_names() for name in wrong
+                         if (other := pipeline_task(t)) is not None and name in other.options})
+        err(f"{', '.join(f'--{name}' for name in wrong)} apply to --task {' or '.join(owners)} only.")
         raise typer.Exit(2)
-    mine = {name: given[name] for name in OWN_OPTIONS.get(str(task), ()) if given[name] is not None}
+    mine = {name: value for name, value in given.items() if value is not None}
     for name in ("series", "known"):
         if name in mine:
             mine[name] = mine[name].split(",")
@@ -181,9 +179,11 @@ def _fit_own(data: Optional[Path], target: Optional[str], *, task: str, budget: 
     import labcoat
     from labcoat.tracking.lineage import describe_source
 
-    needed = {"forecast": {"--target": target, "--horizon": options.get("horizon"), "--time-column": time_column},
-              "recommend": {"--user": options.get("user"), "--item": options.get("item")}}.get(task, {})
-    missing = [name for name, value in needed.items() if value is None]
+    from labcoat.tasks import pipeline_task
+
+    own = pipeline_task(task)
+    given = {**options, "target": target, "time_column": time_column}
+    missing = ["--" + name.replace("_", "-") for name in (own.required if own else ()) if given.get(name) is None]
     if data is None or missing:
         err(f"--task {task} needs {', '.join(['DATA'] * (data is None) + missing)}.")
         raise typer.Exit(2)
@@ -245,7 +245,9 @@ def forecast(model: str = typer.Argument(..., help=MODEL_HELP),
 
 def _print_own(model: Any) -> None:
     """The summary of a model of a task with a pipeline of its own."""
-    (_print_recommender if model.task == "recommend" else _print_forecaster)(model)
+    from labcoat.tasks.forecast.model import ForecastModel
+
+    (_print_forecaster if isinstance(model, ForecastModel) else _print_recommender)(model)
 
 
 def _print_recommender(model: Any) -> None:

@@ -15,8 +15,10 @@ from labcoat.cli._shared import MODEL_HELP, TRACKING_HELP, err, show_notices, un
 def _load_recommender(model: str, tracking_uri: Optional[str]) -> Any:
     from labcoat.api import load
 
+    from labcoat.tasks.recommend.model import RecommendModel
+
     loaded = load(model, tracking_uri=tracking_uri)
-    if getattr(loaded, "task", None) != "recommend":
+    if not isinstance(loaded, RecommendModel):
         err(f"'{model}' does not hold a recommender (fit one with `labcoat fit DATA --task recommend --user "
             "COLUMN --item COLUMN`).")
         raise typer.Exit(2)

@@ -39,28 +39,27 @@ def report(model: str = typer.Argument(..., help=MODEL_HELP),
     history, findings, data and a model card; with --data, also scored on those rows (and
     explained on them when fit left the explanations out to keep its budget).
     """
-    from labcoat.api import load_own
+    from labcoat.api import load
     from labcoat.data.io import read_table
+    from labcoat.model import Model
+    from labcoat.tasks import pipeline_task
 
-    for kind, instead in (("forecast", f"check a forecast model on new actuals with `labcoat monitor {model} "
-                                       "--actuals FILE`"),
-                          ("recommend", f"retrain a recommender on new interactions with `labcoat retrain NAME "
-                                        "--data FILE`")):
-        own = load_own(model, kind, tracking_uri)
-        if own is None:
-            continue
+    loaded = load(model, tracking_uri=tracking_uri)
+    own = None if isinstance(loaded, Model) else pipeline_task(getattr(loaded, "task", None))
+    if own is not None:  # a task with a pipeline of its own writes its own report
         if data is not None:
             from labcoat.errors import ConfigError
 
-            raise ConfigError(f"--data is for row models; {instead}.")
-        if kind == "forecast":
-            from labcoat.reports.forecast_report import forecast_report as render
-        else:
-            from labcoat.reports.recommend_report import recommend_report as render
-        html = render(own[0])
-        _write(output, lambda: output.write_text(html, encoding="utf-8"))
+            raise ConfigError(f"--data is for row models; check a {own.name} model on new data with `labcoat "
+                              f"monitor {model}` or `labcoat retrain`.")
+        import shutil
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="labcoat-report-") as scratch:
+            written = own.write_report(loaded, scratch)
+            _write(output, lambda: shutil.copyfile(written, output))
         return
-    m = load_tabular(model, tracking_uri=tracking_uri)
+    m = loaded if isinstance(loaded, Model) else load_tabular(model, tracking_uri=tracking_uri)
     rows = read_table(data) if data is not None else None
     _write(output, lambda: m.report(output, data=rows))
 

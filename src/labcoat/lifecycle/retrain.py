@@ -154,6 +154,7 @@ def run_retrain(model: str, data: DataSource, *, budget: float | str | None = No
     shows the challenger's search."""
     from labcoat.api import load, load_tabular
     from labcoat.tasks.forecast.model import ForecastModel
+    from labcoat.tasks.recommend.model import RecommendModel
     from labcoat.tracking.registry import describe_reference, promote
 
     check_policy(policy)
@@ -164,7 +165,7 @@ def run_retrain(model: str, data: DataSource, *, budget: float | str | None = No
     name, champion_version = found["name"], found["version"]
     _notice_if_not_champion(name, champion_version, tracking_uri)
     loaded = load(reference, tracking_uri=tracking_uri)
-    if getattr(loaded, "task", None) == "recommend":
+    if isinstance(loaded, RecommendModel):
         from labcoat.data.io import read_table
         from labcoat.lifecycle.retrain_recommend import retrain_recommend
         from labcoat.tracking.decision import record_decision

@@ -73,6 +73,8 @@ class PipelineTask:
     record: str  #: the run recorder
     command: str  #: the CLI command (and model method) that uses its models
     needs_target: bool = True  #: whether ``labcoat.fit`` must be given a target column
+    #: The settings of ``labcoat fit`` it cannot do without (beside the data).
+    required: tuple[str, ...] = ()
 
     def fit(self, *args: Any, **kwargs: Any) -> Any:
         return _attribute(self.entry)(*args, **kwargs)
@@ -175,14 +177,16 @@ register_pipeline_task(PipelineTask(
     ("series", "horizon", "freq", "known", "holidays", "future", "windows"),
     model="labcoat.tasks.forecast.model:ForecastModel",
     report="labcoat.reports.forecast_report:write_forecast_report",
-    record="labcoat.tracking.forecast_run:record_forecast", command="forecast"))
+    record="labcoat.tracking.forecast_run:record_forecast", command="forecast",
+    required=("target", "horizon", "time_column")))
 register_pipeline_task(PipelineTask(
     "recommend", "items to suggest to each user, learned from their interactions",
     "labcoat.tasks.recommend.fit:fit_recommend",
     ("user", "item", "rating", "time", "items", "users", "split", "threshold"),
     model="labcoat.tasks.recommend.model:RecommendModel",
     report="labcoat.reports.recommend_report:write_recommend_report",
-    record="labcoat.tracking.recommend_run:record_recommend", command="recommend", needs_target=False))
+    record="labcoat.tracking.recommend_run:record_recommend", command="recommend", needs_target=False,
+    required=("user", "item")))
 
 __all__ = ["BinaryOptions", "ClassificationOptions", "ClassificationTask", "EstimatorType", "PostFit",
            "PipelineTask", "Task", "TaskOptions", "get_task", "infer_schema", "pipeline_task",
