@@ -113,3 +113,14 @@ def gate(y: np.ndarray, champion: np.ndarray, challenger: np.ndarray, metric: Me
     boundary = -chosen if policy == "non-inferiority" else chosen
     return GateResult(policy=policy, margin=chosen, boundary=boundary, evidence=evidence,
                       p_value=evidence.p_value(boundary), promote=bool(evidence.low > boundary))
+
+
+def mean_interval(values: np.ndarray) -> tuple[float, float]:
+    """A 95% bootstrap interval of the mean of the finite ``values`` (series, users)."""
+    finite = values[np.isfinite(values)]
+    if len(finite) < 2:
+        return float(finite.mean()), float(finite.mean())
+    rng = np.random.default_rng(0)
+    means = finite[rng.integers(0, len(finite), (2000, len(finite)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)

@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 
 from labcoat.errors import DataError
-from labcoat.lifecycle.gate import resolve_margin
+from labcoat.lifecycle.gate import mean_interval, resolve_margin
 from labcoat.lifecycle.retrain import RetrainDecision
 from labcoat.tasks.forecast.compare import paired_over_series
-from labcoat.tasks.forecast.data import KEY, prepare
+from labcoat.tasks.forecast.data import KEY, prepare, series_keys
 from labcoat.tasks.forecast.metrics import scales
 from labcoat.tasks.forecast.model import ForecastModel
 from labcoat.tasks.forecast.periods import mase_season
@@ -66,8 +66,8 @@ def retrain_forecast(champion: ForecastModel, frame: pd.DataFrame, *, name: str,
     return RetrainDecision(
         name=name, champion_version=champion_version, challenger_version=challenger_version, metric="mase",
         policy=policy, margin=margin_value, champion_score=float(np.nanmean(champion_mase)),
-        champion_interval=_interval(champion_mase), challenger_score=float(np.nanmean(challenger_mase)),
-        challenger_interval=_interval(challenger_mase), difference=result.difference, ci_low=result.low,
+        champion_interval=mean_interval(champion_mase), challenger_score=float(np.nanmean(challenger_mase)),
+        challenger_interval=mean_interval(challenger_mase), difference=result.difference, ci_low=result.low,
         ci_high=result.high, p_value=result.p_value, promoted=promoted, reason=reason,
         holdout=f"the last {champion.horizon} steps of each series", holdout_rows=len(held), train_rows=len(train),
         challenger_run_id=challenger.info.get("run_id"),
@@ -99,19 +99,8 @@ def per_series_mase(forecast: pd.DataFrame, held: pd.DataFrame, train: pd.DataFr
     history = prepare(train, panel.target, time_column=panel.time_column, series=panel.series,
                       horizon=champion.horizon, freq=panel.freq, quiet=True)
     scale = pd.Series(scales(history.histories(), mase_season(panel.freq)), index=history.keys)
-    series_key = (joined[list(panel.series)].astype(str).agg("/".join, axis=1) if len(panel.series) > 1
-                  else joined[panel.series[0]].astype(str) if panel.series else pd.Series("series", index=joined.index))
+    series_key = series_keys(joined, panel.series)
     joined[KEY] = series_key.to_numpy()
     joined["error"] = np.abs(joined[panel.target] - joined["forecast"]) / scale.reindex(joined[KEY]).to_numpy()
     order = pd.unique(series_key)
     return joined.groupby(KEY, sort=False)["error"].mean().reindex(order).to_numpy(dtype=float)
-
-
-def _interval(values: np.ndarray) -> tuple[float, float]:
-    finite = values[np.isfinite(values)]
-    if len(finite) < 2:
-        return float(finite.mean()), float(finite.mean())
-    rng = np.random.default_rng(0)
-    means = finite[rng.integers(0, len(finite), (2000, len(finite)))].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return float(low), float(high)

@@ -17,10 +17,10 @@ import pandas as pd
 import scipy.sparse as sp
 
 from labcoat.errors import DataError
-from labcoat.lifecycle.gate import resolve_margin
+from labcoat.lifecycle.gate import mean_interval, resolve_margin
 from labcoat.lifecycle.retrain import RetrainDecision
 from labcoat.tasks.recommend.data import prepare
-from labcoat.tasks.recommend.metrics import MAIN, RECALL_K, paired, ranking_metrics
+from labcoat.tasks.recommend.metrics import MAIN, RECALL_K, paired, ranking_metrics, top_items
 from labcoat.tasks.recommend.split import TEST_SHARE
 
 #: The champion's fit settings the challenger takes.
@@ -68,8 +68,8 @@ def retrain_recommend(champion: Any, frame: pd.DataFrame, *, name: str, champion
     reason = f"the difference's lower bound {result.low:+.4f} is {'above' if promoted else 'not above'} {bar:+.4f}"
     return RetrainDecision(
         name=name, champion_version=champion_version, challenger_version=challenger_version, metric=MAIN,
-        policy=policy, margin=margin_value, champion_score=champion_score, champion_interval=_interval(old),
-        challenger_score=float(new.mean()), challenger_interval=_interval(new), difference=result.difference,
+        policy=policy, margin=margin_value, champion_score=champion_score, champion_interval=mean_interval(old),
+        challenger_score=float(new.mean()), challenger_interval=mean_interval(new), difference=result.difference,
         ci_low=result.low, ci_high=result.high, p_value=result.p_value, promoted=promoted, reason=reason,
         holdout=f"the latest {TEST_SHARE:.0%} of the interactions in time, {len(users):,} users",
         holdout_rows=len(held), train_rows=len(train), challenger_run_id=challenger.info.get("run_id"),
@@ -121,16 +121,7 @@ def per_user_ndcg(model: Any, users: np.ndarray, seen: list[list[Any]], relevant
         k = min(RECALL_K, len(scores))
         if k == 0:
             continue
-        best = np.argpartition(-scores, k - 1)[:k]
-        best = best[np.argsort(-scores[best], kind="stable")]
-        codes = index.get_indexer(ids[best])
+        codes = index.get_indexer(ids[top_items(scores[None, :], k)[0]])
         tops[row, :k] = np.where(codes >= 0, codes, never)
     padded = sp.csr_matrix((relevant.data, relevant.indices, relevant.indptr), shape=(len(users), never + 1))
     return ranking_metrics(tops, padded, np.zeros(never + 1))[MAIN]
-
-
-def _interval(values: np.ndarray) -> tuple[float, float]:
-    """A 95% bootstrap interval of the mean over users."""
-    means = values[np.random.default_rng(0).integers(0, len(values), (2000, len(values)))].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return float(low), float(high)

@@ -139,16 +139,12 @@ def prepare(frame: pd.DataFrame, target: str, *, time_column: str, series: Seque
     data = frame.copy()
     data[TIME] = _parse_times(data[time_column], time_column)
     data[TARGET] = _numeric_target(data[target], target)
+    key = series_keys(data, series)
     if series:
-        key = data[series[0]].astype(str)  # joined column-wise: a row-wise join took 46 s on 702,000 rows
-        if len(series) > 1:
-            key = key.str.cat(data[list(series[1:])].astype(str), sep="/")
         if data[list(series)].isna().any().any():
             bad = data[list(series)].isna().any(axis=1)
             raise DataError(f"{int(bad.sum())} rows have no value in a series column ({', '.join(series)}), "
                             f"e.g. row {bad.idxmax()!r}. Fill or drop them.")
-    else:
-        key = pd.Series(SINGLE, index=data.index)
     data[KEY] = key
     duplicated = data.duplicated([KEY, TIME], keep=False)
     if duplicated.any():
@@ -185,6 +181,19 @@ def prepare(frame: pd.DataFrame, target: str, *, time_column: str, series: Seque
                  target=target, time_column=time_column, series=series, static=static, known=known_,
                  past=past, filled=filled, nonnegative=bool((data[TARGET].dropna() >= 0).all()),
                  notes=tuple(notes))
+
+
+def series_keys(frame: pd.DataFrame, series: Sequence[str]) -> pd.Series:
+    """Each row's series key: its series columns as text joined by ``/`` (column-wise: a
+    row-wise join took 46 s on 702,000 rows), or :data:`SINGLE` without series columns.
+
+    >>> series_keys(pd.DataFrame({"store": ["a", "b"], "item": [1, 2]}), ["store", "item"]).tolist()
+    ['a/1', 'b/2']
+    """
+    if not series:
+        return pd.Series(SINGLE, index=frame.index)
+    key = frame[series[0]].astype(str)
+    return key.str.cat(frame[list(series[1:])].astype(str), sep="/") if len(series) > 1 else key
 
 
 def _parse_times(values: pd.Series, column: str) -> pd.Series:

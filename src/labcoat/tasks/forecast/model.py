@@ -25,7 +25,7 @@ from labcoat import __version__
 from labcoat.errors import ConfigError, DataError, ModelFileError
 from labcoat.tasks.forecast.backtest import MIN_TRAIN, group_of, quantile_offsets
 from labcoat.tasks.forecast.candidates import Candidate, WindowAverage
-from labcoat.tasks.forecast.data import KEY, TARGET, TIME, Panel, prepare
+from labcoat.tasks.forecast.data import KEY, TARGET, TIME, Panel, prepare, series_keys
 from labcoat.tasks.forecast.metrics import scales
 from labcoat.tasks.forecast.periods import holiday_flags, mase_season
 from labcoat.tasks.saved_folder import load_saved, mlflow_type, write_mlmodel
@@ -134,7 +134,7 @@ class ForecastModel:
         absent = [c for c in columns if c not in wanted.columns]
         if absent:
             raise DataError(f"Name each series by its column(s) {', '.join(columns)}; missing: {', '.join(absent)}.")
-        keys = wanted[columns].astype(str).agg("/".join, axis=1) if len(columns) > 1 else wanted[columns[0]].astype(str)
+        keys = series_keys(wanted, columns)
         index = pd.Index(self.panel.keys)
         found = index.get_indexer(keys)
         if (found < 0).any():
@@ -191,8 +191,7 @@ class ForecastModel:
                 raise DataError(f"The future rows lack column(s) {', '.join(absent)}.")
             rows = rows.copy()
             rows[TIME] = pd.to_datetime(rows[panel.time_column], format="mixed")
-            rows[KEY] = (rows[list(panel.series)].astype(str).agg("/".join, axis=1) if panel.series
-                         else "series")
+            rows[KEY] = series_keys(rows, panel.series)
             merged = times.merge(rows[[KEY, TIME, *given]].drop_duplicates([KEY, TIME]), on=[KEY, TIME], how="left")
             gap = merged[given].isna().any(axis=1)
             if gap.any():

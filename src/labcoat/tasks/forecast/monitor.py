@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from labcoat.errors import DataError
-from labcoat.tasks.forecast.data import KEY, TIME
+from labcoat.tasks.forecast.data import KEY, TIME, series_keys
 from labcoat.tasks.forecast.metrics import scales
 from labcoat.tasks.forecast.model import ForecastModel
 from labcoat.tasks.forecast.periods import mase_season
@@ -74,8 +74,7 @@ def check_actuals(model: ForecastModel, actuals: pd.DataFrame, *, tolerance: flo
     if joined.empty:
         raise DataError(f"None of the actuals falls in the {model.horizon} steps after the training data's end "
                         f"({panel.frame[TIME].max()}); give actuals of that period.")
-    keys = (joined[list(panel.series)].astype(str).agg("/".join, axis=1) if len(panel.series) > 1
-            else joined[panel.series[0]].astype(str) if panel.series else pd.Series("series", index=joined.index))
+    keys = series_keys(joined, panel.series)
     position = pd.Index(panel.keys).get_indexer(keys)
     scale = scales(panel.histories(), mase_season(panel.freq))
     joined["scaled"] = np.abs(joined[panel.target] - joined["forecast"]) / scale[position]

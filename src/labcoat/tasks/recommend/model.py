@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import cached_property
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,16 @@ class RecommendModel:
 
     task = KIND
 
+    @cached_property
+    def _user_index(self) -> Any:
+        """The user ids' hash index, built once (not on every request of the service)."""
+        return pd.Index(self.user_ids)
+
+    @cached_property
+    def _item_index(self) -> Any:
+        """The item ids' hash index, built once."""
+        return pd.Index(self.item_ids)
+
     # ------------------------------------------------------------------ recommending
     def recommend(self, users: Any, k: int = 10, exclude_seen: bool = True,
                   items: Sequence[Any] | None = None) -> pd.DataFrame:
@@ -87,7 +98,7 @@ class RecommendModel:
             raise ConfigError(f"k must be a whole number of items, at least 1; got {k!r}.")
         ids, given_segments = self._users(users)
         allowed = self._allowed(items)
-        codes = pd.Index(self.user_ids).get_indexer(ids)
+        codes = self._user_index.get_indexer(ids)
         known = np.flatnonzero(codes >= 0)
         parts = [self._personal(ids[known], codes[known], k, exclude_seen, allowed)] if len(known) else []
         cold = np.flatnonzero(codes < 0)
@@ -117,7 +128,7 @@ class RecommendModel:
     def _allowed(self, items: Sequence[Any] | None) -> np.ndarray | None:
         if items is None:
             return None
-        codes = pd.Index(self.item_ids).get_indexer(np.asarray(list(items)))
+        codes = self._item_index.get_indexer(np.asarray(list(items)))
         if (codes < 0).all():
             raise DataError(f"None of the {len(codes)} items given in items= has interactions in the data the model "
                             f"was fitted on (e.g. {list(items)[0]!r}); it cannot rank them.")
@@ -180,7 +191,7 @@ class RecommendModel:
         --------
         >>> ids, scores, reason = model.user_scores("u0001", exclude=["i0003"])  # doctest: +SKIP
         """
-        code = int(pd.Index(self.user_ids).get_indexer([user])[0])
+        code = int(self._user_index.get_indexer([user])[0])
         if code >= 0:
             scores = np.array(blend_scores(self.members, self.weights, np.array([code])), dtype=np.float64)
             if exclude_seen:
@@ -195,7 +206,7 @@ class RecommendModel:
             assert allowed is not None
             keep &= allowed
         if len(exclude):
-            dropped = pd.Index(self.item_ids).get_indexer(pd.Index(list(exclude), dtype=object))
+            dropped = self._item_index.get_indexer(pd.Index(list(exclude), dtype=object))
             keep[dropped[dropped >= 0]] = False
         return self.item_ids[keep], values[keep], reason
 
@@ -213,7 +224,7 @@ class RecommendModel:
         ALS/BPR, item-kNN or EASE weights, co-occurrence for popularity); an item without
         interactions that is in the ``items`` table gets its neighbours through its features
         (``reason`` :data:`COLD_ITEM`)."""
-        code = int(pd.Index(self.item_ids).get_indexer([item])[0])
+        code = int(self._item_index.get_indexer([item])[0])
         if code >= 0:
             similarity, reason = self._similarity(code)
             similarity = np.array(similarity, dtype=np.float64)
@@ -245,7 +256,7 @@ class RecommendModel:
         row = int(pd.Index(self.feature_ids).get_indexer([item])[0])
         cosine = np.asarray((self.item_features @ self.item_features[row].T).toarray()).ravel()
         # Only items with interactions can be recommended: map the table's rows to item codes.
-        codes = pd.Index(self.item_ids).get_indexer(self.feature_ids)
+        codes = self._item_index.get_indexer(self.feature_ids)
         similarity = np.full(len(self.item_ids), -np.inf)
         similarity[codes[codes >= 0]] = cosine[codes >= 0]
         return similarity
