@@ -16,6 +16,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "fit": ("labcoat.train", "fit"),
+    "match": ("labcoat.train.match", "match"),
     "load": ("labcoat.api", "load"),
     "compare": ("labcoat.api", "compare"),
     "retrain": ("labcoat.lifecycle.retrain", "retrain"),
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from labcoat.model import Model
     from labcoat.lifecycle.check import monitor
     from labcoat.train import fit
+    from labcoat.train.match import match
 
 
 def __getattr__(name: str) -> Any:
@@ -61,4 +63,4 @@ def __dir__() -> list[str]:
 
 
 __all__ = ["AutoClassifier", "AutoRegressor", "LabcoatError", "LabcoatNotice", "Model", "Schema",
-           "__version__", "compare", "fit", "load", "monitor", "read_table", "retrain"]
+           "__version__", "compare", "fit", "load", "match", "monitor", "read_table", "retrain"]

@@ -246,7 +246,11 @@ def forecast(model: str = typer.Argument(..., help=MODEL_HELP),
 def _print_own(model: Any) -> None:
     """The summary of a model of a task with a pipeline of its own."""
     from labcoat.tasks.forecast.model import ForecastModel
+    from labcoat.tasks.match.model import MatchModel
 
+    if isinstance(model, MatchModel):
+        print(model.summary())
+        return
     (_print_forecaster if isinstance(model, ForecastModel) else _print_recommender)(model)
 
 

@@ -330,3 +330,19 @@ def by_step(steps: Sequence[int], values: Sequence[float], *, title: str = "", y
     fig = go.Figure(go.Bar(x=list(steps), y=list(values), marker_color=BLUE))
     fig.update_layout(**_layout(title=title, xaxis_title="steps ahead", yaxis_title=y_title, showlegend=False))
     return fig
+
+
+def threshold_lines(thresholds: Sequence[float], lines: dict[str, Sequence[float]], *, chosen: float | None = None,
+                    title: str = "", x_title: str = "match probability threshold") -> Figure:
+    """Several scores against a threshold (precision, recall, F1...), the chosen one marked."""
+    go = _go()
+    fig = go.Figure()
+    for (name, values), color in zip(lines.items(), PALETTE):
+        fig.add_trace(go.Scatter(x=list(thresholds), y=list(values), mode="lines", name=name, line=dict(color=color),
+                                 hovertemplate=f"{name} %{{y:.4f}} at %{{x:.3f}}<extra></extra>"))
+    if chosen is not None:
+        fig.add_vline(x=chosen, line=dict(color=GREY, dash="dash"), annotation_text="chosen")
+    fig.update_layout(**_layout(title=title, height=300, margin=dict(l=45, r=10, t=40, b=45)))
+    fig.update_xaxes(title_text=x_title, range=[0, 1])
+    fig.update_yaxes(rangemode="tozero")
+    return fig

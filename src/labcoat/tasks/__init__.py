@@ -10,7 +10,7 @@ Examples
 >>> resolve_task(pd.Series(["a", "b", "c"]), "y").name
 'multiclass'
 >>> task_names()
-['binary', 'multiclass', 'regression', 'forecast', 'recommend']
+['binary', 'multiclass', 'regression', 'forecast', 'recommend', 'match']
 """
 from __future__ import annotations
 
@@ -187,6 +187,11 @@ register_pipeline_task(PipelineTask(
     report="labcoat.reports.recommend_report:write_recommend_report",
     record="labcoat.tracking.recommend_run:record_recommend", command="recommend", needs_target=False,
     required=("user", "item")))
+register_pipeline_task(PipelineTask(
+    "match", "the records of one table (or of two) that are the same entity", "labcoat.tasks.match.fit:fit_match",
+    ("other", "id_column", "labels", "settings", "threshold", "costs", "columns"),
+    model="labcoat.tasks.match.model:MatchModel", report="labcoat.reports.match_report:write_match_report",
+    record="labcoat.tracking.match_run:record_match", command="match", needs_target=False))
 
 __all__ = ["BinaryOptions", "ClassificationOptions", "ClassificationTask", "EstimatorType", "PostFit",
            "PipelineTask", "Task", "TaskOptions", "get_task", "infer_schema", "pipeline_task",

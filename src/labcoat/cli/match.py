@@ -1,0 +1,85 @@
+"""``labcoat match people.csv [--with other.csv] -o pairs.csv --clusters clusters.csv``."""
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from labcoat.cli._shared import TRACKING_HELP, err, show_notices, write_table
+
+
+def match(data: Path = typer.Argument(..., help="The records to deduplicate (CSV, Parquet, Excel...)."),
+          other: Optional[Path] = typer.Option(None, "--with", help="A second table to link the records with "
+                                               "(same columns, or mapped with --map)."),
+          id_column: Optional[str] = typer.Option(None, "--id", help="The record-id column (default: row "
+                                                  "numbers)."),
+          labels: Optional[Path] = typer.Option(None, "--labels", help="Pairs known to match or not: id_a, id_b, "
+                                                "match (1/0)."),
+          settings: Optional[Path] = typer.Option(None, "--settings", help="JSON or YAML overriding what is "
+                                                  "chosen: roles, blocking, threshold, exclude, columns."),
+          mapping: Optional[str] = typer.Option(None, "--map", help="The second table's columns as the first's: "
+                                                "their_name=our_name,..."),
+          threshold: Optional[float] = typer.Option(None, help="Match probability from which pairs link "
+                                                    "(default: chosen for F1, or for --costs)."),
+          costs: Optional[str] = typer.Option(None, help="merge=COST,miss=COST: a false merge's cost against a "
+                                              "missed match's; the threshold minimises the expected cost."),
+          output: Optional[Path] = typer.Option(None, "-o", "--output", help="Where to write the linked pairs "
+                                                "(CSV or Parquet; default: CSV on stdout)."),
+          clusters: Optional[Path] = typer.Option(None, "--clusters", help="Where to write each record's entity."),
+          out: Path = typer.Option(Path("labcoat-match"), help="Directory to save the match model in."),
+          budget: Optional[str] = typer.Option(None, help="Time budget: 30s, 2m, 10m (default 2m)."),
+          seed: int = typer.Option(0),
+          tracking_uri: Optional[str] = typer.Option(None, help=TRACKING_HELP),
+          experiment: str = typer.Option("labcoat", help="MLflow experiment to record the run in."),
+          register: Optional[str] = typer.Option(None, help="Also register the model under this name."),
+          no_track: bool = typer.Option(False, "--no-track", help="Do not record the run in MLflow."),
+          no_report: bool = typer.Option(False, "--no-report", help="Skip the HTML report."),
+          quiet: bool = typer.Option(False, "--quiet", "-q"),
+          as_json: bool = typer.Option(False, "--json", help="Print what was decided and measured as JSON.")) -> None:
+    """Deduplicate DATA (or link it with --with) without configuration: the pairs that are the
+    same entity, each record's entity, and a saved match model (labcoat info/report/serve)."""
+    import labcoat
+    from labcoat.tracking.lineage import describe_source
+
+    columns = _mapping(mapping) if mapping else None
+    report_dir = None if no_report else out.with_name(out.name + "-reports")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model: Any = labcoat.fit(data, task="match", other=other, id_column=id_column, labels=labels,
+                                 settings=settings, threshold=threshold, costs=costs, columns=columns, budget=budget,
+                                 seed=seed, quiet=quiet or as_json or output is None, track=not no_track,
+                                 tracking_uri=tracking_uri, experiment=experiment, register=register,
+                                 source=describe_source(data), report=report_dir is not None, report_dir=report_dir)
+    path = model.save(out)
+    pairs = model.pairs()
+    write_table(pairs, output)
+    if clusters is not None:
+        write_table(model.clusters(), clusters)
+    if as_json:
+        print(json.dumps({"model": str(path), "pairs": len(pairs), "info": model.info}, default=str))
+        return
+    show_notices(caught)
+    if output is not None:
+        print(model.summary())
+        print(f"{len(pairs):,} pairs written to {output}" + (f"; entities to {clusters}" if clusters else ""))
+        print(f"Saved to {path}")
+        for written in model.info.get("reports", []):
+            print(f"Report: {written}")
+        if model.info.get("run_id"):
+            print(f"Recorded as run {model.info['run_id']} (labcoat runs show {model.info['run_id']})")
+        if model.info.get("registered"):
+            print(f"Registered as {model.info['registered']}")
+    else:
+        err(f"Saved to {path}")
+
+
+def _mapping(text: str) -> dict[str, str]:
+    """``their=ours,...`` as a mapping (exit 2 when it does not read so)."""
+    pairs = [part.split("=", 1) for part in text.split(",") if part.strip()]
+    if not pairs or any(len(p) != 2 or not p[0].strip() or not p[1].strip() for p in pairs):
+        err(f"--map takes their_name=our_name pairs separated by commas; got {text!r}.")
+        raise typer.Exit(2)
+    return {a.strip(): b.strip() for a, b in pairs}

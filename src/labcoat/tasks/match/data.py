@@ -1,0 +1,161 @@
+"""The records to match, checked and put in one form: ids unique and present, the two tables'
+columns the same (or mapped), values lower-cased and trimmed, dates as ISO text, phone numbers
+as digits; the user's own frames are never changed (a cleaned copy is matched).
+
+Examples
+--------
+>>> import pandas as pd
+>>> people = pd.DataFrame({"id": range(20), "name": [" Ann  LEE", "bob"] * 10, "dob": ["02/01/1990", "25/03/1985"] * 10})
+>>> records = prepare_records(people, id_column="id")
+>>> records.frame[["unique_id", "name", "dob"]].head(2).to_dict("list")
+{'unique_id': ['0', '1'], 'name': ['ann lee', 'bob'], 'dob': ['1990-01-02', '1985-03-25']}
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from labcoat.errors import DataError
+from labcoat.tasks.match.roles import ColumnRole, infer_roles
+
+#: Columns empty on more than this share of the records are left out, with a notice.
+MOSTLY_EMPTY = 0.95
+#: Fewer records than this leave too little to estimate anything.
+MIN_RECORDS = 20
+
+
+@dataclass
+class Records:
+    """The cleaned records (``unique_id``, ``source_dataset`` when linking, one column per
+    compared field), the roles of their columns and the notices raised on the way."""
+
+    frame: pd.DataFrame
+    roles: list[ColumnRole]
+    id_column: str
+    link: bool
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def columns(self) -> list[str]:
+        return [r.column for r in self.roles]
+
+
+def prepare_records(records: pd.DataFrame, other: pd.DataFrame | None = None, *, id_column: str | None = None,
+                    roles: Mapping[str, str] | None = None, exclude: tuple[str, ...] = (),
+                    columns: Mapping[str, str] | None = None) -> Records:
+    """Check and clean ``records`` (and ``other`` to link with them); ``id_column`` names the
+    record ids (default: row numbers, ``other``'s after ``records``'); ``roles`` overrides
+    inferred roles; ``columns`` maps ``other``'s column names to ``records``'."""
+    notes: list[str] = []
+    first = _with_ids(records, id_column, "records", start=0)
+    frames = [first]
+    if other is not None:
+        second = other.rename(columns=dict(columns or {}))
+        _check_same_columns(first, second, id_column)
+        frames.append(_with_ids(second, id_column, "other", start=len(records)))
+    together = pd.concat(frames, ignore_index=True) if other is not None else first
+    if other is not None:
+        together["source_dataset"] = np.repeat(["records", "other"], [len(frames[0]), len(frames[1])])
+        clash = together["unique_id"].duplicated()
+        if clash.any():
+            raise DataError(f"Id {together['unique_id'][clash].iloc[0]!r} is in both tables; ids must tell the records "
+                            "of both apart. Prefix one table's ids, or leave id_column out to number the rows.")
+    if len(together) < MIN_RECORDS:
+        raise DataError(f"{len(together)} records are too few to estimate a match model (at least {MIN_RECORDS}).")
+    kept = [c for c in together.columns if c not in ("unique_id", "source_dataset", id_column, *exclude)]
+    emptiness = {c: _empty(together[c]).mean() for c in kept}
+    for column, share in emptiness.items():
+        if share > MOSTLY_EMPTY:
+            notes.append(f"Column '{column}' is empty on {share:.0%} of the records; it is left out of the matching.")
+    kept = [c for c in kept if emptiness[c] <= MOSTLY_EMPTY]
+    if not kept:
+        raise DataError("No column is left to compare records on (every one is the id, excluded or almost empty). "
+                        "Give records with names, dates, addresses or other fields to match on.")
+    inferred = infer_roles(together[kept], given=dict(roles or {}))
+    cleaned = together[["unique_id"] + (["source_dataset"] if other is not None else [])].copy()
+    for role in inferred:
+        cleaned[role.column] = clean_values(together[role.column], role.role)
+    return Records(cleaned, inferred, id_column or "row", other is not None, notes)
+
+
+def _with_ids(frame: pd.DataFrame, id_column: str | None, what: str, *, start: int) -> pd.DataFrame:
+    """``frame`` with its ids as text in ``unique_id``, checked to be present and unique."""
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"The {what} must be a table (a pandas DataFrame or a file); got {type(frame).__name__}.")
+    if len(frame) == 0:
+        raise DataError(f"The {what} table has no rows.")
+    out = frame.copy()
+    if id_column is None:
+        out["unique_id"] = (np.arange(len(frame)) + start).astype(str)
+        return out
+    if id_column not in frame.columns:
+        raise DataError(f"Id column '{id_column}' is not in the {what} table (columns: {', '.join(map(str, frame.columns[:12]))}).")
+    ids = frame[id_column]
+    if ids.isna().any():
+        raise DataError(f"Id column '{id_column}' is missing on {int(ids.isna().sum())} rows of the {what}; every record "
+                        "needs an id. Fill them, or leave --id out to number the rows.")
+    text = ids.astype(str).str.strip()
+    repeated = text[text.duplicated()]
+    if len(repeated):
+        raise DataError(f"Id column '{id_column}' is not unique: {repeated.iloc[0]!r} and {len(repeated) - 1} more ids "
+                        f"repeat in the {what}. Give a unique id column, or leave --id out to number the rows.")
+    out["unique_id"] = text.to_numpy()
+    return out
+
+
+def _check_same_columns(first: pd.DataFrame, second: pd.DataFrame, id_column: str | None) -> None:
+    """The two tables to link must have the same columns (after the mapping)."""
+    a, b = set(first.columns) - {"unique_id"}, set(second.columns) - {"unique_id"}
+    if a != b:
+        only_a, only_b = sorted(map(str, a - b)), sorted(map(str, b - a))
+        raise DataError("The two tables have different columns: only in the records "
+                        f"{only_a or 'none'}, only in the other {only_b or 'none'}. Rename them to match, or map "
+                        "them (columns={'their_name': 'our_name'}; --map their_name=our_name).")
+
+
+def _empty(values: pd.Series) -> pd.Series:
+    return values.isna() | (values.astype(str).str.strip() == "")
+
+
+def clean_values(values: pd.Series, role: str) -> pd.Series:
+    """``values`` in the form their ``role`` compares: text lower-cased with single spaces,
+    dates ``YYYY-MM-DD`` (unparsable ones kept as written), phones as digits; empty → missing.
+
+    >>> clean_values(pd.Series(["+44 (20) 7946-0958", ""]), "phone").tolist()
+    ['442079460958', None]
+    """
+    text = values.astype("string").str.strip().str.lower().str.replace(r"\s+", " ", regex=True)
+    if role in ("given_name", "surname", "full_name", "city"):
+        text = text.str.replace(r"[^\w\s'\-]", "", regex=True).str.strip()
+    elif role == "phone":
+        text = text.str.replace(r"\D", "", regex=True)
+    elif role in ("national_id", "postcode"):
+        text = text.str.replace(r"[\s\-.]", "", regex=True)
+    elif role == "date":
+        text = _iso_dates(text)
+    text = text.mask(text.isna() | (text == ""))
+    return text.astype(object).where(text.notna(), None)
+
+
+def _iso_dates(text: pd.Series) -> pd.Series:
+    """Dates as ``YYYY-MM-DD`` where they parse (compact ``YYYYMMDD`` first, then ISO, then
+    day-first or month-first as the values allow); the others as written."""
+    compact = pd.to_datetime(text, format="%Y%m%d", errors="coerce")
+    parsed = compact
+    if compact.notna().mean() < 0.5:
+        iso = pd.to_datetime(text, format="ISO8601", errors="coerce")
+        parsed = iso if iso.notna().mean() >= 0.5 else _slashed(text)
+    iso_text = parsed.dt.strftime("%Y-%m-%d").astype("string")
+    return iso_text.where(parsed.notna(), text)
+
+
+def _slashed(text: pd.Series) -> pd.Series:
+    """Dates like 02/01/1990: day first unless a first part above 12 says month first."""
+    parts = text.str.extract(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})$")
+    first = pd.to_numeric(parts[0], errors="coerce")
+    second = pd.to_numeric(parts[1], errors="coerce")
+    month_first = bool((second > 12).any() and not (first > 12).any())
+    return pd.to_datetime(text, errors="coerce", dayfirst=not month_first, format="mixed")
