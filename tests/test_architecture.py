@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "labcoat"
-TASK_NAMES = ("binary", "multiclass", "regression", "forecast", "recommend")
+TASK_NAMES = ("binary", "multiclass", "regression", "forecast", "recommend", "match")
 FAMILY_NAMES = ("lightgbm", "catboost", "xgboost", "extra_trees", "random_forest", "linear", "hist_gb", "knn", "mlp")
 
 

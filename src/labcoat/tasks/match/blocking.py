@@ -93,18 +93,27 @@ def choose_rules(frame: pd.DataFrame, roles: list[ColumnRole], *, max_pairs: int
     return chosen
 
 
-def training_rules(rules: list[BlockingRule], columns: list[str]) -> list[BlockingRule]:
-    """Rules for the expectation-maximisation sessions: each session learns the comparisons
-    of the columns its rule does not block on, so every column must be outside some rule."""
+def training_rules(rules: list[BlockingRule], inputs: dict[str, set[str]]) -> tuple[list[BlockingRule], set[str]]:
+    """Rules for the expectation-maximisation sessions, and the comparisons none of them can
+    learn. A session learns the comparisons whose input columns (``inputs``: a comparison's
+    column and, for a swap level, its partner) its rule does not block on.
+
+    >>> rules = [BlockingRule(("a",), 10), BlockingRule(("b",), 20)]
+    >>> training_rules(rules, {"a": {"a"}, "b": {"b"}, "c": {"c"}})
+    ([BlockingRule(columns=('a',), pairs=10), BlockingRule(columns=('b',), pairs=20)], set())
+    >>> training_rules(rules, {"a": {"a", "b"}, "b": {"a", "b"}})
+    ([], {'a', 'b'})
+    """
     sessions: list[BlockingRule] = []
-    untrained = set(columns)
+    untrained = set(inputs)
     for rule in sorted(rules, key=lambda r: r.pairs):
-        if untrained - set(rule.columns):
+        learnt = {c for c in untrained if not inputs[c] & set(rule.columns)}
+        if learnt:
             sessions.append(rule)
-            untrained &= set(rule.columns)
+            untrained -= learnt
         if not untrained:
             break
-    return sessions
+    return sessions, untrained
 
 
 def found_by(pairs_l: pd.DataFrame, pairs_r: pd.DataFrame, rules: list[BlockingRule]) -> pd.DataFrame:

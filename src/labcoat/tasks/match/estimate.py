@@ -86,14 +86,15 @@ def train(records: Records, levels: dict[str, list[Level]], rules: list[Blocking
     linker = splink.Linker(register(records, DuckDBAPI()), settings_for(records, levels, rules), log_level=None)
     linker.training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=seed)
     notes = []
-    sessions = training_rules(rules, list(levels))
+    inputs = {column: {column, *(str(lv.other) for lv in spec if lv.kind == "swap")} for column, spec in levels.items()}
+    sessions, untrained = training_rules(rules, inputs)
     for rule in sessions:
         linker.training.estimate_parameters_using_expectation_maximisation(
             splink.block_on(*rule.columns), estimate_without_term_frequencies=True)
-    untrained = set(levels) - {c for rule in sessions for c in levels if c not in rule.columns}
     if untrained:
         notes.append(f"The m-probabilities of {', '.join(sorted(untrained))} could not be learned (every blocking rule "
-                     "blocks on them); they keep Splink's defaults.")
+                     "blocks on them, or on the field they are compared with when swapped); they keep Splink's "
+                     "defaults.")
     settings = linker.misc.save_model_to_json()
     start = float(settings["probability_two_random_records_match"])
     predicted = linker.inference.predict()

@@ -71,6 +71,7 @@ def fit_match(data: pd.DataFrame | str | Path, target: str | None = None, *, oth
     chosen = _settings(settings)
     threshold = chosen.get("threshold", threshold)
     costs = chosen.get("costs", costs)
+    _check_cut(threshold, costs)
     records = prepare_records(_read(data, "records"), None if other is None else _read(other, "other"),
                               id_column=id_column, roles=chosen.get("roles"),
                               exclude=tuple(chosen.get("exclude", ())), columns=chosen.get("columns", columns))
@@ -164,8 +165,6 @@ def _threshold(trained: FellegiSunter, threshold: float | None, costs: str | tup
                ) -> tuple[str, float]:
     """The match probability above which pairs link, and how it was chosen."""
     if threshold is not None:
-        if not 0 < float(threshold) < 1:
-            raise ConfigError(f"threshold is a match probability between 0 and 1; got {threshold!r}.")
         return "given", float(threshold)
     if costs is not None:
         merge, miss = _costs(costs)
@@ -178,7 +177,15 @@ def _threshold(trained: FellegiSunter, threshold: float | None, costs: str | tup
     recall = found / found[-1]
     f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
     best = int(np.argmax(f1))
-    return "the model's own estimate of F1 (no true links to choose it on)", float(p[best])
+    return "the best F1 by the model's own probabilities; true links, when known, only measure it", float(p[best])
+
+
+def _check_cut(threshold: float | None, costs: str | tuple[float, float] | None) -> None:
+    """A given threshold or costs checked before any work is done."""
+    if threshold is not None and not 0 < float(threshold) < 1:
+        raise ConfigError(f"threshold is a match probability between 0 and 1; got {threshold!r}.")
+    if costs is not None:
+        _costs(costs)
 
 
 def _costs(costs: str | tuple[float, float]) -> tuple[float, float]:

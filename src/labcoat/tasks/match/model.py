@@ -82,6 +82,7 @@ class MatchModel:
         agreement weighed by how common the name is, which the rows show before that adjustment)."""
         a, b = self._record(id_a), self._record(id_b)
         gammas = self._gammas(str(id_a), str(id_b), a, b)
+        a, b = ({k: None if pd.isna(v) else v for k, v in r.items()} for r in (a, b))  # missing shown as None
         rows = [{"field": "(prior)", "value_a": "", "value_b": "", "level": "two records taken at random",
                  "weight": _log2_odds(float(self.settings["probability_two_random_records_match"])),
                  "words": f"before looking at the fields, 1 pair in {1 / self.settings['probability_two_random_records_match']:,.0f} matches"}]
