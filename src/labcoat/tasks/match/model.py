@@ -204,8 +204,9 @@ class MatchModel:
         (folder / "splink_model.json").write_text(json.dumps(self.settings, indent=2, default=str))
         self.leaderboard.to_csv(folder / "leaderboard.csv", index=False)
         joblib.dump(self, folder / "model.joblib")
-        write_mlmodel(folder, "labcoat.tracking.match_pyfunc", inputs=[(r.column, "string") for r in self.roles],
-                      params=[("k", "long", 5)])
+        id_column = self.info.get("id_column")
+        inputs = [(r.column, "string") for r in self.roles] + ([(str(id_column), "string")] if id_column else [])
+        write_mlmodel(folder, "labcoat.tracking.match_pyfunc", inputs=inputs, params=[("k", "long", 5)])
         return folder
 
     @classmethod
