@@ -121,6 +121,8 @@ def test_febrl3_without_configuration_or_labels(model):
     assert evaluation["bcubed"]["f1"] >= 0.99
     # blocking loses a few true pairs at most, and they are counted
     assert 0 <= evaluation["blocking"]["lost"] <= 0.01 * evaluation["blocking"]["true_pairs"]
+    # and the estimate made without the true links (capture-recapture across the rules) is near that count
+    assert evaluation["blocking_estimate"]["lost"] == pytest.approx(evaluation["blocking"]["lost"], abs=10)
     # the prior estimated without labels is near the true share of matching pairs
     ids = model.records["unique_id"]
     true_pairs = quality.true_pair_count(quality.entities_from_ids(ids))

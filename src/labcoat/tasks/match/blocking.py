@@ -101,8 +101,9 @@ def training_rules(rules: list[BlockingRule], inputs: dict[str, set[str]]) -> tu
     >>> rules = [BlockingRule(("a",), 10), BlockingRule(("b",), 20)]
     >>> training_rules(rules, {"a": {"a"}, "b": {"b"}, "c": {"c"}})
     ([BlockingRule(columns=('a',), pairs=10), BlockingRule(columns=('b',), pairs=20)], set())
-    >>> training_rules(rules, {"a": {"a", "b"}, "b": {"a", "b"}})
-    ([], {'a', 'b'})
+    >>> sessions, untrained = training_rules(rules, {"a": {"a", "b"}, "b": {"a", "b"}})
+    >>> sessions, sorted(untrained)
+    ([], ['a', 'b'])
     """
     sessions: list[BlockingRule] = []
     untrained = set(inputs)

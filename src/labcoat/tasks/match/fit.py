@@ -211,6 +211,9 @@ def _evaluate(model: MatchModel, records: Records, trained: FellegiSunter, truth
     probabilities = trained.pairs["match_probability"].to_numpy()
     own = quality.estimated_quality(probabilities, model.threshold)
     out: dict[str, Any] = {"estimated": own}
+    recaptured = quality.capture_recapture_loss(_found_by_rules(records, model.pairs(), model.rules))
+    if recaptured is not None:
+        out["blocking_estimate"] = recaptured
     if truth is None:
         return out
     if "labels" in truth:
@@ -245,6 +248,14 @@ def _sides(entities: pd.Series, records: Records) -> tuple[pd.Series, pd.Series 
     first = records.frame["source_dataset"].to_numpy() == "records"
     ids = records.frame["unique_id"].to_numpy()
     return entities.loc[ids[first]], entities.loc[ids[~first]]
+
+
+def _found_by_rules(records: Records, pairs: pd.DataFrame, rules: list[BlockingRule]) -> pd.DataFrame:
+    """Which rules compare each of ``pairs`` (their records' values looked up by id)."""
+    frame = records.frame.set_index("unique_id")[records.columns]
+    left = frame.loc[pairs["id_a"].to_numpy()].reset_index(drop=True)
+    right = frame.loc[pairs["id_b"].to_numpy()].reset_index(drop=True)
+    return found_by(left, right, rules)
 
 
 def _blocking_loss(records: Records, rules: list[BlockingRule], entities: pd.Series) -> dict[str, Any]:

@@ -132,6 +132,10 @@ class MatchModel:
             lost = evaluation.get("blocking", {})
             if lost:
                 lines.append(f"Blocking left {lost['lost']:,} of {lost['true_pairs']:,} true matching pairs uncompared.")
+        recaptured = evaluation.get("blocking_estimate")
+        if recaptured and "blocking" not in evaluation:
+            lines.append(f"Blocking is estimated to lose about {recaptured['lost']:,.0f} true matching pairs "
+                         f"({recaptured['lost_share']:.2%}; {recaptured['caveat']}).")
         elif "labelled" in evaluation:
             scores = evaluation["labelled"]
             lines.append(f"On the {scores['pairs']:,} labelled pairs: precision {scores['precision']:.4f}, "

@@ -205,6 +205,36 @@ def threshold_curve(scored: pd.DataFrame, truth_a: pd.Series, truth_b: pd.Series
     return pd.DataFrame({"threshold": grid, "precision": precision, "recall": recall, "f1": f1, "pairs": kept})
 
 
+RECAPTURE_CAVEAT = ("a capture-recapture estimate: each rule's share of the matches the other rules found, taken as "
+                    "independent; rules that miss the same pairs (a record with several fields mistyped) make it "
+                    "too low")
+
+
+def capture_recapture_loss(found: pd.DataFrame) -> dict[str, Any] | None:
+    """Without true links, how many true matches no blocking rule compares: each rule's recall
+    is the share of the matches found by the other rules that it finds too, and a match escapes
+    every rule with the product of their misses. ``found`` has one row per linked pair and one
+    boolean column per rule; None with fewer than two rules (nothing to recapture with).
+
+    >>> found = pd.DataFrame({"a": [True, True, False, True], "b": [True, False, True, True]})
+    >>> estimate = capture_recapture_loss(found)
+    >>> round(estimate["lost_share"], 4), round(estimate["lost"], 2)
+    (0.1111, 0.5)
+    """
+    if found.shape[1] < 2 or not len(found):
+        return None
+    caught = found.to_numpy(dtype=bool)
+    recall = []
+    for rule in range(caught.shape[1]):
+        others = np.delete(caught, rule, axis=1).any(axis=1)
+        if not others.any():
+            return None
+        recall.append(caught[others, rule].mean())
+    missed = float(np.prod(1 - np.array(recall)))
+    lost = len(found) * missed / (1 - missed) if missed < 1 else float("inf")
+    return {"pairs": len(found), "lost": lost, "lost_share": missed, "caveat": RECAPTURE_CAVEAT}
+
+
 def estimated_quality(probabilities: np.ndarray, threshold: float) -> dict[str, Any]:
     """Without true links, the model's own precision and recall at ``threshold``: the mean
     probability of the pairs it links, and their share of all the probability mass.
