@@ -50,10 +50,10 @@ def prepare_records(records: pd.DataFrame, other: pd.DataFrame | None = None, *,
     record ids (default: row numbers, ``other``'s after ``records``'); ``roles`` overrides
     inferred roles; ``columns`` maps ``other``'s column names to ``records``'."""
     notes: list[str] = []
-    first = _with_ids(records, id_column, "records", start=0)
+    first = _with_ids(_plain_names(records, "records", notes), id_column, "records", start=0)
     frames = [first]
     if other is not None:
-        second = other.rename(columns=dict(columns or {}))
+        second = _plain_names(other, "other", notes).rename(columns=dict(columns or {}))
         _check_same_columns(first, second, id_column)
         frames.append(_with_ids(second, id_column, "other", start=len(records)))
     together = pd.concat(frames, ignore_index=True) if other is not None else first
@@ -79,6 +79,23 @@ def prepare_records(records: pd.DataFrame, other: pd.DataFrame | None = None, *,
     for role in inferred:
         cleaned[role.column] = clean_values(together[role.column], role.role)
     return Records(cleaned, inferred, id_column or "row", other is not None, notes)
+
+
+def _plain_names(frame: pd.DataFrame, what: str, notes: list[str]) -> pd.DataFrame:
+    """``frame`` with the spaces around its column names dropped (a CSV written with ", "
+    between fields), said in a notice; a frame that is not a table is left for the checks."""
+    if not isinstance(frame, pd.DataFrame):
+        return frame
+    names = {c: str(c).strip() for c in frame.columns}
+    changed = [c for c, name in names.items() if name != c]
+    if not changed:
+        return frame
+    if len(set(names.values())) < len(names):
+        raise DataError(f"The {what} table has columns that differ only by spaces around their names "
+                        f"({', '.join(repr(c) for c in changed[:3])}); rename them.")
+    notes.append(f"{len(changed)} column names of the {what} had spaces around them ({', '.join(repr(c) for c in changed[:3])}"
+                 f"{'...' if len(changed) > 3 else ''}); they are read without them.")
+    return frame.rename(columns=names)
 
 
 def _with_ids(frame: pd.DataFrame, id_column: str | None, what: str, *, start: int) -> pd.DataFrame:
@@ -116,6 +133,20 @@ def _check_same_columns(first: pd.DataFrame, second: pd.DataFrame, id_column: st
                         "them (columns={'their_name': 'our_name'}; --map their_name=our_name).")
 
 
+def _as_text(values: pd.Series) -> pd.Series:
+    """``values`` as text, whole numbers read as floats (a column of numbers with gaps) written
+    without their ``.0``.
+
+    >>> _as_text(pd.Series([14.0, None, 7.0])).tolist()
+    ['14', <NA>, '7']
+    """
+    if pd.api.types.is_float_dtype(values):
+        known = values.dropna()
+        if len(known) and bool((known == np.floor(known)).all()) and float(known.abs().max()) < 2**53:
+            return values.astype("Int64").astype("string")
+    return values.astype("string")
+
+
 def _empty(values: pd.Series) -> pd.Series:
     return values.isna() | (values.astype(str).str.strip() == "")
 
@@ -127,7 +158,7 @@ def clean_values(values: pd.Series, role: str) -> pd.Series:
     >>> clean_values(pd.Series(["+44 (20) 7946-0958", ""]), "phone").tolist()
     ['442079460958', None]
     """
-    text = values.astype("string").str.strip().str.lower().str.replace(r"\s+", " ", regex=True)
+    text = _as_text(values).str.strip().str.lower().str.replace(r"\s+", " ", regex=True)
     if role in ("given_name", "surname", "full_name", "city"):
         text = text.str.replace(r"[^\w\s'\-]", "", regex=True).str.strip()
     elif role == "phone":
