@@ -208,8 +208,9 @@ def _comparison(comparison: Any) -> _Comparison:
 
 def texts(values: pd.Series) -> np.ndarray:
     """A column's values as Python strings, missing ones as None (not pandas' NaN or NA)."""
-    out = values.to_numpy(dtype=object)
-    return np.where(pd.isna(out), None, out)
+    out = values.to_numpy(dtype=object, copy=True)
+    out[pd.isna(out)] = None
+    return out
 
 
 def scorer(model: MatchModel) -> _Scorer:
