@@ -27,7 +27,7 @@ def people() -> pd.DataFrame:
     """FEBRL-like records: ``make_people`` when labcoat has it, else FEBRL3's first 2,000 rows
     and the next 300 as new records."""
     try:
-        from labcoat.datasets import make_people  # type: ignore[attr-defined]
+        from labcoat.datasets import make_people
     except ImportError:
         if not FEBRL.exists():
             pytest.skip(f"{FEBRL} is not available")
