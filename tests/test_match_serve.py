@@ -41,7 +41,7 @@ def fitted(tmp_path_factory):
     frame = people()
     model = labcoat.match(frame.head(2000), id_column="rec_id", budget=15, track=False, quiet=True)
     model.save(folder / "model")
-    return folder, MatchModel.load(folder / "model"), frame.iloc[2000:].reset_index(drop=True)
+    return folder, MatchModel.load(folder / "model"), frame.iloc[2000:].reset_index(drop=True), frame.head(2000)
 
 
 def queries(new: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
@@ -61,7 +61,7 @@ def queries(new: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
 
 
 def test_find_gives_splinks_weights_for_hundreds_of_new_records(fitted):
-    _, model, new = fitted
+    _, model, new, _ = fitted
     cleaned = model._clean_new(queries(new), None)
     fast = best_candidates(model, cleaned, 1000).set_index(["query", "id"])["match_weight"]
     reference = best_candidates_splink(model, cleaned, 1000).set_index(["query", "id"])["match_weight"]
@@ -109,8 +109,10 @@ def server(fitted):
 
 
 def test_the_service_answers_what_find_gives_in_process(fitted, server):
-    _, model, new = fitted
-    asked = json.loads(queries(new, seed=2).head(40).to_json(orient="records"))
+    _, model, new, known = fitted
+    mixed = pd.concat([new.head(20), known.sample(20, random_state=0)], ignore_index=True)
+    mixed = mixed.sample(frac=1, random_state=1)  # new records and records like the fitted ones
+    asked = json.loads(queries(mixed, seed=2).to_json(orient="records"))
     answers = []
     for record in asked[:30]:  # one record a request, with its id or without
         body = {"record": record if len(answers) % 2 else {f: v for f, v in record.items() if f != "rec_id"},
@@ -157,7 +159,7 @@ def test_the_service_refuses_what_it_cannot_answer_naming_the_field(fitted, serv
 
 
 def test_every_answered_request_is_in_the_prediction_log(fitted, server):
-    _, model, new = fitted
+    _, model, new, _ = fitted
     records = json.loads(queries(new, seed=3).head(3).to_json(orient="records"))
     status, answer = call(server.port, "/match", {"records": records, "k": 2})
     assert status == 200

@@ -15,10 +15,13 @@ answering one record at a time cannot afford. So the work is split where it is c
    DuckDB's, as in Splink;
 3. the match weight: the levels' weights (log2 m/u), the term-frequency adjustments and the
    prior added in numpy in the order Splink's SQL adds them, from the numbers Splink would
-   put in that SQL (its settings objects and its term-frequency tables).
+   put in that SQL (its settings objects and its term-frequency tables). Splink's whole
+   prediction SQL run on the candidate pairs alone still took ~9 ms, mostly DuckDB planning
+   it; its comparison levels alone take ~3 ms.
 
-On FEBRL3 (5,000 records) one new record takes ~4 ms instead of ~107 ms and the weights are
-those of ``predict_between`` (``tests/test_match_serve.py`` checks them on hundreds of
+On FEBRL3 (5,000 records) ``find`` of one new record takes ~6 ms instead of ~100 ms, of three
+~9 ms instead of ~220 ms (``benchmarks/matching_serving.py``), and the weights are those of
+``predict_between`` (``tests/test_match_serve.py`` checks them on hundreds of
 queries, nulls and term-frequency-adjusted levels included; :func:`best_candidates_splink`
 is that reference). The numbers come from Splink 5.0.0's settings objects, pinned by the
 ``match`` extra.
@@ -95,7 +98,8 @@ class _Scorer:
         for role in model.roles:
             if role.role in TERM_FREQUENCY:
                 table = self.linker.table_management.compute_tf_table(role.column).as_pandas_dataframe()
-                self.tf[role.column] = dict(zip(table[role.column].astype(str), table[f"tf_{role.column}"].astype(float)))
+                self.tf[role.column] = dict(zip(table[role.column].astype(str),
+                                                table[f"tf_{role.column}"].astype(float)))
         self.columns = [r.column for r in model.roles]
         self.link = model.link
 
@@ -199,10 +203,10 @@ def _comparison(comparison: Any) -> _Comparison:
         weights[level.comparison_vector_value + 1] = weight
         if (level.comparison_vector_value != -1 and level._has_tf_adjustments and level._tf_adjustment_weight != 0
                 and not level._is_else_level):
+            u_exact = level._u_probability_corresponding_to_exact_match(levels)
             adjusted.append(_TermFrequency(
                 level.comparison_vector_value, level._tf_adjustment_input_column.unquote().name,
-                float(level._tf_adjustment_weight), math.log2(level._u_probability_corresponding_to_exact_match(levels)),
-                float(level._tf_minimum_u_value)))
+                float(level._tf_adjustment_weight), math.log2(u_exact), float(level._tf_minimum_u_value)))
     return _Comparison(comparison.output_column_name, weights, tuple(adjusted))
 
 

@@ -184,8 +184,9 @@ class MatchModel:
             ids = new_records[id_column].astype(str).to_numpy()
             repeated = pd.unique(ids[pd.Series(ids).duplicated().to_numpy()])
             if len(repeated):
-                raise DataError(f"The new records' ids (column '{id_column}') repeat: {', '.join(map(repr, repeated[:5]))}; "
-                                "each new record needs its own id to be told apart in the answer.")
+                raise DataError(f"The new records' ids (column '{id_column}') repeat: "
+                                f"{', '.join(map(repr, repeated[:5]))}; each new record needs its own id to be told "
+                                "apart in the answer.")
         else:
             ids = np.array([f"new-{i}" for i in range(len(new_records))])
         out = {"unique_id": ids}
