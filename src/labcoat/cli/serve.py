@@ -37,7 +37,7 @@ def serve(model: str = typer.Argument(..., help=MODEL_HELP),
           token: Optional[str] = typer.Option(None, envvar="LABCOAT_TOKEN",
                                               help="Require 'Authorization: Bearer TOKEN' (not on health probes)."),
           log: Path = typer.Option(Path("predictions.db"), "--log", help="Prediction log (SQLite)."),
-          max_batch: int = typer.Option(10_000, help="Most rows per request (more: 413)."),
+          max_batch: int = typer.Option(10_000, help="Most rows (records for /match) per request (more: 413)."),
           follow_alias: bool = typer.Option(False, "--follow-alias",
                                             help="Watch the registry and swap in the alias's new version."),
           explore: Optional[str] = typer.Option(None, help="Recommenders: explore with epsilon-greedy at this "
@@ -45,7 +45,8 @@ def serve(model: str = typer.Argument(..., help=MODEL_HELP),
                                                 "with its probability (default: greedy)."),
           tracking_uri: Optional[str] = typer.Option(None, help="MLflow store or server of models:/ URIs.")) -> None:
     """Serve MODEL over REST: /predict, /invocations (MLflow), /v2 (KServe), /metrics, /docs; a forecast
-    model: /forecast, /schema, /docs; a recommender: /recommend, /feedback, /schema, /docs."""
+    model: /forecast, /schema, /docs; a recommender: /recommend, /feedback, /schema, /docs; a match
+    model: /match (new records' best candidates among the fitted ones), /schema, /docs."""
     import tempfile
 
     import uvicorn
@@ -64,7 +65,8 @@ def serve(model: str = typer.Argument(..., help=MODEL_HELP),
         if recommender is None:
             raise ConfigError("--explore is for recommenders; this model is not one.")
         parse_explore(explore)  # a bad value fails here, not in every worker
-    if recommender is None and load_forecaster(model, tracking_uri) is None:
+    if recommender is None and load_forecaster(model, tracking_uri) is None and load_own(model, "match",
+                                                                                       tracking_uri) is None:
         load_served(model, tracking_uri)  # fail here, with a clear message, not in every worker
     if exposed(host) and not token:
         typer.echo(f"warning: serving on {host} without --token: anyone who can reach it can use it.", err=True)

@@ -59,6 +59,17 @@ def create_app_from_env() -> FastAPI:
                                   loaded=ServedRecommender(*recommender))
         return create_recommend_app(served, token=settings.get("token"), explore=explore,
                                     log_path=settings.get("log_path", "predictions.db"))
+    matcher = load_own(reference, "match", settings.get("tracking_uri"))
+    if matcher is not None:
+        from labcoat.serve.match_app import MAX_RECORDS, MatchService, ServedMatcher, create_match_app
+
+        matching = MatchService(reference, tracking_uri=settings.get("tracking_uri"),
+                                follow_alias=settings.get("follow_alias", False),
+                                follow_seconds=settings.get("follow_seconds", FOLLOW_SECONDS),
+                                loaded=ServedMatcher(*matcher))
+        return create_match_app(matching, token=settings.get("token"),
+                                log_path=settings.get("log_path", "predictions.db"),
+                                max_records=settings.get("max_batch", MAX_RECORDS))
     forecaster = load_forecaster(reference, settings.get("tracking_uri"))
     if forecaster is not None:
         service = ForecastService(reference, tracking_uri=settings.get("tracking_uri"),

@@ -12,6 +12,8 @@ Examples
 """
 from __future__ import annotations
 
+import datetime
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -25,6 +27,8 @@ from labcoat.tasks.match.roles import ColumnRole, infer_roles
 MOSTLY_EMPTY = 0.95
 #: Fewer records than this leave too little to estimate anything.
 MIN_RECORDS = 20
+#: Up to this many values are cleaned by :func:`clean_few` (plain Python) rather than pandas.
+FEW = 64
 
 
 @dataclass
@@ -190,3 +194,71 @@ def _slashed(text: pd.Series) -> pd.Series:
     second = pd.to_numeric(parts[1], errors="coerce")
     month_first = bool((second > 12).any() and not (first > 12).any())
     return pd.to_datetime(text, errors="coerce", dayfirst=not month_first, format="mixed")
+
+
+_PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
+_COMPACT_DATE = re.compile(r"[0-9]{8}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def clean_few(values: pd.Series, role: str) -> list[str | None]:
+    """:func:`clean_values` of a few values in plain Python: a new record to match costs ~0.1
+    ms a field instead of ~2 ms through pandas. The answer is the same: text of printable
+    ASCII only (on which Python's and Arrow's string functions agree) and dates all compact
+    or all ISO and parsable; anything else goes through :func:`clean_values`.
+
+    >>> clean_few(pd.Series(["  Ann  LEE ", None, ""]), "given_name"), clean_few(pd.Series(["19900102", None]), "date")
+    (['ann lee', None, None], ['1990-01-02', None])
+    """
+    texts: list[str | None] = []
+    for value in values.tolist():
+        if value is None or (isinstance(value, float) and value != value):
+            texts.append(None)
+        elif isinstance(value, str) and _PRINTABLE_ASCII.fullmatch(value):
+            texts.append(_plain_text(value, role))
+        else:
+            return clean_values(values, role).tolist()
+    if role == "date":
+        dates = _plain_dates(texts)
+        if dates is None:
+            return clean_values(values, role).tolist()
+        texts = dates
+    return [t if t else None for t in texts]
+
+
+def _plain_text(value: str, role: str) -> str:
+    """One printable-ASCII value cleaned as :func:`clean_values` does (its only white space is
+    the space)."""
+    text = re.sub(" +", " ", value.strip(" ").lower())
+    if role in ("given_name", "surname", "full_name", "city"):
+        return re.sub(r"[^\w\s'\-]", "", text).strip(" ")
+    if role == "phone":
+        return re.sub(r"\D", "", text)
+    if role in ("national_id", "postcode"):
+        return re.sub(r"[\s\-.]", "", text)
+    return text
+
+
+def _plain_dates(texts: list[str | None]) -> list[str | None] | None:
+    """Dates as :func:`_iso_dates` writes them when every one given is a valid compact
+    (``YYYYMMDD``) or every one a valid ISO date, and they are at least half the values (as
+    its choice of format needs); None otherwise."""
+    given = [t for t in texts if t]
+    if not given:
+        return texts
+    if 2 * len(given) < len(texts):
+        return None
+    if all(_COMPACT_DATE.fullmatch(t) and _valid_date(t[:4], t[4:6], t[6:]) for t in given):
+        return [f"{t[:4]}-{t[4:6]}-{t[6:]}" if t else t for t in texts]
+    if all(_ISO_DATE.fullmatch(t) and _valid_date(t[:4], t[5:7], t[8:]) for t in given):
+        return texts
+    return None
+
+
+def _valid_date(year: str, month: str, day: str) -> bool:
+    """A calendar date pandas' timestamps hold (years 1700 to 2200, well inside their range)."""
+    try:
+        datetime.date(int(year), int(month), int(day))
+    except ValueError:
+        return False
+    return 1700 <= int(year) <= 2200
