@@ -71,6 +71,8 @@ def best_candidates(model: MatchModel, queries: pd.DataFrame, k: int) -> pd.Data
         "id": np.where(left_is_query, scored["unique_id_r"], scored["unique_id_l"]).astype(str),
         "match_weight": scored["match_weight"].to_numpy(dtype=float)})
     out["match_probability"] = 1.0 / (1.0 + np.exp2(-out["match_weight"].to_numpy()))
+    if model.classifier is not None:  # a classifier chosen on labels (supervised.py) gives the probability
+        out["match_probability"] = model.classifier.predict(scored)
     return top_k(out, k)
 
 
