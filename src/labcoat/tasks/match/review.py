@@ -5,7 +5,7 @@ with (``labcoat.match(records, labels=answers)``; see :mod:`labcoat.tasks.match.
 
 A pair's uncertainty is the entropy of its match probability (largest at 0.5). The
 ``POOL`` × ``n`` most uncertain pairs (only those with a probability within [0.01, 0.99]
-when there are ``n`` such) are split into ``BANDS`` bands of match weight with
+when there are ``n`` such, else in one band) are split into ``BANDS`` bands of match weight with
 as many pairs each, and the questions take each band's most uncertain pair in turn, never
 showing a record twice: so the questions do not all land on one kind of near-tie.
 
@@ -57,11 +57,10 @@ def uncertain_pairs(scored: pd.DataFrame, n: int, *, exclude: pd.DataFrame | Non
     p = np.clip(pool["match_probability"].to_numpy(dtype=float), 1e-12, 1 - 1e-12)
     entropy = -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
     pool = pool.assign(_entropy=entropy).sort_values("_entropy", ascending=False, kind="stable").head(POOL * n)
-    if (pool["_entropy"] >= MIN_ENTROPY).sum() >= n:  # spread over the uncertain pairs only, when there are enough
+    spread = (pool["_entropy"] >= MIN_ENTROPY).sum() >= n
+    if spread:  # over the weights of the uncertain pairs only, when there are enough
         pool = pool[pool["_entropy"] >= MIN_ENTROPY]
-    else:
-        pool = pool.head(n)
-    bands = min(BANDS, len(pool))
+    bands = min(BANDS if spread else 1, len(pool))
     if not bands:
         return pool.drop(columns="_entropy").reset_index(drop=True)
     rank = pool["match_weight"].rank(method="first").to_numpy()
