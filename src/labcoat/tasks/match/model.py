@@ -156,8 +156,9 @@ class MatchModel:
             lines.append(f"Labelled pairs: {learned['matches']:,} matches, {learned['non_matches']:,} non-matches; "
                          f"the classifier ({which}) against Fellegi-Sunter "
                          f"over {learned['folds']} folds: log loss {ll[0]:+.4f} [{ll[1]:+.4f}, {ll[2]:+.4f}], "
-                         f"F1 {lf[0]:+.4f} [{lf[1]:+.4f}, {lf[2]:+.4f}]; {learned['chosen'].replace('_', '-')} "
-                         "is used.")
+                         f"F1 {lf[0]:+.4f} [{lf[1]:+.4f}, {lf[2]:+.4f}]; "
+                         + ("the classifier is used." if learned["chosen"] == "classifier" else
+                            "Fellegi-Sunter is kept (the classifier is not better beyond noise)."))
         elif "refused" in learned:
             lines.append(f"No classifier: {learned['refused']}")
         own = evaluation.get("estimated", {})
