@@ -55,6 +55,8 @@ INNER_FOLDS = 3
 #: Probabilities are judged by log loss within [EPS, 1 - EPS]: one overconfident pair does
 #: not decide the comparison alone.
 EPS = 1e-4
+#: Pairs given the classifier at a time.
+CHUNK = 200_000
 RULE = ("the classifier replaces Fellegi-Sunter when, over 5 grouped folds of the labelled pairs, the 95% interval "
         "(corrected resampled t) of the mean log-loss difference (classifier minus Fellegi-Sunter) is below 0 "
         "and that of the F1 difference (each at its best threshold per fold) reaches 0 or above")
@@ -72,12 +74,13 @@ class PairClassifier:
 
     def predict(self, pairs: pd.DataFrame) -> np.ndarray:
         """Each pair's match probability."""
-        if not len(pairs):
-            return np.zeros(0)
-        proba = self.estimator.predict_proba(features(pairs, self.layout))
-        if self.calibrator is not None:
-            proba = self.calibrator.apply(proba)
-        return np.asarray(proba[:, 1], dtype=float)
+        out = np.zeros(len(pairs))
+        for start in range(0, len(pairs), CHUNK):  # the features of millions of pairs at once would not fit
+            proba = self.estimator.predict_proba(features(pairs.iloc[start:start + CHUNK], self.layout))
+            if self.calibrator is not None:
+                proba = self.calibrator.apply(proba)
+            out[start:start + CHUNK] = proba[:, 1]
+        return out
 
 
 @dataclass
@@ -326,6 +329,9 @@ def compare(model: MatchModel, labels: pd.DataFrame, *, seed: int = 0) -> Learne
             "classifier_per_fold": folds["classifier_name"].tolist(), **counts,
             "matches": int(y.sum()), "non_matches": int(len(y) - y.sum()),
             **{name: list(value) for name, value in summary.items()}}
+    if chosen:
+        info["note"] = ("the classifier was fitted on all the labelled pairs, so its scores on them elsewhere in info "
+                        "are in-sample; the cross-validated scores here are the honest ones")
     return Learned(folds, summary, chosen, classifier, threshold, info)
 
 
