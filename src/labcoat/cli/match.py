@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import json
+import sys
 import warnings
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
 from labcoat.cli._shared import TRACKING_HELP, err, show_notices, write_table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def match(data: Path = typer.Argument(..., help="The records to deduplicate (CSV, Parquet, Excel...)."),
@@ -38,7 +42,13 @@ def match(data: Path = typer.Argument(..., help="The records to deduplicate (CSV
           no_track: bool = typer.Option(False, "--no-track", help="Do not record the run in MLflow."),
           no_report: bool = typer.Option(False, "--no-report", help="Skip the HTML report."),
           quiet: bool = typer.Option(False, "--quiet", "-q"),
-          as_json: bool = typer.Option(False, "--json", help="Print what was decided and measured as JSON.")) -> None:
+          as_json: bool = typer.Option(False, "--json", help="Print what was decided and measured as JSON."),
+          review: bool = typer.Option(False, "--review", help="Ask on the terminal about the pairs the model is "
+                                      "least sure of (y/n/s/q), save the answers and refit with them."),
+          review_pairs: int = typer.Option(20, "--review-pairs", min=1, help="How many pairs --review asks about."),
+          labels_out: Optional[Path] = typer.Option(None, "--labels-out", help="Where --review saves the answers "
+                                                    "(CSV; default: next to the output, NAME-labels.csv); labels "
+                                                    "already there are kept, used and not asked again.")) -> None:
     """Deduplicate DATA (or link it with --with) without configuration: the pairs that are the
     same entity, each record's entity, and a saved match model (labcoat info/report/serve)."""
     import labcoat
@@ -46,9 +56,14 @@ def match(data: Path = typer.Argument(..., help="The records to deduplicate (CSV
 
     columns = _mapping(mapping) if mapping else None
     report_dir = None if no_report else out.with_name(out.name + "-reports")
+    given: Any = labels
+    if review:
+        given = _review(data, other=other, id_column=id_column, labels=labels, settings=settings, columns=columns,
+                        threshold=threshold, costs=costs, budget=budget, seed=seed, n=review_pairs,
+                        labels_out=labels_out or _labels_path(output or out))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model: Any = labcoat.fit(data, task="match", other=other, id_column=id_column, labels=labels,
+        model: Any = labcoat.fit(data, task="match", other=other, id_column=id_column, labels=given,
                                  settings=settings, threshold=threshold, costs=costs, columns=columns, budget=budget,
                                  seed=seed, quiet=quiet or as_json or output is None, track=not no_track,
                                  tracking_uri=tracking_uri, experiment=experiment, register=register,
@@ -74,6 +89,54 @@ def match(data: Path = typer.Argument(..., help="The records to deduplicate (CSV
             print(f"Registered as {model.info['registered']}")
     else:
         err(f"Saved to {path}")
+
+
+def _review(data: Path, *, labels: Path | None, n: int, labels_out: Path, **fit: Any) -> pd.DataFrame | Path | None:
+    """Fit without tracking, ask about the uncertain pairs on stdin (questions on stderr), save
+    each answer to ``labels_out`` at once; the labels to refit with: the given ones, those
+    already in ``labels_out`` and the answers."""
+    import pandas as pd
+
+    import labcoat
+    from labcoat.tasks.match.review import LABEL_COLUMNS, review
+
+    err(f"Fitting once to find the {n} pairs the model is least sure of...")
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        first: Any = labcoat.fit(data, task="match", labels=labels, track=False, report=False, quiet=True, **fit)
+    previous = (pd.read_csv(labels_out, dtype={"id_a": str, "id_b": str}) if labels_out.is_file()
+                else pd.DataFrame(columns=LABEL_COLUMNS))
+    known = pd.concat([pd.read_csv(labels, dtype={"id_a": str, "id_b": str}) if labels else None, previous])
+    labels_out.parent.mkdir(parents=True, exist_ok=True)
+
+    def save(answers: pd.DataFrame) -> None:
+        both = pd.concat([previous, answers.assign(match=answers["match"].astype(int))], ignore_index=True)
+        both[LABEL_COLUMNS].to_csv(labels_out, index=False)
+
+    answers = review(first, ask=_ask, n=n, show=_show, exclude=known, on_answer=save)
+    err(f"{len(answers):,} answers ({int(answers['match'].sum()) if len(answers) else 0:,} matches) saved to "
+        f"{labels_out}; refitting with {len(known) + len(answers):,} labelled pairs.")
+    everything = pd.concat([known, answers.assign(match=answers["match"].astype(int))], ignore_index=True)
+    return everything[LABEL_COLUMNS] if len(everything) else None
+
+
+def _ask(prompt: str) -> str:
+    """An answer from stdin (the prompt on stderr, so that stdout stays the pairs); EOFError at the end."""
+    print(prompt, end="", file=sys.stderr, flush=True)
+    line = sys.stdin.readline()
+    if not line:
+        print(file=sys.stderr)
+        raise EOFError
+    return line
+
+
+def _show(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _labels_path(near: Path) -> Path:
+    """The default file of --review's answers: NAME-labels.csv next to ``near``."""
+    return near.with_name(f"{near.stem if near.suffix else near.name}-labels.csv")
 
 
 def _mapping(text: str) -> dict[str, str]:

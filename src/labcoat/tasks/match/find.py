@@ -146,8 +146,9 @@ class _Scorer:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         return np.concatenate(rows), np.concatenate(found)
 
-    def weights(self, queries: dict[str, np.ndarray], rows: np.ndarray, fitted: np.ndarray) -> np.ndarray:
-        """The match weights of the pairs (query ``rows``, ``fitted`` rows)."""
+    def weights(self, queries: dict[str, np.ndarray], rows: np.ndarray, fitted: np.ndarray
+                ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The match weights of the pairs (query ``rows``, ``fitted`` rows), and their levels."""
         gammas = self.gammas(queries, rows, fitted)
         total = np.full(len(rows), self.prior)
         for comparison in self.comparisons:
@@ -166,7 +167,7 @@ class _Scorer:
                     adjusted = level.weight * (level.log2_u - np.log2(np.maximum(np.maximum(a, b), level.minimum)))
                 adjustment = np.where((gamma == level.gamma) & known, adjusted, adjustment)
             total = total + adjustment
-        return total
+        return total, gammas
 
     def gammas(self, queries: dict[str, np.ndarray], rows: np.ndarray, fitted: np.ndarray) -> dict[str, np.ndarray]:
         """Each comparison's level (Splink's comparison vector value) for the pairs."""
@@ -232,11 +233,16 @@ def best_candidates(model: MatchModel, queries: pd.DataFrame, k: int) -> pd.Data
     found = scorer(model)
     values = {c: texts(queries[c]) for c in found.columns}
     rows, fitted = found.candidates(values, len(queries))
-    weights = np.concatenate([found.weights(values, rows[s:s + PAIRS_PER_QUERY], fitted[s:s + PAIRS_PER_QUERY])
-                              for s in range(0, len(rows), PAIRS_PER_QUERY)]) if len(rows) else np.zeros(0)
+    parts = [found.weights(values, rows[s:s + PAIRS_PER_QUERY], fitted[s:s + PAIRS_PER_QUERY])
+             for s in range(0, len(rows), PAIRS_PER_QUERY)]
+    weights = np.concatenate([w for w, _ in parts]) if parts else np.zeros(0)
     kept = weights >= KEEP_WEIGHT
+    probabilities = None
+    if model.classifier is not None:  # chosen on labelled pairs (supervised.py): it gives the probability
+        levels = pd.DataFrame({f"gamma_{c}": np.concatenate([g[c] for _, g in parts])[kept] for c in found.columns})
+        probabilities = model.classifier.predict(levels.assign(match_weight=weights[kept]))
     query_ids = queries["unique_id"].astype(str).to_numpy(dtype=object)
-    return top_k(query_ids[rows[kept]], found.ids[fitted[kept]], weights[kept], k)
+    return top_k(query_ids[rows[kept]], found.ids[fitted[kept]], weights[kept], k, probabilities=probabilities)
 
 
 def best_candidates_splink(model: MatchModel, queries: pd.DataFrame, k: int) -> pd.DataFrame:
@@ -256,17 +262,21 @@ def best_candidates_splink(model: MatchModel, queries: pd.DataFrame, k: int) -> 
                  scored["match_weight"].to_numpy(dtype=float), k)
 
 
-def top_k(queries: np.ndarray, ids: np.ndarray, weights: np.ndarray, k: int) -> pd.DataFrame:
-    """Each query's ``k`` heaviest candidates, ranked from 1: queries in the order of their
-    ids, candidates by weight (equal weights in the order given)."""
+def top_k(queries: np.ndarray, ids: np.ndarray, weights: np.ndarray, k: int, *,
+          probabilities: np.ndarray | None = None) -> pd.DataFrame:
+    """Each query's ``k`` most probable candidates, ranked from 1: queries in the order of
+    their ids, candidates by ``probabilities`` (default: from the weights) then weight (equal
+    ones in the order given)."""
     queries, ids = np.asarray(queries).astype(str), np.asarray(ids).astype(str)
+    if probabilities is None:
+        probabilities = 1.0 / (1.0 + np.exp2(-weights))
     codes = np.unique(queries, return_inverse=True)[1].reshape(-1)
-    order = np.lexsort((-weights, codes))
+    order = np.lexsort((-weights, -probabilities, codes))
     sorted_codes = codes[order]
     rank = np.arange(len(order)) - np.searchsorted(sorted_codes, sorted_codes, side="left") + 1
     keep = order[rank <= k]
     return pd.DataFrame({"query": queries[keep], "rank": rank[rank <= k].astype(np.int64), "id": ids[keep],
-                         "match_probability": 1.0 / (1.0 + np.exp2(-weights[keep])),
+                         "match_probability": probabilities[keep],
                          "match_weight": weights[keep].astype(float)})
 
 

@@ -26,7 +26,7 @@ import pandas as pd
 
 from labcoat.errors import ConfigError, DataError, LabcoatNotice
 from labcoat.search.budget import Clock, parse_budget
-from labcoat.tasks.match import quality
+from labcoat.tasks.match import quality, supervised
 from labcoat.tasks.match.blocking import BlockingRule, choose_rules, found_by
 from labcoat.tasks.match.comparisons import Level, comparison_spec, swap_partners
 from labcoat.tasks.match.data import Records, prepare_records
@@ -95,13 +95,49 @@ def fit_match(data: pd.DataFrame | str | Path, target: str | None = None, *, oth
     how, cut = _threshold(trained, threshold, costs)
     model = MatchModel(records.frame, records.roles, levels, rules, trained.settings, trained.pairs, cut, records.link,
                        pd.DataFrame(), {"task": "match", "id_column": id_column, "link": records.link})
+    learned = None
+    if truth is not None and "labels" in truth:
+        learned = _learn(model, truth["labels"], keep_threshold=threshold is not None or costs is not None, seed=seed,
+                         notes=notes, say=say)
+        if learned is not None and learned.chosen:
+            how, cut = _learned_threshold(how, model.threshold, threshold is not None or costs is not None)
     evaluation = _evaluate(model, records, trained, truth)
     model.leaderboard = _leaderboard(evaluation)
     model.info.update(_info(records, levels, rules, trained, how, cut, evaluation, notes, clock,
                             timer.monotonic() - started, max_pairs))
+    if truth is not None and "labels" in truth:
+        model.info["supervised"] = _plain(learned.info) if learned is not None else {"refused": notes[-1]}
+    if learned is not None:
+        model.leaderboard = supervised.leaderboard(model.leaderboard, learned)
+        if learned.chosen:
+            model.info["estimator"] = (f"a classifier on the comparison vectors ({learned.info['classifier']}), chosen "
+                                       "over Fellegi-Sunter on the labelled pairs; match_weight is Fellegi-Sunter's "
+                                       "(Splink, DuckDB), match_probability the classifier's")
     for note in notes:
         warnings.warn(note, LabcoatNotice, stacklevel=2)
     return model
+
+
+def _learn(model: MatchModel, labels: pd.DataFrame, *, keep_threshold: bool, seed: int, notes: list[str],
+           say: Any) -> supervised.Learned | None:
+    """A classifier compared with Fellegi-Sunter on the labelled pairs (and used when better);
+    None, with a notice, when the labels are too few to compare them."""
+    try:
+        learned = supervised.learn(model, labels, keep_threshold=keep_threshold, seed=seed)
+    except DataError as error:
+        notes.append(str(error))
+        return None
+    diff = learned.summary["log_loss_difference"]
+    say(f"labelled pairs: classifier minus Fellegi-Sunter log loss {diff[0]:+.4f} [{diff[1]:+.4f}, {diff[2]:+.4f}]; "
+        f"using {learned.info['chosen'].replace('_', '-')}")
+    return learned
+
+
+def _learned_threshold(how: str, cut: float, kept: bool) -> tuple[str, float]:
+    """The threshold and how it was chosen once a classifier gives the probabilities."""
+    if kept:
+        return how + " (on the classifier's calibrated probabilities)", cut
+    return "F1 on the labelled pairs (the classifier's out-of-fold probabilities)", cut
 
 
 def _refuse(**given: Any) -> None:

@@ -15,7 +15,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import joblib
 import numpy as np
@@ -28,6 +28,9 @@ from labcoat.tasks.match.comparisons import Level
 from labcoat.tasks.match.data import FEW, clean_few, clean_values
 from labcoat.tasks.match.roles import ColumnRole
 from labcoat.tasks.saved_folder import load_saved, write_mlmodel
+
+if TYPE_CHECKING:
+    from labcoat.tasks.match.supervised import PairClassifier
 
 FORMAT_VERSION = 1
 KIND = "match"
@@ -50,6 +53,10 @@ class MatchModel:
     link: bool
     leaderboard: pd.DataFrame
     info: dict[str, Any] = field(default_factory=dict)
+    #: A classifier chosen over Fellegi–Sunter on labelled pairs (``tasks/match/supervised.py``):
+    #: when set, it gives the scored pairs' and ``find``'s match probabilities (``match_weight``
+    #: stays Fellegi–Sunter's).
+    classifier: PairClassifier | None = None
 
     task = KIND
 
@@ -140,6 +147,20 @@ class MatchModel:
             scores = evaluation["labelled"]
             lines.append(f"On the {scores['pairs']:,} labelled pairs: precision {scores['precision']:.4f}, "
                          f"recall {scores['recall']:.4f}.")
+        learned = info.get("supervised", {})
+        if "chosen" in learned:
+            ll, lf = learned["log_loss_difference"], learned["f1_difference"]
+            per_fold = pd.Series(learned.get("classifier_per_fold", [])).value_counts()
+            which = learned.get("classifier") or (f"{per_fold.index[0]} in {per_fold.iloc[0]} of {learned['folds']} "
+                                                  "folds" if len(per_fold) else "")
+            lines.append(f"Labelled pairs: {learned['matches']:,} matches, {learned['non_matches']:,} non-matches; "
+                         f"the classifier ({which}) against Fellegi-Sunter "
+                         f"over {learned['folds']} folds: log loss {ll[0]:+.4f} [{ll[1]:+.4f}, {ll[2]:+.4f}], "
+                         f"F1 {lf[0]:+.4f} [{lf[1]:+.4f}, {lf[2]:+.4f}]; "
+                         + ("the classifier is used." if learned["chosen"] == "classifier" else
+                            "Fellegi-Sunter is kept (the classifier is not better beyond noise)."))
+        elif "refused" in learned:
+            lines.append(f"No classifier: {learned['refused']}")
         own = evaluation.get("estimated", {})
         if own:
             lines.append(f"The model's own estimate: precision {own['precision']:.4f}, recall {own['recall']:.4f} "
@@ -227,6 +248,9 @@ class MatchModel:
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if not k.startswith("_cached")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update({"classifier": None, **state})  # models saved before classifiers had none
 
 
 def _log2_odds(p: float) -> float:
