@@ -33,8 +33,11 @@ def record_match(model: Any, *, uri: str | None = None, experiment: str = store.
     with quiet_mlflow():
         client, _, run_id = open_run(uri, experiment, run_name or "match", task="match", source=source,
                                      fingerprint=str(info.get("fingerprint", "")))
-        row = model.leaderboard.iloc[0].to_dict() if len(model.leaderboard) else {}
-        metrics = [Metric(str(k), float(v), now, 0) for k, v in row.items() if k != "candidate" and finite_number(v)]
+        board = model.leaderboard
+        if "chosen" in board.columns and board["chosen"].any():
+            board = board[board["chosen"].astype(bool)]  # the model used: Fellegi-Sunter or the classifier
+        row = board.iloc[0].to_dict() if len(board) else {}
+        metrics = [Metric(str(k), float(v), now, 0) for k, v in row.items() if k not in ("candidate", "chosen") and finite_number(v)]
         metrics.append(Metric("fit_seconds", float(info.get("fit_seconds", 0.0)), now, 0))
         blocking = info.get("evaluation", {}).get("blocking")
         if blocking:
