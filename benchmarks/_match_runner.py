@@ -8,7 +8,7 @@ The task names the ``system``, the ``records`` (a CSV file read as FEBRL's are, 
 file), the ``other`` table to link them with (or null to deduplicate), the labcoat ``budget``
 and the ``out`` file. The system writes the pairs it links (``out``: CSV ``id_a``, ``id_b``)
 and a report beside it (``out`` + ``.json``): fit seconds (the fit and the prediction, reading
-the data excluded), peak RSS of this process, the version and what the system chose.
+the data excluded), peak RSS of this process (VmHWM), the version and what the system chose.
 
 The peers follow their own projects' FEBRL examples: Splink's ``febrl3`` notebook for
 deduplication and its ``febrl4`` notebook (the detailed model) for linking; the Python Record
@@ -139,6 +139,15 @@ THRESHOLD = 0.5
 SYSTEMS = {"labcoat": run_labcoat, "splink": run_splink, "recordlinkage": run_recordlinkage}
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory since it started (VmHWM: ``ru_maxrss`` would also count
+    the parent's memory at the fork, kept across the exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main(task_file: str) -> None:
     task = json.loads(Path(task_file).read_text())
     records, other = read(task["records"]), read(task.get("other"))
@@ -147,7 +156,7 @@ def main(task_file: str) -> None:
     pairs, info = SYSTEMS[task["system"]](records, other, task)
     seconds = time.monotonic() - started
     pairs.to_csv(task["out"], index=False)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mb()
     Path(task["out"] + ".json").write_text(json.dumps(
         {**info, "fit_seconds": seconds, "peak_rss_mb": peak, "linked_pairs": len(pairs)}, default=str))
 

@@ -322,7 +322,8 @@ def make_people(n_records: int = 1000, *, duplicates: float = 0.5, max_duplicate
     less than agreeing on "zimmermann"); a suburb has its postcode and state; dates are
     ``YYYYMMDD``. Rows are shuffled. Missing values are NaN.
 
-    Vectorised throughout: one million records take a few seconds. Deterministic by ``seed``.
+    Vectorised throughout: one million records take under ten seconds (on characters held
+    as byte matrices, not Python strings). Deterministic by ``seed``.
 
     Examples
     --------
