@@ -25,6 +25,8 @@ from labcoat.errors import DataError
 
 #: FEBRL's ids: ``rec-N-org`` and ``rec-N-dup-K`` are the same entity N.
 FEBRL = r"^rec-(\d+)-(?:org|dup-\d+)$"
+#: At most this many entity weights are drawn at once by the bootstrap (8 bytes each).
+BOOTSTRAP_CELLS = 20_000_000
 CAVEAT = ("an estimate from the model's own probabilities: it is right only as far as they are calibrated, and "
           "it cannot count matches that no blocking rule compared")
 
@@ -124,8 +126,13 @@ def pairwise_quality(pairs: pd.DataFrame, truth_a: pd.Series, truth_b: pd.Series
     totals = (tp.sum(), predicted.sum() + unattributed, true_pairs.sum())
     point = _scores(*totals)
     rng = np.random.default_rng(seed)
-    draws = rng.multinomial(n, np.full(n, 1.0 / n), size=rounds).astype(float) if n else np.zeros((rounds, 0))
-    boot = np.array([_scores(w @ tp, w @ predicted + unattributed, w @ true_pairs) for w in draws])
+    per_entity = np.column_stack([tp, predicted, true_pairs])
+    sums = np.zeros((rounds, 3))
+    step = max(1, min(rounds, BOOTSTRAP_CELLS // max(n, 1)))  # draws in chunks: rounds x entities can be GBs
+    for start in range(0, rounds if n else 0, step):
+        size = min(step, rounds - start)
+        sums[start:start + size] = rng.multinomial(n, np.full(n, 1.0 / n), size=size) @ per_entity
+    boot = np.array([_scores(t, p + unattributed, true) for t, p, true in sums])
     out: dict[str, Any] = {"tp": int(totals[0]), "fp": int(totals[1] - totals[0]), "fn": int(totals[2] - totals[0])}
     for i, name in enumerate(("precision", "recall", "f1")):
         values = boot[:, i][~np.isnan(boot[:, i])]
