@@ -42,6 +42,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/forecast_scale.py
 	$(BIN)/python benchmarks/recommend.py
 	$(BIN)/python benchmarks/recommend_serving.py
+	$(BIN)/python benchmarks/matching.py
+	$(BIN)/python benchmarks/matching_serving.py
 
 clean:
 	rm -rf $(VENV) .labcoat build *.egg-info src/*.egg-info benchmarks/.venvs benchmarks/.work
