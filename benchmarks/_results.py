@@ -53,3 +53,25 @@ def run_in_group(command: list[str], *, timeout: float, env: dict[str, str] | No
         except ProcessLookupError:
             pass
     return subprocess.CompletedProcess(command, process.returncode, out, err)
+
+
+def peer_python(venv: Path, packages: list[str]) -> Path:
+    """The interpreter of a peer's venv at ``venv`` with ``packages``, made on first use."""
+    import sys
+
+    python, stamp = venv / "bin" / "python", venv / ".installed"
+    if not stamp.exists():
+        print(f"creating {venv} (first run only)", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", *packages], check=True)
+        stamp.touch()
+    return python
+
+
+def machine_state() -> str:
+    """Load averages and the busiest other processes, to say whether the run was quiet."""
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    ps = subprocess.run(["ps", "-eo", "pid,pcpu,args", "--sort=-pcpu"], capture_output=True, text=True).stdout
+    rows = [line.split(None, 2) for line in ps.splitlines()[1:]]
+    busy = [f"{cpu}% {args[:50]}" for pid, cpu, args in rows if int(pid) != os.getpid() and float(cpu) >= 10.0]
+    return f"load {load}" + (f"; busy: {'; '.join(busy[:3])}" if busy else "; no other process at >= 10% CPU")

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from _results import cpu_name, run_in_group, write_section
+from _results import cpu_name, peer_python, run_in_group, write_section
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -143,14 +143,7 @@ def load(name: str, series: int | None) -> tuple[pd.DataFrame, pd.DataFrame, str
 def python_for(system: str) -> Path:
     if system == "labcoat":
         return Path(sys.executable)
-    venv = VENVS / f"ts-{system}"
-    python, stamp = venv / "bin" / "python", venv / ".installed"
-    if not stamp.exists():
-        print(f"creating {venv} (first run only)", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", *PEERS[system], "pyarrow"], check=True)
-        stamp.touch()
-    return python
+    return peer_python(VENVS / f"ts-{system}", [*PEERS[system], "pyarrow"])
 
 
 def run(system: str, train: Path, out: Path, *, freq: str, horizon: int, season: int, budget: float,

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from _results import cpu_name, run_in_group, write_section
+from _results import cpu_name, machine_state, peer_python, run_in_group, write_section
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -62,23 +62,7 @@ def python_for(system: str) -> Path:
     """The interpreter of ``system``: this one for labcoat and Splink, else its venv (made on first use)."""
     if system not in PEERS:
         return Path(sys.executable)
-    venv = VENVS / f"match-{system}"
-    python, stamp = venv / "bin" / "python", venv / ".installed"
-    if not stamp.exists():
-        print(f"creating {venv} (first run only)", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", *PEERS[system]], check=True)
-        stamp.touch()
-    return python
-
-
-def machine_state() -> str:
-    """Load averages and the busiest other processes, to say whether the run was quiet."""
-    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
-    ps = subprocess.run(["ps", "-eo", "pid,pcpu,args", "--sort=-pcpu"], capture_output=True, text=True).stdout
-    rows = [line.split(None, 2) for line in ps.splitlines()[1:]]
-    busy = [f"{cpu}% {args[:50]}" for pid, cpu, args in rows if int(pid) != os.getpid() and float(cpu) >= 10.0]
-    return f"load {load}" + (f"; busy: {'; '.join(busy[:3])}" if busy else "; no other process at >= 10% CPU")
+    return peer_python(VENVS / f"match-{system}", PEERS[system])
 
 
 def run_system(system: str, task: dict, out: Path, timeout: float) -> dict:

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from _results import cpu_name, run_in_group, write_section
+from _results import cpu_name, machine_state, peer_python, run_in_group, write_section
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -104,14 +104,7 @@ def python_for(system: str) -> Path:
     if system == "labcoat":
         return Path(sys.executable)
     peer = "ease" if system.startswith("ease") else "implicit"
-    venv = VENVS / f"rec-{peer}"
-    python, stamp = venv / "bin" / "python", venv / ".installed"
-    if not stamp.exists():
-        print(f"creating {venv} (first run only)", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", *PEERS[peer]], check=True)
-        stamp.touch()
-    return python
+    return peer_python(VENVS / f"rec-{peer}", PEERS[peer])
 
 
 def run_runner(system: str, task: dict, out: Path, timeout: float) -> dict:
@@ -209,15 +202,6 @@ def paired(a: np.ndarray, b: np.ndarray) -> dict:
 
 
 # ---- the run ------------------------------------------------------------------------------
-
-def machine_state() -> str:
-    """Load averages and the busiest other processes, to say whether the run was quiet."""
-    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
-    ps = subprocess.run(["ps", "-eo", "pid,pcpu,args", "--sort=-pcpu"], capture_output=True, text=True).stdout
-    rows = [line.split(None, 2) for line in ps.splitlines()[1:]]
-    busy = [f"{cpu} {args[:60]}" for pid, cpu, args in rows if int(pid) != os.getpid() and float(cpu) >= 10.0]
-    return f"load {load}" + (f"; busy: {'; '.join(busy[:3])}" if busy else "; no other process at >= 10% CPU")
-
 
 def run_set(name: str, small: bool, systems: list[str], scratch: Path, timeout: float, runs: list[dict],
             out_md: Path) -> None:

@@ -20,7 +20,7 @@ METRIC_HELP = ("What to optimise. Classification: roc_auc (binary default; pr_au
                "f1_macro, f1_weighted. Regression: rmse (default), mae, r2, mape. Forecast: mase.")
 TASK_HELP = ("binary, multiclass or regression (default: inferred from the target); forecast: the next "
              "--horizon steps of the series in --series, ordered by --time-column; recommend: items for each "
-             "user (from Python for now: labcoat.fit(data, task='recommend', user=..., item=...)).")
+             "user (--user, --item); match: the records that are the same entity (see labcoat match).")
 TRACKING_HELP = "MLflow store or server (default: $MLFLOW_TRACKING_URI, else .labcoat/ here)."
 
 
@@ -102,6 +102,17 @@ def run(app: Any) -> None:
         if click_error.format_message():
             click_error.show()
         sys.exit(2)
+
+
+def print_saved(info: dict[str, Any], path: Path) -> None:
+    """Where a task's fitted model went: its folder, reports, tracked run and registered version."""
+    print(f"Saved to {path}")
+    for written in info.get("reports", []):
+        print(f"Report: {written}")
+    if info.get("run_id"):
+        print(f"Recorded as run {info['run_id']} (labcoat runs show {info['run_id']})")
+    if info.get("registered"):
+        print(f"Registered as {info['registered']}")
 
 
 def write_table(table: Any, output: Path | None) -> None:

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, Optional
 import typer
 
 from labcoat.api import load_tabular
-from labcoat.cli._shared import (METRIC_HELP, MODEL_HELP, TASK_HELP, TRACKING_HELP, err, show_notices, unique,
-                                 write_table)
+from labcoat.cli._shared import (METRIC_HELP, MODEL_HELP, TASK_HELP, TRACKING_HELP, err, print_saved, show_notices,
+                                 unique, write_table)
 
 if TYPE_CHECKING:
     from labcoat.model import Model
@@ -202,13 +202,7 @@ def _fit_own(data: Optional[Path], target: Optional[str], *, task: str, budget: 
         return
     show_notices(caught)
     _print_own(model)
-    print(f"Saved to {path}")
-    for written in model.info.get("reports", []):
-        print(f"Report: {written}")
-    if model.info.get("run_id"):
-        print(f"Recorded as run {model.info['run_id']} (labcoat runs show {model.info['run_id']})")
-    if model.info.get("registered"):
-        print(f"Registered as {model.info['registered']}")
+    print_saved(model.info, path)
 
 
 def forecast(model: str = typer.Argument(..., help=MODEL_HELP),

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
-from labcoat.cli._shared import TRACKING_HELP, err, show_notices, write_table
+from labcoat.cli._shared import TRACKING_HELP, err, print_saved, show_notices, write_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -80,13 +80,7 @@ def match(data: Path = typer.Argument(..., help="The records to deduplicate (CSV
     if output is not None:
         print(model.summary())
         print(f"{len(pairs):,} pairs written to {output}" + (f"; entities to {clusters}" if clusters else ""))
-        print(f"Saved to {path}")
-        for written in model.info.get("reports", []):
-            print(f"Report: {written}")
-        if model.info.get("run_id"):
-            print(f"Recorded as run {model.info['run_id']} (labcoat runs show {model.info['run_id']})")
-        if model.info.get("registered"):
-            print(f"Registered as {model.info['registered']}")
+        print_saved(model.info, path)
     else:
         err(f"Saved to {path}")
 

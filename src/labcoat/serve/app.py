@@ -324,6 +324,28 @@ def _authorized(headers: dict[str, str], token: str) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode())
 
 
+async def json_object(request: Request, max_body: int, fields: tuple[str, ...] | None = None
+                      ) -> tuple[dict[str, Any], Response | None]:
+    """The request's body as a JSON object, or the answer refusing it: 413 over ``max_body``
+    bytes, 400 when it is not JSON, 422 when it is not an object or has a field not in
+    ``fields`` (when given). The task services (forecast, recommend, match) read bodies so."""
+    body = await request.body()
+    if len(body) > max_body:
+        return {}, _error(413, f"the body is over {max_body:,} bytes", "too_large")
+    try:
+        payload = orjson.loads(body or b"{}")
+    except orjson.JSONDecodeError as error:
+        return {}, _error(400, f"the body is not JSON: {error}", "json_invalid")
+    if not isinstance(payload, dict):
+        return {}, _error(422, "the body must be a JSON object" + (f" with fields {', '.join(fields)}" if fields else ""),
+                          "type_error")
+    unknown = [k for k in payload if fields is not None and k not in fields]
+    if unknown:
+        return {}, _error(422, f"unknown field(s) {unknown}; the fields are {', '.join(fields or ())}",
+                          "extra_forbidden")
+    return payload, None
+
+
 def _error(status: int, reason: str, kind: str, headers: dict[str, str] | None = None) -> JSONAnswer:
     return JSONAnswer({"detail": [Problem("request", reason, kind=kind).detail()]}, status_code=status,
                           headers=headers)

@@ -24,13 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 import pandas as pd
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from labcoat.errors import LabcoatError
-from labcoat.serve.app import JSONAnswer, _error, guard_and_probes
+from labcoat.serve.app import JSONAnswer, _error, guard_and_probes, json_object
 from labcoat.serve.docs import add_docs
 from labcoat.serve.follow import FOLLOW_SECONDS, FollowedModel
 from labcoat.serve.predlog import PredictionLog
@@ -87,18 +86,9 @@ def create_forecast_app(service: ForecastService, *, token: str | None = None,
     async def forecast(request: Request) -> Response:
         """The next steps of the named series (default all), with quantiles."""
         started = time.perf_counter()
-        body = await request.body()
-        if len(body) > max_body:
-            return _error(413, f"the body is over {max_body:,} bytes", "too_large")
-        try:
-            payload = orjson.loads(body or b"{}")
-        except orjson.JSONDecodeError as error:
-            return _error(400, f"the body is not JSON: {error}", "json_invalid")
-        if not isinstance(payload, dict):
-            return _error(422, "the body must be a JSON object with fields " + ", ".join(FIELDS), "type_error")
-        unknown = [k for k in payload if k not in FIELDS]
-        if unknown:
-            return _error(422, f"unknown field(s) {unknown}; the fields are {', '.join(FIELDS)}", "extra_forbidden")
+        payload, problem = await json_object(request, max_body, FIELDS)
+        if problem is not None:
+            return problem
         current = service.current  # the whole request answers with one version
         try:
             frame = current.model.forecast(

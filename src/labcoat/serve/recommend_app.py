@@ -31,7 +31,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from labcoat.errors import LabcoatError
-from labcoat.serve.app import JSONAnswer, _error, guard_and_probes
+from labcoat.serve.app import JSONAnswer, _error, guard_and_probes, json_object
 from labcoat.serve.docs import add_docs
 from labcoat.serve.explore import EXPLORE_FORMS, parse_explore
 from labcoat.serve.follow import FOLLOW_SECONDS, FollowedModel
@@ -116,12 +116,9 @@ def create_recommend_app(service: RecommendService, *, token: str | None = None,
     async def recommend(request: Request) -> Response:
         """The user's top ``k`` items (default 10), chosen by the service's policy."""
         started = time.perf_counter()
-        payload, problem = await _body(request, max_body)
+        payload, problem = await json_object(request, max_body, FIELDS)
         if problem is not None:
             return problem
-        unknown = [k for k in payload if k not in FIELDS]
-        if unknown:
-            return _error(422, f"unknown field(s) {unknown}; the fields are {', '.join(FIELDS)}", "extra_forbidden")
         try:
             user, k, items, excluded = _request(payload)
         except ValueError as error:
@@ -153,7 +150,7 @@ def create_recommend_app(service: RecommendService, *, token: str | None = None,
     async def feedback(request: Request) -> Response:
         """A reward (1 for a click by default, or a purchase's value) on an item of a shown list:
         ``{"request_id": ..., "item": ..., "reward": 1}`` (or ``"position"`` instead of ``"item"``)."""
-        payload, problem = await _body(request, max_body)
+        payload, problem = await json_object(request, max_body)
         if problem is not None:
             return problem
         request_id = payload.get("request_id")
@@ -190,19 +187,6 @@ def create_recommend_app(service: RecommendService, *, token: str | None = None,
     app.state.log = log
     app.state.service = service
     return app
-
-
-async def _body(request: Request, max_body: int) -> tuple[dict[str, Any], Response | None]:
-    body = await request.body()
-    if len(body) > max_body:
-        return {}, _error(413, f"the body is over {max_body:,} bytes", "too_large")
-    try:
-        payload = orjson.loads(body or b"{}")
-    except orjson.JSONDecodeError as error:
-        return {}, _error(400, f"the body is not JSON: {error}", "json_invalid")
-    if not isinstance(payload, dict):
-        return {}, _error(422, "the body must be a JSON object", "type_error")
-    return payload, None
 
 
 def _request(payload: dict[str, Any]) -> tuple[Any, int, list[Any] | None, list[Any]]:
