@@ -173,6 +173,17 @@ def test_save_and_load_give_the_same_answers(model, held_out, tmp_path):
     assert saved["kind"] == "match" and saved["threshold"] == model.threshold
 
 
+def test_a_settings_file_overrides_what_is_chosen(tmp_path):
+    records = febrl("febrl3").head(1500)
+    (tmp_path / "match.yaml").write_text("roles: {street_number: text}\nexclude: [state]\n"
+                                         "blocking: [[soc_sec_id], [surname, postcode]]\n")
+    chosen = fit(records, settings=tmp_path / "match.yaml", budget="20s")
+    roles = {r.column: r.role for r in chosen.roles}
+    assert "state" not in roles and roles["street_number"] == "text"
+    assert [rule.columns for rule in chosen.rules] == [("soc_sec_id",), ("surname", "postcode")]
+    assert chosen.info["evaluation"]["pairwise"]["f1"][0] >= 0.95
+
+
 def test_costs_and_a_given_threshold_set_the_cut():
     records = febrl("febrl3").head(1500)
     assert fit(records, threshold=0.7, budget="20s").threshold == 0.7
