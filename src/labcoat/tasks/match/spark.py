@@ -57,9 +57,12 @@ def pyspark_sql() -> Any:
     return importlib.import_module("pyspark.sql")
 
 
-def _java_found() -> bool:
+def check_java() -> None:
+    """A :class:`ConfigError` when there is no Java to start Spark with (``JAVA_HOME``'s, or
+    on the PATH)."""
     home = os.environ.get("JAVA_HOME")
-    return bool(shutil.which("java") or (home and os.path.isfile(os.path.join(home, "bin", "java"))))
+    if not (shutil.which("java") or (home and os.path.isfile(os.path.join(home, "bin", "java")))):
+        raise ConfigError(JAVA)
 
 
 @contextmanager
@@ -78,8 +81,7 @@ def session(spark: Any) -> Iterator[Any]:
     if active is not None:
         raise ConfigError(f"A Spark session on master {active.sparkContext.master!r} is already running in this "
                           f"process; pass it as spark= (not {spark!r}) or stop it first.")
-    if not _java_found():
-        raise ConfigError(JAVA)
+    check_java()
     from splink.backends.spark import similarity_jar_location
 
     builder = sql.SparkSession.builder.master(spark or "local[*]").config("spark.jars", similarity_jar_location())
