@@ -118,7 +118,7 @@ def _train_on_spark(records: Records, levels: dict[str, list[Level]], rules: lis
     from labcoat.tasks.match import spark as on_spark
 
     creator = settings_for(records, levels, rules)
-    with on_spark.session(spark) as running, on_spark.cleaned(running):
+    with on_spark.pandas_3_accepted(), on_spark.session(spark) as running, on_spark.cleaned(running):
         api = on_spark.db_api(running)
         tables = register(records, api, lambda part, name: on_spark.register(part, running, api, name))
         trained = _train(splink.Linker(tables, creator, log_level=None), records, levels, rules, u_pairs=u_pairs,
