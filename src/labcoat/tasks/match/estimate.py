@@ -148,13 +148,22 @@ def in_dialect(trained: dict[str, Any], creator: Any, dialect: str) -> dict[str,
 def _train(linker: Any, records: Records, levels: dict[str, list[Level]], rules: list[BlockingRule], *,
            u_pairs: float, seed: int, to_pandas: Any = None) -> FellegiSunter:
     splink = splink_modules()
+    from splink.internals.exceptions import SplinkException
+
     linker.training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=seed)
     notes = []
     inputs = {column: {column, *(str(lv.other) for lv in spec if lv.kind == "swap")} for column, spec in levels.items()}
     sessions, untrained = training_rules(rules, inputs)
     for rule in sessions:
-        linker.training.estimate_parameters_using_expectation_maximisation(
-            splink.block_on(*rule.columns), estimate_without_term_frequencies=True)
+        before = linker._settings_obj.core_model_settings.copy()  # a session edits them in place (Splink 5.0.0)
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                splink.block_on(*rule.columns), estimate_without_term_frequencies=True)
+        except (ValueError, SplinkException) as error:  # few pairs: m = 0 or an infinite prior, refused by Splink
+            linker._settings_obj.core_model_settings = before
+            notes.append(f"Expectation-maximisation on the pairs agreeing on {', '.join(rule.columns)} ({rule.pairs:,} "
+                         f"pairs) did not converge to usable values ({str(error).split('.')[0]}); the fields it would "
+                         "have learned keep what other sessions learned, or Splink's defaults.")
     if untrained:
         notes.append(f"The m-probabilities of {', '.join(sorted(untrained))} could not be learned (every blocking rule "
                      "blocks on them, or on the field they are compared with when swapped); they keep Splink's "
