@@ -184,6 +184,13 @@ def test_a_settings_file_overrides_what_is_chosen(tmp_path):
     assert chosen.info["evaluation"]["pairwise"]["f1"][0] >= 0.95
 
 
+def test_a_small_table_is_matched_even_when_a_training_session_fails():
+    # 300 records: some sessions have too few pairs for EM (a level at m = 0, refused by Splink)
+    with pytest.warns(LabcoatNotice, match="Expectation-maximisation"):
+        small = labcoat.match(febrl("febrl3").head(300), id_column="rec_id", budget="20s", track=False, quiet=True)
+    assert small.info["evaluation"]["pairwise"]["f1"][0] >= 0.9
+
+
 def test_costs_and_a_given_threshold_set_the_cut():
     records = febrl("febrl3").head(1500)
     assert fit(records, threshold=0.7, budget="20s").threshold == 0.7

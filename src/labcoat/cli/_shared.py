@@ -88,7 +88,9 @@ def run(app: Any) -> None:
         if isinstance(code, int) and code:
             sys.exit(code)
     except LabcoatError as error:
-        err(f"[red]error:[/] {error}")
+        from rich.markup import escape
+
+        err(f"[red]error:[/] {escape(str(error))}")  # unescaped, rich drops "[spark]" from "labcoat[spark]"
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
         err("[red]interrupted[/]")

@@ -36,6 +36,12 @@ def match(data: Path = typer.Argument(..., help="The records to deduplicate (CSV
           out: Path = typer.Option(Path("labcoat-match"), help="Directory to save the match model in."),
           budget: Optional[str] = typer.Option(None, help="Time budget: 30s, 2m, 10m (default 2m)."),
           seed: int = typer.Option(0),
+          backend: str = typer.Option("duckdb", help="Where Splink trains: duckdb, or spark (a cluster; needs "
+                                      "pip install 'labcoat[spark]' and Java 17). New records are scored on "
+                                      "DuckDB either way."),
+          spark_master: Optional[str] = typer.Option(None, "--spark-master", help="The Spark master URL with "
+                                                     "--backend spark: local[2], spark://host:7077 (default: "
+                                                     "local[*])."),
           tracking_uri: Optional[str] = typer.Option(None, help=TRACKING_HELP),
           experiment: str = typer.Option("labcoat", help="MLflow experiment to record the run in."),
           register: Optional[str] = typer.Option(None, help="Also register the model under this name."),
@@ -55,17 +61,21 @@ def match(data: Path = typer.Argument(..., help="The records to deduplicate (CSV
     from labcoat.tracking.lineage import describe_source
 
     columns = _mapping(mapping) if mapping else None
+    if spark_master is not None and backend != "spark":
+        err("--spark-master goes with --backend spark.")
+        raise typer.Exit(2)
+    on = {"backend": backend, "spark": spark_master}
     report_dir = None if no_report else out.with_name(out.name + "-reports")
     given: Any = labels
     if review:
         given = _review(data, other=other, id_column=id_column, labels=labels, settings=settings, columns=columns,
-                        threshold=threshold, costs=costs, budget=budget, seed=seed, n=review_pairs,
+                        threshold=threshold, costs=costs, budget=budget, seed=seed, n=review_pairs, **on,
                         labels_out=labels_out or _labels_path(output or out))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model: Any = labcoat.fit(data, task="match", other=other, id_column=id_column, labels=given,
                                  settings=settings, threshold=threshold, costs=costs, columns=columns, budget=budget,
-                                 seed=seed, quiet=quiet or as_json or output is None, track=not no_track,
+                                 seed=seed, **on, quiet=quiet or as_json or output is None, track=not no_track,
                                  tracking_uri=tracking_uri, experiment=experiment, register=register,
                                  source=describe_source(data), report=report_dir is not None, report_dir=report_dir)
     path = model.save(out)

@@ -189,7 +189,7 @@ register_pipeline_task(PipelineTask(
     required=("user", "item")))
 register_pipeline_task(PipelineTask(
     "match", "the records of one table (or of two) that are the same entity", "labcoat.tasks.match.fit:fit_match",
-    ("other", "id_column", "labels", "settings", "threshold", "costs", "columns"),
+    ("other", "id_column", "labels", "settings", "threshold", "costs", "columns", "backend", "spark"),
     model="labcoat.tasks.match.model:MatchModel", report="labcoat.reports.match_report:write_match_report",
     record="labcoat.tracking.match_run:record_match", command="match", needs_target=False))
 

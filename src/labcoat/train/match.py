@@ -15,9 +15,15 @@ if TYPE_CHECKING:
 
 def match(records: pd.DataFrame | str | Path, other: pd.DataFrame | str | Path | None = None, *,
           id_column: str | None = None, labels: pd.DataFrame | str | Path | None = None,
-          budget: float | str | None = "2m", **settings: Any) -> MatchModel:
+          budget: float | str | None = "2m", backend: str | None = None, spark: Any = None,
+          **settings: Any) -> MatchModel:
     """Deduplicate ``records`` (or link them with ``other``) with no configuration, and return
     the match model: ``pairs()``, ``clusters()``, ``explain(id_a, id_b)``, ``find(new, k)``.
+
+    ``backend`` is where Splink trains: ``"duckdb"`` (default) or ``"spark"`` on ``spark``, a
+    SparkSession or a master URL such as ``"local[2]"`` or ``"spark://host:7077"`` (needs
+    ``pip install 'labcoat[spark]'`` and Java 17); the model, and its scoring of new records on
+    DuckDB, are the same either way.
 
     ``settings`` are :func:`labcoat.fit`'s (``track``, ``quiet``, ``register``, ``report_dir``...)
     and matching's own (``settings`` file, ``threshold``, ``costs``, ``columns``; see
@@ -30,6 +36,10 @@ def match(records: pd.DataFrame | str | Path, other: pd.DataFrame | str | Path |
     >>> model = labcoat.match(make_people(300), id_column="rec_id", budget=30, track=False, quiet=True)  # doctest: +SKIP
     >>> model.clusters().head()                                                                           # doctest: +SKIP
     """
+    if backend is not None:
+        settings["backend"] = backend
+    if spark is not None:
+        settings["spark"] = spark
     model: MatchModel = fit(records, task="match", other=other, id_column=id_column, labels=labels, budget=budget,
                             **settings)
     return model

@@ -101,8 +101,8 @@ def splink_comparison(column: str, role: str, levels: list[Level]) -> Any:
                 label_for_charts="day and month swapped"))
         elif level.kind == "date_diff":
             amount, metric = level.value
-            made.append(cll.AbsoluteDateDifferenceLevel(column, threshold=amount, metric=metric, input_is_string=True,
-                                                        datetime_format="%Y-%m-%d"))
+            # ISO dates; the format is left to each back end's dialect (DuckDB's %Y-%m-%d is Spark's yyyy-MM-dd).
+            made.append(cll.AbsoluteDateDifferenceLevel(column, threshold=amount, metric=metric, input_is_string=True))
         elif level.kind == "prefix":
             made.append(cll.ExactMatchLevel(ColumnExpression(column).substr(1, int(level.value))))
         elif level.kind == "username":

@@ -1,4 +1,5 @@
-"""Fellegi–Sunter estimated through Splink (DuckDB): u-probabilities from random pairs,
+"""Fellegi–Sunter estimated through Splink (DuckDB, or Spark for a cluster:
+:mod:`labcoat.tasks.match.spark`): u-probabilities from random pairs,
 m-probabilities by expectation-maximisation (one session per training rule, each learning
 the fields its rule does not block on), then every blocked pair scored.
 
@@ -49,6 +50,7 @@ class FellegiSunter:
     prior: float
     compared: int  #: the pairs the blocking rules compared
     notes: list[str] = field(default_factory=list)
+    backend: str = "DuckDB"  #: where it was trained, in words
 
 
 def splink_modules() -> Any:
@@ -72,20 +74,29 @@ def settings_for(records: Records, levels: dict[str, list[Level]], rules: list[B
         retain_intermediate_calculation_columns=False, retain_matching_columns=True)
 
 
-def register(records: Records, db_api: Any) -> Any:
-    """The records as Splink input tables of ``db_api`` (two when linking)."""
+def register(records: Records, db_api: Any, put: Any = None) -> Any:
+    """The records as Splink input tables of ``db_api`` (two when linking), each registered by
+    ``put(frame, name)`` (default: ``db_api.register``)."""
+    if put is None:
+        def put(part: pd.DataFrame, name: str) -> Any:
+            return db_api.register(part, dataset_display_name=name)
     frame = records.frame
     if not records.link:
-        return db_api.register(frame, dataset_display_name="records")
-    return [db_api.register(part.drop(columns="source_dataset").reset_index(drop=True), dataset_display_name=name)
+        return put(frame, "records")
+    return [put(part.drop(columns="source_dataset").reset_index(drop=True), name)
             for name, part in ((n, frame[frame["source_dataset"] == n]) for n in ("records", "other"))]
 
 
 def train(records: Records, levels: dict[str, list[Level]], rules: list[BlockingRule], *, u_pairs: float,
-          seed: int = 0) -> FellegiSunter:
-    """Estimate u, m and the prior on ``records`` and score the pairs ``rules`` compare, in a
-    DuckDB database of its own whose tables spill to a temporary folder past :data:`DUCKDB_MEMORY`."""
+          seed: int = 0, backend: str = "duckdb", spark: Any = None) -> FellegiSunter:
+    """Estimate u, m and the prior on ``records`` and score the pairs ``rules`` compare: in a
+    DuckDB database of its own whose tables spill to a temporary folder past :data:`DUCKDB_MEMORY`,
+    or (``backend="spark"``) on the Spark session or master ``spark``
+    (:func:`labcoat.tasks.match.spark.session`). Either way the settings returned are
+    DuckDB's, which scoring new records runs on."""
     splink = splink_modules()
+    if backend == "spark":
+        return _train_on_spark(records, levels, rules, u_pairs=u_pairs, seed=seed, spark=spark)
     import duckdb
     from splink import DuckDBAPI
 
@@ -99,16 +110,60 @@ def train(records: Records, levels: dict[str, list[Level]], rules: list[Blocking
             connection.close()
 
 
-def _train(linker: Any, records: Records, levels: dict[str, list[Level]], rules: list[BlockingRule], *,
-           u_pairs: float, seed: int) -> FellegiSunter:
+def _train_on_spark(records: Records, levels: dict[str, list[Level]], rules: list[BlockingRule], *, u_pairs: float,
+                    seed: int, spark: Any) -> FellegiSunter:
+    """:func:`train` on Spark: the same steps through Splink's Spark API, the kept pairs
+    collected as Arrow, the trained numbers moved into DuckDB's settings."""
     splink = splink_modules()
+    from labcoat.tasks.match import spark as on_spark
+
+    creator = settings_for(records, levels, rules)
+    with on_spark.pandas_3_accepted(), on_spark.session(spark) as running, on_spark.cleaned(running):
+        api = on_spark.db_api(running)
+        tables = register(records, api, lambda part, name: on_spark.register(part, running, api, name))
+        trained = _train(splink.Linker(tables, creator, log_level=None), records, levels, rules, u_pairs=u_pairs,
+                         seed=seed, to_pandas=on_spark.to_pandas)
+        trained.backend = on_spark.describe(running)
+    trained.settings = in_dialect(trained.settings, creator, "duckdb")
+    return trained
+
+
+def in_dialect(trained: dict[str, Any], creator: Any, dialect: str) -> dict[str, Any]:
+    """The settings ``creator`` makes for SQL ``dialect``, with the m and u probabilities and
+    the prior of ``trained`` (Splink's settings as another back end trained them: the same
+    comparisons, levels in the same order, their SQL in that back end's dialect)."""
+    out: dict[str, Any] = creator.get_settings(dialect).as_dict()
+    out["probability_two_random_records_match"] = trained["probability_two_random_records_match"]
+    for ours, theirs in zip(out["comparisons"], trained["comparisons"], strict=True):
+        for level, learned in zip(ours["comparison_levels"], theirs["comparison_levels"], strict=True):
+            if level.get("label_for_charts") != learned.get("label_for_charts"):
+                raise AssertionError(f"Levels differ between dialects: {level.get('label_for_charts')!r} and "
+                                     f"{learned.get('label_for_charts')!r}.")
+            for key in ("m_probability", "u_probability"):
+                if key in learned:
+                    level[key] = learned[key]
+    return out
+
+
+def _train(linker: Any, records: Records, levels: dict[str, list[Level]], rules: list[BlockingRule], *,
+           u_pairs: float, seed: int, to_pandas: Any = None) -> FellegiSunter:
+    splink = splink_modules()
+    from splink.internals.exceptions import SplinkException
+
     linker.training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=seed)
     notes = []
     inputs = {column: {column, *(str(lv.other) for lv in spec if lv.kind == "swap")} for column, spec in levels.items()}
     sessions, untrained = training_rules(rules, inputs)
     for rule in sessions:
-        linker.training.estimate_parameters_using_expectation_maximisation(
-            splink.block_on(*rule.columns), estimate_without_term_frequencies=True)
+        before = linker._settings_obj.core_model_settings.copy()  # a session edits them in place (Splink 5.0.0)
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                splink.block_on(*rule.columns), estimate_without_term_frequencies=True)
+        except (ValueError, SplinkException) as error:  # few pairs: m = 0 or an infinite prior, refused by Splink
+            linker._settings_obj.core_model_settings = before
+            notes.append(f"Expectation-maximisation on the pairs agreeing on {', '.join(rule.columns)} ({rule.pairs:,} "
+                         f"pairs) did not converge to usable values ({str(error).split('.')[0]}); the fields it would "
+                         "have learned keep what other sessions learned, or Splink's defaults.")
     if untrained:
         notes.append(f"The m-probabilities of {', '.join(sorted(untrained))} could not be learned (every blocking rule "
                      "blocks on them, or on the field they are compared with when swapped); they keep Splink's "
@@ -117,11 +172,11 @@ def _train(linker: Any, records: Records, levels: dict[str, list[Level]], rules:
     start = float(settings["probability_two_random_records_match"])
     predicted = linker.inference.predict()
     try:
-        weights, counts = weight_histogram(predicted)
+        weights, counts = weight_histogram(predicted, to_pandas=to_pandas)
         prior = estimate_prior(weights, counts, start_prior=start, possible_pairs=_possible_pairs(records))
         shift = _logit2(prior) - _logit2(start)
-        pairs = _oriented(fetch(predicted, list(levels), link=records.link, min_weight=KEEP_WEIGHT - shift),
-                          records.link)
+        pairs = _oriented(fetch(predicted, list(levels), link=records.link, min_weight=KEEP_WEIGHT - shift,
+                                to_pandas=to_pandas), records.link)
     finally:
         predicted.drop_table_from_database_and_remove_from_cache()
     pairs["match_weight"] += shift
@@ -130,24 +185,30 @@ def _train(linker: Any, records: Records, levels: dict[str, list[Level]], rules:
     return FellegiSunter(settings, pairs, prior, int(counts.sum()), notes)
 
 
-def weight_histogram(predicted: Any) -> tuple[np.ndarray, np.ndarray]:
+def weight_histogram(predicted: Any, *, to_pandas: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """The scored pairs' match weights to 0.01 and how many pairs have each."""
     table = predicted.query_sql("SELECT round(match_weight, 2) AS w, count(*) AS n FROM {this} GROUP BY 1")
-    frame = table.as_pandas_dataframe()
+    frame = (to_pandas or _as_pandas)(table)
     table.drop_table_from_database_and_remove_from_cache()
     return frame["w"].to_numpy(dtype=float), frame["n"].to_numpy(dtype=float)
 
 
-def fetch(predicted: Any, columns: list[str], *, link: bool, min_weight: float) -> pd.DataFrame:
+def fetch(predicted: Any, columns: list[str], *, link: bool, min_weight: float, to_pandas: Any = None
+          ) -> pd.DataFrame:
     """The scored pairs of weight ``min_weight`` or more, with only the ids, the weight and
-    each field's level kept (Splink's other columns would cost memory)."""
+    each field's level kept (Splink's other columns would cost memory), as a pandas frame made
+    by ``to_pandas`` (default: Splink's ``as_pandas_dataframe``)."""
     keep = ["unique_id_l", "unique_id_r", "match_weight", *(f"gamma_{c}" for c in columns),
             *(["source_dataset_l"] if link else [])]
     table = predicted.query_sql("SELECT " + ", ".join(keep) + " FROM {this} WHERE match_weight >= "
                                 + f"{min_weight:.6f}")
-    out = table.as_pandas_dataframe()
+    out = (to_pandas or _as_pandas)(table)
     table.drop_table_from_database_and_remove_from_cache()
     return out
+
+
+def _as_pandas(table: Any) -> pd.DataFrame:
+    return table.as_pandas_dataframe()
 
 
 def _oriented(scored: pd.DataFrame, link: bool) -> pd.DataFrame:

@@ -32,6 +32,7 @@ from labcoat.tasks.match.comparisons import Level, comparison_spec, swap_partner
 from labcoat.tasks.match.data import Records, prepare_records
 from labcoat.tasks.match.estimate import FellegiSunter, splink_modules, train
 from labcoat.tasks.match.model import MatchModel
+from labcoat.tasks.match.spark import check_backend
 
 BUDGET = 120.0
 #: Pairs Splink scores per second on one core, measured on FEBRL 3 (5,000 records, 9 fields,
@@ -52,7 +53,8 @@ def fit_match(data: pd.DataFrame | str | Path, target: str | None = None, *, oth
               costs: str | tuple[float, float] | None = None, columns: Mapping[str, str] | None = None,
               budget: float | str | None = None, seed: int = 0, quiet: bool = False,
               candidates: Sequence[str] | None = None, metric: str | None = None, time_column: str | None = None,
-              n_jobs: int | None = None, executor: str | None = None, ray_address: str | None = None) -> MatchModel:
+              n_jobs: int | None = None, executor: str | None = None, ray_address: str | None = None,
+              backend: str | None = None, spark: Any = None) -> MatchModel:
     """Deduplicate ``data`` (or link it with ``other``) and return a :class:`MatchModel`.
 
     ``id_column`` names the record ids (default: row numbers); ``labels`` are pairs known to
@@ -60,7 +62,11 @@ def fit_match(data: pd.DataFrame | str | Path, target: str | None = None, *, oth
     overrides what is chosen: ``roles`` (column → role), ``blocking`` (lists of columns),
     ``threshold``, ``exclude`` (columns), ``columns`` (``other``'s names → ``data``'s);
     ``threshold`` is a match probability, else chosen for F1 or for ``costs`` (a false merge's
-    cost against a missed match's, ``"merge=1,miss=3"``).
+    cost against a missed match's, ``"merge=1,miss=3"``). ``backend`` is where Splink trains:
+    ``"duckdb"`` (the default) or ``"spark"`` (the default when ``spark`` is given) on ``spark``,
+    a SparkSession or a master URL (``"local[2]"``, ``"spark://host:7077"``; default: the active
+    session, else ``"local[*]"``). The model is the same either way, and scores new records
+    on DuckDB.
     """
     started = timer.monotonic()
     say = _printer(quiet)
@@ -68,6 +74,7 @@ def fit_match(data: pd.DataFrame | str | Path, target: str | None = None, *, oth
     _refuse(target=target, candidates=candidates, metric=metric, time_column=time_column, executor=executor,
             ray_address=ray_address)
     splink_modules()
+    backend = check_backend(backend, spark)
     chosen = _settings(settings)
     threshold = chosen.get("threshold", threshold)
     costs = chosen.get("costs", costs)
@@ -88,7 +95,7 @@ def fit_match(data: pd.DataFrame | str | Path, target: str | None = None, *, oth
                         "enough records. Give blocking rules in a settings file, or more budget.")
     say("blocking: " + "; ".join(map(str, rules)))
     u_pairs = float(np.clip(seconds * 5e4, *U_PAIRS))
-    trained = train(records, levels, rules, u_pairs=u_pairs, seed=seed)
+    trained = train(records, levels, rules, u_pairs=u_pairs, seed=seed, backend=backend, spark=spark)
     notes += trained.notes
     say(f"scored {trained.compared:,} pairs; prior: 1 pair in {1 / trained.prior:,.0f} matches")
     truth = _truth(records, labels)
@@ -112,7 +119,7 @@ def fit_match(data: pd.DataFrame | str | Path, target: str | None = None, *, oth
         if learned.chosen:
             model.info["estimator"] = (f"a classifier on the comparison vectors ({learned.info['classifier']}), chosen "
                                        "over Fellegi-Sunter on the labelled pairs; match_weight is Fellegi-Sunter's "
-                                       "(Splink, DuckDB), match_probability the classifier's")
+                                       f"(Splink, {trained.backend}), match_probability the classifier's")
     for note in notes:
         warnings.warn(note, LabcoatNotice, stacklevel=2)
     return model
@@ -145,7 +152,8 @@ def _refuse(**given: Any) -> None:
     used = [name for name, value in given.items() if value is not None]
     if used:
         raise ConfigError(f"{', '.join(used)} {'does' if len(used) == 1 else 'do'} not apply to record matching; "
-                          "drop it. Matching takes the records, other, id_column, labels, settings and a budget.")
+                          "drop it. Matching takes the records, other, id_column, labels, settings, a budget and a "
+                          "backend (spark).")
 
 
 def _settings(settings: Mapping[str, Any] | str | Path | None) -> dict[str, Any]:
@@ -336,7 +344,7 @@ def _info(records: Records, levels: dict[str, list[Level]], rules: list[Blocking
         "blocking": [{"columns": list(r.columns), "pairs": r.pairs} for r in rules], "max_pairs": max_pairs,
         "compared_pairs": trained.compared, "prior": trained.prior, "threshold": cut, "threshold_chosen_by": how,
         "evaluation": _plain(shown), "notes": notes, "budget_seconds": clock.budget, "fit_seconds": round(seconds, 2),
-        "estimator": "Fellegi-Sunter (Splink, DuckDB)",
+        "estimator": f"Fellegi-Sunter (Splink, {trained.backend})",
         **({"curve": _plain(evaluation["curve"])} if "curve" in evaluation else {}),
     }
 
