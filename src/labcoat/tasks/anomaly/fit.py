@@ -215,7 +215,7 @@ def _labels(frame: pd.DataFrame, column: str | None) -> tuple[np.ndarray, np.nda
         numbers = pd.to_numeric(values, errors="coerce")
     bad = values[labelled & ~numbers.isin([0, 1]).to_numpy()]
     if len(bad):
-        shown = listed(repr(v) for v in pd.unique(bad.astype(object))[:5])
+        shown = listed(pd.unique(bad.astype(object))[:5])
         raise DataError(f"The labels column '{column}' must hold 1 (anomaly), 0 (normal) or nothing (unknown); it "
                         f"holds {shown}. Recode it, e.g. frame['{column}'] = (frame['{column}'] == 'fraud').astype(int).")
     y = numbers.fillna(0).to_numpy(dtype=np.float64)
