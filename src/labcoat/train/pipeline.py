@@ -140,7 +140,7 @@ def fit(data: DataSource, target: str | None = None, *, budget: float | str | No
     --------
     >>> import labcoat
     >>> from labcoat.datasets import make_churn
-    >>> model = labcoat.fit(make_churn(400), target="churned", trials=3, quiet=True)
+    >>> model = labcoat.fit(make_churn(400), target="churned", trials=3, families=["lightgbm", "linear"], quiet=True)
     >>> model.leaderboard[["family", "score"]].shape[0]
     3
     """
