@@ -150,3 +150,13 @@ def test_cli_fit_and_predict(tmp_path, customers):
     assert out.columns.tolist() == ["customer_id", "segment"]
     expected = labcoat.load(tmp_path / "seg").predict(customers)
     assert (out["segment"].to_numpy() == expected.to_numpy()).all()
+
+
+def test_report_has_map_profiles_and_stability(chosen, tmp_path):
+    from labcoat.reports.segment_report import segment_report
+
+    html = segment_report(chosen, projection="pca")
+    for words in ("The rows on a map", "by PCA", "Each segment against the whole", "Are the segments stable?",
+                  "mostly plan = premium", "kmeans k=4"):
+        assert words in html
+    assert "newsletter = True" in html or "newsletter = False" in html  # booleans profiled as categories

@@ -194,7 +194,7 @@ register_pipeline_task(PipelineTask(
     record="labcoat.tracking.match_run:record_match", command="match", needs_target=False))
 register_pipeline_task(PipelineTask(
     "segment", "groups of similar rows (segments) found without labels, described in words",
-    "labcoat.tasks.segment.fit:fit_segment", ("k", "exclude"),
+    "labcoat.tasks.segment.fit:fit_segment", ("k", "exclude", "projection"),
     model="labcoat.tasks.segment.model:SegmentModel", report="labcoat.reports.segment_report:write_segment_report",
     record="labcoat.tracking.segment_run:record_segment", command="predict", needs_target=False))
 

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from labcoat.data.columns import Role
 from labcoat.errors import ConfigError, DataError, LabcoatNotice
 from labcoat.search.budget import Clock, parse_budget
 from labcoat.tasks.segment.candidates import CANDIDATES, Clustering, NoStructure, fit_clustering
@@ -56,7 +57,7 @@ MAP_ROWS = 2000
 
 
 def fit_segment(data: pd.DataFrame | str | Path, target: str | None = None, *, k: int | None = None,
-                exclude: Sequence[str] = (), budget: float | str | None = None, seed: int = 0, quiet: bool = False,
+                exclude: Sequence[str] = (), projection: str = "auto", budget: float | str | None = None, seed: int = 0, quiet: bool = False,
                 candidates: Sequence[str] | None = None, metric: str | None = None, time_column: str | None = None,
                 n_jobs: int | None = None, executor: str | None = None,
                 ray_address: str | None = None) -> SegmentModel:
@@ -64,7 +65,9 @@ def fit_segment(data: pd.DataFrame | str | Path, target: str | None = None, *, k
 
     ``k`` fixes the number of segments (2 or more; HDBSCAN, which finds its own, is then left
     out); ``exclude`` names columns not to segment on (ids, say, that were not recognised as
-    such); ``candidates`` restricts the clusterers (``kmeans``, ``gmm``, ``hdbscan``).
+    such); ``candidates`` restricts the clusterers (``kmeans``, ``gmm``, ``hdbscan``);
+    ``projection`` is the report's 2-D map: ``"umap"``, ``"pca"`` or ``"auto"`` (UMAP when
+    umap-learn is installed; its first map in a process takes ~10 s to compile).
     """
     started = time.monotonic()
     _refuse(target=target, metric=metric, time_column=time_column, executor=executor if executor != "local" else None,
@@ -72,6 +75,8 @@ def fit_segment(data: pd.DataFrame | str | Path, target: str | None = None, *, k
     clock = Clock(parse_budget(budget) if budget is not None else BUDGET)
     say = _printer(quiet)
     names = _candidates(candidates, k)
+    if projection not in ("auto", "umap", "pca"):
+        raise ConfigError(f"projection is auto, umap or pca (the report's map); got {projection!r}.")
     frame = _read(data)
     exclude = tuple([exclude] if isinstance(exclude, str) else exclude)
     schema = infer_segment_schema(frame, exclude=exclude)
@@ -104,7 +109,7 @@ def fit_segment(data: pd.DataFrame | str | Path, target: str | None = None, *, k
     segments_all = order[labels_all]
     described_rows = frame.index[_sample(rng, len(frame), 100_000)]
     positions = frame.index.get_indexer(described_rows)
-    shown = prepared.loc[described_rows, columns]
+    shown = _readable(prepared.loc[described_rows, columns], schema.names(Role.BOOLEAN))
     profiled = profile(shown, segments_all[positions])
     segments = describe_segments(shown, segments_all[positions], profiled)
     sizes = np.bincount(segments_all, minlength=best.k)
@@ -121,7 +126,7 @@ def fit_segment(data: pd.DataFrame | str | Path, target: str | None = None, *, k
         "candidates": list(names), "resamples": RESAMPLES, "sample_rows": int(len(eval_rows)),
         "stable_from": STABLE, "noise": ("HDBSCAN's noise rows are given to the segment of most of their 5 nearest "
                                         "clustered rows; every row gets a segment" if best.name == "hdbscan" else None),
-        "notes": notes, "seed": seed, "budget_seconds": clock.budget,
+        "notes": notes, "seed": seed, "projection": projection, "budget_seconds": clock.budget,
         "seconds": round(time.monotonic() - started, 2),
     }
     for note in notes[len(schema.notices):]:
@@ -201,6 +206,14 @@ def _choose(board: pd.DataFrame, *, given_k: int | None) -> tuple[int, str]:
     lead = "k given; " if given_k else ""
     return int(chosen), (f"{lead}the best silhouette among the stable proposals (k-means: best silhouette, "
                          f"mixtures: lowest BIC, HDBSCAN: its own; stable: agreement >= {STABLE})")
+
+
+def _readable(frame: pd.DataFrame, booleans: list[str]) -> pd.DataFrame:
+    """The prepared columns as the profile shows them: booleans (prepared as 0/1) as
+    categories ``True``/``False``."""
+    if not booleans:
+        return frame
+    return frame.assign(**{c: frame[c].map({1.0: "True", 0.0: "False"}) for c in booleans})
 
 
 def _by_size(labels: np.ndarray, k: int) -> np.ndarray:
