@@ -34,6 +34,7 @@ import pandas as pd
 from labcoat.data.columns import Role
 from labcoat.errors import ConfigError, DataError, LabcoatNotice
 from labcoat.search.budget import Clock, parse_budget
+from labcoat.tasks.saved_folder import mlflow_type
 from labcoat.tasks.segment.candidates import CANDIDATES, Clustering, NoStructure, fit_clustering
 from labcoat.tasks.segment.data import build_space, categorical_share, infer_segment_schema, segment_columns
 from labcoat.tasks.segment.describe import describe_segments, profile
@@ -126,6 +127,7 @@ def fit_segment(data: pd.DataFrame | str | Path, target: str | None = None, *, k
         "candidates": list(names), "resamples": RESAMPLES, "sample_rows": int(len(eval_rows)),
         "stable_from": STABLE, "noise": ("HDBSCAN's noise rows are given to the segment of most of their 5 nearest "
                                         "clustered rows; every row gets a segment" if best.name == "hdbscan" else None),
+        "input_types": {c.name: mlflow_type(frame[c.name]) for c in schema.features},
         "notes": notes, "seed": seed, "projection": projection, "budget_seconds": clock.budget,
         "seconds": round(time.monotonic() - started, 2),
     }

@@ -99,8 +99,6 @@ class SegmentModel:
     def save(self, path: str | Path) -> Path:
         """Write the model to folder ``path``: ``labcoat.json``, ``segments.csv``,
         ``leaderboard.csv``, ``model.joblib`` and an ``MLmodel`` (rows in, segments out)."""
-        from labcoat.tasks.saved_folder import mlflow_type
-
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         meta = {"kind": KIND, "task": KIND, "format_version": FORMAT_VERSION, "labcoat_version": __version__,
@@ -109,9 +107,8 @@ class SegmentModel:
         self.segments.to_csv(folder / "segments.csv", index=False)
         self.leaderboard.to_csv(folder / "leaderboard.csv", index=False)
         joblib.dump(self, folder / "model.joblib")
-        inputs = [(c.name, "double" if c.role.value == "numeric" else
-                   mlflow_type(pd.Series(c.categories or [""])) if c.role.value == "categorical" else "string")
-                  for c in self.schema.features]
+        types = self.info.get("input_types", {})  # the training table's, as MLflow names them
+        inputs = [(c.name, types.get(c.name, "string")) for c in self.schema.features]
         write_mlmodel(folder, "labcoat.tracking.segment_pyfunc", inputs=inputs, params=[])
         return folder
 
