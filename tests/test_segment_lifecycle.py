@@ -55,3 +55,49 @@ def test_run_holds_settings_figures_and_artifacts(tracked):
     assert run.data.params["k"] == str(model.info["k"]) and run.data.params["candidate"] == chosen["candidate"]
     assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"leaderboard.csv", "model", "reports"}
     assert (folder / "reports" / "segment_report.html").is_file()
+
+
+@pytest.fixture(scope="module")
+def server(tracked):
+    """`labcoat serve` of the saved folder, in a subprocess."""
+    from test_serve import Server
+
+    folder = tracked[2]
+    running = Server(str(folder / "model"), folder)
+    yield running
+    running.stop()
+
+
+def test_served_segments_equal_in_process(tracked, server):
+    import json
+
+    from test_serve import call
+
+    model = tracked[0]
+    rows = make_customers(40, seed=11)
+    body = {"rows": json.loads(rows.drop(columns="customer_id").to_json(orient="records"))}
+    status, answer = call(server.port, "/segment", body)
+    assert status == 200, answer
+    assert answer["segments"] == model.predict(rows).tolist()
+    assert all(d.startswith(f"segment {s},") for s, d in answer["descriptions"].items())
+    status, one = call(server.port, "/segment", {"row": body["rows"][3]})
+    assert one["segments"] == [model.predict(rows.iloc[[3]]).iloc[0]]
+    assert call(server.port, "/schema")[1]["k"] == model.info["k"]
+
+
+def test_served_requests_checked(server):
+    from test_serve import call
+
+    def post(body: object) -> tuple[int, dict]:
+        return call(server.port, "/segment", body)
+
+    row = {"age": 30, "tenure_months": 12, "monthly_spend": 40.0, "visits_per_month": 10, "region": "south",
+           "channel": "app", "plan": "basic", "newsletter": False}
+    status, wrong = post({"rows": [row, {**row, "age": "old"}]})
+    assert status == 422 and wrong["detail"][0]["loc"][-2:] == [1, "age"]
+    status, missing = post({"row": {k: v for k, v in row.items() if k != "plan"}})
+    assert status == 422 and "plan" in str(missing)
+    assert post({"rows": []})[0] == 422
+    assert post({"row": row, "k": 3})[0] == 422
+    status, flagged = post({"row": {**row, "region": "mars"}})
+    assert status == 200 and flagged["warnings"][0]["column"] == "region"

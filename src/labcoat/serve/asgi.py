@@ -70,6 +70,17 @@ def create_app_from_env() -> FastAPI:
         return create_match_app(matching, token=settings.get("token"),
                                 log_path=settings.get("log_path", "predictions.db"),
                                 max_records=settings.get("max_batch", MAX_RECORDS))
+    segmenter = load_own(reference, "segment", settings.get("tracking_uri"))
+    if segmenter is not None:
+        from labcoat.serve.segment_app import MAX_ROWS, SegmentService, ServedSegmenter, create_segment_app
+
+        segmenting = SegmentService(reference, tracking_uri=settings.get("tracking_uri"),
+                                    follow_alias=settings.get("follow_alias", False),
+                                    follow_seconds=settings.get("follow_seconds", FOLLOW_SECONDS),
+                                    loaded=ServedSegmenter(*segmenter))
+        return create_segment_app(segmenting, token=settings.get("token"),
+                                  log_path=settings.get("log_path", "predictions.db"),
+                                  max_rows=settings.get("max_batch", MAX_ROWS))
     forecaster = load_forecaster(reference, settings.get("tracking_uri"))
     if forecaster is not None:
         service = ForecastService(reference, tracking_uri=settings.get("tracking_uri"),
