@@ -11,7 +11,7 @@ import pytest
 
 import labcoat
 from labcoat.datasets import make_customers
-from labcoat.errors import LabcoatNotice
+from labcoat.errors import DataError, LabcoatNotice
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +101,37 @@ def test_served_requests_checked(server):
     assert post({"row": row, "k": 3})[0] == 422
     status, flagged = post({"row": {**row, "region": "mars"}})
     assert status == 200 and flagged["warnings"][0]["column"] == "region"
+
+
+def test_segment_shares_monitored(tracked):
+    from labcoat.lifecycle.segment_monitor import check_segment_shares
+
+    model = tracked[0]
+    same = check_segment_shares(model, make_customers(400, seed=21))
+    assert same["exit_code"] == 0 and not same["shifted"] and same["psi"] < 0.1
+    assert sum(s["current_share"] for s in same["segments"]) == pytest.approx(1, abs=1e-3)
+    rows = make_customers(600, seed=22)
+    shifted = check_segment_shares(model, rows[model.predict(rows) != 0])  # the largest segment gone
+    assert shifted["exit_code"] == 1 and shifted["p_value"] < 0.01 and shifted["psi"] >= 0.1
+    with pytest.raises(DataError, match="at least 30"):
+        check_segment_shares(model, rows.head(10))
+
+
+def test_monitor_cli_reads_the_service_log(tracked, server):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from test_serve import call
+
+    model, _, folder = tracked
+    rows = make_customers(200, seed=23)
+    body = {"rows": json.loads(rows.drop(columns="customer_id").to_json(orient="records"))}
+    assert call(server.port, "/segment", body)[0] == 200
+    done = subprocess.run([sys.executable, "-m", "labcoat", "monitor", str(folder / "model"), "--from-log", "--log",
+                           str(server.log), "--json"], capture_output=True, text=True, check=False,
+                          env={**os.environ, "MLFLOW_TRACKING_URI": ""})
+    result = json.loads(done.stdout)
+    assert done.returncode == result["exit_code"] and result["rows"] >= 200
+    assert result["segments"][0]["training_share"] == pytest.approx(model.info["shares"][0], abs=1e-4)
