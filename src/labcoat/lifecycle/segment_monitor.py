@@ -75,8 +75,9 @@ def _check(model: Any, segments: np.ndarray, *, psi_threshold: float, source: st
     p_value = float(stats.chi2_contingency(table, correction=False)[1]) if table.shape[1] > 1 else 1.0
     shifted = bool(index >= psi_threshold and p_value < ALPHA)
     described = model.segments["description"]
-    rows = [{"segment": s, "training_share": round(float(reference[s]), 4), "current_share": round(float(shares[s]), 4),
-             "change": round(float(shares[s] - reference[s]), 4), "description": str(described[s])} for s in range(k)]
+    rows: list[dict[str, Any]] = [
+        {"segment": s, "training_share": round(float(reference[s]), 4), "current_share": round(float(shares[s]), 4),
+         "change": round(float(shares[s] - reference[s]), 4), "description": str(described[s])} for s in range(k)]
     verdict = ("The segment shares have shifted" if shifted else "No shift in the segment shares")
     summary = [f"{verdict}: PSI {index:.3f} (threshold {psi_threshold:g}), chi-square p "
                f"{'< 0.0001' if p_value < 1e-4 else f'= {p_value:.4f}'} over {len(segments):,} rows ({source})."]

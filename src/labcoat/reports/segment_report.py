@@ -66,7 +66,7 @@ def project(X: np.ndarray, projection: str, *, seed: int = 0) -> tuple[str, np.n
         raise ValueError(f"projection is auto, umap or pca; got {projection!r}.")
     use_umap = projection == "umap" or (projection == "auto" and importlib.util.find_spec("umap") is not None)
     if use_umap and len(X) > 15:
-        import umap
+        import umap  # type: ignore[import-untyped]
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "n_jobs overridden by random_state", numba's notes
