@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from labcoat.reports import figures
-from labcoat.reports.render import figure, render_page
+from labcoat.reports.render import figure, render_page, write_page
 
 #: Rows of a segment's profile shown in its card.
 PROFILE_ROWS = 8
@@ -135,8 +135,4 @@ def cards(model: Any, rows: int = PROFILE_ROWS) -> list[dict[str, Any]]:
 
 def write_segment_report(model: Any, out_dir: str | Path) -> Path:
     """Write ``segment_report.html`` in ``out_dir``; returns its path."""
-    folder = Path(out_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "segment_report.html"
-    path.write_text(segment_report(model), encoding="utf-8")
-    return path
+    return write_page(out_dir, "segment_report.html", segment_report(model))
