@@ -140,15 +140,17 @@ def test_words_for_a_known_profile():
 
 def test_cli_fit_and_predict(tmp_path, customers):
     customers.drop(columns="true_segment").to_csv(tmp_path / "customers.csv", index=False)
-    done = cli("fit", "customers.csv", "--task", "segment", "--k", "4", "--budget", "5s", "--no-track",
-               "--no-report", "--out", "seg", cwd=tmp_path)
+    done = cli("fit", "customers.csv", "--task", "segment", "--k", "4", "--exclude", "newsletter", "--budget", "5s",
+               "--no-track", "--no-report", "--out", "seg", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "4 segments of 500 rows" in done.stdout and "segment 3," in done.stdout
     done = cli("predict", "seg", "customers.csv", "-o", "out.csv", "--keep", "customer_id", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     out = pd.read_csv(tmp_path / "out.csv")
     assert out.columns.tolist() == ["customer_id", "segment"]
-    expected = labcoat.load(tmp_path / "seg").predict(customers)
+    loaded = labcoat.load(tmp_path / "seg")
+    assert "newsletter" not in loaded.info["columns"] and "age" in loaded.info["columns"]
+    expected = loaded.predict(customers)
     assert (out["segment"].to_numpy() == expected.to_numpy()).all()
 
 

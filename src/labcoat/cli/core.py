@@ -79,6 +79,7 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
                                              "column and what is known of them)."),
         k: Optional[int] = typer.Option(None, "--k", help="Segment: the number of segments (default: chosen by "
                                         "silhouette, BIC and stability)."),
+        exclude: Optional[str] = typer.Option(None, help="Segment: comma-separated columns not to segment on."),
         quiet: bool = typer.Option(False, "--quiet", "-q"), as_json: bool = typer.Option(False, "--json")) -> None:
     """Find, tune and ensemble the best model for TARGET, save it and record the study."""
     import labcoat
@@ -104,10 +105,10 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
                  executor=executor, ray_address=ray_address,
                  options=_own_options(str(task), series=series, horizon=horizon, freq=freq, known=known,
                                       holidays=holidays, user=user, item=item, rating=rating, items=items,
-                                      users=users, k=k) | ({"split": split} if takes_split and split != "random" else {}))
+                                      users=users, k=k, exclude=exclude) | ({"split": split} if takes_split and split != "random" else {}))
         return
     _own_options(None, series=series, horizon=horizon, freq=freq, known=known, holidays=holidays, user=user,
-                 item=item, rating=rating, items=items, users=users, k=k)
+                 item=item, rating=rating, items=items, users=users, k=k, exclude=exclude)
     if target is None:
         raise typer.BadParameter("give the column to predict (every task but recommend needs one).",
                                  param_hint="'--target'")
@@ -163,7 +164,7 @@ def _own_options(task: str | None, **given: Any) -> dict[str, Any]:
         err(f"{', '.join(f'--{name}' for name in wrong)} apply to --task {' or '.join(owners)} only.")
         raise typer.Exit(2)
     mine = {name: value for name, value in given.items() if value is not None}
-    for name in ("series", "known"):
+    for name in ("series", "known", "exclude"):
         if name in mine:
             mine[name] = mine[name].split(",")
     for name in ("items", "users"):

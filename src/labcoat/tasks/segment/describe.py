@@ -60,7 +60,9 @@ def describe_segments(frame: pd.DataFrame, labels: Sequence[int] | np.ndarray,
         rows = int((labels == segment).sum())
         share = rows / len(labels)
         mine = profiled[(profiled["segment"] == segment) & (profiled["words"] != "")]
-        mine = mine.reindex(mine["difference"].abs().sort_values(ascending=False, kind="stable").index)
+        # Largest differences first; of equal ones (a boolean's two values), what the segment has.
+        mine = mine.assign(size=mine["difference"].abs()).sort_values(["size", "difference"], ascending=False,
+                                                                     kind="stable")
         mine = mine.drop_duplicates("column").head(MAX_PHRASES)
         said = ", ".join(mine["words"]) or "close to the average on every column"
         out.append({"segment": segment, "rows": rows, "share": round(share, 4),
