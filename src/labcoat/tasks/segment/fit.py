@@ -6,7 +6,8 @@ budget: k-means for each number of segments, HDBSCAN, Gaussian mixtures for each
 each scored by the silhouette on a sample of rows, its stability (adjusted Rand index with
 refits on bootstrap samples) and, for mixtures, BIC. The choice, when ``k`` is not given:
 
-1. a candidate is *stable* when its mean agreement is at least 0.75 (:data:`.stability.STABLE`);
+1. a candidate is *stable* when the low end of its agreement's 95% interval is at least 0.75
+   (:data:`.stability.STABLE`): stable beyond the noise of the refits;
 2. each family proposes its best stable candidate: k-means the best silhouette, mixtures the
    lowest BIC, HDBSCAN its own;
 3. the proposal with the best silhouette wins (fewer segments on a tie); with no stable
@@ -190,10 +191,10 @@ def _search(names: Sequence[str], ks: list[int], X: np.ndarray, fit_rows: np.nda
 def _choose(board: pd.DataFrame, *, given_k: int | None) -> tuple[int, str]:
     """The row of the chosen candidate and why (see the module's docstring)."""
     ok = board[board["status"] == "ok"]
-    stable = ok[ok["stability"] >= STABLE]
+    stable = ok[ok["stability_low"] >= STABLE]  # stable beyond the refits' noise: the interval's low end
     if stable.empty:
         row = int(ok.sort_values(["stability", "silhouette"], ascending=False, kind="stable").index[0])
-        warnings.warn(f"No candidate is stable (mean agreement under {STABLE} between bootstrap refits); the most "
+        warnings.warn(f"No candidate is stable (agreement between bootstrap refits not surely over {STABLE}); the most "
                       "stable one is kept, but its segments may not be reproducible: the data may have no clear "
                       "segments.", LabcoatNotice, stacklevel=3)
         return row, f"no candidate reached stability {STABLE}; the most stable one"
@@ -207,7 +208,7 @@ def _choose(board: pd.DataFrame, *, given_k: int | None) -> tuple[int, str]:
     chosen = board.loc[proposals].sort_values(["silhouette", "k"], ascending=[False, True], kind="stable").index[0]
     lead = "k given; " if given_k else ""
     return int(chosen), (f"{lead}the best silhouette among the stable proposals (k-means: best silhouette, "
-                         f"mixtures: lowest BIC, HDBSCAN: its own; stable: agreement >= {STABLE})")
+                         f"mixtures: lowest BIC, HDBSCAN: its own; stable: agreement's 95% interval above {STABLE})")
 
 
 def _readable(frame: pd.DataFrame, booleans: list[str]) -> pd.DataFrame:

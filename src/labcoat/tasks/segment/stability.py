@@ -3,7 +3,8 @@ each refit's segments of the same rows compared with the original's by the adjus
 index (1: the same partition, about 0: no more agreement than chance). HDBSCAN, which
 density duplicates would mislead, is refitted on the distinct rows of each bootstrap sample
 (a 63% subsample). Summarised as the mean with a 95% t interval over the refits, clipped to
-[0, 1] (Hennig's clusterboot calls a segmentation stable from about 0.75).
+[0, 1] (Hennig's clusterboot calls a segmentation stable from about 0.75; the fit asks the
+interval's low end to reach it).
 
 Examples
 --------
