@@ -57,6 +57,14 @@ def monitor(model: str = typer.Argument(..., help=MODEL_HELP),
         _monitor_recommender(recommender[0], log, since, tolerance, json_out, as_json)
     segmenter = load_own(model, "segment", tracking_uri)
     if segmenter is not None:
+        from labcoat.errors import ConfigError
+
+        given = {"--labels": labels, "--label-column": label_column, "--id-column": id_column,
+                 "--share-threshold": share, "--options": options, "--actuals": actuals}
+        refused = [name for name, value in given.items() if value is not None]
+        if refused:
+            raise ConfigError(f"{', '.join(refused)} do not apply to a segment model: it is monitored by the shares "
+                              "of its segments (--current or --from-log, --tolerance).")
         _monitor_segments(segmenter[0], current, log if from_log else None, since, tolerance, json_out, as_json)
     forecaster = load_forecaster(model, tracking_uri)
     if forecaster is not None or actuals is not None:
@@ -146,8 +154,8 @@ def _monitor_segments(model: Any, current: Optional[Path], log: Optional[Path], 
     from labcoat.serve.export import parse_since
 
     if (current is None) == (log is None):
-        raise ConfigError("A segment model is monitored on new rows: give --current FILE or --from-log, not "
-                          + ("both." if current is not None else "neither."))
+        raise ConfigError("A segment model is monitored on new rows: give --current FILE or --from-log"
+                          + (", not both." if current is not None else "."))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = (check_segment_shares(model, read_table(current), psi_threshold=tolerance, source=str(current))
