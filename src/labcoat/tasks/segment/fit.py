@@ -16,9 +16,9 @@ refits on bootstrap samples) and, for mixtures, BIC. The choice, when ``k`` is n
 Examples
 --------
 >>> from labcoat.datasets import make_customers
->>> model = fit_segment(make_customers(300, seed=0), budget=5, quiet=True)
->>> model.info["k"]
-4
+>>> model = fit_segment(make_customers(300, seed=0), budget=5, candidates=["kmeans"], quiet=True)
+>>> model.info["k"], model.info["chosen"]["stability_low"] > 0.75
+(4, True)
 """
 from __future__ import annotations
 
