@@ -77,6 +77,9 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
                                              "column and their categories, text or numbers)."),
         users: Optional[Path] = typer.Option(None, "--users", help="Recommend: a table of users (the user-id "
                                              "column and what is known of them)."),
+        k: Optional[int] = typer.Option(None, "--k", help="Segment: the number of segments (default: chosen by "
+                                        "silhouette, BIC and stability)."),
+        exclude: Optional[str] = typer.Option(None, help="Segment: comma-separated columns not to segment on."),
         quiet: bool = typer.Option(False, "--quiet", "-q"), as_json: bool = typer.Option(False, "--json")) -> None:
     """Find, tune and ensemble the best model for TARGET, save it and record the study."""
     import labcoat
@@ -102,10 +105,10 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
                  executor=executor, ray_address=ray_address,
                  options=_own_options(str(task), series=series, horizon=horizon, freq=freq, known=known,
                                       holidays=holidays, user=user, item=item, rating=rating, items=items,
-                                      users=users) | ({"split": split} if takes_split and split != "random" else {}))
+                                      users=users, k=k, exclude=exclude) | ({"split": split} if takes_split and split != "random" else {}))
         return
     _own_options(None, series=series, horizon=horizon, freq=freq, known=known, holidays=holidays, user=user,
-                 item=item, rating=rating, items=items, users=users)
+                 item=item, rating=rating, items=items, users=users, k=k, exclude=exclude)
     if target is None:
         raise typer.BadParameter("give the column to predict (every task but recommend needs one).",
                                  param_hint="'--target'")
@@ -161,7 +164,7 @@ def _own_options(task: str | None, **given: Any) -> dict[str, Any]:
         err(f"{', '.join(f'--{name}' for name in wrong)} apply to --task {' or '.join(owners)} only.")
         raise typer.Exit(2)
     mine = {name: value for name, value in given.items() if value is not None}
-    for name in ("series", "known"):
+    for name in ("series", "known", "exclude"):
         if name in mine:
             mine[name] = mine[name].split(",")
     for name in ("items", "users"):
@@ -240,9 +243,8 @@ def forecast(model: str = typer.Argument(..., help=MODEL_HELP),
 def _print_own(model: Any) -> None:
     """The summary of a model of a task with a pipeline of its own."""
     from labcoat.tasks.forecast.model import ForecastModel
-    from labcoat.tasks.match.model import MatchModel
 
-    if isinstance(model, MatchModel):
+    if callable(getattr(model, "summary", None)):  # match, segment: a summary in words
         print(model.summary())
         return
     (_print_forecaster if isinstance(model, ForecastModel) else _print_recommender)(model)
@@ -319,8 +321,15 @@ def predict(model: str = typer.Argument(..., help=MODEL_HELP),
     from labcoat.batch import STREAMED, predict_file, with_columns
     from labcoat.data.io import read_table
 
-    m = load_tabular(model, tracking_uri=tracking_uri)
+    from labcoat.api import load
+    from labcoat.model import Model
+
+    loaded = load(model, tracking_uri=tracking_uri)
     columns = keep.split(",") if keep else None
+    if not isinstance(loaded, Model) and callable(getattr(loaded, "predict_frame", None)):
+        _predict_own(loaded, data, output, columns)  # a task with a pipeline of its own that predicts rows
+        return
+    m = load_tabular(model, tracking_uri=tracking_uri)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if output is not None and data.suffix.lower() in STREAMED and data.is_file():
@@ -336,6 +345,22 @@ def predict(model: str = typer.Argument(..., help=MODEL_HELP),
         err(f"{rows:,} rows scored into {output}")
     else:
         write_table(result, output)
+
+
+def _predict_own(model: Any, data: Path, output: Optional[Path], keep: Optional[list[str]]) -> None:
+    """``labcoat predict`` with a model of a task with a pipeline of its own that predicts
+    rows (``predict_frame``): the whole table at once."""
+    from labcoat.batch import with_columns
+    from labcoat.data.io import read_table
+
+    frame = read_table(data)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = model.predict_frame(frame)
+    show_notices(unique(caught))
+    write_table(with_columns(frame, keep, result) if keep else result, output)
+    if output is not None:
+        err(f"{len(result):,} rows written to {output}")
 
 
 def info(model: str = typer.Argument(..., help=MODEL_HELP), as_json: bool = typer.Option(False, "--json"),
