@@ -43,6 +43,8 @@ from labcoat.tasks.segment.model import SegmentModel
 from labcoat.tasks.segment.stability import STABLE, bootstrap_agreement, summarise
 
 BUDGET = 60.0
+#: The shortest budget whose report draws its map with UMAP when ``projection="auto"``.
+UMAP_BUDGET = 300.0
 #: Rows the silhouette and the stability refits use (both grow with the square of the rows
 #: or close to it); larger data is sampled, with a notice.
 SAMPLE_ROWS = 2000
@@ -69,7 +71,8 @@ def fit_segment(data: pd.DataFrame | str | Path, target: str | None = None, *, k
     out); ``exclude`` names columns not to segment on (ids, say, that were not recognised as
     such); ``candidates`` restricts the clusterers (``kmeans``, ``gmm``, ``hdbscan``);
     ``projection`` is the report's 2-D map: ``"umap"``, ``"pca"`` or ``"auto"`` (UMAP when
-    umap-learn is installed; its first map in a process takes ~10 s to compile).
+    umap-learn is installed and the budget is at least :data:`UMAP_BUDGET` seconds: its first
+    map in a process takes 10-30 s to compile, which a short budget cannot hold; else PCA).
     """
     started = time.monotonic()
     _refuse(target=target, metric=metric, time_column=time_column, executor=executor if executor != "local" else None,
@@ -129,7 +132,7 @@ def fit_segment(data: pd.DataFrame | str | Path, target: str | None = None, *, k
         "stable_from": STABLE, "noise": ("HDBSCAN's noise rows are given to the segment of most of their 5 nearest "
                                         "clustered rows; every row gets a segment" if best.name == "hdbscan" else None),
         "input_types": {c.name: mlflow_type(frame[c.name]) for c in schema.features},
-        "notes": notes, "seed": seed, "projection": projection, "budget_seconds": clock.budget,
+        "notes": notes, "seed": seed, "projection": _projection(projection, clock.budget), "budget_seconds": clock.budget,
         "seconds": round(time.monotonic() - started, 2),
     }
     for note in notes[len(schema.notices):]:
@@ -286,3 +289,12 @@ def _printer(quiet: bool) -> Any:
         if not quiet:
             print(line, file=sys.stderr, flush=True)
     return say
+
+
+def _projection(asked: str, budget: float) -> str:
+    """The report's map: ``asked``, with ``"auto"`` made UMAP or PCA by the budget."""
+    if asked != "auto":
+        return asked
+    import importlib.util
+
+    return "umap" if budget >= UMAP_BUDGET and importlib.util.find_spec("umap") is not None else "pca"
