@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,14 @@ import pytest
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 CHROMIUM = Path("/usr/bin/chromium")
+#: The long simulations (marked ``slow``) run small by default and at their full size with
+#: ``LABCOAT_FULL_SIMULATIONS=1`` (more repetitions: tighter checks, minutes more).
+FULL_SIMULATIONS = os.environ.get("LABCOAT_FULL_SIMULATIONS", "") not in ("", "0")
+
+
+def simulation_size(small: int, full: int) -> int:
+    """Repetitions of a simulation: ``full`` with ``LABCOAT_FULL_SIMULATIONS=1``, else ``small``."""
+    return full if FULL_SIMULATIONS else small
 
 
 def mixed_frame(n: int = 300, seed: int = 0) -> pd.DataFrame:

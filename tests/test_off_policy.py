@@ -29,6 +29,8 @@ from labcoat.evaluate.off_policy import (
 from labcoat.evaluate.off_policy_sim import ClickWorld
 from labcoat.serve.explore import EpsilonGreedy, Greedy, Thompson, parse_explore, top_k
 
+from conftest import simulation_size
+
 
 def enumerate_epsilon_greedy(epsilon: float, scores: np.ndarray, k: int):
     """Every list slot-by-slot epsilon-greedy can show, with its probability, by brute force
@@ -287,8 +289,9 @@ def test_the_coverage_check_catches_wrong_propensities(monkeypatch):
 
 @pytest.mark.slow
 def test_intervals_cover_the_truth_many_repetitions():
-    """R=1000 makes the upper end (98%) testable; greedy has the larger weights of the two."""
-    report, width = check_scenario(Greedy(), repetitions=1000, n_requests=1000, seed=1)
+    """R=1000 makes the upper end (98%) testable; greedy has the larger weights of the two.
+    400 by default (the upper end then rejects only 400 of 400): see ``simulation_size``."""
+    report, width = check_scenario(Greedy(), repetitions=simulation_size(400, 1000), n_requests=1000, seed=1)
     print("greedy coverage", report, "mean width", width)
 
 

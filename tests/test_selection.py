@@ -11,6 +11,8 @@ from labcoat.evaluate.metrics import get_metric
 from labcoat.evaluate.selection import _select, selection_corrected
 from labcoat.errors import ConfigError
 
+from conftest import simulation_size
+
 AUC = get_metric("roc_auc", "binary")
 
 
@@ -20,13 +22,15 @@ def _candidates(y: np.ndarray, strengths: np.ndarray, rng: np.random.Generator) 
     return [np.column_stack([1 - s, s]) for s in scores]
 
 
+@pytest.mark.slow
 def test_the_corrected_estimate_removes_the_selection_bias_and_covers_the_truth():
     """30 useless and 10 weak models: choosing among them on 300 rows flatters the choice; the
-    BBC estimate tracks the chosen ensemble's true score on fresh rows."""
+    BBC estimate tracks the chosen ensemble's true score on fresh rows (25 repetitions by
+    default, 40 at full size: ``simulation_size``)."""
     rng = np.random.default_rng(7)
     strengths = np.r_[np.zeros(30), np.full(10, 0.25)]
     search_bias, corrected_bias, covered = [], [], []
-    for _ in range(40):
+    for _ in range(simulation_size(25, 40)):
         y = rng.integers(0, 2, 300)
         candidates = _candidates(y, strengths, rng)
         est = selection_corrected(y, candidates, AUC, rounds=40, seed=int(rng.integers(1 << 30)), stratify=True)

@@ -53,6 +53,61 @@ def make_churn(n_rows: int = 3000, *, seed: int = 0) -> pd.DataFrame:
     return frame.drop(columns="support_calls").assign(support_calls=calls)
 
 
+#: The planted customer segments of :func:`make_customers`: (share, age, tenure in months,
+#: monthly spend, visits a month, most likely region, channel, plan, newsletter probability).
+_CUSTOMER_SEGMENTS = (
+    (0.35, 27, 8, 35, 12, "south", "app", "basic", 0.2),
+    (0.25, 46, 60, 120, 6, "north", "store", "plus", 0.7),
+    (0.20, 38, 24, 20, 2, "east", "web", "basic", 0.1),
+    (0.12, 57, 36, 260, 4, "west", "store", "premium", 0.9),
+    (0.08, 33, 3, 80, 20, "north", "app", "plus", 0.5),
+)
+
+
+def make_customers(n_rows: int = 2000, *, segments: int = 4, truth: bool = False, seed: int = 0) -> pd.DataFrame:
+    """A customer table with ``segments`` planted groups (2 to 5, of unequal sizes) that differ
+    in numbers (age, tenure, spend, visits) and categories (region, channel, plan, newsletter),
+    with noise, overlap and a few missing values; ``truth`` adds the planted ``true_segment``.
+
+    Examples
+    --------
+    >>> make_customers(100).columns.tolist()
+    ['customer_id', 'age', 'tenure_months', 'monthly_spend', 'visits_per_month', 'region', 'channel', 'plan', 'newsletter']
+    >>> make_customers(500, segments=3, truth=True)["true_segment"].nunique()
+    3
+    """
+    if not 2 <= segments <= len(_CUSTOMER_SEGMENTS):
+        raise ValueError(f"segments must be between 2 and {len(_CUSTOMER_SEGMENTS)}; got {segments!r}.")
+    rng = np.random.default_rng(seed)
+    planted = _CUSTOMER_SEGMENTS[:segments]
+    shares = np.array([p[0] for p in planted])
+    group = rng.choice(segments, n_rows, p=shares / shares.sum())
+    table = {name: np.array([p[i] for p in planted])[group] for i, name in enumerate(
+        ("share", "age", "tenure", "spend", "visits", "region", "channel", "plan", "newsletter"))}
+    regions, channels, plans = ["north", "south", "east", "west"], ["app", "web", "store"], ["basic", "plus", "premium"]
+
+    def mostly(usual: np.ndarray, values: list[str], p: float) -> np.ndarray:
+        return np.where(rng.random(n_rows) < p, usual, rng.choice(values, n_rows))
+
+    frame = pd.DataFrame({
+        "customer_id": [f"K{seed:02d}{i:06d}" for i in range(n_rows)],
+        "age": np.clip(np.round(rng.normal(table["age"].astype(float), 6)), 18, 90),
+        "tenure_months": np.maximum(0, np.round(table["tenure"].astype(float) * rng.lognormal(0, 0.3, n_rows))),
+        "monthly_spend": np.round(table["spend"].astype(float) * rng.lognormal(0, 0.25, n_rows), 2),
+        "visits_per_month": np.round(np.maximum(0, rng.normal(table["visits"].astype(float),
+                                                               table["visits"].astype(float) * 0.3)), 1),
+        "region": mostly(table["region"], regions, 0.7),
+        "channel": mostly(table["channel"], channels, 0.75),
+        "plan": mostly(table["plan"], plans, 0.8),
+        "newsletter": rng.random(n_rows) < table["newsletter"].astype(float),
+    })
+    frame.loc[rng.random(n_rows) < 0.03, "monthly_spend"] = np.nan
+    frame.loc[rng.random(n_rows) < 0.02, "region"] = None
+    if truth:
+        frame["true_segment"] = group
+    return frame
+
+
 def make_retail(n_stores: int = 3, n_items: int = 10, days: int = 730, *, start: str = "2023-01-02",
                 seed: int = 0) -> pd.DataFrame:
     """Daily unit sales of items in stores: a long table for forecasting.

@@ -21,7 +21,8 @@ METRIC_HELP = ("What to optimise. Classification: roc_auc (binary default; pr_au
 TASK_HELP = ("binary, multiclass or regression (default: inferred from the target); forecast: the next "
              "--horizon steps of the series in --series, ordered by --time-column; recommend: items for each "
              "user (--user, --item); match: the records that are the same entity (see labcoat match); anomaly: "
-             "unusual rows, with --labels-column, --contamination or --alerts-per-day if known.")
+             "unusual rows, with --labels-column, --contamination or --alerts-per-day if known; segment: groups of "
+             "similar rows, no target (--k).")
 TRACKING_HELP = "MLflow store or server (default: $MLFLOW_TRACKING_URI, else .labcoat/ here)."
 
 

@@ -83,7 +83,9 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
                                                       "the labels' prevalence, else 0.01)."),
         alerts_per_day: Optional[float] = typer.Option(None, "--alerts-per-day", help="Anomaly: flag this many "
                                                        "rows a day (with --time-column)."),
-        exclude: Optional[str] = typer.Option(None, help="Anomaly: comma-separated columns to leave out."),
+        k: Optional[int] = typer.Option(None, "--k", help="Segment: the number of segments (default: chosen by "
+                                        "silhouette, BIC and stability)."),
+        exclude: Optional[str] = typer.Option(None, help="Anomaly, segment: comma-separated columns to leave out."),
         quiet: bool = typer.Option(False, "--quiet", "-q"), as_json: bool = typer.Option(False, "--json")) -> None:
     """Find, tune and ensemble the best model for TARGET, save it and record the study."""
     import labcoat
@@ -112,13 +114,13 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
                  options=_own_options(str(task), series=series, horizon=horizon, freq=freq, known=known,
                                       holidays=holidays, user=user, item=item, rating=rating, items=items,
                                       users=users, labels=labels_column, contamination=contamination,
-                                      alerts_per_day=alerts_per_day, exclude=exclude)
+                                      alerts_per_day=alerts_per_day, k=k, exclude=exclude)
                  | ({"split": split} if takes_split and split != "random" else {})
                  | ({"costs": costs} if takes_costs and costs is not None else {}))
         return
     _own_options(None, series=series, horizon=horizon, freq=freq, known=known, holidays=holidays, user=user,
                  item=item, rating=rating, items=items, users=users, labels=labels_column, contamination=contamination,
-                 alerts_per_day=alerts_per_day, exclude=exclude)
+                 alerts_per_day=alerts_per_day, k=k, exclude=exclude)
     if target is None:
         raise typer.BadParameter("give the column to predict (every task but recommend needs one).",
                                  param_hint="'--target'")
@@ -253,11 +255,9 @@ def forecast(model: str = typer.Argument(..., help=MODEL_HELP),
 
 def _print_own(model: Any) -> None:
     """The summary of a model of a task with a pipeline of its own."""
-    from labcoat.tasks.anomaly.model import AnomalyModel
     from labcoat.tasks.forecast.model import ForecastModel
-    from labcoat.tasks.match.model import MatchModel
 
-    if isinstance(model, (MatchModel, AnomalyModel)):
+    if callable(getattr(model, "summary", None)):  # match, anomaly, segment: a summary in words
         print(model.summary())
         return
     (_print_forecaster if isinstance(model, ForecastModel) else _print_recommender)(model)
@@ -334,8 +334,13 @@ def predict(model: str = typer.Argument(..., help=MODEL_HELP),
     from labcoat.batch import STREAMED, predict_file, with_columns
     from labcoat.data.io import read_table
 
+    from labcoat.api import load
+    from labcoat.model import Model
+
+    loaded = load(model, tracking_uri=tracking_uri)
     columns = keep.split(",") if keep else None
-    if _predict_own(model, data, output, columns, tracking_uri):
+    if not isinstance(loaded, Model) and callable(getattr(loaded, "predict_frame", None)):
+        _predict_own(loaded, data, output, columns)  # a task with a pipeline of its own that predicts rows
         return
     m = load_tabular(model, tracking_uri=tracking_uri)
     with warnings.catch_warnings(record=True) as caught:
@@ -355,33 +360,20 @@ def predict(model: str = typer.Argument(..., help=MODEL_HELP),
         write_table(result, output)
 
 
-def _predict_own(model: str, data: Path, output: Optional[Path], keep: Optional[list[str]],
-                 tracking_uri: Optional[str]) -> bool:
-    """``labcoat predict`` for a model of a task with a pipeline of its own that predicts rows (an
-    anomaly detector: score, flag and reasons); False for any other model."""
-    from labcoat.api import STORE_SCHEMES, load
+def _predict_own(model: Any, data: Path, output: Optional[Path], keep: Optional[list[str]]) -> None:
+    """``labcoat predict`` with a model of a task with a pipeline of its own that predicts
+    rows (``predict_frame``): the whole table at once."""
     from labcoat.batch import with_columns
     from labcoat.data.io import read_table
-    from labcoat.tasks import saved_kind
 
-    if not model.startswith(STORE_SCHEMES):
-        own = saved_kind(model)
-        if own is None or own.command != "predict":
-            return False
-    m: Any = load(model, tracking_uri=tracking_uri)
-    if getattr(m, "task", None) != "anomaly":
-        return False
     frame = read_table(data)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = m.predict(frame)
-        if keep:
-            result = with_columns(frame, keep, result)
+        result = model.predict_frame(frame)
     show_notices(unique(caught))
-    write_table(result, output)
+    write_table(with_columns(frame, keep, result) if keep else result, output)
     if output is not None:
-        err(f"{len(result):,} rows scored into {output}: {int(result['is_anomaly'].sum()):,} flagged")
-    return True
+        err(f"{len(result):,} rows written to {output}")
 
 
 def info(model: str = typer.Argument(..., help=MODEL_HELP), as_json: bool = typer.Option(False, "--json"),

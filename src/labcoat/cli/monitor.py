@@ -42,10 +42,12 @@ def monitor(model: str = typer.Argument(..., help=MODEL_HELP),
             actuals: Optional[Path] = typer.Option(None, "--actuals", help="Forecast models: the actual values "
                                                    "of the forecast period (series, time and target columns)."),
             tolerance: float = typer.Option(0.1, help="Forecast models: relative rise of MASE tolerated; "
-                                            "recommenders: relative fall of the reward per request.")) -> None:
+                                            "recommenders: relative fall of the reward per request; segment "
+                                            "models: PSI of the segment shares from which a shift is called.")) -> None:
     """Check MODEL for drift (per column, dataset, predictions), schema violations and, with
     labels, a drop in performance; a recommender: the reward of the lists it showed (--log,
-    --since) and the popularity of what it shows. Exit code 0: nothing to act on; 1: drift or degradation;
+    --since) and the popularity of what it shows; a segment model: the segments' shares in --current
+    (or --from-log) against training. Exit code 0: nothing to act on; 1: drift or degradation;
     2: error."""
     from labcoat.lifecycle.check import monitor as check
     from labcoat.api import load_forecaster, load_own
@@ -53,6 +55,17 @@ def monitor(model: str = typer.Argument(..., help=MODEL_HELP),
     recommender = load_own(model, "recommend", tracking_uri)
     if recommender is not None:
         _monitor_recommender(recommender[0], log, since, tolerance, json_out, as_json)
+    segmenter = load_own(model, "segment", tracking_uri)
+    if segmenter is not None:
+        from labcoat.errors import ConfigError
+
+        given = {"--labels": labels, "--label-column": label_column, "--id-column": id_column,
+                 "--share-threshold": share, "--options": options, "--actuals": actuals}
+        refused = [name for name, value in given.items() if value is not None]
+        if refused:
+            raise ConfigError(f"{', '.join(refused)} do not apply to a segment model: it is monitored by the shares "
+                              "of its segments (--current or --from-log, --tolerance).")
+        _monitor_segments(segmenter[0], current, log if from_log else None, since, tolerance, json_out, as_json)
     forecaster = load_forecaster(model, tracking_uri)
     if forecaster is not None or actuals is not None:
         _monitor_forecast(model, forecaster, actuals, tolerance, json_out, as_json)
@@ -126,6 +139,33 @@ def _monitor_recommender(model: Any, log: Path, since: Optional[str], tolerance:
             print(f"ALERT: {alert}")
         if not result["alerts"]:
             print("Nothing to act on.")
+    raise typer.Exit(code=result["exit_code"])
+
+
+def _monitor_segments(model: Any, current: Optional[Path], log: Optional[Path], since: Optional[str],
+                      tolerance: float, json_out: Optional[Path], as_json: bool) -> None:
+    """``labcoat monitor SEGMENT_MODEL (--current FILE | --from-log [--since 24h])``: the segments'
+    shares against training's; exits 0, 1 (shifted) or 2 (error)."""
+    import time
+
+    from labcoat.data.io import read_table
+    from labcoat.errors import ConfigError
+    from labcoat.lifecycle.segment_monitor import check_logged_shares, check_segment_shares
+    from labcoat.serve.export import parse_since
+
+    if (current is None) == (log is None):
+        raise ConfigError("A segment model is monitored on new rows: give --current FILE or --from-log"
+                          + (", not both." if current is not None else "."))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = (check_segment_shares(model, read_table(current), psi_threshold=tolerance, source=str(current))
+                  if current is not None else
+                  check_logged_shares(model, log or Path(), since=parse_since(since, now=time.time()),
+                                      psi_threshold=tolerance))
+    if not _emit(result, json_out, as_json):
+        show_notices(unique(caught))
+        for line in result["summary"]:
+            print(line)
     raise typer.Exit(code=result["exit_code"])
 
 

@@ -51,7 +51,7 @@ def summarize(model: Model, frame: pd.DataFrame, *, seed: int = 0, seconds: floa
     >>> import json, labcoat
     >>> from labcoat.datasets import make_churn
     >>> df = make_churn(300)
-    >>> model = labcoat.fit(df, target="churned", trials=2, quiet=True, track=False, n_jobs=1)
+    >>> model = labcoat.fit(df, target="churned", trials=2, families=["lightgbm"], quiet=True, track=False, n_jobs=1)
     >>> summary = summarize(model, df, seconds=10)
     >>> summary["errors"], len(summary["partial_dependence"]["features"]), len(json.dumps(summary)) < 50_000
     ({}, 4, True)

@@ -34,7 +34,7 @@ def permutation_importance(model: Model, frame: pd.DataFrame, *, repeats: int = 
     >>> import labcoat
     >>> from labcoat.datasets import make_churn
     >>> df = make_churn(300)
-    >>> model = labcoat.fit(df, target="churned", trials=2, quiet=True, track=False, n_jobs=1)
+    >>> model = labcoat.fit(df, target="churned", trials=2, families=["lightgbm"], quiet=True, track=False, n_jobs=1)
     >>> table = permutation_importance(model, df, repeats=2)
     >>> table.columns.tolist()
     ['feature', 'importance', 'std', 'low', 'high']

@@ -39,7 +39,7 @@ def partial_dependence(model: Model, frame: pd.DataFrame, features: Sequence[str
     >>> import labcoat
     >>> from labcoat.datasets import make_churn
     >>> df = make_churn(300)
-    >>> model = labcoat.fit(df, target="churned", trials=2, quiet=True, track=False, n_jobs=1)
+    >>> model = labcoat.fit(df, target="churned", trials=2, families=["lightgbm"], quiet=True, track=False, n_jobs=1)
     >>> pd_ = partial_dependence(model, df, ["tenure_months", "plan"], grid=5)
     >>> pd_["tenure_months"]["kind"], len(pd_["tenure_months"]["values"]), pd_["plan"]["kind"]
     ('numeric', 5, 'categorical')

@@ -89,7 +89,7 @@ def explain_row(model: Model, frame: pd.DataFrame, row: int | Sequence[int] | No
     >>> import labcoat
     >>> from labcoat.datasets import make_churn
     >>> df = make_churn(300)
-    >>> model = labcoat.fit(df, target="churned", trials=2, quiet=True, track=False, n_jobs=1)
+    >>> model = labcoat.fit(df, target="churned", trials=2, families=["lightgbm"], quiet=True, track=False, n_jobs=1)
     >>> explanation = explain_row(model, df, row=7, top=3)
     >>> explanation.rows[["row", "prediction", "explained"]].values.tolist()
     [[7, 'no', 'P(churned=yes)']]

@@ -68,7 +68,7 @@ def shap_values(model: Model, frame: pd.DataFrame, *, max_rows: int = 500,
     >>> import labcoat
     >>> from labcoat.datasets import make_churn
     >>> df = make_churn(300)
-    >>> model = labcoat.fit(df, target="churned", trials=2, quiet=True, track=False, n_jobs=1)
+    >>> model = labcoat.fit(df, target="churned", trials=2, families=["lightgbm"], quiet=True, track=False, n_jobs=1)
     >>> sv = shap_values(model, df.head(3), background=df)
     >>> bool(np.allclose(sv.values.sum(axis=1) + sv.base, sv.output))
     True

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from labcoat.reports import figures
-from labcoat.reports.render import figure, render_page
+from labcoat.reports.render import figure, render_page, write_page
 from labcoat.tasks.forecast.data import TARGET, TIME
 
 if TYPE_CHECKING:
@@ -57,11 +57,7 @@ def forecast_report(model: ForecastModel, *, title: str | None = None) -> str:
 
 def write_forecast_report(model: ForecastModel, out_dir: str | Path) -> Path:
     """Write ``forecast_report.html`` in ``out_dir``; returns its path."""
-    folder = Path(out_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "forecast_report.html"
-    path.write_text(forecast_report(model), encoding="utf-8")
-    return path
+    return write_page(out_dir, "forecast_report.html", forecast_report(model))
 
 
 def _series_to_show(model: ForecastModel) -> list[tuple[int, str]]:

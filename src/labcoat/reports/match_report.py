@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from labcoat.reports import figures
-from labcoat.reports.render import figure, render_page
+from labcoat.reports.render import figure, render_page, write_page
 
 #: Uncertain pairs shown with their explanation.
 UNCERTAIN_PAIRS = 6
@@ -96,8 +96,4 @@ def uncertain(model: Any, n: int = UNCERTAIN_PAIRS) -> list[dict[str, Any]]:
 
 def write_match_report(model: Any, out_dir: str | Path) -> Path:
     """Write ``match_report.html`` in ``out_dir``; returns its path."""
-    folder = Path(out_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "match_report.html"
-    path.write_text(match_report(model), encoding="utf-8")
-    return path
+    return write_page(out_dir, "match_report.html", match_report(model))

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from labcoat.reports import figures
-from labcoat.reports.render import figure, render_page
+from labcoat.reports.render import figure, render_page, write_page
 
 #: Users whose recommendations are shown as examples, and the users sampled for the popularity figure.
 EXAMPLE_USERS = 5
@@ -87,8 +87,4 @@ def by_activity(model: Any) -> list[dict[str, Any]]:
 
 def write_recommend_report(model: Any, out_dir: str | Path) -> Path:
     """Write ``recommend_report.html`` in ``out_dir``; returns its path."""
-    folder = Path(out_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "recommend_report.html"
-    path.write_text(recommend_report(model), encoding="utf-8")
-    return path
+    return write_page(out_dir, "recommend_report.html", recommend_report(model))

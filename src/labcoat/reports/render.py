@@ -11,6 +11,7 @@ import math
 import uuid
 from datetime import datetime, timezone
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -53,6 +54,15 @@ def render_page(template: str, **context: Any) -> str:
     created = datetime.now(timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M")
     return env.get_template(template).render(plotly_js=Markup(plotly_js()), labcoat_version=__version__,
                                              created=created, **context)
+
+
+def write_page(out_dir: str | Path, name: str, html: str) -> Path:
+    """Write the page ``html`` as ``out_dir/name`` (the folder made if needed); returns its path."""
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(html, encoding="utf-8")
+    return path
 
 
 def figure(fig: Figure, *, height: int | None = None, compact: bool = False) -> Markup:

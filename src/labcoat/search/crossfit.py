@@ -9,7 +9,7 @@ Examples
 >>> import labcoat
 >>> from labcoat.datasets import make_churn
 >>> frame = make_churn(300)
->>> model = labcoat.fit(frame, target="churned", trials=2, quiet=True, track=False)
+>>> model = labcoat.fit(frame, target="churned", trials=2, families=["lightgbm"], quiet=True, track=False)
 >>> rows, folds = shared_folds(model, frame)
 >>> len(cross_validate(model, rows, folds)) == len(folds.folds)
 True

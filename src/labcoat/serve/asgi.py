@@ -49,33 +49,34 @@ def create_app_from_env() -> FastAPI:
                 if _PREFIX + key.upper() in os.environ}
     reference = settings.pop("model")
     explore = settings.pop("explore", None)
-    recommender = load_own(reference, "recommend", settings.get("tracking_uri"))
+    tracking_uri = settings.get("tracking_uri")
+    log_path = settings.get("log_path", "predictions.db")
+
+    def followed(service: Any, loaded: Any) -> Any:
+        """The task's service of ``reference``, following its alias when asked."""
+        return service(reference, tracking_uri=tracking_uri, follow_alias=settings.get("follow_alias", False),
+                       follow_seconds=settings.get("follow_seconds", FOLLOW_SECONDS), loaded=loaded)
+
+    recommender = load_own(reference, "recommend", tracking_uri)
     if recommender is not None:
         from labcoat.serve.recommend_app import RecommendService, ServedRecommender, create_recommend_app
 
-        served = RecommendService(reference, tracking_uri=settings.get("tracking_uri"),
-                                  follow_alias=settings.get("follow_alias", False),
-                                  follow_seconds=settings.get("follow_seconds", FOLLOW_SECONDS),
-                                  loaded=ServedRecommender(*recommender))
-        return create_recommend_app(served, token=settings.get("token"), explore=explore,
-                                    log_path=settings.get("log_path", "predictions.db"))
-    matcher = load_own(reference, "match", settings.get("tracking_uri"))
+        return create_recommend_app(followed(RecommendService, ServedRecommender(*recommender)),
+                                    token=settings.get("token"), explore=explore, log_path=log_path)
+    matcher = load_own(reference, "match", tracking_uri)
     if matcher is not None:
         from labcoat.serve.match_app import MAX_RECORDS, MatchService, ServedMatcher, create_match_app
 
-        matching = MatchService(reference, tracking_uri=settings.get("tracking_uri"),
-                                follow_alias=settings.get("follow_alias", False),
-                                follow_seconds=settings.get("follow_seconds", FOLLOW_SECONDS),
-                                loaded=ServedMatcher(*matcher))
-        return create_match_app(matching, token=settings.get("token"),
-                                log_path=settings.get("log_path", "predictions.db"),
-                                max_records=settings.get("max_batch", MAX_RECORDS))
-    forecaster = load_forecaster(reference, settings.get("tracking_uri"))
+        return create_match_app(followed(MatchService, ServedMatcher(*matcher)), token=settings.get("token"),
+                                log_path=log_path, max_records=settings.get("max_batch", MAX_RECORDS))
+    segmenter = load_own(reference, "segment", tracking_uri)
+    if segmenter is not None:
+        from labcoat.serve.segment_app import MAX_ROWS, SegmentService, ServedSegmenter, create_segment_app
+
+        return create_segment_app(followed(SegmentService, ServedSegmenter(*segmenter)), token=settings.get("token"),
+                                  log_path=log_path, max_rows=settings.get("max_batch", MAX_ROWS))
+    forecaster = load_forecaster(reference, tracking_uri)
     if forecaster is not None:
-        service = ForecastService(reference, tracking_uri=settings.get("tracking_uri"),
-                                  follow_alias=settings.get("follow_alias", False),
-                                  follow_seconds=settings.get("follow_seconds", FOLLOW_SECONDS),
-                                  loaded=ServedForecaster(*forecaster))
-        return create_forecast_app(service, token=settings.get("token"),
-                                   log_path=settings.get("log_path", "predictions.db"))
+        return create_forecast_app(followed(ForecastService, ServedForecaster(*forecaster)),
+                                   token=settings.get("token"), log_path=log_path)
     return create_app(Service(reference, **settings))

@@ -10,7 +10,7 @@ Examples
 >>> resolve_task(pd.Series(["a", "b", "c"]), "y").name
 'multiclass'
 >>> task_names()
-['binary', 'multiclass', 'regression', 'forecast', 'recommend', 'match', 'anomaly']
+['binary', 'multiclass', 'regression', 'forecast', 'recommend', 'match', 'anomaly', 'segment']
 """
 from __future__ import annotations
 
@@ -198,6 +198,11 @@ register_pipeline_task(PipelineTask(
     model="labcoat.tasks.anomaly.model:AnomalyModel",
     report="labcoat.reports.anomaly_report:write_anomaly_report",
     record="labcoat.tracking.anomaly_run:record_anomaly", command="predict", needs_target=False))
+register_pipeline_task(PipelineTask(
+    "segment", "groups of similar rows (segments) found without labels, described in words",
+    "labcoat.tasks.segment.fit:fit_segment", ("k", "exclude", "projection"),
+    model="labcoat.tasks.segment.model:SegmentModel", report="labcoat.reports.segment_report:write_segment_report",
+    record="labcoat.tracking.segment_run:record_segment", command="predict", needs_target=False))
 
 __all__ = ["BinaryOptions", "ClassificationOptions", "ClassificationTask", "EstimatorType", "PostFit",
            "PipelineTask", "Task", "TaskOptions", "get_task", "infer_schema", "pipeline_task",

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from labcoat.tasks.anomaly.model import AnomalyModel
     from labcoat.tasks.match.model import MatchModel
     from labcoat.tasks.recommend.model import RecommendModel
+    from labcoat.tasks.segment.model import SegmentModel
     from labcoat.data.split import Resampling
 
 #: Training rows kept with the model as its input example.
@@ -66,8 +67,13 @@ def fit(data: DataSource, target: str | None = None, *, task: Literal["match"],
 
 
 @overload
+<<<<<<< HEAD
 def fit(data: DataSource, target: str | None = None, *, task: Literal["anomaly"],
         **settings: Any) -> AnomalyModel: ...
+=======
+def fit(data: DataSource, target: str | None = None, *, task: Literal["segment"],
+        **settings: Any) -> SegmentModel: ...
+>>>>>>> main
 
 
 @overload
@@ -82,13 +88,19 @@ def fit(data: DataSource, target: str | None = None, *, budget: float | str | No
         register: str | None = None, source: str | None = None, strict: bool = False,
         test: Any = None, holdout: float | str | None = "auto", split: str = "random",
         time_column: str | None = None, report: bool = True, report_dir: str | Path | None = None,
+<<<<<<< HEAD
         **options: Any) -> Model | ForecastModel | RecommendModel | MatchModel | AnomalyModel:
+=======
+        **options: Any) -> Model | ForecastModel | RecommendModel | MatchModel | SegmentModel:
+>>>>>>> main
     """Find, tune and ensemble the best model for ``target`` within a time budget.
 
     Parameters
     ----------
     data : a DataFrame (pandas or polars) or a path to a CSV, TSV, Parquet, JSON-lines or Excel file.
-    target : the column to predict (recommendations have none: they take ``user=`` and ``item=``).
+    target : the column to predict (recommendations have none: they take ``user=`` and ``item=``;
+        segmentation has none: ``task="segment"`` finds groups of similar rows, ``k=`` fixes their
+        number, see :func:`labcoat.tasks.segment.fit.fit_segment`).
     budget : wall-clock seconds, or a string such as ``"30s"``, ``"5m"``, ``"1h"``; ``fit``
         returns within about 10% of it, final refit included. Default 60 s when ``trials``
         is not given either.
@@ -146,7 +158,7 @@ def fit(data: DataSource, target: str | None = None, *, budget: float | str | No
     --------
     >>> import labcoat
     >>> from labcoat.datasets import make_churn
-    >>> model = labcoat.fit(make_churn(400), target="churned", trials=3, quiet=True)
+    >>> model = labcoat.fit(make_churn(400), target="churned", trials=3, families=["lightgbm", "linear"], quiet=True)
     >>> model.leaderboard[["family", "score"]].shape[0]
     3
     """

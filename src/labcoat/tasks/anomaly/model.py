@@ -100,6 +100,10 @@ class AnomalyModel:
         return pd.DataFrame({"anomaly_score": scores, "is_anomaly": flagged, "reasons": reasons},
                             index=prepared.index)
 
+    def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """:meth:`predict` at the model's threshold: what ``labcoat predict`` writes."""
+        return self.predict(frame)
+
     def explain(self, frame: pd.DataFrame, top: int = 3) -> pd.DataFrame:
         """Per row of ``frame``, its ``top`` most unusual columns: ``row`` (the frame's index),
         ``anomaly_score``, ``rank``, ``column``, ``value``, ``surprise`` (``-log10`` of the share of

@@ -1,0 +1,1 @@
+"""Segmentation: the segments of a table found without labels, described in words."""
