@@ -154,6 +154,29 @@ def test_transform_refuses_rows_before_their_card_s_last_training_event(frame: p
         fitted.transform(frame[frame.card == "a"].head(3))
     with pytest.raises(SchemaError, match="'amount'"):
         fitted.transform(frame.drop(columns="amount"))
+    with pytest.raises(ConfigError, match="past="):
+        fitted.transform(frame, past="all")
+
+
+def test_a_table_with_its_own_history_is_scored_from_itself(frame: pd.DataFrame) -> None:
+    fitted = EntityFeatures("card", "ts")
+    on_training = fitted.fit_transform(frame)
+    pd.testing.assert_frame_equal(fitted.transform(frame, past="batch"), on_training)
+    with pytest.warns(LabcoatNotice, match="earlier than the last training event.*own earlier rows only"):
+        pd.testing.assert_frame_equal(fitted.transform(frame, past="auto"), on_training)
+    later = frame.assign(ts=frame.ts + pd.Timedelta("30D"))
+    pd.testing.assert_frame_equal(fitted.transform(later, past="auto"), fitted.transform(later))
+
+
+def test_features_in_words(frame: pd.DataFrame) -> None:
+    fitted = EntityFeatures("card_id", "ts", windows=("1h", "24h", "7d"))
+    fitted.fit_transform(frame.rename(columns={"card": "card_id"}))
+    assert fitted.describe("card_id_events_24h", 12, usual=0.25) == "12 events in the last 24 hours on this card, usual is 0.25"
+    assert fitted.describe("card_id_seconds_since_previous", 90.0, usual=7200.0) == \
+        "1.5 minutes since the previous event on this card, usual is 2 hours"
+    assert fitted.describe("card_id_new_country", 1) == "a first country for this card"
+    with pytest.raises(ConfigError, match="Did you mean 'card_id_events_1h'"):
+        fitted.describe("card_id_events_1hr", 1)
 
 
 def test_default_columns_and_their_notice() -> None:

@@ -122,16 +122,31 @@ class EntityFeatures:
         self._keep_state(events, out)
         return self._frame(out, events, frame.index)
 
-    def transform(self, new_rows: pd.DataFrame) -> pd.DataFrame:
-        """Features of rows arriving after training, from the state kept by ``fit_transform``
-        and the earlier rows of ``new_rows`` itself (equal to ``fit_transform`` on the training
-        rows followed by ``new_rows``, for these rows)."""
+    def transform(self, new_rows: pd.DataFrame, *, past: str = "training") -> pd.DataFrame:
+        """Features of rows arriving after training (same index and order as ``new_rows``).
+
+        ``past="training"``: from the state kept by ``fit_transform`` and the earlier rows of
+        ``new_rows`` itself (equal to ``fit_transform`` on the training rows followed by
+        ``new_rows``, for these rows); a row earlier than its entity's last training event is
+        refused. ``past="batch"``: from the earlier rows of ``new_rows`` alone (a table that holds
+        its own history, such as the training rows scored again). ``past="auto"``: ``"training"``
+        when every row is late enough for it, else ``"batch"`` with a notice."""
         if not hasattr(self, "history_"):
             raise NotFittedError("EntityFeatures.transform was called before fit_transform; fit on the training rows first.")
+        if past not in ("training", "batch", "auto"):
+            raise ConfigError(f"past= is 'training', 'batch' or 'auto'; got {past!r}.")
         _check_frame(new_rows, [self.entity, self.time, *self.numeric_, *self.categorical_], "transform",
                      error=SchemaError)
         new = self._events(new_rows)
-        self._check_after_training(new)
+        early = self._early(new)
+        if past == "batch" or (past == "auto" and early is not None):
+            if early is not None and past == "auto":
+                warnings.warn(f"{self._early_message(new, early)} The entity features of these "
+                              f"{len(new_rows):,} rows come from their own earlier rows only.", LabcoatNotice, stacklevel=2)
+            return self._frame(_compute(new, self._windows_ns), new, new_rows.index)
+        if early is not None:
+            raise DataError(f"{self._early_message(new, early)} transform takes rows after training; score a "
+                            "table holding its own history with past='batch', or refit on all the rows.")
         history = self._history_of(new.entity)
         together = _Events(entity=np.concatenate([history.entity, new.entity]),
                            time=np.concatenate([history.time, new.time]),
@@ -148,38 +163,44 @@ class EntityFeatures:
             result[f"new_{column}"] = np.where(seen, 0, result[f"new_{column}"])
         return self._frame(result, new, new_rows.index)
 
-    def describe(self, feature: str, value: float) -> str:
-        """A feature's value in words (``"12 events in the last 1h on this card_id"``).
+    def describe(self, feature: str, value: float, usual: float | None = None) -> str:
+        """A feature's value in words, with the ``usual`` value when given.
 
         Examples
         --------
         >>> import pandas as pd
-        >>> rows = pd.DataFrame({"card": ["a", "a"], "amount": [1.0, 2.0], "ts": pd.to_datetime(["2024-01-01", "2024-01-02"])})
-        >>> f = EntityFeatures("card", "ts", windows=("1h",))
+        >>> rows = pd.DataFrame({"card_id": ["a", "a"], "amount": [1.0, 2.0],
+        ...                      "ts": pd.to_datetime(["2024-01-01", "2024-01-02"])})
+        >>> f = EntityFeatures("card_id", "ts", windows=("1h", "7d"))
         >>> _ = f.fit_transform(rows)
-        >>> f.describe("card_events_1h", 12), f.describe("card_amount_ratio_to_typical", 4.2)
-        ('12 events in the last 1h on this card', 'amount 4.2 times the usual amount of this card')
+        >>> f.describe("card_id_events_1h", 12, usual=0.3)
+        '12 events in the last hour on this card, usual is 0.3'
+        >>> f.describe("card_id_amount_ratio_to_typical", 4.2)
+        'amount 4.2 times the usual amount of this card'
         """
         if not hasattr(self, "features_"):
             raise NotFittedError("EntityFeatures.describe was called before fit_transform.")
         info = self.features_.get(feature)
         if info is None:
             raise ConfigError(f"'{feature}' is not an entity feature.{did_you_mean(feature, self.features_)}")
-        on = f"this {self.entity}"
-        number = f"{value:.3g}" if isinstance(value, float) and not float(value).is_integer() else f"{value:g}"
+        on = f"this {re.sub(r'[ _]?id$', '', self.entity, flags=re.IGNORECASE).replace('_', ' ') or self.entity}"
+        last = f"the last {_window_words(info.window)}" if info.window else ""
         phrases = {
-            "events": f"{number} events in the last {info.window} on {on}",
-            "sum": f"{info.column} totalling {number} in the last {info.window} on {on}",
-            "mean": f"{info.column} averaging {number} in the last {info.window} on {on}",
+            "events": f"{_number(value)} events in {last} on {on}",
+            "sum": f"{info.column} totalling {_number(value)} in {last} on {on}",
+            "mean": f"{info.column} averaging {_number(value)} in {last} on {on}",
             "since_previous": f"{_duration(value)} since the previous event on {on}",
-            "past_events": f"{number} earlier events on {on}",
-            "typical": f"usual {info.column} of {number} on {on}",
-            "ratio": f"{info.column} {number} times the usual {info.column} of {on}",
-            "robust_z": f"{info.column} {abs(value):.3g} spreads {'above' if value > 0 else 'below'} the usual "
+            "past_events": f"{_number(value)} earlier events on {on}",
+            "typical": f"usual {info.column} of {_number(value)} on {on}",
+            "ratio": f"{info.column} {_number(value)} times the usual {info.column} of {on}",
+            "robust_z": f"{info.column} {_number(abs(value))} spreads {'above' if value > 0 else 'below'} the usual "
                         f"{info.column} of {on}",
             "new": f"{'a' if value else 'no'} first {info.column} for {on}",
         }
-        return phrases[info.kind]
+        words = phrases[info.kind]
+        if usual is not None and info.kind != "new":
+            words += f", usual is {_duration(usual) if info.kind == 'since_previous' else _number(usual)}"
+        return words
 
     # -- the columns used and the names given -------------------------------------------------
 
@@ -279,16 +300,18 @@ class EntityFeatures:
         rows = np.repeat(found["start"].to_numpy() - np.r_[0, np.cumsum(lengths)[:-1]], lengths) + np.arange(lengths.sum())
         return self.history_.take(rows)
 
-    def _check_after_training(self, new: _Events) -> None:
+    def _early(self, new: _Events) -> int | None:
+        """The first row earlier than its entity's last training event, if any."""
         known = self.last_time_.index.get_indexer(pd.Index(new.entity))
         last = np.where(known >= 0, self.last_time_.to_numpy()[known], np.iinfo(np.int64).min)
-        early = new.time < last
-        if early.any():
-            first = int(np.flatnonzero(early)[0])
-            raise DataError(f"Row {first} of the new rows ({self.time} {pd.Timestamp(new.time[first])}) is earlier than "
-                            f"the last training event of its {self.entity} {new.entity[first]!r} "
-                            f"({pd.Timestamp(int(last[first]))}); its past would hold later events. transform takes "
-                            "rows after training; refit on all the rows to score earlier ones.")
+        early = np.flatnonzero(new.time < last)
+        return int(early[0]) if len(early) else None
+
+    def _early_message(self, new: _Events, row: int) -> str:
+        last = self.last_time_[new.entity[row]]
+        return (f"Row {row} of the new rows ({self.time} {pd.Timestamp(new.time[row])}) is earlier than the last "
+                f"training event of its {self.entity} {new.entity[row]!r} ({pd.Timestamp(last)}); its past would "
+                "hold later events.")
 
     def _frame(self, out: dict[str, np.ndarray], events: _Events, index: pd.Index) -> pd.DataFrame:
         columns = {}
@@ -457,6 +480,21 @@ def _first_few(found: list[str], role: str) -> list[str]:
                       f"({listed(found[:MAX_DEFAULT_COLUMNS])}) of {len(found)}; name them with {role}= to choose.",
                       LabcoatNotice, stacklevel=4)
     return found[:MAX_DEFAULT_COLUMNS]
+
+
+def _number(value: float) -> str:
+    return f"{value:.3g}" if float(value) != int(value) or abs(value) >= 1e6 else f"{int(value)}"
+
+
+def _window_words(window: str) -> str:
+    """``"1h"`` -> ``"hour"``, ``"24h"`` -> ``"24 hours"``, ``"7d"`` -> ``"7 days"`` (others as given)."""
+    units = {"h": "hour", "hour": "hour", "hours": "hour", "d": "day", "day": "day", "days": "day", "w": "week",
+             "min": "minute", "minutes": "minute", "s": "second"}
+    match = re.fullmatch(r"\s*(\d+)\s*([A-Za-z]+)\s*", window)
+    if not match or match.group(2).lower() not in units:
+        return window
+    count, unit = int(match.group(1)), units[match.group(2).lower()]
+    return unit if count == 1 else f"{count} {unit}s"
 
 
 def _duration(seconds: float) -> str:
