@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from labcoat.errors import ConfigError, DataError, LabcoatNotice, NotFittedError, SchemaError
-from labcoat.tasks.anomaly.entity import TYPICAL_EVENTS, EntityFeatures
+from labcoat.tasks.anomaly.entity import TYPICAL_EVENTS, EntityFeatures, _merged_window_start, _window_start
 
 WINDOWS = ("1h", "24h", "7d")
 
@@ -115,6 +115,16 @@ def test_window_edges_and_same_timestamp() -> None:
     assert got["card_amount_sum_1h"].tolist() == [0.0, 1.0, 1.0, 6.0, 14.0, 24.0]
     assert got["card_past_events"].tolist() == [0, 1, 1, 3, 4, 5]
     np.testing.assert_allclose(got["card_seconds_since_previous"], [np.nan, 3600, 3600, 3599.999, 0.001, 1e-6])
+
+
+@pytest.mark.parametrize("scale", [1, 10**9, 10**16])
+def test_both_ways_of_finding_window_starts_agree(scale: int) -> None:
+    """The one-key binary search (times on a grid) and the merge (any times, the fallback)."""
+    rng = np.random.default_rng(scale % 97)
+    entity = np.sort(rng.integers(0, 30, 2_000))
+    time = np.concatenate([np.sort(rng.integers(0, 500, (entity == e).sum())) for e in np.unique(entity)]) * scale + 7
+    for width in (1, 3 * scale, 50 * scale + 1):
+        np.testing.assert_array_equal(_window_start(entity, time, width), _merged_window_start(entity, time, width))
 
 
 def test_first_seen_flags() -> None:

@@ -118,8 +118,9 @@ class EntityFeatures:
         self.categorical_ = self._categorical(frame)
         self.feature_names_, self.features_ = self._names(frame)
         events = self._events(frame)
-        out = _compute(events, self._windows_ns)
-        self._keep_state(events, out)
+        ordered = _Ordered.of(events)
+        out = _compute(events, self._windows_ns, ordered)
+        self._keep_state(events, ordered)
         return self._frame(out, events, frame.index)
 
     def transform(self, new_rows: pd.DataFrame, *, past: str = "training") -> pd.DataFrame:
@@ -143,7 +144,7 @@ class EntityFeatures:
             if early is not None and past == "auto":
                 warnings.warn(f"{self._early_message(new, early)} The entity features of these "
                               f"{len(new_rows):,} rows come from their own earlier rows only.", LabcoatNotice, stacklevel=2)
-            return self._frame(_compute(new, self._windows_ns), new, new_rows.index)
+            return self._frame(_compute(new, self._windows_ns, _Ordered.of(new)), new, new_rows.index)
         if early is not None:
             raise DataError(f"{self._early_message(new, early)} transform takes rows after training; score a "
                             "table holding its own history with past='batch', or refit on all the rows.")
@@ -153,7 +154,7 @@ class EntityFeatures:
                            numeric={c: np.concatenate([history.numeric[c], new.numeric[c]]) for c in self.numeric_},
                            categorical={c: np.concatenate([history.categorical[c], new.categorical[c]])
                                         for c in self.categorical_})
-        out = _compute(together, self._windows_ns)
+        out = _compute(together, self._windows_ns, _Ordered.of(together))
         tail = slice(len(history.entity), None)
         result = {name: values[tail] for name, values in out.items()}
         known = self.older_events_.index.get_indexer(pd.Index(new.entity))
@@ -269,25 +270,25 @@ class EntityFeatures:
                        categorical={c: frame[c].astype(object).where(frame[c].notna(), None).to_numpy(dtype=object)
                                     for c in self.categorical_})
 
-    def _keep_state(self, events: _Events, out: dict[str, np.ndarray]) -> None:
+    def _keep_state(self, events: _Events, ordered: _Ordered) -> None:
         """Keep, per entity, its events within the longest window of its last one and its last
         events (the typical values' window, with every event tied at its end)."""
-        keys = pd.Series(events.entity)
-        last = pd.Series(events.time).groupby(keys, sort=False).transform("max").to_numpy()
-        longest = max(self._windows_ns.values())
-        at_last = pd.Series(events.time == last).groupby(keys, sort=False).transform("sum").to_numpy()
-        from_end = pd.Series(events.time).groupby(keys, sort=False).rank(method="first", ascending=False).to_numpy() - 1
-        keep = (events.time >= last - longest) | (from_end < TYPICAL_EVENTS + at_last)
-        kept_rows = np.flatnonzero(keep)
-        by_entity = kept_rows[np.argsort(pd.factorize(events.entity[kept_rows])[0], kind="stable")]
-        self.history_ = events.take(by_entity)  # grouped by entity: a batch takes only its entities' rows
-        bounds = pd.Series(np.arange(len(by_entity))).groupby(pd.factorize(self.history_.entity)[0], sort=False)
-        self._history_rows = pd.DataFrame({"start": bounds.min().to_numpy(), "end": bounds.max().to_numpy() + 1},
-                                          index=pd.Index(self.history_.entity).unique())
-        totals = keys.value_counts()
-        kept = pd.Series(events.entity[keep]).value_counts()
-        self.older_events_ = totals.sub(kept, fill_value=0).astype(np.int64)
-        self.last_time_ = pd.Series(events.time).groupby(keys, sort=False).max()
+        time = events.time[ordered.order]
+        last = time[ordered.entity_end - 1]
+        tied_at_last = ordered.entity_end - ordered.tie_start[ordered.entity_end - 1]
+        from_end = ordered.entity_end - 1 - np.arange(len(time))
+        keep = (time >= last - max(self._windows_ns.values())) | (from_end < TYPICAL_EVENTS + tied_at_last)
+        kept = ordered.order[keep]  # sorted by entity: a batch takes only its entities' rows
+        self.history_ = events.take(kept)
+        kept_entity = ordered.codes[kept]
+        starts = np.flatnonzero(np.r_[True, kept_entity[1:] != kept_entity[:-1]])
+        entities = pd.Index(events.entity[kept[starts]])
+        self._history_rows = pd.DataFrame({"start": starts, "end": np.r_[starts[1:], len(kept)]}, index=entities)
+        first = ordered.order[ordered.new_entity]
+        totals = np.diff(np.r_[np.flatnonzero(ordered.new_entity), len(time)])
+        self.older_events_ = pd.Series(totals, index=pd.Index(events.entity[first])).sub(
+            self._history_rows["end"] - self._history_rows["start"], fill_value=0).astype(np.int64)
+        self.last_time_ = pd.Series(last[ordered.new_entity], index=pd.Index(events.entity[first]))
         self.seen_ = {c: pd.MultiIndex.from_arrays([events.entity, events.categorical[c]]).unique()
                       for c in self.categorical_}
 
@@ -352,17 +353,39 @@ class _Bounds(BaseIndexer):
         return self.bounds
 
 
-def _compute(events: _Events, windows: dict[str, int]) -> dict[str, np.ndarray]:
+@dataclass
+class _Ordered:
+    """The events sorted by entity, time and values (``order``), with each sorted row's entity's
+    first and one-past-last positions and the first position of its (entity, time) tie."""
+
+    codes: np.ndarray
+    order: np.ndarray
+    new_entity: np.ndarray
+    entity_start: np.ndarray
+    entity_end: np.ndarray
+    tie_start: np.ndarray
+
+    @classmethod
+    def of(cls, events: _Events) -> _Ordered:
+        n = len(events.entity)
+        codes = pd.factorize(events.entity)[0]
+        keys = [events.numeric[c] for c in reversed(list(events.numeric))]
+        order = np.lexsort([*keys, events.time, codes])  # ties sorted by their values: any input order gives the same
+        entity, time = codes[order], events.time[order]
+        position = np.arange(n)
+        new_entity = np.r_[True, entity[1:] != entity[:-1]]
+        entity_start = np.maximum.accumulate(np.where(new_entity, position, 0))
+        starts = np.flatnonzero(new_entity)
+        entity_end = np.repeat(np.r_[starts[1:], n], np.diff(np.r_[starts, n]))
+        tie_start = np.maximum.accumulate(np.where(new_entity | np.r_[True, time[1:] != time[:-1]], position, 0))
+        return cls(codes, order, new_entity, entity_start, entity_end, tie_start)
+
+
+def _compute(events: _Events, windows: dict[str, int], ordered: _Ordered) -> dict[str, np.ndarray]:
     """Every feature, in the events' order, from the strictly earlier events of each entity."""
     n = len(events.entity)
-    codes = pd.factorize(events.entity)[0]
-    keys = [events.numeric[c] for c in reversed(list(events.numeric))]
-    order = np.lexsort([*keys, events.time, codes])  # ties sorted by their values: any input order gives the same
-    entity, time = codes[order], events.time[order]
-    position = np.arange(n)
-    new_entity = np.r_[True, entity[1:] != entity[:-1]]
-    entity_start = np.maximum.accumulate(np.where(new_entity, position, 0))
-    tie_start = np.maximum.accumulate(np.where(new_entity | np.r_[True, time[1:] != time[:-1]], position, 0))
+    order, entity_start, tie_start = ordered.order, ordered.entity_start, ordered.tie_start
+    entity, time = ordered.codes[order], events.time[order]
     past = tie_start - entity_start
     out: dict[str, np.ndarray] = {}
     previous = time[np.maximum(tie_start - 1, 0)]
@@ -391,22 +414,37 @@ def _compute(events: _Events, windows: dict[str, int]) -> dict[str, np.ndarray]:
             out[f"{column}_robust_z"] = np.where(spread > 0, (x - median) / spread,
                                                  np.where(x == median, 0.0, np.nan))
     for column, values in events.categorical.items():
-        out[f"new_{column}"] = _first_seen(codes, events.time, values)[order]
+        out[f"new_{column}"] = _first_seen(ordered.codes, events.time, values)[order]
     inverse = np.empty(n, dtype=np.int64)
-    inverse[order] = position
+    inverse[order] = np.arange(n)
     return {name: values[inverse] for name, values in out.items()}
 
 
 def _window_start(entity: np.ndarray, time: np.ndarray, width: int) -> np.ndarray:
     """For events sorted by entity and time, the position of each one's first event of the same
-    entity at or after ``time - width`` (a merge of the window starts into the events)."""
+    entity at or after ``time - width``: a binary search on one integer key (entity, time) when
+    it fits in 63 bits (times on a common grid), else a merge of the window starts into the events."""
+    if len(time) == 0:
+        return np.zeros(0, dtype=np.int64)
+    base = int(time.min()) - width
+    grid = int(np.gcd.reduce(time - base)) or 1
+    span = (int(time.max()) - base) // grid + 1
+    if (int(entity.max()) + 1) * span < 2**62:
+        events = entity.astype(np.int64) * span + (time - base) // grid
+        queries = entity.astype(np.int64) * span - ((base - (time - width)) // grid)  # ceil((t - w - base) / grid)
+        return np.searchsorted(events, queries, side="left").astype(np.int64)
+    return _merged_window_start(entity, time, width)
+
+
+def _merged_window_start(entity: np.ndarray, time: np.ndarray, width: int) -> np.ndarray:
+    """:func:`_window_start` for any times, by sorting the window starts among the events."""
     n = len(entity)
     is_event = np.r_[np.zeros(n, dtype=np.int8), np.ones(n, dtype=np.int8)]
     merged = np.lexsort([is_event, np.r_[time - width, time], np.r_[entity, entity]])
     events_before = np.cumsum(is_event[merged]) - is_event[merged]
     start = np.empty(n, dtype=np.int64)
-    queries = merged < n
-    start[merged[queries]] = events_before[queries]
+    is_query = merged < n
+    start[merged[is_query]] = events_before[is_query]
     return start
 
 
