@@ -35,8 +35,8 @@ from labcoat.errors import ConfigError, DataError, LabcoatNotice, NotFittedError
 TYPICAL_EVENTS = 20
 #: Default numeric and categorical columns: at most this many of each (the first ones).
 MAX_DEFAULT_COLUMNS = 5
-#: A default categorical column has at most this many distinct values (and fewer than a fifth
-#: of the rows: a column almost unique per row is an identifier, not a merchant or a country).
+#: A default categorical column has at most this many distinct values (and fewer than half as
+#: many as rows: a column almost unique per row is an identifier, not a merchant or a country).
 MAX_CATEGORIES = 10_000
 #: The spread under the robust z is at least this share of the typical value's magnitude, so that
 #: a card that always pays 9.99 paying 500 gets a large but finite z.
@@ -68,8 +68,8 @@ class EntityFeatures:
         numeric columns other than ``entity`` and ``time`` (the first 5, with a notice if more).
     categorical
         Columns whose first appearance for the entity is flagged (new merchant, new country);
-        default: the text and category columns with 2 to 10,000 distinct values, fewer than a
-        fifth of the rows (the first 5, with a notice if more).
+        default: the text and category columns with 2 to 10,000 distinct values, fewer than half
+        as many as rows (the first 5, with a notice if more).
     windows
         Rolling windows, as pandas offsets (``"1h"``, ``"24h"``, ``"7d"``).
 
@@ -79,6 +79,8 @@ class EntityFeatures:
         The columns used.
     feature_names_ : list[str]
         The feature columns, in the order returned.
+    longest_ : pandas.Timedelta
+        The longest window.
     features_ : dict[str, FeatureInfo]
         What each feature column measures.
 
@@ -113,6 +115,7 @@ class EntityFeatures:
         """Features of every row of ``frame`` from the earlier rows of its entity (same index and
         order as ``frame``, which is not changed); keeps the state that ``transform`` needs."""
         self._windows_ns = _parse_windows(self.windows)
+        self.longest_ = pd.Timedelta(max(self._windows_ns.values()))
         _check_frame(frame, [self.entity, self.time], "fit_transform")
         self.numeric_ = self._numeric(frame)
         self.categorical_ = self._categorical(frame)
@@ -164,8 +167,9 @@ class EntityFeatures:
             result[f"new_{column}"] = np.where(seen, 0, result[f"new_{column}"])
         return self._frame(result, new, new_rows.index)
 
-    def describe(self, feature: str, value: float, usual: float | None = None) -> str:
-        """A feature's value in words, with the ``usual`` value when given.
+    def describe(self, feature: str, value: float | None, usual: float | None = None) -> str:
+        """A feature's value in words, with the ``usual`` value when given (a missing value: the
+        entity had no earlier event, in the window or at all).
 
         Examples
         --------
@@ -176,8 +180,8 @@ class EntityFeatures:
         >>> _ = f.fit_transform(rows)
         >>> f.describe("card_id_events_1h", 12, usual=0.3)
         '12 events in the last hour on this card, usual is 0.3'
-        >>> f.describe("card_id_amount_ratio_to_typical", 4.2)
-        'amount 4.2 times the usual amount of this card'
+        >>> f.describe("card_id_amount_ratio_to_typical", 4.2), f.describe("card_id_amount_mean_7d", None)
+        ('amount 4.2 times the usual amount of this card', 'no earlier event in the last 7 days on this card')
         """
         if not hasattr(self, "features_"):
             raise NotFittedError("EntityFeatures.describe was called before fit_transform.")
@@ -186,12 +190,14 @@ class EntityFeatures:
             raise ConfigError(f"'{feature}' is not an entity feature.{did_you_mean(feature, self.features_)}")
         on = f"this {re.sub(r'[ _]?id$', '', self.entity, flags=re.IGNORECASE).replace('_', ' ') or self.entity}"
         last = f"the last {_window_words(info.window)}" if info.window else ""
+        if value is None or pd.isna(value):
+            return f"no earlier event in {last} on {on}" if info.window else f"the first event on {on}"
         phrases = {
-            "events": f"{_number(value)} events in {last} on {on}",
+            "events": f"{_number(value)} event{'' if value == 1 else 's'} in {last} on {on}",
             "sum": f"{info.column} totalling {_number(value)} in {last} on {on}",
             "mean": f"{info.column} averaging {_number(value)} in {last} on {on}",
             "since_previous": f"{_duration(value)} since the previous event on {on}",
-            "past_events": f"{_number(value)} earlier events on {on}",
+            "past_events": f"{_number(value)} earlier event{'' if value == 1 else 's'} on {on}",
             "typical": f"usual {info.column} of {_number(value)} on {on}",
             "ratio": f"{info.column} {_number(value)} times the usual {info.column} of {on}",
             "robust_z": f"{info.column} {_number(abs(value))} spreads {'above' if value > 0 else 'below'} the usual "
@@ -230,7 +236,7 @@ class EntityFeatures:
                     or pd.api.types.is_bool_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
                 continue
             distinct = values.nunique()
-            if 2 <= distinct <= MAX_CATEGORIES and distinct < 0.2 * len(frame):
+            if 2 <= distinct <= MAX_CATEGORIES and distinct < 0.5 * len(frame):
                 found.append(column)
         return _first_few(found, "categorical")
 
@@ -265,7 +271,7 @@ class EntityFeatures:
             raise DataError(f"Entity column '{self.entity}' is missing on {int(entity.isna().sum())} rows (first: row "
                             f"{entity.index[entity.isna()][0]!r}); fill or drop them: their past is unknown.")
         return _Events(entity=entity.to_numpy(dtype=object),
-                       time=_times(frame[self.time], self.time),
+                       time=event_times(frame[self.time], self.time),
                        numeric={c: frame[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in self.numeric_},
                        categorical={c: frame[c].astype(object).where(frame[c].notna(), None).to_numpy(dtype=object)
                                     for c in self.categorical_})
@@ -471,7 +477,7 @@ def _parse_windows(windows: Sequence[str]) -> dict[str, int]:
     return parsed
 
 
-def _times(values: pd.Series, column: str) -> np.ndarray:
+def event_times(values: pd.Series, column: str) -> np.ndarray:
     """The time column as int64 nanoseconds (UTC for time-zone aware ones), checked."""
     if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         raise DataError(f"Time column '{column}' holds numbers ({values.dtype}), not datetimes; convert it, e.g. "

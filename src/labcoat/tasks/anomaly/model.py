@@ -30,6 +30,7 @@ from labcoat import __version__
 from labcoat.data.schema import Schema
 from labcoat.errors import ConfigError, DataError
 from labcoat.tasks.anomaly.detectors import FittedDetector, to_ranks
+from labcoat.tasks.anomaly.entity_use import add_at_predict, input_columns
 from labcoat.tasks.anomaly.features import feature_columns
 from labcoat.tasks.anomaly.reasons import ColumnProfile
 from labcoat.tasks.saved_folder import load_saved, write_mlmodel
@@ -61,6 +62,8 @@ class AnomalyModel:
     #: A classifier learned from labels (``supervised.py``) and its weight in the combination.
     supervised: Any = None
     supervised_weight: float = 0.0
+    #: The per-entity features (``entity.py``) with their state, added to the rows before the detectors.
+    entity_features: Any = None
 
     task = KIND
 
@@ -68,7 +71,8 @@ class AnomalyModel:
     @property
     def columns(self) -> dict[str, str]:
         """The input columns and their kinds (``numeric``, ``categorical``, ``boolean``, ``datetime``)."""
-        return feature_columns(self.schema)
+        kinds = feature_columns(self.schema)
+        return kinds if self.entity_features is None else input_columns(self.entity_features, kinds)
 
     def _prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The rows as the preprocessing takes them: a :class:`SchemaError` names a missing
@@ -79,6 +83,8 @@ class AnomalyModel:
             raise DataError(f"Give the rows to score as a table (a pandas DataFrame); got {type(frame).__name__}.")
         if frame.empty:
             raise DataError("There are no rows to score: the table is empty.")
+        if self.entity_features is not None:
+            frame = add_at_predict(self.entity_features, frame)
         return self.schema.prepare(frame, warn=False)
 
     # ------------------------------------------------------------------ scores
