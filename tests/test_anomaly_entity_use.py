@@ -85,3 +85,25 @@ def test_bad_settings(data: pd.DataFrame) -> None:
         fit_anomaly(data, entity_column="card", time_column="ts", budget=2, quiet=True)
     with pytest.raises(ConfigError, match="both 'ts'"):
         fit_anomaly(data, entity_column="ts", time_column="ts", budget=2, quiet=True)
+
+
+def test_command_line(data: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from labcoat.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    data[data.ts < CUT].to_csv("train.csv", index=False)
+    data[data.ts >= CUT].to_csv("later.csv", index=False)
+    runner = CliRunner()
+    fitted = runner.invoke(app, ["fit", "train.csv", "--task", "anomaly", "--entity-column", "card_id", "--time-column",
+                                 "ts", "--budget", "3s", "--no-track", "--no-report", "--out", "m", "-q"])
+    assert fitted.exit_code == 0, fitted.output
+    scored = runner.invoke(app, ["predict", "m", "later.csv", "-o", "scored.csv"])
+    assert scored.exit_code == 0, scored.output
+    assert len(pd.read_csv("scored.csv")) == (data.ts >= CUT).sum()
+    refused = runner.invoke(app, ["fit", "train.csv", "--target", "amount", "--entity-column", "card_id", "--no-track"])
+    assert refused.exit_code == 2 and "--entity-column apply to --task anomaly only" in refused.output
+    no_time = runner.invoke(app, ["fit", "train.csv", "--task", "anomaly", "--entity-column", "card_id", "--no-track",
+                                  "--no-report"])
+    assert isinstance(no_time.exception, ConfigError) and "(--time-column)" in str(no_time.exception)
