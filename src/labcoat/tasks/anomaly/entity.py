@@ -160,10 +160,14 @@ class EntityFeatures:
         out = _compute(together, self._windows_ns, _Ordered.of(together))
         tail = slice(len(history.entity), None)
         result = {name: values[tail] for name, values in out.items()}
-        known = self.older_events_.index.get_indexer(pd.Index(new.entity))
-        result["past_events"] = result["past_events"] + np.where(known >= 0, self.older_events_.to_numpy()[known], 0)
+        known = self._codes(new.entity)
+        result["past_events"] = result["past_events"] + np.where(known >= 0, self._older[np.maximum(known, 0)], 0)
         for column in self.categorical_:
-            seen = pd.MultiIndex.from_arrays([new.entity, new.categorical[column]]).isin(self.seen_[column])
+            values = self._values[column].get_indexer(pd.Index(new.categorical[column], dtype=object))
+            keys = known.astype(np.int64) * len(self._values[column]) + values
+            seen_pairs = self._seen[column]
+            at = np.minimum(np.searchsorted(seen_pairs, keys), max(len(seen_pairs) - 1, 0))
+            seen = (known >= 0) & (values >= 0) & (len(seen_pairs) > 0) & (seen_pairs[at] == keys)
             result[f"new_{column}"] = np.where(seen, 0, result[f"new_{column}"])
         return self._frame(result, new, new_rows.index)
 
@@ -273,8 +277,7 @@ class EntityFeatures:
         return _Events(entity=entity.to_numpy(dtype=object),
                        time=event_times(frame[self.time], self.time),
                        numeric={c: frame[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in self.numeric_},
-                       categorical={c: frame[c].astype(object).where(frame[c].notna(), None).to_numpy(dtype=object)
-                                    for c in self.categorical_})
+                       categorical={c: _objects(frame[c]) for c in self.categorical_})
 
     def _keep_state(self, events: _Events, ordered: _Ordered) -> None:
         """Keep, per entity, its events within the longest window of its last one and its last
@@ -286,36 +289,43 @@ class EntityFeatures:
         keep = (time >= last - max(self._windows_ns.values())) | (from_end < TYPICAL_EVENTS + tied_at_last)
         kept = ordered.order[keep]  # sorted by entity: a batch takes only its entities' rows
         self.history_ = events.take(kept)
+        # per training entity (in the order of its codes, which sorts the kept rows): its kept rows,
+        # its older events' count, its last time; per categorical column, its (entity, value) pairs
+        self.entities_ = pd.Index(events.entity[ordered.order[ordered.new_entity]], dtype=object)
         kept_entity = ordered.codes[kept]
-        starts = np.flatnonzero(np.r_[True, kept_entity[1:] != kept_entity[:-1]])
-        entities = pd.Index(events.entity[kept[starts]])
-        self._history_rows = pd.DataFrame({"start": starts, "end": np.r_[starts[1:], len(kept)]}, index=entities)
-        first = ordered.order[ordered.new_entity]
+        self._start = np.flatnonzero(np.r_[True, kept_entity[1:] != kept_entity[:-1]])
+        self._end = np.r_[self._start[1:], len(kept)]
         totals = np.diff(np.r_[np.flatnonzero(ordered.new_entity), len(time)])
-        self.older_events_ = pd.Series(totals, index=pd.Index(events.entity[first])).sub(
-            self._history_rows["end"] - self._history_rows["start"], fill_value=0).astype(np.int64)
-        self.last_time_ = pd.Series(last[ordered.new_entity], index=pd.Index(events.entity[first]))
-        self.seen_ = {c: pd.MultiIndex.from_arrays([events.entity, events.categorical[c]]).unique()
-                      for c in self.categorical_}
+        self._older = totals - (self._end - self._start)
+        self._last = last[ordered.new_entity]
+        self._values, self._seen = {}, {}
+        for column in self.categorical_:
+            values, uniques = pd.factorize(events.categorical[column])
+            present = values >= 0
+            self._values[column] = pd.Index(uniques, dtype=object)
+            self._seen[column] = np.unique(ordered.codes[present].astype(np.int64) * len(uniques) + values[present])
+
+    def _codes(self, entities: np.ndarray) -> np.ndarray:
+        """The training entities' positions of ``entities`` (-1 for one never seen)."""
+        return np.asarray(self.entities_.get_indexer(pd.Index(entities, dtype=object)))
 
     def _history_of(self, entities: np.ndarray) -> _Events:
         """The kept training events of these entities."""
-        found = self._history_rows.reindex(pd.unique(entities)).dropna().astype(np.int64)
-        if found.empty:
-            return self.history_.take(np.zeros(0, dtype=np.int64))
-        lengths = (found["end"] - found["start"]).to_numpy()
-        rows = np.repeat(found["start"].to_numpy() - np.r_[0, np.cumsum(lengths)[:-1]], lengths) + np.arange(lengths.sum())
-        return self.history_.take(rows)
+        known = np.unique(self._codes(entities))
+        known = known[known >= 0]
+        lengths = self._end[known] - self._start[known]
+        rows = np.repeat(self._start[known] - np.r_[0, np.cumsum(lengths)[:-1]], lengths) + np.arange(lengths.sum())
+        return self.history_.take(rows.astype(np.int64))
 
     def _early(self, new: _Events) -> int | None:
         """The first row earlier than its entity's last training event, if any."""
-        known = self.last_time_.index.get_indexer(pd.Index(new.entity))
-        last = np.where(known >= 0, self.last_time_.to_numpy()[known], np.iinfo(np.int64).min)
+        known = self._codes(new.entity)
+        last = np.where(known >= 0, self._last[np.maximum(known, 0)], np.iinfo(np.int64).min)
         early = np.flatnonzero(new.time < last)
         return int(early[0]) if len(early) else None
 
     def _early_message(self, new: _Events, row: int) -> str:
-        last = self.last_time_[new.entity[row]]
+        last = self._last[self._codes(new.entity[row:row + 1])[0]]
         return (f"Row {row} of the new rows ({self.time} {pd.Timestamp(new.time[row])}) is earlier than the last "
                 f"training event of its {self.entity} {new.entity[row]!r} ({pd.Timestamp(last)}); its past would "
                 "hold later events.")
@@ -456,9 +466,24 @@ def _merged_window_start(entity: np.ndarray, time: np.ndarray, width: int) -> np
 
 def _first_seen(codes: np.ndarray, time: np.ndarray, values: np.ndarray) -> np.ndarray:
     """1 where the entity has no earlier event with this value (missing values: 1 too, masked later)."""
-    value_codes = pd.factorize(values, use_na_sentinel=True)[0]
-    earliest = pd.Series(time).groupby([codes, value_codes], sort=False).transform("min").to_numpy()
+    value_codes = pd.factorize(values)[0]
+    pair = codes.astype(np.int64) * (int(value_codes.max(initial=0)) + 2) + value_codes + 1
+    order = np.lexsort([time, pair])
+    sorted_pair = pair[order]
+    first = np.maximum.accumulate(np.where(np.r_[True, sorted_pair[1:] != sorted_pair[:-1]], np.arange(len(pair)), 0))
+    earliest = np.empty_like(time)
+    earliest[order] = time[order][first]
     return (time == earliest).astype(np.int8)
+
+
+def _objects(column: pd.Series) -> np.ndarray:
+    """A column as Python objects, ``None`` for missing values."""
+    values = column.to_numpy(dtype=object)
+    missing = pd.isna(values)
+    if missing.any():
+        values = values.copy()
+        values[missing] = None
+    return values
 
 
 def _parse_windows(windows: Sequence[str]) -> dict[str, int]:
