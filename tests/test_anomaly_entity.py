@@ -169,8 +169,8 @@ def test_transform_refuses_rows_before_their_card_s_last_training_event(frame: p
 
 
 def test_a_table_with_its_own_history_is_scored_from_itself(frame: pd.DataFrame) -> None:
-    fitted = EntityFeatures("card", "ts")
-    on_training = fitted.fit_transform(frame)
+    on_training = EntityFeatures("card", "ts").fit_transform(frame)
+    fitted = EntityFeatures("card", "ts").fit(frame)
     pd.testing.assert_frame_equal(fitted.transform(frame, past="batch"), on_training)
     with pytest.warns(LabcoatNotice, match="earlier than the last training event.*own earlier rows only"):
         pd.testing.assert_frame_equal(fitted.transform(frame, past="auto"), on_training)

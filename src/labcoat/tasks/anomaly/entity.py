@@ -126,6 +126,11 @@ class EntityFeatures:
         self._keep_state(events, ordered)
         return self._frame(out, events, frame.index)
 
+    def fit(self, frame: pd.DataFrame) -> EntityFeatures:
+        """Keep the state of ``frame`` for :meth:`transform` (:meth:`fit_transform` without its result)."""
+        self.fit_transform(frame)
+        return self
+
     def transform(self, new_rows: pd.DataFrame, *, past: str = "training") -> pd.DataFrame:
         """Features of rows arriving after training (same index and order as ``new_rows``).
 
