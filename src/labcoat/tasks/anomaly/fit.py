@@ -32,12 +32,12 @@ from labcoat.search.budget import Clock, parse_budget
 from labcoat.tasks.anomaly import supervised as learned
 from labcoat.tasks.anomaly.entity_use import EntityProfile, add_at_fit, as_numbers
 from labcoat.tasks.anomaly.detectors import DETECTORS, FittedDetector, fit_detector, to_ranks
-from labcoat.tasks.anomaly.evaluate import label_folds, label_metrics
+from labcoat.tasks.anomaly.evaluate import average_precision, label_folds, label_metrics
 from labcoat.tasks.anomaly.features import anomaly_schema, build_features, check_matrix, feature_columns
 from labcoat.tasks.anomaly.model import AnomalyModel, combine
 from labcoat.tasks.anomaly.reasons import ColumnProfile
 from labcoat.tasks.anomaly.threshold import DEFAULT_SHARE, by_costs, by_share, check_modes, days_spanned
-from labcoat.tasks.anomaly.weights import COMMITTEE, PRIOR_ROUNDS, ROUNDS, average_precision, label_weights, to_uniform, unsupervised_weights
+from labcoat.tasks.anomaly.weights import COMMITTEE, PRIOR_ROUNDS, ROUNDS, label_weights, to_uniform, unsupervised_weights
 from labcoat.evaluate.thresholds import parse_costs
 
 BUDGET = 60.0
@@ -84,6 +84,8 @@ def fit_anomaly(data: pd.DataFrame | str | Path, target: str | None = None, *, l
             frame, entity_column, time_column, leave_out=[*exclude, *([labels] if labels else [])])
     if len(frame) < 20:
         raise DataError(f"{len(frame)} rows are too few to tell what is unusual; give at least 20.")
+    if alerts_per_day is not None:
+        _alert_share(alerts_per_day, frame[time_column], len(frame))
     y, labelled = _labels(frame, labels)
     positives = int(y[labelled].sum()) if labels else 0
     if costs is not None and positives < MIN_LABELLED:
@@ -344,12 +346,7 @@ def _threshold(training_scores: np.ndarray, y_labelled: np.ndarray | None, oof_s
     n = len(training_scores)
     if alerts_per_day is not None:
         assert times is not None  # checked with the settings
-        days = days_spanned(times)
-        share = alerts_per_day * days / n
-        if share >= 0.5:
-            raise ConfigError(f"alerts_per_day={alerts_per_day:g} over the {days:.1f} days of the training rows is "
-                              f"{alerts_per_day * days:,.0f} alerts, {share:.0%} of the {n:,} rows: that flags half of "
-                              "them or more. Give fewer alerts a day.")
+        share, days = _alert_share(alerts_per_day, times, n)
         cut = by_share(training_scores, share)
         return cut, {"mode": "alerts_per_day", "alerts_per_day": alerts_per_day, "days": round(days, 2),
                      "share": share, "why": f"{alerts_per_day:g} alerts a day over the {days:.1f} days the training "
@@ -373,6 +370,18 @@ def _threshold(training_scores: np.ndarray, y_labelled: np.ndarray | None, oof_s
     return by_share(training_scores, share), {"mode": "contamination", "share": share, "why": why}
 
 
+def _alert_share(alerts_per_day: float, times: pd.Series, n: int) -> tuple[float, float]:
+    """The share of the ``n`` rows that ``alerts_per_day`` flags over the days ``times`` span, and
+    those days; a :class:`ConfigError` when that is half of the rows or more."""
+    days = days_spanned(times)
+    share = alerts_per_day * days / n
+    if share >= 0.5:
+        raise ConfigError(f"alerts_per_day={alerts_per_day:g} over the {days:.1f} days of the training rows is "
+                          f"{alerts_per_day * days:,.0f} alerts, {share:.0%} of the {n:,} rows: that flags half of "
+                          "them or more. Give fewer alerts a day.")
+    return share, days
+
+
 # ---------------------------------------------------------------------------- reporting
 def _leaderboard(detectors: list[FittedDetector], ranks: dict[str, np.ndarray], weights: dict[str, float],
                  figures: dict[str, dict[str, float]], y: np.ndarray, labelled: np.ndarray, seed: int) -> pd.DataFrame:
@@ -384,7 +393,7 @@ def _leaderboard(detectors: list[FittedDetector], ranks: dict[str, np.ndarray], 
                                "rows_fitted": d.rows, "seconds": round(d.seconds, 3)}
         if has_labels:
             m = label_metrics(y[labelled], ranks[d.name][labelled], np.zeros(int(labelled.sum()), dtype=bool),
-                              seed=seed)
+                              seed=seed, rounds=100)
             for name in ("roc_auc", "pr_auc"):
                 row[name], row[f"{name}_low"], row[f"{name}_high"] = (round(m[name][k], 4) for k in ("value", "low", "high"))
         rows.append(row)

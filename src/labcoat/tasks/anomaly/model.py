@@ -176,4 +176,6 @@ def combine(X: np.ndarray, detectors: list[FittedDetector], weights: np.ndarray,
     combined = np.column_stack(ranks) @ np.asarray(weights, dtype=np.float64) if ranks else np.zeros(len(X))
     if needed:
         combined = combined + supervised_weight * supervised.ranks(np.hstack([X, np.column_stack(ranks)]))
-    return np.asarray(combined, dtype=np.float64)
+    # rounded: a sum's last bits depend on how many rows are multiplied at once, and a row must
+    # rank against the training rows the same alone or in a batch
+    return np.round(np.asarray(combined, dtype=np.float64), 12)
