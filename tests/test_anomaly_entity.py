@@ -178,6 +178,19 @@ def test_a_table_with_its_own_history_is_scored_from_itself(frame: pd.DataFrame)
     pd.testing.assert_frame_equal(fitted.transform(later, past="auto"), fitted.transform(later))
 
 
+def test_ids_as_numbers_or_text_are_one_entity() -> None:
+    """A CSV gives card 7 as a number, a JSON request may give it as '7' or 7.0."""
+    rows = pd.DataFrame({"card": [7, 7, 8], "merchant": [101, 102, 101], "amount": [1.0, 2.0, 3.0],
+                         "ts": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-02"])})
+    fitted = EntityFeatures("card", "ts", categorical=["merchant"])
+    fitted.fit_transform(rows)
+    later = pd.DataFrame({"card": ["7", 7.0, "9"], "merchant": ["101", 103.0, "101"], "amount": [1.0, 1.0, 1.0],
+                          "ts": ["2024-01-03", "2024-01-04", "2024-01-04"]})
+    got = fitted.transform(later)
+    assert got["card_past_events"].tolist() == [2, 3, 0]
+    assert got["card_new_merchant"].tolist() == [0, 1, 1]
+
+
 def test_features_in_words(frame: pd.DataFrame) -> None:
     fitted = EntityFeatures("card_id", "ts", windows=("1h", "24h", "7d"))
     fitted.fit_transform(frame.rename(columns={"card": "card_id"}))

@@ -78,6 +78,19 @@ def test_saved_with_the_model_and_said_in_words(model: AnomalyModel, data: pd.Da
         model.predict(rows.drop(columns="card_id"))
 
 
+def test_requests_checked_as_the_service_checks_them(model: AnomalyModel, data: pd.DataFrame) -> None:
+    """The service checks requests with ``model.schema`` (what a caller gives) and keeps only its
+    columns: the entity and its time must be among them, the entity features not."""
+    from labcoat.serve.validation import Validator
+
+    rows = data[data.ts >= CUT].head(20)
+    request = rows.assign(ts=rows.ts.astype(str), extra=1)  # as JSON brings them
+    checked = Validator(model.schema).check(request)
+    assert {"card_id", "ts", "amount"} <= set(checked.frame.columns)
+    assert not any(c.startswith("card_id_") for c in checked.frame.columns)
+    pd.testing.assert_frame_equal(model.predict(checked.frame), model.predict(rows))
+
+
 def test_bad_settings(data: pd.DataFrame) -> None:
     with pytest.raises(ConfigError, match="needs time_column="):
         fit_anomaly(data, entity_column="card_id", budget=2, quiet=True)

@@ -279,10 +279,10 @@ class EntityFeatures:
         if entity.isna().any():
             raise DataError(f"Entity column '{self.entity}' is missing on {int(entity.isna().sum())} rows (first: row "
                             f"{entity.index[entity.isna()][0]!r}); fill or drop them: their past is unknown.")
-        return _Events(entity=entity.to_numpy(dtype=object),
+        return _Events(entity=_keys(entity),
                        time=event_times(frame[self.time], self.time),
                        numeric={c: frame[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in self.numeric_},
-                       categorical={c: _objects(frame[c]) for c in self.categorical_})
+                       categorical={c: _keys(frame[c]) for c in self.categorical_})
 
     def _keep_state(self, events: _Events, ordered: _Ordered) -> None:
         """Keep, per entity, its events within the longest window of its last one and its last
@@ -481,14 +481,28 @@ def _first_seen(codes: np.ndarray, time: np.ndarray, values: np.ndarray) -> np.n
     return (time == earliest).astype(np.int8)
 
 
-def _objects(column: pd.Series) -> np.ndarray:
-    """A column as Python objects, ``None`` for missing values."""
-    values = column.to_numpy(dtype=object)
-    missing = pd.isna(values)
-    if missing.any():
-        values = values.copy()
-        values[missing] = None
-    return values
+def _keys(column: pd.Series) -> np.ndarray:
+    """An entity or category column as text keys, ``None`` for missing values: 123, 123.0 and
+    '123' are one card whichever way the rows came (a frame, a CSV file, a JSON request), as the
+    schema's categories are (``3.0 -> '3'``, ``2.5 -> '2.5'``)."""
+    missing = column.isna().to_numpy()
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        numbers = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        whole = np.isfinite(numbers) & (np.mod(np.nan_to_num(numbers), 1) == 0)
+        keys = np.where(whole, np.nan_to_num(numbers).astype(np.int64).astype(str), numbers.astype(str)).astype(object)
+    elif pd.api.types.infer_dtype(column, skipna=True) in ("string", "empty"):
+        keys = column.astype(str).to_numpy(dtype=object)
+    else:  # mixed: numbers among the text
+        keys = np.array([_key(v) for v in column.to_numpy(dtype=object)], dtype=object)
+    keys[missing] = None
+    return np.asarray(keys, dtype=object)
+
+
+def _key(value: object) -> str:
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) \
+            and float(value).is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _parse_windows(windows: Sequence[str]) -> dict[str, int]:

@@ -30,6 +30,7 @@ from labcoat.data.columns import Role
 from labcoat.data.schema import Schema
 from labcoat.errors import ConfigError, DataError, LabcoatNotice, did_you_mean, listed
 from labcoat.tasks.anomaly.entity import EntityFeatures, event_times
+from labcoat.tasks.anomaly.features import anomaly_schema
 from labcoat.tasks.anomaly.reasons import ColumnProfile
 
 
@@ -94,11 +95,19 @@ def add_at_predict(features: EntityFeatures, frame: pd.DataFrame) -> pd.DataFram
     return pd.concat([frame, features.transform(frame, past="auto")], axis=1)
 
 
-def input_columns(features: EntityFeatures, columns: dict[str, str]) -> dict[str, str]:
-    """The columns a caller gives (``columns``: the detectors' inputs and kinds) when the model
-    adds the entity features itself: those features left out, the entity column in."""
-    given = {name: kind for name, kind in columns.items() if name not in features.features_}
-    return {features.entity: "categorical", **({} if features.time in given else {features.time: "datetime"}), **given}
+def input_schema(frame: pd.DataFrame, features: EntityFeatures, *, exclude: Iterable[str], labels: str | None
+                 ) -> Schema:
+    """The schema of what a caller gives (the service checks requests with it): ``frame``'s
+    columns as given, without the entity features, with the entity column as a category."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LabcoatNotice)  # said once already, by the detectors' schema
+        schema = anomaly_schema(frame, exclude=exclude, labels=labels)
+    for i, column in enumerate(schema.columns):
+        if column.name == features.entity and column.role is not Role.CATEGORICAL:
+            keys = pd.unique(frame[column.name].dropna().astype(str)).tolist()
+            schema.columns[i] = replace(column, role=Role.CATEGORICAL, categories=keys, minimum=None, maximum=None,
+                                        reason="the entity column (the entity features' key)")
+    return schema
 
 
 @dataclass

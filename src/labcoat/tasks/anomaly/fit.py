@@ -30,7 +30,7 @@ import pandas as pd
 from labcoat.errors import ConfigError, DataError, LabcoatNotice, did_you_mean, listed
 from labcoat.search.budget import Clock, parse_budget
 from labcoat.tasks.anomaly import supervised as learned
-from labcoat.tasks.anomaly.entity_use import EntityProfile, add_at_fit, as_numbers
+from labcoat.tasks.anomaly.entity_use import EntityProfile, add_at_fit, as_numbers, input_schema
 from labcoat.tasks.anomaly.detectors import DETECTORS, FittedDetector, fit_detector, to_ranks
 from labcoat.tasks.anomaly.evaluate import average_precision, label_folds, label_metrics
 from labcoat.tasks.anomaly.features import anomaly_schema, build_features, check_matrix, feature_columns
@@ -78,7 +78,7 @@ def fit_anomaly(data: pd.DataFrame | str | Path, target: str | None = None, *, l
         if name is not None and name not in frame.columns:
             raise DataError(f"The {what} column '{name}' is not in the data.{did_you_mean(str(name), frame.columns)} "
                             f"Columns are: {listed(frame.columns)}.")
-    entity_features, not_inputs = None, list[str]()
+    entity_features, not_inputs, given = None, list[str](), frame
     if entity_column is not None:  # the entity's past, added before the detectors (see entity_use.py)
         entity_features, frame, not_inputs, entity_notes = add_at_fit(
             frame, entity_column, time_column, leave_out=[*exclude, *([labels] if labels else [])])
@@ -150,9 +150,11 @@ def fit_anomaly(data: pd.DataFrame | str | Path, target: str | None = None, *, l
         profile = EntityProfile.of(profile, entity_features, prepared)
     leaderboard = _leaderboard(detectors, ranks, weights, figures, y, labelled, seed)
     kept = [d for d in detectors if weights[d.name] > 0 or supervised_weight > 0]  # drop what scoring never reads
-    model = AnomalyModel(schema, transformer, kept, np.array([weights[d.name] for d in kept]), reference,
+    inputs = schema if entity_features is None else input_schema(given, entity_features, exclude=exclude, labels=labels)
+    model = AnomalyModel(inputs, transformer, kept, np.array([weights[d.name] for d in kept]), reference,
                          threshold, profile, training_scores, leaderboard, supervised=supervised_scorer,
-                         supervised_weight=supervised_weight, entity_features=entity_features)
+                         supervised_weight=supervised_weight, entity_features=entity_features,
+                         features_schema=schema if entity_features is not None else None)
     model.info.update(_plain({
         "task": "anomaly", "rows": len(frame), "columns": kinds, "labels_column": labels, "time_column": time_column,
         "excluded": list(exclude), "seed": seed, "entity_column": entity_column,

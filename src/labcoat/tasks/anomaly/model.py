@@ -30,7 +30,7 @@ from labcoat import __version__
 from labcoat.data.schema import Schema
 from labcoat.errors import ConfigError, DataError
 from labcoat.tasks.anomaly.detectors import FittedDetector, to_ranks
-from labcoat.tasks.anomaly.entity_use import add_at_predict, input_columns
+from labcoat.tasks.anomaly.entity_use import add_at_predict
 from labcoat.tasks.anomaly.features import feature_columns
 from labcoat.tasks.anomaly.reasons import ColumnProfile
 from labcoat.tasks.saved_folder import load_saved, write_mlmodel
@@ -62,8 +62,10 @@ class AnomalyModel:
     #: A classifier learned from labels (``supervised.py``) and its weight in the combination.
     supervised: Any = None
     supervised_weight: float = 0.0
-    #: The per-entity features (``entity.py``) with their state, added to the rows before the detectors.
+    #: The per-entity features (``entity.py``) with their state, added to the rows before the
+    #: detectors; ``schema`` is then what a caller gives and ``features_schema`` what the detectors read.
     entity_features: Any = None
+    features_schema: Any = None
 
     task = KIND
 
@@ -71,8 +73,7 @@ class AnomalyModel:
     @property
     def columns(self) -> dict[str, str]:
         """The input columns and their kinds (``numeric``, ``categorical``, ``boolean``, ``datetime``)."""
-        kinds = feature_columns(self.schema)
-        return kinds if self.entity_features is None else input_columns(self.entity_features, kinds)
+        return feature_columns(self.schema)
 
     def _prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The rows as the preprocessing takes them: a :class:`SchemaError` names a missing
@@ -84,7 +85,7 @@ class AnomalyModel:
         if frame.empty:
             raise DataError("There are no rows to score: the table is empty.")
         if self.entity_features is not None:
-            frame = add_at_predict(self.entity_features, frame)
+            return self.features_schema.prepare(add_at_predict(self.entity_features, frame), warn=False)
         return self.schema.prepare(frame, warn=False)
 
     # ------------------------------------------------------------------ scores
