@@ -89,6 +89,11 @@ def test_requests_checked_as_the_service_checks_them(model: AnomalyModel, data: 
     assert {"card_id", "ts", "amount"} <= set(checked.frame.columns)
     assert not any(c.startswith("card_id_") for c in checked.frame.columns)
     pd.testing.assert_frame_equal(model.predict(checked.frame), model.predict(rows))
+    # rows carrying the entity features already keep them (the report explains training rows so)
+    features = model.entity_features.transform(rows)
+    pd.testing.assert_frame_equal(model.predict(pd.concat([rows, features], axis=1)), model.predict(rows))
+    wrong = rows.assign(card_id_events_1h=99)  # a part of them: recomputed
+    pd.testing.assert_frame_equal(model.predict(wrong), model.predict(rows))
 
 
 def test_bad_settings(data: pd.DataFrame) -> None:

@@ -91,8 +91,13 @@ def as_numbers(schema: Schema, features: EntityFeatures) -> Schema:
 def add_at_predict(features: EntityFeatures, frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with the entity features added from the state saved at fit: rows later than
     their entity's training events from it and from the earlier rows of ``frame``; a table holding
-    its own history (the training rows scored again) from its own earlier rows, with a notice."""
-    return pd.concat([frame, features.transform(frame, past="auto")], axis=1)
+    its own history (the training rows scored again) from its own earlier rows, with a notice.
+    Rows that carry every entity feature already (the training rows as the fit computed them, for
+    the report) keep them; a part of them is recomputed."""
+    present = [name for name in features.feature_names_ if name in frame.columns]
+    if len(present) == len(features.feature_names_):
+        return frame
+    return pd.concat([frame.drop(columns=present), features.transform(frame, past="auto")], axis=1)
 
 
 def input_schema(frame: pd.DataFrame, features: EntityFeatures, *, exclude: Iterable[str], labels: str | None
