@@ -162,8 +162,9 @@ def test_enough_labels_try_a_supervised_model() -> None:
     fitted = fit_anomaly(rows, labels="is_fraud", candidates=FAST, budget=20, quiet=True)
     tried = fitted.info["candidates_with_labels"]
     assert {"detectors", "lightgbm", "logistic", "detectors+lightgbm"} <= set(tried)
-    chosen = fitted.info["validation"].split("chosen: ")[1]
-    assert tried[chosen] == max(tried.values())
+    chosen = fitted.info["chosen_with_labels"]
+    assert tried[chosen] == max(tried.values()) and chosen in fitted.info["criterion"]
+    assert (fitted.supervised is not None) == (chosen != "detectors")
     scores = fitted.score(rows)
     assert scores.shape == (len(rows),) and np.all((scores >= 0) & (scores <= 1))
 
@@ -205,9 +206,11 @@ def test_cli_fit_and_predict(data: pd.DataFrame, tmp_path) -> None:
     runner = CliRunner()
     fitted = runner.invoke(app, ["fit", str(source), "--task", "anomaly", "--labels-column", "is_fraud",
                                  "--alerts-per-day", "2", "--time-column", "ts", "--families", ",".join(FAST),
+                                 "--exclude", "card_id,channel",
                                  "--budget", "10s", "--no-track", "--no-report", "--out", str(tmp_path / "m")])
     assert fitted.exit_code == 0, fitted.output
     assert "alerts_per_day" in fitted.output and "roc_auc" in fitted.output
+    assert set(labcoat.load(tmp_path / "m").columns) == {"ts", "amount", "merchant", "category", "country"}
     predicted = runner.invoke(app, ["predict", str(tmp_path / "m"), str(source), "-o", str(tmp_path / "out.csv"),
                                     "--keep", "transaction_id"])
     assert predicted.exit_code == 0, predicted.output

@@ -87,6 +87,7 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
         entity_column: Optional[str] = typer.Option(None, "--entity-column", help="Anomaly: the entity (card, "
                                                     "account) column: each row gets features over its entity's "
                                                     "earlier events (with --time-column)."),
+        exclude: Optional[str] = typer.Option(None, help="Anomaly: comma-separated columns to leave out."),
         quiet: bool = typer.Option(False, "--quiet", "-q"), as_json: bool = typer.Option(False, "--json")) -> None:
     """Find, tune and ensemble the best model for TARGET, save it and record the study."""
     import labcoat
@@ -115,13 +116,13 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
                  options=_own_options(str(task), series=series, horizon=horizon, freq=freq, known=known,
                                       holidays=holidays, user=user, item=item, rating=rating, items=items,
                                       users=users, labels=labels_column, contamination=contamination,
-                                      alerts_per_day=alerts_per_day, entity_column=entity_column)
+                                      alerts_per_day=alerts_per_day, entity_column=entity_column, exclude=exclude)
                  | ({"split": split} if takes_split and split != "random" else {})
                  | ({"costs": costs} if takes_costs and costs is not None else {}))
         return
     _own_options(None, series=series, horizon=horizon, freq=freq, known=known, holidays=holidays, user=user,
                  item=item, rating=rating, items=items, users=users, labels=labels_column, contamination=contamination,
-                 alerts_per_day=alerts_per_day, entity_column=entity_column)
+                 alerts_per_day=alerts_per_day, entity_column=entity_column, exclude=exclude)
     if target is None:
         raise typer.BadParameter("give the column to predict (every task but recommend needs one).",
                                  param_hint="'--target'")
@@ -178,7 +179,7 @@ def _own_options(task: str | None, **given: Any) -> dict[str, Any]:
         err(f"{', '.join(f'--{shown.get(name, name)}' for name in wrong)} apply to --task {' or '.join(owners)} only.")
         raise typer.Exit(2)
     mine = {name: value for name, value in given.items() if value is not None}
-    for name in ("series", "known"):
+    for name in ("series", "known", "exclude"):
         if name in mine:
             mine[name] = mine[name].split(",")
     for name in ("items", "users"):

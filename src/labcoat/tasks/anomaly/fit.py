@@ -17,10 +17,12 @@ Examples
 """
 from __future__ import annotations
 
+import functools
+import json
 import sys
 import time as timer
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +120,9 @@ def fit_anomaly(data: pd.DataFrame | str | Path, target: str | None = None, *, l
         selection, criterion = "labels", (
             "greedy forward selection (with replacement) of the rank average with the best PR AUC on the labelled "
             f"rows, {ROUNDS} picks after the unsupervised choice counted as {PRIOR_ROUNDS}")
+        if evaluation.get("candidates") and len(evaluation["candidates"]) > 1:
+            criterion += (f"; then {evaluation['chosen']} kept for the best cross-validated PR AUC among "
+                          f"{listed(evaluation['candidates'])}")
     else:
         weights = prior
         selection = "unsupervised"
@@ -166,7 +171,8 @@ def fit_anomaly(data: pd.DataFrame | str | Path, target: str | None = None, *, l
         "selection": selection, "criterion": criterion, "threshold": how, "threshold_score": threshold,
         "contamination": how["share"], "training_alert_rate": float((training_scores >= threshold).mean()),
         "training_score_quantiles": {str(q): float(np.quantile(combined, q)) for q in (0.5, 0.9, 0.99, 0.999)},
-        "metrics": metrics, "validation": evaluation.get("validation"), "candidates_with_labels": evaluation.get("candidates"),
+        "metrics": metrics, "validation": evaluation.get("validation"),
+        "candidates_with_labels": evaluation.get("candidates"), "chosen_with_labels": evaluation.get("chosen"),
         "labelled_rows": int(labelled.sum()) if labels else 0, "labelled_anomalies": positives,
         "notices": notes, "seconds": round(timer.monotonic() - started, 3), "budget": clock.budget,
     }))
@@ -335,7 +341,8 @@ def _with_labels(detectors: list[FittedDetector], ranks: dict[str, np.ndarray], 
         weight = 1.0 if chosen == name else 0.5
         weights = {k: v * (1 - weight) for k, v in weights.items()}
         oof_combined = (1 - weight) * oof["detectors"][tested] + weight * to_ranks(oof[name][tested], scorer.reference)
-    evaluation = {"validation": validation + f"; chosen: {chosen}", "_oof": oof_combined, "_y": y_l[tested],
+    evaluation = {"validation": validation + f"; chosen: {chosen}", "chosen": chosen, "_oof": oof_combined,
+                  "_y": y_l[tested],
                   "candidates": {k: round(v, 4) for k, v in scores.items()}}
     return weights, scorer, weight, evaluation
 
@@ -404,20 +411,15 @@ def _leaderboard(detectors: list[FittedDetector], ranks: dict[str, np.ndarray], 
 
 
 def _plain(value: Any) -> Any:
-    """``value`` with numpy numbers as Python ones (JSON-able)."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and value != value:
-        return None
-    return value
+    """``value`` as JSON has it: numpy numbers as Python ones, NaN as None.
+
+    >>> _plain({"a": np.float64(0.5), "b": [np.int64(2), float("nan")]})
+    {'a': 0.5, 'b': [2, None]}
+    """
+    text = json.dumps(value, default=lambda v: v.item() if isinstance(v, np.generic) else str(v))
+    return json.loads(text, parse_constant=lambda _: None)
 
 
-def _printer(quiet: bool) -> Any:
-    def say(line: str) -> None:
-        if not quiet:
-            print(line, file=sys.stderr, flush=True)
-    return say
+def _printer(quiet: bool) -> Callable[[str], None]:
+    """Progress lines on stderr, or nothing when ``quiet``."""
+    return (lambda line: None) if quiet else functools.partial(print, file=sys.stderr, flush=True)

@@ -131,7 +131,11 @@ class AnomalyModel:
     def summary(self) -> str:
         """What was fitted and decided, in a few lines of words."""
         info = self.info
-        chosen = ", ".join(f"{d['name']} ({d['weight']:.2f})" for d in info.get("detectors", []))
+        parts = [f"{d['name']} ({d['weight']:.2f})" for d in info.get("detectors", [])]
+        learned = info.get("supervised")
+        if learned:
+            parts.append(f"{learned['model']} on the columns and all the detectors' ranks ({learned['weight']:.2f})")
+        chosen = ", ".join(parts)
         cut = info.get("threshold", {})
         lines = [f"labcoat anomaly detection on {info.get('rows', 0):,} rows, {len(self.columns)} columns.",
                  f"Detectors (weight): {chosen}; chosen by {info.get('criterion', '')}.",
