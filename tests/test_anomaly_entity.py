@@ -155,6 +155,31 @@ def test_transform_of_a_later_batch_equals_fit_transform_on_everything(frame: pd
     pd.testing.assert_frame_equal(fitted.transform(later), got)  # transform keeps no state
 
 
+def test_update_adds_later_rows_to_the_state(frame: pd.DataFrame) -> None:
+    times = frame.ts.quantile([0.4, 0.7]).to_numpy()
+    first, second, third = frame[frame.ts < times[0]], frame[(frame.ts >= times[0]) & (frame.ts < times[1])], \
+        frame[frame.ts >= times[1]]
+    options = dict(numeric=["amount"], categorical=["country", "merchant"], windows=("1h", "2d"))
+    fitted = EntityFeatures("card", "ts", **options)  # type: ignore[arg-type]
+    fitted.fit_transform(first)
+    fitted.update(second)
+    everything = features(frame, windows=("1h", "2d"))
+    pd.testing.assert_frame_equal(fitted.transform(third), everything.loc[third.index], rtol=1e-9, atol=1e-9)
+    with pytest.raises(DataError, match="update takes rows after"):
+        fitted.update(first.head(3))
+    # a value seen only long ago (trimmed from the kept events) is still not new after an update
+    days = pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(40), unit="D")
+    rows = pd.DataFrame({"card": "a", "ts": days, "amount": 1.0, "country": ["zz"] + ["fr"] * 39})
+    fitted = EntityFeatures("card", "ts", categorical=["country"], windows=("1h",))
+    fitted.fit_transform(rows.iloc[:30])  # "zz" is not among the kept events
+    fitted.update(rows.iloc[30:])
+    assert len(fitted.history_.entity) < len(rows)
+    late = pd.DataFrame({"card": ["a", "a"], "ts": days[-1] + pd.to_timedelta([1, 2], unit="D"), "amount": 1.0,
+                         "country": ["zz", "us"]})
+    assert fitted.transform(late)["card_new_country"].tolist() == [0, 1]
+    assert fitted.transform(late)["card_past_events"].tolist() == [40, 41]
+
+
 def test_transform_refuses_rows_before_their_card_s_last_training_event(frame: pd.DataFrame) -> None:
     fitted = EntityFeatures("card", "ts")
     with pytest.raises(NotFittedError):

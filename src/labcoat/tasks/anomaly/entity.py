@@ -100,7 +100,8 @@ class EntityFeatures:
     the events within the longest window of its last one, its last 20 events, its number of events
     and the categorical values it has had. A row earlier than its entity's last training event is
     refused (its past would hold training events later than itself). The state is not updated by
-    ``transform``: the same rows give the same features every time.
+    ``transform``: the same rows give the same features every time; ``update`` adds rows that
+    arrived since (equal, then, to fitting on all of them).
     """
 
     def __init__(self, entity: str, time: str, *, numeric: Sequence[str] | None = None,
@@ -175,6 +176,36 @@ class EntityFeatures:
             seen = (known >= 0) & (values >= 0) & (len(seen_pairs) > 0) & (seen_pairs[at] == keys)
             result[f"new_{column}"] = np.where(seen, 0, result[f"new_{column}"])
         return self._frame(result, new, new_rows.index)
+
+    def update(self, new_rows: pd.DataFrame) -> EntityFeatures:
+        """Add rows that arrived after training to the state, so that later calls of
+        :meth:`transform` count them among the entities' past (a service that sees each event, a
+        nightly batch); a row earlier than its entity's last event so far is refused."""
+        if not hasattr(self, "history_"):
+            raise NotFittedError("EntityFeatures.update was called before fit_transform; fit on the training rows first.")
+        _check_frame(new_rows, [self.entity, self.time, *self.numeric_, *self.categorical_], "update",
+                     error=SchemaError)
+        new = self._events(new_rows)
+        early = self._early(new)
+        if early is not None:
+            raise DataError(f"{self._early_message(new, early)} update takes rows after the state's last events.")
+        entities, older, values, seen = self.entities_, self._older, self._values, self._seen
+        history = self.history_
+        together = _Events(entity=np.concatenate([history.entity, new.entity]),
+                           time=np.concatenate([history.time, new.time]),
+                           numeric={c: np.concatenate([history.numeric[c], new.numeric[c]]) for c in self.numeric_},
+                           categorical={c: np.concatenate([history.categorical[c], new.categorical[c]])
+                                        for c in self.categorical_})
+        self._keep_state(together, _Ordered.of(together))
+        self._older[self._codes(entities.to_numpy())] += older  # the events the trimmed state no longer holds
+        for column in self.categorical_:  # and the values they had
+            pairs = [_decode(seen[column], entities, values[column]),
+                     _decode(self._seen[column], self.entities_, self._values[column])]
+            every = pd.Index(np.concatenate([p[1] for p in pairs]), dtype=object).unique()
+            codes = np.concatenate([self._codes(p[0]) for p in pairs]).astype(np.int64)
+            self._values[column] = every
+            self._seen[column] = np.unique(codes * len(every) + every.get_indexer(np.concatenate([p[1] for p in pairs])))
+        return self
 
     def describe(self, feature: str, value: float | None, usual: float | None = None) -> str:
         """A feature's value in words, with the ``usual`` value when given (a missing value: the
@@ -479,6 +510,12 @@ def _first_seen(codes: np.ndarray, time: np.ndarray, values: np.ndarray) -> np.n
     earliest = np.empty_like(time)
     earliest[order] = time[order][first]
     return (time == earliest).astype(np.int8)
+
+
+def _decode(keys: np.ndarray, entities: pd.Index, values: pd.Index) -> tuple[np.ndarray, np.ndarray]:
+    """The (entity, value) pairs that integer ``keys`` (entity position x values + value position) stand for."""
+    size = max(len(values), 1)
+    return entities.to_numpy()[keys // size], values.to_numpy()[keys % size]
 
 
 def _keys(column: pd.Series) -> np.ndarray:
