@@ -47,7 +47,8 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
                                   "(default: test on the latest interactions) or leave_last (each user's last)."),
         time_column: Optional[str] = typer.Option(None, "--time-column", "--time",
                                                   help="Datetime column: for --split time; forecast: the "
-                                                  "series' timestamps; recommend: when each interaction happened."),
+                                                  "series' timestamps; recommend: when each interaction happened; "
+                                                  "anomaly: when each event happened."),
         calibrate: Optional[str] = typer.Option(
             None, help="Classification: calibrate probabilities: auto (default), none, sigmoid, isotonic; "
                   "three or more classes also temperature or vector."),
@@ -83,6 +84,9 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
                                                       "the labels' prevalence, else 0.01)."),
         alerts_per_day: Optional[float] = typer.Option(None, "--alerts-per-day", help="Anomaly: flag this many "
                                                        "rows a day (with --time-column)."),
+        entity_column: Optional[str] = typer.Option(None, "--entity-column", help="Anomaly: the entity (card, "
+                                                    "account) column: each row gets features over its entity's "
+                                                    "earlier events (with --time-column)."),
         k: Optional[int] = typer.Option(None, "--k", help="Segment: the number of segments (default: chosen by "
                                         "silhouette, BIC and stability)."),
         exclude: Optional[str] = typer.Option(None, help="Anomaly, segment: comma-separated columns to leave out."),
@@ -114,13 +118,13 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
                  options=_own_options(str(task), series=series, horizon=horizon, freq=freq, known=known,
                                       holidays=holidays, user=user, item=item, rating=rating, items=items,
                                       users=users, labels=labels_column, contamination=contamination,
-                                      alerts_per_day=alerts_per_day, k=k, exclude=exclude)
+                                      alerts_per_day=alerts_per_day, k=k, entity_column=entity_column, exclude=exclude)
                  | ({"split": split} if takes_split and split != "random" else {})
                  | ({"costs": costs} if takes_costs and costs is not None else {}))
         return
     _own_options(None, series=series, horizon=horizon, freq=freq, known=known, holidays=holidays, user=user,
                  item=item, rating=rating, items=items, users=users, labels=labels_column, contamination=contamination,
-                 alerts_per_day=alerts_per_day, k=k, exclude=exclude)
+                 alerts_per_day=alerts_per_day, k=k, entity_column=entity_column, exclude=exclude)
     if target is None:
         raise typer.BadParameter("give the column to predict (every task but recommend needs one).",
                                  param_hint="'--target'")
@@ -173,7 +177,7 @@ def _own_options(task: str | None, **given: Any) -> dict[str, Any]:
     if wrong:
         owners = sorted({t for t in task_names() for name in wrong
                          if (other := pipeline_task(t)) is not None and name in other.options})
-        shown = {"labels": "labels-column", "alerts_per_day": "alerts-per-day"}
+        shown = {"labels": "labels-column", "alerts_per_day": "alerts-per-day", "entity_column": "entity-column"}
         err(f"{', '.join(f'--{shown.get(name, name)}' for name in wrong)} apply to --task {' or '.join(owners)} only.")
         raise typer.Exit(2)
     mine = {name: value for name, value in given.items() if value is not None}

@@ -194,7 +194,8 @@ register_pipeline_task(PipelineTask(
     record="labcoat.tracking.match_run:record_match", command="match", needs_target=False))
 register_pipeline_task(PipelineTask(
     "anomaly", "unusual rows (anomalies, fraud), found with few labels or none",
-    "labcoat.tasks.anomaly.fit:fit_anomaly", ("labels", "contamination", "alerts_per_day", "costs", "exclude"),
+    "labcoat.tasks.anomaly.fit:fit_anomaly",
+    ("labels", "contamination", "alerts_per_day", "costs", "exclude", "entity_column"),
     model="labcoat.tasks.anomaly.model:AnomalyModel",
     report="labcoat.reports.anomaly_report:write_anomaly_report",
     record="labcoat.tracking.anomaly_run:record_anomaly", command="predict", needs_target=False))

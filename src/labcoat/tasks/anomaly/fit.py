@@ -32,6 +32,7 @@ import pandas as pd
 from labcoat.errors import ConfigError, DataError, LabcoatNotice, did_you_mean, listed
 from labcoat.search.budget import Clock, parse_budget
 from labcoat.tasks.anomaly import supervised as learned
+from labcoat.tasks.anomaly.entity_use import EntityProfile, add_at_fit, as_numbers, input_schema
 from labcoat.tasks.anomaly.detectors import DETECTORS, FittedDetector, fit_detector, to_ranks
 from labcoat.tasks.anomaly.evaluate import average_precision, label_folds, label_metrics
 from labcoat.tasks.anomaly.features import anomaly_schema, build_features, check_matrix, feature_columns
@@ -55,7 +56,7 @@ def fit_anomaly(data: pd.DataFrame | str | Path, target: str | None = None, *, l
                 budget: float | str | None = None, seed: int = 0, quiet: bool = False,
                 candidates: Sequence[str] | None = None, time_column: str | None = None,
                 metric: str | None = None, n_jobs: int | None = None, executor: str | None = None,
-                ray_address: str | None = None) -> AnomalyModel:
+                ray_address: str | None = None, entity_column: str | None = None) -> AnomalyModel:
     """Fit an :class:`AnomalyModel` on ``data``.
 
     ``labels`` names a column of known labels (1 = anomaly, 0 = normal, empty = unknown; ``target``
@@ -63,6 +64,8 @@ def fit_anomaly(data: pd.DataFrame | str | Path, target: str | None = None, *, l
     :data:`~labcoat.tasks.anomaly.detectors.DETECTORS`); ``exclude`` columns to leave out. The
     threshold: ``contamination`` (the share of rows to flag; default the labels' prevalence, else
     1%), or ``alerts_per_day`` (with ``time_column``), or ``costs`` (``"fp=1,fn=50"``; needs labels).
+    ``entity_column`` (with ``time_column``) adds each row's features over its entity's earlier
+    events (:mod:`~labcoat.tasks.anomaly.entity`) before the detectors.
     """
     started = timer.monotonic()
     say = _printer(quiet)
@@ -78,6 +81,10 @@ def fit_anomaly(data: pd.DataFrame | str | Path, target: str | None = None, *, l
         if name is not None and name not in frame.columns:
             raise DataError(f"The {what} column '{name}' is not in the data.{did_you_mean(str(name), frame.columns)} "
                             f"Columns are: {listed(frame.columns)}.")
+    entity_features, not_inputs, given = None, list[str](), frame
+    if entity_column is not None:  # the entity's past, added before the detectors (see entity_use.py)
+        entity_features, frame, not_inputs, entity_notes = add_at_fit(
+            frame, entity_column, time_column, leave_out=[*exclude, *([labels] if labels else [])])
     if len(frame) < 20:
         raise DataError(f"{len(frame)} rows are too few to tell what is unusual; give at least 20.")
     if alerts_per_day is not None:
@@ -87,10 +94,12 @@ def fit_anomaly(data: pd.DataFrame | str | Path, target: str | None = None, *, l
     if costs is not None and positives < MIN_LABELLED:
         raise ConfigError(f"costs= needs labels with at least {MIN_LABELLED} labelled anomalies to find the cheapest "
                           f"threshold ({positives} given); set contamination= or alerts_per_day= instead.")
-    notes: list[str] = []
+    notes: list[str] = entity_notes if entity_column is not None else []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", LabcoatNotice)
-        schema = anomaly_schema(frame, exclude=exclude, labels=labels)
+        schema = anomaly_schema(frame, exclude=[*exclude, *not_inputs], labels=labels)
+        if entity_features is not None:
+            schema = as_numbers(schema, entity_features)
     notes += [str(w.message) for w in caught] + list(schema.notices)
     for w in caught:
         warnings.warn(w.message, LabcoatNotice, stacklevel=2)
@@ -144,14 +153,19 @@ def fit_anomaly(data: pd.DataFrame | str | Path, target: str | None = None, *, l
             evaluation["validation"] = "the labelled rows' scores (the labels were not used to fit)"
         how["expected_precision"] = metrics["precision_at_threshold"]
     profile = ColumnProfile.fit(prepared, kinds)
+    if entity_features is not None:
+        profile = EntityProfile.of(profile, entity_features, prepared)
     leaderboard = _leaderboard(detectors, ranks, weights, figures, y, labelled, seed)
     kept = [d for d in detectors if weights[d.name] > 0 or supervised_weight > 0]  # drop what scoring never reads
-    model = AnomalyModel(schema, transformer, kept, np.array([weights[d.name] for d in kept]), reference,
+    inputs = schema if entity_features is None else input_schema(given, entity_features, exclude=exclude, labels=labels)
+    model = AnomalyModel(inputs, transformer, kept, np.array([weights[d.name] for d in kept]), reference,
                          threshold, profile, training_scores, leaderboard, supervised=supervised_scorer,
-                         supervised_weight=supervised_weight)
+                         supervised_weight=supervised_weight, entity_features=entity_features,
+                         features_schema=schema if entity_features is not None else None)
     model.info.update(_plain({
         "task": "anomaly", "rows": len(frame), "columns": kinds, "labels_column": labels, "time_column": time_column,
-        "excluded": list(exclude), "seed": seed,
+        "excluded": list(exclude), "seed": seed, "entity_column": entity_column,
+        "entity_features": entity_features.feature_names_ if entity_features is not None else [],
         "detectors": [{"name": d.name, "title": DETECTORS[d.name].title, "weight": round(weights[d.name], 4),
                        "rows_fitted": d.rows} for d in detectors if weights[d.name] > 0],
         "supervised": ({"model": supervised_scorer.name, "weight": supervised_weight}

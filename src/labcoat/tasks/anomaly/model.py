@@ -30,6 +30,7 @@ from labcoat import __version__
 from labcoat.data.schema import Schema
 from labcoat.errors import ConfigError, DataError
 from labcoat.tasks.anomaly.detectors import FittedDetector, to_ranks
+from labcoat.tasks.anomaly.entity_use import add_at_predict
 from labcoat.tasks.anomaly.features import feature_columns
 from labcoat.tasks.anomaly.reasons import ColumnProfile
 from labcoat.tasks.saved_folder import load_saved, write_mlmodel
@@ -61,6 +62,10 @@ class AnomalyModel:
     #: A classifier learned from labels (``supervised.py``) and its weight in the combination.
     supervised: Any = None
     supervised_weight: float = 0.0
+    #: The per-entity features (``entity.py``) with their state, added to the rows before the
+    #: detectors; ``schema`` is then what a caller gives and ``features_schema`` what the detectors read.
+    entity_features: Any = None
+    features_schema: Any = None
 
     task = KIND
 
@@ -79,6 +84,8 @@ class AnomalyModel:
             raise DataError(f"Give the rows to score as a table (a pandas DataFrame); got {type(frame).__name__}.")
         if frame.empty:
             raise DataError("There are no rows to score: the table is empty.")
+        if self.entity_features is not None:
+            return self.features_schema.prepare(add_at_predict(self.entity_features, frame), warn=False)
         return self.schema.prepare(frame, warn=False)
 
     # ------------------------------------------------------------------ scores
