@@ -53,6 +53,10 @@ def monitor(model: str = typer.Argument(..., help=MODEL_HELP),
     recommender = load_own(model, "recommend", tracking_uri)
     if recommender is not None:
         _monitor_recommender(recommender[0], log, since, tolerance, json_out, as_json)
+    detector = load_own(model, "anomaly", tracking_uri)
+    if detector is not None:
+        _monitor_anomaly(model, detector, current, None if no_report else report, json_out, as_json,
+                         tracking_uri, not no_track, from_log or labels is not None)
     forecaster = load_forecaster(model, tracking_uri)
     if forecaster is not None or actuals is not None:
         _monitor_forecast(model, forecaster, actuals, tolerance, json_out, as_json)
@@ -127,6 +131,44 @@ def _monitor_recommender(model: Any, log: Path, since: Optional[str], tolerance:
         if not result["alerts"]:
             print("Nothing to act on.")
     raise typer.Exit(code=result["exit_code"])
+
+
+def _monitor_anomaly(reference: str, detector: Any, current: Optional[Path], report: Optional[Path],
+                     json_out: Optional[Path], as_json: bool, tracking_uri: Optional[str], track: bool,
+                     other: bool) -> None:
+    """``labcoat monitor ANOMALY_MODEL --current FILE``: the window's alert rate and score
+    distribution against training's; exits 0, 1 (a shift) or 2 (error)."""
+    from labcoat.data.io import read_table
+    from labcoat.errors import ConfigError
+    from labcoat.lifecycle.anomaly_monitor import monitor_anomaly, write_outputs
+
+    if current is None or other:
+        raise ConfigError(f"'{reference}' is an anomaly model: give the rows to check with --current FILE "
+                          "(--from-log and --labels are for row models).")
+    if track:  # an unusable store fails here, before any work
+        from labcoat.tracking import store
+
+        store.client(tracking_uri)
+    model, name, version = detector
+    label = name if version == "local" else f"{name} v{version}"
+    document = monitor_anomaly(model, read_table(current), label=label, source=str(current))
+    run_id = write_outputs(document, report=report, track=track, tracking_uri=tracking_uri, reference=reference)
+    document["run_id"] = run_id
+    if not _emit(document, json_out, as_json):
+        rate, scores = document["alert_rate"], document["scores"]
+        print(f"Alert rate {rate['window']:.2%} ({rate['alerts']:,} of {rate['rows']:,} rows; 95% interval "
+              f"{rate['low']:.2%} to {rate['high']:.2%}) against {rate['training']:.2%} in training "
+              f"(binomial p = {rate['p_value']:.3g}).")
+        print(f"Scores against training's: KS {scores['ks']:.3f} (p = {scores['p_value']:.3g}), PSI {scores['psi']:.3f}.")
+        for alert in document["alerts"]:
+            print(f"ALERT: {alert}")
+        if not document["alerts"]:
+            print("Nothing to act on.")
+        if report is not None:
+            print(f"Report: {report}")
+        if run_id:
+            print(f"Recorded as run {run_id} (experiment labcoat-monitor)")
+    raise typer.Exit(code=document["exit_code"])
 
 
 def _settings(path: Optional[Path], share: Optional[float]) -> dict[str, Any] | None:

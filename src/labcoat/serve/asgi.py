@@ -70,6 +70,19 @@ def create_app_from_env() -> FastAPI:
         return create_match_app(matching, token=settings.get("token"),
                                 log_path=settings.get("log_path", "predictions.db"),
                                 max_records=settings.get("max_batch", MAX_RECORDS))
+    detector = load_own(reference, "anomaly", settings.get("tracking_uri"))
+    if detector is not None:
+        from labcoat.serve.anomaly_app import AnomalyService, ServedDetector, create_anomaly_app
+        from labcoat.serve.service import MAX_BATCH, MAX_BODY
+
+        detecting = AnomalyService(reference, tracking_uri=settings.get("tracking_uri"),
+                                   follow_alias=settings.get("follow_alias", False),
+                                   follow_seconds=settings.get("follow_seconds", FOLLOW_SECONDS),
+                                   loaded=ServedDetector(*detector))
+        return create_anomaly_app(detecting, token=settings.get("token"),
+                                  log_path=settings.get("log_path", "predictions.db"),
+                                  max_body=settings.get("max_body", MAX_BODY),
+                                  max_rows=settings.get("max_batch", MAX_BATCH))
     forecaster = load_forecaster(reference, settings.get("tracking_uri"))
     if forecaster is not None:
         service = ForecastService(reference, tracking_uri=settings.get("tracking_uri"),
