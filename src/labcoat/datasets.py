@@ -584,3 +584,80 @@ def _typo(chars: np.ndarray, neighbours: np.ndarray, rng: np.random.Generator) -
     out[rows, at[rows]] = neighbours[near, pick]
     out[length == 0] = 0
     return out
+
+
+#: The countries of :func:`make_transactions`: cards' home countries, then rare ones.
+HOME_COUNTRIES = ("FR", "DE", "ES", "IT", "GB", "NL")
+RARE_COUNTRIES = ("NG", "RU", "BR", "VN", "ID", "PH")
+
+
+def make_transactions(n_rows: int = 20_000, *, fraud_rate: float = 0.01, n_cards: int | None = None,
+                      days: int = 30, start: str = "2024-03-01", seed: int = 0) -> pd.DataFrame:
+    """Card transactions with planted fraud, for anomaly detection: ``transaction_id``, ``ts``
+    (sorted), ``card_id``, ``amount``, ``merchant``, ``category``, ``country``, ``channel``
+    (``online``/``in_store``) and the label ``is_fraud`` (0/1, about ``fraud_rate``).
+
+    Each card has a home country, a typical amount and favourite merchants; ordinary spending
+    happens by day. Fraud comes in three kinds, a third each: large amounts abroad in a rare
+    country at night; card testing (a burst of tiny online payments at a merchant the card
+    never used); and amounts many times the card's own typical one at its usual merchants, at
+    home (unusual only against the card's own past: the entity features' case). About 1% of
+    merchants are missing.
+
+    Examples
+    --------
+    >>> data = make_transactions(1000, seed=1)
+    >>> data.shape, int(data["is_fraud"].sum())
+    ((1000, 9), 10)
+    """
+    rng = np.random.default_rng(seed)
+    n_cards = n_cards or max(20, n_rows // 40)
+    merchants = np.array([f"M{i:03d}" for i in range(120)])
+    categories = np.array(["grocery", "fuel", "restaurant", "travel", "electronics", "fashion", "online_services",
+                           "pharmacy"])
+    merchant_category = categories[rng.integers(0, len(categories), len(merchants))]
+    popularity = _zipf(len(merchants), 1.1)
+    home = rng.choice(HOME_COUNTRIES, n_cards, p=[0.4, 0.2, 0.15, 0.1, 0.1, 0.05])
+    typical = np.exp(rng.normal(3.3, 0.6, n_cards))  # ~27 on average, by card
+    favourites = np.array([rng.choice(len(merchants), 8, replace=False, p=popularity) for _ in range(n_cards)])
+    n_fraud = int(round(n_rows * fraud_rate))
+    n = n_rows - n_fraud
+    card = rng.integers(0, n_cards, n)
+    own = rng.random(n) < 0.8
+    merchant = np.where(own, favourites[card, rng.integers(0, 8, n)], rng.choice(len(merchants), n, p=popularity))
+    amount = typical[card] * np.exp(rng.normal(0, 0.5, n))
+    hour = np.clip(rng.normal(14, 3.5, n), 6, 23.9)
+    abroad = rng.random(n) < 0.05
+    country = np.where(abroad, rng.choice(HOME_COUNTRIES, n), home[card])
+    online = rng.random(n) < 0.3
+    seconds = rng.integers(0, days, n) * 86_400 + (hour * 3600).astype(np.int64)
+    kind = np.arange(n_fraud) % 3
+    f_card = rng.integers(0, n_cards, n_fraud)
+    f_hour = np.where(kind == 0, rng.uniform(0, 5, n_fraud), np.clip(rng.normal(14, 4, n_fraud), 0, 23.9))
+    f_amount = np.select([kind == 0, kind == 1], [np.exp(rng.normal(6.5, 0.5, n_fraud)),
+                                                  rng.uniform(0.5, 2.0, n_fraud)],
+                         typical[f_card] * rng.uniform(6, 12, n_fraud))
+    f_merchant = np.where(kind == 2, favourites[f_card, rng.integers(0, 8, n_fraud)],
+                          rng.integers(0, len(merchants), n_fraud))
+    f_online = kind == 1
+    f_seconds = rng.integers(0, days, n_fraud) * 86_400 + (f_hour * 3600).astype(np.int64)
+    tests = np.flatnonzero(kind == 1)  # card testing: the payments of one card within minutes
+    for first, rest in zip(tests[::3], [tests[i + 1:i + 3] for i in range(0, len(tests), 3)]):
+        f_card[rest], f_merchant[rest] = f_card[first], f_merchant[first]
+        f_seconds[rest] = f_seconds[first] + rng.integers(20, 300, len(rest))
+    f_country = np.where(kind == 0, rng.choice(RARE_COUNTRIES, n_fraud), home[f_card])
+    all_merchants = np.concatenate([merchant, f_merchant])
+    frame = pd.DataFrame({
+        "ts": pd.Timestamp(start) + pd.to_timedelta(np.concatenate([seconds, f_seconds]), unit="s"),
+        "card_id": [f"C{c:05d}" for c in np.concatenate([card, f_card])],
+        "amount": np.round(np.concatenate([amount, f_amount]), 2),
+        "merchant": merchants[all_merchants].astype(object),
+        "category": merchant_category[all_merchants],
+        "country": np.concatenate([country, f_country]),
+        "channel": np.where(np.concatenate([online, f_online]), "online", "in_store"),
+        "is_fraud": np.concatenate([np.zeros(n, dtype=np.int64), np.ones(n_fraud, dtype=np.int64)]),
+    })
+    frame.loc[rng.random(len(frame)) < 0.01, "merchant"] = None
+    frame = frame.sort_values("ts", kind="stable").reset_index(drop=True)
+    frame.insert(0, "transaction_id", [f"T{seed:02d}{i:07d}" for i in range(len(frame))])
+    return frame

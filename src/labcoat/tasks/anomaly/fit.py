@@ -1,0 +1,400 @@
+"""``labcoat.fit(data, task="anomaly")``: unusual rows found with no configuration.
+
+The columns are read from the schema (:mod:`features`), the PyOD detectors fitted within the
+budget (:mod:`detectors`), the ensemble chosen without labels by agreement and stability, or by
+the labels when there are at least :data:`MIN_LABELLED` labelled anomalies (:mod:`weights`),
+with a supervised model when there are enough (:mod:`supervised`); the threshold set by a share,
+an alert budget or costs (:mod:`threshold`); and, with labels, the result measured on folds the
+choices were not made on (:mod:`evaluate`).
+
+Examples
+--------
+>>> from labcoat.datasets import make_transactions
+>>> data = make_transactions(1500, seed=2)
+>>> model = fit_anomaly(data, labels="is_fraud", budget=10, quiet=True, candidates=["hbos", "copod", "pca"])
+>>> model.info["threshold"]["mode"], model.info["selection"]
+('contamination', 'labels')
+"""
+from __future__ import annotations
+
+import sys
+import time as timer
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from labcoat.errors import ConfigError, DataError, LabcoatNotice, did_you_mean, listed
+from labcoat.search.budget import Clock, parse_budget
+from labcoat.tasks.anomaly import supervised as learned
+from labcoat.tasks.anomaly.detectors import DETECTORS, FittedDetector, fit_detector, to_ranks
+from labcoat.tasks.anomaly.evaluate import label_folds, label_metrics
+from labcoat.tasks.anomaly.features import anomaly_schema, build_features, check_matrix, feature_columns
+from labcoat.tasks.anomaly.model import AnomalyModel, combine
+from labcoat.tasks.anomaly.reasons import ColumnProfile
+from labcoat.tasks.anomaly.threshold import DEFAULT_SHARE, by_costs, by_share, check_modes, days_spanned
+from labcoat.tasks.anomaly.weights import average_precision, label_weights, to_uniform, unsupervised_weights
+from labcoat.evaluate.thresholds import parse_costs
+
+BUDGET = 60.0
+#: Labelled anomalies needed for the labels to choose and weigh the detectors.
+MIN_LABELLED = 10
+#: Share of the budget the detectors' first fits may take; stability refits use what is left.
+FIT_SHARE = 0.6
+
+
+def fit_anomaly(data: pd.DataFrame | str | Path, target: str | None = None, *, labels: str | None = None,
+                contamination: float | None = None, alerts_per_day: float | None = None,
+                costs: str | dict[str, float] | None = None, exclude: Sequence[str] = (),
+                budget: float | str | None = None, seed: int = 0, quiet: bool = False,
+                candidates: Sequence[str] | None = None, time_column: str | None = None,
+                metric: str | None = None, n_jobs: int | None = None, executor: str | None = None,
+                ray_address: str | None = None) -> AnomalyModel:
+    """Fit an :class:`AnomalyModel` on ``data``.
+
+    ``labels`` names a column of known labels (1 = anomaly, 0 = normal, empty = unknown; ``target``
+    is taken as it when given instead); ``candidates`` the detectors to try (default: all of
+    :data:`~labcoat.tasks.anomaly.detectors.DETECTORS`); ``exclude`` columns to leave out. The
+    threshold: ``contamination`` (the share of rows to flag; default the labels' prevalence, else
+    1%), or ``alerts_per_day`` (with ``time_column``), or ``costs`` (``"fp=1,fn=50"``; needs labels).
+    """
+    started = timer.monotonic()
+    say = _printer(quiet)
+    clock = Clock(parse_budget(budget) if budget is not None else BUDGET)
+    _refuse(metric=metric, executor=executor, ray_address=ray_address)
+    if target is not None and labels is not None and target != labels:
+        raise ConfigError(f"Give the labels column once: target={target!r} and labels={labels!r} differ.")
+    labels = labels or target
+    check_modes(contamination, alerts_per_day, costs, time_column)
+    names = _candidates(candidates)
+    frame = _read(data)
+    for name, what in ((labels, "labels"), (time_column, "time_column"), *((c, "exclude") for c in exclude)):
+        if name is not None and name not in frame.columns:
+            raise DataError(f"The {what} column '{name}' is not in the data.{did_you_mean(str(name), frame.columns)} "
+                            f"Columns are: {listed(frame.columns)}.")
+    if len(frame) < 20:
+        raise DataError(f"{len(frame)} rows are too few to tell what is unusual; give at least 20.")
+    y, labelled = _labels(frame, labels)
+    positives = int(y[labelled].sum()) if labels else 0
+    if costs is not None and positives < MIN_LABELLED:
+        raise ConfigError(f"costs= needs labels with at least {MIN_LABELLED} labelled anomalies to find the cheapest "
+                          f"threshold ({positives} given); set contamination= or alerts_per_day= instead.")
+    notes: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", LabcoatNotice)
+        schema = anomaly_schema(frame, exclude=exclude, labels=labels)
+    notes += [str(w.message) for w in caught] + list(schema.notices)
+    for w in caught:
+        warnings.warn(w.message, LabcoatNotice, stacklevel=2)
+    prepared = schema.prepare(frame, warn=False)
+    kinds = feature_columns(schema)
+    transformer = build_features(schema).fit(prepared)
+    X = np.asarray(transformer.transform(prepared), dtype=np.float64)
+    check_matrix(X)
+    say(f"anomaly detection on {len(frame):,} rows: " + ", ".join(f"{c} ({k})" for c, k in kinds.items()))
+    detectors = _fit_all(names, X, clock, seed, notes, say)
+    ranks = {d.name: d.ranks(X) for d in detectors}
+    stability = _stability(detectors, X, clock, seed, notes)
+    supervised_scorer, supervised_weight = None, 0.0
+    evaluation: dict[str, Any] = {}
+    figures: dict[str, dict[str, float]] = {}
+    if positives >= MIN_LABELLED:
+        weights, supervised_scorer, supervised_weight, evaluation = _with_labels(
+            detectors, ranks, X, y, labelled, frame[time_column] if time_column else None, seed, notes, say, clock)
+        selection, criterion = "labels", ("greedy forward selection (with replacement) of the rank average with the "
+                                          "best PR AUC on the labelled rows")
+        _, figures = unsupervised_weights(ranks, stability)
+    else:
+        weights, figures = unsupervised_weights(ranks, stability)
+        selection = "unsupervised"
+        criterion = ("agreement with the other detectors' consensus times stability between fits on two halves of "
+                     "the rows, both on a tail-weighted scale; detectors reaching half of the best kept, weighted by it")
+        if labels and positives:
+            notes.append(f"Only {positives} labelled anomalies (fewer than {MIN_LABELLED}): the labels measure the "
+                         "ensemble but do not choose it.")
+    weight_vector = np.array([weights[d.name] for d in detectors])
+    combined = combine(X, detectors, weight_vector, supervised_scorer, supervised_weight)
+    reference = np.sort(combined)
+    training_scores = to_ranks(combined, reference)
+    y_eval, oof = evaluation.pop("_y", None), evaluation.pop("_oof", None)
+    threshold, how = _threshold(training_scores, y[labelled] if labels else None,
+                                to_ranks(oof, reference) if oof is not None else None, y_eval,
+                                contamination=contamination, alerts_per_day=alerts_per_day, costs=costs,
+                                times=frame[time_column] if time_column else None, positives=positives)
+    metrics = None
+    if labels and positives and (1 - y[labelled]).sum():
+        if oof is not None:
+            scored = to_ranks(oof, reference)
+            metrics = label_metrics(y_eval, scored, scored >= threshold, seed=seed)
+        else:  # the labels chose nothing: the training scores are honest
+            metrics = label_metrics(y[labelled], training_scores[labelled], training_scores[labelled] >= threshold,
+                                    seed=seed)
+            evaluation["validation"] = "the labelled rows' scores (the labels were not used to fit)"
+        how["expected_precision"] = metrics["precision_at_threshold"]
+    profile = ColumnProfile.fit(prepared, kinds)
+    leaderboard = _leaderboard(detectors, ranks, weights, figures, y, labelled, seed)
+    kept = [d for d in detectors if weights[d.name] > 0 or supervised_weight > 0]  # drop what scoring never reads
+    model = AnomalyModel(schema, transformer, kept, np.array([weights[d.name] for d in kept]), reference,
+                         threshold, profile, training_scores, leaderboard, supervised=supervised_scorer,
+                         supervised_weight=supervised_weight)
+    model.info.update(_plain({
+        "task": "anomaly", "rows": len(frame), "columns": kinds, "labels_column": labels, "time_column": time_column,
+        "excluded": list(exclude), "seed": seed,
+        "detectors": [{"name": d.name, "title": DETECTORS[d.name].title, "weight": round(weights[d.name], 4),
+                       "rows_fitted": d.rows} for d in detectors if weights[d.name] > 0],
+        "supervised": ({"model": supervised_scorer.name, "weight": supervised_weight}
+                       if supervised_scorer is not None else None),
+        "selection": selection, "criterion": criterion, "threshold": how, "threshold_score": threshold,
+        "contamination": how["share"], "training_alert_rate": float((training_scores >= threshold).mean()),
+        "training_score_quantiles": {str(q): float(np.quantile(combined, q)) for q in (0.5, 0.9, 0.99, 0.999)},
+        "metrics": metrics, "validation": evaluation.get("validation"), "candidates_with_labels": evaluation.get("candidates"),
+        "labelled_rows": int(labelled.sum()) if labels else 0, "labelled_anomalies": positives,
+        "notices": notes, "seconds": round(timer.monotonic() - started, 3), "budget": clock.budget,
+    }))
+    say(f"chosen: {', '.join(f'{d.name} {weights[d.name]:.2f}' for d in detectors if weights[d.name] > 0)}"
+        + (f" + {supervised_scorer.name} {supervised_weight:.2f}" if supervised_scorer else "")
+        + f"; threshold {threshold:.4f} flags {model.info['training_alert_rate']:.2%} of the training rows")
+    return model
+
+
+# ---------------------------------------------------------------------------- settings and data
+def _refuse(**given: Any) -> None:
+    shown = {"metric": "metric", "executor": "executor", "ray_address": "ray_address"}
+    wrong = [shown[k] for k, v in given.items() if v not in (None, "local")]
+    if wrong:
+        raise ConfigError(f"{', '.join(wrong)} do not apply to task 'anomaly': it fits detectors in this process "
+                          "and measures them by ROC AUC and PR AUC when labels are given.")
+
+
+def _candidates(candidates: Sequence[str] | None) -> list[str]:
+    if candidates is None:
+        return list(DETECTORS)
+    names = [str(c).lower() for c in candidates]
+    unknown = [c for c in names if c not in DETECTORS]
+    if unknown:
+        raise ConfigError(f"Unknown detector(s) {listed(unknown)}; the detectors are {listed(DETECTORS)}."
+                          + did_you_mean(unknown[0], DETECTORS))
+    if not names:
+        raise ConfigError(f"Give at least one detector; the detectors are {listed(DETECTORS)}.")
+    return list(dict.fromkeys(names))
+
+
+def _read(data: pd.DataFrame | str | Path) -> pd.DataFrame:
+    if isinstance(data, pd.DataFrame):
+        return data
+    if not isinstance(data, (str, Path)):
+        raise DataError(f"The data must be a table (a DataFrame or a file path); got {type(data).__name__}.")
+    from labcoat.data.io import read_table
+
+    return read_table(data)
+
+
+def _labels(frame: pd.DataFrame, column: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """The labels as 0/1 floats and the mask of the labelled rows; a :class:`DataError` names
+    values other than 0/1 (or booleans) and a column without both kinds of label."""
+    if column is None:
+        return np.zeros(len(frame)), np.zeros(len(frame), dtype=bool)
+    values = frame[column]
+    labelled = values.notna().to_numpy()
+    if pd.api.types.is_bool_dtype(values.dtype):
+        numbers = values.astype(float)
+    else:
+        numbers = pd.to_numeric(values, errors="coerce")
+    bad = values[labelled & ~numbers.isin([0, 1]).to_numpy()]
+    if len(bad):
+        shown = listed(repr(v) for v in pd.unique(bad.astype(object))[:5])
+        raise DataError(f"The labels column '{column}' must hold 1 (anomaly), 0 (normal) or nothing (unknown); it "
+                        f"holds {shown}. Recode it, e.g. frame['{column}'] = (frame['{column}'] == 'fraud').astype(int).")
+    y = numbers.fillna(0).to_numpy(dtype=np.float64)
+    if labelled.sum() and (y[labelled].sum() == 0 or y[labelled].sum() == labelled.sum()):
+        which = "no 1 (anomaly)" if y[labelled].sum() == 0 else "no 0 (normal row)"
+        raise DataError(f"The labels column '{column}' has {which} among its {int(labelled.sum()):,} labelled rows: "
+                        "labels can only choose or measure detectors with both kinds. Drop labels= or label more rows.")
+    return y, labelled
+
+
+# ---------------------------------------------------------------------------- detectors
+def _fit_all(names: list[str], X: np.ndarray, clock: Clock, seed: int, notes: list[str], say: Any) -> list[FittedDetector]:
+    """Fit each detector in turn while the budget allows (a notice names those skipped)."""
+    fitted: list[FittedDetector] = []
+    limit = (clock.budget or BUDGET) * FIT_SHARE
+    for name in names:
+        limit_rows = DETECTORS[name].max_rows
+        if limit_rows is not None and len(X) > limit_rows:
+            notes.append(f"{name} was fitted on a sample of {limit_rows:,} of the {len(X):,} rows (its cost grows with "
+                         "the square of the rows).")
+        if fitted and clock.elapsed + _estimate(fitted) > limit:
+            notes.append(f"{name} was skipped: the budget ({clock.budget:.0f} s) did not leave time for it.")
+            continue
+        detector = fit_detector(name, X, seed=seed)
+        say(f"  {name}: {detector.seconds:.2f} s")
+        fitted.append(detector)
+    return fitted
+
+
+def _estimate(fitted: list[FittedDetector]) -> float:
+    """A guess at the next detector's seconds: the slowest so far."""
+    return max(d.seconds for d in fitted)
+
+
+def _stability(detectors: list[FittedDetector], X: np.ndarray, clock: Clock, seed: int,
+               notes: list[str]) -> dict[str, float]:
+    """Each detector's tail-weighted correlation between fits on two disjoint halves of the rows
+    (each scoring every row), while the budget allows (NaN, with a notice, when it did not)."""
+    from labcoat.tasks.anomaly.weights import correlation
+
+    rng = np.random.default_rng(seed + 1)
+    order = rng.permutation(len(X))
+    halves = (order[: len(X) // 2], order[len(X) // 2:])
+    out: dict[str, float] = {}
+    skipped = []
+    for detector in detectors:
+        if clock.remaining < detector.seconds * 1.5:
+            out[detector.name] = float("nan")
+            skipped.append(detector.name)
+            continue
+        a, b = (fit_detector(detector.name, X, seed=seed, rows=_cap(h, detector.name, rng)) for h in halves)
+        out[detector.name] = correlation(a.ranks(X), b.ranks(X))
+    if skipped:
+        notes.append(f"The stability of {listed(skipped)} was not measured (the budget ran out); it counts as 1.")
+    return out
+
+
+def _cap(rows: np.ndarray, name: str, rng: np.random.Generator) -> np.ndarray:
+    limit = DETECTORS[name].max_rows
+    return rows if limit is None or len(rows) <= limit else rng.choice(rows, limit, replace=False)
+
+
+# ---------------------------------------------------------------------------- labels
+def _with_labels(detectors: list[FittedDetector], ranks: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray,
+                 labelled: np.ndarray, times: pd.Series | None, seed: int, notes: list[str], say: Any,
+                 clock: Clock) -> tuple[dict[str, float], Any, float, dict[str, Any]]:
+    """Weights chosen by the labels; a supervised model when it is better on held-out folds;
+    and the out-of-fold combined scores of the labelled rows (``_oof``, ``_y``) to measure them."""
+    rows = np.flatnonzero(labelled)
+    y_l = y[rows]
+    folds, validation = label_folds(y_l, times.iloc[rows] if times is not None else None, seed=seed)
+    if not folds:
+        notes.append("The labelled rows are too few to hold some out in time order; the labels choose the weights "
+                     "but the result is measured on the rows they chose them on (optimistic).")
+        folds, validation = [(np.arange(len(rows)), np.arange(len(rows)))], "none: measured on the choosing rows"
+    names = [d.name for d in detectors]
+    matrix = np.column_stack([ranks[n] for n in names])
+    inputs = np.hstack([X, matrix])
+    tested = np.unique(np.concatenate([test for _, test in folds]))
+    oof = {"detectors": np.full(len(rows), np.nan)}
+    positives = int(y_l.sum())
+    try_supervised = positives >= learned.MIN_POSITIVES and len(y_l) - positives >= learned.MIN_POSITIVES
+    if try_supervised:
+        for name in learned.NAMES:
+            oof[name] = np.full(len(rows), np.nan)
+    elif positives < learned.MIN_POSITIVES:
+        notes.append(f"{positives} labelled anomalies: a supervised model is tried from {learned.MIN_POSITIVES}.")
+    for train, test in folds:
+        w = label_weights(ranks, y_l[train], rows[train])
+        oof["detectors"][test] = matrix[rows[test]] @ np.array([w[n] for n in names])
+        if try_supervised:
+            for name in learned.NAMES:
+                estimator = learned.build(name, seed=seed).fit(inputs[rows[train]], y_l[train])
+                oof[name][test] = learned.probabilities(estimator, inputs[rows[test]])
+    candidates = {name: oof[name][tested] for name in oof}
+    if try_supervised:
+        for name in learned.NAMES:
+            candidates[f"detectors+{name}"] = (to_uniform(oof["detectors"][tested]) + to_uniform(oof[name][tested])) / 2
+    scores = {name: average_precision(y_l[tested], values) for name, values in candidates.items()}
+    chosen = max(scores, key=lambda k: (scores[k], k == "detectors"))  # ties: the simpler
+    say("with labels, cross-validated PR AUC: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+    weights = label_weights(ranks, y_l, rows)
+    scorer, weight = None, 0.0
+    oof_combined = oof["detectors"][tested]
+    if chosen != "detectors":
+        name = chosen.split("+")[-1]
+        estimator = learned.build(name, seed=seed).fit(inputs[rows], y_l)
+        crossfit = learned.probabilities(estimator, inputs)
+        crossfit[rows[tested]] = oof[name][tested]  # labelled rows: held-out probabilities
+        scorer = learned.SupervisedScorer(name, estimator, np.sort(crossfit))
+        weight = 1.0 if chosen == name else 0.5
+        weights = {k: v * (1 - weight) for k, v in weights.items()}
+        oof_combined = (1 - weight) * oof["detectors"][tested] + weight * to_ranks(oof[name][tested], scorer.reference)
+    evaluation = {"validation": validation + f"; chosen: {chosen}", "_oof": oof_combined, "_y": y_l[tested],
+                  "candidates": {k: round(v, 4) for k, v in scores.items()}}
+    return weights, scorer, weight, evaluation
+
+
+# ---------------------------------------------------------------------------- threshold
+def _threshold(training_scores: np.ndarray, y_labelled: np.ndarray | None, oof_scores: np.ndarray | None,
+               y_oof: np.ndarray | None, *, contamination: float | None, alerts_per_day: float | None,
+               costs: Any, times: pd.Series | None, positives: int) -> tuple[float, dict[str, Any]]:
+    """The cut on the anomaly score and how it was set."""
+    n = len(training_scores)
+    if alerts_per_day is not None:
+        assert times is not None  # checked with the settings
+        days = days_spanned(times)
+        share = alerts_per_day * days / n
+        if share >= 0.5:
+            raise ConfigError(f"alerts_per_day={alerts_per_day:g} over the {days:.1f} days of the training rows is "
+                              f"{alerts_per_day * days:,.0f} alerts, {share:.0%} of the {n:,} rows: that flags half of "
+                              "them or more. Give fewer alerts a day.")
+        cut = by_share(training_scores, share)
+        return cut, {"mode": "alerts_per_day", "alerts_per_day": alerts_per_day, "days": round(days, 2),
+                     "share": share, "why": f"{alerts_per_day:g} alerts a day over the {days:.1f} days the training "
+                     f"rows span: {share:.3%} of the rows"}
+    if costs is not None:
+        assert oof_scores is not None and y_oof is not None
+        parsed = parse_costs(costs)
+        cut, cost = by_costs(oof_scores, y_oof, parsed)
+        share = float((training_scores >= cut).mean())
+        return cut, {"mode": "costs", "costs": parsed, "share": share, "mean_cost": cost,
+                     "why": "the least mean cost on the labelled rows' held-out scores"}
+    if contamination is not None:
+        share, why = float(contamination), "given"
+    elif y_labelled is not None and positives:
+        share = float(np.clip(y_labelled.mean(), 1.0 / n, 0.49))
+        why = f"the labels' prevalence ({positives:,} of {len(y_labelled):,} labelled rows)"
+    else:
+        share, why = DEFAULT_SHARE, ("the default, 1% (a guess: fraud and faults are rarer than PyOD's 10%, and one "
+                                     "row in a hundred is a queue a reviewer can work through); set contamination= "
+                                     "or alerts_per_day= to match yours")
+    return by_share(training_scores, share), {"mode": "contamination", "share": share, "why": why}
+
+
+# ---------------------------------------------------------------------------- reporting
+def _leaderboard(detectors: list[FittedDetector], ranks: dict[str, np.ndarray], weights: dict[str, float],
+                 figures: dict[str, dict[str, float]], y: np.ndarray, labelled: np.ndarray, seed: int) -> pd.DataFrame:
+    rows = []
+    has_labels = bool(labelled.any()) and 0 < y[labelled].sum() < labelled.sum()
+    for d in detectors:
+        row: dict[str, Any] = {"detector": d.name, "weight": round(weights[d.name], 4),
+                               **{k: round(v, 4) for k, v in figures.get(d.name, {}).items()},
+                               "rows_fitted": d.rows, "seconds": round(d.seconds, 3)}
+        if has_labels:
+            m = label_metrics(y[labelled], ranks[d.name][labelled], np.zeros(int(labelled.sum()), dtype=bool),
+                              seed=seed)
+            for name in ("roc_auc", "pr_auc"):
+                row[name], row[f"{name}_low"], row[f"{name}_high"] = (round(m[name][k], 4) for k in ("value", "low", "high"))
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    return table.sort_values(["weight", "detector"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with numpy numbers as Python ones (JSON-able)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+def _printer(quiet: bool) -> Any:
+    def say(line: str) -> None:
+        if not quiet:
+            print(line, file=sys.stderr, flush=True)
+    return say
