@@ -10,7 +10,7 @@ Examples
 >>> resolve_task(pd.Series(["a", "b", "c"]), "y").name
 'multiclass'
 >>> task_names()
-['binary', 'multiclass', 'regression', 'forecast', 'recommend', 'match']
+['binary', 'multiclass', 'regression', 'forecast', 'recommend', 'match', 'anomaly']
 """
 from __future__ import annotations
 
@@ -192,6 +192,11 @@ register_pipeline_task(PipelineTask(
     ("other", "id_column", "labels", "settings", "threshold", "costs", "columns", "backend", "spark"),
     model="labcoat.tasks.match.model:MatchModel", report="labcoat.reports.match_report:write_match_report",
     record="labcoat.tracking.match_run:record_match", command="match", needs_target=False))
+register_pipeline_task(PipelineTask(
+    "anomaly", "unusual rows (fraud, faults), found without labels or with a few",
+    "labcoat.tasks.anomaly.fit:fit_anomaly", ("labels", "contamination", "alerts_per_day", "costs", "exclude"),
+    model="labcoat.tasks.anomaly.model:AnomalyModel", report="labcoat.reports.anomaly_report:write_anomaly_report",
+    record="labcoat.tracking.anomaly_run:record_anomaly", command="predict", needs_target=False))
 
 __all__ = ["BinaryOptions", "ClassificationOptions", "ClassificationTask", "EstimatorType", "PostFit",
            "PipelineTask", "Task", "TaskOptions", "get_task", "infer_schema", "pipeline_task",

@@ -61,6 +61,9 @@ class AnomalyModel:
     #: A classifier learned from labels (``supervised.py``) and its weight in the combination.
     supervised: Any = None
     supervised_weight: float = 0.0
+    #: What the report shows that needs the training rows (``examples.py``): the most unusual
+    #: rows, the detectors' ranks on a sample, alerts per day, held-out scores of labelled rows.
+    examples: dict[str, Any] = field(default_factory=dict)
 
     task = KIND
 
@@ -150,15 +153,31 @@ class AnomalyModel:
         (folder / "labcoat.json").write_text(json.dumps(meta, indent=2, default=str))
         self.leaderboard.to_csv(folder / "leaderboard.csv", index=False)
         joblib.dump(self, folder / "model.joblib")
-        kinds = {"numeric": "double", "boolean": "string", "categorical": "string", "datetime": "string"}
         write_mlmodel(folder, "labcoat.tracking.anomaly_pyfunc",
-                      inputs=[(name, kinds[kind]) for name, kind in self.columns.items()], params=[])
+                      inputs=[(name, mlflow_kind(str(self.schema.column(name).dtype))) for name in self.columns],
+                      params=[])
         return folder
 
     @classmethod
     def load(cls, path: str | Path) -> AnomalyModel:
         """The model saved in folder ``path`` (a :class:`ModelFileError` saying what is wrong)."""
         return load_saved(path, cls, kind=KIND, format_version=FORMAT_VERSION, what="an anomaly model")
+
+
+def mlflow_kind(dtype: str) -> str:
+    """The MLflow signature type of a training column of pandas type ``dtype`` (MLflow refuses
+    input of another type: datetimes for a string column, integers for a double one).
+
+    >>> [mlflow_kind(d) for d in ("datetime64[us]", "int64", "float64", "bool", "str")]
+    ['datetime', 'long', 'double', 'boolean', 'string']
+    """
+    if dtype.startswith("datetime64"):
+        return "datetime"
+    if dtype.lower().startswith(("int", "uint")):
+        return "long"
+    if dtype.lower().startswith("float"):
+        return "double"
+    return "boolean" if dtype in ("bool", "boolean") else "string"
 
 
 def combine(X: np.ndarray, detectors: list[FittedDetector], weights: np.ndarray, supervised: Any = None,
