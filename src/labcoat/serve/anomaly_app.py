@@ -127,7 +127,8 @@ def create_anomaly_app(service: AnomalyService, *, token: str | None = None, log
     async def schema() -> dict[str, Any]:
         """The input columns from training (types, categories, ranges) and the threshold."""
         model = service.current.model
-        return {**openapi.input_schema(model.schema), "task": "anomaly", "threshold": model.threshold,
+        return {**openapi.input_schema(model.schema), "task": "anomaly", "target": None,
+                "labels_column": model.info.get("labels_column"), "threshold": model.threshold,
                 "outputs": {"anomaly_score": "0 to 1, higher is more unusual",
                             "is_anomaly": "whether the score reaches the threshold",
                             "reasons": "the columns that make a flagged row unusual (empty otherwise)"}}

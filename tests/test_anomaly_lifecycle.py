@@ -1,0 +1,174 @@
+"""An anomaly model through the lifecycle: fitted, tracked and registered by ``labcoat.fit``,
+loaded back from the registry and as an MLflow pyfunc with the same answers; its report (in a
+real browser too); ``labcoat serve`` (a real uvicorn process) answering what ``predict`` gives
+in process and refusing bad rows naming the field; ``labcoat monitor`` on a window like the
+training rows (exit 0) and on one whose amounts tripled (exit 1)."""
+from __future__ import annotations
+
+import json
+from markupsafe import escape as html_escape
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_serve import Server, call
+
+import labcoat
+from labcoat.datasets import make_transactions
+from labcoat.errors import DataError
+from labcoat.lifecycle.anomaly_monitor import monitor_anomaly
+from labcoat.serve.predlog import read_log
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    """1,800 transactions (labels given, a time column) fitted, tracked in a SQLite store and
+    registered as 'fraud'; 600 other rows of the same draw held out."""
+    folder = tmp_path_factory.mktemp("anomaly")
+    data = make_transactions(2400, seed=0).drop(columns="transaction_id")
+    order = np.random.default_rng(0).permutation(len(data))
+    train, held = data.iloc[np.sort(order[:1800])], data.iloc[np.sort(order[1800:])].reset_index(drop=True)
+    store = f"sqlite:///{folder / 'mlflow.db'}"
+    model = labcoat.fit(train, task="anomaly", labels="is_fraud", time_column="ts", budget=10, quiet=True,
+                        families=["ecod", "copod", "hbos"], tracking_uri=store, register="fraud",
+                        report_dir=folder / "reports")
+    model.save(folder / "model")
+    assert len(model.leaderboard) == 3, model.info["notices"]  # every detector fitted: their agreement is shown
+    return folder, model, held.drop(columns="is_fraud"), store
+
+
+def test_the_run_is_recorded_registered_and_loads_alike(fitted, monkeypatch):
+    folder, model, held, store = fitted
+    import mlflow
+    import mlflow.pyfunc
+
+    client = mlflow.MlflowClient(store)
+    run = client.get_run(model.info["run_id"])
+    metrics = run.data.metrics
+    assert metrics["training_alert_rate"] == pytest.approx(model.info["training_alert_rate"])
+    assert 0 <= metrics["roc_auc_low"] <= metrics["roc_auc"] <= metrics["roc_auc_high"] <= 1
+    assert run.data.tags["labcoat.task"] == "anomaly" and json.loads(run.data.params["columns"]) == model.columns
+    children = client.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'")
+    assert sorted(c.data.tags["labcoat.family"] for c in children) == sorted(model.leaderboard["detector"])
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"leaderboard.csv", "reports", "model"} <= artifacts
+    version = model.info["registered"]["version"]
+    expected = model.predict(held)
+    pd.testing.assert_frame_equal(labcoat.load(f"models:/fraud/{version}", tracking_uri=store).predict(held), expected)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    pd.testing.assert_frame_equal(mlflow.pyfunc.load_model(f"models:/fraud/{version}").predict(held), expected)
+
+
+def test_the_report_shows_the_threshold_top_rows_agreement_and_labels(fitted):
+    folder, model, _, _ = fitted
+    html = (folder / "reports" / "anomaly_report.html").read_text()
+    for heading in ("Where the scores fall, and where the threshold cuts", "Alerts per day",
+                    "The most unusual training rows", "How far the detectors agree", "Leaderboard", "Against the labels"):
+        assert heading in html, heading
+    top = model.examples["top"]
+    assert top["anomaly_score"].is_monotonic_decreasing and str(html_escape(top["reasons"].iloc[0])) in html
+    assert f"{int(round(model.info['training_alert_rate'] * 1800)):,}</b> of the 1,800 training rows" in html
+
+
+def test_the_report_renders_offline_in_chromium(fitted, tmp_path, browser):
+    from test_reports import open_offline
+
+    from labcoat.reports.anomaly_report import write_anomaly_report
+
+    path = write_anomaly_report(fitted[1], tmp_path)
+    errors, requests, state, plots, page = open_offline(browser, path, tmp_path / "anomaly.png")
+    page.close()
+    assert errors == [] and state == "ready" and requests == [], errors
+    assert len(plots) == 4  # scores with the threshold, alerts per day, agreement, precision-recall
+    assert all(p["svg"] and p["drawn"] and p["width"] > 100 for p in plots), plots
+
+
+@pytest.fixture(scope="module")
+def server(fitted):
+    folder = fitted[0]
+    running = Server(str(folder / "model"), folder, "--max-batch", "100")
+    yield running
+    running.stop()
+
+
+def rows_of(frame: pd.DataFrame) -> list[dict]:
+    return json.loads(frame.to_json(orient="records", date_format="iso"))
+
+
+def test_the_service_answers_what_predict_gives_in_process(fitted, server):
+    _, model, held, _ = fitted
+    scores = model.score(held)
+    asked = held.iloc[np.argsort(-scores)[:40:2].tolist() + list(range(20))]  # flagged rows and ordinary ones
+    expected = model.predict(asked)
+    assert expected["is_anomaly"].sum() >= 5
+    status, answer = call(server.port, "/predict", {"rows": rows_of(asked)})
+    assert status == 200, answer
+    got = pd.DataFrame(answer["predictions"])
+    assert np.allclose(got["anomaly_score"], expected["anomaly_score"], rtol=0, atol=1e-12)
+    assert got["is_anomaly"].tolist() == expected["is_anomaly"].tolist()
+    assert got["reasons"].tolist() == expected["reasons"].tolist()
+    status, one = call(server.port, "/predict", {"columns": {k: [v] for k, v in rows_of(asked.head(1))[0].items()}})
+    assert status == 200 and one["predictions"][0] == answer["predictions"][0]
+    assert answer["threshold"] == model.threshold and answer["model"] == {"name": "model", "version": "local"}
+
+
+def test_the_service_refuses_bad_rows_naming_the_field(fitted, server):
+    row = rows_of(fitted[2].head(1))[0]
+    status, answer = call(server.port, "/predict", {"rows": [row, {**row, "amount": "lots"}]})
+    assert status == 422 and answer["detail"][0]["loc"] == ["body", "rows", 1, "amount"]
+    status, answer = call(server.port, "/predict", {"rows": [{k: v for k, v in row.items() if k != "country"}]})
+    assert status == 422 and "country" in answer["detail"][0]["msg"] and "missing" in answer["detail"][0]["msg"]
+    status, answer = call(server.port, "/predict", {"rows": [{**row, "ts": "yesterday"}]})
+    assert status == 422 and answer["detail"][0]["loc"] == ["body", "rows", 0, "ts"]
+    assert call(server.port, "/predict", {"row": row})[0] == 422
+    assert call(server.port, "/predict", raw=b"{not json")[0] == 400
+    assert call(server.port, "/predict", {"rows": [row] * 101})[0] == 413
+    status, answer = call(server.port, "/predict", {"rows": [{**row, "colour": "red"}]})
+    assert status == 200 and [w["column"] for w in answer["warnings"]] == ["colour"]
+    status, schema = call(server.port, "/schema")
+    assert status == 200 and schema["task"] == "anomaly" and {c["name"] for c in schema["columns"]} == set(
+        fitted[1].columns)
+    assert call(server.port, "/ready")[1]["model"] == "model" and call(server.port, "/docs")[0] == 200
+
+
+def test_every_answered_request_is_in_the_prediction_log(fitted, server):
+    row = rows_of(fitted[2].tail(1))[0]
+    status, answer = call(server.port, "/predict", {"rows": [row]})
+    assert status == 200
+    server.stop(signal.SIGTERM)
+    entry = {e["request_id"]: e for e in read_log(server.log)}[answer["request_id"]]
+    assert entry["endpoint"] == "/predict" and entry["rows"] == 1 and entry["outputs"] == answer["predictions"]
+    assert entry["inputs"][0]["amount"] == row["amount"]
+
+
+def monitor(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "labcoat", "monitor", *args], cwd=cwd, capture_output=True,
+                          text=True, check=False, env={**os.environ, "MLFLOW_TRACKING_URI": ""})
+
+
+def test_monitor_exits_0_on_a_window_like_training_and_1_on_a_shift(fitted):
+    folder, model, held, store = fitted
+    held.to_csv(folder / "same.csv", index=False)
+    held.assign(amount=held["amount"] * 3).to_csv(folder / "shifted.csv", index=False)
+    done = monitor("model", "--current", "same.csv", "--json-out", "same.json", "--report", "same.html",
+                   "--tracking-uri", store, cwd=folder)
+    assert done.returncode == 0, done.stdout + done.stderr
+    document = json.loads((folder / "same.json").read_text())
+    assert document["alerts"] == [] and document["window"]["rows"] == len(held)
+    assert "Nothing to act on" in done.stdout and "Nothing to act on" in (folder / "same.html").read_text()
+    import mlflow
+
+    run = mlflow.MlflowClient(store).get_run(document["run_id"])
+    assert run.data.metrics["score_psi"] == pytest.approx(document["scores"]["psi"])
+    done = monitor("model", "--current", "shifted.csv", "--json", "--no-track", "--no-report", cwd=folder)
+    assert done.returncode == 1, done.stdout + done.stderr
+    shifted = json.loads(done.stdout)
+    assert shifted["scores"]["shifted"] and shifted["scores"]["p_value"] < 0.05 and shifted["scores"]["psi"] >= 0.1
+    assert shifted["alert_rate"]["window"] > 2 * model.info["training_alert_rate"]
+    with pytest.raises(DataError, match="at least 30"):  # the CLI's exit code 2
+        monitor_anomaly(model, held.head(10), label="model", source="few.csv")
