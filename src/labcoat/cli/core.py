@@ -77,6 +77,12 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
                                              "column and their categories, text or numbers)."),
         users: Optional[Path] = typer.Option(None, "--users", help="Recommend: a table of users (the user-id "
                                              "column and what is known of them)."),
+        labels_column: Optional[str] = typer.Option(None, "--labels-column", help="Anomaly: a column of known "
+                                                    "labels (1 = anomaly, 0 = normal, empty = unknown)."),
+        contamination: Optional[float] = typer.Option(None, help="Anomaly: the share of rows to flag (default: "
+                                                      "the labels' prevalence, else 0.01)."),
+        alerts_per_day: Optional[float] = typer.Option(None, "--alerts-per-day", help="Anomaly: flag this many "
+                                                       "rows a day (with --time-column)."),
         quiet: bool = typer.Option(False, "--quiet", "-q"), as_json: bool = typer.Option(False, "--json")) -> None:
     """Find, tune and ensemble the best model for TARGET, save it and record the study."""
     import labcoat
@@ -88,7 +94,9 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
     own = pipeline_task(task)
     if own is not None:
         takes_split = "split" in own.options
-        given = {"--trials": trials, "--calibrate": calibrate, "--costs": costs, "--threshold-metric": threshold_metric,
+        takes_costs = "costs" in own.options
+        given = {"--trials": trials, "--calibrate": calibrate, "--costs": None if takes_costs else costs,
+                 "--threshold-metric": threshold_metric,
                  "--test": test, "--sql": sql, "--holdout": None if holdout == "auto" else holdout,
                  "--split": None if split == "random" or takes_split else split, "--strict": strict or None}
         refused = [name for name, value in given.items() if value is not None]
@@ -102,10 +110,14 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
                  executor=executor, ray_address=ray_address,
                  options=_own_options(str(task), series=series, horizon=horizon, freq=freq, known=known,
                                       holidays=holidays, user=user, item=item, rating=rating, items=items,
-                                      users=users) | ({"split": split} if takes_split and split != "random" else {}))
+                                      users=users, labels=labels_column, contamination=contamination,
+                                      alerts_per_day=alerts_per_day)
+                 | ({"split": split} if takes_split and split != "random" else {})
+                 | ({"costs": costs} if takes_costs and costs is not None else {}))
         return
     _own_options(None, series=series, horizon=horizon, freq=freq, known=known, holidays=holidays, user=user,
-                 item=item, rating=rating, items=items, users=users)
+                 item=item, rating=rating, items=items, users=users, labels=labels_column, contamination=contamination,
+                 alerts_per_day=alerts_per_day)
     if target is None:
         raise typer.BadParameter("give the column to predict (every task but recommend needs one).",
                                  param_hint="'--target'")
@@ -158,7 +170,8 @@ def _own_options(task: str | None, **given: Any) -> dict[str, Any]:
     if wrong:
         owners = sorted({t for t in task_names() for name in wrong
                          if (other := pipeline_task(t)) is not None and name in other.options})
-        err(f"{', '.join(f'--{name}' for name in wrong)} apply to --task {' or '.join(owners)} only.")
+        shown = {"labels": "labels-column", "alerts_per_day": "alerts-per-day"}
+        err(f"{', '.join(f'--{shown.get(name, name)}' for name in wrong)} apply to --task {' or '.join(owners)} only.")
         raise typer.Exit(2)
     mine = {name: value for name, value in given.items() if value is not None}
     for name in ("series", "known"):
@@ -239,10 +252,11 @@ def forecast(model: str = typer.Argument(..., help=MODEL_HELP),
 
 def _print_own(model: Any) -> None:
     """The summary of a model of a task with a pipeline of its own."""
+    from labcoat.tasks.anomaly.model import AnomalyModel
     from labcoat.tasks.forecast.model import ForecastModel
     from labcoat.tasks.match.model import MatchModel
 
-    if isinstance(model, MatchModel):
+    if isinstance(model, (MatchModel, AnomalyModel)):
         print(model.summary())
         return
     (_print_forecaster if isinstance(model, ForecastModel) else _print_recommender)(model)
@@ -319,8 +333,10 @@ def predict(model: str = typer.Argument(..., help=MODEL_HELP),
     from labcoat.batch import STREAMED, predict_file, with_columns
     from labcoat.data.io import read_table
 
-    m = load_tabular(model, tracking_uri=tracking_uri)
     columns = keep.split(",") if keep else None
+    if _predict_own(model, data, output, columns, tracking_uri):
+        return
+    m = load_tabular(model, tracking_uri=tracking_uri)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if output is not None and data.suffix.lower() in STREAMED and data.is_file():
@@ -336,6 +352,35 @@ def predict(model: str = typer.Argument(..., help=MODEL_HELP),
         err(f"{rows:,} rows scored into {output}")
     else:
         write_table(result, output)
+
+
+def _predict_own(model: str, data: Path, output: Optional[Path], keep: Optional[list[str]],
+                 tracking_uri: Optional[str]) -> bool:
+    """``labcoat predict`` for a model of a task with a pipeline of its own that predicts rows (an
+    anomaly detector: score, flag and reasons); False for any other model."""
+    from labcoat.api import STORE_SCHEMES, load
+    from labcoat.batch import with_columns
+    from labcoat.data.io import read_table
+    from labcoat.tasks import saved_kind
+
+    if not model.startswith(STORE_SCHEMES):
+        own = saved_kind(model)
+        if own is None or own.command != "predict":
+            return False
+    m: Any = load(model, tracking_uri=tracking_uri)
+    if getattr(m, "task", None) != "anomaly":
+        return False
+    frame = read_table(data)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = m.predict(frame)
+        if keep:
+            result = with_columns(frame, keep, result)
+    show_notices(unique(caught))
+    write_table(result, output)
+    if output is not None:
+        err(f"{len(result):,} rows scored into {output}: {int(result['is_anomaly'].sum()):,} flagged")
+    return True
 
 
 def info(model: str = typer.Argument(..., help=MODEL_HELP), as_json: bool = typer.Option(False, "--json"),

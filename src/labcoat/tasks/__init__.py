@@ -193,9 +193,10 @@ register_pipeline_task(PipelineTask(
     model="labcoat.tasks.match.model:MatchModel", report="labcoat.reports.match_report:write_match_report",
     record="labcoat.tracking.match_run:record_match", command="match", needs_target=False))
 register_pipeline_task(PipelineTask(
-    "anomaly", "unusual rows (fraud, faults), found without labels or with a few",
+    "anomaly", "unusual rows (anomalies, fraud), found with few labels or none",
     "labcoat.tasks.anomaly.fit:fit_anomaly", ("labels", "contamination", "alerts_per_day", "costs", "exclude"),
-    model="labcoat.tasks.anomaly.model:AnomalyModel", report="labcoat.reports.anomaly_report:write_anomaly_report",
+    model="labcoat.tasks.anomaly.model:AnomalyModel",
+    report="labcoat.reports.anomaly_report:write_anomaly_report",
     record="labcoat.tracking.anomaly_run:record_anomaly", command="predict", needs_target=False))
 
 __all__ = ["BinaryOptions", "ClassificationOptions", "ClassificationTask", "EstimatorType", "PostFit",

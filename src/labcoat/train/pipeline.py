@@ -38,6 +38,7 @@ from labcoat.train.refit import refit
 if TYPE_CHECKING:
     from labcoat.data.io import DataSource
     from labcoat.tasks.forecast.model import ForecastModel
+    from labcoat.tasks.anomaly.model import AnomalyModel
     from labcoat.tasks.match.model import MatchModel
     from labcoat.tasks.recommend.model import RecommendModel
     from labcoat.data.split import Resampling
@@ -65,6 +66,11 @@ def fit(data: DataSource, target: str | None = None, *, task: Literal["match"],
 
 
 @overload
+def fit(data: DataSource, target: str | None = None, *, task: Literal["anomaly"],
+        **settings: Any) -> AnomalyModel: ...
+
+
+@overload
 def fit(data: DataSource, target: str | None = None, **settings: Any) -> Model: ...
 
 
@@ -76,7 +82,7 @@ def fit(data: DataSource, target: str | None = None, *, budget: float | str | No
         register: str | None = None, source: str | None = None, strict: bool = False,
         test: Any = None, holdout: float | str | None = "auto", split: str = "random",
         time_column: str | None = None, report: bool = True, report_dir: str | Path | None = None,
-        **options: Any) -> Model | ForecastModel | RecommendModel | MatchModel:
+        **options: Any) -> Model | ForecastModel | RecommendModel | MatchModel | AnomalyModel:
     """Find, tune and ensemble the best model for ``target`` within a time budget.
 
     Parameters

@@ -162,14 +162,12 @@ class FrozenECDF:
         self.kind = kind
 
     def fit(self, X: np.ndarray) -> "FrozenECDF":
-        from pyod.models.copod import COPOD
-        from pyod.models.ecod import ECOD
         from scipy.stats import skew
 
-        model = (ECOD() if self.kind == "ecod" else COPOD()).fit(X)
-        self.decision_scores_ = model.decision_scores_
         self.columns_ = np.sort(X, axis=0)
-        self.skew_sign_ = np.sign(skew(X, axis=0))
+        with np.errstate(all="ignore"):
+            self.skew_sign_ = np.sign(np.nan_to_num(skew(X, axis=0)))  # a constant column: no skew (PyOD: NaN)
+        self.decision_scores_ = self.decision_function(X)
         return self
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
@@ -195,7 +193,7 @@ class VectorHBOS:
 
     >>> X = np.random.default_rng(2).normal(size=(300, 3))
     >>> hbos = VectorHBOS().fit(X)
-    >>> bool(hbos.decision_function(np.array([[9.0, 0.0, 0.0]]))[0] > np.quantile(hbos.decision_scores_, 0.95))
+    >>> bool(hbos.decision_function(np.array([[9.0, 9.0, 9.0]]))[0] > hbos.decision_scores_.max())
     True
     """
 

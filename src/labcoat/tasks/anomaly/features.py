@@ -25,7 +25,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from labcoat.data.columns import Role
+from labcoat.data.columns import Column, Role
 from labcoat.data.infer import infer_column
 from labcoat.data.schema import Schema
 from labcoat.errors import DataError, LabcoatNotice, listed
@@ -44,7 +44,7 @@ def anomaly_schema(frame: pd.DataFrame, *, exclude: Iterable[str], labels: str |
     constants excluded as in the tabular task), ``exclude`` and ``labels`` left out. A
     :class:`DataError` when no column is left to detect with."""
     left_out = {*exclude, *([labels] if labels else [])}
-    columns = [infer_column(frame[name]) for name in frame.columns if name not in left_out]
+    columns = [_as_number(infer_column(frame[name]), frame[name]) for name in frame.columns if name not in left_out]
     schema = Schema(target=labels or NO_TARGET, task="anomaly", columns=columns, n_rows=len(frame))
     usable = [c for c in schema.features if c.role is not Role.TEXT]
     if not usable:
@@ -59,6 +59,17 @@ def anomaly_schema(frame: pd.DataFrame, *, exclude: Iterable[str], labels: str |
             warnings.warn(f"Column '{c.name}' is free text; the detectors do not read text, it is left out.",
                           LabcoatNotice, stacklevel=3)
     return schema
+
+
+def _as_number(column: Column, values: pd.Series) -> Column:
+    """A column of numbers stays one even with few distinct values (the tabular schema makes
+    integers with few values categories): how far a value is from the others is what the
+    detectors measure, and a category has no far."""
+    numeric = pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype)
+    if column.role is Role.CATEGORICAL and numeric:
+        return Column(column.name, Role.NUMERIC, column.dtype, column.missing_rate, column.n_unique,
+                      f"numbers ({column.n_unique} distinct values)", minimum=column.minimum, maximum=column.maximum)
+    return column
 
 
 def feature_columns(schema: Schema) -> dict[str, str]:
