@@ -9,8 +9,6 @@ import json
 from markupsafe import escape as html_escape
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,12 +25,12 @@ from labcoat.serve.predlog import read_log
 
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
-    """1,800 transactions (labels given, a time column) fitted, tracked in a SQLite store and
-    registered as 'fraud'; 600 other rows of the same draw held out."""
+    """1,500 transactions (labels given, a time column) fitted, tracked in a SQLite store and
+    registered as 'fraud'; 500 other rows of the same draw held out."""
     folder = tmp_path_factory.mktemp("anomaly")
-    data = make_transactions(2400, seed=0).drop(columns="transaction_id")
+    data = make_transactions(2000, seed=0).drop(columns="transaction_id")
     order = np.random.default_rng(0).permutation(len(data))
-    train, held = data.iloc[np.sort(order[:1800])], data.iloc[np.sort(order[1800:])].reset_index(drop=True)
+    train, held = data.iloc[np.sort(order[:1500])], data.iloc[np.sort(order[1500:])].reset_index(drop=True)
     store = f"sqlite:///{folder / 'mlflow.db'}"
     model = labcoat.fit(train, task="anomaly", labels="is_fraud", time_column="ts", budget=10, quiet=True,
                         families=["ecod", "copod", "hbos"], tracking_uri=store, register="fraud",
@@ -72,7 +70,7 @@ def test_the_report_shows_the_threshold_top_rows_agreement_and_labels(fitted):
         assert heading in html, heading
     top = model.examples["top"]
     assert top["anomaly_score"].is_monotonic_decreasing and str(html_escape(top["reasons"].iloc[0])) in html
-    assert f"{int(round(model.info['training_alert_rate'] * 1800)):,}</b> of the 1,800 training rows" in html
+    assert f"{int(round(model.info['training_alert_rate'] * 1500)):,}</b> of the 1,500 training rows" in html
 
 
 def test_the_report_renders_offline_in_chromium(fitted, tmp_path, browser):
@@ -103,9 +101,9 @@ def rows_of(frame: pd.DataFrame) -> list[dict]:
 def test_the_service_answers_what_predict_gives_in_process(fitted, server):
     _, model, held, _ = fitted
     scores = model.score(held)
-    asked = held.iloc[np.argsort(-scores)[:40:2].tolist() + list(range(20))]  # flagged rows and ordinary ones
+    asked = held.iloc[np.argsort(-scores)[:10].tolist() + list(range(20))]  # flagged rows and ordinary ones
     expected = model.predict(asked)
-    assert expected["is_anomaly"].sum() >= 5
+    assert expected["is_anomaly"].sum() >= 3 and (expected["reasons"] != "").sum() >= 3
     status, answer = call(server.port, "/predict", {"rows": rows_of(asked)})
     assert status == 200, answer
     got = pd.DataFrame(answer["predictions"])
@@ -146,9 +144,18 @@ def test_every_answered_request_is_in_the_prediction_log(fitted, server):
     assert entry["inputs"][0]["amount"] == row["amount"]
 
 
-def monitor(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "labcoat", "monitor", *args], cwd=cwd, capture_output=True,
-                          text=True, check=False, env={**os.environ, "MLFLOW_TRACKING_URI": ""})
+def monitor(*args: str, cwd: Path):
+    """``labcoat monitor ARGS`` run in ``cwd`` (in process: the exit code and the output)."""
+    from typer.testing import CliRunner
+
+    from labcoat.cli import app
+
+    here = os.getcwd()
+    os.chdir(cwd)
+    try:
+        return CliRunner().invoke(app, ["monitor", *args], env={"MLFLOW_TRACKING_URI": ""})
+    finally:
+        os.chdir(here)
 
 
 @pytest.fixture(scope="module")
@@ -173,17 +180,17 @@ def test_monitor_exits_0_on_a_window_like_training_and_1_on_a_shift(unlabelled, 
     held.assign(amount=held["amount"] * 5).to_csv(folder / "shifted.csv", index=False)
     done = monitor("model", "--current", "same.csv", "--json-out", "same.json", "--report", "same.html",
                    "--tracking-uri", store, cwd=folder)
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.exit_code == 0, done.output
     document = json.loads((folder / "same.json").read_text())
     assert document["alerts"] == [] and document["window"]["rows"] == len(held)
-    assert "Nothing to act on" in done.stdout and "Nothing to act on" in (folder / "same.html").read_text()
+    assert "Nothing to act on" in done.output and "Nothing to act on" in (folder / "same.html").read_text()
     import mlflow
 
     run = mlflow.MlflowClient(store).get_run(document["run_id"])
     assert run.data.metrics["score_psi"] == pytest.approx(document["scores"]["psi"])
     done = monitor("model", "--current", "shifted.csv", "--json", "--no-track", "--no-report", cwd=folder)
-    assert done.returncode == 1, done.stdout + done.stderr
-    shifted = json.loads(done.stdout)
+    assert done.exit_code == 1, done.output
+    shifted = json.loads(done.output)
     assert shifted["scores"]["shifted"] and shifted["scores"]["p_value"] < 0.05 and shifted["scores"]["psi"] >= 0.1
     assert shifted["alert_rate"]["window"] > 2 * model.info["training_alert_rate"]
     with pytest.raises(DataError, match="at least 30"):  # the CLI's exit code 2
