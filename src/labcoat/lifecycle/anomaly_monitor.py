@@ -146,13 +146,12 @@ def bin_labels(inner: np.ndarray) -> list[str]:
 
 def per_day(model: Any, rows: pd.DataFrame, flags: np.ndarray) -> list[dict[str, Any]] | None:
     """Alerts per day of the model's time column (None without one in ``rows``)."""
+    from labcoat.tasks.anomaly.examples import daily
+
     column = model.info.get("time_column")
     if not column or column not in rows.columns:
         return None
-    days = pd.to_datetime(rows[column], errors="coerce").dt.floor("D")
-    counts = pd.DataFrame({"day": days, "alert": flags}).dropna().groupby("day")["alert"].agg(["sum", "size"])
-    return [{"day": day.strftime("%Y-%m-%d"), "alerts": int(row["sum"]), "rows": int(row["size"])}
-            for day, row in counts.iterrows()]
+    return [{str(k): v for k, v in row.items()} for row in daily(rows[column], flags).to_dict("records")]
 
 
 def write_outputs(document: dict[str, Any], *, report: Path | None, track: bool, tracking_uri: str | None,

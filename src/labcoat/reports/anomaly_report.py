@@ -80,7 +80,7 @@ def _day_bars(days: pd.DataFrame) -> Any:
     return fig
 
 
-def _day_summary(days: pd.DataFrame | None) -> dict[str, float] | None:
+def _day_summary(days: pd.DataFrame | None) -> dict[str, Any] | None:
     if days is None or not len(days):
         return None
     alerts = days["alerts"].to_numpy(dtype=float)
@@ -125,7 +125,7 @@ def _metrics(metrics: dict[str, Any] | None) -> list[dict[str, Any]]:
 def _records(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
     if frame is None:
         return []
-    return frame.replace({np.nan: None}).to_dict("records")
+    return [{str(k): v for k, v in row.items()} for row in frame.replace({np.nan: None}).to_dict("records")]
 
 
 def write_anomaly_report(model: Any, out_dir: str | Path) -> Path:

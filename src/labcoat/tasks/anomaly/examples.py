@@ -47,5 +47,5 @@ def daily(times: pd.Series, flags: np.ndarray) -> pd.DataFrame:
     """Alerts and rows per calendar day of ``times`` (rows without a time left out)."""
     days = pd.to_datetime(times, errors="coerce").dt.floor("D").to_numpy()
     grouped = pd.DataFrame({"day": days, "alert": flags}).dropna().groupby("day")["alert"].agg(["sum", "size"])
-    return pd.DataFrame({"day": grouped.index.strftime("%Y-%m-%d"), "alerts": grouped["sum"].astype(int).to_numpy(),
+    return pd.DataFrame({"day": pd.DatetimeIndex(grouped.index).strftime("%Y-%m-%d"), "alerts": grouped["sum"].astype(int).to_numpy(),
                          "rows": grouped["size"].astype(int).to_numpy()})

@@ -30,6 +30,7 @@ from labcoat import __version__
 from labcoat.data.schema import Schema
 from labcoat.errors import ConfigError, DataError
 from labcoat.tasks.anomaly.detectors import FittedDetector, to_ranks
+from labcoat.tasks.anomaly.fast_features import SMALL, compile_features
 from labcoat.tasks.anomaly.features import feature_columns
 from labcoat.tasks.anomaly.reasons import ColumnProfile
 from labcoat.tasks.saved_folder import load_saved, write_mlmodel
@@ -86,8 +87,22 @@ class AnomalyModel:
 
     # ------------------------------------------------------------------ scores
     def _combined(self, prepared: pd.DataFrame) -> np.ndarray:
-        X = np.asarray(self.features.transform(prepared), dtype=np.float64)
+        X = np.asarray(self._matrix(prepared), dtype=np.float64)
         return combine(X, self.detectors, self.weights, self.supervised, self.supervised_weight)
+
+    def _matrix(self, prepared: pd.DataFrame) -> np.ndarray:
+        """The detectors' input: a few rows (one served request) through the compiled fast
+        path (``fast_features.py``, the same numbers), more through the transformer."""
+        if len(prepared) <= SMALL:
+            if "_fast" not in self.__dict__:
+                self.__dict__["_fast"] = compile_features(self.features)
+            fast = self.__dict__["_fast"]
+            if fast is not None:
+                return fast.transform(prepared)
+        return np.asarray(self.features.transform(prepared))
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_fast"}
 
     def score(self, frame: pd.DataFrame) -> np.ndarray:
         """Each row's anomaly score: the share of training rows less unusual or as unusual (0..1)."""
