@@ -11,8 +11,7 @@ transformer itself.
 Examples
 --------
 >>> import pandas as pd
->>> from labcoat.data.small_frame import SmallFrame
-from labcoat.tasks.anomaly.features import anomaly_schema, build_features
+>>> from labcoat.tasks.anomaly.features import anomaly_schema, build_features
 >>> frame = pd.DataFrame({"amount": [1.0, 2.0, None, 400.0] * 5, "shop": list("aabc") * 5})
 >>> schema = anomaly_schema(frame, exclude=())
 >>> prepared = schema.prepare(frame)
