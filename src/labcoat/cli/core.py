@@ -83,6 +83,7 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
                                                       "the labels' prevalence, else 0.01)."),
         alerts_per_day: Optional[float] = typer.Option(None, "--alerts-per-day", help="Anomaly: flag this many "
                                                        "rows a day (with --time-column)."),
+        exclude: Optional[str] = typer.Option(None, help="Anomaly: comma-separated columns to leave out."),
         quiet: bool = typer.Option(False, "--quiet", "-q"), as_json: bool = typer.Option(False, "--json")) -> None:
     """Find, tune and ensemble the best model for TARGET, save it and record the study."""
     import labcoat
@@ -111,13 +112,13 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
                  options=_own_options(str(task), series=series, horizon=horizon, freq=freq, known=known,
                                       holidays=holidays, user=user, item=item, rating=rating, items=items,
                                       users=users, labels=labels_column, contamination=contamination,
-                                      alerts_per_day=alerts_per_day)
+                                      alerts_per_day=alerts_per_day, exclude=exclude)
                  | ({"split": split} if takes_split and split != "random" else {})
                  | ({"costs": costs} if takes_costs and costs is not None else {}))
         return
     _own_options(None, series=series, horizon=horizon, freq=freq, known=known, holidays=holidays, user=user,
                  item=item, rating=rating, items=items, users=users, labels=labels_column, contamination=contamination,
-                 alerts_per_day=alerts_per_day)
+                 alerts_per_day=alerts_per_day, exclude=exclude)
     if target is None:
         raise typer.BadParameter("give the column to predict (every task but recommend needs one).",
                                  param_hint="'--target'")
@@ -174,7 +175,7 @@ def _own_options(task: str | None, **given: Any) -> dict[str, Any]:
         err(f"{', '.join(f'--{shown.get(name, name)}' for name in wrong)} apply to --task {' or '.join(owners)} only.")
         raise typer.Exit(2)
     mine = {name: value for name, value in given.items() if value is not None}
-    for name in ("series", "known"):
+    for name in ("series", "known", "exclude"):
         if name in mine:
             mine[name] = mine[name].split(",")
     for name in ("items", "users"):

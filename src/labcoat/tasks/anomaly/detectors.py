@@ -164,19 +164,26 @@ class FrozenECDF:
     def fit(self, X: np.ndarray) -> "FrozenECDF":
         from scipy.stats import skew
 
-        self.columns_ = np.sort(X, axis=0)
+        self.n_ = len(X)
+        self.values_, self.below_ = [], []  # per column: distinct values, rows below each (cumulative)
+        for j in range(X.shape[1]):
+            values, counts = np.unique(X[:, j], return_counts=True)
+            self.values_.append(values)
+            self.below_.append(np.concatenate([[0], np.cumsum(counts)]))
         with np.errstate(all="ignore"):
             self.skew_sign_ = np.sign(np.nan_to_num(skew(X, axis=0)))  # a constant column: no skew (PyOD: NaN)
         self.decision_scores_ = self.decision_function(X)
         return self
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
-        columns, n = self.columns_, len(self.columns_)
+        n = self.n_
         left = np.empty(X.shape)
         right = np.empty(X.shape)
-        for j in range(X.shape[1]):
-            left[:, j] = (np.searchsorted(columns[:, j], X[:, j], side="right") + 1) / (n + 1)
-            right[:, j] = (n - np.searchsorted(columns[:, j], X[:, j], side="left") + 1) / (n + 1)
+        for j, (values, below) in enumerate(zip(self.values_, self.below_)):
+            # training rows <= x and >= x, on the distinct values (a one-hot column has two)
+            left[:, j] = below[np.searchsorted(values, X[:, j], side="right")]
+            right[:, j] = n - below[np.searchsorted(values, X[:, j], side="left")]
+        left, right = (left + 1) / (n + 1), (right + 1) / (n + 1)
         u_left, u_right = -np.log(left), -np.log(right)
         u_skew = u_left * -np.sign(self.skew_sign_ - 1) + u_right * np.sign(self.skew_sign_ + 1)
         if self.kind == "ecod":

@@ -17,10 +17,12 @@ Examples
 """
 from __future__ import annotations
 
+import functools
+import json
 import sys
 import time as timer
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +34,12 @@ from labcoat.search.budget import Clock, parse_budget
 from labcoat.tasks.anomaly import supervised as learned
 from labcoat.tasks.anomaly.detectors import DETECTORS, FittedDetector, fit_detector, to_ranks
 from labcoat.tasks.anomaly.examples import report_examples
-from labcoat.tasks.anomaly.evaluate import label_folds, label_metrics
+from labcoat.tasks.anomaly.evaluate import average_precision, label_folds, label_metrics
 from labcoat.tasks.anomaly.features import anomaly_schema, build_features, check_matrix, feature_columns
 from labcoat.tasks.anomaly.model import AnomalyModel, combine
 from labcoat.tasks.anomaly.reasons import ColumnProfile
 from labcoat.tasks.anomaly.threshold import DEFAULT_SHARE, by_costs, by_share, check_modes, days_spanned
-from labcoat.tasks.anomaly.weights import COMMITTEE, PRIOR_ROUNDS, ROUNDS, average_precision, label_weights, to_uniform, unsupervised_weights
+from labcoat.tasks.anomaly.weights import COMMITTEE, PRIOR_ROUNDS, ROUNDS, label_weights, to_uniform, unsupervised_weights
 from labcoat.evaluate.thresholds import parse_costs
 
 BUDGET = 60.0
@@ -78,6 +80,8 @@ def fit_anomaly(data: pd.DataFrame | str | Path, target: str | None = None, *, l
                             f"Columns are: {listed(frame.columns)}.")
     if len(frame) < 20:
         raise DataError(f"{len(frame)} rows are too few to tell what is unusual; give at least 20.")
+    if alerts_per_day is not None:
+        _alert_share(alerts_per_day, frame[time_column], len(frame))
     y, labelled = _labels(frame, labels)
     positives = int(y[labelled].sum()) if labels else 0
     if costs is not None and positives < MIN_LABELLED:
@@ -108,6 +112,9 @@ def fit_anomaly(data: pd.DataFrame | str | Path, target: str | None = None, *, l
         selection, criterion = "labels", (
             "greedy forward selection (with replacement) of the rank average with the best PR AUC on the labelled "
             f"rows, {ROUNDS} picks after the unsupervised choice counted as {PRIOR_ROUNDS}")
+        if evaluation.get("candidates") and len(evaluation["candidates"]) > 1:
+            criterion += (f"; then {evaluation['chosen']} kept for the best cross-validated PR AUC among "
+                          f"{listed(evaluation['candidates'])}")
     else:
         weights = prior
         selection = "unsupervised"
@@ -151,7 +158,8 @@ def fit_anomaly(data: pd.DataFrame | str | Path, target: str | None = None, *, l
         "selection": selection, "criterion": criterion, "threshold": how, "threshold_score": threshold,
         "contamination": how["share"], "training_alert_rate": float((training_scores >= threshold).mean()),
         "training_score_quantiles": {str(q): float(np.quantile(combined, q)) for q in (0.5, 0.9, 0.99, 0.999)},
-        "metrics": metrics, "validation": evaluation.get("validation"), "candidates_with_labels": evaluation.get("candidates"),
+        "metrics": metrics, "validation": evaluation.get("validation"),
+        "candidates_with_labels": evaluation.get("candidates"), "chosen_with_labels": evaluation.get("chosen"),
         "labelled_rows": int(labelled.sum()) if labels else 0, "labelled_anomalies": positives,
         "notices": notes, "seconds": round(timer.monotonic() - started, 3), "budget": clock.budget,
     }))
@@ -324,7 +332,8 @@ def _with_labels(detectors: list[FittedDetector], ranks: dict[str, np.ndarray], 
         weight = 1.0 if chosen == name else 0.5
         weights = {k: v * (1 - weight) for k, v in weights.items()}
         oof_combined = (1 - weight) * oof["detectors"][tested] + weight * to_ranks(oof[name][tested], scorer.reference)
-    evaluation = {"validation": validation + f"; chosen: {chosen}", "_oof": oof_combined, "_y": y_l[tested],
+    evaluation = {"validation": validation + f"; chosen: {chosen}", "chosen": chosen, "_oof": oof_combined,
+                  "_y": y_l[tested],
                   "candidates": {k: round(v, 4) for k, v in scores.items()}}
     return weights, scorer, weight, evaluation
 
@@ -337,12 +346,7 @@ def _threshold(training_scores: np.ndarray, y_labelled: np.ndarray | None, oof_s
     n = len(training_scores)
     if alerts_per_day is not None:
         assert times is not None  # checked with the settings
-        days = days_spanned(times)
-        share = alerts_per_day * days / n
-        if share >= 0.5:
-            raise ConfigError(f"alerts_per_day={alerts_per_day:g} over the {days:.1f} days of the training rows is "
-                              f"{alerts_per_day * days:,.0f} alerts, {share:.0%} of the {n:,} rows: that flags half of "
-                              "them or more. Give fewer alerts a day.")
+        share, days = _alert_share(alerts_per_day, times, n)
         cut = by_share(training_scores, share)
         return cut, {"mode": "alerts_per_day", "alerts_per_day": alerts_per_day, "days": round(days, 2),
                      "share": share, "why": f"{alerts_per_day:g} alerts a day over the {days:.1f} days the training "
@@ -366,6 +370,18 @@ def _threshold(training_scores: np.ndarray, y_labelled: np.ndarray | None, oof_s
     return by_share(training_scores, share), {"mode": "contamination", "share": share, "why": why}
 
 
+def _alert_share(alerts_per_day: float, times: pd.Series, n: int) -> tuple[float, float]:
+    """The share of the ``n`` rows that ``alerts_per_day`` flags over the days ``times`` span, and
+    those days; a :class:`ConfigError` when that is half of the rows or more."""
+    days = days_spanned(times)
+    share = alerts_per_day * days / n
+    if share >= 0.5:
+        raise ConfigError(f"alerts_per_day={alerts_per_day:g} over the {days:.1f} days of the training rows is "
+                          f"{alerts_per_day * days:,.0f} alerts, {share:.0%} of the {n:,} rows: that flags half of "
+                          "them or more. Give fewer alerts a day.")
+    return share, days
+
+
 # ---------------------------------------------------------------------------- reporting
 def _leaderboard(detectors: list[FittedDetector], ranks: dict[str, np.ndarray], weights: dict[str, float],
                  figures: dict[str, dict[str, float]], y: np.ndarray, labelled: np.ndarray, seed: int) -> pd.DataFrame:
@@ -377,7 +393,7 @@ def _leaderboard(detectors: list[FittedDetector], ranks: dict[str, np.ndarray], 
                                "rows_fitted": d.rows, "seconds": round(d.seconds, 3)}
         if has_labels:
             m = label_metrics(y[labelled], ranks[d.name][labelled], np.zeros(int(labelled.sum()), dtype=bool),
-                              seed=seed)
+                              seed=seed, rounds=100)
             for name in ("roc_auc", "pr_auc"):
                 row[name], row[f"{name}_low"], row[f"{name}_high"] = (round(m[name][k], 4) for k in ("value", "low", "high"))
         rows.append(row)
@@ -386,20 +402,15 @@ def _leaderboard(detectors: list[FittedDetector], ranks: dict[str, np.ndarray], 
 
 
 def _plain(value: Any) -> Any:
-    """``value`` with numpy numbers as Python ones (JSON-able)."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and value != value:
-        return None
-    return value
+    """``value`` as JSON has it: numpy numbers as Python ones, NaN as None.
+
+    >>> _plain({"a": np.float64(0.5), "b": [np.int64(2), float("nan")]})
+    {'a': 0.5, 'b': [2, None]}
+    """
+    text = json.dumps(value, default=lambda v: v.item() if isinstance(v, np.generic) else str(v))
+    return json.loads(text, parse_constant=lambda _: None)
 
 
-def _printer(quiet: bool) -> Any:
-    def say(line: str) -> None:
-        if not quiet:
-            print(line, file=sys.stderr, flush=True)
-    return say
+def _printer(quiet: bool) -> Callable[[str], None]:
+    """Progress lines on stderr, or nothing when ``quiet``."""
+    return (lambda line: None) if quiet else functools.partial(print, file=sys.stderr, flush=True)

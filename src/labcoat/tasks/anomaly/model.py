@@ -142,7 +142,11 @@ class AnomalyModel:
     def summary(self) -> str:
         """What was fitted and decided, in a few lines of words."""
         info = self.info
-        chosen = ", ".join(f"{d['name']} ({d['weight']:.2f})" for d in info.get("detectors", []))
+        parts = [f"{d['name']} ({d['weight']:.2f})" for d in info.get("detectors", [])]
+        learned = info.get("supervised")
+        if learned:
+            parts.append(f"{learned['model']} on the columns and all the detectors' ranks ({learned['weight']:.2f})")
+        chosen = ", ".join(parts)
         cut = info.get("threshold", {})
         lines = [f"labcoat anomaly detection on {info.get('rows', 0):,} rows, {len(self.columns)} columns.",
                  f"Detectors (weight): {chosen}; chosen by {info.get('criterion', '')}.",
@@ -204,4 +208,6 @@ def combine(X: np.ndarray, detectors: list[FittedDetector], weights: np.ndarray,
     combined = np.column_stack(ranks) @ np.asarray(weights, dtype=np.float64) if ranks else np.zeros(len(X))
     if needed:
         combined = combined + supervised_weight * supervised.ranks(np.hstack([X, np.column_stack(ranks)]))
-    return np.asarray(combined, dtype=np.float64)
+    # rounded: a sum's last bits depend on how many rows are multiplied at once, and a row must
+    # rank against the training rows the same alone or in a batch
+    return np.round(np.asarray(combined, dtype=np.float64), 12)

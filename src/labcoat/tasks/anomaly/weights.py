@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from labcoat.tasks.anomaly.evaluate import average_precision
+
 #: Detectors kept without labels: those with the best criterion.
 COMMITTEE = 3
 #: With labels, the unsupervised choice counts as this many picks of the greedy selection
@@ -77,13 +79,6 @@ def unsupervised_weights(ranks: dict[str, np.ndarray], stability: dict[str, floa
     ranked = sorted(names, key=lambda n: -figures[n]["criterion"])  # stable: ties keep the given order
     kept = ranked[:COMMITTEE]
     return {name: (1.0 / len(kept) if name in kept else 0.0) for name in names}, figures
-
-
-def average_precision(y: np.ndarray, scores: np.ndarray) -> float:
-    """Average precision (PR AUC) of ``scores`` for the 0/1 labels ``y``."""
-    from sklearn.metrics import average_precision_score
-
-    return float(average_precision_score(y, scores))
 
 
 def label_weights(ranks: dict[str, np.ndarray], y: np.ndarray, rows: np.ndarray, *,
