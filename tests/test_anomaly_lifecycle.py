@@ -195,3 +195,30 @@ def test_monitor_exits_0_on_a_window_like_training_and_1_on_a_shift(unlabelled, 
     assert shifted["alert_rate"]["window"] > 2 * model.info["training_alert_rate"]
     with pytest.raises(DataError, match="at least 30"):  # the CLI's exit code 2
         monitor_anomaly(model, held.head(10), label="model", source="few.csv")
+
+
+def test_the_fast_path_of_a_few_rows_gives_the_transformers_numbers():
+    """Served rows take ``fast_features`` (numpy and dict look-ups) instead of the fitted
+    ColumnTransformer: the same matrix, with missing numbers, dates and categories, values never
+    seen, and a numeric column with missing values in training (its indicator)."""
+    from labcoat.tasks.anomaly.fast_features import compile_features
+    from labcoat.tasks.anomaly.features import anomaly_schema, build_features
+
+    data = make_transactions(600, seed=3).drop(columns=["transaction_id", "is_fraud"])
+    rng = np.random.default_rng(0)
+    data["items"] = rng.integers(1, 5, len(data)).astype(float)
+    data.loc[rng.random(len(data)) < 0.1, "items"] = np.nan
+    data["opened"] = data["ts"]
+    data.loc[rng.random(len(data)) < 0.1, "opened"] = pd.NaT
+    schema = anomaly_schema(data, exclude=())
+    transformer = build_features(schema).fit(schema.prepare(data))
+    fast = compile_features(transformer)
+    assert fast is not None
+    new = make_transactions(200, seed=4).drop(columns=["transaction_id", "is_fraud"]).assign(
+        items=rng.choice([1.0, 7.0, np.nan], 200), opened=lambda f: f["ts"].where(rng.random(200) < 0.8))
+    new.loc[:20, "merchant"] = "never seen"
+    new.loc[20:40, "country"] = None
+    new.loc[40:50, "amount"] = np.nan
+    for start in range(0, 200, 23):
+        prepared = schema.prepare(new.iloc[start:start + 23], warn=False)
+        np.testing.assert_allclose(fast.transform(prepared), transformer.transform(prepared), rtol=0, atol=1e-12)
