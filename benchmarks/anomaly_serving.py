@@ -16,12 +16,8 @@ once (the issue's "scoring 100,000 rows in <= 2 s"). Figures into ``benchmarks/R
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 import warnings
 from datetime import date
 from pathlib import Path
@@ -30,52 +26,24 @@ import numpy as np
 import pandas as pd
 
 from _results import cpu_name, write_section
+from _serving import post, serving
 
 REQUESTS, WARM_UP, TRAIN_ROWS, LABELS = 300, 20, 20_000, "is_fraud"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def post(port: int, body: dict) -> dict:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/predict", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
 
 
 def served(folder: Path, asked: list[dict]) -> tuple[np.ndarray, int]:
     """Milliseconds of each request to a fresh ``labcoat serve`` of ``folder``, and how many
     answers flagged their row."""
-    port = free_port()
-    command = [sys.executable, "-m", "labcoat", "serve", str(folder), "--port", str(port),
-               "--log", str(folder.with_suffix(".db"))]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("labcoat serve did not start") from None
-                time.sleep(0.2)
+    with serving(folder, folder.with_suffix(".db")) as port:
         for row in asked[:WARM_UP]:
-            post(port, {"rows": [row]})
+            post(port, "/predict", {"rows": [row]})
         out, flagged = [], 0
         for row in asked:
             started = time.perf_counter()
-            answer = post(port, {"rows": [row]})
+            answer = post(port, "/predict", {"rows": [row]})
             out.append((time.perf_counter() - started) * 1000)
             flagged += bool(answer["predictions"][0]["is_anomaly"])
         return np.array(out), flagged
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def in_process(model, asked: list[dict]) -> np.ndarray:
