@@ -222,3 +222,17 @@ def test_the_fast_path_of_a_few_rows_gives_the_transformers_numbers():
     for start in range(0, 200, 23):
         prepared = schema.prepare(new.iloc[start:start + 23], warn=False)
         np.testing.assert_allclose(fast.transform(prepared), transformer.transform(prepared), rtol=0, atol=1e-12)
+
+
+def test_a_token_guards_everything_but_the_probes(fitted):
+    folder = fitted[0]
+    running = Server(str(folder / "model"), folder, "--token", "s3cret")
+    try:
+        body = {"rows": rows_of(fitted[2].head(2))}
+        assert call(running.port, "/predict", body)[0] == 401
+        assert call(running.port, "/predict", body, token="wrong")[0] == 401
+        status, answer = call(running.port, "/predict", body, token="s3cret")
+        assert status == 200 and len(answer["predictions"]) == 2
+        assert call(running.port, "/health")[0] == 200 and call(running.port, "/ready")[0] == 200
+    finally:
+        running.stop()

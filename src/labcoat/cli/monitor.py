@@ -45,8 +45,9 @@ def monitor(model: str = typer.Argument(..., help=MODEL_HELP),
                                             "recommenders: relative fall of the reward per request.")) -> None:
     """Check MODEL for drift (per column, dataset, predictions), schema violations and, with
     labels, a drop in performance; a recommender: the reward of the lists it showed (--log,
-    --since) and the popularity of what it shows. Exit code 0: nothing to act on; 1: drift or degradation;
-    2: error."""
+    --since) and the popularity of what it shows; an anomaly model: the alert rate and the score
+    distribution of the --current rows against training's. Exit code 0: nothing to act on; 1:
+    drift, degradation or a shift; 2: error."""
     from labcoat.lifecycle.check import monitor as check
     from labcoat.api import load_forecaster, load_own
 
