@@ -73,6 +73,14 @@ def test_the_report_shows_the_threshold_top_rows_agreement_and_labels(fitted):
     assert f"{int(round(model.info['training_alert_rate'] * 1500)):,}</b> of the 1,500 training rows" in html
 
 
+def test_the_report_of_a_model_without_labels_or_time_leaves_their_sections_out(unlabelled):
+    from labcoat.reports.anomaly_report import anomaly_report
+
+    html = anomaly_report(unlabelled[1])
+    assert "The most unusual training rows" in html and "How far the detectors agree" in html
+    assert "Against the labels" not in html and "Alerts per day" not in html
+
+
 def test_the_report_renders_offline_in_chromium(fitted, tmp_path, browser):
     from test_reports import open_offline
 
