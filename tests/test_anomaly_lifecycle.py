@@ -142,14 +142,23 @@ def test_the_service_refuses_bad_rows_naming_the_field(fitted, server):
     assert call(server.port, "/ready")[1]["model"] == "model" and call(server.port, "/docs")[0] == 200
 
 
-def test_every_answered_request_is_in_the_prediction_log(fitted, server):
-    row = rows_of(fitted[2].tail(1))[0]
+def test_every_answered_request_is_in_the_prediction_log_and_monitored_from_it(fitted, server):
+    folder, _, held, _ = fitted
+    row = rows_of(held.tail(1))[0]
     status, answer = call(server.port, "/predict", {"rows": [row]})
     assert status == 200
+    assert call(server.port, "/predict", {"rows": rows_of(held.iloc[100:200])})[0] == 200
     server.stop(signal.SIGTERM)
-    entry = {e["request_id"]: e for e in read_log(server.log)}[answer["request_id"]]
+    logged = list(read_log(server.log))
+    entry = {e["request_id"]: e for e in logged}[answer["request_id"]]
     assert entry["endpoint"] == "/predict" and entry["rows"] == 1 and entry["outputs"] == answer["predictions"]
     assert entry["inputs"][0]["amount"] == row["amount"]
+    done = monitor("model", "--from-log", "--log", str(server.log), "--json", "--no-track", "--no-report", cwd=folder)
+    document = json.loads(done.output)
+    flags = [o["is_anomaly"] for e in logged for o in e["outputs"]]
+    assert document["window"]["rows"] == len(flags) >= 130 and document["alert_rate"]["alerts"] == sum(flags)
+    assert done.exit_code == document["exit_code"] == (1 if document["alerts"] else 0)
+    assert sum(d["rows"] for d in document["per_day"]) == len(flags)  # the time column, read from the logged rows
 
 
 def monitor(*args: str, cwd: Path):

@@ -56,8 +56,8 @@ def monitor(model: str = typer.Argument(..., help=MODEL_HELP),
         _monitor_recommender(recommender[0], log, since, tolerance, json_out, as_json)
     detector = load_own(model, "anomaly", tracking_uri)
     if detector is not None:
-        _monitor_anomaly(model, detector, current, None if no_report else report, json_out, as_json,
-                         tracking_uri, not no_track, from_log or labels is not None)
+        _monitor_anomaly(model, detector, current, log if from_log else None, since, None if no_report else report,
+                         json_out, as_json, tracking_uri, not no_track, labels is not None)
     forecaster = load_forecaster(model, tracking_uri)
     if forecaster is not None or actuals is not None:
         _monitor_forecast(model, forecaster, actuals, tolerance, json_out, as_json)
@@ -134,25 +134,35 @@ def _monitor_recommender(model: Any, log: Path, since: Optional[str], tolerance:
     raise typer.Exit(code=result["exit_code"])
 
 
-def _monitor_anomaly(reference: str, detector: Any, current: Optional[Path], report: Optional[Path],
-                     json_out: Optional[Path], as_json: bool, tracking_uri: Optional[str], track: bool,
-                     other: bool) -> None:
-    """``labcoat monitor ANOMALY_MODEL --current FILE``: the window's alert rate and score
-    distribution against training's; exits 0, 1 (a shift) or 2 (error)."""
+def _monitor_anomaly(reference: str, detector: Any, current: Optional[Path], log: Optional[Path],
+                     since: Optional[str], report: Optional[Path], json_out: Optional[Path], as_json: bool,
+                     tracking_uri: Optional[str], track: bool, labels: bool) -> None:
+    """``labcoat monitor ANOMALY_MODEL (--current FILE | --from-log [--since 24h])``: the
+    window's alert rate and score distribution against training's; exits 0, 1 (a shift) or 2."""
+    import time
+
     from labcoat.data.io import read_table
     from labcoat.errors import ConfigError
-    from labcoat.lifecycle.anomaly_monitor import monitor_anomaly, write_outputs
+    from labcoat.lifecycle.anomaly_monitor import monitor_anomaly, monitor_log, write_outputs
+    from labcoat.serve.export import parse_since
 
-    if current is None or other:
-        raise ConfigError(f"'{reference}' is an anomaly model: give the rows to check with --current FILE "
-                          "(--from-log and --labels are for row models).")
+    if (current is None) == (log is None) or labels:
+        raise ConfigError(f"'{reference}' is an anomaly model: give the rows to check with --current FILE or the "
+                          "requests `labcoat serve` logged with --from-log (--labels is for row models).")
+    if since is not None and log is None:
+        raise ConfigError("--since selects requests of the prediction log; use it with --from-log.")
     if track:  # an unusable store fails here, before any work
         from labcoat.tracking import store
 
         store.client(tracking_uri)
     model, name, version = detector
     label = name if version == "local" else f"{name} v{version}"
-    document = monitor_anomaly(model, read_table(current), label=label, source=str(current))
+    if log is not None:
+        document = monitor_log(model, log, name=name, version=version, since=parse_since(since, now=time.time()),
+                               label=label)
+    else:
+        assert current is not None
+        document = monitor_anomaly(model, read_table(current), label=label, source=str(current))
     run_id = write_outputs(document, report=report, track=track, tracking_uri=tracking_uri, reference=reference)
     document["run_id"] = run_id
     if not _emit(document, json_out, as_json):

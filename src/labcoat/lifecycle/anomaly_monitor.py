@@ -62,12 +62,47 @@ def monitor_anomaly(model: Any, rows: pd.DataFrame, *, label: str, source: str, 
     """The check of ``model`` on ``rows`` as a JSON-able dict: ``model``, ``window``,
     ``alert_rate``, ``scores``, ``per_day`` (or None), ``alerts`` (words), ``exit_code``
     (0 or 1). ``label`` names the model and ``source`` the rows in the document."""
-    if len(rows) < MIN_ROWS:
-        raise DataError(f"Only {len(rows)} row(s) in {source}; a check needs at least {MIN_ROWS}. "
-                        "Give a wider window.")
+    _enough(len(rows), source)
     predicted = model.predict(rows)
-    scores = predicted["anomaly_score"].to_numpy(dtype=float)
-    flags = predicted["is_anomaly"].to_numpy(dtype=bool)
+    return compare(model, predicted["anomaly_score"].to_numpy(dtype=float), predicted["is_anomaly"].to_numpy(dtype=bool),
+                   rows, label=label, source=source, alpha=alpha, tolerance=tolerance)
+
+
+def monitor_log(model: Any, log: str | Path, *, name: str, version: str, since: float | None, label: str,
+                alpha: float = ALPHA, tolerance: float = TOLERANCE) -> dict[str, Any]:
+    """:func:`monitor_anomaly` on the rows ``labcoat serve`` answered with this model (its
+    served ``name`` and ``version``) since ``since`` (Unix time; None: all), from its prediction
+    log: the scores and flags it answered, not scored again."""
+    from labcoat.serve.predlog import read_log
+
+    if not Path(log).is_file():
+        raise ConfigError(f"No prediction log at '{log}'; pass the --log of `labcoat serve`.")
+    inputs: list[dict[str, Any]] = []
+    outputs: list[dict[str, Any]] = []
+    for entry in read_log(log, since=since):
+        if entry["endpoint"] == "/predict" and entry["model"] == name and str(entry["version"]) == version:
+            inputs += entry["inputs"]
+            outputs += entry["outputs"]
+    source = f"the prediction log '{log}' ({name} v{version}" + (", since the given time)" if since else ")")
+    _enough(len(outputs), source)
+    try:
+        scores = np.array([o["anomaly_score"] for o in outputs], dtype=float)
+        flags = np.array([o["is_anomaly"] for o in outputs], dtype=bool)
+    except (KeyError, TypeError):
+        raise DataError(f"The requests logged for {name} v{version} in '{log}' hold no anomaly scores: the log was "
+                        "written by another kind of model.") from None
+    return compare(model, scores, flags, pd.DataFrame(inputs), label=label, source=source, alpha=alpha,
+                   tolerance=tolerance)
+
+
+def _enough(rows: int, source: str) -> None:
+    if rows < MIN_ROWS:
+        raise DataError(f"Only {rows} row(s) in {source}; a check needs at least {MIN_ROWS}. Give a wider window.")
+
+
+def compare(model: Any, scores: np.ndarray, flags: np.ndarray, rows: pd.DataFrame, *, label: str, source: str,
+            alpha: float = ALPHA, tolerance: float = TOLERANCE) -> dict[str, Any]:
+    """The window's ``scores`` and ``flags`` (of ``rows``) against the model's training ones."""
     training = np.asarray(model.training_scores, dtype=float)
     threshold = float(model.threshold)
     rate = alert_rate(int(flags.sum()), len(flags), float((training >= threshold).mean()), alpha=alpha,
@@ -82,7 +117,7 @@ def monitor_anomaly(model: Any, rows: pd.DataFrame, *, label: str, source: str, 
         alerts.append(f"the score distribution shifted from training's (KS {shift['ks']:.3f}, p = "
                       f"{shift['p_value']:.2g}; PSI {shift['psi']:.3f} >= {PSI_SHIFT})")
     return {"model": {"label": label, "task": "anomaly", "threshold": threshold},
-            "window": {"source": source, "rows": int(len(rows))},
+            "window": {"source": source, "rows": int(len(flags))},
             "created": datetime.now(timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z"),
             "alert_rate": rate, "scores": shift, "per_day": per_day(model, rows, flags),
             "settings": {"alpha": alpha, "tolerance": tolerance, "psi_shift": PSI_SHIFT},
