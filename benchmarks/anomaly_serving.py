@@ -31,19 +31,19 @@ from _serving import post, serving
 REQUESTS, WARM_UP, TRAIN_ROWS, LABELS = 300, 20, 20_000, "is_fraud"
 
 
-def served(folder: Path, asked: list[dict]) -> tuple[np.ndarray, int]:
-    """Milliseconds of each request to a fresh ``labcoat serve`` of ``folder``, and how many
-    answers flagged their row."""
+def served(folder: Path, asked: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """Milliseconds of each request to a fresh ``labcoat serve`` of ``folder``, and whether
+    each answer flagged its row (a flagged row is answered with its reasons too)."""
     with serving(folder, folder.with_suffix(".db")) as port:
         for row in asked[:WARM_UP]:
             post(port, "/predict", {"rows": [row]})
-        out, flagged = [], 0
+        out, flags = [], []
         for row in asked:
             started = time.perf_counter()
             answer = post(port, "/predict", {"rows": [row]})
             out.append((time.perf_counter() - started) * 1000)
-            flagged += bool(answer["predictions"][0]["is_anomaly"])
-        return np.array(out), flagged
+            flags.append(bool(answer["predictions"][0]["is_anomaly"]))
+        return np.array(out), np.array(flags)
 
 
 def in_process(model, asked: list[dict]) -> np.ndarray:
@@ -72,10 +72,13 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory(prefix="labcoat-anomaly-serving-") as scratch:
         folder = model.save(Path(scratch) / "model")
-        ms, flagged = served(folder, asked)
-        rows.append({"how": "`POST /predict` (labcoat serve, 1 worker), one row", "p50": float(np.median(ms)),
-                     "p99": float(np.percentile(ms, 99))})
-        print(rows[-1], flush=True)
+        ms, flags = served(folder, asked)
+        flagged = int(flags.sum())
+        for how, kept in (("one row", slice(None)), (f"the {flagged} flagged rows (with reasons)", flags),
+                          (f"the {len(flags) - flagged} other rows", ~flags)):
+            rows.append({"how": f"`POST /predict` (labcoat serve, 1 worker), {how}", "p50": float(np.median(ms[kept])),
+                         "p99": float(np.percentile(ms[kept], 99))})
+            print(rows[-1], flush=True)
         ms = in_process(model, asked[:WARM_UP] + asked)[WARM_UP:]
         rows.append({"how": "`model.predict` in process, one row", "p50": float(np.median(ms)),
                      "p99": float(np.percentile(ms, 99))})
