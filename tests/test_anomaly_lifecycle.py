@@ -216,10 +216,12 @@ def test_monitor_exits_0_on_a_window_like_training_and_1_on_a_shift(unlabelled, 
 
 def test_the_fast_path_of_a_few_rows_gives_the_transformers_numbers():
     """Served rows take ``fast_features`` (numpy and dict look-ups) instead of the fitted
-    ColumnTransformer: the same matrix, with missing numbers, dates and categories, values never
-    seen, and a numeric column with missing values in training (its indicator)."""
+    ColumnTransformer, and their reasons dict look-ups instead of pandas: the same numbers, with
+    missing numbers, dates and categories, values never seen, and a numeric column with missing
+    values in training (its indicator)."""
     from labcoat.tasks.anomaly.fast_features import compile_features
-    from labcoat.tasks.anomaly.features import anomaly_schema, build_features
+    from labcoat.tasks.anomaly.features import anomaly_schema, build_features, feature_columns
+    from labcoat.tasks.anomaly.reasons import ColumnProfile
 
     data = make_transactions(600, seed=3).drop(columns=["transaction_id", "is_fraud"])
     rng = np.random.default_rng(0)
@@ -236,9 +238,12 @@ def test_the_fast_path_of_a_few_rows_gives_the_transformers_numbers():
     new.loc[:20, "merchant"] = "never seen"
     new.loc[20:40, "country"] = None
     new.loc[40:50, "amount"] = np.nan
+    profile = ColumnProfile.fit(schema.prepare(data), feature_columns(schema))
+    every = profile.surprise(schema.prepare(new, warn=False))  # > 64 rows: through pandas
     for start in range(0, 200, 23):
         prepared = schema.prepare(new.iloc[start:start + 23], warn=False)
         np.testing.assert_allclose(fast.transform(prepared), transformer.transform(prepared), rtol=0, atol=1e-12)
+        np.testing.assert_allclose(profile.surprise(prepared), every[start:start + 23], rtol=0, atol=1e-12)
 
 
 def test_a_token_guards_everything_but_the_probes(fitted):
