@@ -20,7 +20,8 @@ METRIC_HELP = ("What to optimise. Classification: roc_auc (binary default; pr_au
                "f1_macro, f1_weighted. Regression: rmse (default), mae, r2, mape. Forecast: mase.")
 TASK_HELP = ("binary, multiclass or regression (default: inferred from the target); forecast: the next "
              "--horizon steps of the series in --series, ordered by --time-column; recommend: items for each "
-             "user (--user, --item); match: the records that are the same entity (see labcoat match).")
+             "user (--user, --item); match: the records that are the same entity (see labcoat match); anomaly: "
+             "unusual rows, with --labels-column, --contamination or --alerts-per-day if known.")
 TRACKING_HELP = "MLflow store or server (default: $MLFLOW_TRACKING_URI, else .labcoat/ here)."
 
 

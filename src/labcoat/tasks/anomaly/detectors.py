@@ -79,12 +79,13 @@ class Detector:
     max_rows: int | None = None
 
 
+#: The detectors, cheapest first (the order they are fitted in while the budget lasts).
 DETECTORS: dict[str, Detector] = {d.name: d for d in (
-    Detector("iforest", "isolation forest", _iforest),
-    Detector("ecod", "ECOD (empirical cumulative distributions)", _ecod),
     Detector("copod", "COPOD (copulas)", _copod),
     Detector("hbos", "HBOS (histograms)", _hbos),
     Detector("pca", "PCA reconstruction", _pca),
+    Detector("ecod", "ECOD (empirical cumulative distributions)", _ecod),
+    Detector("iforest", "isolation forest", _iforest),
     Detector("knn", "k-nearest neighbours", _knn, SAMPLE_ROWS),
     Detector("lof", "local outlier factor", _lof, SAMPLE_ROWS),
     Detector("ocsvm", "one-class SVM", _ocsvm, SVM_ROWS),

@@ -13,7 +13,6 @@ True
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -44,38 +43,50 @@ def label_folds(y: np.ndarray, times: pd.Series | None, *, seed: int) -> tuple[l
     return [(train, test) for train, test in splitter.split(np.zeros(len(y)), y)], f"{k} stratified folds of the labelled rows"
 
 
+class Ranked:
+    """Labels sorted by descending score once, to compute ROC AUC and average precision for any
+    weighting of the rows (a bootstrap resample is a weighting: how often each row was drawn)
+    without sorting again: both as scikit-learn computes them, ties included."""
+
+    def __init__(self, y: np.ndarray, scores: np.ndarray) -> None:
+        self.order = np.argsort(-scores, kind="stable")
+        self.y = y[self.order].astype(np.float64)
+        ordered = scores[self.order]
+        self.last = np.r_[ordered[1:] != ordered[:-1], True]  # the last row of each distinct score
+
+    def metrics(self, weights: np.ndarray | None = None) -> tuple[float, float]:
+        """(ROC AUC, average precision) with each row counted ``weights`` times (in the original order)."""
+        w = np.ones(len(self.y)) if weights is None else weights[self.order]
+        tp = np.cumsum(w * self.y)[self.last]
+        seen = np.cumsum(w)[self.last]
+        fp = seen - tp
+        positives, negatives = tp[-1], fp[-1]
+        if positives == 0 or negatives == 0:
+            return float("nan"), float("nan")
+        group_p, group_n = np.diff(np.r_[0.0, tp]), np.diff(np.r_[0.0, fp])
+        auc = float(np.sum(group_n * (tp - group_p + 0.5 * group_p)) / (positives * negatives))
+        precision = np.divide(tp, seen, out=np.zeros_like(tp), where=seen > 0)
+        ap = float(np.sum(group_p / positives * precision))
+        return auc, ap
+
+
 def roc_auc(y: np.ndarray, scores: np.ndarray) -> float:
-    """ROC AUC (Mann-Whitney: ties count half), as scikit-learn's without its checks' cost.
+    """ROC AUC (ties count half), as scikit-learn's without its checks' cost.
 
     >>> roc_auc(np.array([0, 0, 1, 1]), np.array([0.1, 0.5, 0.5, 0.9]))
     0.875
     """
-    from scipy.stats import rankdata
-
-    positives = float(y.sum())
-    negatives = len(y) - positives
-    if positives == 0 or negatives == 0:
-        return float("nan")
-    ranks = rankdata(scores)
-    return float((ranks[y == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+    return Ranked(y, scores).metrics()[0]
 
 
 def average_precision(y: np.ndarray, scores: np.ndarray) -> float:
     """Average precision (PR AUC) as scikit-learn's ``average_precision_score`` computes it
     (precision at each distinct score, weighted by the recall it adds), without its checks' cost.
 
-    >>> average_precision(np.array([0, 1, 0, 1]), np.array([0.1, 0.4, 0.35, 0.8]))
+    >>> average_precision(np.array([0, 1, 0, 1]), np.array([0.1, 0.4, 0.5, 0.8]))
     0.8333333333333333
     """
-    order = np.argsort(-scores, kind="stable")
-    ordered, truth = scores[order], y[order]
-    last = np.r_[ordered[1:] != ordered[:-1], True]  # the last row of each distinct score
-    tp = np.cumsum(truth)[last]
-    seen = (np.arange(1, len(y) + 1))[last]
-    if not len(tp) or tp[-1] == 0:
-        return float("nan")
-    recall_gain = np.diff(np.r_[0.0, tp / tp[-1]])
-    return float(np.sum(recall_gain * tp / seen))
+    return Ranked(y, scores).metrics()[1]
 
 
 def precision_at(y: np.ndarray, flagged: np.ndarray) -> float:
@@ -86,21 +97,23 @@ def precision_at(y: np.ndarray, flagged: np.ndarray) -> float:
 def label_metrics(y: np.ndarray, scores: np.ndarray, flagged: np.ndarray, *, seed: int = 0,
                   rounds: int = ROUNDS) -> dict[str, Any]:
     """ROC AUC, PR AUC and the precision of the ``flagged`` rows, each ``{value, low, high}``."""
-    measures: dict[str, Callable[[np.ndarray], float]] = {
-        "roc_auc": lambda rows: roc_auc(y[rows], scores[rows]),
-        "pr_auc": lambda rows: average_precision(y[rows], scores[rows]),
-        "precision_at_threshold": lambda rows: precision_at(y[rows], flagged[rows]),
-    }
+    ranked = Ranked(y, scores)
     rng = np.random.default_rng(seed)
     groups = [np.flatnonzero(y == 0), np.flatnonzero(y == 1)]
-    resamples = [np.concatenate([rng.choice(g, len(g)) for g in groups]) for _ in range(rounds)]
-    everything = np.arange(len(y))
+    hits, flags = (y * flagged).astype(np.float64), flagged.astype(np.float64)
+    draws = []
+    for _ in range(rounds):
+        weights = np.bincount(np.concatenate([rng.choice(g, len(g)) for g in groups]), minlength=len(y)).astype(float)
+        auc, ap = ranked.metrics(weights)
+        chosen = weights @ flags
+        draws.append((auc, ap, weights @ hits / chosen if chosen else np.nan))
+    values = np.array(draws)
+    auc, ap = ranked.metrics()
     out: dict[str, Any] = {}
-    for name, measure in measures.items():
-        values = np.array([measure(rows) for rows in resamples])
-        values = values[~np.isnan(values)]
-        value = measure(everything)
-        low, high = (np.quantile(values, [0.025, 0.975]) if len(values) >= rounds // 2 else (np.nan, np.nan))
+    for k, (name, value) in enumerate((("roc_auc", auc), ("pr_auc", ap),
+                                       ("precision_at_threshold", precision_at(y, flagged)))):
+        column = values[:, k][~np.isnan(values[:, k])]
+        low, high = np.quantile(column, [0.025, 0.975]) if len(column) >= rounds // 2 else (np.nan, np.nan)
         out[name] = {"value": value, "low": float(low), "high": float(high)}
     out["precision_at_threshold"]["flagged"] = int(flagged.sum())
     out["labelled_rows"], out["positives"] = int(len(y)), int(y.sum())

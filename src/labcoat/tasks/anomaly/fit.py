@@ -45,8 +45,9 @@ from labcoat.evaluate.thresholds import parse_costs
 BUDGET = 60.0
 #: Labelled anomalies needed for the labels to choose and weigh the detectors.
 MIN_LABELLED = 10
-#: Share of the budget the detectors' first fits may take; stability refits use what is left.
-FIT_SHARE = 0.6
+#: Shares of the budget by the end of which the detectors' fits, then their stability refits,
+#: must be done; the labels' folds and supervised models use what is left.
+FIT_SHARE, STABILITY_SHARE = 0.4, 0.6
 
 
 def fit_anomaly(data: pd.DataFrame | str | Path, target: str | None = None, *, labels: str | None = None,
@@ -108,7 +109,8 @@ def fit_anomaly(data: pd.DataFrame | str | Path, target: str | None = None, *, l
     prior, figures = unsupervised_weights(ranks, stability)
     if positives >= MIN_LABELLED:
         weights, supervised_scorer, supervised_weight, evaluation = _with_labels(
-            detectors, ranks, X, y, labelled, frame[time_column] if time_column else None, seed, notes, say, prior)
+            detectors, ranks, X, y, labelled, frame[time_column] if time_column else None, seed, notes, say, prior,
+            clock)
         selection, criterion = "labels", (
             "greedy forward selection (with replacement) of the rank average with the best PR AUC on the labelled "
             f"rows, {ROUNDS} picks after the unsupervised choice counted as {PRIOR_ROUNDS}")
@@ -235,13 +237,13 @@ def _fit_all(names: list[str], X: np.ndarray, clock: Clock, seed: int, notes: li
     fitted: list[FittedDetector] = []
     limit = (clock.budget or BUDGET) * FIT_SHARE
     for name in names:
+        if fitted and clock.elapsed + _estimate(fitted) > limit:
+            notes.append(f"{name} was skipped: the budget ({clock.budget:.0f} s) did not leave time for it.")
+            continue
         limit_rows = DETECTORS[name].max_rows
         if limit_rows is not None and len(X) > limit_rows:
             notes.append(f"{name} was fitted on a sample of {limit_rows:,} of the {len(X):,} rows (its cost grows with "
                          "the square of the rows).")
-        if fitted and clock.elapsed + _estimate(fitted) > limit:
-            notes.append(f"{name} was skipped: the budget ({clock.budget:.0f} s) did not leave time for it.")
-            continue
         detector = fit_detector(name, X, seed=seed)
         say(f"  {name}: {detector.seconds:.2f} s")
         fitted.append(detector)
@@ -264,8 +266,9 @@ def _stability(detectors: list[FittedDetector], X: np.ndarray, clock: Clock, see
     halves = (order[: len(X) // 2], order[len(X) // 2:])
     out: dict[str, float] = {}
     skipped = []
+    limit = (clock.budget or BUDGET) * STABILITY_SHARE
     for detector in detectors:
-        if clock.remaining < detector.seconds * 1.5:
+        if clock.elapsed + detector.seconds * 1.2 > limit:  # two fits on halves: about one on the whole
             out[detector.name] = float("nan")
             skipped.append(detector.name)
             continue
@@ -284,7 +287,7 @@ def _cap(rows: np.ndarray, name: str, rng: np.random.Generator) -> np.ndarray:
 # ---------------------------------------------------------------------------- labels
 def _with_labels(detectors: list[FittedDetector], ranks: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray,
                  labelled: np.ndarray, times: pd.Series | None, seed: int, notes: list[str], say: Any,
-                 prior: dict[str, float]) -> tuple[dict[str, float], Any, float, dict[str, Any]]:
+                 prior: dict[str, float], clock: Clock) -> tuple[dict[str, float], Any, float, dict[str, Any]]:
     """Weights chosen by the labels; a supervised model when it is better on held-out folds;
     and the out-of-fold combined scores of the labelled rows (``_oof``, ``_y``) to measure them."""
     rows = np.flatnonzero(labelled)
@@ -309,6 +312,11 @@ def _with_labels(detectors: list[FittedDetector], ranks: dict[str, np.ndarray], 
     for train, test in folds:
         w = label_weights(ranks, y_l[train], rows[train], prior=prior)
         oof["detectors"][test] = matrix[rows[test]] @ np.array([w[n] for n in names])
+        if try_supervised and clock.remaining < 0:
+            notes.append("The supervised models were not finished: the budget ran out; the detectors' weights are kept.")
+            try_supervised = False
+            for name in learned.NAMES:
+                del oof[name]
         if try_supervised:
             for name in learned.NAMES:
                 estimator = learned.build(name, seed=seed).fit(inputs[rows[train]], y_l[train])

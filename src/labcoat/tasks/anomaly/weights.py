@@ -11,8 +11,8 @@ of the most unusual rows counts far more than that of the ordinary bulk):
 
 The criterion is their product; the :data:`COMMITTEE` detectors with the best criterion are kept,
 weighed alike. A small committee rather than every detector: a rank average of many dilutes the
-top ranks that matter (on twelve ADBench sets the average of all eight ranked below most single
-detectors, the committee of three above every one). No detector is a favourite: on another
+top ranks that matter (on twelve ADBench sets, by mean rank, the average of all eight came below
+most single detectors, the committee of three above each of them). No detector is a favourite: on another
 table, others win.
 
 With labels (:func:`label_weights`): greedy forward selection with replacement (Caruana et al.)
