@@ -16,12 +16,8 @@ the same records through ``model.find`` and through Splink's ``predict_between``
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 import warnings
 from datetime import date
 from pathlib import Path
@@ -30,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from _results import cpu_name, write_section
+from _serving import post, serving
 
 ROOT = Path(__file__).resolve().parents[1]
 FEBRL = ROOT.parent / "shared" / "datasets" / "matching" / "febrl3.csv"
@@ -56,46 +53,17 @@ def new_records(frame: pd.DataFrame, n: int) -> list[dict]:
     return out
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def post(port: int, body: dict) -> dict:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/match", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
-
-
 def served(folder: Path, asked: list[dict]) -> np.ndarray:
     """Milliseconds of each request to a fresh ``labcoat serve`` of ``folder``."""
-    port = free_port()
-    command = [sys.executable, "-m", "labcoat", "serve", str(folder), "--port", str(port),
-               "--log", str(folder.with_suffix(".db"))]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("labcoat serve did not start") from None
-                time.sleep(0.2)
+    with serving(folder, folder.with_suffix(".db")) as port:
         for record in asked[:WARM_UP]:
-            post(port, {"record": record, "k": 5})
+            post(port, "/match", {"record": record, "k": 5})
         out = []
         for record in asked:
             started = time.perf_counter()
-            post(port, {"record": record, "k": 5})
+            post(port, "/match", {"record": record, "k": 5})
             out.append((time.perf_counter() - started) * 1000)
         return np.array(out)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def in_process(model, asked: list[dict], splink: bool) -> np.ndarray:

@@ -12,13 +12,8 @@ into ``benchmarks/RESULTS.md`` (section ``recommend_serving``). The issue's targ
 """
 from __future__ import annotations
 
-import json
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 import warnings
 from datetime import date
 from pathlib import Path
@@ -27,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from _results import cpu_name, write_section
+from _serving import post, serving
 
 ROOT = Path(__file__).resolve().parents[1]
 MOVIELENS = ROOT.parent / "shared" / "datasets" / "recsys" / "movielens100k_ratings.csv"
@@ -44,46 +40,18 @@ def sets() -> list[tuple[str, pd.DataFrame, float]]:
     return out
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def post(port: int, body: dict) -> dict:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/recommend", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
-
-
 def latencies(folder: Path, users: list, explore: str | None) -> np.ndarray:
     """Milliseconds of each request to a fresh ``labcoat serve`` of ``folder``."""
-    port = free_port()
-    command = [sys.executable, "-m", "labcoat", "serve", str(folder), "--port", str(port),
-               "--log", str(folder.with_suffix(f".{explore or 'greedy'}.db"))] + (["--explore", explore] if explore else [])
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("labcoat serve did not start") from None
-                time.sleep(0.2)
+    log = folder.with_suffix(f".{explore or 'greedy'}.db")
+    with serving(folder, log, *(["--explore", explore] if explore else []), timeout=60) as port:
         for user in users[:WARM_UP]:
-            post(port, {"user": user, "k": 10})
+            post(port, "/recommend", {"user": user, "k": 10})
         out = []
         for user in users[:REQUESTS]:
             started = time.perf_counter()
-            post(port, {"user": user, "k": 10})
+            post(port, "/recommend", {"user": user, "k": 10})
             out.append((time.perf_counter() - started) * 1000)
         return np.array(out)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def main() -> None:

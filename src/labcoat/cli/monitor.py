@@ -47,8 +47,9 @@ def monitor(model: str = typer.Argument(..., help=MODEL_HELP),
     """Check MODEL for drift (per column, dataset, predictions), schema violations and, with
     labels, a drop in performance; a recommender: the reward of the lists it showed (--log,
     --since) and the popularity of what it shows; a segment model: the segments' shares in --current
-    (or --from-log) against training. Exit code 0: nothing to act on; 1: drift or degradation;
-    2: error."""
+    (or --from-log) against training; an anomaly model: the alert rate and the score distribution of
+    the --current rows against training's. Exit code 0: nothing to act on; 1: drift, degradation or
+    a shift; 2: error."""
     from labcoat.lifecycle.check import monitor as check
     from labcoat.api import load_forecaster, load_own
 
@@ -66,6 +67,10 @@ def monitor(model: str = typer.Argument(..., help=MODEL_HELP),
             raise ConfigError(f"{', '.join(refused)} do not apply to a segment model: it is monitored by the shares "
                               "of its segments (--current or --from-log, --tolerance).")
         _monitor_segments(segmenter[0], current, log if from_log else None, since, tolerance, json_out, as_json)
+    detector = load_own(model, "anomaly", tracking_uri)
+    if detector is not None:
+        _monitor_anomaly(model, detector, current, log if from_log else None, since, None if no_report else report,
+                         json_out, as_json, tracking_uri, not no_track, labels is not None)
     forecaster = load_forecaster(model, tracking_uri)
     if forecaster is not None or actuals is not None:
         _monitor_forecast(model, forecaster, actuals, tolerance, json_out, as_json)
@@ -146,6 +151,13 @@ def _monitor_segments(model: Any, current: Optional[Path], log: Optional[Path], 
                       tolerance: float, json_out: Optional[Path], as_json: bool) -> None:
     """``labcoat monitor SEGMENT_MODEL (--current FILE | --from-log [--since 24h])``: the segments'
     shares against training's; exits 0, 1 (shifted) or 2 (error)."""
+
+
+def _monitor_anomaly(reference: str, detector: Any, current: Optional[Path], log: Optional[Path],
+                     since: Optional[str], report: Optional[Path], json_out: Optional[Path], as_json: bool,
+                     tracking_uri: Optional[str], track: bool, labels: bool) -> None:
+    """``labcoat monitor ANOMALY_MODEL (--current FILE | --from-log [--since 24h])``: the
+    window's alert rate and score distribution against training's; exits 0, 1 (a shift) or 2."""
     import time
 
     from labcoat.data.io import read_table
@@ -167,6 +179,45 @@ def _monitor_segments(model: Any, current: Optional[Path], log: Optional[Path], 
         for line in result["summary"]:
             print(line)
     raise typer.Exit(code=result["exit_code"])
+
+
+    from labcoat.lifecycle.anomaly_monitor import monitor_anomaly, monitor_log, write_outputs
+    from labcoat.serve.export import parse_since
+
+    if (current is None) == (log is None) or labels:
+        raise ConfigError(f"'{reference}' is an anomaly model: give the rows to check with --current FILE or the "
+                          "requests `labcoat serve` logged with --from-log (--labels is for row models).")
+    if since is not None and log is None:
+        raise ConfigError("--since selects requests of the prediction log; use it with --from-log.")
+    if track:  # an unusable store fails here, before any work
+        from labcoat.tracking import store
+
+        store.client(tracking_uri)
+    model, name, version = detector
+    label = name if version == "local" else f"{name} v{version}"
+    if log is not None:
+        document = monitor_log(model, log, name=name, version=version, since=parse_since(since, now=time.time()),
+                               label=label)
+    else:
+        assert current is not None
+        document = monitor_anomaly(model, read_table(current), label=label, source=str(current))
+    run_id = write_outputs(document, report=report, track=track, tracking_uri=tracking_uri, reference=reference)
+    document["run_id"] = run_id
+    if not _emit(document, json_out, as_json):
+        rate, scores = document["alert_rate"], document["scores"]
+        print(f"Alert rate {rate['window']:.2%} ({rate['alerts']:,} of {rate['rows']:,} rows; 95% interval "
+              f"{rate['low']:.2%} to {rate['high']:.2%}) against {rate['training']:.2%} in training "
+              f"(binomial p = {rate['p_value']:.3g}).")
+        print(f"Scores against training's: KS {scores['ks']:.3f} (p = {scores['p_value']:.3g}), PSI {scores['psi']:.3f}.")
+        for alert in document["alerts"]:
+            print(f"ALERT: {alert}")
+        if not document["alerts"]:
+            print("Nothing to act on.")
+        if report is not None:
+            print(f"Report: {report}")
+        if run_id:
+            print(f"Recorded as run {run_id} (experiment labcoat-monitor)")
+    raise typer.Exit(code=document["exit_code"])
 
 
 def _settings(path: Optional[Path], share: Optional[float]) -> dict[str, Any] | None:

@@ -47,7 +47,8 @@ def serve(model: str = typer.Argument(..., help=MODEL_HELP),
     """Serve MODEL over REST: /predict, /invocations (MLflow), /v2 (KServe), /metrics, /docs; a forecast
     model: /forecast, /schema, /docs; a recommender: /recommend, /feedback, /schema, /docs; a match
     model: /match (new records' best candidates among the fitted ones), /schema, /docs; a segment model:
-    /segment (rows' segments), /schema, /docs."""
+    /segment (rows' segments), /schema, /docs; an anomaly model: /predict (each row's score, flag and
+    reasons), /schema, /docs."""
     import tempfile
 
     import uvicorn
@@ -67,7 +68,7 @@ def serve(model: str = typer.Argument(..., help=MODEL_HELP),
             raise ConfigError("--explore is for recommenders; this model is not one.")
         parse_explore(explore)  # a bad value fails here, not in every worker
     if recommender is None and load_forecaster(model, tracking_uri) is None and all(
-            load_own(model, kind, tracking_uri) is None for kind in ("match", "segment")):
+            load_own(model, kind, tracking_uri) is None for kind in ("match", "segment", "anomaly")):
         load_served(model, tracking_uri)  # fail here, with a clear message, not in every worker
     if exposed(host) and not token:
         typer.echo(f"warning: serving on {host} without --token: anyone who can reach it can use it.", err=True)

@@ -75,6 +75,14 @@ def create_app_from_env() -> FastAPI:
 
         return create_segment_app(followed(SegmentService, ServedSegmenter(*segmenter)), token=settings.get("token"),
                                   log_path=log_path, max_rows=settings.get("max_batch", MAX_ROWS))
+    detector = load_own(reference, "anomaly", tracking_uri)
+    if detector is not None:
+        from labcoat.serve.anomaly_app import AnomalyService, ServedDetector, create_anomaly_app
+        from labcoat.serve.service import MAX_BATCH, MAX_BODY
+
+        return create_anomaly_app(followed(AnomalyService, ServedDetector(*detector)), token=settings.get("token"),
+                                  log_path=log_path, max_body=settings.get("max_body", MAX_BODY),
+                                  max_rows=settings.get("max_batch", MAX_BATCH))
     forecaster = load_forecaster(reference, tracking_uri)
     if forecaster is not None:
         return create_forecast_app(followed(ForecastService, ServedForecaster(*forecaster)),

@@ -67,13 +67,13 @@ def fit(data: DataSource, target: str | None = None, *, task: Literal["match"],
 
 
 @overload
-<<<<<<< HEAD
 def fit(data: DataSource, target: str | None = None, *, task: Literal["anomaly"],
         **settings: Any) -> AnomalyModel: ...
-=======
+
+
+@overload
 def fit(data: DataSource, target: str | None = None, *, task: Literal["segment"],
         **settings: Any) -> SegmentModel: ...
->>>>>>> main
 
 
 @overload
@@ -88,11 +88,7 @@ def fit(data: DataSource, target: str | None = None, *, budget: float | str | No
         register: str | None = None, source: str | None = None, strict: bool = False,
         test: Any = None, holdout: float | str | None = "auto", split: str = "random",
         time_column: str | None = None, report: bool = True, report_dir: str | Path | None = None,
-<<<<<<< HEAD
-        **options: Any) -> Model | ForecastModel | RecommendModel | MatchModel | AnomalyModel:
-=======
-        **options: Any) -> Model | ForecastModel | RecommendModel | MatchModel | SegmentModel:
->>>>>>> main
+        **options: Any) -> Model | ForecastModel | RecommendModel | MatchModel | AnomalyModel | SegmentModel:
     """Find, tune and ensemble the best model for ``target`` within a time budget.
 
     Parameters

@@ -34,6 +34,7 @@ from labcoat.search.budget import Clock, parse_budget
 from labcoat.tasks.anomaly import supervised as learned
 from labcoat.tasks.anomaly.entity_use import EntityProfile, add_at_fit, as_numbers, input_schema
 from labcoat.tasks.anomaly.detectors import DETECTORS, FittedDetector, fit_detector, to_ranks
+from labcoat.tasks.anomaly.examples import report_examples
 from labcoat.tasks.anomaly.evaluate import average_precision, label_folds, label_metrics
 from labcoat.tasks.anomaly.features import anomaly_schema, build_features, check_matrix, feature_columns
 from labcoat.tasks.anomaly.model import AnomalyModel, combine
@@ -178,6 +179,10 @@ def fit_anomaly(data: pd.DataFrame | str | Path, target: str | None = None, *, l
         "labelled_rows": int(labelled.sum()) if labels else 0, "labelled_anomalies": positives,
         "notices": notes, "seconds": round(timer.monotonic() - started, 3), "budget": clock.budget,
     }))
+    held = ((y_eval, to_ranks(oof, reference)) if oof is not None else
+            (y[labelled], training_scores[labelled]) if metrics is not None else (None, None))
+    model.examples = report_examples(model, frame, ranks, time_column=time_column, labels_column=labels,
+                                     y_held_out=held[0], held_out_scores=held[1], seed=seed)
     say(f"chosen: {', '.join(f'{d.name} {weights[d.name]:.2f}' for d in detectors if weights[d.name] > 0)}"
         + (f" + {supervised_scorer.name} {supervised_weight:.2f}" if supervised_scorer else "")
         + f"; threshold {threshold:.4f} flags {model.info['training_alert_rate']:.2%} of the training rows")

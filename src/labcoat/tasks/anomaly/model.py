@@ -31,6 +31,7 @@ from labcoat.data.schema import Schema
 from labcoat.errors import ConfigError, DataError
 from labcoat.tasks.anomaly.detectors import FittedDetector, to_ranks
 from labcoat.tasks.anomaly.entity_use import add_at_predict
+from labcoat.tasks.anomaly.fast_features import SMALL, compile_features
 from labcoat.tasks.anomaly.features import feature_columns
 from labcoat.tasks.anomaly.reasons import ColumnProfile
 from labcoat.tasks.saved_folder import load_saved, write_mlmodel
@@ -66,6 +67,9 @@ class AnomalyModel:
     #: detectors; ``schema`` is then what a caller gives and ``features_schema`` what the detectors read.
     entity_features: Any = None
     features_schema: Any = None
+    #: What the report shows that needs the training rows (``examples.py``): the most unusual
+    #: rows, the detectors' ranks on a sample, alerts per day, held-out scores of labelled rows.
+    examples: dict[str, Any] = field(default_factory=dict)
 
     task = KIND
 
@@ -90,8 +94,22 @@ class AnomalyModel:
 
     # ------------------------------------------------------------------ scores
     def _combined(self, prepared: pd.DataFrame) -> np.ndarray:
-        X = np.asarray(self.features.transform(prepared), dtype=np.float64)
+        X = np.asarray(self._matrix(prepared), dtype=np.float64)
         return combine(X, self.detectors, self.weights, self.supervised, self.supervised_weight)
+
+    def _matrix(self, prepared: pd.DataFrame) -> np.ndarray:
+        """The detectors' input: a few rows (one served request) through the compiled fast
+        path (``fast_features.py``, the same numbers), more through the transformer."""
+        if len(prepared) <= SMALL:
+            if "_fast" not in self.__dict__:
+                self.__dict__["_fast"] = compile_features(self.features)
+            fast = self.__dict__["_fast"]
+            if fast is not None:
+                return fast.transform(prepared)
+        return np.asarray(self.features.transform(prepared))
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_fast"}
 
     def score(self, frame: pd.DataFrame) -> np.ndarray:
         """Each row's anomaly score: the share of training rows less unusual or as unusual (0..1)."""
@@ -165,15 +183,31 @@ class AnomalyModel:
         (folder / "labcoat.json").write_text(json.dumps(meta, indent=2, default=str))
         self.leaderboard.to_csv(folder / "leaderboard.csv", index=False)
         joblib.dump(self, folder / "model.joblib")
-        kinds = {"numeric": "double", "boolean": "string", "categorical": "string", "datetime": "string"}
         write_mlmodel(folder, "labcoat.tracking.anomaly_pyfunc",
-                      inputs=[(name, kinds[kind]) for name, kind in self.columns.items()], params=[])
+                      inputs=[(name, mlflow_kind(str(self.schema.column(name).dtype))) for name in self.columns],
+                      params=[])
         return folder
 
     @classmethod
     def load(cls, path: str | Path) -> AnomalyModel:
         """The model saved in folder ``path`` (a :class:`ModelFileError` saying what is wrong)."""
         return load_saved(path, cls, kind=KIND, format_version=FORMAT_VERSION, what="an anomaly model")
+
+
+def mlflow_kind(dtype: str) -> str:
+    """The MLflow signature type of a training column of pandas type ``dtype`` (MLflow refuses
+    input of another type: datetimes for a string column, integers for a double one).
+
+    >>> [mlflow_kind(d) for d in ("datetime64[us]", "int64", "float64", "bool", "str")]
+    ['datetime', 'long', 'double', 'boolean', 'string']
+    """
+    if dtype.startswith("datetime64"):
+        return "datetime"
+    if dtype.lower().startswith(("int", "uint")):
+        return "long"
+    if dtype.lower().startswith("float"):
+        return "double"
+    return "boolean" if dtype in ("bool", "boolean") else "string"
 
 
 def combine(X: np.ndarray, detectors: list[FittedDetector], weights: np.ndarray, supervised: Any = None,
