@@ -151,13 +151,6 @@ def _monitor_segments(model: Any, current: Optional[Path], log: Optional[Path], 
                       tolerance: float, json_out: Optional[Path], as_json: bool) -> None:
     """``labcoat monitor SEGMENT_MODEL (--current FILE | --from-log [--since 24h])``: the segments'
     shares against training's; exits 0, 1 (shifted) or 2 (error)."""
-
-
-def _monitor_anomaly(reference: str, detector: Any, current: Optional[Path], log: Optional[Path],
-                     since: Optional[str], report: Optional[Path], json_out: Optional[Path], as_json: bool,
-                     tracking_uri: Optional[str], track: bool, labels: bool) -> None:
-    """``labcoat monitor ANOMALY_MODEL (--current FILE | --from-log [--since 24h])``: the
-    window's alert rate and score distribution against training's; exits 0, 1 (a shift) or 2."""
     import time
 
     from labcoat.data.io import read_table
@@ -181,6 +174,15 @@ def _monitor_anomaly(reference: str, detector: Any, current: Optional[Path], log
     raise typer.Exit(code=result["exit_code"])
 
 
+def _monitor_anomaly(reference: str, detector: Any, current: Optional[Path], log: Optional[Path],
+                     since: Optional[str], report: Optional[Path], json_out: Optional[Path], as_json: bool,
+                     tracking_uri: Optional[str], track: bool, labels: bool) -> None:
+    """``labcoat monitor ANOMALY_MODEL (--current FILE | --from-log [--since 24h])``: the
+    window's alert rate and score distribution against training's; exits 0, 1 (a shift) or 2."""
+    import time
+
+    from labcoat.data.io import read_table
+    from labcoat.errors import ConfigError
     from labcoat.lifecycle.anomaly_monitor import monitor_anomaly, monitor_log, write_outputs
     from labcoat.serve.export import parse_since
 

@@ -132,7 +132,7 @@ def fit_segment(data: pd.DataFrame | str | Path, target: str | None = None, *, k
         "stable_from": STABLE, "noise": ("HDBSCAN's noise rows are given to the segment of most of their 5 nearest "
                                         "clustered rows; every row gets a segment" if best.name == "hdbscan" else None),
         "input_types": {c.name: mlflow_type(frame[c.name]) for c in schema.features},
-        "notes": notes, "seed": seed, "projection": _projection(projection, clock.budget), "budget_seconds": clock.budget,
+        "notes": notes, "seed": seed, "projection": _projection(projection, clock.budget or BUDGET), "budget_seconds": clock.budget,
         "seconds": round(time.monotonic() - started, 2),
     }
     for note in notes[len(schema.notices):]:
