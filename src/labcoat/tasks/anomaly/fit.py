@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from labcoat.data.io import as_table
 from labcoat.errors import ConfigError, DataError, LabcoatNotice, did_you_mean, listed
 from labcoat.search.budget import Clock, parse_budget
 from labcoat.tasks.anomaly import supervised as learned
@@ -77,7 +78,7 @@ def fit_anomaly(data: pd.DataFrame | str | Path, target: str | None = None, *, l
     labels = labels or target
     check_modes(contamination, alerts_per_day, costs, time_column)
     names = _candidates(candidates)
-    frame = _read(data)
+    frame = as_table(data)
     for name, what in ((labels, "labels"), (time_column, "time_column"), *((c, "exclude") for c in exclude)):
         if name is not None and name not in frame.columns:
             raise DataError(f"The {what} column '{name}' is not in the data.{did_you_mean(str(name), frame.columns)} "
@@ -209,16 +210,6 @@ def _candidates(candidates: Sequence[str] | None) -> list[str]:
     if not names:
         raise ConfigError(f"Give at least one detector; the detectors are {listed(DETECTORS)}.")
     return list(dict.fromkeys(names))
-
-
-def _read(data: pd.DataFrame | str | Path) -> pd.DataFrame:
-    if isinstance(data, pd.DataFrame):
-        return data
-    if not isinstance(data, (str, Path)):
-        raise DataError(f"The data must be a table (a DataFrame or a file path); got {type(data).__name__}.")
-    from labcoat.data.io import read_table
-
-    return read_table(data)
 
 
 def _labels(frame: pd.DataFrame, column: str | None) -> tuple[np.ndarray, np.ndarray]:
