@@ -11,6 +11,7 @@ import pytest
 import labcoat
 from labcoat.datasets import make_transactions
 from labcoat.errors import ConfigError, DataError, SchemaError
+from labcoat.tasks.anomaly.evaluate import average_precision
 from labcoat.tasks.anomaly.fit import fit_anomaly
 from labcoat.tasks.anomaly.model import AnomalyModel
 
@@ -169,13 +170,44 @@ def test_enough_labels_try_a_supervised_model() -> None:
     assert scores.shape == (len(rows),) and np.all((scores >= 0) & (scores <= 1))
 
 
-def test_too_few_labels_only_measure(data: pd.DataFrame) -> None:
-    few = data.copy()
-    few.loc[few.index[few["is_fraud"] == 1][5:], "is_fraud"] = np.nan  # 5 anomalies left labelled
-    fitted = fit_anomaly(few, labels="is_fraud", candidates=FAST, budget=10, quiet=True)
-    assert fitted.info["selection"] == "unsupervised"
+def _faults(seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """1,500 ordinary rows, 30 benign rare ones (far out in one column) and 30 anomalies of one
+    kind (a tight group, unusual only in how two columns go together), labels 1/0."""
+    rng = np.random.default_rng(seed)
+    ordinary = rng.normal(size=(1500, 5))
+    rare = rng.normal(size=(30, 5))
+    rare[np.arange(30), rng.integers(0, 5, 30)] += rng.choice([-5.0, 5.0], 30)
+    faults = rng.normal(size=(30, 5)) * 0.3
+    faults[:, :2] += [1.8, -1.8]
+    X = np.vstack([ordinary, rare, faults])
+    return pd.DataFrame(X, columns=[f"sensor_{i}" for i in range(5)]), np.r_[np.zeros(1530), np.ones(30)].astype(int)
+
+
+def test_a_few_labels_add_the_neighbours_score(tmp_path) -> None:
+    """5 labelled anomalies and 5% of the normal rows: the detectors stay the unsupervised choice,
+    the labels add the nearest-neighbour score, and the rows left unlabelled rank better."""
+    frame, y = _faults()
+    rng = np.random.default_rng(1)
+    given = np.concatenate([rng.choice(np.flatnonzero(y == 1), 5, replace=False),
+                            rng.choice(np.flatnonzero(y == 0), 76, replace=False)])
+    labels = np.full(len(y), np.nan)
+    labels[given] = y[given]
+    fitted = fit_anomaly(frame.assign(fault=labels), labels="fault", candidates=FAST, budget=10, quiet=True)
+    plain = fit_anomaly(frame, candidates=FAST, budget=10, quiet=True)
+    assert fitted.info["selection"] == "few labels"
+    assert fitted.info["supervised"] == {"model": "neighbours", "weight": 0.5}
     assert any("fewer than 10" in n for n in fitted.info["notices"])
     assert fitted.info["metrics"]["positives"] == 5
+    assert {d["name"] for d in fitted.info["detectors"]} == {d["name"] for d in plain.info["detectors"]}
+    held_out = np.setdiff1d(np.arange(len(y)), given)
+    with_labels = average_precision(y[held_out], fitted.training_scores[held_out])
+    without = average_precision(y[held_out], plain.training_scores[held_out])
+    assert with_labels > 2 * without and with_labels > without + 0.05, (with_labels, without)
+    again = fitted.score(frame.iloc[held_out[:50]])
+    assert np.allclose(again, fitted.training_scores[held_out[:50]], atol=1e-9)  # as the saved scorer scores
+    loaded = labcoat.load(fitted.save(tmp_path / "few"))
+    np.testing.assert_array_equal(loaded.score(frame.iloc[held_out[:50]]), again)
+    assert "nearest labelled anomaly" in loaded.summary()
 
 
 def test_save_load_round_trip(model: AnomalyModel, data: pd.DataFrame, tmp_path) -> None:

@@ -60,7 +60,7 @@ def pages(tmp_path_factory, churn, churn_model, regression_model) -> dict[str, P
     from labcoat.evaluate.explain_summary import summarize
 
     full = copy.copy(churn_model)
-    full.explanations = summarize(churn_model, churn, seconds=1)
+    full.explanations = summarize(churn_model, churn, seconds=5)  # every part, even on a loaded machine
     full.info = dataclasses.replace(churn_model.info, test={"score": 0.74, "low": 0.69, "high": 0.79,
                                                             "rows": 100, "source": "outer holdout"})
     fresh = make_churn(300, seed=7)

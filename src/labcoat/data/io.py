@@ -78,6 +78,25 @@ def read_table(source: DataSource | None = None, *, sql: str | None = None, db: 
     return frame
 
 
+def as_table(data: object, what: str = "data") -> pd.DataFrame:
+    """``data`` as a pandas frame: a frame as it is (not copied: the tasks that take one never
+    modify it), a file path read by :func:`read_table`; anything else a :class:`DataError`
+    naming ``what``.
+
+    >>> as_table(pd.DataFrame({"a": [1]})).shape
+    (1, 1)
+    >>> as_table(3, "records")
+    Traceback (most recent call last):
+    ...
+    labcoat.errors.DataError: The records must be a table (a DataFrame or a file path); got int.
+    """
+    if isinstance(data, pd.DataFrame):
+        return data
+    if not isinstance(data, (str, Path)):
+        raise DataError(f"The {what} must be a table (a DataFrame or a file path); got {type(data).__name__}.")
+    return read_table(data)
+
+
 def _read(path: Path, kind: str) -> pd.DataFrame:
     if kind in ("csv", "tsv"):
         sep = "\t" if kind == "tsv" else ","

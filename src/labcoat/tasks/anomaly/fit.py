@@ -2,8 +2,11 @@
 
 The columns are read from the schema (:mod:`features`), the PyOD detectors fitted within the
 budget (:mod:`detectors`), the ensemble chosen without labels by agreement and stability, or by
-the labels when there are at least :data:`MIN_LABELLED` labelled anomalies (:mod:`weights`),
-with a supervised model when there are enough (:mod:`supervised`); the threshold set by a share,
+the labels when there are at least :data:`MIN_LABELLED` labelled anomalies (:mod:`weights`).
+From one labelled anomaly the labels add a score of how much nearer each row is to a labelled
+anomaly than to a labelled normal row (:mod:`neighbours`), averaged alike with the detectors';
+from 50, a supervised model is tried too (:mod:`supervised`) and the choice made by
+cross-validated PR AUC; the threshold set by a share,
 an alert budget or costs (:mod:`threshold`); and, with labels, the result measured on folds the
 choices were not made on (:mod:`evaluate`).
 
@@ -29,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from labcoat.data.io import as_table
 from labcoat.errors import ConfigError, DataError, LabcoatNotice, did_you_mean, listed
 from labcoat.search.budget import Clock, parse_budget
 from labcoat.tasks.anomaly import supervised as learned
@@ -38,6 +42,7 @@ from labcoat.tasks.anomaly.examples import report_examples
 from labcoat.tasks.anomaly.evaluate import average_precision, label_folds, label_metrics
 from labcoat.tasks.anomaly.features import anomaly_schema, build_features, check_matrix, feature_columns
 from labcoat.tasks.anomaly.model import AnomalyModel, combine
+from labcoat.tasks.anomaly import neighbours as near
 from labcoat.tasks.anomaly.reasons import ColumnProfile
 from labcoat.tasks.anomaly.threshold import DEFAULT_SHARE, by_costs, by_share, check_modes, days_spanned
 from labcoat.tasks.anomaly.weights import COMMITTEE, PRIOR_ROUNDS, ROUNDS, label_weights, to_uniform, unsupervised_weights
@@ -77,7 +82,7 @@ def fit_anomaly(data: pd.DataFrame | str | Path, target: str | None = None, *, l
     labels = labels or target
     check_modes(contamination, alerts_per_day, costs, time_column)
     names = _candidates(candidates)
-    frame = _read(data)
+    frame = as_table(data)
     for name, what in ((labels, "labels"), (time_column, "time_column"), *((c, "exclude") for c in exclude)):
         if name is not None and name not in frame.columns:
             raise DataError(f"The {what} column '{name}' is not in the data.{did_you_mean(str(name), frame.columns)} "
@@ -123,17 +128,28 @@ def fit_anomaly(data: pd.DataFrame | str | Path, target: str | None = None, *, l
         selection, criterion = "labels", (
             "greedy forward selection (with replacement) of the rank average with the best PR AUC on the labelled "
             f"rows, {ROUNDS} picks after the unsupervised choice counted as {PRIOR_ROUNDS}")
-        if evaluation.get("candidates") and len(evaluation["candidates"]) > 1:
+        if evaluation.get("candidates") and len(evaluation["candidates"]) > 2:
             criterion += (f"; then {evaluation['chosen']} kept for the best cross-validated PR AUC among "
                           f"{listed(evaluation['candidates'])}")
+        elif evaluation.get("chosen") == "detectors+neighbours":
+            criterion += ("; averaged alike with the nearest labelled anomaly against the nearest labelled normal "
+                          f"row (fewer than {learned.MIN_POSITIVES} labelled anomalies: too few to choose between "
+                          "them by cross-validation)")
     else:
         weights = prior
         selection = "unsupervised"
         criterion = ("agreement with the other detectors' consensus times stability between fits on two halves of "
                      f"the rows, both on a tail-weighted scale; the {COMMITTEE} best kept, weighed alike")
-        if labels and positives:
-            notes.append(f"Only {positives} labelled anomalies (fewer than {MIN_LABELLED}): the labels measure the "
-                         "ensemble but do not choose it.")
+        if labels and positives and (1 - y[labelled]).sum():
+            supervised_scorer, supervised_weight, evaluation = _few_labels(detectors, ranks, X, y, labelled, prior,
+                                                                           seed)
+            weights = {k: v * (1 - supervised_weight) for k, v in prior.items()}
+            selection = "few labels"
+            criterion += (f"; averaged alike with the nearest labelled anomaly against the nearest labelled normal "
+                          f"row ({positives} labelled anomalies: too few to choose the detectors)")
+            notes.append(f"Only {positives} labelled anomalies (fewer than {MIN_LABELLED}): the labels do not choose "
+                         "the detectors; they add a score of how much nearer each row is to a labelled anomaly than "
+                         "to a labelled normal row, averaged alike with the detectors' (measured leave-one-out).")
     weight_vector = np.array([weights[d.name] for d in detectors])
     combined = combine(X, detectors, weight_vector, supervised_scorer, supervised_weight)
     reference = np.sort(combined)
@@ -157,7 +173,8 @@ def fit_anomaly(data: pd.DataFrame | str | Path, target: str | None = None, *, l
     if entity_features is not None:
         profile = EntityProfile.of(profile, entity_features, prepared)
     leaderboard = _leaderboard(detectors, ranks, weights, figures, y, labelled, seed)
-    kept = [d for d in detectors if weights[d.name] > 0 or supervised_weight > 0]  # drop what scoring never reads
+    reads_ranks = supervised_weight > 0 and getattr(supervised_scorer, "reads_ranks", True)
+    kept = [d for d in detectors if weights[d.name] > 0 or reads_ranks]  # drop what scoring never reads
     inputs = schema if entity_features is None else input_schema(given, entity_features, exclude=exclude, labels=labels)
     model = AnomalyModel(inputs, transformer, kept, np.array([weights[d.name] for d in kept]), reference,
                          threshold, profile, training_scores, leaderboard, supervised=supervised_scorer,
@@ -209,16 +226,6 @@ def _candidates(candidates: Sequence[str] | None) -> list[str]:
     if not names:
         raise ConfigError(f"Give at least one detector; the detectors are {listed(DETECTORS)}.")
     return list(dict.fromkeys(names))
-
-
-def _read(data: pd.DataFrame | str | Path) -> pd.DataFrame:
-    if isinstance(data, pd.DataFrame):
-        return data
-    if not isinstance(data, (str, Path)):
-        raise DataError(f"The data must be a table (a DataFrame or a file path); got {type(data).__name__}.")
-    from labcoat.data.io import read_table
-
-    return read_table(data)
 
 
 def _labels(frame: pd.DataFrame, column: str | None) -> tuple[np.ndarray, np.ndarray]:
@@ -323,9 +330,13 @@ def _with_labels(detectors: list[FittedDetector], ranks: dict[str, np.ndarray], 
             oof[name] = np.full(len(rows), np.nan)
     elif positives < learned.MIN_POSITIVES:
         notes.append(f"{positives} labelled anomalies: a supervised model is tried from {learned.MIN_POSITIVES}.")
+    oof["neighbours"] = np.full(len(rows), np.nan)
     for train, test in folds:
         w = label_weights(ranks, y_l[train], rows[train], prior=prior)
         oof["detectors"][test] = matrix[rows[test]] @ np.array([w[n] for n in names])
+        known = np.full(len(X), -1)
+        known[rows[train]] = y_l[train]
+        oof["neighbours"][test] = near.NeighbourScorer.fit(X, known, seed=seed).raw(X[rows[test]])
         if try_supervised and clock.remaining < 0:
             notes.append("The supervised models were not finished: the budget ran out; the detectors' weights are kept.")
             try_supervised = False
@@ -335,17 +346,30 @@ def _with_labels(detectors: list[FittedDetector], ranks: dict[str, np.ndarray], 
             for name in learned.NAMES:
                 estimator = learned.build(name, seed=seed).fit(inputs[rows[train]], y_l[train])
                 oof[name][test] = learned.probabilities(estimator, inputs[rows[test]])
-    candidates = {name: oof[name][tested] for name in oof}
+    candidates = {name: oof[name][tested] for name in oof if name != "neighbours"}
+    candidates["detectors+neighbours"] = (to_uniform(oof["detectors"][tested])
+                                          + to_uniform(oof["neighbours"][tested])) / 2
     if try_supervised:
         for name in learned.NAMES:
             candidates[f"detectors+{name}"] = (to_uniform(oof["detectors"][tested]) + to_uniform(oof[name][tested])) / 2
     scores = {name: average_precision(y_l[tested], values) for name, values in candidates.items()}
-    chosen = max(scores, key=lambda k: (scores[k], k == "detectors"))  # ties: the simpler
+    if try_supervised:
+        chosen = max(scores, key=lambda k: (scores[k], k == "detectors"))  # ties: the simpler
+    else:  # fewer than learned.MIN_POSITIVES: too few to choose between candidates by their folds
+        chosen = "detectors+neighbours"
     say("with labels, cross-validated PR AUC: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
     weights = label_weights(ranks, y_l, rows, prior=prior)
-    scorer, weight = None, 0.0
+    scorer: Any = None
+    weight = 0.0
     oof_combined = oof["detectors"][tested]
-    if chosen != "detectors":
+    if chosen == "detectors+neighbours":
+        known = np.full(len(X), -1)
+        known[rows] = y_l
+        scorer, weight = near.NeighbourScorer.fit(X, known, seed=seed), near.WEIGHT
+        weights = {k: v * (1 - weight) for k, v in weights.items()}
+        oof_combined = (1 - weight) * oof["detectors"][tested] + weight * to_ranks(oof["neighbours"][tested],
+                                                                                     scorer.reference)
+    elif chosen != "detectors":
         name = chosen.split("+")[-1]
         estimator = learned.build(name, seed=seed).fit(inputs[rows], y_l)
         crossfit = learned.probabilities(estimator, inputs)
@@ -358,6 +382,35 @@ def _with_labels(detectors: list[FittedDetector], ranks: dict[str, np.ndarray], 
                   "_y": y_l[tested],
                   "candidates": {k: round(v, 4) for k, v in scores.items()}}
     return weights, scorer, weight, evaluation
+
+
+def _few_labels(detectors: list[FittedDetector], ranks: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray,
+                labelled: np.ndarray, prior: dict[str, float], seed: int
+                ) -> tuple[near.NeighbourScorer, float, dict[str, Any]]:
+    """Fewer labelled anomalies than :data:`MIN_LABELLED`: the unsupervised choice averaged alike
+    with :class:`~labcoat.tasks.anomaly.neighbours.NeighbourScorer`; the labelled rows' combined
+    scores held out (the detectors never saw the labels, the neighbours' scores are leave-one-out)."""
+    known = np.where(labelled, y, -1)
+    scorer = near.NeighbourScorer.fit(X, known, seed=seed)
+    rows = np.flatnonzero(labelled)
+    pos, neg = rows[y[rows] == 1], rows[y[rows] == 0]
+    kept_pos = pos if len(pos) <= near.MAX_ANOMALIES else np.array([], dtype=int)
+    if len(kept_pos) == len(pos) and len(neg) <= near.MAX_NORMALS:
+        held = scorer.training_raw(X[rows], np.searchsorted(rows, pos), np.searchsorted(rows, neg))
+    else:  # samples were kept: score the labelled rows by folds of two instead (rare with few anomalies)
+        held = np.empty(len(rows))
+        half = np.random.default_rng(seed).random(len(rows)) < 0.5
+        for part in (half, ~half):
+            other = np.where(labelled, y, -1)
+            other[rows[part]] = -1
+            held[part] = near.NeighbourScorer.fit(X, other, seed=seed).raw(X[rows[part]])
+    detectors_part = np.column_stack([ranks[d.name][rows] for d in detectors]) @ np.array(
+        [prior[d.name] for d in detectors])
+    oof = (1 - near.WEIGHT) * detectors_part + near.WEIGHT * to_ranks(held, scorer.reference)
+    evaluation = {"validation": "the labelled rows: the detectors' ranks (fitted without the labels) and the "
+                                "neighbours' score of each without itself (leave-one-out)",
+                  "chosen": "detectors+neighbours", "_oof": oof, "_y": y[rows]}
+    return scorer, near.WEIGHT, evaluation
 
 
 # ---------------------------------------------------------------------------- threshold

@@ -155,7 +155,9 @@ class AnomalyModel:
         info = self.info
         parts = [f"{d['name']} ({d['weight']:.2f})" for d in info.get("detectors", [])]
         learned = info.get("supervised")
-        if learned:
+        if learned and learned["model"] == "neighbours":
+            parts.append(f"nearest labelled anomaly against nearest labelled normal row ({learned['weight']:.2f})")
+        elif learned:
             parts.append(f"{learned['model']} on the columns and all the detectors' ranks ({learned['weight']:.2f})")
         chosen = ", ".join(parts)
         cut = info.get("threshold", {})
@@ -215,7 +217,8 @@ def combine(X: np.ndarray, detectors: list[FittedDetector], weights: np.ndarray,
     """The weighted average of the detectors' ranks (and of the supervised model's, which reads
     the detectors' input and all their ranks) for the feature matrix ``X``."""
     needed = supervised is not None and supervised_weight > 0
-    ranks = [d.ranks(X) if (w > 0 or needed) else np.zeros(len(X)) for d, w in zip(detectors, weights)]
+    all_ranks = needed and getattr(supervised, "reads_ranks", True)
+    ranks = [d.ranks(X) if (w > 0 or all_ranks) else np.zeros(len(X)) for d, w in zip(detectors, weights)]
     combined = np.column_stack(ranks) @ np.asarray(weights, dtype=np.float64) if ranks else np.zeros(len(X))
     if needed:
         combined = combined + supervised_weight * supervised.ranks(np.hstack([X, np.column_stack(ranks)]))

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from labcoat import __version__
+from labcoat.data.io import as_table
 from labcoat.errors import ConfigError, DataError, ModelFileError
 from labcoat.tasks.forecast.backtest import MIN_TRAIN, group_of, quantile_offsets
 from labcoat.tasks.forecast.candidates import Candidate, WindowAverage
@@ -86,8 +87,8 @@ class ForecastModel:
         chosen = None if series is None else self.positions(series)
         panel = self.panel if chosen is None else self.panel.take(chosen)
         if history is not None:
-            panel = self._with_history(panel, _read(history))
-        future_rows = self._future(panel, steps, None if future is None else _read(future))
+            panel = self._with_history(panel, as_table(history, "history"))
+        future_rows = self._future(panel, steps, None if future is None else as_table(future, "future"))
         if self.stored is not None and history is None and future is None:
             point = self.stored[:, :steps] if chosen is None else self.stored[chosen, :steps]
         else:
@@ -263,11 +264,3 @@ def _check_quantiles(quantiles: Sequence[float]) -> list[float]:
     if bad:
         raise ConfigError(f"Quantiles must lie strictly between 0 and 1; got {bad}.")
     return levels
-
-
-def _read(data: pd.DataFrame | str | Path) -> pd.DataFrame:
-    if isinstance(data, pd.DataFrame):
-        return data
-    from labcoat.data.io import read_table
-
-    return read_table(data)

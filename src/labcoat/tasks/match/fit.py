@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from labcoat.data.io import as_table
 from labcoat.errors import ConfigError, DataError, LabcoatNotice
 from labcoat.search.budget import Clock, parse_budget
 from labcoat.tasks.match import quality, supervised
@@ -79,7 +80,7 @@ def fit_match(data: pd.DataFrame | str | Path, target: str | None = None, *, oth
     threshold = chosen.get("threshold", threshold)
     costs = chosen.get("costs", costs)
     _check_cut(threshold, costs)
-    records = prepare_records(_read(data, "records"), None if other is None else _read(other, "other"),
+    records = prepare_records(as_table(data, "records"), None if other is None else as_table(other, "other"),
                               id_column=id_column, roles=chosen.get("roles"),
                               exclude=tuple(chosen.get("exclude", ())), columns=chosen.get("columns", columns))
     notes = list(records.notes)
@@ -181,22 +182,12 @@ def _settings(settings: Mapping[str, Any] | str | Path | None) -> dict[str, Any]
     return dict(settings)
 
 
-def _read(data: pd.DataFrame | str | Path, what: str) -> pd.DataFrame:
-    if isinstance(data, pd.DataFrame):
-        return data
-    if not isinstance(data, (str, Path)):
-        raise DataError(f"The {what} must be a table (a DataFrame or a file path); got {type(data).__name__}.")
-    from labcoat.data.io import read_table
-
-    return read_table(data)
-
-
 def _truth(records: Records, labels: pd.DataFrame | str | Path | None) -> dict[str, Any] | None:
     """The true entities when the ids encode them (FEBRL's ``rec-N-org``/``rec-N-dup-K``), or
     the labelled pairs; None without either."""
     frame = records.frame
     if labels is not None:
-        table = _read(labels, "labels")
+        table = as_table(labels, "labels")
         ids = frame["unique_id"]
         return {"labels": quality.labelled_pairs(table, ids, None)}
     entities = quality.entities_from_ids(frame["unique_id"])

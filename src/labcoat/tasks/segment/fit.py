@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from labcoat.data.columns import Role
+from labcoat.data.io import as_table
 from labcoat.errors import ConfigError, DataError, LabcoatNotice
 from labcoat.search.budget import Clock, parse_budget
 from labcoat.tasks.saved_folder import mlflow_type
@@ -82,7 +83,7 @@ def fit_segment(data: pd.DataFrame | str | Path, target: str | None = None, *, k
     names = _candidates(candidates, k)
     if projection not in ("auto", "umap", "pca"):
         raise ConfigError(f"projection is auto, umap or pca (the report's map); got {projection!r}.")
-    frame = _read(data)
+    frame = as_table(data, "rows to segment")
     exclude = tuple([exclude] if isinstance(exclude, str) else exclude)
     schema = infer_segment_schema(frame, exclude=exclude)
     columns = segment_columns(schema)
@@ -258,16 +259,6 @@ def _candidates(candidates: Sequence[str] | None, k: int | None) -> list[str]:
 
 def _sample(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
     return np.arange(n) if n <= size else np.sort(rng.choice(n, size, replace=False))
-
-
-def _read(data: pd.DataFrame | str | Path) -> pd.DataFrame:
-    if isinstance(data, pd.DataFrame):
-        return data
-    if not isinstance(data, (str, Path)):
-        raise DataError(f"Give the rows to segment as a table (a DataFrame or a file path); got {type(data).__name__}.")
-    from labcoat.data.io import read_table
-
-    return read_table(data)
 
 
 def _refuse(**given: Any) -> None:
