@@ -456,8 +456,8 @@ def seed_verdict(seeds: pd.DataFrame) -> str:
     """In words: per metric, on how many seeds labcoat's mean rank beats every PyOD detector's."""
     out = []
     for metric in ("ROC AUC", "AP"):
-        view = seeds.xs(metric, level="metric")
-        best = view[list(DETECTORS)].min(axis=1)
+        view: pd.DataFrame = seeds.xs(metric, level="metric")  # type: ignore[assignment]
+        best = view[list(DETECTORS)].min(axis="columns")
         ahead = int((view["labcoat"] < best).sum())
         out.append(f"{metric}: labcoat ranks first on {ahead} of {len(view)} seeds (labcoat {view['labcoat'].min():.2f}"
                    f"-{view['labcoat'].max():.2f}, best PyOD {best.min():.2f}-{best.max():.2f})")
@@ -479,7 +479,7 @@ def report(args: argparse.Namespace, results: list[dict], roc: pd.DataFrame, ap:
     subsampled = [f"{r['set']} ({r['rows']:,} of {r['full_rows']:,} rows)" for r in results
                   if r["rows"] < r["full_rows"]]
 
-    def verdict(metric: str, ranks: pd.Series, best: str) -> str:
+    def verdict(metric: str, ranks: Any, best: Any) -> str:
         met = ranks["labcoat"] < ranks[best]
         return (f"{metric}: labcoat's mean rank {ranks['labcoat']:.2f}, the best PyOD detector's ({best}) "
                 f"{ranks[best]:.2f}: target {'met' if met else 'missed'}")
