@@ -11,8 +11,8 @@ Usage::
 
 1. **Unsupervised** (ADBench's protocol): each ``.npz`` under ``../shared/datasets/anomaly/``
    (``X``, ``y``; 1 = anomaly) is fitted on all its rows without labels and scored on all of
-   them: ROC AUC and average precision (AP). labcoat gets ``X`` as a frame with columns
-   ``x0..`` (``task="anomaly"``, ``budget``, scores from ``model.score``); each PyOD 3.6.7
+   them: ROC AUC and average precision (AP). labcoat gets ``pd.DataFrame(X)``
+   (``task="anomaly"``, ``budget``, scores from ``model.score``); each PyOD 3.6.7
    detector (IForest, ECOD, COPOD, HBOS, KNN, LOF, OCSVM, PCA) gets the same ``X`` as the file
    holds it, with its defaults; those with a ``random_state`` (IForest, PCA) are seeded 0. Sets above
    :data:`MAX_ROWS` rows (shuttle) are subsampled to that many (seeded, stratified) for everyone.
@@ -109,9 +109,7 @@ def load_anomaly(path: Path) -> tuple[np.ndarray, np.ndarray, int]:
 
 
 def frame_of(X: np.ndarray) -> pd.DataFrame:
-    # Named columns: a frame with integer column names fails inside labcoat.fit (SchemaError,
-    # the schema's names are strings); see the RESULTS section.
-    return pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    return pd.DataFrame(X)  # as a PyOD user would hand it over: columns 0, 1, ...
 
 
 def label_mask(y: np.ndarray, seed: int) -> np.ndarray:
@@ -492,8 +490,8 @@ def report(args: argparse.Namespace, results: list[dict], roc: pd.DataFrame, ap:
         + f"; wall {wall / 60:.1f} min. Machine before: {before}. After: {after}.", "",
         "### 1. Unsupervised (ADBench protocol)", "",
         f"{len(results)} ADBench sets, each fitted on all its rows without labels and scored on all of them. labcoat: "
-        f"`labcoat.fit(frame, task=\"anomaly\", budget=\"{args.budget}\")`, scores from `model.score` (the frame's "
-        "columns named `x0..`: with the integer names of `pd.DataFrame(X)` the fit fails, see below). PyOD: each "
+        f"`labcoat.fit(frame, task=\"anomaly\", budget=\"{args.budget}\")`, scores from `model.score` (the frame "
+        "`pd.DataFrame(X)`). PyOD: each "
         "detector with its defaults on `X` as the file holds it (no scaling); those with a `random_state` seeded 0 "
         f"({', '.join(SEEDED)}; PCA's only matters when its SVD is randomized, which its defaults do not choose here). "
         + (f"Subsampled for everyone: {', '.join(subsampled)}." if subsampled else "No set subsampled."), "",
@@ -545,13 +543,6 @@ def report(args: argparse.Namespace, results: list[dict], roc: pd.DataFrame, ap:
             f"{SCORE_ROWS:,} rows through a fitted labcoat model, median of 3 timings after a warm-up (`predict` adds the "
             "flag and the flagged rows' reasons):", "", fmt(speed, 2, index=False), "",
             f"- Slowest: {slowest:.2f} s: target (<= {SCORE_TARGET:.0f} s) {'met' if slowest <= SCORE_TARGET else 'missed'}.", ""]
-    lines += [
-        "### Found on the way", "",
-        "- `labcoat.fit(pd.DataFrame(X), task=\"anomaly\")` with a NumPy array's integer column names fails inside the "
-        "fit with a traceback (on cardio: `SchemaError: 21 column(s) the model was trained on are missing: '0', '1', ...`): the "
-        "schema keeps the names as strings and the prepared frame is looked up by them; `task=\"segment\"` fails alike "
-        "(iris: `4 column(s) ... missing: '0', '1', '2', '3'`). The benchmark names the columns `x0..`; the package is "
-        "left as it is (reported)."]
     return "\n".join(lines)
 
 

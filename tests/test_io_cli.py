@@ -248,3 +248,23 @@ def test_cli_schema_notices_and_predict_time_columns(tmp_path):
     extra = run("predict", "m", "extra.csv", "-o", "p.csv", cwd=tmp_path)
     assert extra.returncode == 0 and "'extra'" in extra.stderr, extra.stderr
     assert len(pd.read_csv(tmp_path / "p.csv")) == len(df)
+
+
+def test_a_numpy_arrays_frame_fits_and_predicts_with_its_columns_named_as_strings():
+    """pd.DataFrame(X) has columns 0, 1, ...: the tasks read them as '0', '1', ... (as a CSV file
+    would name them), and the caller's frame keeps its own names."""
+    import warnings
+
+    import numpy as np
+
+    import labcoat
+
+    X = pd.DataFrame(np.random.default_rng(0).normal(size=(300, 3)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LabcoatNotice)
+        model = labcoat.fit(X.assign(y=(X[0] > 0).astype(int)), target="y", trials=1, families=["linear"],
+                            quiet=True, track=False, report=False)
+        detector = labcoat.fit(X, task="anomaly", budget=5, quiet=True, track=False, report=False)
+    assert [c.name for c in model.schema.features] == ["0", "1", "2"]
+    assert len(model.predict(X.head(5))) == 5 and len(detector.predict(X.head(5))) == 5
+    assert X.columns.tolist() == [0, 1, 2]

@@ -47,7 +47,7 @@ def read_table(source: DataSource | None = None, *, sql: str | None = None, db: 
     if sql is not None:
         return _query(sql, db)
     if isinstance(source, pd.DataFrame):
-        return source.copy()
+        return string_columns(source.copy())
     if _polars(source):
         import polars as pl  # imported already: source is one of its frames
 
@@ -80,8 +80,8 @@ def read_table(source: DataSource | None = None, *, sql: str | None = None, db: 
 
 def as_table(data: object, what: str = "data") -> pd.DataFrame:
     """``data`` as a pandas frame: a frame as it is (not copied: the tasks that take one never
-    modify it), a file path read by :func:`read_table`; anything else a :class:`DataError`
-    naming ``what``.
+    modify it; only its column names made strings, :func:`string_columns`), a file path or a
+    polars frame read by :func:`read_table`; anything else a :class:`DataError` naming ``what``.
 
     >>> as_table(pd.DataFrame({"a": [1]})).shape
     (1, 1)
@@ -91,10 +91,22 @@ def as_table(data: object, what: str = "data") -> pd.DataFrame:
     labcoat.errors.DataError: The records must be a table (a DataFrame or a file path); got int.
     """
     if isinstance(data, pd.DataFrame):
-        return data
-    if not isinstance(data, (str, Path)):
+        return string_columns(data)
+    if not isinstance(data, (str, Path)) and not _polars(data):
         raise DataError(f"The {what} must be a table (a DataFrame or a file path); got {type(data).__name__}.")
     return read_table(data)
+
+
+def string_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its column names as strings (a numpy array's frame has 0, 1, ...: they
+    become '0', '1', ..., as in a CSV file), the data shared; ``frame`` itself if they are.
+
+    >>> string_columns(pd.DataFrame([[1, 2]])).columns.tolist()
+    ['0', '1']
+    """
+    if all(type(name) is str for name in frame.columns):
+        return frame
+    return frame.rename(columns=str)
 
 
 def _read(path: Path, kind: str) -> pd.DataFrame:

@@ -19,6 +19,7 @@ import pandas as pd
 from labcoat.data.coerce import _coerce
 from labcoat.data.columns import FEATURE_ROLES, Column, Role
 from labcoat.data.infer import _check_columns, infer_column
+from labcoat.data.io import string_columns
 from labcoat.data.small_frame import SmallFrame, _prepare_small
 from labcoat.errors import LabcoatNotice, SchemaError, TargetError, did_you_mean, listed
 
@@ -134,6 +135,9 @@ class Schema:
             raise SchemaError(f"Expected a pandas DataFrame, got {type(df).__name__}.")
         features = self.features
         names = df.columns.tolist()  # membership in a set: Index.__contains__ costs ~1 µs
+        if not all(type(name) is str for name in names):  # a numpy array's frame: 0, 1, ... named '0', '1', ...
+            df = string_columns(df)
+            names = df.columns.tolist()
         present = set(names)
         missing = [c.name for c in features if c.name not in present]
         if missing:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from labcoat.artifact import library_versions
+from labcoat.data.io import as_table
 from labcoat.data.holdout import as_times, check_split, outer_rows
 from labcoat.data.infer import drop_missing_target
 from labcoat.data.split import time_resampling
@@ -184,7 +185,7 @@ def fit(data: DataSource, target: str | None = None, *, budget: float | str | No
 
         recorder = StudyRecorder(tracking_uri, experiment=experiment,
                                  run_name=f"{target} {Path(data).stem if isinstance(data, (str, Path)) else ''}".strip())
-    frame = _read(data)
+    frame = as_table(data)
     frame = drop_missing_target(frame, target)
     schema = infer_schema(frame, target, task, metric=metric)
     learner = get_task(schema.task)
@@ -325,14 +326,6 @@ def _selection_estimate(result: StudyResult, data: TrialData, clock: Clock) -> A
     return selection_corrected(data.y, [t.oof for t in candidates if t.oof is not None], data.metric,
                                seed=data.seed, seconds=selection_seconds(clock),
                                stratify=data.task.stratified)
-
-
-def _read(data: DataSource) -> pd.DataFrame:
-    if isinstance(data, pd.DataFrame):
-        return data
-    from labcoat.data.io import read_table
-
-    return read_table(data)
 
 
 def _check_trials(trials: int | None) -> int | None:
