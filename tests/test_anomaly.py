@@ -268,3 +268,11 @@ def test_hbos_is_pyods() -> None:
     theirs, ours = HBOS().fit(X), VectorHBOS().fit(X)
     np.testing.assert_allclose(ours.decision_scores_, theirs.decision_scores_)
     np.testing.assert_allclose(ours.decision_function(new), theirs.decision_function(new))
+
+
+def test_without_pyod_the_fit_names_the_extra(monkeypatch, data: pd.DataFrame) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pyod", None)  # `import pyod` now raises ImportError
+    with pytest.raises(ConfigError, match=r"pip install 'labcoat\[anomaly\]'"):
+        fit_anomaly(data, quiet=True)

@@ -23,6 +23,20 @@ from typing import Any
 
 import numpy as np
 
+#: What to install when PyOD is missing.
+EXTRA = "Anomaly detection needs PyOD: pip install 'labcoat[anomaly]'."
+
+
+def require_pyod() -> None:
+    """A :class:`~labcoat.errors.ConfigError` naming the extra when PyOD is not installed."""
+    from labcoat.errors import ConfigError
+
+    try:
+        import pyod  # noqa: F401
+    except ImportError as error:
+        raise ConfigError(EXTRA) from error
+
+
 #: Rows the quadratic detectors are fitted on at most (a notice says so when data is larger).
 SAMPLE_ROWS = 5_000
 #: Rows the one-class SVM is fitted on at most.

@@ -37,7 +37,7 @@ from labcoat.errors import ConfigError, DataError, LabcoatNotice, did_you_mean, 
 from labcoat.search.budget import Clock, parse_budget
 from labcoat.tasks.anomaly import supervised as learned
 from labcoat.tasks.anomaly.entity_use import EntityProfile, add_at_fit, as_numbers, input_schema
-from labcoat.tasks.anomaly.detectors import DETECTORS, FittedDetector, fit_detector, to_ranks
+from labcoat.tasks.anomaly.detectors import DETECTORS, FittedDetector, fit_detector, require_pyod, to_ranks
 from labcoat.tasks.anomaly.examples import report_examples
 from labcoat.tasks.anomaly.evaluate import average_precision, label_folds, label_metrics
 from labcoat.tasks.anomaly.features import anomaly_schema, build_features, check_matrix, feature_columns
@@ -80,6 +80,7 @@ def fit_anomaly(data: pd.DataFrame | str | Path, target: str | None = None, *, l
     if target is not None and labels is not None and target != labels:
         raise ConfigError(f"Give the labels column once: target={target!r} and labels={labels!r} differ.")
     labels = labels or target
+    require_pyod()
     check_modes(contamination, alerts_per_day, costs, time_column)
     names = _candidates(candidates)
     frame = as_table(data)
