@@ -196,7 +196,7 @@ def test_a_store_mlflow_refuses_fails_before_any_training_without_a_traceback(tm
 @pytest.mark.timeout(480)
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_an_interrupted_fit_is_recorded_as_killed(tmp_path, sig):
-    make_churn(2000).to_csv(tmp_path / "train.csv", index=False)
+    make_churn(400).to_csv(tmp_path / "train.csv", index=False)
     env = {**os.environ, "MLFLOW_TRACKING_URI": ""}  # the default store in tmp_path
     process = subprocess.Popen([sys.executable, "-m", "labcoat", "fit", "train.csv", "--target", "churned",
                                 "--budget", "5m", "--quiet"], cwd=tmp_path, env=env,

@@ -132,7 +132,7 @@ class Model:
         >>> import labcoat
         >>> from labcoat.datasets import make_churn
         >>> df = make_churn(300)
-        >>> model = labcoat.fit(df, target="churned", trials=2, families=["lightgbm"], quiet=True)
+        >>> model = labcoat.fit(df, target="churned", trials=2, families=["lightgbm"], quiet=True, track=False)
         >>> model.predict_proba(df.head(2)).shape
         (2, 2)
         """
