@@ -129,6 +129,10 @@ def test_pyfunc_and_every_uri_predict_exactly_like_labcoat(tmp_path):
     from labcoat.tracking.registry import promote
 
     promote("churn-uris", "1")
+    from labcoat.tracking.registry import describe_reference
+
+    # an alias is resolved once, to the version then loaded: it cannot move in between
+    assert describe_reference("models:/churn-uris@champion")["pinned"] == "models:/churn-uris/1"
     for uri in (run_uri, "models:/churn-uris/1", "models:/churn-uris@champion", str(local)):
         pd.testing.assert_frame_equal(labcoat.load(uri).predict_frame(rows), expected, obj=uri)
     with pytest.raises(RegistryError, match="no version with alias 'challenger'"):

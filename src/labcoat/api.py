@@ -39,9 +39,9 @@ def load(path: str | Path, *, tracking_uri: str | None = None) -> Model | Foreca
         from labcoat.tracking.registry import describe_reference
         from labcoat.tracking.runs import download_model
 
-        expected = describe_reference(path, tracking_uri)["sha256"]
-        folder = download_model(path, tracking_uri)
-        verify(folder, expected, path)  # before anything in it is unpickled
+        described = describe_reference(path, tracking_uri)
+        folder = download_model(described["pinned"], tracking_uri)
+        verify(folder, described["sha256"], path)  # before anything in it is unpickled
     own = saved_kind(folder)
     if own is not None:
         loaded: Model | ForecastModel = own.load(folder)
@@ -76,12 +76,12 @@ def load_own(reference: str, kind: str, tracking_uri: str | None = None) -> tupl
         if own is None or own.name != kind:
             return None
         return own.load(reference), Path(reference).resolve().name, "local"
-    model = load(reference, tracking_uri=tracking_uri)
-    if getattr(model, "task", None) != kind:
-        return None
     from labcoat.tracking.registry import describe_reference
 
-    described = describe_reference(reference, tracking_uri)
+    described = describe_reference(reference, tracking_uri)  # first: the version loaded is the one named
+    model = load(described["pinned"], tracking_uri=tracking_uri)
+    if getattr(model, "task", None) != kind:
+        return None
     return model, str(described["name"]), str(described["version"])
 
 

@@ -189,20 +189,23 @@ def _load(model: Model | str | Path, tracking_uri: str | None) -> tuple[Model, d
     from labcoat.api import load_tabular
     from labcoat.model import Model
 
+    described: dict[str, Any] | None = None
     if isinstance(model, Model):
         loaded, reference = model, None
     elif isinstance(model, (str, Path)):
-        loaded, reference = load_tabular(model, tracking_uri=tracking_uri), str(model)
+        reference = str(model)
+        if reference.startswith("models:/"):  # described first: the version loaded is the one named
+            from labcoat.tracking.registry import describe_reference
+
+            described = describe_reference(reference, tracking_uri)
+        loaded = load_tabular(described["pinned"] if described else model, tracking_uri=tracking_uri)
     else:
         raise ConfigError(f"Cannot monitor a {type(model).__name__}: give a labcoat Model, a model folder, "
                           "runs:/RUN_ID/model or models:/NAME/VERSION.")
     identity: dict[str, Any] = {"reference": reference, "label": reference or "in-memory model",
                                 "target": loaded.schema.target, "task": loaded.task.name, "metric": loaded.metric,
                                 "source_run": loaded.info.run_id}
-    if reference is not None and reference.startswith("models:/"):
-        from labcoat.tracking.registry import describe_reference
-
-        described = describe_reference(reference, tracking_uri)
+    if described is not None:
         identity.update(registered_name=described["name"], registered_version=described["version"],
                         registered=f"models:/{described['name']}/{described['version']}",
                         label=f"{described['name']} v{described['version']}")

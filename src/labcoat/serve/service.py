@@ -44,14 +44,14 @@ def load_served(reference: str, tracking_uri: str | None = None) -> Served:
     """Load a model folder or a registry/run URI (a registered model's SHA-256 checked first)."""
     from labcoat.api import STORE_SCHEMES, load_tabular
 
-    model = load_tabular(reference, tracking_uri=tracking_uri)
     if reference.startswith(STORE_SCHEMES):
         from labcoat.tracking.registry import describe_reference
 
-        described = describe_reference(reference, tracking_uri)
+        described = describe_reference(reference, tracking_uri)  # first: the version loaded is the one named
+        model = load_tabular(described["pinned"], tracking_uri=tracking_uri)
         return Served(model, described["name"], described["version"], reference)
     path = Path(reference)
-    return Served(model, path.resolve().name, "local", str(path))
+    return Served(load_tabular(reference, tracking_uri=tracking_uri), path.resolve().name, "local", str(path))
 
 
 class Service(FollowedModel[Served]):

@@ -123,14 +123,18 @@ def resolve(uri_or_name: str, uri: str | None = None) -> str:
 
 
 def describe_reference(reference: str, uri: str | None = None) -> dict[str, Any]:
-    """Name, version and recorded SHA-256 (None before labcoat recorded it) of a ``models:/``
-    reference; a ``runs:/RUN_ID/model`` reference has the run id as name and no digest."""
+    """Name, version, recorded SHA-256 (None before labcoat recorded it) and ``pinned``
+    reference (``models:/NAME/VERSION``, an alias resolved) of a ``models:/`` reference; a
+    ``runs:/RUN_ID/model`` reference has the run id as name and no digest. Load by ``pinned``,
+    not by the alias: an alias moving between the look-up and the download cannot then pair
+    one version's label with another's model."""
     if reference.startswith("runs:/"):
-        return {"name": reference.split("/")[1], "version": "run", "sha256": None}
+        return {"name": reference.split("/")[1], "version": "run", "sha256": None, "pinned": reference}
     from labcoat.tracking.integrity import TAG
 
     found = _lookup(reference, uri)
-    return {"name": found.name, "version": str(found.version), "sha256": (found.tags or {}).get(TAG)}
+    return {"name": found.name, "version": str(found.version), "sha256": (found.tags or {}).get(TAG),
+            "pinned": f"models:/{found.name}/{found.version}"}
 
 
 def _lookup(uri_or_name: str, uri: str | None) -> ModelVersion:
