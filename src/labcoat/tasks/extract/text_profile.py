@@ -2,12 +2,18 @@
 profile of a set of documents with the entities found in them.
 
 The profile holds sums, not documents (it is JSON and small whatever the corpus): the number of
-documents and of tokens (``\\w+`` runs and single punctuation marks), the documents' lengths in
-tokens counted over ten bins (inner edges at the reference's deciles), and per entity type the
+documents and of tokens (as the model's tokenizer cuts them), the documents' lengths in tokens
+counted over ten bins (inner edges at the reference's deciles), and per entity type the
 sums from which its rate per 1,000 tokens and that rate's standard error over documents follow
 (``entities``: Σc, ``entities_sq``: Σc², ``cross``: Σc·t, with ``tokens_sq``: Σt²). Documents,
 not tokens, are the units: entities cluster within documents, so a test that took tokens as
 independent would call chance differences shifts.
+
+The training reference (:func:`reference_profile`, kept in the model's ``info``) takes its
+lengths from every training text and its entity rates from the held-out texts as the model that
+was scored on them found them: the entities a model finds in new text are fewer or more than the
+gold ones by its recall and precision, so gold rates would be a biased reference, and the
+training texts' own predictions an optimistic one.
 
 Examples
 --------
@@ -19,25 +25,27 @@ Examples
 (2, 10, 2, 12.0)
 >>> token_counts(["Hello, world!", ""]).tolist()
 [4, 0]
+>>> r = reference_profile(texts, texts[:1], [[(0, 5, "PER")]], ["PER"])
+>>> r["documents"], r["length_documents"], r["types"]["PER"]["entities"]
+(1, 2, 1)
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-#: A token: a run of word characters or one other non-space character.
-TOKEN = re.compile(r"\w+|[^\w\s]")
+from labcoat.tasks.extract.tokens import tokenize
+
 #: Bins of the documents' lengths (deciles of the reference's).
 LENGTH_BINS = 10
 
 
 def token_counts(texts: Sequence[str]) -> np.ndarray:
-    """Each text's number of tokens (:data:`TOKEN`)."""
-    return np.fromiter((sum(1 for _ in TOKEN.finditer(t)) for t in texts), dtype=np.int64, count=len(texts))
+    """Each text's number of tokens (:func:`~labcoat.tasks.extract.tokens.tokenize`)."""
+    return np.fromiter((len(tokenize(t)) for t in texts), dtype=np.int64, count=len(texts))
 
 
 def length_edges(lengths: np.ndarray) -> list[float]:
@@ -74,6 +82,20 @@ def text_profile(texts: Sequence[str], entities: pd.DataFrame, labels: Sequence[
     return {"documents": len(texts), "tokens": int(lengths.sum()), "tokens_sq": float(lengths.astype(float) @ lengths),
             "median_tokens": float(np.median(lengths)) if len(lengths) else 0.0,
             "length_edges": edges, "length_counts": length_counts(lengths, edges), "types": types}
+
+
+def reference_profile(texts: Sequence[str], held_out: Sequence[str], found: Sequence[Sequence[tuple[int, int, str]]],
+                      labels: Sequence[str]) -> dict[str, Any]:
+    """The training reference: the lengths of every training text (``texts``), and the entity
+    rates of the ``held_out`` texts with the (start, end, label) spans ``found`` in each by the
+    model scored on them."""
+    lengths = text_profile(texts, pd.DataFrame({"document": [], "label": []}), [])
+    spans = pd.DataFrame([(d, label) for d, spans in enumerate(found) for _, _, label in spans],
+                         columns=["document", "label"])
+    profile = text_profile(held_out, spans, labels, edges=lengths["length_edges"])
+    profile.update({key: lengths[key] for key in ("length_counts", "median_tokens")},
+                   length_documents=len(texts))
+    return profile
 
 
 def rate(profile: dict[str, Any], label: str) -> tuple[float, float]:
