@@ -49,6 +49,7 @@ from labcoat.tasks.extract.data import Document, read_documents, token_spans
 from labcoat.tasks.extract.evaluate import confusion, entity_scores, misses
 from labcoat.tasks.extract.features import Featurizer, build_gazetteer, gazetteers
 from labcoat.tasks.extract.model import Evaluation, ExtractModel
+from labcoat.tasks.extract.text_profile import reference_profile
 
 BUDGET = 60.0
 TEST_SHARE = 0.2
@@ -120,10 +121,10 @@ def fit_extract(data: Any, target: str | None = None, *, budget: float | str | N
     if not short and clock.remaining * FILL >= rate * iterations * (tokens["dev"] + tokens["all"]):
         dev_set = _FitSet(dev, seed)
         crf = train_crf(dev_set.X, dev_set.y, iterations=iterations, **params)
-        evaluation = _evaluate(crf, dev_set.featurizer, test, seed, split=(
+        evaluation, found = _evaluate(crf, dev_set.featurizer, test, seed, split=(
             f"the last {len(test):,} documents; the chosen setting refitted on the {len(dev):,} before them"))
     else:
-        evaluation = _evaluate(best[0], best[1], test, seed, split=(
+        evaluation, found = _evaluate(best[0], best[1], test, seed, split=(
             f"the last {len(test):,} documents; the best trial's model, fitted on {len(train):,} documents"))
         if not short:
             notes.append("The budget left no time to refit the chosen setting before scoring it; the evaluation is "
@@ -147,6 +148,8 @@ def fit_extract(data: Any, target: str | None = None, *, budget: float | str | N
         "features": len(crf.state_features_), "gazetteer_words": len(final_set.featurizer.gazetteer),
         "tokenizer": "labcoat.tasks.extract.tokens.tokenize", "final_fit_seconds": round(final_seconds, 2),
         "notes": notes, "seed": seed, "budget_seconds": clock.budget, "seconds": round(time.monotonic() - started, 2),
+        # What `labcoat monitor` compares new texts with (lifecycle/extract_monitor.py).
+        "text_profile": reference_profile([d.text for d in docs], [d.text for d in test], found, sorted(counts)),
     }
     for note in notes:
         warnings.warn(note, LabcoatNotice, stacklevel=2)
@@ -216,12 +219,14 @@ def _tune(fit_set: _FitSet, valid: Sequence[Document], iterations: int, clock: C
     return rows, (best[1], fit_set.featurizer)
 
 
-def _evaluate(crf: Any, featurizer: Featurizer, test: Sequence[Document], seed: int, split: str) -> Evaluation:
-    """``crf``'s entities of the ``test`` documents (on their own tokens) against theirs."""
+def _evaluate(crf: Any, featurizer: Featurizer, test: Sequence[Document], seed: int,
+              split: str) -> tuple[Evaluation, list[list[tuple[int, int, str]]]]:
+    """``crf``'s entities of the ``test`` documents (on their own tokens) against theirs, and
+    the entities it found."""
     gold = [d.entities() for d in test]
     found = [d.entities(crf.tagger_.tag(featurizer.sentence(d.tokens))) for d in test]
     return Evaluation(scores=entity_scores(gold, found, seed=seed), confusion=confusion(gold, found),
-                      misses=misses([d.text for d in test], gold, found), documents=len(test), split=split)
+                      misses=misses([d.text for d in test], gold, found), documents=len(test), split=split), found
 
 
 def _check_candidates(candidates: Sequence[str] | None) -> None:
