@@ -28,7 +28,7 @@ EXAMPLES = 12
 def extract_report(model: Any, *, title: str | None = None) -> str:
     """The report as one self-contained HTML page."""
     info, evaluation = model.info, model.evaluation
-    scores = evaluation["scores"]
+    scores = evaluation.scores
     types = scores.drop(index="overall")
     plots: dict[str, Any] = {}
     if "f1_low" in scores.columns:
@@ -37,7 +37,7 @@ def extract_report(model: Any, *, title: str | None = None) -> str:
                                    highlight=[label == "overall" for label in scores.index])
         f1.update_layout(title_text="Entity F1 per type, with its 95% interval (bootstrap over documents)")
         plots["f1"] = figure(f1)
-    confusion = evaluation["confusion"]
+    confusion = evaluation.confusion
     if len(confusion):
         plots["confusion"] = figure(confusion_map(confusion))
     trained = training_counts(model)
@@ -47,19 +47,19 @@ def extract_report(model: Any, *, title: str | None = None) -> str:
     overall = scores.loc["overall"].to_dict()
     return render_page("extract_report.html.j2", title=title or "Entity extraction", info=info, overall=overall,
                        scores=[{"label": label, **row} for label, row in types.to_dict("index").items()],
-                       figures=plots, examples=examples(evaluation["misses"]), trained=trained,
+                       figures=plots, examples=examples(evaluation.misses), trained=trained, evaluation=evaluation,
                        board=model.leaderboard.to_dict("records"))
 
 
 def training_counts(model: Any) -> dict[str, int]:
     """Entities per type in the training texts, most frequent first."""
-    counts = model.info.get("entity_counts") or {}
+    counts = model.info.get("entities") or {}
     return dict(sorted(((str(k), int(v)) for k, v in counts.items()), key=lambda kv: -kv[1]))
 
 
 def confusion_map(table: pd.DataFrame) -> Any:
-    """Gold type (rows) × found type (columns) of the gold entities not found as they are: found
-    with another type, or ``(missed)``; each cell's share of its gold type's errors."""
+    """Gold type (rows) × the type found on the same span (columns), or ``(missed)``; each
+    cell's share of its gold type's entities."""
     import plotly.graph_objects as go
 
     counts = table.to_numpy(dtype=float)
@@ -70,7 +70,7 @@ def confusion_map(table: pd.DataFrame) -> Any:
                                hovertemplate="gold %{y}, found %{x}: %{text}<extra></extra>"))
     fig.update_layout(template="plotly_white", height=max(280, 120 + 50 * len(table)),
                       margin=dict(l=10, r=10, t=40, b=10),
-                      title_text="Gold entities not found as they are: found with another type, or missed")
+                      title_text="The type found on each gold entity's span")
     fig.update_xaxes(title_text="found as", type="category", showgrid=False)
     fig.update_yaxes(title_text="gold type", type="category", autorange="reversed", showgrid=False)
     return fig
@@ -98,24 +98,25 @@ def examples(misses: pd.DataFrame, limit: int = EXAMPLES) -> list[dict[str, Any]
     """Documents with errors: the text twice, once with the gold entities the model missed or
     mislabelled, once with the entities it found wrongly (spurious, or with another type)."""
     out = []
-    for document, errors in list(misses.groupby("document", sort=False))[:limit]:
+    for _, errors in list(misses.groupby("document", sort=False))[:limit]:
         text = str(errors["sentence"].iloc[0])
+        located = [(error, *_span(error, text)) for error in errors.itertuples()]
+        relabelled = {(start, end) for error, start, end in located if error.error == "wrong label"}
         gold: list[tuple[int, int, str, str]] = []
         found: list[tuple[int, int, str, str]] = []
-        for error in errors.itertuples():
-            start, end = _span(error, text)
-            if start is None:
+        for error, start, end in located:
+            if start is None or end is None:
                 continue
-            if error.gold is not None and not pd.isna(error.gold):
-                gold.append((start, end, str(error.gold), "missed" if error.error == "missed" else "wrong"))
-            if error.found is not None and not pd.isna(error.found):
-                found.append((start, end, str(error.found), "spurious" if error.error == "spurious" else "wrong"))
-        out.append({"document": int(document), "gold": highlight(text, gold), "found": highlight(text, found),
-                     "errors": errors["error"].value_counts().to_dict()})
+            wrong = (start, end) in relabelled
+            if error.error == "missed":
+                gold.append((start, end, str(error.gold), "wrong" if wrong else "missed"))
+            else:
+                found.append((start, end, str(error.found), "wrong" if wrong else "spurious"))
+        out.append({"gold": highlight(text, gold), "found": highlight(text, found)})
     return out
 
 
-def _span(error: Any, text: str) -> tuple[int, int] | tuple[None, None]:
+def _span(error: Any, text: str) -> tuple[int | None, int | None]:
     """The error's character span in its document (its ``start``/``end`` when given, else the
     first place its text occurs)."""
     if hasattr(error, "start") and not pd.isna(error.start):

@@ -58,7 +58,7 @@ def record_extract(model: Any, *, uri: str | None = None, experiment: str = stor
     with quiet_mlflow():
         client, _, run_id = open_run(uri, experiment, run_name or "extract", task="extract", source=source,
                                      fingerprint=str(info.get("fingerprint", "")))
-        figures = metrics_of(model.evaluation["scores"])
+        figures = metrics_of(model.evaluation.scores)
         figures["fit_seconds"] = float(info.get("seconds", 0.0))
         metrics = [Metric(name, value, now, 0) for name, value in figures.items()]
         params = [Param("entity_types", _param(list(model.labels))),
