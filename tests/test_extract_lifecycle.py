@@ -22,6 +22,7 @@ from test_serve import Server, call
 
 import labcoat
 from labcoat.errors import ConfigError, DataError, LabcoatNotice
+from labcoat.serve.export import log_frame
 
 CONLL = SHARED / "text" / "conll2003_train.tsv"
 
@@ -68,6 +69,8 @@ def test_registered_and_pyfunc_extract_the_same_entities(tracked, monkeypatch):
 
     served = mlflow.pyfunc.load_model("models:/ents/1").predict(pd.DataFrame({"text": texts[:80]}))
     pd.testing.assert_frame_equal(expected, served)
+    with pytest.raises(DataError, match="column named 'text'"):
+        mlflow.pyfunc.load_model("models:/ents/1").predict(pd.DataFrame({"body": texts[:2]}))
 
 
 def test_run_holds_types_figures_and_artifacts(tracked):
@@ -145,6 +148,7 @@ def test_served_entities_equal_in_process(tracked, server):
     status, one = call(server.port, "/extract", {"text": texts[3]})
     assert status == 200 and one["entities"] == [answer["entities"][3]]
     assert call(server.port, "/schema")[1]["labels"] == model.labels
+    assert "/extract" in call(server.port, "/openapi.json")[1]["paths"] and call(server.port, "/docs")[0] == 200
 
 
 def test_served_requests_checked(server):
@@ -155,12 +159,15 @@ def test_served_requests_checked(server):
     assert status == 422 and wrong["detail"][0]["loc"] == ["body", "texts", 1], wrong
     status, wrong = post({"text": None})
     assert status == 422 and wrong["detail"][0]["loc"] == ["body", "text"]
-    assert post({"texts": []})[0] == 422
+    status, empty = post({"texts": []})
+    assert status == 422 and empty["detail"][0]["loc"] == ["body", "texts"]
+    status, string = post({"texts": "Anna is in Paris ."})
+    assert status == 422 and "non-empty list of strings" in string["detail"][0]["msg"]
     assert post({"texts": ["a"], "text": "b"})[0] == 422
     status, extra = post({"texts": ["a"], "labels": ["PER"]})
     assert status == 422 and "labels" in str(extra)
     status, many = post({"texts": ["Anna ."] * 51})
-    assert status == 413 and "50" in str(many)
+    assert status == 413 and many["detail"][0]["loc"] == ["body", "texts"] and "50 one request" in str(many)
     assert post({"texts": ["Anna is in Paris ." * 100] * 30})[0] == 413  # 54 kB, over the 20 kB limit
     assert call(server.port, "/extract", raw=b"{not json")[0] == 400
     assert call(server.port, "/health")[0] == 200 and call(server.port, "/ready")[1]["ready"] is True
@@ -221,3 +228,5 @@ def test_monitor_cli_exit_codes_and_the_service_log(tracked, server):
     result = json.loads(done.output)
     assert done.exit_code == result["exit_code"] == 0 and result["documents"] >= 120, done.output
     assert result["training_documents"] == tracked[0].info["text_profile"]["documents"]
+    logged = log_frame(server.log)  # `labcoat log export`: one row per text
+    assert {"text", "entities"} <= set(logged.columns) and logged["text"].isin(texts).all()

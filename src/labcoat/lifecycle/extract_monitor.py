@@ -110,10 +110,10 @@ def check_logged_texts(model: Any, log_path: str | Path, *, since: float | None 
     for entry in read_log(log_path, since=since):
         if entry.get("endpoint") != "/extract":
             continue
-        for text, entities in zip(entry["inputs"], entry["outputs"]):
-            documents += [len(texts)] * len(entities)
-            labels += [e["label"] for e in entities]
-            texts.append(text)
+        for given, answered in zip(entry["inputs"], entry["outputs"]):
+            documents += [len(texts)] * len(answered["entities"])
+            labels += [e["label"] for e in answered["entities"]]
+            texts.append(given["text"])
     source = f"the {len(texts):,} texts answered on /extract" + (" in the window" if since else "")
     _enough(len(texts), source)
     reference = reference_of(model)
@@ -142,6 +142,9 @@ def compare(reference: dict[str, Any], current: dict[str, Any], *, tolerance: fl
     verdict = "The entities or the texts have shifted" if shifted else "No shift in the entities or the texts"
     summary = [f"{verdict}: {len(moved)} of {len(labels)} entity types, text length "
                f"{'shifted' if length['shifted'] else 'stable'}; {current['documents']:,} texts ({source})."]
+    summary.append("Entities per 1,000 tokens, training → now: "
+                   + ", ".join(f"{t['label']} {t['training_rate']:.1f} → {t['current_rate']:.1f}" for t in types)
+                   + f"; median length {length['training_median']:g} → {length['current_median']:g} tokens.")
     for t in sorted(types, key=lambda t: t["p_value"]):
         if t["shifted"]:
             summary.append(f"{t['label']}: {t['training_rate']:.1f} per 1,000 tokens in training, "

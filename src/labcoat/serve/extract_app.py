@@ -6,8 +6,9 @@ the entities ``model.extract`` finds in it in process: ``start`` and ``end`` (ch
 offsets, end excluded), ``label``, ``text`` and ``confidence``. A text that is not a string is
 refused with 422 naming its place (``["body", "texts", 3]``); more texts than the service takes
 in one request (``labcoat serve --max-batch``) or a body over its size limit are refused with
-413. Every answered request is logged in the prediction log (the texts and their entities:
-what ``labcoat monitor --from-log`` reads).
+413. Every answered request is logged in the prediction log, one row per text (inputs
+``{"text"}``, outputs ``{"entities"}``: what ``labcoat monitor --from-log`` and ``labcoat log
+export`` read).
 
 Examples
 --------
@@ -113,16 +114,14 @@ def create_extract_app(service: ExtractService, *, token: str | None = None,
         try:
             texts = _texts(payload, max_texts)
             found = entities_per_text(current.model.extract(texts), len(texts))
-        except _TooMany as error:
-            return _error(413, str(error), "too_large")
-        except _NotText as error:  # loc ["body", "texts", 3]
-            return JSONAnswer({"detail": error.details}, status_code=422)
+        except _Refused as error:  # loc ["body", "texts", 3]
+            return JSONAnswer({"detail": error.details}, status_code=error.status)
         except (LabcoatError, ValueError, TypeError) as error:
             return _error(422, str(error), "value_error")
         request_id = uuid.uuid4().hex
         log.record({"request_id": request_id, "endpoint": "/extract", "model": current.name,
                     "version": current.version, "latency_ms": round((time.perf_counter() - started) * 1000, 3),
-                    "inputs": texts, "outputs": found})
+                    "inputs": [{"text": t} for t in texts], "outputs": [{"entities": e} for e in found]})
         return JSONAnswer({"request_id": request_id, "model": {"name": current.name, "version": current.version},
                            "entities": found}, headers={"X-Request-Id": request_id})
 
@@ -137,37 +136,42 @@ def create_extract_app(service: ExtractService, *, token: str | None = None,
     return app
 
 
-class _TooMany(ValueError):
-    """More texts than the service takes in one request (413)."""
+class _Refused(ValueError):
+    """A body refused (422, or 413 for more texts than one request may hold), each problem named
+    by its place in the body: ``(loc, reason, kind, value)``."""
+
+    def __init__(self, problems: list[tuple[list[Any], str, str, Any]], status: int = 422) -> None:
+        super().__init__(problems[0][1])
+        self.status = status
+        self.details = [{"loc": ["body", *loc], "msg": f"{'.'.join(map(str, loc)) or 'body'}: {reason}", "type": kind,
+                         "input": value} for loc, reason, kind, value in problems[:20]]
 
 
-class _NotText(ValueError):
-    """Values given as texts that are not strings (422), each named by its place in the body."""
-
-    def __init__(self, places: list[tuple[list[Any], Any]]) -> None:
-        super().__init__("texts must be strings")
-        self.details = [{"loc": ["body", *loc], "msg": f"{'.'.join(map(str, loc))}: must be a string, not "
-                         f"{'null' if value is None else type(value).__name__}", "type": "string_type", "input": value}
-                        for loc, value in places[:20]]
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
 
 
 def _texts(payload: dict[str, Any], max_texts: int) -> list[str]:
     """The texts of an /extract body."""
     if ("texts" in payload) == ("text" in payload):
-        raise ValueError('give either "texts" (a list of strings) or "text" (one string), not '
-                         + ("both" if "texts" in payload else "neither"))
+        raise _Refused([([], 'give either "texts" (a list of strings) or "text" (one string), not '
+                         + ("both" if "texts" in payload else "neither"), "value_error", None)])
     if "text" in payload:
         if not isinstance(payload["text"], str):
-            raise _NotText([(["text"], payload["text"])])
+            raise _Refused([(["text"], f"must be a string, not {_kind(payload['text'])}", "string_type",
+                             payload["text"])])
         return [payload["text"]]
     texts = payload["texts"]
     if not isinstance(texts, list) or not texts:
-        raise ValueError("texts must be a non-empty list of strings, one per document")
+        raise _Refused([(["texts"], "must be a non-empty list of strings, one per document",
+                         "list_type" if not isinstance(texts, list) else "too_short", texts)])
     if len(texts) > max_texts:
-        raise _TooMany(f"{len(texts):,} texts are more than the {max_texts:,} one request may hold")
-    wrong = [(["texts", i], t) for i, t in enumerate(texts) if not isinstance(t, str)]
+        raise _Refused([(["texts"], f"{len(texts):,} texts are more than the {max_texts:,} one request may hold",
+                         "too_large", None)], status=413)
+    wrong = [(["texts", i], f"must be a string, not {_kind(t)}", "string_type", t)
+             for i, t in enumerate(texts) if not isinstance(t, str)]
     if wrong:
-        raise _NotText(wrong)
+        raise _Refused(wrong)
     return texts
 
 
