@@ -14,6 +14,11 @@ serve`` answered on ``/extract``) against the training reference the model holds
 Either is exit code 1; both conditions together keep a small window's noise and a large
 window's trifle from raising it. Fewer than :data:`MIN_DOCUMENTS` texts is an error (exit 2).
 
+On CoNLL-2003 (models fitted on 1,000 and on 3,000 random sentences of its training set, 8 s
+budget), none of 40 windows of 400-500 other random sentences, nor 2 of 5,000, was called
+shifted; its sentences 200-700 (mostly sports results) against a model of its first 200 were
+(LOC -43%, PER +82% per 1,000 tokens; median length 9 tokens against 14).
+
 Examples
 --------
 >>> check = check_extract_texts(model, new_texts["body"])     # doctest: +SKIP
