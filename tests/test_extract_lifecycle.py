@@ -88,6 +88,7 @@ def test_run_holds_types_figures_and_artifacts(tracked):
     assert metrics["f1_PER"] == pytest.approx(scores.loc["PER", "f1"])
     assert json.loads(run.data.params["entity_types"]) == model.labels == ["LOC", "MISC", "ORG", "PER"]
     assert run.data.params["candidate"] == "crf" and run.data.params["budget_seconds"] == "6.0"
+    assert float(run.data.params["c1"]) == pytest.approx(model.info["chosen"]["c1"])
     assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"leaderboard.csv", "model", "reports"}
 
 

@@ -1,5 +1,5 @@
-"""An extraction model's fit as an MLflow run: the entity types, the candidate chosen and the
-budget as parameters; entity-level F1, precision and recall with their 95% intervals
+"""An extraction model's fit as an MLflow run: the entity types, the candidate chosen (with its
+settings) and the budget as parameters; entity-level F1, precision and recall with their 95% intervals
 (``f1_low``, ``f1_high``...) and each type's F1 (``f1_PER``...) as metrics; the leaderboard,
 the report and the model folder (``runs:/RUN_ID/model``).
 
@@ -64,6 +64,10 @@ def record_extract(model: Any, *, uri: str | None = None, experiment: str = stor
         params = [Param("entity_types", _param(list(model.labels))),
                   Param("candidate", _param(chosen.get("candidate"))),
                   Param("budget_seconds", _param(info.get("budget_seconds")))]
+        params += [Param(key, _param(value)) for key, value in chosen.items()  # its settings (c1, c2...)
+                   if key != "candidate" and not key.endswith("f1")]
+        if finite_number(chosen.get("validation_f1")):
+            metrics.append(Metric("validation_f1", float(chosen["validation_f1"]), now, 0))
         client.log_batch(run_id, metrics=metrics, params=params)
         close_run(client, run_id, model, report)
     return run_id
