@@ -7,6 +7,7 @@ on texts without entities or far longer (exit 1), on a bad table (exit 2) and on
 service answered."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -27,6 +28,7 @@ from labcoat.serve.export import log_frame
 CONLL = SHARED / "text" / "conll2003_train.tsv"
 
 
+@functools.cache
 def sentences() -> list[list[tuple[str, str]]]:
     """600 of the first 1,000 CoNLL-2003 training sentences in a random order (the file's order is
     the articles', and its stretches differ: sports results are shorter and fuller of names):
