@@ -5,9 +5,9 @@
 Examples
 --------
 >>> from labcoat.tasks.extract.data import from_tokens
->>> from labcoat.tasks.extract.features import Featurizer
+>>> from labcoat.tasks.extract.features import Featurizer, Gazetteer
 >>> docs = [from_tokens(["Ann", "ran", "."], ["B-PER", "O", "O"]), from_tokens(["Bob", "sat"], ["B-PER", "O"])] * 5
->>> featurizer = Featurizer({})
+>>> featurizer = Featurizer(Gazetteer())
 >>> crf = train_crf([featurizer.sentence(d.tokens) for d in docs], [d.tags for d in docs], c1=0.0, c2=0.01,
 ...                 iterations=50)
 >>> tags = tag(crf, featurizer.sentence(["Ann", "sat"]))

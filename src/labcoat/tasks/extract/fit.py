@@ -58,7 +58,7 @@ VALID_SHARE = 0.2
 FOLDS = 4
 MIN_DOCUMENTS = 20
 #: L-BFGS iterations of a fit, at most and (unless the budget is very short) at least.
-MAX_ITERATIONS = 250
+MAX_ITERATIONS = 150
 MIN_ITERATIONS = 30
 #: Trials the budget plans for before the evaluation and final fits (more when time is left).
 PLANNED_TRIALS = 3
@@ -112,7 +112,7 @@ def fit_extract(data: Any, target: str | None = None, *, budget: float | str | N
                      "tune it and to score it after a fit of its own.")
     say(f"  {iterations} iterations a fit; {rate * 1e6:.2f} µs per token and iteration")
 
-    rows, best = _tune(fit_set, valid, iterations, clock, rate, tokens, short, seed, say)
+    rows, best, rate = _tune(fit_set, valid, iterations, clock, rate, tokens, short, seed, say)
     leaderboard = pd.DataFrame(rows)
     chosen = rows[int(np.argmax([row["f1"] for row in rows]))]
     leaderboard["chosen"] = [row is chosen for row in rows]
@@ -124,7 +124,7 @@ def fit_extract(data: Any, target: str | None = None, *, budget: float | str | N
         evaluation, found = _evaluate(crf, dev_set.featurizer, test, seed, split=(
             f"the last {len(test):,} documents; the chosen setting refitted on the {len(dev):,} before them"))
     else:
-        evaluation, found = _evaluate(best[0], best[1], test, seed, split=(
+        evaluation, found = _evaluate(best, fit_set.featurizer, test, seed, split=(
             f"the last {len(test):,} documents; the best trial's model, fitted on {len(train):,} documents"))
         if not short:
             notes.append("The budget left no time to refit the chosen setting before scoring it; the evaluation is "
@@ -175,17 +175,17 @@ def _tokens(docs: Sequence[Document]) -> int:
 
 def _calibrate(fit_set: _FitSet, seed: int) -> float:
     """Seconds a CRF fit takes per token and iteration, timed on a sample of ``fit_set``."""
-    take = np.random.default_rng(seed).permutation(len(fit_set.X))[:400]
+    take = np.random.default_rng(seed).permutation(len(fit_set.X))[:1000]
     X, y = [fit_set.X[i] for i in take], [fit_set.y[i] for i in take]
     began = time.monotonic()
-    train_crf(X, y, c1=0.1, c2=0.1, iterations=5)
-    return max((time.monotonic() - began) / (sum(map(len, X)) * 5), 1e-8)
+    crf = train_crf(X, y, c1=0.1, c2=0.1, iterations=10)
+    return max((time.monotonic() - began) / (sum(map(len, X)) * max(iterations_run(crf), 1)), 1e-8)
 
 
 def _tune(fit_set: _FitSet, valid: Sequence[Document], iterations: int, clock: Clock, rate: float,
-          tokens: dict[str, int], short: bool, seed: int, say: Any) -> tuple[list[dict[str, Any]], tuple[Any, Featurizer]]:
-    """Trials of c1, c2 (Optuna's TPE) scored on ``valid``: the leaderboard's rows and the best
-    trial's CRF with its featurizer."""
+          tokens: dict[str, int], short: bool, seed: int, say: Any) -> tuple[list[dict[str, Any]], Any, float]:
+    """Trials of c1, c2 (Optuna's TPE) scored on ``valid``: the leaderboard's rows, the best
+    trial's CRF, and the seconds per token and iteration the trials took."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -195,10 +195,9 @@ def _tune(fit_set: _FitSet, valid: Sequence[Document], iterations: int, clock: C
     features = [fit_set.featurizer.sentence(d.tokens) for d in valid]
     rows: list[dict[str, Any]] = []
     best: tuple[float, Any] = (-1.0, None)
-    after = rate * iterations * (tokens["dev"] + tokens["all"])
     while len(rows) < (1 if short else MAX_TRIALS):
-        trial_cost = rate * iterations * tokens["train"]
-        if rows and clock.remaining * FILL < trial_cost + after:
+        needed = rate * iterations * (tokens["train"] + tokens["dev"] + tokens["all"])  # a trial, then the two fits
+        if rows and clock.remaining * FILL < needed:
             break
         trial = study.ask()
         c1 = trial.suggest_float("c1", 1e-3, 2.0, log=True)
@@ -206,7 +205,7 @@ def _tune(fit_set: _FitSet, valid: Sequence[Document], iterations: int, clock: C
         began = time.monotonic()
         crf = train_crf(fit_set.X, fit_set.y, c1=c1, c2=c2, iterations=iterations)
         seconds = time.monotonic() - began
-        rate = max(rate, seconds / (tokens["train"] * max(iterations_run(crf), 1)))  # the slower of the two
+        rate = seconds / (tokens["train"] * max(iterations_run(crf), 1))  # measured on the real thing
         found = [d.entities(crf.tagger_.tag(x)) for d, x in zip(valid, features)]
         scores = {str(k): float(v) for k, v in entity_scores(gold, found, resamples=0).loc["overall"].to_dict().items()}
         study.tell(trial, scores["f1"])
@@ -216,7 +215,7 @@ def _tune(fit_set: _FitSet, valid: Sequence[Document], iterations: int, clock: C
         say(f"  c1 {c1:.3g}, c2 {c2:.3g}: validation F1 {scores['f1']:.4f} ({seconds:.1f} s)")
         if scores["f1"] > best[0]:
             best = (scores["f1"], crf)
-    return rows, (best[1], fit_set.featurizer)
+    return rows, best[1], rate
 
 
 def _evaluate(crf: Any, featurizer: Featurizer, test: Sequence[Document], seed: int,
