@@ -62,22 +62,16 @@ def monitor(model: str = typer.Argument(..., help=MODEL_HELP),
     if recommender is not None:
         _monitor_recommender(recommender[0], log, since, tolerance, json_out, as_json)
     segmenter = load_own(model, "segment", tracking_uri)
+    row_options = {"--labels": labels, "--label-column": label_column, "--id-column": id_column,
+                   "--share-threshold": share, "--options": options, "--actuals": actuals}
     if segmenter is not None:
-        from labcoat.errors import ConfigError
-
-        given = {"--labels": labels, "--label-column": label_column, "--id-column": id_column,
-                 "--share-threshold": share, "--options": options, "--actuals": actuals}
-        refused = [name for name, value in given.items() if value is not None]
-        if refused:
-            raise ConfigError(f"{', '.join(refused)} do not apply to a segment model: it is monitored by the shares "
-                              "of its segments (--current or --from-log, --tolerance).")
+        _refuse(model, "a segment model", "the shares of its segments (--current or --from-log, --tolerance)",
+                row_options)
         _monitor_segments(segmenter[0], current, log if from_log else None, since, tolerance, json_out, as_json)
     extractor = load_own(model, "extract", tracking_uri)
     if extractor is not None:
         _refuse(model, "an extraction model", "the rates of its entity types and the length of the texts "
-                "(--current with --column, or --from-log; --tolerance)",
-                {"--labels": labels, "--label-column": label_column, "--id-column": id_column,
-                 "--share-threshold": share, "--options": options, "--actuals": actuals})
+                "(--current with --column, or --from-log; --tolerance)", row_options)
         _monitor_extract(extractor[0], current, column, log if from_log else None, since, tolerance, json_out,
                          as_json)
     if column is not None:
