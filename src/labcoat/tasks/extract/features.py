@@ -9,9 +9,10 @@ A word's features do not depend on its sentence, so each word's are computed onc
 (:class:`Featurizer` caches them, already prefixed for each position they can be seen from);
 a sentence's features are then a few list concatenations per token.
 
-The gazetteer maps a word to the entity types it carried in the training data: ``g=PER``
-when it was ever part of a PER entity, ``G=PER`` when it was in at least half of its
-occurrences. Built on all the training data, it would tell the CRF the answer on every
+The gazetteer (:class:`Gazetteer`) maps a word to the entity types it carried in the training
+data (``g=PER`` when it was ever part of a PER entity, ``G=PER`` when it was in at least half
+of its occurrences) and to how often it occurred, and knows the entity phrases of training.
+Built on all the training data, it would tell the CRF the answer on every
 training sentence, and the CRF would learn to trust it blindly; :func:`gazetteers` therefore
 builds, for each of a few folds of the sentences, one from the other folds (out-of-fold),
 and the model keeps one built on everything for new text.
