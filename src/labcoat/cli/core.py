@@ -30,7 +30,7 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
             None, help="Comma-separated families (default: all but mlp, which is opt-in and needs labcoat[torch])."),
         sql: Optional[str] = typer.Option(None, help="SQL query instead of DATA."),
         db: Optional[Path] = typer.Option(None, help="DuckDB or SQLite file for --sql."),
-        out: Path = typer.Option(Path("labcoat-model"), help="Directory to save the model in."),
+        out: Path = typer.Option(Path("labcoat-model"), "--out", "-o", help="Directory to save the model in."),
         reports: Optional[Path] = typer.Option(None, help="Directory for the data profile and the model "
                                                "report (default: OUT-reports)."),
         no_report: bool = typer.Option(False, "--no-report", help="Skip explanations and reports."),

@@ -43,13 +43,18 @@ def monitor(model: str = typer.Argument(..., help=MODEL_HELP),
                                                    "of the forecast period (series, time and target columns)."),
             tolerance: float = typer.Option(0.1, help="Forecast models: relative rise of MASE tolerated; "
                                             "recommenders: relative fall of the reward per request; segment "
-                                            "models: PSI of the segment shares from which a shift is called.")) -> None:
+                                            "models: PSI of the segment shares from which a shift is called; "
+                                            "extraction models: relative change of an entity type's rate."),
+            column: Optional[str] = typer.Option(None, "--column", help="Extraction models: the column of "
+                                                 "--current holding the texts (default: 'text', or the only "
+                                                 "text column).")) -> None:
     """Check MODEL for drift (per column, dataset, predictions), schema violations and, with
     labels, a drop in performance; a recommender: the reward of the lists it showed (--log,
     --since) and the popularity of what it shows; a segment model: the segments' shares in --current
     (or --from-log) against training; an anomaly model: the alert rate and the score distribution of
-    the --current rows against training's. Exit code 0: nothing to act on; 1: drift, degradation or
-    a shift; 2: error."""
+    the --current rows against training's; an extraction model: the rate of each entity type and the
+    texts' length in --current's --column (or --from-log) against training's. Exit code 0: nothing to
+    act on; 1: drift, degradation or a shift; 2: error."""
     from labcoat.lifecycle.check import monitor as check
     from labcoat.api import load_forecaster, load_own
 
@@ -57,16 +62,22 @@ def monitor(model: str = typer.Argument(..., help=MODEL_HELP),
     if recommender is not None:
         _monitor_recommender(recommender[0], log, since, tolerance, json_out, as_json)
     segmenter = load_own(model, "segment", tracking_uri)
+    row_options = {"--labels": labels, "--label-column": label_column, "--id-column": id_column,
+                   "--share-threshold": share, "--options": options, "--actuals": actuals}
     if segmenter is not None:
+        _refuse(model, "a segment model", "the shares of its segments (--current or --from-log, --tolerance)",
+                row_options)
+        _monitor_segments(segmenter[0], current, log if from_log else None, since, tolerance, json_out, as_json)
+    extractor = load_own(model, "extract", tracking_uri)
+    if extractor is not None:
+        _refuse(model, "an extraction model", "the rates of its entity types and the length of the texts "
+                "(--current with --column, or --from-log; --tolerance)", row_options)
+        _monitor_extract(extractor[0], current, column, log if from_log else None, since, tolerance, json_out,
+                         as_json)
+    if column is not None:
         from labcoat.errors import ConfigError
 
-        given = {"--labels": labels, "--label-column": label_column, "--id-column": id_column,
-                 "--share-threshold": share, "--options": options, "--actuals": actuals}
-        refused = [name for name, value in given.items() if value is not None]
-        if refused:
-            raise ConfigError(f"{', '.join(refused)} do not apply to a segment model: it is monitored by the shares "
-                              "of its segments (--current or --from-log, --tolerance).")
-        _monitor_segments(segmenter[0], current, log if from_log else None, since, tolerance, json_out, as_json)
+        raise ConfigError("--column names the text column for extraction models; this model is not one.")
     detector = load_own(model, "anomaly", tracking_uri)
     if detector is not None:
         _monitor_anomaly(model, detector, current, log if from_log else None, since, None if no_report else report,
@@ -167,6 +178,45 @@ def _monitor_segments(model: Any, current: Optional[Path], log: Optional[Path], 
                   if current is not None else
                   check_logged_shares(model, log or Path(), since=parse_since(since, now=time.time()),
                                       psi_threshold=tolerance))
+    if not _emit(result, json_out, as_json):
+        show_notices(unique(caught))
+        for line in result["summary"]:
+            print(line)
+    raise typer.Exit(code=result["exit_code"])
+
+
+def _refuse(model: str, kind: str, how: str, given: dict[str, Any]) -> None:
+    """Refuse the options given that do not apply to ``kind`` (monitored by ``how``)."""
+    from labcoat.errors import ConfigError
+
+    refused = [name for name, value in given.items() if value is not None]
+    if refused:
+        raise ConfigError(f"{', '.join(refused)} do not apply to '{model}', {kind}: it is monitored by {how}.")
+
+
+def _monitor_extract(model: Any, current: Optional[Path], column: Optional[str], log: Optional[Path],
+                     since: Optional[str], tolerance: float, json_out: Optional[Path], as_json: bool) -> None:
+    """``labcoat monitor EXTRACT_MODEL (--current FILE [--column C] | --from-log [--since 24h])``: the
+    entity types' rates and the texts' length against training's; exits 0, 1 (shifted) or 2 (error)."""
+    import time
+
+    from labcoat.data.io import read_table
+    from labcoat.errors import ConfigError
+    from labcoat.lifecycle.extract_monitor import check_extract_texts, check_logged_texts, text_column
+    from labcoat.serve.export import parse_since
+
+    if (current is None) == (log is None):
+        raise ConfigError("An extraction model is monitored on new texts: give --current FILE (with --column) "
+                          "or --from-log" + (", not both." if current is not None else "."))
+    if column is not None and current is None:
+        raise ConfigError("--column names the text column of --current; the logged texts need none.")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = (check_extract_texts(model, text_column(read_table(current), column), tolerance=tolerance,
+                                      source=str(current))
+                  if current is not None else
+                  check_logged_texts(model, log or Path(), since=parse_since(since, now=time.time()),
+                                     tolerance=tolerance))
     if not _emit(result, json_out, as_json):
         show_notices(unique(caught))
         for line in result["summary"]:

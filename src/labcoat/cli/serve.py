@@ -37,7 +37,7 @@ def serve(model: str = typer.Argument(..., help=MODEL_HELP),
           token: Optional[str] = typer.Option(None, envvar="LABCOAT_TOKEN",
                                               help="Require 'Authorization: Bearer TOKEN' (not on health probes)."),
           log: Path = typer.Option(Path("predictions.db"), "--log", help="Prediction log (SQLite)."),
-          max_batch: int = typer.Option(10_000, help="Most rows (records for /match) per request (more: 413)."),
+          max_batch: int = typer.Option(10_000, help="Most rows (records for /match, texts for /extract) per request (more: 413)."),
           follow_alias: bool = typer.Option(False, "--follow-alias",
                                             help="Watch the registry and swap in the alias's new version."),
           explore: Optional[str] = typer.Option(None, help="Recommenders: explore with epsilon-greedy at this "
@@ -48,7 +48,7 @@ def serve(model: str = typer.Argument(..., help=MODEL_HELP),
     model: /forecast, /schema, /docs; a recommender: /recommend, /feedback, /schema, /docs; a match
     model: /match (new records' best candidates among the fitted ones), /schema, /docs; a segment model:
     /segment (rows' segments), /schema, /docs; an anomaly model: /predict (each row's score, flag and
-    reasons), /schema, /docs."""
+    reasons), /schema, /docs; an extraction model: /extract (texts' entities), /schema, /docs."""
     import tempfile
 
     import uvicorn
@@ -68,7 +68,7 @@ def serve(model: str = typer.Argument(..., help=MODEL_HELP),
             raise ConfigError("--explore is for recommenders; this model is not one.")
         parse_explore(explore)  # a bad value fails here, not in every worker
     if recommender is None and load_forecaster(model, tracking_uri) is None and all(
-            load_own(model, kind, tracking_uri) is None for kind in ("match", "segment", "anomaly")):
+            load_own(model, kind, tracking_uri) is None for kind in ("match", "segment", "anomaly", "extract")):
         load_served(model, tracking_uri)  # fail here, with a clear message, not in every worker
     if exposed(host) and not token:
         typer.echo(f"warning: serving on {host} without --token: anyone who can reach it can use it.", err=True)

@@ -83,6 +83,14 @@ def create_app_from_env() -> FastAPI:
         return create_anomaly_app(followed(AnomalyService, ServedDetector(*detector)), token=settings.get("token"),
                                   log_path=log_path, max_body=settings.get("max_body", MAX_BODY),
                                   max_rows=settings.get("max_batch", MAX_BATCH))
+    extractor = load_own(reference, "extract", tracking_uri)
+    if extractor is not None:
+        from labcoat.serve.extract_app import MAX_TEXTS, ExtractService, ServedExtractor, create_extract_app
+        from labcoat.serve.service import MAX_BODY
+
+        return create_extract_app(followed(ExtractService, ServedExtractor(*extractor)), token=settings.get("token"),
+                                  log_path=log_path, max_body=settings.get("max_body", MAX_BODY),
+                                  max_texts=settings.get("max_batch", MAX_TEXTS))
     forecaster = load_forecaster(reference, tracking_uri)
     if forecaster is not None:
         return create_forecast_app(followed(ForecastService, ServedForecaster(*forecaster)),

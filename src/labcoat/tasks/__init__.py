@@ -10,7 +10,7 @@ Examples
 >>> resolve_task(pd.Series(["a", "b", "c"]), "y").name
 'multiclass'
 >>> task_names()
-['binary', 'multiclass', 'regression', 'forecast', 'recommend', 'match', 'anomaly', 'segment']
+['binary', 'multiclass', 'regression', 'forecast', 'recommend', 'match', 'anomaly', 'segment', 'extract']
 """
 from __future__ import annotations
 
@@ -204,6 +204,11 @@ register_pipeline_task(PipelineTask(
     "labcoat.tasks.segment.fit:fit_segment", ("k", "exclude", "projection"),
     model="labcoat.tasks.segment.model:SegmentModel", report="labcoat.reports.segment_report:write_segment_report",
     record="labcoat.tracking.segment_run:record_segment", command="predict", needs_target=False))
+register_pipeline_task(PipelineTask(
+    "extract", "entities (names, places, amounts...) found in text, learned from labelled examples",
+    "labcoat.tasks.extract.fit:fit_extract", (),
+    model="labcoat.tasks.extract.model:ExtractModel", report="labcoat.reports.extract_report:write_extract_report",
+    record="labcoat.tracking.extract_run:record_extract", command="extract", needs_target=False))
 
 __all__ = ["BinaryOptions", "ClassificationOptions", "ClassificationTask", "EstimatorType", "PostFit",
            "PipelineTask", "Task", "TaskOptions", "get_task", "infer_schema", "pipeline_task",

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from labcoat.tasks.match.model import MatchModel
     from labcoat.tasks.recommend.model import RecommendModel
     from labcoat.tasks.segment.model import SegmentModel
+    from labcoat.tasks.extract.model import ExtractModel
     from labcoat.data.split import Resampling
 
 #: Training rows kept with the model as its input example.
@@ -78,6 +79,11 @@ def fit(data: DataSource, target: str | None = None, *, task: Literal["segment"]
 
 
 @overload
+def fit(data: DataSource, target: str | None = None, *, task: Literal["extract"],
+        **settings: Any) -> ExtractModel: ...
+
+
+@overload
 def fit(data: DataSource, target: str | None = None, **settings: Any) -> Model: ...
 
 
@@ -89,7 +95,7 @@ def fit(data: DataSource, target: str | None = None, *, budget: float | str | No
         register: str | None = None, source: str | None = None, strict: bool = False,
         test: Any = None, holdout: float | str | None = "auto", split: str = "random",
         time_column: str | None = None, report: bool = True, report_dir: str | Path | None = None,
-        **options: Any) -> Model | ForecastModel | RecommendModel | MatchModel | AnomalyModel | SegmentModel:
+        **options: Any) -> Model | ForecastModel | RecommendModel | MatchModel | AnomalyModel | SegmentModel | ExtractModel:
     """Find, tune and ensemble the best model for ``target`` within a time budget.
 
     Parameters

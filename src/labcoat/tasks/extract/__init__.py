@@ -1,0 +1,1 @@
+"""Information extraction: entities (names, places, amounts...) found in text."""
