@@ -133,6 +133,13 @@ def test_kinds_and_texts_are_checked():
     assert found[["document", "value"]].values.tolist() == [[3, "5 kg"]]
 
 
+def test_without_the_text_extra_the_kinds_that_need_it_name_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "phonenumbers", None)  # `import phonenumbers` now raises ImportError
+    with pytest.raises(ConfigError, match=r"pip install 'labcoat\[text\]'"):
+        extract_builtin(["+44 20 7946 0958"], "phone,date")
+    assert extract_builtin(["2024-01-02"], "date,money")["value"].tolist() == ["2024-01-02"]
+
+
 def test_extract_columns_adds_a_column_per_kind_and_keeps_the_table():
     table = pd.DataFrame({"id": [7, 8, 9], "body": ["$5 and €6 on 2024-01-02", None, "12%"]})
     before = table.copy()

@@ -95,14 +95,14 @@ CODES = frozenset("USD EUR GBP JPY CNY CHF CAD AUD NZD HKD SGD SEK NOK DKK ISK P
 #: a weight as often as money.
 NAMES = {"dollars": "USD", "dollar": "USD", "euros": "EUR", "euro": "EUR", "yen": "JPY",
          "pounds sterling": "GBP", "swiss francs": "CHF", "rupees": "INR", "yuan": "CNY"}
-#: Multipliers written after the number (``$5m``, ``€2 bn``, ``$10 million``).
+#: Multipliers written after the number (``$5m``, ``€2 bn``, ``$10 million``, ``$175-million``).
 SCALES = {"thousand": 3, "million": 6, "billion": 9, "trillion": 12, "k": 3, "m": 6, "mn": 6, "mm": 6,
           "b": 9, "bn": 9}
 _CURRENCY = rf"{_alternatives(SYMBOLS)}|{_alternatives(CODES)}(?![A-Za-z])"
 #: The currency before a number: searched at the end of the few characters before it.
 _BEFORE = re.compile(rf"(?<![A-Za-z])(?P<before>{_CURRENCY})[ \u00a0]?\Z")
 #: What may follow the number: a multiplier, then a currency (matched at the number's end).
-_AFTER = re.compile(rf"(?:[ \u00a0]?(?P<scale>(?i:{_alternatives(SCALES)}))(?![A-Za-z]))?"
+_AFTER = re.compile(rf"(?:[ \u00a0-]?(?P<scale>(?i:{_alternatives(SCALES)}))(?![A-Za-z]))?"
                     rf"(?:[ \u00a0]?(?P<after>{_CURRENCY}|(?i:{_alternatives(NAMES)})(?![A-Za-z])))?")
 _NUMBER = re.compile(NUMBER)
 _SIGNS = "-+−"
