@@ -9,7 +9,7 @@ import pytest
 from conftest import SHARED
 from labcoat.errors import ConfigError, DataError, DataSourceError, LabcoatNotice
 from labcoat.tasks.extract.builtin import KINDS, extract_builtin, extract_columns
-from labcoat.tasks.extract.documents import read_documents
+from labcoat.tasks.extract.texts import read_texts
 
 pytest.importorskip("phonenumbers", reason="the built-in extractors' phones need the 'text' extra")
 pytest.importorskip("stdnum", reason="the built-in extractors' cards and IBANs need the 'text' extra")
@@ -188,13 +188,13 @@ def test_cli_arguments_and_unreadable_files_are_named(tmp_path):
         done = CliRunner().invoke(app, args)
         assert done.exit_code == 2 and "Give DATA alone with --builtin" in done.output
     with pytest.raises(DataSourceError, match="notes.txt' does not exist"):
-        read_documents(tmp_path / "notes.txt")
+        read_texts(tmp_path / "notes.txt")
     (tmp_path / "two.csv").write_text("a,b\nx,y\n")
     with pytest.raises(DataError, match="Name the column of texts .* 2 columns: a, b"):
-        read_documents(tmp_path / "two.csv")
+        read_texts(tmp_path / "two.csv")
     (tmp_path / "latin.txt").write_bytes("Paid 5 € in München\n".encode("cp1252"))
     with pytest.warns(LabcoatNotice, match="not UTF-8"):
-        table, column = read_documents(tmp_path / "latin.txt", "note")
+        table, column = read_texts(tmp_path / "latin.txt", "note")
     assert table["note"].tolist() == ["Paid 5 € in München"]
 
 
@@ -205,6 +205,21 @@ def test_cli_builtin_reads_a_text_file_one_document_per_line(tmp_path):
     assert done.stdout.splitlines() == ["text,text_iban,text_phone,text_money",
                                         "Call +44 20 7946 0958,,+442079460958,", ",,,",
                                         "IBAN DE89 3704 0044 0532 0130 00,DE89370400440532013000,,"]
+
+
+def test_cli_extract_with_a_model_writes_the_entities_model_extract_finds(tmp_path):
+    fit_extract = pytest.importorskip("labcoat.tasks.extract.fit", reason="the trainable extractor").fit_extract
+    pytest.importorskip("sklearn_crfsuite", reason="the 'text' extra")
+    names, cities = ["Ann", "Bob", "Carla", "Dmitri", "Eve", "Farid", "Gita", "Hugo"], ["Paris", "Oslo", "Rome", "Lima"]
+    docs = [{"text": f"{n} visited {c} on Monday.", "entities": [[0, len(n), "PER"], [len(n) + 9, len(n) + 9 + len(c), "LOC"]]}
+            for n in names for c in cities]
+    model = fit_extract(pd.DataFrame(docs), budget=3, quiet=True)
+    model.save(tmp_path / "model")
+    texts = ["Carla visited Oslo.", "", "Hugo visited Rome on Monday."]
+    pd.DataFrame({"id": [1, 2, 3], "body": texts}).to_csv(tmp_path / "notes.csv", index=False)
+    done = run("extract", "model", "notes.csv", "--column", "body", "-o", "entities.csv", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "entities.csv"), model.extract(texts), check_dtype=False)
 
 
 # ----------------------------------------------------- the issue's target on the movie reviews

@@ -35,7 +35,7 @@ def extract(args: list[str] = typer.Argument(..., metavar="[MODEL] DATA", help="
     """Pull values out of a column of texts: dates, amounts, e-mail addresses... with the
     built-in extractors (--builtin: the table with a column per kind added), or the entities of
     an extraction MODEL (one row per entity: document, start, end, label, text, confidence)."""
-    from labcoat.tasks.extract.documents import read_documents
+    from labcoat.tasks.extract.texts import read_texts
 
     if len(args) != (1 if builtin else 2):
         err("Give DATA alone with --builtin (labcoat extract --builtin DATA --column body), or an extraction "
@@ -47,7 +47,7 @@ def extract(args: list[str] = typer.Argument(..., metavar="[MODEL] DATA", help="
         raise typer.Exit(2)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        table, name = read_documents(Path(args[-1]), column)
+        table, name = read_texts(Path(args[-1]), column)
         if builtin:
             from labcoat.tasks.extract.builtin import extract_columns
 

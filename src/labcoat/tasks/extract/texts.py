@@ -5,7 +5,7 @@ column), or a plain text file with one document per line.
 >>> with tempfile.TemporaryDirectory() as folder:
 ...     notes = Path(folder) / "notes.txt"
 ...     _ = notes.write_text("Paid $5 on 2024-03-14\\nNothing here\\n")
-...     table, column = read_documents(notes)
+...     table, column = read_texts(notes)
 >>> column, table[column].tolist()
 ('text', ['Paid $5 on 2024-03-14', 'Nothing here'])
 """
@@ -23,7 +23,7 @@ from labcoat.errors import DataError, DataSourceError, did_you_mean
 TEXT_COLUMN = "text"
 
 
-def read_documents(source: DataSource, column: str | None = None) -> tuple[pd.DataFrame, str]:
+def read_texts(source: DataSource, column: str | None = None) -> tuple[pd.DataFrame, str]:
     """The table of ``source`` and the name of its column of documents.
 
     A ``.txt`` file is read as one document per line (UTF-8, else its encoding with a notice),
