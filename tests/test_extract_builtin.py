@@ -129,8 +129,10 @@ def test_kinds_and_texts_are_checked():
         extract_builtin(["x"], "date,mony")
     with pytest.raises(DataError, match="list of texts"):
         extract_builtin("one text")
-    found = extract_builtin([None, float("nan"), 5, "5 kg"], "quantity")
-    assert found[["document", "value"]].values.tolist() == [[3, "5 kg"]]
+    found = extract_builtin(pd.Series([None, float("nan"), pd.NA, 5, "5 kg"], dtype=object), "quantity")
+    assert found[["document", "value"]].values.tolist() == [[4, "5 kg"]]
+    with pytest.raises(ConfigError, match="Unknown region 'UK'"):
+        extract_builtin(["x"], "date", region="UK")
 
 
 def test_without_the_text_extra_the_kinds_that_need_it_name_it(monkeypatch):

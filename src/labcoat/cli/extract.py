@@ -35,7 +35,7 @@ def extract(args: list[str] = typer.Argument(..., metavar="[MODEL] DATA", help="
     """Pull values out of a column of texts: dates, amounts, e-mail addresses... with the
     built-in extractors (--builtin: the table with a column per kind added), or the entities of
     an extraction MODEL (one row per entity: document, start, end, label, text, confidence)."""
-    from labcoat.tasks.extract.texts import read_texts
+    from labcoat.tasks.extract.texts import as_texts, read_texts
 
     if len(args) != (1 if builtin else 2):
         err("Give DATA alone with --builtin (labcoat extract --builtin DATA --column body), or an extraction "
@@ -54,7 +54,7 @@ def extract(args: list[str] = typer.Argument(..., metavar="[MODEL] DATA", help="
             result = extract_columns(table, name, kinds, day_first=day_first, region=region)
             added = len(result.columns) - len(table.columns)
         else:
-            result = _load_extractor(args[0], tracking_uri).extract(table[name].tolist())
+            result = _load_extractor(args[0], tracking_uri).extract(as_texts(table[name]))
     show_notices(unique(caught))
     write_table(result, output)
     if output is not None:

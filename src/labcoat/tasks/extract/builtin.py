@@ -27,6 +27,7 @@ from functools import partial
 import pandas as pd
 
 from labcoat.errors import ConfigError, DataError, did_you_mean
+from labcoat.tasks.extract.texts import as_texts
 from labcoat.tasks.extract import builtin_codes, builtin_numbers
 from labcoat.tasks.extract.builtin_dates import find_dates
 from labcoat.tasks.extract.builtin_numbers import Found
@@ -82,13 +83,6 @@ def check_kinds(kinds: str | Iterable[str] | None) -> tuple[str, ...]:
     return tuple(k for k in KINDS if k in asked)
 
 
-def _as_texts(texts: Iterable[object]) -> list[str]:
-    """Missing values (None, NaN) as empty texts, anything else as its string."""
-    if isinstance(texts, str):
-        raise DataError("extract_builtin takes a list of texts, not one string: write [text].")
-    return ["" if value is None or (isinstance(value, float) and value != value) else str(value) for value in texts]
-
-
 def extract_builtin(texts: Iterable[object], kinds: str | Iterable[str] | None = None, *,
                     day_first: bool | None = None, region: str | None = "US") -> pd.DataFrame:
     """The values of ``kinds`` (default: all of :data:`KINDS`) found in ``texts``.
@@ -103,9 +97,10 @@ def extract_builtin(texts: Iterable[object], kinds: str | Iterable[str] | None =
         How to read an ambiguous numeric date such as ``03/04/2024`` (None: from the
         unambiguous dates of ``texts``, else from ``region``; see ``builtin_dates``).
     region
-        The country (ISO 3166 code) of phone numbers written without ``+`` and a country code,
-        and whose convention orders ambiguous dates when nothing else does. None: only
-        international phone numbers.
+        The country (ISO 3166 code: ``"US"``, ``"GB"``...) of phone numbers written without
+        ``+`` and a country code, and whose convention orders ambiguous dates when nothing else
+        does; a code phonenumbers does not know is refused. None: only international phone
+        numbers, and day-first dates.
 
     Returns
     -------
@@ -126,7 +121,8 @@ def extract_builtin(texts: Iterable[object], kinds: str | Iterable[str] | None =
     chosen = check_kinds(kinds)
     if _NEED_EXTRA.intersection(chosen):
         builtin_codes.require_text_extra()
-    documents = _as_texts(texts)
+    documents = as_texts(texts)
+    region = builtin_codes.check_region(region)
     finders = _finders(day_first, region)
     rows: list[tuple[int, int, int, str, str, str, float]] = []
     per_kind = {kind: finders[kind](documents) for kind in chosen}

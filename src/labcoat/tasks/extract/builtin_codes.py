@@ -34,6 +34,28 @@ def require_text_extra() -> None:
         raise ConfigError(EXTRA) from error
 
 
+def check_region(region: str | None) -> str | None:
+    """``region`` in upper case, if phonenumbers knows it (when installed); else a
+    :class:`~labcoat.errors.ConfigError` naming it.
+
+    >>> check_region("gb")
+    'GB'
+    """
+    if region is None:
+        return None
+    try:
+        from phonenumbers import SUPPORTED_REGIONS
+    except ImportError:  # the phone extractor is not asked for: any two letters will do
+        known = None
+    else:
+        known = SUPPORTED_REGIONS
+    code = region.strip().upper()
+    if (known is not None and code not in known) or not (len(code) == 2 and code.isalpha()):
+        raise ConfigError(f"Unknown region '{region}': give a country's two-letter ISO 3166 code, such as US, GB, "
+                          "DE or IN.")
+    return code
+
+
 # ---------------------------------------------------------------------------------- e-mail
 
 _EMAIL = re.compile(r"(?<![\w.%+-])(?P<local>[A-Za-z0-9](?:[A-Za-z0-9._%+-]*[A-Za-z0-9_%+-])?)@"

@@ -12,6 +12,7 @@ column), or a plain text file with one document per line.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -59,3 +60,16 @@ def _lines(path: Path, column: str) -> pd.DataFrame:
     if not lines:
         raise DataError(f"File '{path}' is empty: a text file holds one document per line.")
     return pd.DataFrame({column: lines})
+
+
+def as_texts(texts: Iterable[object]) -> list[str]:
+    """``texts`` as strings: a missing one (None, NaN, pandas' NA) empty, anything else its
+    ``str``; one string alone is refused (it would be read as a list of characters).
+
+    >>> as_texts(["a", None, float("nan"), 5])
+    ['a', '', '', '5']
+    """
+    if isinstance(texts, str):
+        raise DataError("Give a list of texts, not one string: write [text].")
+    return ["" if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value)
+            else str(value) for value in texts]
