@@ -27,10 +27,10 @@ from functools import partial
 import pandas as pd
 
 from labcoat.errors import ConfigError, DataError, did_you_mean
-from labcoat.tasks.extract.texts import as_texts
 from labcoat.tasks.extract import builtin_codes, builtin_numbers
 from labcoat.tasks.extract.builtin_dates import find_dates
 from labcoat.tasks.extract.builtin_numbers import Found
+from labcoat.tasks.extract.texts import as_texts
 
 #: The kinds, in the order in which they claim characters when two overlap.
 KINDS = ("iban", "card", "url", "email", "phone", "date", "money", "percent", "quantity")
