@@ -34,6 +34,7 @@ PLANTED = [
     ("99 CHF", "money", "99 CHF"),
     ("€2.5bn", "money", "2500000000 EUR"),
     ("$10 million", "money", "10000000 USD"),
+    ("C$ 100 MLN", "money", "100000000 CAD"),
     ("12.5%", "percent", "12.5%"),
     ("40 percent", "percent", "40%"),
     ("-3,2 %", "percent", "-3.2%"),

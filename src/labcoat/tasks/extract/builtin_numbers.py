@@ -95,8 +95,9 @@ CODES = frozenset("USD EUR GBP JPY CNY CHF CAD AUD NZD HKD SGD SEK NOK DKK ISK P
 #: a weight as often as money.
 NAMES = {"dollars": "USD", "dollar": "USD", "euros": "EUR", "euro": "EUR", "yen": "JPY",
          "pounds sterling": "GBP", "swiss francs": "CHF", "rupees": "INR", "yuan": "CNY"}
-#: Multipliers written after the number (``$5m``, ``€2 bn``, ``$10 million``, ``$175-million``).
-SCALES = {"thousand": 3, "million": 6, "billion": 9, "trillion": 12, "k": 3, "m": 6, "mn": 6, "mm": 6,
+#: Multipliers written after the number (``$5m``, ``€2 bn``, ``$10 million``, ``$175-million``,
+#: newswire's ``C$ 100 MLN``).
+SCALES = {"thousand": 3, "million": 6, "billion": 9, "trillion": 12, "k": 3, "m": 6, "mn": 6, "mm": 6, "mln": 6, "bln": 9,
           "b": 9, "bn": 9}
 _CURRENCY = rf"{_alternatives(SYMBOLS)}|{_alternatives(CODES)}(?![A-Za-z])"
 #: The currency before a number: searched at the end of the few characters before it.
