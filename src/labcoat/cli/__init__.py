@@ -2,7 +2,7 @@
 
 ``app`` is assembled here from one module per command group (``core``: fit, predict, info,
 compare, schema; ``tracking``: models, runs; ``reports``: profile, report; ``explain``;
-``serve``: serve, log; ``recommend``: recommend, evaluate-policy; ``match``; ``retrain``; ``monitor``; ``watch``), which share the helpers of
+``serve``: serve, log; ``recommend``: recommend, evaluate-policy; ``match``; ``extract``; ``retrain``; ``monitor``; ``watch``), which share the helpers of
 ``_shared`` and import neither each other nor this package. ``main`` is the console script.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from labcoat.cli import core, explain, match, monitor, recommend, reports, retrain, serve, tracking, watch
+from labcoat.cli import core, explain, extract, match, monitor, recommend, reports, retrain, serve, tracking, watch
 from labcoat.cli._shared import run
 
 __all__ = ["app", "main"]
@@ -33,8 +33,8 @@ def _main(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 # In this order in `labcoat --help`.
-for command in (core.fit, core.predict, core.forecast, recommend.recommend, match.match, core.info, core.compare,
-                core.schema):
+for command in (core.fit, core.predict, core.forecast, recommend.recommend, match.match, extract.extract, core.info,
+                core.compare, core.schema):
     app.command()(command)
 app.add_typer(tracking.models_app, name="models")
 app.add_typer(tracking.runs_app, name="runs")

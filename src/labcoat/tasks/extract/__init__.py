@@ -1,1 +1,2 @@
-"""Information extraction: entities (names, places, amounts...) found in text."""
+"""Information extraction from text: the built-in extractors (dates, money, identifiers...,
+``builtin``), which need no training, and the trainable entity extraction (``task="extract"``)."""
