@@ -327,7 +327,8 @@ class Study:
 
     def _families(self) -> list[Family]:
         names = list(self.families) if self.families else default_families()
-        chosen = self.data.task.eligible(FAMILIES[n] for n in names)
+        documents = self.data.schema.documents is not None
+        chosen = self.data.task.eligible(FAMILIES[n] for n in names if documents or not FAMILIES[n].documents)
         if not self.families:  # a family asked for by name runs whatever the size
             chosen = [f for f in chosen if f.max_rows is None or len(self.data.y) <= f.max_rows]
         return chosen
