@@ -135,7 +135,8 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
             mask = y == c
             p = self.alpha + np.asarray(X[mask].sum(axis=0)).ravel()
             q = self.alpha + np.asarray(X[~mask].sum(axis=0)).ravel()
-            ratio = np.where(positive, np.log((p / p[positive].sum()) / (q / q[positive].sum())), 1.0)
+            ratio = np.ones(X.shape[1])
+            ratio[positive] = np.log((p[positive] / p[positive].sum()) / (q[positive] / q[positive].sum()))
             model = LogisticRegression(C=self.C, solver="liblinear", max_iter=3000, random_state=self.seed)
             model.fit(X @ sp.diags(ratio), mask.astype(int))
             self.ratios_.append(ratio)
