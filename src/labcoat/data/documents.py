@@ -64,7 +64,7 @@ def document_notices(values: pd.Series, name: str, *, embeddings: bool = False) 
         notices.append(f"Column '{name}': {empty:,} of {n:,} documents are empty ({empty / n:.0%}); they are "
                        "predicted from the other columns and the class balance.")
     if embeddings:
-        long = int((text.str.split().str.len() > EMBEDDING_WORDS).sum())
+        long = int((text.map(lambda doc: len(doc.split())) > EMBEDDING_WORDS).sum())
         if long:
             notices.append(f"Column '{name}': {long:,} documents are longer than {EMBEDDING_WORDS} words; the "
                            "embedding model reads their beginning only (the TF-IDF families read them whole).")

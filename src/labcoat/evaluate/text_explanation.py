@@ -137,7 +137,7 @@ def word_marks(document: str, contributions: dict[str, float]) -> list[tuple[str
     Examples
     --------
     >>> word_marks("A great, great film", {"great": 0.4, "film": -0.1, "great film": 0.2})
-    [('A ', 0.0), ('great', 0.2), (', ', 0.0), ('great', 0.25), (' ', 0.0), ('film', -0.0)]
+    [('A ', 0.0), ('great', 0.2), (', ', 0.0), ('great', 0.3), (' ', 0.0), ('film', 0.0)]
     """
     matches = list(_TOKEN.finditer(document))
     tokens = [m.group().lower() for m in matches]
