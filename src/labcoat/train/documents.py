@@ -2,9 +2,11 @@
 (``text_column=``) or found by a quick check, becomes ``schema.documents``: the search then adds
 the text families (``labcoat.models.text``).
 
-The check: each text column alone (at most :data:`CHECK_ROWS` rows, word TF-IDF and a linear
-model, 3 folds) must reach a skill of :data:`MIN_SKILL` (2 x ROC AUC - 1 for classes, averaged
-one against the rest; R² for numbers); the most skilful column wins. It takes about a second.
+The check: each text column of documents (at least :data:`MIN_WORDS` words on average, mostly
+distinct values: not notes picked from a list, not names) alone (at most :data:`CHECK_ROWS` rows,
+word TF-IDF and a linear model, 3 folds) must reach a skill of :data:`MIN_SKILL` (2 x ROC AUC - 1
+for classes, averaged one against the rest; R² for numbers); the most skilful column wins. It
+takes about a second.
 """
 
 from __future__ import annotations
@@ -18,14 +20,17 @@ import pandas as pd
 from labcoat.data.columns import Column, Role
 from labcoat.data.documents import CHARACTER_NGRAMS_MAX, Documents, document_notices
 from labcoat.data.schema import Schema
+from labcoat.data.split import Resampling
 from labcoat.errors import ConfigError, LabcoatNotice, did_you_mean
 from labcoat.features.text import embedding_library
 from labcoat.tasks import Task
 
 #: Rows the quick check reads (a stratified sample for classes).
-CHECK_ROWS = 500
+CHECK_ROWS = 400
 #: The skill a text column alone must reach to carry the signal.
 MIN_SKILL = 0.2
+#: Words a text column's values must have on average to be taken for documents.
+MIN_WORDS = 5
 
 
 def choose_documents(frame: pd.DataFrame, schema: Schema, task: Task, *, text_column: str | None = None,
@@ -62,6 +67,26 @@ def choose_documents(frame: pd.DataFrame, schema: Schema, task: Task, *, text_co
     return Documents(column=name, characters=characters, embeddings=None if embeddings is None else str(embeddings))
 
 
+def first_repeat(resampling: Resampling) -> Resampling:
+    """The plan's first repeat only: on a text-first table each fold's n-gram TF-IDF costs
+    seconds (4-5 s for 1,280 movie reviews on 2 cores), so repeats would leave the search
+    a trial or two.
+
+    Examples
+    --------
+    >>> from labcoat.data.split import choose_resampling
+    >>> first_repeat(choose_resampling(np.array([0, 1] * 300), stratify=True, seed=0)).description
+    '5-fold cross-validation (stratified; the first of 3 repeats: documents cost seconds a fold to featurize)'
+    """
+    if resampling.n_repeats < 2:
+        return resampling
+    one = resampling.folds_per_repeat
+    description = resampling.description.replace(f", repeated {resampling.n_repeats} times", "")
+    description = description[:-1] + (f"; the first of {resampling.n_repeats} repeats: documents cost seconds a "
+                                      "fold to featurize)") if description.endswith(")") else description
+    return Resampling(folds=resampling.folds[:one], n_rows=resampling.n_rows, n_repeats=1, description=description)
+
+
 def _named_column(schema: Schema, name: str) -> Column:
     try:
         column = schema.column(name)
@@ -75,7 +100,7 @@ def _named_column(schema: Schema, name: str) -> Column:
 
 def _carrying_signal(frame: pd.DataFrame, schema: Schema, task: Task, seed: int) -> str | None:
     """The text column whose words alone predict the target best, if one reaches MIN_SKILL."""
-    texts = schema.names(Role.TEXT)
+    texts = [name for name in schema.names(Role.TEXT) if _documents_like(frame[name])]
     if not texts:
         return None
     rows = _sample(frame, schema.target, task, seed)
@@ -83,6 +108,15 @@ def _carrying_signal(frame: pd.DataFrame, schema: Schema, task: Task, seed: int)
     skills = {name: text_skill(rows[name], y, task.estimator_type, seed) for name in texts[:5]}
     best = max(skills, key=lambda n: skills[n])
     return best if skills[best] >= MIN_SKILL else None
+
+
+def _documents_like(values: pd.Series) -> bool:
+    """Documents rather than notes picked from a few phrases or short names: at least
+    :data:`MIN_WORDS` words on average, and mostly distinct."""
+    text = values.dropna().astype(str)
+    if not len(text):
+        return False
+    return bool(text.map(lambda doc: len(doc.split())).mean() >= MIN_WORDS and text.nunique() >= 0.5 * len(text))
 
 
 def _sample(frame: pd.DataFrame, target: str, task: Task, seed: int) -> pd.DataFrame:
@@ -116,7 +150,7 @@ def text_skill(values: pd.Series, y: np.ndarray, kind: str, seed: int = 0) -> fl
 
     docs = values.astype("object").map(lambda v: "" if v is None or v != v else str(v))
     try:
-        X = TfidfVectorizer(min_df=2, sublinear_tf=True).fit_transform(docs)
+        X = TfidfVectorizer(min_df=2, max_features=20_000, sublinear_tf=True).fit_transform(docs)
     except ValueError:  # no word occurs twice
         return 0.0
     if kind == "regressor":
@@ -128,7 +162,9 @@ def text_skill(values: pd.Series, y: np.ndarray, kind: str, seed: int = 0) -> fl
     if np.bincount(y).min() < 3:
         return 0.0
     folds = StratifiedKFold(3, shuffle=True, random_state=seed)
-    proba = cross_val_predict(LogisticRegression(C=10.0, max_iter=2000), X, y, cv=folds, method="predict_proba")
+    solver = "liblinear" if len(np.unique(y)) == 2 else "lbfgs"
+    proba = cross_val_predict(LogisticRegression(C=10.0, solver=solver, max_iter=2000), X, y, cv=folds,
+                              method="predict_proba")
     auc = (roc_auc_score(y, proba[:, 1]) if proba.shape[1] == 2
            else roc_auc_score(y, proba, multi_class="ovr", labels=np.arange(proba.shape[1])))
     return float(2 * auc - 1)

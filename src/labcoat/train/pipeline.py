@@ -29,7 +29,7 @@ from labcoat.tasks import get_task, infer_schema, pipeline_task
 from labcoat.train.own_pipeline import fit_own_pipeline
 from labcoat.tracking.interrupt import closing_run_on_error
 from labcoat.tracking.lineage import describe_source
-from labcoat.train.documents import choose_documents
+from labcoat.train.documents import choose_documents, first_repeat
 from labcoat.train.budget import (after_fit_plan, after_fit_reserve, leak_check_seconds, refit_reserve,
                                   selection_seconds)
 from labcoat.train.ensemble_outputs import ensemble_fold_scores, ensemble_oof
@@ -231,6 +231,8 @@ def fit(data: DataSource, target: str | None = None, *, budget: float | str | No
     X = schema.prepare(frame, warn=False)
     resampling = (time_resampling(as_times(frame[time_column]).to_numpy(), column=time_column)
                   if time_column else learner.resampling(y, seed=seed))
+    if schema.documents is not None:
+        resampling = first_repeat(resampling)
     data_ = TrialData(X=X, y=y, schema=schema, task=learner, metric=chosen_metric, resampling=resampling, seed=seed,
                       n_jobs=runner.threads(idle_cores))
     if recorder is not None:
