@@ -18,8 +18,9 @@ SHOWN = 3
 
 
 def text_tables(model: Model, top: int = 12) -> dict[str, Any] | None:
-    """``{"ngrams": {class: [(ngram, weight)]}, "documents": [{"label", "pieces"}]}``, each
-    piece ``(text, css colour or "")``; None when the model has no linear text members."""
+    """``{"ngrams": {class: [(ngram, weight)]}, "documents": [{"label", "predicted", "pieces"}]}``:
+    ``label`` is the class the colours point to (green towards it), each piece ``(text, css colour
+    or "")``; None when the model has no linear text members."""
     if not has_text_explanations(model):
         return None
     table = class_ngrams(model, top=top)
@@ -30,10 +31,11 @@ def text_tables(model: Model, top: int = 12) -> dict[str, Any] | None:
         rows = model.schema.prepare(example.head(SHOWN), warn=False)
         output = np.asarray(model.task.unstack(model.raw_output(example.head(SHOWN)))).reshape(len(rows), -1)
         classes = [int(np.argmax(p)) if output.shape[1] > 2 else 0 for p in output]
-        labels = _labels(model, classes)
-        for pieces, label in zip(highlighted(model, rows, classes), labels):
+        predicted = model.predict(example.head(SHOWN))
+        for pieces, label, said in zip(highlighted(model, rows, classes), _labels(model, classes), predicted):
             scale = max((abs(s) for _, s in pieces), default=0.0) or 1.0
-            documents.append({"label": label, "pieces": [(text, _colour(score / scale)) for text, score in pieces]})
+            documents.append({"label": label, "predicted": str(said),
+                              "pieces": [(text, _colour(score / scale)) for text, score in pieces]})
     return {"ngrams": ngrams, "documents": documents}
 
 
