@@ -86,7 +86,8 @@ class Explanation:
             if self.words is not None:
                 said = self.words[self.words["row"] == r.row]
                 if len(said):
-                    lines.append("  words that decided it (log-odds): " + ", ".join(
+                    unit = "in the target's units" if regression else "log-odds"
+                    lines.append(f"  words that decided it ({unit}): " + ", ".join(
                         f"'{w}' {c:+.2f}" for w, c in zip(said["ngram"], said["contribution"])))
             blocks.append("\n".join(lines))
         return "\n\n".join(blocks)

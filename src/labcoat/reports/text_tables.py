@@ -29,7 +29,7 @@ def text_tables(model: Model, top: int = 12) -> dict[str, Any] | None:
     example = getattr(model, "example", None)
     if example is not None and len(example):
         rows = model.schema.prepare(example.head(SHOWN), warn=False)
-        output = np.asarray(model.task.unstack(model.raw_output(example.head(SHOWN)))).reshape(len(rows), -1)
+        output = np.asarray(model.raw_output(example.head(SHOWN))).reshape(len(rows), -1)
         classes = [int(np.argmax(p)) if output.shape[1] > 2 else 0 for p in output]
         predicted = model.predict(example.head(SHOWN))
         for pieces, label, said in zip(highlighted(model, rows, classes), _labels(model, classes), predicted):
