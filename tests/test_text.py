@@ -194,3 +194,16 @@ def test_embeddings_of_a_local_model2vec_folder_feed_the_tabular_families(review
 def test_embeddings_need_a_model_folder(reviews, tmp_path):
     with pytest.raises(ConfigError, match="is not a model2vec or sentence-transformers model folder"):
         labcoat.fit(reviews, target="label", trials=1, embeddings=tmp_path, quiet=True, track=False)
+
+
+def test_a_number_from_documents_is_explained_in_the_targets_units(reviews):
+    from labcoat.reports import model_report
+
+    tone = reviews["review"].map(lambda d: sum(w in POSITIVE for w in d.split()) - sum(w in NEGATIVE for w in d.split()))
+    numbers = reviews.drop(columns="label").assign(score=tone.astype(float))
+    fitted = labcoat.fit(numbers, target="score", task="regression", trials=1, families=["text_linear"],
+                         text_column="review", quiet=True, track=False, report=False, n_jobs=1)
+    explanation = fitted.explain(numbers, row=0, background=numbers.head(30))
+    assert "words that decided it (in the target's units)" in str(explanation)
+    assert set(explanation.ngrams["class"]) == {"higher score", "lower score"}
+    assert "higher score" in model_report(fitted)
