@@ -184,6 +184,9 @@ def test_embeddings_of_a_local_model2vec_folder_feed_the_tabular_families(review
     assert "embed_review" in pre.named_transformers_
     # The documents' mean vectors carry the tone words' directions: the linear model reads them.
     assert fitted.info.ensemble_score > 0.8
+    # A few rows (the fast path of serving) as the general path predicts them.
+    np.testing.assert_allclose(fitted.predict_proba(reviews.head(20)), fitted.predict_proba(reviews.head(100))[:20],
+                               atol=1e-12)
     # Saved with its vectors: the folder is not needed to predict.
     saved = fitted.save(tmp_path / "model")
     (folder / "model.safetensors").unlink()

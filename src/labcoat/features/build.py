@@ -1,6 +1,6 @@
 """Build the preprocessing for a model family from the Schema.
 
-Four styles cover every family:
+Five styles cover every family:
 
 ``"linear"``  (linear models, k-nearest neighbours) median imputation with missing
     indicators and scaling; one-hot encoding for categoricals with at most
