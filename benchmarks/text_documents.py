@@ -122,12 +122,17 @@ def render(results: dict[str, list[dict]], budget: float, folds: int) -> str:
         ok = [r for r in records if r["status"] == "ok"]
         failed = len(records) - len(ok)
         if not ok:
-            lines.append(f"| {system} | – | – | – | – | – | {failed} ({records[0].get('error', '')[:80]}) |")
+            lines.append(f"| {system} | – | – | – | – | – | {failed} |")
             continue
         acc, auc = interval([r["accuracy"] for r in ok]), interval([r["auc"] for r in ok])
         seconds = np.mean([r["fit_seconds"] for r in ok])
         lines.append(f"| {system} | {acc[0]:.4f} | {acc[1]:.4f} – {acc[2]:.4f} | {auc[0]:.4f} | "
                      f"{auc[1]:.4f} – {auc[2]:.4f} | {seconds:.1f} | {failed} |")
+    for system, records in results.items():
+        errors = sorted({r.get("error", "").split("|")[-1].strip()[:160] for r in records if r["status"] != "ok"})
+        if errors:
+            lines.append(f"\n{system} failed on {sum(r['status'] != 'ok' for r in records)} fold(s): "
+                         + "; ".join(f"`{e}`" for e in errors))
     lines += ["", "labcoat's accuracy minus each system's, paired by fold:", "",
               "| against | mean difference | 95% interval | folds labcoat ahead |", "| --- | ---: | --- | ---: |"]
     ours = results.get("labcoat", [])
@@ -154,6 +159,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-write", action="store_true", help="print, do not write RESULTS.md")
     args = parser.parse_args(argv)
     results = run(args.budget, args.folds, args.systems.split(","))
+    (WORK / "text-documents" / "results.json").write_text(json.dumps(results, indent=1))
     text = render(results, args.budget, args.folds)
     print(text)
     if not args.no_write:

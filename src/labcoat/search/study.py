@@ -266,7 +266,7 @@ class Study:
         if trial.fold_scores:
             family = pending.request.family
             expected = family.cost(self._rows_per_fold(), self._columns(family), trial.params, self.data.n_classes)
-            state.ratios.setdefault(family.name, []).append(trial.fold_seconds / max(expected, 1e-3))
+            state.ratios.setdefault(family.name, []).append(trial.model_fold_seconds / max(expected, 1e-3))
             self._drop_repeats_if_needed(state)
         for callback in self.callbacks:
             callback(StudyState(trial, len(state.finished), self.best(state.finished), self.clock.elapsed,
