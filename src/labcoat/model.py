@@ -237,13 +237,15 @@ class Model:
         return compare_trials(self, *candidates)
 
     def explain(self, data: Any, *, row: int | list[int] | None = None, top: int = 5,
-                background: Any = 100) -> Any:
+                background: Any = 100, words: int = 10) -> Any:
         """Why the model predicts what it does for ``row`` (positions in ``data``; default all
         rows): each row's top contributions by column, in a table (``.frame``) and in words
-        (``str()``). See :func:`labcoat.evaluate.row_explanation.explain_row`."""
+        (``str()``); a text-first model also lists each document's ``words`` n-grams that
+        decided it (``.words``) and per class the n-grams that push hardest (``.ngrams``).
+        See :func:`labcoat.evaluate.row_explanation.explain_row`."""
         from labcoat.evaluate.row_explanation import explain_row
 
-        return explain_row(self, _as_frame(data), row, top=top, background=background)
+        return explain_row(self, _as_frame(data), row, top=top, background=background, words=words)
 
     def report(self, path: str | Path = "report.html", *, data: DataSource | None = None) -> Path:
         """Write the model report (self-contained HTML; see :mod:`labcoat.reports`), also

@@ -49,6 +49,11 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
                                                   help="Datetime column: for --split time; forecast: the "
                                                   "series' timestamps; recommend: when each interaction happened; "
                                                   "anomaly: when each event happened."),
+        text_column: Optional[str] = typer.Option(None, "--text-column", help="The column of documents that "
+                                                  "carries the signal: adds the text families (default: found)."),
+        embeddings: Optional[Path] = typer.Option(None, "--embeddings", help="A local model2vec or "
+                                                  "sentence-transformers model folder: the documents' embeddings "
+                                                  "feed the other families too (labcoat[text])."),
         calibrate: Optional[str] = typer.Option(
             None, help="Classification: calibrate probabilities: auto (default), none, sigmoid, isotonic; "
                   "three or more classes also temperature or vector."),
@@ -105,7 +110,8 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
         given = {"--trials": trials, "--calibrate": calibrate, "--costs": None if takes_costs else costs,
                  "--threshold-metric": threshold_metric,
                  "--test": test, "--sql": sql, "--holdout": None if holdout == "auto" else holdout,
-                 "--split": None if split == "random" or takes_split else split, "--strict": strict or None}
+                 "--split": None if split == "random" or takes_split else split, "--strict": strict or None,
+                 "--text-column": text_column, "--embeddings": embeddings}
         refused = [name for name, value in given.items() if value is not None]
         if refused:
             err(f"{', '.join(refused)} do not apply to --task {task}; drop them.")
@@ -139,7 +145,8 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
                             calibrate=calibrate, costs=costs, threshold_metric=threshold_metric,
                             test=test, holdout=_holdout(holdout), split=split, time_column=time_column,
                             n_jobs=n_jobs, executor=executor, ray_address=ray_address, report=not no_report,
-                            report_dir=None if no_report else reports or out.with_name(out.name + "-reports"))
+                            report_dir=None if no_report else reports or out.with_name(out.name + "-reports"),
+                            text_column=text_column, embeddings=embeddings)
     path = model.save(out)
     if as_json:
         from labcoat.errors import LabcoatNotice

@@ -18,6 +18,7 @@ import pandas as pd
 
 from labcoat.data.coerce import _coerce
 from labcoat.data.columns import FEATURE_ROLES, Column, Role
+from labcoat.data.documents import Documents
 from labcoat.data.infer import _check_columns, infer_column
 from labcoat.data.io import string_columns
 from labcoat.data.small_frame import SmallFrame, _prepare_small
@@ -47,6 +48,8 @@ class Schema:
     classes: list[Any] | None = None
     n_rows: int = 0
     notices: list[str] = field(default_factory=list)
+    #: The text column the text families read (``labcoat.models.text``), or None.
+    documents: Documents | None = None
 
     # ------------------------------------------------------------------ inference
     @staticmethod
@@ -169,6 +172,7 @@ class Schema:
             "n_rows": self.n_rows,
             "notices": self.notices,
             "columns": [c.to_dict() for c in self.columns],
+            "documents": None if self.documents is None else self.documents.to_dict(),
         }
 
     def to_json(self) -> str:
@@ -181,6 +185,7 @@ class Schema:
             columns=[Column.from_dict(c) for c in data["columns"]],
             classes=data.get("classes"), n_rows=data.get("n_rows", 0),
             notices=list(data.get("notices", [])),
+            documents=Documents.from_dict(data.get("documents")),
         )
 
 

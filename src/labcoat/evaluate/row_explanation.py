@@ -16,6 +16,7 @@ from labcoat.errors import ConfigError, SchemaError
 from labcoat.evaluate._explain_common import _check_positive, _jsonable, _prepare
 from labcoat.evaluate._shapley import shapley_values
 from labcoat.evaluate.shap_values import _background, _select_class
+from labcoat.evaluate.text_explanation import class_ngrams, document_words, has_text_explanations
 
 if TYPE_CHECKING:
     from labcoat.model import Model
@@ -40,6 +41,11 @@ class Explanation:
     rows: pd.DataFrame
     frame: pd.DataFrame
     methods: dict[str, str] = field(default_factory=dict)
+    #: A text-first model's words (``labcoat.evaluate.text_explanation``): per row the n-grams that
+    #: decided it (``row``, ``ngram``, ``contribution`` in log-odds of the explained class), else None.
+    words: pd.DataFrame | None = None
+    #: Per class the n-grams that push hardest towards it (``class``, ``ngram``, ``weight``), or None.
+    ngrams: pd.DataFrame | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: one entry per row with its contributions."""
@@ -53,7 +59,12 @@ class Explanation:
                         "contributions": [{"column": c.column, "value": _jsonable(c.value),
                                            "contribution": float(c.contribution)}
                                           for c in lines.itertuples(index=False)]})
-        return {"rows": out, "methods": self.methods}
+            if self.words is not None:
+                said = self.words[self.words["row"] == r.row]
+                out[-1]["words"] = [{"ngram": w, "contribution": float(c)}
+                                    for w, c in zip(said["ngram"], said["contribution"])]
+        extra = {} if self.ngrams is None else {"ngrams": self.ngrams.to_dict("records")}
+        return {"rows": out, "methods": self.methods, **extra}
 
     def __str__(self) -> str:
         blocks = []
@@ -72,17 +83,27 @@ class Explanation:
                            else f"{c.column} = {_show(c.value)}")
                 lines.append(f"  {subject} {verb} {what} by {_num(abs(c.contribution))}")
                 first = False
+            if self.words is not None:
+                said = self.words[self.words["row"] == r.row]
+                if len(said):
+                    unit = "in the target's units" if regression else "log-odds"
+                    lines.append(f"  words that decided it ({unit}): " + ", ".join(
+                        f"'{w}' {c:+.2f}" for w, c in zip(said["ngram"], said["contribution"])))
             blocks.append("\n".join(lines))
         return "\n\n".join(blocks)
 
 
 def explain_row(model: Model, frame: pd.DataFrame, row: int | Sequence[int] | None = None, *, top: int = 5,
-                background: int | pd.DataFrame = 100, class_: Any = None, seed: int = 0) -> Explanation:
+                background: int | pd.DataFrame = 100, class_: Any = None, seed: int = 0,
+                words: int = 10) -> Explanation:
     """Why the model predicts what it does for ``row`` (positions in ``frame``; default all rows).
 
     For each row: the prediction, the output explained (see :func:`shap_values`), the base
     (average output over the background) and the ``top`` largest contributions by column with
-    the row's values; the other columns' contributions are summed in one line.
+    the row's values; the other columns' contributions are summed in one line. A text-first
+    model also gives each row's ``words`` n-grams that moved it most, and per class the n-grams
+    that push hardest (``Explanation.words``, ``.ngrams``; see
+    :mod:`labcoat.evaluate.text_explanation`).
 
     Examples
     --------
@@ -126,7 +147,15 @@ def explain_row(model: Model, frame: pd.DataFrame, row: int | Sequence[int] | No
     table = pd.DataFrame({key: pd.Series([line[key] for line in lines],
                                          dtype=object if key == "value" else None)
                           for key in ("row", "column", "value", "contribution")})
-    return Explanation(rows=pd.DataFrame(head), frame=table, methods=sv.methods)
+    explanation = Explanation(rows=pd.DataFrame(head), frame=table, methods=sv.methods)
+    if has_text_explanations(model):
+        _check_positive(words=words)
+        stacked = np.asarray(model.task.unstack(output)).reshape(len(positions), -1)
+        explained = [int(np.argmax(p)) if stacked.shape[1] > 2 else 0 for p in stacked]
+        said = document_words(model, rows, explained, top=words)
+        said["row"] = [positions[i] for i in said["row"]]
+        explanation.words, explanation.ngrams = said, class_ngrams(model, top=words)
+    return explanation
 
 
 def _row_positions(frame: pd.DataFrame, row: int | Sequence[int] | None) -> list[int]:

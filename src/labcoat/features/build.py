@@ -1,6 +1,6 @@
 """Build the preprocessing for a model family from the Schema.
 
-Four styles cover every family:
+Five styles cover every family:
 
 ``"linear"``  (linear models, k-nearest neighbours) median imputation with missing
     indicators and scaling; one-hot encoding for categoricals with at most
@@ -12,6 +12,11 @@ Four styles cover every family:
 ``"neural"``  (neural networks) every categorical ordinal-encoded, first, for embeddings
     (unknown and missing → NaN); numbers through their quantiles to a standard normal, missing
     → the median with missing indicators; dates scaled; the 100 strongest TF-IDF words for text.
+``"text"``    (the text families) the documents column (``schema.documents``) as word, and for
+    short documents character, n-gram TF-IDF (``features.text``); the other columns as ``"linear"``.
+
+With ``schema.documents.embeddings`` (a local embedding model), the other styles also read the
+documents' embeddings (:class:`~labcoat.features.text.DocumentEmbedder`).
 
 Every style turns datetimes into calendar parts. The output is a float matrix, except for
 ``"catboost"`` whose first :func:`native_categorical_count` columns are strings.
@@ -36,14 +41,15 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler, TargetEnc
 from labcoat.data.columns import Role
 from labcoat.data.schema import Schema
 from labcoat.data.small_frame import SmallFrame
+from labcoat.features.text import DocumentEmbedder, document_parts
 from labcoat.features.transformers import CategoryStrings, DatetimeParts, NormalQuantiles, OneHot, OrdinalCodes
 
 if TYPE_CHECKING:
     from scipy.sparse._base import _spbase
     from typing_extensions import TypeIs  # typing's from Python 3.13
 
-Style = Literal["linear", "tree", "catboost", "neural"]
-STYLES: tuple[Style, ...] = ("linear", "tree", "catboost", "neural")
+Style = Literal["linear", "tree", "catboost", "neural", "text"]
+STYLES: tuple[Style, ...] = ("linear", "tree", "catboost", "neural", "text")
 #: Categoricals with at most this many values are one-hot encoded for linear models.
 ONE_HOT_MAX = 15
 sklearn_version = tuple(int(p) for p in sklearn.__version__.split(".")[:2])
@@ -87,8 +93,17 @@ def build_preprocessor(schema: Schema, style: Style) -> ColumnTransformer:
     dates = schema.names(Role.DATETIME)
     texts = schema.names(Role.TEXT)
     parts: list[tuple[str, object, object]] = []
+    documents = schema.documents
+    if documents is not None and style == "text":  # the documents' n-grams, the rest as "linear"
+        texts = [t for t in texts if t != documents.column]
+        parts.extend(document_parts(documents))
+    elif documents is not None and documents.embeddings:
+        parts.append((f"embed_{documents.column}", DocumentEmbedder(path=documents.embeddings),
+                      [documents.column]))
+    if style == "neural":
+        return _neural(schema, native + ordinal, numeric, dates, texts, parts)
 
-    if style == "linear":
+    if style in ("linear", "text"):
         low = [c for c in native + ordinal if len(schema.column(c).categories or ()) <= ONE_HOT_MAX]
         high = [c for c in native + ordinal if c not in low]
         if numeric:
@@ -108,17 +123,16 @@ def build_preprocessor(schema: Schema, style: Style) -> ColumnTransformer:
             parts.append((f"text_{name}", TfidfVectorizer(max_features=20_000, ngram_range=(1, 2),
                                                           min_df=2, sublinear_tf=True), name))
         return ColumnTransformer(parts, sparse_threshold=0.3, verbose_feature_names_out=False)
-    if style == "neural":
-        return _neural(schema, native + ordinal, numeric, dates, texts)
 
+    # Categoricals first: their leading position is what native_categorical_count counts.
     if style == "tree":
         if native or ordinal:
             cats = native + ordinal
-            parts.append(("cat", OrdinalCodes([list(schema.column(c).categories or []) for c in cats]),
+            parts.insert(0, ("cat", OrdinalCodes([list(schema.column(c).categories or []) for c in cats]),
                           cats))
     else:  # catboost
         if native or ordinal:
-            parts.append(("cat", CategoryStrings(), native + ordinal))
+            parts.insert(0, ("cat", CategoryStrings(), native + ordinal))
     if numeric:
         parts.append(("num", "passthrough", numeric))
     if dates:
@@ -130,11 +144,10 @@ def build_preprocessor(schema: Schema, style: Style) -> ColumnTransformer:
 
 
 def _neural(schema: Schema, categorical: list[str], numeric: list[str], dates: list[str],
-            texts: list[str]) -> ColumnTransformer:
+            texts: list[str], parts: list[tuple[str, object, object]]) -> ColumnTransformer:
     """The ``"neural"`` style: category codes first (for embeddings), then dense numbers."""
-    parts: list[tuple[str, object, object]] = []
     if categorical:
-        parts.append(("cat", OrdinalCodes([list(schema.column(c).categories or []) for c in categorical]),
+        parts.insert(0, ("cat", OrdinalCodes([list(schema.column(c).categories or []) for c in categorical]),
                       categorical))
     if numeric:
         # Quantiles first (NaN passes through), then the median (about 0) for missing values.

@@ -25,12 +25,14 @@ from labcoat.models.lightgbm import LightGBMFamily
 from labcoat.models.linear import LinearFamily
 from labcoat.models.mlp import MLPFamily
 from labcoat.models.random_forest import RandomForestFamily
+from labcoat.models.text import NBSVMFamily, TextLinearFamily, TextSVMFamily
 from labcoat.models.xgboost import XGBoostFamily
 
-#: Registered families, in the order the default portfolio tries them.
+#: Registered families, in the order the default portfolio tries them (the text families, first,
+#: only on a text-first table).
 FAMILIES: dict[str, Family] = {
     f.name: f
-    for f in [LightGBMFamily(), CatBoostFamily(), XGBoostFamily(), ExtraTreesFamily(),
+    for f in [TextLinearFamily(), NBSVMFamily(), TextSVMFamily(), LightGBMFamily(), CatBoostFamily(), XGBoostFamily(), ExtraTreesFamily(),
               RandomForestFamily(), LinearFamily(), HistGBFamily(), KNNFamily(), MLPFamily()]
 }
 

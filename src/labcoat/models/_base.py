@@ -99,6 +99,8 @@ class Family(ABC):
     merge_kind: ClassVar[str | None] = None
     #: Left out of the default search: searched only when asked for by name (``families=``).
     opt_in: ClassVar[bool] = False
+    #: Runs only on a text-first table (``schema.documents``): the text families.
+    documents: ClassVar[bool] = False
     #: The optional extra (``labcoat[<extra>]``) holding the library the family needs, if any.
     extra: ClassVar[str | None] = None
 

@@ -5,7 +5,8 @@ a summary in words; the performance estimates with their intervals (cross-valida
 selection-corrected, outer test, and on data given to the report); diagnostics (ROC and
 precision-recall curves, confusion matrix, calibration for classifiers; predicted against
 actual and errors for regression) from the out-of-fold predictions and from the given data;
-what drives the predictions (importance, SHAP, partial dependence); the leaderboard; the
+what drives the predictions (importance, SHAP, partial dependence; for a text-first model, the
+n-grams of each class and highlighted documents); the leaderboard; the
 search history; the ensemble; findings; the data; a model card; technical details.
 
 Every lookup into the model is defensive: a model saved by an older labcoat, or one whose
@@ -26,6 +27,7 @@ from labcoat.reports.model_card import details, model_card, schema_rows
 from labcoat.reports.report_figures import report_figures
 from labcoat.reports.report_words import summary_sentences
 from labcoat.reports.search_tables import leaderboard_rows, search_history
+from labcoat.reports.text_tables import text_tables
 from labcoat.search.trial import STOPPED_NOTE
 from labcoat.tasks import get_task
 
@@ -81,6 +83,7 @@ def report_data(model: Model, data: DataSource | None = None) -> dict[str, Any]:
     m["calibration"] = _flat(info.calibration, depth=2)
     m["threshold"] = _flat(info.threshold, depth=1)
     m["explanations"] = explanation_tables(getattr(model, "explanations", None))
+    m["text"] = text_tables(model) if getattr(model.schema, "documents", None) is not None else None
     m["leaderboard"] = leaderboard_rows(getattr(model, "leaderboard", None))
     m["leaderboard_notes"] = [STOPPED_NOTE] if any(r["status"] == "stopped" for r in m["leaderboard"]) else []
     m["history"] = search_history(getattr(model, "leaderboard", None), metric["greater_is_better"])

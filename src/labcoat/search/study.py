@@ -266,7 +266,7 @@ class Study:
         if trial.fold_scores:
             family = pending.request.family
             expected = family.cost(self._rows_per_fold(), self._columns(family), trial.params, self.data.n_classes)
-            state.ratios.setdefault(family.name, []).append(trial.fold_seconds / max(expected, 1e-3))
+            state.ratios.setdefault(family.name, []).append(trial.model_fold_seconds / max(expected, 1e-3))
             self._drop_repeats_if_needed(state)
         for callback in self.callbacks:
             callback(StudyState(trial, len(state.finished), self.best(state.finished), self.clock.elapsed,
@@ -327,7 +327,8 @@ class Study:
 
     def _families(self) -> list[Family]:
         names = list(self.families) if self.families else default_families()
-        chosen = self.data.task.eligible(FAMILIES[n] for n in names)
+        documents = self.data.schema.documents is not None
+        chosen = self.data.task.eligible(FAMILIES[n] for n in names if documents or not FAMILIES[n].documents)
         if not self.families:  # a family asked for by name runs whatever the size
             chosen = [f for f in chosen if f.max_rows is None or len(self.data.y) <= f.max_rows]
         return chosen

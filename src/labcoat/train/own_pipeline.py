@@ -17,7 +17,7 @@ from labcoat.errors import ConfigError
 from labcoat.tasks import PipelineTask
 
 #: ``fit``'s settings that the row tasks' pipeline has and these tasks do not, with their defaults.
-TABULAR_ONLY = {"trials": None, "callbacks": (),
+TABULAR_ONLY = {"trials": None, "callbacks": (), "text_column": None, "embeddings": None,
                 "strict": False, "test": None, "holdout": "auto", "split": "random"}
 
 

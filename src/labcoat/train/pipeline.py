@@ -29,6 +29,7 @@ from labcoat.tasks import get_task, infer_schema, pipeline_task
 from labcoat.train.own_pipeline import fit_own_pipeline
 from labcoat.tracking.interrupt import closing_run_on_error
 from labcoat.tracking.lineage import describe_source
+from labcoat.train.documents import choose_documents, first_repeat
 from labcoat.train.budget import (after_fit_plan, after_fit_reserve, leak_check_seconds, refit_reserve,
                                   selection_seconds)
 from labcoat.train.ensemble_outputs import ensemble_fold_scores, ensemble_oof
@@ -95,6 +96,7 @@ def fit(data: DataSource, target: str | None = None, *, budget: float | str | No
         register: str | None = None, source: str | None = None, strict: bool = False,
         test: Any = None, holdout: float | str | None = "auto", split: str = "random",
         time_column: str | None = None, report: bool = True, report_dir: str | Path | None = None,
+        text_column: str | None = None, embeddings: str | Path | None = None,
         **options: Any) -> Model | ForecastModel | RecommendModel | MatchModel | AnomalyModel | SegmentModel | ExtractModel:
     """Find, tune and ensemble the best model for ``target`` within a time budget.
 
@@ -145,6 +147,11 @@ def fit(data: DataSource, target: str | None = None, *, budget: float | str | No
         by ``time_column`` (see ``labcoat.data.split``); the holdout is then the latest rows.
     time_column : the datetime column ordering the rows for ``split="time"`` (default: the only
         datetime column).
+    text_column : the column of documents that carries the signal: the search adds the text
+        families (``labcoat.models.text``). Default: the text column whose words alone predict
+        the target, if one does (see ``labcoat.train.documents``).
+    embeddings : a local model2vec or sentence-transformers model folder: the documents'
+        embeddings feed the tabular families too (``labcoat[text]``; nothing is downloaded).
     **options : the task's own options (``Task.options``, typed; one that does not apply to the
         task is refused). Classification:
 
@@ -174,7 +181,8 @@ def fit(data: DataSource, target: str | None = None, *, budget: float | str | No
             source=source, families=families, options=options, budget=budget, seed=seed, quiet=quiet,
             time_column=time_column, metric=metric, report=report, report_dir=report_dir, n_jobs=n_jobs,
             executor=executor, ray_address=ray_address,
-            unused={"trials": trials, "callbacks": callbacks, "strict": strict, "test": test, "holdout": holdout, "split": split})
+            unused={"trials": trials, "callbacks": callbacks, "strict": strict, "test": test, "holdout": holdout,
+                    "split": split, "text_column": text_column, "embeddings": embeddings})
     assert target is not None  # checked above
     clock = Clock(parse_budget(budget) if budget is not None or trials is not None else DEFAULT_BUDGET)
     trials = _check_trials(trials)
@@ -201,6 +209,14 @@ def fit(data: DataSource, target: str | None = None, *, budget: float | str | No
                                       time_column=time_column, stratify=learner.stratified)
     if outer is not None and outer_source.startswith("holdout"):
         frame = frame.drop(index=outer.index)
+    schema.documents = choose_documents(frame, schema, learner, text_column=text_column,
+                                        embeddings=None if embeddings is None else str(embeddings), seed=seed)
+    if families is not None and schema.documents is None:
+        needing = [name for name in families if get_family(name).documents]
+        if needing:
+            raise ConfigError(f"Famil{'y' if len(needing) == 1 else 'ies'} {', '.join(needing)} read a column of "
+                              "documents, and no text column carries the signal here: name one with "
+                              "text_column= (--text-column).")
     found = check_data(frame, target, learner, schema=schema)
     if "leakage" in learner.guards:  # and by their effect, leaving out the columns already named
         named = {f.column for f in found if f.check == "leakage" and f.column}
@@ -221,6 +237,8 @@ def fit(data: DataSource, target: str | None = None, *, budget: float | str | No
     X = schema.prepare(frame, warn=False)
     resampling = (time_resampling(as_times(frame[time_column]).to_numpy(), column=time_column)
                   if time_column else learner.resampling(y, seed=seed))
+    if schema.documents is not None:
+        resampling = first_repeat(resampling)
     data_ = TrialData(X=X, y=y, schema=schema, task=learner, metric=chosen_metric, resampling=resampling, seed=seed,
                       n_jobs=runner.threads(idle_cores))
     if recorder is not None:
@@ -282,7 +300,8 @@ def fit(data: DataSource, target: str | None = None, *, budget: float | str | No
             settings={"target": target, "task": schema.task, "metric": chosen_metric.name,
                       "budget_seconds": clock.budget, "trials": trials, "seed": seed,
                       "families": families, "split": split, "time_column": time_column,
-                      "holdout": holdout, **task_options.to_dict()},
+                      "holdout": holdout, "text_column": text_column,
+                      "embeddings": None if embeddings is None else str(embeddings), **task_options.to_dict()},
             ensemble_score_std=float(np.std(spread, ddof=1)) if len(spread) > 1 else None,
             ensemble_fold_scores=spread,
             folds_key=_folds_key(frame, resampling, seed),
