@@ -44,6 +44,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/recommend_serving.py
 	$(BIN)/python benchmarks/matching.py
 	$(BIN)/python benchmarks/matching_serving.py
+	$(BIN)/python benchmarks/anomaly.py
+	$(BIN)/python benchmarks/anomaly_serving.py
+	$(BIN)/python benchmarks/text.py
 
 clean:
 	rm -rf $(VENV) .labcoat build *.egg-info src/*.egg-info benchmarks/.venvs benchmarks/.work

@@ -168,12 +168,12 @@ def markdown(frame: pd.DataFrame) -> str:
     return "\n".join("| " + " | ".join(r) + " |" for r in [rows[0], ["---"] * len(rows[0]), *rows[1:]])
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--budget", default="5m", help="labcoat's budget (default 5m)")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     from labcoat.tasks.extract.evaluate import entity_scores
 
     started = time.monotonic()

@@ -33,7 +33,22 @@ def load(path: str | Path, *, tracking_uri: str | None = None) -> Model | Foreca
     >>> model = labcoat.load("models/churn")              # doctest: +SKIP
     >>> champion = labcoat.load("models:/churn@champion")  # doctest: +SKIP
     """
+    return load_described(path, tracking_uri=tracking_uri)[0]
+
+
+def load_described(path: str | Path, *, tracking_uri: str | None = None) -> tuple[Any, dict[str, Any] | None]:
+    """:func:`load`, with what the store says of a ``runs:/`` or ``models:/`` reference (name,
+    version, SHA-256, ``pinned``; None for a folder). The reference is resolved once: a moving
+    alias names the version that is loaded, never the one it points to a moment later.
+
+    Examples
+    --------
+    >>> model, described = load_described("models:/churn@champion")  # doctest: +SKIP
+    >>> described["version"]                                          # doctest: +SKIP
+    '3'
+    """
     folder = Path(path)
+    described: dict[str, Any] | None = None
     if isinstance(path, str) and path.startswith(STORE_SCHEMES):
         from labcoat.tracking.integrity import verify
         from labcoat.tracking.registry import describe_reference
@@ -43,16 +58,17 @@ def load(path: str | Path, *, tracking_uri: str | None = None) -> Model | Foreca
         folder = download_model(described["pinned"], tracking_uri)
         verify(folder, described["sha256"], path)  # before anything in it is unpickled
     own = saved_kind(folder)
-    if own is not None:
-        loaded: Model | ForecastModel = own.load(folder)
-        return loaded
-    return Model.load(folder)
+    return (own.load(folder) if own is not None else Model.load(folder)), described
 
 
 def load_tabular(path: str | Path, *, tracking_uri: str | None = None) -> Model:
     """:func:`load` for what only a row model does (predict, explain, monitor, serve, retrain):
     a forecast or recommendation model is refused, naming the command that takes it."""
-    model = load(path, tracking_uri=tracking_uri)
+    return row_model(load(path, tracking_uri=tracking_uri), path)
+
+
+def row_model(model: Any, path: str | Path) -> Model:
+    """``model`` when it is a row model, else the error naming the command that takes it."""
     if not isinstance(model, Model):
         own = pipeline_task(getattr(model, "task", None))
         command = own.command if own else "info"
@@ -76,11 +92,8 @@ def load_own(reference: str, kind: str, tracking_uri: str | None = None) -> tupl
         if own is None or own.name != kind:
             return None
         return own.load(reference), Path(reference).resolve().name, "local"
-    from labcoat.tracking.registry import describe_reference
-
-    described = describe_reference(reference, tracking_uri)  # first: the version loaded is the one named
-    model = load(described["pinned"], tracking_uri=tracking_uri)
-    if getattr(model, "task", None) != kind:
+    model, described = load_described(reference, tracking_uri=tracking_uri)
+    if getattr(model, "task", None) != kind or described is None:
         return None
     return model, str(described["name"]), str(described["version"])
 

@@ -186,7 +186,7 @@ def _params(result: MonitorResult) -> dict[str, str]:
 def _load(model: Model | str | Path, tracking_uri: str | None) -> tuple[Model, dict[str, Any]]:
     """The model and what identifies it: reference, label for people, registered name and
     version, the run that trained it, target, task and metric."""
-    from labcoat.api import load_tabular
+    from labcoat.api import load_described, row_model
     from labcoat.model import Model
 
     described: dict[str, Any] | None = None
@@ -194,11 +194,10 @@ def _load(model: Model | str | Path, tracking_uri: str | None) -> tuple[Model, d
         loaded, reference = model, None
     elif isinstance(model, (str, Path)):
         reference = str(model)
-        if reference.startswith("models:/"):  # described first: the version loaded is the one named
-            from labcoat.tracking.registry import describe_reference
-
-            described = describe_reference(reference, tracking_uri)
-        loaded = load_tabular(described["pinned"] if described else model, tracking_uri=tracking_uri)
+        found, described = load_described(reference, tracking_uri=tracking_uri)
+        loaded = row_model(found, reference)
+        if not reference.startswith("models:/"):
+            described = None  # a run's or folder's model has no registered name and version
     else:
         raise ConfigError(f"Cannot monitor a {type(model).__name__}: give a labcoat Model, a model folder, "
                           "runs:/RUN_ID/model or models:/NAME/VERSION.")

@@ -152,19 +152,19 @@ def run_retrain(model: str, data: DataSource, *, budget: float | str | None = No
                 source: str | None = None) -> RetrainDecision:
     """:func:`retrain` without printing the summary (the CLI prints notices first); ``progress``
     shows the challenger's search."""
-    from labcoat.api import load, load_tabular
+    from labcoat.api import load_described, row_model
     from labcoat.tasks.forecast.model import ForecastModel
     from labcoat.tasks.recommend.model import RecommendModel
-    from labcoat.tracking.registry import describe_reference, promote
+    from labcoat.tracking.registry import promote
 
     check_policy(policy)
     resolve_margin(margin, policy, 1.0)  # a malformed margin stops here, before any training
     share = _check_share(holdout)
     reference = champion_reference(model)
-    found = describe_reference(reference, tracking_uri)
+    loaded, found = load_described(reference, tracking_uri=tracking_uri)  # the alias resolved once
+    assert found is not None  # a models:/ reference is always described
     name, champion_version = found["name"], found["version"]
     _notice_if_not_champion(name, champion_version, tracking_uri)
-    loaded = load(reference, tracking_uri=tracking_uri)
     if isinstance(loaded, RecommendModel):
         from labcoat.data.io import read_table
         from labcoat.lifecycle.retrain_recommend import retrain_recommend
@@ -188,7 +188,7 @@ def run_retrain(model: str, data: DataSource, *, budget: float | str | None = No
 
         decision.run_id = record_decision(decision, tracking_uri)
         return decision
-    champion = load_tabular(reference, tracking_uri=tracking_uri)
+    champion = row_model(loaded, reference)
     settings = fit_settings(champion)
     seed = int(settings["seed"] if seed is None else seed)
     target = champion.schema.target

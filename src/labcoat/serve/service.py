@@ -42,16 +42,13 @@ class Served:
 
 def load_served(reference: str, tracking_uri: str | None = None) -> Served:
     """Load a model folder or a registry/run URI (a registered model's SHA-256 checked first)."""
-    from labcoat.api import STORE_SCHEMES, load_tabular
+    from labcoat.api import load_described, row_model
 
-    if reference.startswith(STORE_SCHEMES):
-        from labcoat.tracking.registry import describe_reference
-
-        described = describe_reference(reference, tracking_uri)  # first: the version loaded is the one named
-        model = load_tabular(described["pinned"], tracking_uri=tracking_uri)
+    loaded, described = load_described(reference, tracking_uri=tracking_uri)
+    model = row_model(loaded, reference)
+    if described is not None:
         return Served(model, described["name"], described["version"], reference)
-    path = Path(reference)
-    return Served(load_tabular(reference, tracking_uri=tracking_uri), path.resolve().name, "local", str(path))
+    return Served(model, Path(reference).resolve().name, "local", str(Path(reference)))
 
 
 class Service(FollowedModel[Served]):
