@@ -33,7 +33,7 @@ from labcoat.errors import LabcoatError
 from labcoat.serve import openapi
 from labcoat.serve.app import JSONAnswer, _error, guard_and_probes, json_object
 from labcoat.serve.docs import add_docs
-from labcoat.serve.follow import FOLLOW_SECONDS, FollowedModel
+from labcoat.serve.follow import TaskService
 from labcoat.serve.predlog import PredictionLog
 from labcoat.serve.protocols import read_predict
 from labcoat.serve.service import MAX_BATCH, MAX_BODY
@@ -58,24 +58,14 @@ class ServedDetector:
         object.__setattr__(self, "validator", Validator(self.model.schema))
 
 
-class AnomalyService(FollowedModel[ServedDetector]):
+class AnomalyService(TaskService[ServedDetector]):
     """The anomaly model a service answers with; with ``follow_alias``, a registry alias's
     newest version, swapped in with one assignment when the alias moves."""
 
-    def __init__(self, reference: str, *, tracking_uri: str | None = None, follow_alias: bool = False,
-                 follow_seconds: float = FOLLOW_SECONDS, loaded: ServedDetector | None = None) -> None:
-        self.reference, self.tracking_uri = reference, tracking_uri
-        self._start(reference, tracking_uri, loaded or self._load(), follow_alias=follow_alias,
-                    seconds=follow_seconds)
+    kind, holds = "anomaly", "an anomaly model"
 
-    def _load(self) -> ServedDetector:
-        from labcoat.api import load_own
-        from labcoat.errors import ConfigError
-
-        loaded = load_own(self.reference, "anomaly", self.tracking_uri)
-        if loaded is None:
-            raise ConfigError(f"{self.reference} does not hold an anomaly model.")
-        return ServedDetector(*loaded)
+    def _served(self, model: Any, name: str, version: str) -> ServedDetector:
+        return ServedDetector(model, name, version)
 
 
 def create_anomaly_app(service: AnomalyService, *, token: str | None = None, log_path: str | Path = "predictions.db",

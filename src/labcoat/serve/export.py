@@ -36,13 +36,16 @@ def parse_since(text: str | None, *, now: float) -> float | None:
 
 def log_frame(path: str | Path, *, since: float | None = None) -> pd.DataFrame:
     """Every logged row since ``since``: request id, time, endpoint, model, version, latency,
-    the row's inputs (one column each), outputs, and ``label`` (from ``/feedback``)."""
+    the row's inputs (one column each), outputs (a bare one, such as ``/segment``'s segment, in
+    a column named after the endpoint), and ``label`` (from ``/feedback``)."""
     rows: list[dict[str, Any]] = []
     for entry in read_log(path, since=since):
         meta = {"request_id": entry["request_id"], "time": pd.Timestamp(entry["time"], unit="s"),
                 "endpoint": entry["endpoint"], "model": entry["model"], "version": entry["version"],
                 "latency_ms": entry["latency_ms"]}
         labels = entry["labels"]
+        bare = str(entry["endpoint"]).strip("/") or "output"  # a bare output (/segment's number) is named so
         for row, (inputs, outputs) in enumerate(zip(entry["inputs"], entry["outputs"])):
+            outputs = outputs if isinstance(outputs, dict) else {bare: outputs}
             rows.append({**meta, "row": row, **inputs, **outputs, "label": labels.get(row)})
     return pd.DataFrame(rows)

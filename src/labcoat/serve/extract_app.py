@@ -32,7 +32,7 @@ from fastapi.responses import Response
 from labcoat.errors import LabcoatError
 from labcoat.serve.app import JSONAnswer, _error, guard_and_probes, json_object
 from labcoat.serve.docs import add_docs
-from labcoat.serve.follow import FOLLOW_SECONDS, FollowedModel
+from labcoat.serve.follow import TaskService
 from labcoat.serve.predlog import PredictionLog
 from labcoat.serve.service import MAX_BODY
 
@@ -56,24 +56,14 @@ class ServedExtractor:
     version: str
 
 
-class ExtractService(FollowedModel[ServedExtractor]):
+class ExtractService(TaskService[ServedExtractor]):
     """The extraction model a service answers with; with ``follow_alias``, a registry alias's
     newest version, swapped in with one assignment when the alias moves."""
 
-    def __init__(self, reference: str, *, tracking_uri: str | None = None, follow_alias: bool = False,
-                 follow_seconds: float = FOLLOW_SECONDS, loaded: ServedExtractor | None = None) -> None:
-        self.reference, self.tracking_uri = reference, tracking_uri
-        self._start(reference, tracking_uri, loaded or self._load(), follow_alias=follow_alias,
-                    seconds=follow_seconds)
+    kind, holds = "extract", "an extraction model"
 
-    def _load(self) -> ServedExtractor:
-        from labcoat.api import load_own
-        from labcoat.errors import ConfigError
-
-        loaded = load_own(self.reference, "extract", self.tracking_uri)
-        if loaded is None:
-            raise ConfigError(f"{self.reference} does not hold an extraction model.")
-        return ServedExtractor(*loaded)
+    def _served(self, model: Any, name: str, version: str) -> ServedExtractor:
+        return ServedExtractor(model, name, version)
 
 
 def entities_per_text(found: pd.DataFrame, texts: int) -> list[list[dict[str, Any]]]:

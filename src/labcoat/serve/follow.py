@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from abc import ABC, abstractmethod
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from labcoat.errors import ConfigError
 
@@ -74,3 +74,31 @@ class FollowedModel(ABC, Generic[Loaded]):
 
     def close(self) -> None:
         self._stop.set()
+
+
+class TaskService(FollowedModel[Loaded]):
+    """The model of a task with a pipeline of its own (``load_own(reference, kind)``) that a
+    service answers with; with ``follow_alias``, a registry alias's newest version, swapped in
+    with one assignment when the alias moves. A subclass names its task (:attr:`kind`, and
+    :attr:`holds` for the error) and wraps what is loaded (:meth:`_served`)."""
+
+    kind: str = ""
+    holds: str = ""
+
+    def __init__(self, reference: str, *, tracking_uri: str | None = None, follow_alias: bool = False,
+                 follow_seconds: float = FOLLOW_SECONDS, loaded: Loaded | None = None) -> None:
+        self.reference, self.tracking_uri = reference, tracking_uri
+        self._start(reference, tracking_uri, loaded or self._load(), follow_alias=follow_alias,
+                    seconds=follow_seconds)
+
+    def _load(self) -> Loaded:
+        from labcoat.api import load_own
+
+        loaded = load_own(self.reference, self.kind, self.tracking_uri)
+        if loaded is None:
+            raise ConfigError(f"{self.reference} does not hold {self.holds}.")
+        return self._served(*loaded)
+
+    @abstractmethod
+    def _served(self, model: Any, name: str, version: str) -> Loaded:
+        """What the service answers with, made of the loaded model and its name and version."""

@@ -31,7 +31,7 @@ from fastapi.responses import Response
 from labcoat.errors import LabcoatError
 from labcoat.serve.app import JSONAnswer, _error, guard_and_probes, json_object
 from labcoat.serve.docs import add_docs
-from labcoat.serve.follow import FOLLOW_SECONDS, FollowedModel
+from labcoat.serve.follow import TaskService
 from labcoat.serve.predlog import PredictionLog
 from labcoat.serve.service import MAX_BODY
 from labcoat.tasks.forecast.model import ForecastModel
@@ -49,23 +49,14 @@ class ServedForecaster:
     version: str
 
 
-class ForecastService(FollowedModel[ServedForecaster]):
+class ForecastService(TaskService[ServedForecaster]):
     """The forecast model a service answers with; with ``follow_alias``, a registry alias's
     newest version, swapped in with one assignment when the alias moves."""
 
-    def __init__(self, reference: str, *, tracking_uri: str | None = None, follow_alias: bool = False,
-                 follow_seconds: float = FOLLOW_SECONDS, loaded: ServedForecaster | None = None) -> None:
-        self.reference, self.tracking_uri = reference, tracking_uri
-        self._start(reference, tracking_uri, loaded or self._load(), follow_alias=follow_alias, seconds=follow_seconds)
+    kind, holds = "forecast", "a forecast model"
 
-    def _load(self) -> ServedForecaster:
-        from labcoat.api import load_forecaster
-        from labcoat.errors import ConfigError
-
-        loaded = load_forecaster(self.reference, self.tracking_uri)
-        if loaded is None:
-            raise ConfigError(f"{self.reference} holds a row model, not a forecaster.")
-        return ServedForecaster(*loaded)
+    def _served(self, model: Any, name: str, version: str) -> ServedForecaster:
+        return ServedForecaster(model, name, version)
 
 
 def create_forecast_app(service: ForecastService, *, token: str | None = None,

@@ -30,7 +30,7 @@ from fastapi.responses import Response
 from labcoat.errors import LabcoatError
 from labcoat.serve.app import JSONAnswer, _error, guard_and_probes, json_object
 from labcoat.serve.docs import add_docs
-from labcoat.serve.follow import FOLLOW_SECONDS, FollowedModel
+from labcoat.serve.follow import FOLLOW_SECONDS, TaskService
 from labcoat.serve.predlog import PredictionLog
 from labcoat.serve.service import MAX_BODY
 from labcoat.serve.validation import Problem, RequestInvalid
@@ -53,26 +53,22 @@ class ServedMatcher:
     version: str
 
 
-class MatchService(FollowedModel[ServedMatcher]):
+class MatchService(TaskService[ServedMatcher]):
     """The match model a service answers with; with ``follow_alias``, a registry alias's newest
     version, swapped in with one assignment when the alias moves. A model is made ready to
     score (its indexes and database built) before it answers."""
 
+    kind, holds = "match", "a match model"
+
     def __init__(self, reference: str, *, tracking_uri: str | None = None, follow_alias: bool = False,
                  follow_seconds: float = FOLLOW_SECONDS, loaded: ServedMatcher | None = None) -> None:
-        self.reference, self.tracking_uri = reference, tracking_uri
-        current = loaded or self._load()
-        _warm(current.model)
-        self._start(reference, tracking_uri, current, follow_alias=follow_alias, seconds=follow_seconds)
+        if loaded is not None:
+            _warm(loaded.model)
+        super().__init__(reference, tracking_uri=tracking_uri, follow_alias=follow_alias,
+                         follow_seconds=follow_seconds, loaded=loaded)
 
-    def _load(self) -> ServedMatcher:
-        from labcoat.api import load_own
-        from labcoat.errors import ConfigError
-
-        loaded = load_own(self.reference, "match", self.tracking_uri)
-        if loaded is None:
-            raise ConfigError(f"{self.reference} does not hold a match model.")
-        served = ServedMatcher(*loaded)
+    def _served(self, model: Any, name: str, version: str) -> ServedMatcher:
+        served = ServedMatcher(model, name, version)
         _warm(served.model)
         return served
 

@@ -34,7 +34,7 @@ from labcoat.errors import LabcoatError
 from labcoat.serve.app import JSONAnswer, _error, guard_and_probes, json_object
 from labcoat.serve.docs import add_docs
 from labcoat.serve.explore import EXPLORE_FORMS, parse_explore
-from labcoat.serve.follow import FOLLOW_SECONDS, FollowedModel
+from labcoat.serve.follow import TaskService
 from labcoat.serve.predlog import PredictionLog
 from labcoat.serve.service import MAX_BODY
 
@@ -55,23 +55,14 @@ class ServedRecommender:
     version: str
 
 
-class RecommendService(FollowedModel[ServedRecommender]):
+class RecommendService(TaskService[ServedRecommender]):
     """The recommender a service answers with; with ``follow_alias``, a registry alias's newest
     version, swapped in with one assignment when the alias moves."""
 
-    def __init__(self, reference: str, *, tracking_uri: str | None = None, follow_alias: bool = False,
-                 follow_seconds: float = FOLLOW_SECONDS, loaded: ServedRecommender | None = None) -> None:
-        self.reference, self.tracking_uri = reference, tracking_uri
-        self._start(reference, tracking_uri, loaded or self._load(), follow_alias=follow_alias, seconds=follow_seconds)
+    kind, holds = "recommend", "a recommender"
 
-    def _load(self) -> ServedRecommender:
-        from labcoat.api import load_own
-        from labcoat.errors import ConfigError
-
-        loaded = load_own(self.reference, "recommend", self.tracking_uri)
-        if loaded is None:
-            raise ConfigError(f"{self.reference} does not hold a recommender.")
-        return ServedRecommender(*loaded)
+    def _served(self, model: Any, name: str, version: str) -> ServedRecommender:
+        return ServedRecommender(model, name, version)
 
 
 class _Shown:

@@ -31,7 +31,7 @@ from fastapi.responses import Response
 from labcoat.errors import LabcoatError
 from labcoat.serve.app import JSONAnswer, _error, guard_and_probes, json_object
 from labcoat.serve.docs import add_docs
-from labcoat.serve.follow import FOLLOW_SECONDS, FollowedModel
+from labcoat.serve.follow import TaskService
 from labcoat.serve.predlog import PredictionLog
 from labcoat.serve.service import MAX_BODY
 from labcoat.serve.validation import Problem, RequestInvalid, Validator
@@ -52,24 +52,14 @@ class ServedSegmenter:
     version: str
 
 
-class SegmentService(FollowedModel[ServedSegmenter]):
+class SegmentService(TaskService[ServedSegmenter]):
     """The segment model a service answers with; with ``follow_alias``, a registry alias's
     newest version, swapped in with one assignment when the alias moves."""
 
-    def __init__(self, reference: str, *, tracking_uri: str | None = None, follow_alias: bool = False,
-                 follow_seconds: float = FOLLOW_SECONDS, loaded: ServedSegmenter | None = None) -> None:
-        self.reference, self.tracking_uri = reference, tracking_uri
-        self._start(reference, tracking_uri, loaded or self._load(), follow_alias=follow_alias,
-                    seconds=follow_seconds)
+    kind, holds = "segment", "a segment model"
 
-    def _load(self) -> ServedSegmenter:
-        from labcoat.api import load_own
-        from labcoat.errors import ConfigError
-
-        loaded = load_own(self.reference, "segment", self.tracking_uri)
-        if loaded is None:
-            raise ConfigError(f"{self.reference} does not hold a segment model.")
-        return ServedSegmenter(*loaded)
+    def _served(self, model: Any, name: str, version: str) -> ServedSegmenter:
+        return ServedSegmenter(model, name, version)
 
 
 def create_segment_app(service: SegmentService, *, token: str | None = None, log_path: str | Path = "predictions.db",
