@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
-from labcoat.api import load_tabular
 from labcoat.cli._shared import (METRIC_HELP, MODEL_HELP, TASK_HELP, TRACKING_HELP, err, print_saved, show_notices,
                                  unique, write_table)
 
@@ -345,7 +344,7 @@ def predict(model: str = typer.Argument(..., help=MODEL_HELP),
     from labcoat.batch import STREAMED, predict_file, with_columns
     from labcoat.data.io import read_table
 
-    from labcoat.api import load
+    from labcoat.api import load, row_model
     from labcoat.model import Model
 
     loaded = load(model, tracking_uri=tracking_uri)
@@ -353,7 +352,7 @@ def predict(model: str = typer.Argument(..., help=MODEL_HELP),
     if not isinstance(loaded, Model) and callable(getattr(loaded, "predict_frame", None)):
         _predict_own(loaded, data, output, columns)  # a task with a pipeline of its own that predicts rows
         return
-    m = load_tabular(model, tracking_uri=tracking_uri)
+    m = row_model(loaded, model)  # loaded once
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if output is not None and data.suffix.lower() in STREAMED and data.is_file():

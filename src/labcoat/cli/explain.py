@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
-from labcoat.api import load_tabular
 from labcoat.cli._shared import MODEL_HELP, TRACKING_HELP, show_notices
 
 if TYPE_CHECKING:
@@ -30,6 +29,7 @@ def explain(model: str = typer.Argument(..., help=MODEL_HELP),
     """Explain MODEL's predictions on DATA: per row with --row, else which columns matter
     (permutation importance when DATA has the target column, else mean |SHAP| value)."""
     import labcoat
+    from labcoat.api import load_tabular
     from labcoat.data.io import read_table
     from labcoat.evaluate import explain as ex
 

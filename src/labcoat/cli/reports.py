@@ -7,7 +7,6 @@ from typing import Optional
 
 import typer
 
-from labcoat.api import load_tabular
 from labcoat.cli._shared import MODEL_HELP, TRACKING_HELP
 
 
@@ -39,7 +38,7 @@ def report(model: str = typer.Argument(..., help=MODEL_HELP),
     history, findings, data and a model card; with --data, also scored on those rows (and
     explained on them when fit left the explanations out to keep its budget).
     """
-    from labcoat.api import load
+    from labcoat.api import load, row_model
     from labcoat.data.io import read_table
     from labcoat.model import Model
     from labcoat.tasks import pipeline_task
@@ -59,7 +58,7 @@ def report(model: str = typer.Argument(..., help=MODEL_HELP),
             written = own.write_report(loaded, scratch)
             _write(output, lambda: shutil.copyfile(written, output))
         return
-    m = loaded if isinstance(loaded, Model) else load_tabular(model, tracking_uri=tracking_uri)
+    m = row_model(loaded, model)
     rows = read_table(data) if data is not None else None
     _write(output, lambda: m.report(output, data=rows))
 
