@@ -140,13 +140,12 @@ def _array_step(step: Any) -> Callable[[np.ndarray], np.ndarray] | None:
 
 def _rarity(rarity: Rarity) -> Part:
     """Each value's ``-log10`` tail share by dictionary look-up (missing as its own value; a
-    value never seen as one row in ``n + 1``)."""
-    unseen = 1.0 / (rarity.n_ + 1)
+    value never seen as :meth:`Rarity.unseen` says)."""
 
     def run(frame: SmallFrame) -> np.ndarray:
         out = np.empty((len(frame), len(rarity.columns_)))
         for j, column in enumerate(rarity.columns_):
-            tails = rarity.tails_[column]
+            tails, unseen = rarity.tails_[column], rarity.unseen(column)
             shares = [tails.get(MISSING if _missing(v) else v, unseen) for v in frame[column].tolist()]
             out[:, j] = -np.log10(np.asarray(shares, dtype=np.float64)) + 0.0
         return out

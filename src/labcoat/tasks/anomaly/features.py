@@ -104,26 +104,37 @@ class SignedLog(TransformerMixin, BaseEstimator):
 
 class Rarity(TransformerMixin, BaseEstimator):
     """Each categorical value as how rare it is: ``-log10`` of the share of training rows whose
-    value is at most as common (missing counts as a value; one never seen counts as one row in
-    ``n + 1``). A column whose values are all about equally common (card ids) is never rare.
+    value is at most as common (missing counts as a value). A value never seen in training is
+    as rare as Good-Turing's estimate of how often new values turn up: the share of training
+    rows whose value occurs once (at least one row in ``n + 1``). So a new value of a column of
+    a few common values (a country) is rare, and a new card id, in a column where most ids are
+    seen once or twice, is not; a column whose values are all about equally common is never rare.
 
-    >>> rarity = Rarity().fit(pd.DataFrame({"c": ["a"] * 98 + ["b", "c"]}))
-    >>> rarity.transform(pd.DataFrame({"c": ["a", "b", "z"]})).round(2).tolist()
-    [[0.0], [1.7], [2.0]]
+    >>> rarity = Rarity().fit(pd.DataFrame({"c": ["a"] * 97 + ["b", "b", "c"], "d": ["a", "b"] * 50}))
+    >>> rarity.transform(pd.DataFrame({"c": ["a", "b", "z"], "d": ["a", "b", "z"]})).round(2).tolist()
+    [[0.0, 0.0], [1.52, 0.0], [2.0, 2.0]]
+    >>> ids = Rarity().fit(pd.DataFrame({"card": [f"card-{i // 2}" for i in range(60)] + [f"new-{i}" for i in range(40)]}))
+    >>> (ids.transform(pd.DataFrame({"card": ["card-1", "never-seen"]})).round(2) + 0.0).tolist()
+    [[0.0], [0.4]]
     """
 
     def fit(self, X: pd.DataFrame, y: object = None) -> "Rarity":
         self.columns_ = list(X.columns)
         self.n_ = len(X)
         self.tails_ = {c: tail_shares(X[c]) for c in self.columns_}
+        self.unseen_ = {c: unseen_share(X[c]) for c in self.columns_}
         return self
 
+    def unseen(self, column: str) -> float:
+        """The tail share of a value of ``column`` never seen in training."""
+        fallback = 1.0 / (self.n_ + 1)  # models saved before unseen_ existed
+        return getattr(self, "unseen_", {}).get(column, fallback)
+
     def transform(self, X: pd.DataFrame) -> np.ndarray:
-        unseen = 1.0 / (self.n_ + 1)
         out = np.empty((len(X), len(self.columns_)))
         for j, c in enumerate(self.columns_):
             values = pd.Series(np.asarray(X[c], dtype=object)).fillna(MISSING)
-            out[:, j] = -np.log10(values.map(self.tails_[c]).fillna(unseen).to_numpy(dtype=np.float64)) + 0.0
+            out[:, j] = -np.log10(values.map(self.tails_[c]).fillna(self.unseen(c)).to_numpy(dtype=np.float64)) + 0.0
         return out
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
@@ -131,6 +142,17 @@ class Rarity(TransformerMixin, BaseEstimator):
 
 
 MISSING = "\x00missing"
+
+
+def unseen_share(values: pd.Series) -> float:
+    """Good-Turing's missing mass: the share of rows whose value occurs once (missing as a
+    value), at least ``1 / (n + 1)``.
+
+    >>> unseen_share(pd.Series(["a", "a", "b", "c"]))
+    0.5
+    """
+    counts = pd.Series(np.asarray(values, dtype=object)).fillna(MISSING).value_counts()
+    return max(float((counts == 1).sum()) / max(len(values), 1), 1.0 / (len(values) + 1))
 
 
 def tail_shares(values: pd.Series) -> dict[Any, float]:
