@@ -128,7 +128,11 @@ def test_monitor_cli_reads_the_service_log(tracked, server):
     model, _, folder = tracked
     rows = make_customers(200, seed=23)
     body = {"rows": json.loads(rows.drop(columns="customer_id").to_json(orient="records"))}
-    assert call(server.port, "/segment", body)[0] == 200
+    status, answer = call(server.port, "/segment", body)[:2]
+    assert status == 200
+    from labcoat.serve.export import log_frame
+
+    assert log_frame(server.log)["segment"].tolist()[-200:] == answer["segments"]  # `labcoat log export`
     done = subprocess.run([sys.executable, "-m", "labcoat", "monitor", str(folder / "model"), "--from-log", "--log",
                            str(server.log), "--json"], capture_output=True, text=True, check=False,
                           env={**os.environ, "MLFLOW_TRACKING_URI": ""})
