@@ -12,6 +12,7 @@ import pytest
 import labcoat
 from labcoat.errors import BudgetError, ConfigError, LabcoatNotice, ModelFileError, SchemaError, TargetError
 from labcoat.models import FAMILIES
+from labcoat.tasks import get_task
 
 from conftest import mixed_frame
 
@@ -28,8 +29,20 @@ def fit_quietly(data, target, **kwargs):
     family.missing_library() is not None, reason=str(family.missing_library())))
     for name, family in FAMILIES.items()])
 def test_every_family_fits_every_task(name, frame, regression_frame):
+    family = FAMILIES[name]
+    reads_documents = family.documents  # the text families: a column of documents
     for data, target in [(frame, "churn"), (regression_frame, "y")]:
-        model = fit_quietly(data, target, trials=1, families=[name])
+        options = {}
+        if reads_documents:
+            words = np.array(["good", "bad", "fast", "slow", "price", "service", "again", "never"])
+            rng = np.random.default_rng(0)
+            data = data.assign(notes=[" ".join(rng.choice(words, 8)) for _ in range(len(data))])
+            options = {"text_column": "notes"}
+        if get_task("binary" if target == "churn" else "regression").eligible([family]) == []:
+            with pytest.raises(ConfigError, match=f"No family of {name} does"):  # said, not a crash
+                fit_quietly(data, target, trials=1, families=[name], **options)
+            continue
+        model = fit_quietly(data, target, trials=1, families=[name], **options)
         board = model.leaderboard
         assert board.loc[0, "family"] == name and board.loc[0, "status"] == "ok", board.loc[0, "error"]
         assert np.isfinite(board.loc[0, "score"])

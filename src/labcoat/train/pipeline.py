@@ -217,6 +217,9 @@ def fit(data: DataSource, target: str | None = None, *, budget: float | str | No
             raise ConfigError(f"Famil{'y' if len(needing) == 1 else 'ies'} {', '.join(needing)} read a column of "
                               "documents, and no text column carries the signal here: name one with "
                               "text_column= (--text-column).")
+    if families is not None and not learner.eligible(get_family(name) for name in families):
+        raise ConfigError(f"No family of {', '.join(families)} does {learner.name}: add one that does, or leave "
+                          "families= (--families) out to search them all.")
     found = check_data(frame, target, learner, schema=schema)
     if "leakage" in learner.guards:  # and by their effect, leaving out the columns already named
         named = {f.column for f in found if f.check == "leakage" and f.column}
