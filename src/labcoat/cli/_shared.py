@@ -22,7 +22,7 @@ TASK_HELP = ("binary, multiclass or regression (default: inferred from the targe
              "--horizon steps of the series in --series, ordered by --time-column; recommend: items for each "
              "user (--user, --item); match: the records that are the same entity (see labcoat match); anomaly: "
              "unusual rows, with --labels-column, --contamination or --alerts-per-day if known; segment: groups of "
-             "similar rows, no target (--k).")
+             "similar rows, no target (--k); extract: entities in labelled text (CoNLL or JSON lines), no target.")
 TRACKING_HELP = "MLflow store or server (default: $MLFLOW_TRACKING_URI, else .labcoat/ here)."
 
 
