@@ -20,6 +20,7 @@ FAST = ("lightgbm", "linear")
 
 
 def fit_quietly(data, target, **kwargs):
+    kwargs.setdefault("report", False)  # the reports are tested in test_reports.py
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LabcoatNotice)
         return labcoat.fit(data, target, quiet=True, **kwargs)
