@@ -34,6 +34,9 @@ from labcoat.tasks.extract.spacy_ner import LANG, SpacyNER, train_spacy
 from labcoat.tasks.extract.text_profile import reference_profile
 
 #: The spaCy candidate's share of the budget left when it starts, beside the CRF, and alone.
+#: Measured on CoNLL-2003 (7,189 training sentences, 2 cores): an epoch takes ~16 s and the
+#: validation F1 levels off by the 4th (0.56, 0.75, 0.76, 0.79, 0.79, 0.79, 0.79), so at 5 min a
+#: 35% share (~100 s) covers it; what early stopping leaves unused goes to the CRF.
 SHARE = 0.35
 ALONE_SHARE = 0.6
 #: Below this many seconds of training, the candidate is skipped.
