@@ -13,7 +13,9 @@ are scored on the rest (the later articles: no sentence of a scored article was 
 * **labcoat**: ``labcoat.fit(train_file, task="extract", budget=...)`` on the first 80% written
   as a CoNLL file (its own tuning and evaluation splits are inside that part); scored on the
   held-out sentences' own tokens (``tagged``, as the tutorial CRF is) and on their text, tokens
-  joined by spaces, through ``model.extract`` (``from text``: its tokenizer included).
+  joined by spaces, through ``model.extract`` (``from text``: its tokenizer included). With the
+  ``spacy`` extra installed, its candidates are the CRF and a spaCy pipeline trained from scratch;
+  the output names the one chosen and prints the leaderboard.
 * **tutorial CRF**: sklearn-crfsuite's tutorial features (``word.lower()``, ``word[-3:]``,
   ``word[-2:]``, ``isupper``, ``istitle``, ``isdigit``; lower, title and upper of the words at
   ±1; ``BOS``/``EOS``; its postag features dropped, as the file has no tags), ``c1=0.1``,
@@ -138,8 +140,7 @@ def labcoat_run(train: list[tuple[list[str], list[str]]], test: list[tuple[list[
         model = labcoat.fit(path, task="extract", budget=budget, track=False, report=False)
         seconds = time.monotonic() - began
     docs = [from_tokens(tokens) for tokens, _ in test]
-    tagger, featurizer = model.crf.tagger_, model.featurizer
-    tagged = [d.entities(tagger.tag(featurizer.sentence(d.tokens))) for d in docs]
+    tagged = [d.entities(tags) for d, tags in zip(docs, model.tag([d.tokens for d in docs]))]
     texts = [d.text for d in docs]
     frame = model.extract(texts)
     from_text: list[list[tuple[int, int, str]]] = [[] for _ in texts]
@@ -148,6 +149,21 @@ def labcoat_run(train: list[tuple[list[str], list[str]]], test: list[tuple[list[
     fresh = pickle.loads(pickle.dumps(model))  # its cache of word features empty, as after labcoat.load
     return {"found": tagged, "from_text": from_text, "seconds": seconds, "model": model,
             "extract": lambda: fresh.extract(texts)}
+
+
+def choice(model: Any) -> str:
+    """The candidate labcoat chose, its settings and validation F1, and the other candidate's."""
+    chosen, board = model.info["chosen"], model.leaderboard
+    crf = board[(board["candidate"] == "crf") & (board["status"] == "ok")]
+    spacy = board[board["candidate"] == "spacy"]
+    rival = ("" if spacy.empty else f"; spaCy pipeline: {spacy['status'].iloc[0]}" if spacy["status"].iloc[0] != "ok"
+             else f"; spaCy pipeline from scratch: validation F1 {spacy['f1'].iloc[0]:.4f} after "
+                  f"{spacy['epochs'].iloc[0]:.0f} epochs, {spacy['seconds'].iloc[0]:.0f} s")
+    if chosen["candidate"] == "spacy":
+        return (f"the spaCy pipeline ({chosen['epochs']} epochs, then {chosen['final_epochs']} on every sentence; "
+                f"validation F1 {chosen['validation_f1']:.4f} against the best CRF's {crf['f1'].max():.4f})")
+    return (f"the CRF (c1 {chosen['c1']:.4g}, c2 {chosen['c2']:.4g}, {chosen['iterations']} L-BFGS iterations; "
+            f"validation F1 {chosen['validation_f1']:.4f}, the best of {len(crf)} settings{rival})")
 
 
 def table(scores: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -209,8 +225,8 @@ def main(argv: list[str] | None = None) -> None:
     wall = time.monotonic() - started
     state_after = machine_state()
     print("\n" + markdown(result) + "\n\n" + markdown(summary), flush=True)
-    print(f"\nlabcoat chose c1 {model.info['chosen']['c1']:.4g}, c2 {model.info['chosen']['c2']:.4g} "
-          f"({model.info['trials']} trials); its own held-out estimate F1 {model.evaluation.f1:.4f}", flush=True)
+    print(f"\nlabcoat chose {choice(model)}; its own held-out estimate F1 {model.evaluation.f1:.4f}", flush=True)
+    print(markdown(model.leaderboard), flush=True)
     print(f"wall {wall / 60:.1f} min; machine after: {state_after}", flush=True)
     if args.no_write:
         return
@@ -223,7 +239,8 @@ def report(args: argparse.Namespace, n_train: int, n_test: int, result: pd.DataF
            model: Any, wall: float, before: str, after: str) -> str:
     from importlib.metadata import version
 
-    chosen = model.info["chosen"]
+    details = (f"Features: {model.info['features']:,}; gazetteer words: {model.info['gazetteer_words']:,}."
+               if "features" in model.info else "")
     return f"""## Entity extraction (`benchmarks/text_extraction.py`)
 
 `python benchmarks/text_extraction.py --budget {args.budget}` on {cpu_name()} ({os.cpu_count()} cores,
@@ -241,11 +258,9 @@ cache empty at the first pass; the tutorial from tokens).
 
 {markdown(summary)}
 
-labcoat's choice: CRF c1 {chosen['c1']:.4g}, c2 {chosen['c2']:.4g}, {chosen['iterations']} L-BFGS
-iterations, after {model.info['trials']} trials on its own validation split; its own held-out estimate
-(the chosen setting refitted without its test split, the last 20% of the training sentences):
-F1 {model.evaluation.f1:.4f}. Features: {model.info['features']:,}; gazetteer words:
-{model.info['gazetteer_words']:,}.
+labcoat's choice: {choice(model)}, on its own validation split; its own held-out estimate (the
+chosen candidate without its test split, the last 20% of the training sentences): F1
+{model.evaluation.f1:.4f}. {details}
 
 Machine before: {before}. After: {after}.
 """

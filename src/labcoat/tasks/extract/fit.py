@@ -17,6 +17,13 @@ budget:
    that fit, the best trial's model is scored instead, and ``info["notes"]`` says so;
 4. the final CRF is fitted on every document.
 
+When spaCy is installed (the ``spacy`` extra), a spaCy pipeline trained from scratch is a
+candidate too, trained first on the same training part within its share of the budget and
+scored on the same validation part; it is chosen only when its validation F1 is higher than
+every CRF setting's, then scored on the test part and finished instead of the CRF
+(:mod:`~labcoat.tasks.extract.spacy_fit`). ``labcoat.fit``'s ``families=["crf"]`` or
+``["spacy"]`` asks for one (``candidates`` here).
+
 The gazetteer features of each training set are out-of-fold (see
 :mod:`~labcoat.tasks.extract.features`); the text the model is scored on is featurized with
 the gazetteer of the whole training set, as new text will be.
@@ -49,6 +56,9 @@ from labcoat.tasks.extract.data import Document, read_documents, token_spans
 from labcoat.tasks.extract.evaluate import confusion, entity_scores, misses
 from labcoat.tasks.extract.features import Featurizer, build_gazetteer, gazetteers
 from labcoat.tasks.extract.model import Evaluation, ExtractModel
+from labcoat.tasks.extract.spacy_fit import spacy_model, train_rival
+from labcoat.tasks.extract.spacy_ner import available as spacy_available
+from labcoat.tasks.extract.spacy_ner import require_spacy
 from labcoat.tasks.extract.text_profile import reference_profile
 
 BUDGET = 60.0
@@ -65,7 +75,7 @@ PLANNED_TRIALS = 3
 MAX_TRIALS = 30
 #: Share of the budget the fits are planned to fill (the rest: featurizing, scoring, margins).
 FILL = 0.8
-CANDIDATES = ("crf",)
+CANDIDATES = ("crf", "spacy")
 
 
 def fit_extract(data: Any, target: str | None = None, *, budget: float | str | None = None, seed: int = 0,
@@ -75,10 +85,9 @@ def fit_extract(data: Any, target: str | None = None, *, budget: float | str | N
     """Learn to extract the entities of ``data`` (see the module's docstring) within ``budget``
     (seconds or ``"5m"``; default :data:`BUDGET` s) and return an :class:`ExtractModel`."""
     started = time.monotonic()
-    _refuse(target=target, metric=metric, time_column=time_column, n_jobs=n_jobs, ray_address=ray_address,
+    _refuse(target=target, metric=metric, time_column=time_column, ray_address=ray_address,
             executor=executor if executor not in (None, "local") else None)
-    _check_candidates(candidates)
-    require_crfsuite()
+    wanted = _check_candidates(candidates)
     clock = Clock(parse_budget(budget) if budget is not None else BUDGET)
     say = _printer(quiet)
     docs = read_documents(data)
@@ -95,6 +104,15 @@ def fit_extract(data: Any, target: str | None = None, *, budget: float | str | N
     notes: list[str] = []
     say(f"learning {len(counts)} entity types from {len(docs):,} documents: {len(train):,} to train, "
         f"{len(valid):,} to tune on, {len(test):,} to score on")
+
+    rival = (train_rival(train, valid, clock, seed=seed, n_jobs=n_jobs, alone="crf" not in wanted, say=say)
+             if "spacy" in wanted else None)
+    if rival is not None and "crf" not in wanted:
+        if rival.ner is None:
+            raise ConfigError(f"The spaCy candidate alone was asked for, but {rival.row['status']}; give a longer "
+                              "budget.")
+        return _warned(spacy_model(rival, docs, train, valid, test, [rival.row], clock, notes, seed=seed,
+                                   n_jobs=n_jobs, started=started, say=say))
 
     fit_set = _FitSet(train, seed)
     rate = _calibrate(fit_set, seed)
@@ -113,8 +131,12 @@ def fit_extract(data: Any, target: str | None = None, *, budget: float | str | N
     say(f"  {iterations} iterations a fit; {rate * 1e6:.2f} µs per token and iteration")
 
     rows, best, rate = _tune(fit_set, valid, iterations, clock, rate, tokens, short, seed, say)
+    rows += [rival.row] if rival is not None else []  # last: a tie goes to the CRF
+    chosen = rows[int(np.argmax([row.get("f1", -1.0) for row in rows]))]
+    if rival is not None and chosen is rival.row:
+        return _warned(spacy_model(rival, docs, train, valid, test, rows, clock, notes, seed=seed, n_jobs=n_jobs,
+                                   started=started, say=say))
     leaderboard = pd.DataFrame(rows)
-    chosen = rows[int(np.argmax([row["f1"] for row in rows]))]
     leaderboard["chosen"] = [row is chosen for row in rows]
     params = {"c1": float(chosen["c1"]), "c2": float(chosen["c2"])}
 
@@ -228,12 +250,26 @@ def _evaluate(crf: Any, featurizer: Featurizer, test: Sequence[Document], seed: 
                       misses=misses([d.text for d in test], gold, found), documents=len(test), split=split), found
 
 
-def _check_candidates(candidates: Sequence[str] | None) -> None:
+def _check_candidates(candidates: Sequence[str] | None) -> list[str]:
+    """The candidates to train: those named, else the CRF and, when spaCy is installed, spaCy
+    (a candidate named without its extra: the extra named)."""
     names = [candidates] if isinstance(candidates, str) else list(candidates or [])
     unknown = [n for n in names if str(n).lower() not in CANDIDATES]
     if unknown:
         raise ConfigError(f"Unknown entity extraction candidate(s) {', '.join(map(repr, unknown))}; use "
                           f"{', '.join(CANDIDATES)}.")
+    wanted = [str(n).lower() for n in names] or ["crf", *(["spacy"] if spacy_available() else [])]
+    if "crf" in wanted:
+        require_crfsuite()
+    if "spacy" in wanted:
+        require_spacy()
+    return wanted
+
+
+def _warned(model: ExtractModel) -> ExtractModel:
+    for note in model.info["notes"]:
+        warnings.warn(note, LabcoatNotice, stacklevel=3)
+    return model
 
 
 def _refuse(**given: Any) -> None:

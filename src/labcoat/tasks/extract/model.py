@@ -1,6 +1,7 @@
-"""A fitted entity extractor: the CRF, its features (with the gazetteer learned from all the
-training data), how it was chosen (:attr:`ExtractModel.leaderboard`) and how well it finds
-entities in text it never saw (:attr:`ExtractModel.evaluation`).
+"""A fitted entity extractor: the CRF and its features (with the gazetteer learned from all the
+training data), or the spaCy pipeline when it scored better; how it was chosen
+(:attr:`ExtractModel.leaderboard`) and how well it finds entities in text it never saw
+(:attr:`ExtractModel.evaluation`).
 
 Examples
 --------
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +27,16 @@ from labcoat import __version__
 from labcoat.errors import DataError
 from labcoat.tasks.extract.data import token_spans
 from labcoat.tasks.extract.features import Featurizer
+from labcoat.tasks.extract.spacy_ner import SpacyNER
 from labcoat.tasks.extract.tokens import tokenize
 from labcoat.tasks.saved_folder import load_saved, write_mlmodel
 
-FORMAT_VERSION = 1
+#: 2: the spaCy pipeline in ``spacy/`` (a CRF's folder is still written as 1, which older labcoat reads).
+FORMAT_VERSION = 2
 KIND = "extract"
 COLUMNS = ["document", "start", "end", "label", "text", "confidence"]
+#: The spaCy pipeline's folder inside the model's.
+SPACY_FOLDER = "spacy"
 
 
 @dataclass(frozen=True)
@@ -57,50 +62,79 @@ class ExtractModel:
     """What ``labcoat.fit(data, task="extract")`` returns: :meth:`extract` finds the entities
     of new texts."""
 
-    crf: Any  #: the fitted ``sklearn_crfsuite.CRF``
-    featurizer: Featurizer
+    crf: Any  #: the fitted ``sklearn_crfsuite.CRF`` (None when the spaCy pipeline was chosen)
+    featurizer: Featurizer | None
     labels: list[str]  #: the entity types, sorted
     evaluation: Evaluation
     leaderboard: pd.DataFrame
     info: dict[str, Any] = field(default_factory=dict)
+    ner: SpacyNER | None = None  #: the spaCy pipeline, when it was chosen over the CRF
 
     task = KIND
 
     def extract(self, texts: Sequence[str] | pd.Series | str) -> pd.DataFrame:
         """The entities of each of ``texts``: one row per entity with its ``document`` (the
         text's position), ``start`` and ``end`` (character offsets into the text), ``label``,
-        ``text`` and ``confidence`` (the smallest marginal probability, under the CRF, of the
-        tags of its tokens). Texts are cut into tokens by
+        ``text`` and ``confidence`` (the CRF's: the smallest marginal probability of the tags of
+        its tokens; spaCy's: the share of a beam of parses holding it, see
+        :mod:`~labcoat.tasks.extract.spacy_ner`). Texts are cut into tokens by
         :func:`~labcoat.tasks.extract.tokens.tokenize`; a missing text has no entities."""
         if isinstance(texts, str):
             raise DataError("Give extract a list of texts (a single text: [text]).")
         if isinstance(texts, pd.Series):
             texts = texts.tolist()
-        tagger, sentence = self.crf.tagger_, self.featurizer.sentence
-        rows: list[tuple[int, int, int, str, str, float]] = []
+        cut: list[tuple[int, str, list[tuple[int, int]]]] = []
         for number, text in enumerate(texts):
             if not isinstance(text, str):
                 if text is None or text != text:  # None, NaN: nothing to find
                     continue
                 raise DataError(f"Text {number} is a {type(text).__name__}, not a string.")
             offsets = tokenize(text)
-            if not offsets:
-                continue
-            tags = tagger.tag(sentence([text[s:e] for s, e in offsets]))
-            for a, b, label in token_spans(tags):
+            if offsets:
+                cut.append((number, text, offsets))
+        found = self._entities([[text[s:e] for s, e in offsets] for _, text, offsets in cut])
+        rows: list[tuple[int, int, int, str, str, float]] = []
+        for (number, text, offsets), entities in zip(cut, found):
+            for a, b, label, confidence in entities:
                 start, end = offsets[a][0], offsets[b - 1][1]
-                confidence = min(tagger.marginal(tags[i], i) for i in range(a, b))
                 rows.append((number, start, end, label, text[start:end], round(confidence, 4)))
         frame = pd.DataFrame(rows, columns=COLUMNS)
         return frame.astype({"document": "int64", "start": "int64", "end": "int64", "confidence": "float64"})
+
+    def tag(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
+        """The BIO tags of each of ``sentences`` (lists of tokens, cut as the model's were)."""
+        if self.ner is not None:
+            return self.ner.tag(sentences)
+        assert self.featurizer is not None
+        tagger, sentence = self.crf.tagger_, self.featurizer.sentence
+        return [list(tagger.tag(sentence(list(tokens)))) for tokens in sentences]
+
+    def _entities(self, sentences: Sequence[Sequence[str]]) -> list[list[tuple[int, int, str, float]]]:
+        """Each sentence's entities: (first token, last token + 1, label, confidence)."""
+        if self.ner is not None:
+            return self.ner.entities(sentences)
+        assert self.featurizer is not None
+        tagger, sentence = self.crf.tagger_, self.featurizer.sentence
+        out = []
+        for tokens in sentences:
+            tags = tagger.tag(sentence(list(tokens)))
+            out.append([(a, b, label, float(min(tagger.marginal(tags[i], i) for i in range(a, b))))
+                        for a, b, label in token_spans(tags)])
+        return out
 
     def describe(self) -> str:
         """The model in words: what it learned from, how it was chosen, how well it does."""
         info, scores = self.info, self.evaluation.scores
         chosen = info.get("chosen", {})
+        crf_f1 = chosen.get("crf_validation_f1")
+        how = (f"a spaCy pipeline trained from scratch ({chosen.get('epochs')} epochs; validation F1 "
+               f"{chosen.get('validation_f1', 0):.3f}" + (f", the CRF's {crf_f1:.3f})" if crf_f1 is not None else
+                                                          ", the only candidate asked for)")
+               if self.ner is not None else
+               f"a CRF (c1 {chosen.get('c1', 0):.3g}, c2 {chosen.get('c2', 0):.3g}, {chosen.get('iterations')} "
+               f"iterations) chosen among {info.get('trials', 0)} settings")
         lines = [f"Entity extraction ({', '.join(self.labels)}) learned from {info.get('documents', 0):,} documents "
-                 f"({info.get('tokens', 0):,} tokens) by a CRF (c1 {chosen.get('c1', 0):.3g}, c2 {chosen.get('c2', 0):.3g}, "
-                 f"{chosen.get('iterations')} iterations) chosen among {info.get('trials', 0)} settings.",
+                 f"({info.get('tokens', 0):,} tokens) by {how}.",
                  f"On {self.evaluation.documents:,} held-out documents ({self.evaluation.split}), exact entities "
                  "(span and label), 95% intervals over documents:"]
         for label, row in scores.iterrows():
@@ -115,19 +149,26 @@ class ExtractModel:
     # ------------------------------------------------------------------ files
     def save(self, path: str | Path) -> Path:
         """Write the model to folder ``path``: ``labcoat.json``, ``evaluation.csv``,
-        ``leaderboard.csv``, ``model.joblib`` and an ``MLmodel`` (texts in, entities out)."""
+        ``leaderboard.csv``, ``model.joblib``, the spaCy pipeline in ``spacy/`` (spaCy's own
+        format) when it was chosen, and an ``MLmodel`` (texts in, entities out)."""
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
-        meta = {"kind": KIND, "task": KIND, "format_version": FORMAT_VERSION, "labcoat_version": __version__,
-                **self.info}
+        meta = {"kind": KIND, "task": KIND, "format_version": 1 if self.ner is None else FORMAT_VERSION,
+                "labcoat_version": __version__, **self.info}
         (folder / "labcoat.json").write_text(json.dumps(meta, indent=2, default=str))
         self.evaluation.scores.to_csv(folder / "evaluation.csv")
         self.leaderboard.to_csv(folder / "leaderboard.csv", index=False)
-        joblib.dump(self, folder / "model.joblib")
+        if self.ner is not None:
+            self.ner.to_disk(folder / SPACY_FOLDER)
+        pickled = self if self.ner is None else replace(self, ner=self.ner.without_pipeline())  # in spacy/
+        joblib.dump(pickled, folder / "model.joblib")
         write_mlmodel(folder, "labcoat.tracking.extract_pyfunc", inputs=[("text", "string")], params=[])
         return folder
 
     @classmethod
     def load(cls, path: str | Path) -> ExtractModel:
         """The model saved in folder ``path`` (a :class:`ModelFileError` saying what is wrong)."""
-        return load_saved(path, cls, kind=KIND, format_version=FORMAT_VERSION, what="an entity extraction model")
+        model = load_saved(path, cls, kind=KIND, format_version=FORMAT_VERSION, what="an entity extraction model")
+        if model.ner is not None and model.ner.nlp is None:
+            model.ner = SpacyNER.from_disk(Path(path) / SPACY_FOLDER)
+        return model
