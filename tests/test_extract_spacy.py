@@ -104,7 +104,7 @@ def test_spacy_model_is_served(alone):
     served = pd.DataFrame([{"document": d, **e} for d, entities in enumerate(answer["entities"]) for e in entities])
     pd.testing.assert_frame_equal(served[expected.columns].drop(columns="confidence").astype(
         expected.dtypes.drop("confidence").to_dict()), expected.drop(columns="confidence"))
-    # Another process, other BLAS threads: sums in another order, the beam's shares within 1e-3.
+    # Another process, other BLAS threads: sums in another order, the actions' probabilities within 1e-3.
     assert np.allclose(served["confidence"], expected["confidence"], atol=1e-3)
 
 

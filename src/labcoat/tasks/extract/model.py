@@ -76,7 +76,7 @@ class ExtractModel:
         """The entities of each of ``texts``: one row per entity with its ``document`` (the
         text's position), ``start`` and ``end`` (character offsets into the text), ``label``,
         ``text`` and ``confidence`` (the CRF's: the smallest marginal probability of the tags of
-        its tokens; spaCy's: the share of a beam of parses holding it, see
+        its tokens; spaCy's: the smallest probability of the recogniser's action on its tokens, see
         :mod:`~labcoat.tasks.extract.spacy_ner`). Texts are cut into tokens by
         :func:`~labcoat.tasks.extract.tokens.tokenize`; a missing text has no entities."""
         if isinstance(texts, str):
