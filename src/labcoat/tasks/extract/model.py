@@ -25,6 +25,7 @@ import pandas as pd
 
 from labcoat import __version__
 from labcoat.errors import DataError
+from labcoat.tasks.extract.crf import marginal, tag
 from labcoat.tasks.extract.data import token_spans
 from labcoat.tasks.extract.features import Featurizer
 from labcoat.tasks.extract.spacy_ner import SpacyNER
@@ -106,20 +107,17 @@ class ExtractModel:
         if self.ner is not None:
             return self.ner.tag(sentences)
         assert self.featurizer is not None
-        tagger, sentence = self.crf.tagger_, self.featurizer.sentence
-        return [list(tagger.tag(sentence(list(tokens)))) for tokens in sentences]
+        return [tag(self.crf, self.featurizer.sentence(list(tokens))) for tokens in sentences]
 
     def _entities(self, sentences: Sequence[Sequence[str]]) -> list[list[tuple[int, int, str, float]]]:
         """Each sentence's entities: (first token, last token + 1, label, confidence)."""
         if self.ner is not None:
             return self.ner.entities(sentences)
         assert self.featurizer is not None
-        tagger, sentence = self.crf.tagger_, self.featurizer.sentence
         out = []
         for tokens in sentences:
-            tags = tagger.tag(sentence(list(tokens)))
-            out.append([(a, b, label, float(min(tagger.marginal(tags[i], i) for i in range(a, b))))
-                        for a, b, label in token_spans(tags)])
+            tags = tag(self.crf, self.featurizer.sentence(list(tokens)))  # marginal() reads this sentence's
+            out.append([(a, b, label, marginal(self.crf, tags, a, b)) for a, b, label in token_spans(tags)])
         return out
 
     def describe(self) -> str:
