@@ -11,6 +11,7 @@ import functools
 import json
 import os
 import re
+import traceback
 import warnings
 from pathlib import Path
 
@@ -228,6 +229,8 @@ def test_monitor_cli_exit_codes_and_the_service_log(tracked, server):
     for start in range(0, 120, 40):
         assert call(server.port, "/extract", {"texts": texts[start:start + 40]})[0] == 200
     done = monitor("model", "--from-log", "--log", str(server.log), "--json", cwd=folder)
+    assert done.exception is None or isinstance(done.exception, SystemExit), (  # CI once printed nothing here
+        "".join(traceback.format_exception(done.exception)) + server.output.read_text())
     result = json.loads(done.output)
     assert done.exit_code == result["exit_code"] == 0 and result["documents"] >= 120, done.output
     assert result["training_documents"] == tracked[0].info["text_profile"]["documents"]
