@@ -270,6 +270,20 @@ def test_hbos_is_pyods() -> None:
     np.testing.assert_allclose(ours.decision_function(new), theirs.decision_function(new))
 
 
+def test_compiled_isolation_forest_is_pyods_to_the_bit() -> None:
+    from pyod.models.iforest import IForest
+
+    from labcoat.tasks.anomaly.forest import SMALL_BATCH, CompiledIForest
+
+    rng = np.random.default_rng(3)
+    X = np.column_stack([rng.normal(size=2_000), rng.integers(0, 3, 2_000), rng.exponential(size=2_000)])
+    new = np.vstack([rng.normal(size=(SMALL_BATCH + 44, 3)) * 2, X[:100]])
+    theirs, ours = IForest(random_state=7, n_jobs=1).fit(X), CompiledIForest(7).fit(X)
+    for rows in (new[:1], new[:SMALL_BATCH], new):  # the arrays' path, then scikit-learn's
+        np.testing.assert_array_equal(ours.decision_function(rows), theirs.decision_function(rows))
+    np.testing.assert_array_equal(ours.decision_scores_, theirs.decision_scores_)
+
+
 def test_without_pyod_the_fit_names_the_extra(monkeypatch, data: pd.DataFrame) -> None:
     import sys
 

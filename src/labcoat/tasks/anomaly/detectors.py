@@ -44,9 +44,9 @@ SVM_ROWS = 2_000
 
 
 def _iforest(seed: int) -> Any:
-    from pyod.models.iforest import IForest
+    from labcoat.tasks.anomaly.forest import CompiledIForest
 
-    return IForest(random_state=seed, n_jobs=1)
+    return CompiledIForest(seed)
 
 
 def _ecod(seed: int) -> Any:
@@ -157,6 +157,10 @@ def fit_detector(name: str, X: np.ndarray, *, seed: int, rows: np.ndarray | None
     return FittedDetector(name, estimator, reference, len(fitted_on), time.monotonic() - started)
 
 
+#: Rows ECOD and COPOD score at a time.
+ECDF_CHUNK = 4_096
+
+
 class FrozenECDF:
     """ECOD or COPOD (PyOD's training scores), scoring new rows against the training rows only.
 
@@ -191,6 +195,13 @@ class FrozenECDF:
         return self
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
+        # a few thousand rows at a time: the dozen (rows × columns) temporaries stay in cache
+        # instead of being page-faulted in afresh (`model.score` of 100,000 rows × 30 columns, first
+        # call: 2.8 s → 0.8 s)
+        return np.concatenate([self._scores(X[first:first + ECDF_CHUNK])
+                               for first in range(0, len(X), ECDF_CHUNK)]) if len(X) else np.zeros(0)
+
+    def _scores(self, X: np.ndarray) -> np.ndarray:
         n = self.n_
         left = np.empty(X.shape)
         right = np.empty(X.shape)
