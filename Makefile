@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test venv bench clean browser
+.PHONY: demo test venv bench clean browser java
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,15 @@ browser:
 	  && apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; } \
 	  || echo "chromium is not installed: the browser tests of the reports will be skipped"
 
+# The Spark back end's tests (tests/test_match_spark.py) run Spark, which needs Java 17:
+# Debian's headless JRE, installed the same way; the tests skip without it.
+java:
+	@command -v java >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && apt-get update -qq && apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless >/dev/null; } \
+	  || echo "java is not installed: the Spark back end's tests will be skipped"
+
 # lint-imports first: the package's layers ([tool.importlinter] in pyproject.toml).
-test: $(STAMP) browser
+test: $(STAMP) browser java
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -p no:cacheprovider
