@@ -17,19 +17,19 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m labcoat.demo
 
-# The report tests open the HTML reports in a real headless browser: Debian's chromium,
-# installed here when missing and we may (root with apt-get); the tests skip without it.
-browser:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
-	  && apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; } \
-	  || echo "chromium is not installed: the browser tests of the reports will be skipped"
+# $(call debian,COMMAND,PACKAGE,WHAT): Debian's PACKAGE installed when COMMAND is missing and we
+# may (root with apt-get); else WHAT is skipped, and said so.
+debian = command -v $(1) >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+  && apt-get update -qq && apt-get install -y -qq --no-install-recommends $(2) >/dev/null; } \
+  || echo "$(1) is not installed: $(3) will be skipped"
 
-# The Spark back end's tests (tests/test_match_spark.py) run Spark, which needs Java 17:
-# Debian's headless JRE, installed the same way; the tests skip without it.
+# The report tests open the HTML reports in a real headless browser: Debian's chromium.
+browser:
+	@$(call debian,chromium,chromium,the browser tests of the reports)
+
+# The Spark back end's tests (tests/test_match_spark.py) run Spark, which needs Java 17.
 java:
-	@command -v java >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
-	  && apt-get update -qq && apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless >/dev/null; } \
-	  || echo "java is not installed: the Spark back end's tests will be skipped"
+	@$(call debian,java,openjdk-17-jre-headless,the Spark back end's tests)
 
 # lint-imports first: the package's layers ([tool.importlinter] in pyproject.toml).
 test: $(STAMP) browser java

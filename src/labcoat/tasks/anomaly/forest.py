@@ -54,10 +54,11 @@ class CompiledIForest:
         self.model_ = IForest(random_state=self.seed, n_jobs=1).fit(X)
         forest = self.model_.detector_
         every_feature = forest._max_features == X.shape[1]  # else each tree saw its own columns
-        feature, threshold, left, right, leaf_value = [], [], [], [], []
+        feature, threshold, left, right, leaf_value, roots = [], [], [], [], [], []
         start = 0
         for tree, columns in zip(forest.estimators_, forest.estimators_features_):
             t = tree.tree_
+            roots.append(start)
             nodes = np.arange(t.node_count)
             leaf = t.children_left == -1
             # a leaf points to itself (and always goes "left"), so every row can take max_depth steps
@@ -73,7 +74,7 @@ class CompiledIForest:
         self.threshold_ = np.concatenate(threshold)
         self.left_, self.right_ = np.concatenate(left), np.concatenate(right)
         self.leaf_value_ = np.concatenate(leaf_value)
-        self.roots_ = np.cumsum([0] + [e.tree_.node_count for e in forest.estimators_[:-1]])
+        self.roots_ = np.asarray(roots, dtype=np.intp)
         self.steps_ = max(e.tree_.max_depth for e in forest.estimators_)
         self.denominator_ = len(forest.estimators_) * float(average_path_length(np.array([forest._max_samples]))[0])
         self.offset_ = float(forest.offset_)
@@ -90,10 +91,8 @@ class CompiledIForest:
         for _ in range(self.steps_):
             goes_left = rows[index, self.feature_[node]] <= self.threshold_[node]
             node = np.where(goes_left, self.left_[node], self.right_[node])
-        paths = self.leaf_value_[node]
-        depths = np.zeros(len(rows))
-        for tree in range(paths.shape[1]):  # summed tree by tree, in scikit-learn's order
-            depths += paths[:, tree]
+        # summed tree by tree, in scikit-learn's order (accumulate adds strictly left to right)
+        depths = np.add.accumulate(self.leaf_value_[node], axis=1)[:, -1]
         scores = 2.0 ** -np.divide(depths, self.denominator_, out=np.ones_like(depths),
                                    where=self.denominator_ != 0)
         return np.asarray(-(-scores - self.offset_), dtype=np.float64)  # PyOD: -(score_samples - offset)
