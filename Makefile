@@ -32,10 +32,14 @@ java:
 	@$(call debian,java,openjdk-17-jre-headless,the Spark back end's tests)
 
 # lint-imports first: the package's layers ([tool.importlinter] in pyproject.toml).
+# Two pytest workers (pytest-xdist), each taking whole files so a module's fixtures are built once:
+# half the suite waits on servers, budgets and subprocesses, so two keep a 2-core machine busy.
+# `make test TEST_WORKERS=0` runs in one process.
+TEST_WORKERS ?= 2
 test: $(STAMP) browser java
 	$(BIN)/lint-imports
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/automl.py

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
 import warnings
 
 import numpy as np
@@ -280,7 +279,7 @@ def test_reference_round_trips_through_json() -> None:
             ref, current, predictions="p").to_dict()
 
 
-def test_reference_is_small_and_quick() -> None:
+def test_reference_of_a_wide_table_is_small() -> None:
     rng = np.random.default_rng(9)
     n = 50_000
     frame = pd.DataFrame({**{f"n{j}": rng.normal(j, 1 + j, n) for j in range(50)},
@@ -289,11 +288,8 @@ def test_reference_is_small_and_quick() -> None:
     schema = Schema(target="y", task=SCHEMA.task, classes=[0, 1], columns=[
         Column(name, Role.NUMERIC if name.startswith("n") else Role.CATEGORICAL, "", 0.0, 0)
         for name in frame.columns if name != "y"])
-    start = time.perf_counter()
     ref = build_reference(frame, schema, predictions=rng.random(n))
-    seconds = time.perf_counter() - start
     assert len(ref.to_json()) <= 200_000
-    assert seconds <= 2.0  # ~0.2 s on an idle core; generous for a loaded machine
 
 
 def test_model_saves_and_loads_its_reference(frame: pd.DataFrame, tmp_path) -> None:

@@ -136,10 +136,9 @@ def _outcome(call: Any) -> tuple[Any, list[str]]:
 
 def assert_same_predictions(model: Model, rows: pd.DataFrame, *, pad: bool = True,
                             atol: float = 1e-12, value_atol: float = 1e-12) -> pd.DataFrame | None:
-    """``predict_frame`` of ``rows`` equals the general path's: labels and values exactly,
-    regression values to ``value_atol``,
-    probabilities to ``atol`` (1e-12: BLAS may sum a dense product in another order for another
-    row count), the same warnings, or the same error (type and message)."""
+    """``predict_frame`` of ``rows`` equals the general path's: labels exactly, regression values
+    to ``value_atol``, probabilities to ``atol`` (1e-12: BLAS may sum a dense product in another
+    order for another row count), the same warnings, or the same error (type and message)."""
     assert len(rows) <= 64
     fast, fast_warnings = _outcome(lambda: model.predict_frame(rows))
     with general_path():

@@ -2,7 +2,6 @@
 the search against the popularity baseline, cold start, the model's files and its speed."""
 from __future__ import annotations
 
-import time
 import warnings
 from pathlib import Path
 
@@ -293,8 +292,9 @@ def make_matrix(n_users: int, n_items: int) -> np.ndarray:
     return (rng.random((n_users, n_items)) < 0.2).astype(np.float32)
 
 
-def test_recommend_is_fast_on_ten_thousand_items(model):
-    """1,000 users × 10,000 items from factors: scoring, exclusion and top-k well under a second."""
+def test_recommend_ranks_ten_thousand_items_by_their_factors(model):
+    """1,000 users × 10,000 items from factors: each user's top 10 are the highest dot products
+    among the items they have not met, in order (the latency is benchmarks/recommend_serving.py's)."""
     rng = np.random.default_rng(0)
     n_users, n_items = 1000, 10_000
     als = ALS()
@@ -303,10 +303,13 @@ def test_recommend_is_fast_on_ten_thousand_items(model):
     seen = sp.random(n_users, n_items, density=0.002, format="csr", random_state=0, dtype=np.float32)
     fast = RecommendModel(user_ids=np.arange(n_users), item_ids=np.arange(n_items), members=[als], weights=[1.0],
                           seen=seen, popularity=np.ones(n_items), leaderboard=pd.DataFrame())
-    fast.recommend(np.arange(10), k=10)  # warm up
-    started = time.perf_counter()
     out = fast.recommend(np.arange(n_users), k=10)
-    assert time.perf_counter() - started < 1.0 and len(out) == 10 * n_users
+    assert len(out) == 10 * n_users
+    scores = als.user_factors_.astype(np.float64) @ als.item_factors_.T.astype(np.float64)
+    scores[seen.toarray() > 0] = -np.inf
+    for user in (0, 517, 999):  # the same scores, in order; float32 products may swap near-ties
+        got = out.loc[out["user"] == user].sort_values("rank")["item"].to_numpy()
+        np.testing.assert_allclose(scores[user, got], np.sort(scores[user])[::-1][:10], rtol=1e-4)
 
 
 # ------------------------------------------------------------------------------ MovieLens
