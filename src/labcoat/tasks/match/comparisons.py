@@ -36,8 +36,17 @@ class Level:
     other: str | None = None  # the column a swap compares against
 
 
-def comparison_spec(role: ColumnRole, *, swap_with: str | None = None) -> list[Level]:
-    """The levels comparing ``role``'s column, most specific first."""
+def comparison_spec(role: ColumnRole, *, swap_with: str | None = None, longest: int | None = None) -> list[Level]:
+    """The levels comparing ``role``'s column, most specific first. ``longest`` is the length
+    of the column's longest value, when known: a level no pair can reach is left out (codes of
+    at most four characters that share their first three differ by one typo at most), since
+    Splink can learn neither of its probabilities and samples every chunk looking for it.
+
+    Examples
+    --------
+    >>> [level.label for level in comparison_spec(ColumnRole("pc", "postcode", "its name"), longest=4)]
+    ['missing', 'exact', 'one typo', 'different']
+    """
     kind = role.role
     levels = [Level("null", "missing"), Level("exact", "exact")]
     if kind in NAMES:
@@ -51,7 +60,9 @@ def comparison_spec(role: ColumnRole, *, swap_with: str | None = None) -> list[L
                    Level("date_diff", "within a month", (1, "month")), Level("date_diff", "within a year", (1, "year")),
                    Level("date_diff", "within 10 years", (10, "year"))]
     elif kind == "postcode":
-        levels += [Level("edit", "one typo", 1), Level("prefix", "same first 3 characters", 3)]
+        levels.append(Level("edit", "one typo", 1))
+        if longest is None or longest > 4:
+            levels.append(Level("prefix", "same first 3 characters", 3))
     elif kind in ("national_id", "phone"):
         levels += [Level("edit", "one typo", 1), Level("edit", "two typos", 2)]
     elif kind == "number":

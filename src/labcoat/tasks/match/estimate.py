@@ -19,6 +19,8 @@ from __future__ import annotations
 import logging
 import math
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,18 +96,24 @@ def train(records: Records, levels: dict[str, list[Level]], rules: list[Blocking
     or (``backend="spark"``) on the Spark session or master ``spark``
     (:func:`labcoat.tasks.match.spark.session`). Either way the settings returned are
     DuckDB's, which scoring new records runs on."""
-    splink = splink_modules()
     if backend == "spark":
         return _train_on_spark(records, levels, rules, u_pairs=u_pairs, seed=seed, spark=spark)
+    with duckdb_linker(records, settings_for(records, levels, rules)) as linker:
+        linker.training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=seed)
+        return _train(linker, records, levels, rules)
+
+
+@contextmanager
+def duckdb_linker(records: Records, settings: Any) -> Iterator[Any]:
+    """A Splink linker on ``records`` in a DuckDB database of its own, closed on exit."""
     import duckdb
     from splink import DuckDBAPI
 
     with tempfile.TemporaryDirectory(prefix="labcoat-match-") as spill:
         connection = duckdb.connect(config={"memory_limit": DUCKDB_MEMORY, "temp_directory": spill})
         try:
-            return _train(splink.Linker(register(records, DuckDBAPI(connection=connection)),
-                                        settings_for(records, levels, rules), log_level=None),
-                          records, levels, rules, u_pairs=u_pairs, seed=seed)
+            yield splink_modules().Linker(register(records, DuckDBAPI(connection=connection)), settings,
+                                          log_level=None)
         finally:
             connection.close()
 
@@ -113,16 +121,25 @@ def train(records: Records, levels: dict[str, list[Level]], rules: list[Blocking
 def _train_on_spark(records: Records, levels: dict[str, list[Level]], rules: list[BlockingRule], *, u_pairs: float,
                     seed: int, spark: Any) -> FellegiSunter:
     """:func:`train` on Spark: the same steps through Splink's Spark API, the kept pairs
-    collected as Arrow, the trained numbers moved into DuckDB's settings."""
+    collected as Arrow, the trained numbers moved into DuckDB's settings.
+
+    The u-probabilities are estimated on the driver, in DuckDB, as the DuckDB back end does:
+    random pairs of at most ~4,500 records (``sqrt(2 * u_pairs)``) need no cluster, and Splink
+    samples them in ~100 small queries that cost Spark about a second each (FEBRL 3 on
+    local[2]: 72 s on Spark, 22 s in DuckDB, the same probabilities for the same seed). The
+    blocked pairs, which grow with the data, are compared, trained on and scored on Spark."""
     splink = splink_modules()
     from labcoat.tasks.match import spark as on_spark
 
     creator = settings_for(records, levels, rules)
+    with duckdb_linker(records, creator) as local:
+        local.training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=seed)
+        with_u = in_dialect(local.misc.save_model_to_json(), creator, "spark")
     with on_spark.pandas_3_accepted(), on_spark.session(spark) as running, on_spark.cleaned(running):
         api = on_spark.db_api(running)
         tables = register(records, api, lambda part, name: on_spark.register(part, running, api, name))
-        trained = _train(splink.Linker(tables, creator, log_level=None), records, levels, rules, u_pairs=u_pairs,
-                         seed=seed, to_pandas=on_spark.to_pandas)
+        trained = _train(splink.Linker(tables, with_u, log_level=None), records, levels, rules,
+                         to_pandas=on_spark.to_pandas)
         trained.backend = on_spark.describe(running)
     trained.settings = in_dialect(trained.settings, creator, "duckdb")
     return trained
@@ -146,11 +163,12 @@ def in_dialect(trained: dict[str, Any], creator: Any, dialect: str) -> dict[str,
 
 
 def _train(linker: Any, records: Records, levels: dict[str, list[Level]], rules: list[BlockingRule], *,
-           u_pairs: float, seed: int, to_pandas: Any = None) -> FellegiSunter:
+           to_pandas: Any = None) -> FellegiSunter:
+    """m by expectation-maximisation (u is in ``linker``'s settings already), then the prior,
+    and the blocked pairs scored."""
     splink = splink_modules()
     from splink.internals.exceptions import SplinkException
 
-    linker.training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=seed)
     notes = []
     inputs = {column: {column, *(str(lv.other) for lv in spec if lv.kind == "swap")} for column, spec in levels.items()}
     sessions, untrained = training_rules(rules, inputs)
