@@ -44,11 +44,13 @@ def run_labcoat(records: pd.DataFrame, other: pd.DataFrame | None, task: dict) -
     import labcoat
 
     warnings.simplefilter("ignore")
+    on_spark = {"backend": "spark", "spark": "local[2]"} if task["system"] == "labcoat-spark" else {}
     model = labcoat.match(records, other, id_column="rec_id", budget=task.get("budget") or "2m", track=False,
-                          quiet=True)
+                          quiet=True, **on_spark)
     pairs = model.pairs()[["id_a", "id_b"]]
     info = model.info
-    return pairs, {"version": labcoat.__version__, "threshold": info["threshold"],
+    return pairs, {"version": labcoat.__version__, "threshold": info["threshold"], "budget": info["budget_seconds"],
+                   "over_budget": any(note.startswith("Matching took") for note in info["notes"]),
                    "blocking": [" & ".join(r["columns"]) for r in info["blocking"]],
                    "compared_pairs": info["compared_pairs"], "prior": info["prior"],
                    "own_f1": info["evaluation"].get("pairwise", {}).get("f1"),
@@ -136,7 +138,8 @@ def run_recordlinkage(records: pd.DataFrame, other: pd.DataFrame | None, task: d
 
 
 THRESHOLD = 0.5
-SYSTEMS = {"labcoat": run_labcoat, "splink": run_splink, "recordlinkage": run_recordlinkage}
+SYSTEMS = {"labcoat": run_labcoat, "labcoat-spark": run_labcoat, "splink": run_splink,
+           "recordlinkage": run_recordlinkage}
 
 
 def peak_rss_mb() -> float:
