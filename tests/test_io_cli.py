@@ -117,6 +117,15 @@ def test_help_lists_every_task_and_fit_every_metric(tmp_path, command):
     assert [n for n in expected if not re.search(rf"(?<![\w]){re.escape(n)}(?![\w])", text)] == []
 
 
+@pytest.mark.parametrize("command, extra", [("fit", "labcoat[torch]"), ("fit", "labcoat[text]"),
+                                            ("match", "labcoat[spark]")])
+def test_help_names_the_extras_to_install(tmp_path, command, extra):
+    # rich reads "[spark]" as markup and drops it unless escaped
+    done = subprocess.run([sys.executable, "-m", "labcoat", command, "--help"], cwd=tmp_path, capture_output=True,
+                          text=True, env={**os.environ, "COLUMNS": "400", "NO_COLOR": "1"})
+    assert done.returncode == 0 and extra in done.stdout, done.stderr
+
+
 def test_usage_errors_are_caught_whichever_click_typer_uses():
     import typer
 

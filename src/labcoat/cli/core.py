@@ -26,7 +26,7 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
         metric: Optional[str] = typer.Option(None, help=METRIC_HELP),
         task: Optional[str] = typer.Option(None, help=TASK_HELP),
         seed: int = typer.Option(0), families: Optional[str] = typer.Option(
-            None, help="Comma-separated families (default: all but mlp, which is opt-in and needs labcoat[torch])."),
+            None, help="Comma-separated families (default: all but mlp, which is opt-in and needs labcoat\\[torch])."),
         sql: Optional[str] = typer.Option(None, help="SQL query instead of DATA."),
         db: Optional[Path] = typer.Option(None, help="DuckDB or SQLite file for --sql."),
         out: Path = typer.Option(Path("labcoat-model"), "--out", "-o", help="Directory to save the model in."),
@@ -52,7 +52,7 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
                                                   "carries the signal: adds the text families (default: found)."),
         embeddings: Optional[Path] = typer.Option(None, "--embeddings", help="A local model2vec or "
                                                   "sentence-transformers model folder: the documents' embeddings "
-                                                  "feed the other families too (labcoat[text])."),
+                                                  "feed the other families too (labcoat\\[text])."),
         calibrate: Optional[str] = typer.Option(
             None, help="Classification: calibrate probabilities: auto (default), none, sigmoid, isotonic; "
                   "three or more classes also temperature or vector."),

@@ -37,7 +37,7 @@ def match(data: Path = typer.Argument(..., help="The records to deduplicate (CSV
           budget: Optional[str] = typer.Option(None, help="Time budget: 30s, 2m, 10m (default 2m)."),
           seed: int = typer.Option(0),
           backend: str = typer.Option("duckdb", help="Where Splink trains: duckdb, or spark (a cluster; needs "
-                                      "pip install 'labcoat[spark]' and Java 17). New records are scored on "
+                                      "pip install 'labcoat\\[spark]' and Java 17). New records are scored on "
                                       "DuckDB either way."),
           spark_master: Optional[str] = typer.Option(None, "--spark-master", help="The Spark master URL with "
                                                      "--backend spark: local[2], spark://host:7077 (default: "
