@@ -126,7 +126,7 @@ def _train_on_spark(records: Records, levels: dict[str, list[Level]], rules: lis
     The u-probabilities are estimated on the driver, in DuckDB, as the DuckDB back end does:
     random pairs of at most ~4,500 records (``sqrt(2 * u_pairs)``) need no cluster, and Splink
     samples them in ~100 small queries that cost Spark about a second each (FEBRL 3 on
-    local[2]: 72 s on Spark, 22 s in DuckDB, the same probabilities for the same seed). The
+    local[2]: 72 s on Spark, 27 s in DuckDB, the same probabilities for the same seed). The
     blocked pairs, which grow with the data, are compared, trained on and scored on Spark."""
     splink = splink_modules()
     from labcoat.tasks.match import spark as on_spark
