@@ -80,13 +80,23 @@ def people(n: int = 30) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("change, words", [
-    (lambda d: d.assign(rec_id="same"), "not unique"),
+    (lambda d: d.assign(rec_id="same"), "not unique: 'same' repeats in the records"),
+    (lambda d: d.assign(rec_id=["a", "b", "c"] * 10), "not unique: 'a' and 2 more ids repeat"),
     (lambda d: d.head(5), "too few"),
     (lambda d: d.drop(columns="given_name").assign(surname=None), "No column is left"),
 ])
 def test_bad_records_are_named(change, words):
     with pytest.raises(DataError, match=words):
         fit(change(people()))
+
+
+def test_a_column_almost_always_empty_is_left_out_with_a_notice():
+    from labcoat.tasks.match.data import prepare_records
+
+    frame = people(60).assign(email=[None] * 59 + ["ann@x.org"])
+    records = prepare_records(frame, id_column="rec_id")
+    assert "email" not in [r.column for r in records.roles]
+    assert "Column 'email' is empty on 98% of the records; it is left out of the matching." in records.notes
 
 
 def test_two_tables_must_share_their_columns_or_be_mapped():

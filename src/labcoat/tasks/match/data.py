@@ -119,10 +119,11 @@ def _with_ids(frame: pd.DataFrame, id_column: str | None, what: str, *, start: i
         raise DataError(f"Id column '{id_column}' is missing on {int(ids.isna().sum())} rows of the {what}; every record "
                         "needs an id. Fill them, or leave --id out to number the rows.")
     text = ids.astype(str).str.strip()
-    repeated = text[text.duplicated()]
+    repeated = text[text.duplicated()].unique()
     if len(repeated):
-        raise DataError(f"Id column '{id_column}' is not unique: {repeated.iloc[0]!r} and {len(repeated) - 1} more ids "
-                        f"repeat in the {what}. Give a unique id column, or leave --id out to number the rows.")
+        others = f" and {len(repeated) - 1:,} more ids repeat" if len(repeated) > 1 else " repeats"
+        raise DataError(f"Id column '{id_column}' is not unique: {repeated[0]!r}{others} in the {what}. Give a unique "
+                        "id column, or leave --id out to number the rows.")
     out["unique_id"] = text.to_numpy()
     return out
 
