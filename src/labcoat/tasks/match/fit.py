@@ -141,12 +141,12 @@ def over_budget(spent: float, budget: float, backend: str) -> str:
     >>> over_budget(84.0, 60.0, "duckdb")[:46]
     'Matching took 84 s, over its budget of 60 s: t'
     """
-    why = ("the least work it does (100,000 compared pairs, a million random pairs for the u-probabilities, every "
-           "record read) does not shrink further")
+    why = (f"the least work it does ({MIN_PAIRS:,} compared pairs, {U_PAIRS[0]:,.0f} random pairs for the "
+           "u-probabilities, every record read) does not shrink further")
     if backend == "spark":
         why = ("Spark's costs do not shrink with the budget: starting a session, and several seconds for each of "
                "expectation-maximisation's queries however few the pairs (FEBRL 3's 5,000 records on local[2]: "
-               "~80 s). Give it more budget, or use DuckDB (the default) for tables one machine holds")
+               "~90 s). Give it more budget, or use DuckDB (the default) for tables one machine holds")
     return f"Matching took {spent:.0f} s, over its budget of {budget:.0f} s: {why}."
 
 
