@@ -38,8 +38,11 @@ difference): same parameters, but bagging draws its rows from partitions in anot
 
 Examples
 --------
->>> with on_ray("HEAD:6379", [GlobalLightGBM()]):      # doctest: +SKIP
-...     candidate.fit(panel, horizon)                    # through RayGlobal
+>>> from labcoat.tasks.forecast.candidates import GlobalLightGBM
+>>> from labcoat.tasks.forecast.distributed import on_ray
+>>> candidate = GlobalLightGBM()
+>>> with on_ray("HEAD:6379", [candidate]):               # doctest: +SKIP
+...     candidate.fit(panel, 7).predict(panel, 7, future)  # through RayGlobal
 """
 from __future__ import annotations
 
@@ -122,7 +125,15 @@ def quiet_data() -> Iterator[None]:
 
 class RayGlobal:
     """Fits and forecasts global candidates through ``DistributedMLForecast`` on the Ray
-    cluster this process is connected to, which has ``cpus`` CPUs (at least 2)."""
+    cluster this process is connected to, which has ``cpus`` CPUs (at least 2).
+
+    Examples
+    --------
+    >>> ray.init(address="HEAD:6379")                                       # doctest: +SKIP
+    >>> remote, local = RayGlobal(4).fit(params, settings, frame, [], [])   # doctest: +SKIP
+    >>> RayGlobal(4).predict(remote, 7, frame, None).shape                  # doctest: +SKIP
+    (70, 3)
+    """
 
     def __init__(self, cpus: int) -> None:
         self.cpus = cpus
