@@ -150,7 +150,7 @@ class RayGlobal:
             warnings.simplefilter("ignore")
             forecaster.fit(as_dataset(frame), id_col=KEY, time_col=TIME, target_col=TARGET, static_features=static,
                            dropna=True)
-        return forecaster, forecaster.to_local()
+            return forecaster, forecaster.to_local()
 
     def predict(self, forecaster: DistributedMLForecast, horizon: int, frame: pd.DataFrame,
                 future: pd.DataFrame | None) -> pd.DataFrame:
