@@ -301,8 +301,13 @@ def test_the_global_model_trains_and_forecasts_through_mlforecasts_ray_back_end(
                                  if a.class_name == "_RemoteRayLightGBMActor"])
     assert actors and all(a.state == "DEAD" for a in actors)
     assert forecast.shape == (panel.n_series, horizon) and np.isfinite(forecast).all()
-    # The local copy kept after the cluster is gone forecasts the same.
+    # The local copy kept after the cluster is gone forecasts the same, and a saved model holds
+    # nothing that needs Ray's libraries to load.
     np.testing.assert_allclose(on_cluster.predict(window.panel, horizon, window.future), forecast)
+    import pickle
+
+    kept = pickle.dumps(on_cluster)
+    assert b"lightgbm_ray" not in kept and b"mlforecast.distributed" not in kept and b"fugue" not in kept
     on_driver = GlobalLightGBM(n_estimators=100).fit(window.panel, horizon)
     mase = {name: float(scaled_errors(f, window).mean())
             for name, f in [("cluster", forecast), ("driver", on_driver.predict(window.panel, horizon, window.future))]}
