@@ -377,6 +377,15 @@ _DATE_FEATURES = {"min": ["hour", "dayofweek"], "h": ["hour", "dayofweek"], "D":
                   "Y": []}
 
 
+def feature_name(transform: Any, lag: int, *args: Any) -> str:
+    """mlforecast's name for a lag transform's feature, dots as underscores (as its distributed
+    back end names them): a module-level function, so that a model trained on a cluster, which
+    keeps its namer, pickles (the back end's own is a local function)."""
+    from mlforecast.core import _build_transform_name
+
+    return str(_build_transform_name(transform, lag, args)).replace(".", "_")
+
+
 class GlobalLightGBM(Candidate):
     """One LightGBM model over all series (``mlforecast``): lags up to two seasons, rolling
     means, calendar features, static and known covariates, and past-only covariates lagged by
@@ -385,6 +394,10 @@ class GlobalLightGBM(Candidate):
     name = "lightgbm"
     kind = "global"
     needs = "mlforecast"
+    # Class-level defaults too: models saved before these attributes existed still load and forecast.
+    cluster: Any = None
+    remote: Any = None
+    codes: dict[str, list[Any]] = {}
 
     def __init__(self, *, n_estimators: int = 300, learning_rate: float = 0.05, num_leaves: int = 31,
                  seed: int = 0, n_jobs: int = 1) -> None:
@@ -394,6 +407,12 @@ class GlobalLightGBM(Candidate):
         self.forecaster: Any = None
         self.horizon = 0
         self.deadline: float | None = None
+        #: Fits and forecasts on a Ray cluster (``distributed.on_ray``); None: here.
+        self.cluster = None
+        #: The forecaster on the cluster while connected (``forecaster`` is its local copy).
+        self.remote = None
+        #: Text static covariates as integer codes (their categories), when trained on a cluster.
+        self.codes = {}
 
     def applies(self, panel: Panel) -> bool:
         return int(panel.lengths.sum()) >= 100
@@ -409,28 +428,42 @@ class GlobalLightGBM(Candidate):
         for column in panel.past:  # only what is known horizon steps ahead
             frame[column] = frame.groupby(KEY, sort=False)[column].shift(horizon)
         for column in panel.static:
-            if not pd.api.types.is_numeric_dtype(frame[column]):
+            if column in self.codes:  # unseen categories: -1, missing to LightGBM
+                frame[column] = pd.Categorical(frame[column], categories=self.codes[column]).codes.astype("int32")
+            elif not pd.api.types.is_numeric_dtype(frame[column]):
                 frame[column] = frame[column].astype("category")
         return frame
 
-    def fit(self, panel: Panel, horizon: int) -> "GlobalLightGBM":
-        import lightgbm
-        from mlforecast import MLForecast
+    def settings(self, panel: Panel) -> dict[str, Any]:
+        """mlforecast's features for ``panel``: lags, rolling means, calendar, target transforms."""
         from mlforecast.lag_transforms import RollingMean
 
-        lags = self._lags(panel)
         m = (seasons(panel.freq) or (1,))[0]
         windows = sorted({w for w in (m, 4 * m if m > 1 else 7) if w < int(panel.lengths.min())}) or [2]
-        self.forecaster = MLForecast(
-            models={"lgbm": lightgbm.LGBMRegressor(**self.params)}, freq=panel.freq, lags=lags,
-            lag_transforms={1: [RollingMean(window_size=w) for w in windows]},
-            date_features=_DATE_FEATURES.get(family(panel.freq), []),
-            target_transforms=self.transforms())
+        return {"freq": panel.freq, "lags": self._lags(panel),
+                "lag_transforms": {1: [RollingMean(window_size=w) for w in windows]},
+                "date_features": _DATE_FEATURES.get(family(panel.freq), []), "target_transforms": self.transforms()}
+
+    def fit(self, panel: Panel, horizon: int) -> "GlobalLightGBM":
+        """Train on every series of ``panel``: here, or through :attr:`cluster` when set."""
         self.horizon = horizon
+        static = list(panel.static)
+        if self.cluster is not None:
+            self.codes = {c: sorted(panel.frame[c].dropna().unique()) for c in static
+                          if not pd.api.types.is_numeric_dtype(panel.frame[c])}
+            params = {k: v for k, v in self.params.items() if k != "n_jobs"}  # one thread per actor's CPU
+            self.remote, self.forecaster = self.cluster.fit(params, self.settings(panel), self._frame(panel, horizon),
+                                                            static, list(self.codes))
+            return self
+        import lightgbm
+        from mlforecast import MLForecast
+
+        self.codes, self.remote = {}, None
+        self.forecaster = MLForecast(models={"lgbm": lightgbm.LGBMRegressor(**self.params)}, **self.settings(panel))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self.forecaster.fit(self._frame(panel, horizon), id_col=KEY, time_col=TIME, target_col=TARGET,
-                                static_features=list(panel.static), dropna=True)
+                                static_features=static, dropna=True)
         return self
 
     def transforms(self) -> list[Any]:
@@ -455,9 +488,12 @@ class GlobalLightGBM(Candidate):
                     raise ConfigError(f"Known-in-advance covariates ({', '.join(panel.known)}) need their values "
                                       f"for the next {horizon} steps: pass future= (--future FILE).")
                 x_future = x_future.merge(future[[KEY, TIME, *panel.known]], on=[KEY, TIME], how="left")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            predicted = self.forecaster.predict(horizon, new_df=frame, X_df=x_future)
+        if self.cluster is not None and self.remote is not None:
+            predicted = self.cluster.predict(self.remote, horizon, frame, x_future)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                predicted = self.forecaster.predict(horizon, new_df=frame, X_df=x_future)
         # Series end at different times: each series' steps in order, not a pivot on time.
         ordered = predicted.sort_values([KEY, TIME], kind="stable")
         steps = {key: group.to_numpy(dtype=float) for key, group in ordered.groupby(KEY, sort=False)["lgbm"]}
