@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import FULL_SIMULATIONS
 
 import labcoat
 from labcoat.errors import ClusterError, ConfigError, LabcoatNotice
@@ -275,8 +276,11 @@ def retail_panel(horizon: int):
                    known=["price", "promo", "holiday"], quiet=True)
 
 
-def test_the_global_model_trains_and_forecasts_through_mlforecasts_ray_back_end(cluster):
-    pytest.importorskip("lightgbm_ray", reason="lightgbm_ray is in the 'ray' extra")
+def test_the_global_model_trains_and_forecasts_through_mlforecasts_ray_back_end(cluster, monkeypatch):
+    pytest.importorskip("lightgbm_ray", reason="lightgbm_ray: make installs it (--no-deps)")
+    from labcoat.tasks.forecast import distributed
+
+    monkeypatch.setattr(distributed, "GLOBAL_ROWS", 0)  # 1,930 rows: on the cluster all the same
     import ray
     from ray.util.state import list_actors
 
@@ -318,6 +322,13 @@ def test_the_global_model_trains_and_forecasts_through_mlforecasts_ray_back_end(
     assert abs(mase["cluster"] - mase["driver"]) <= 0.1 * mase["driver"], mase
 
 
+def test_a_small_panels_global_model_stays_on_the_driver_and_says_why():
+    from labcoat.tasks.forecast.distributed import GLOBAL_ROWS, global_on_ray
+
+    with pytest.warns(LabcoatNotice, match=f"2,000 rows are fewer than the {GLOBAL_ROWS:,}"):
+        assert global_on_ray(cpus=4, rows=2_000) is None
+
+
 def test_a_forecast_with_an_unreachable_cluster_fails_before_any_work():
     ray_or_skip()
     with socket.socket() as s:
@@ -333,8 +344,13 @@ def test_a_forecast_with_an_unreachable_cluster_fails_before_any_work():
 
 
 @pytest.mark.slow
-def test_a_forecast_fit_trains_its_global_model_on_the_cluster(cluster, tmp_path):
-    pytest.importorskip("lightgbm_ray", reason="lightgbm_ray is in the 'ray' extra")
+@pytest.mark.skipif(not FULL_SIMULATIONS, reason="~90 s; the test above covers the global model on Ray; "
+                    "LABCOAT_FULL_SIMULATIONS=1 runs it")
+def test_a_forecast_fit_trains_its_global_model_on_the_cluster(cluster, tmp_path, monkeypatch):
+    pytest.importorskip("lightgbm_ray", reason="lightgbm_ray: make installs it (--no-deps)")
+    from labcoat.tasks.forecast import distributed
+
+    monkeypatch.setattr(distributed, "GLOBAL_ROWS", 0)  # 2,000 rows: on the cluster all the same
     import ray
     from ray.util.state import list_actors
 

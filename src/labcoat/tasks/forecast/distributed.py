@@ -46,15 +46,26 @@ from labcoat.errors import ClusterError, LabcoatNotice
 from labcoat.search.ray_executor import import_ray, probe
 from labcoat.tasks.forecast.candidates import Candidate, GlobalLightGBM, Local
 
+#: Panels of this many rows or more train their global models on the cluster; below, on the
+#: driver. Ray Data and Fugue cost ~25 s a fit whatever the size (10 series of 200 days: 23-31 s
+#: against 0.7 s on the driver); the driver's fit grows with the rows, and its memory with them
+#: (1.02 million rows, 1,400 ``make_retail`` series of two years: 15.8 s on 2 cores), so the
+#: cluster's fixed cost is about a driver's fit of two million rows.
+GLOBAL_ROWS = 2_000_000
+#: What the global model on Ray needs, installed without their declared requirements (see
+#: pyproject.toml's ``ray`` extra).
+LIBRARIES = "lightgbm_ray==0.1.9 xgboost_ray==0.1.19"
+
 
 def _chunk_task(candidate: Local, histories: list[np.ndarray], specs: list[Any], horizon: int) -> tuple[np.ndarray, int]:
     return candidate._chunk(histories, specs, horizon)
 
 
 @contextmanager
-def on_ray(address: str | None, candidates: Sequence[Candidate]) -> Iterator[int]:
-    """Within the block, the local ``candidates`` send their chunks of series to Ray and the
-    global ones train and forecast through mlforecast's Ray back end; yields the cluster's CPUs.
+def on_ray(address: str | None, candidates: Sequence[Candidate], rows: int = 0) -> Iterator[int]:
+    """Within the block, the local ``candidates`` send their chunks of series to Ray and, for a
+    panel of ``rows`` >= :data:`GLOBAL_ROWS`, the global ones train and forecast through
+    mlforecast's Ray back end; yields the cluster's CPUs.
 
     Examples
     --------
@@ -93,7 +104,7 @@ def on_ray(address: str | None, candidates: Sequence[Candidate]) -> Iterator[int
     for c in locals_:
         c.mapper, c.n_jobs = mapper, cpus
     globals_ = [c for c in candidates if isinstance(c, GlobalLightGBM)]
-    cluster = global_on_ray(cpus) if globals_ else None
+    cluster = global_on_ray(cpus, rows) if globals_ else None
     for g in globals_:
         g.cluster = cluster
     try:
@@ -107,12 +118,18 @@ def on_ray(address: str | None, candidates: Sequence[Candidate]) -> Iterator[int
             ray.shutdown()
 
 
-def global_on_ray(cpus: int) -> Any:
-    """What trains the global models on the cluster (:class:`.ray_global.RayGlobal`), or None
-    (they train on the driver, with a notice) without ``lightgbm_ray`` or with a single CPU."""
+def global_on_ray(cpus: int, rows: int) -> Any:
+    """What trains the global models on the cluster (:class:`.ray_global.RayGlobal`), or None:
+    they train on the driver, with a notice, for a panel of fewer than :data:`GLOBAL_ROWS` rows,
+    without ``lightgbm_ray``, or with a single CPU."""
+    if rows < GLOBAL_ROWS:
+        warnings.warn(f"The global LightGBM models train on this machine, not on the Ray cluster: {rows:,} rows are "
+                      f"fewer than the {GLOBAL_ROWS:,} from which the cluster's fixed costs (~25 s a fit) pay off.",
+                      LabcoatNotice, stacklevel=3)
+        return None
     if importlib.util.find_spec("lightgbm_ray") is None:
         warnings.warn("The global LightGBM models train on this machine, not on the Ray cluster: that needs "
-                      "lightgbm_ray. Install it with: pip install 'labcoat[ray]'", LabcoatNotice, stacklevel=3)
+                      f"lightgbm_ray. Install it with: pip install --no-deps {LIBRARIES}", LabcoatNotice, stacklevel=3)
         return None
     if cpus < 2:
         warnings.warn(f"The global LightGBM models train on this machine: the Ray cluster has {cpus} CPU, and "

@@ -94,7 +94,7 @@ def fit_forecast(data: pd.DataFrame | str | Path, target: str, *, time_column: s
         if executor == "ray":
             from labcoat.tasks.forecast.distributed import on_ray
 
-            stack.enter_context(on_ray(ray_address, tried))
+            stack.enter_context(on_ray(ray_address, tried, rows=len(panel.frame)))
         return _fit(panel, plan, too_short, tried, clock, horizon=horizon, holidays=holidays, future=future,
                     seed=seed, quiet=quiet, notes=notes, target=target, time_column=time_column, series=series,
                     executor=executor or "local")

@@ -1,5 +1,5 @@
 """The global LightGBM model trained and forecast on a Ray cluster through mlforecast's own
-distributed back end (``labcoat[ray]``: needs ``lightgbm_ray``).
+distributed back end (needs ``lightgbm_ray``: ``distributed.LIBRARIES``, installed by ``make``).
 
 :class:`RayGlobal` hands a global candidate's frame to ``mlforecast.distributed.
 DistributedMLForecast`` as a Ray Dataset: the features (lags, rolling means, calendar, target
