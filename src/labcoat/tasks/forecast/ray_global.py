@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -123,6 +124,24 @@ def quiet_data() -> Iterator[None]:
             os.environ["RAY_DATA_LOG_LEVEL"] = saved[2]
 
 
+@contextmanager
+def spark_plugin_importable() -> Iterator[None]:
+    """Fugue loads its Spark plugin at its first transform when pyspark is installed, and
+    ``pyspark.sql.connect`` then ends the process (``sys.exit(0)``, "Skipping doctests: No module
+    named 'grpc_status'") when ``__main__`` has no file (``python -c``, pytest-xdist's workers),
+    taking it for a doctest run; an interactive prompt (``sys.ps1``) set for the block stops that."""
+    main = sys.modules.get("__main__")
+    needed = main is not None and getattr(main, "__spec__", None) is None and not hasattr(main, "__file__") \
+        and not hasattr(sys, "ps1")
+    if needed:
+        sys.ps1 = ">>> "
+    try:
+        yield
+    finally:
+        if needed:
+            del sys.ps1
+
+
 class RayGlobal:
     """Fits and forecasts global candidates through ``DistributedMLForecast`` on the Ray
     cluster this process is connected to, which has ``cpus`` CPUs (at least 2).
@@ -146,7 +165,7 @@ class RayGlobal:
                                                               "categorical": tuple(categorical)})
         forecaster = DistributedMLForecast(models={"lgbm": model(**params)}, num_partitions=self.cpus,
                                            lag_transforms_namer=feature_name, **settings)
-        with warnings.catch_warnings(), quiet_data():
+        with warnings.catch_warnings(), quiet_data(), spark_plugin_importable():
             warnings.simplefilter("ignore")
             forecaster.fit(as_dataset(frame), id_col=KEY, time_col=TIME, target_col=TARGET, static_features=static,
                            dropna=True)
@@ -155,7 +174,7 @@ class RayGlobal:
     def predict(self, forecaster: DistributedMLForecast, horizon: int, frame: pd.DataFrame,
                 future: pd.DataFrame | None) -> pd.DataFrame:
         """``horizon`` steps after each series of ``frame`` (future covariates in ``future``)."""
-        with warnings.catch_warnings(), quiet_data():
+        with warnings.catch_warnings(), quiet_data(), spark_plugin_importable():
             warnings.simplefilter("ignore")
             predicted = forecaster.predict(horizon, new_df=as_dataset(frame), X_df=future).to_pandas()
         predicted[KEY] = predicted[KEY].astype(str)
