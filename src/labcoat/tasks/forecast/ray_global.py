@@ -10,7 +10,7 @@ forecasts go through ``DistributedMLForecast.predict`` with the new history as a
 ``MLForecast`` (``to_local()``), so a fitted forecaster forecasts, saves and serves without
 the cluster.
 
-Four adaptations, each to a library version in use here (ray 2.60, lightgbm_ray 0.1.9,
+Six adaptations, each to a library version in use here (ray 2.60, lightgbm_ray 0.1.9,
 xgboost_ray 0.1.19, lightgbm 4.7, mlforecast 1.0.2, fugue 0.9.4, pandas 3):
 
 - pandas 3's text columns become Arrow ``large_string``, which Fugue refuses
@@ -28,6 +28,10 @@ xgboost_ray 0.1.19, lightgbm 4.7, mlforecast 1.0.2, fugue 0.9.4, pandas 3):
   actors take one CPU each and leave one CPU of the cluster free: with every CPU held by an
   actor, the Dataset split that feeds them waited forever (seen with two actors on two CPUs).
   A cluster of one CPU trains the global model on the driver.
+- mlforecast's distributed back end names features with a local function, which a trained
+  model keeps and cannot pickle: ``candidates.feature_name`` is passed instead.
+- Fugue loads its Spark plugin when pyspark is installed, and ``pyspark.sql.connect`` ends a
+  process whose ``__main__`` has no file (:func:`spark_plugin_importable`).
 
 Measured on 10 daily series of 200 days (2 stores × 5 items of ``make_retail``), 2-node
 local cluster of 1 CPU each on a 2-core machine shared with other work: a fit took 23-31 s
