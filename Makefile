@@ -3,8 +3,6 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# Forecasting's global model on Ray (see pyproject.toml's `ray` extra: why --no-deps).
-RAY_LIGHTGBM := lightgbm_ray==0.1.9 xgboost_ray==0.1.19
 
 .PHONY: demo test venv bench clean browser java
 
@@ -12,7 +10,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[all,test]"
-	$(BIN)/pip install --quiet --no-deps $(RAY_LIGHTGBM)
+# Forecasting's global model on Ray: the pins its notice names (pyproject.toml's `ray` extra: why --no-deps).
+	$(BIN)/pip install --quiet --no-deps $$($(BIN)/python -c "from labcoat.tasks.forecast.distributed import LIBRARIES; print(LIBRARIES)")
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -276,13 +276,20 @@ def retail_panel(horizon: int):
                    known=["price", "promo", "holiday"], quiet=True)
 
 
+def lightgbm_actors(cluster) -> list:
+    """lightgbm_ray's training actors as the state API lists them."""
+    from ray.util.state import list_actors
+
+    return list_actors(address=cluster.dashboard_url, limit=1000, raise_on_missing_output=False,
+                       filters=[("class_name", "=", "_RemoteRayLightGBMActor")])
+
+
 def test_the_global_model_trains_and_forecasts_through_mlforecasts_ray_back_end(cluster, monkeypatch):
     pytest.importorskip("lightgbm_ray", reason="lightgbm_ray: make installs it (--no-deps)")
     from labcoat.tasks.forecast import distributed
 
     monkeypatch.setattr(distributed, "GLOBAL_ROWS", 0)  # 1,930 rows: on the cluster all the same
     import ray
-    from ray.util.state import list_actors
 
     from labcoat.tasks.forecast.backtest import plan_windows, scaled_errors
     from labcoat.tasks.forecast.candidates import GlobalLightGBM
@@ -300,9 +307,7 @@ def test_the_global_model_trains_and_forecasts_through_mlforecasts_ray_back_end(
         forecast = on_cluster.predict(window.panel, horizon, window.future)
     assert not ray.is_initialized() and on_cluster.cluster is None and on_cluster.remote is None
     # LightGBM ran in lightgbm_ray's actors on the cluster, and they are gone.
-    actors = eventually(lambda: [a for a in list_actors(address=cluster.dashboard_url, limit=1000,
-                                                         raise_on_missing_output=False)
-                                 if a.class_name == "_RemoteRayLightGBMActor"])
+    actors = eventually(lambda: lightgbm_actors(cluster))
     assert actors and all(a.state == "DEAD" for a in actors)
     assert forecast.shape == (panel.n_series, horizon) and np.isfinite(forecast).all()
     # The local copy kept after the cluster is gone forecasts the same, and a saved model holds
@@ -352,7 +357,6 @@ def test_a_forecast_fit_trains_its_global_model_on_the_cluster(cluster, tmp_path
 
     monkeypatch.setattr(distributed, "GLOBAL_ROWS", 0)  # 2,000 rows: on the cluster all the same
     import ray
-    from ray.util.state import list_actors
 
     from labcoat.datasets import make_retail
 
@@ -362,9 +366,7 @@ def test_a_forecast_fit_trains_its_global_model_on_the_cluster(cluster, tmp_path
     settings = dict(target="sales", task="forecast", time_column="date", series=["store", "item"], horizon=7,
                     known=["price", "promo", "holiday"], future=future, windows=1, budget=600,
                     families=["lightgbm"], track=False, report=False, quiet=True)
-    before = len(eventually(lambda: list_actors(address=cluster.dashboard_url, limit=1000,
-                                                 filters=[("class_name", "=", "_RemoteRayLightGBMActor")],
-                                                 raise_on_missing_output=False), 2))
+    before = len(eventually(lambda: lightgbm_actors(cluster), 2))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LabcoatNotice)
         model = labcoat.fit(sales[~later], **settings, executor="ray", ray_address=cluster.address)
@@ -372,9 +374,7 @@ def test_a_forecast_fit_trains_its_global_model_on_the_cluster(cluster, tmp_path
     board = model.leaderboard.set_index("candidate")
     assert board.loc["lightgbm", "status"] == "ok"
     # One actor per fit (the backtest window's, then the final model's), each on the cluster.
-    actors = eventually(lambda: rows if len(rows := list_actors(
-        address=cluster.dashboard_url, limit=1000, filters=[("class_name", "=", "_RemoteRayLightGBMActor")],
-        raise_on_missing_output=False)) >= before + 2 else [])
+    actors = eventually(lambda: rows if len(rows := lightgbm_actors(cluster)) >= before + 2 else [])
     assert len(actors) == before + 2 and all(a.state == "DEAD" for a in actors)
     # The forecast made through the cluster's model at the end of the fit is the one its local
     # copy makes without the cluster, and again from a saved file.

@@ -17,9 +17,9 @@ What runs where, and through which library:
   warm (3.8 s the first time; 0.4 s in the driver alone), and a fit makes one per window.
 - **The global LightGBM models** train and forecast through mlforecast's distributed back end
   (:mod:`.ray_global`: ``DistributedMLForecast`` on a Ray Dataset, its features computed per
-  partition of series by Fugue's Ray engine, LightGBM trained by ``lightgbm_ray`` actors), on a
-  cluster of at least 2 CPUs with ``lightgbm_ray`` installed; otherwise on the driver (with a
-  notice saying why). A fitted model keeps a local copy (``to_local()``) for later forecasts.
+  partition of series by Fugue's Ray engine, LightGBM trained by ``lightgbm_ray`` actors) for
+  panels of :data:`GLOBAL_ROWS` rows or more, on a cluster of at least 2 CPUs with
+  ``lightgbm_ray`` installed; otherwise on the driver (with a notice saying why). A fitted model keeps a local copy (``to_local()``) for later forecasts.
 - The ensemble, the baselines and the intervals stay on the driver.
 
 Without an address a Ray instance is started on this machine for the fit and stopped after it;
@@ -69,7 +69,7 @@ def on_ray(address: str | None, candidates: Sequence[Candidate], rows: int = 0) 
 
     Examples
     --------
-    >>> with on_ray(None, [GlobalLightGBM()]) as cpus:   # doctest: +SKIP
+    >>> with on_ray(None, [GlobalLightGBM()], rows=5_000_000) as cpus:   # doctest: +SKIP
     ...     cpus
     2
     """
@@ -122,18 +122,15 @@ def global_on_ray(cpus: int, rows: int) -> Any:
     """What trains the global models on the cluster (:class:`.ray_global.RayGlobal`), or None:
     they train on the driver, with a notice, for a panel of fewer than :data:`GLOBAL_ROWS` rows,
     without ``lightgbm_ray``, or with a single CPU."""
-    if rows < GLOBAL_ROWS:
-        warnings.warn(f"The global LightGBM models train on this machine, not on the Ray cluster: {rows:,} rows are "
-                      f"fewer than the {GLOBAL_ROWS:,} from which the cluster's fixed costs (~25 s a fit) pay off.",
+    why = (f"{rows:,} rows are fewer than the {GLOBAL_ROWS:,} from which the cluster's fixed costs (~25 s a fit) "
+           "pay off" if rows < GLOBAL_ROWS else
+           f"that needs lightgbm_ray. Install it with: pip install --no-deps {LIBRARIES}"
+           if importlib.util.find_spec("lightgbm_ray") is None else
+           f"the cluster has {cpus} CPU, and LightGBM's actors need one more for the data they read"
+           if cpus < 2 else None)
+    if why is not None:
+        warnings.warn(f"The global LightGBM models train on this machine, not on the Ray cluster: {why}.",
                       LabcoatNotice, stacklevel=3)
-        return None
-    if importlib.util.find_spec("lightgbm_ray") is None:
-        warnings.warn("The global LightGBM models train on this machine, not on the Ray cluster: that needs "
-                      f"lightgbm_ray. Install it with: pip install --no-deps {LIBRARIES}", LabcoatNotice, stacklevel=3)
-        return None
-    if cpus < 2:
-        warnings.warn(f"The global LightGBM models train on this machine: the Ray cluster has {cpus} CPU, and "
-                      "LightGBM's actors need one more for the data they read.", LabcoatNotice, stacklevel=3)
         return None
     from labcoat.tasks.forecast.ray_global import RayGlobal
 

@@ -60,8 +60,9 @@ def fit_forecast(data: pd.DataFrame | str | Path, target: str, *, time_column: s
     See :func:`labcoat.fit` (``task="forecast"``) for the parameters; ``candidates`` names the
     forecasters tried (default: all that apply, cheapest first, as long as the budget lasts);
     ``n_jobs`` the cores the local models and LightGBM use (default: those idle now);
-    ``executor="ray"`` sends the local models' series to the Ray cluster at ``ray_address`` and
-    trains the global models there through mlforecast's distributed back end (:mod:`.distributed`).
+    ``executor="ray"`` sends the local models' series to the Ray cluster at ``ray_address`` and,
+    for a large panel, trains the global models there through mlforecast's distributed back end
+    (:mod:`.distributed`).
     """
     clock = Clock(parse_budget(budget) if budget is not None else 60.0)
     series = [s.strip() for s in series.split(",")] if isinstance(series, str) else list(series)
