@@ -17,6 +17,7 @@ import labcoat
 from labcoat.errors import ConfigError, DataError, LabcoatNotice
 from labcoat.tasks.extract.data import from_spans, read_conll, read_documents, read_jsonl, token_spans
 from labcoat.tasks.extract.evaluate import confusion, entity_scores
+from labcoat.tasks.extract.features import Featurizer, build_gazetteer, gazetteers
 from labcoat.tasks.extract.model import ExtractModel
 
 CONLL = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "text" / "conll2003_train.tsv"
@@ -117,6 +118,30 @@ def test_precision_and_recall_differ_by_hand() -> None:
 
 def test_token_spans_read_bio_and_iob1() -> None:
     assert token_spans(["I-PER", "I-PER", "B-PER", "O", "I-LOC"]) == [(0, 2, "PER"), (2, 3, "PER"), (4, 5, "LOC")]
+
+
+# ---------------------------------------------------------------------------------------- features
+
+def test_the_gazetteer_knows_where_in_an_entity_a_word_stood() -> None:
+    docs = [from_spans("Acme Corp hired Ann in Paris .", [(0, 9, "ORG"), (16, 19, "PER"), (23, 28, "LOC")])]
+    words = build_gazetteer(docs).words
+    assert {"gb=ORG"} <= set(words["Acme"]) and "ge=ORG" not in words["Acme"]
+    assert {"ge=ORG"} <= set(words["Corp"]) and "gb=ORG" not in words["Corp"]
+    assert {"gb=LOC", "ge=LOC", "gu=LOC"} <= set(words["Paris"])
+    assert not any(f.startswith(("gb=", "ge=", "gu=")) for f in words["hired"])
+    first = Featurizer(build_gazetteer(docs)).sentence(["Ann", "in", "Paris"])
+    assert "t=BOS|ann|in" in first[0] and "t=in|paris|EOS" in first[2]
+
+
+def test_out_of_fold_gazetteers_leave_out_each_documents_neighbours() -> None:
+    """Documents side by side share names (one article's sentences): a document's gazetteer is
+    built without its whole block, so a name only its block has is new to it."""
+    docs = [from_spans(f"{name} spoke .", [(0, len(name), "PER")])
+            for name in ("Meri", "Meri", "Ann", "Ann", "Bob", "Bob", "Eve", "Eve", "Ida", "Ida")]
+    fold, oof = gazetteers(docs, folds=5)
+    assert fold.tolist() == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
+    assert "Meri" not in oof[0].words and "g=PER" in oof[1].words["Meri"]
+    assert all(docs[i].tokens[0] not in oof[f].words for i, f in enumerate(fold))
 
 
 # ---------------------------------------------------------------------------------------- model

@@ -64,8 +64,6 @@ from labcoat.tasks.extract.text_profile import reference_profile
 BUDGET = 60.0
 TEST_SHARE = 0.2
 VALID_SHARE = 0.2
-#: Folds of the out-of-fold gazetteers.
-FOLDS = 4
 MIN_DOCUMENTS = 20
 #: L-BFGS iterations of a fit, at most and (unless the budget is very short) at least.
 MAX_ITERATIONS = 150
@@ -114,7 +112,7 @@ def fit_extract(data: Any, target: str | None = None, *, budget: float | str | N
         return _warned(spacy_model(rival, docs, train, valid, test, [rival.row], clock, notes, seed=seed,
                                    n_jobs=n_jobs, started=started, say=say))
 
-    fit_set = _FitSet(train, seed)
+    fit_set = _FitSet(train)
     rate = _calibrate(fit_set, seed)
     tokens = {name: _tokens(part) for name, part in (("train", train), ("dev", dev), ("all", docs))}
 
@@ -141,7 +139,7 @@ def fit_extract(data: Any, target: str | None = None, *, budget: float | str | N
     params = {"c1": float(chosen["c1"]), "c2": float(chosen["c2"])}
 
     if not short and clock.remaining * FILL >= rate * iterations * (tokens["dev"] + tokens["all"]):
-        dev_set = _FitSet(dev, seed)
+        dev_set = _FitSet(dev)
         crf = train_crf(dev_set.X, dev_set.y, iterations=iterations, **params)
         evaluation, found = _evaluate(crf, dev_set.featurizer, test, seed, split=(
             f"the last {len(test):,} documents; the chosen setting refitted on the {len(dev):,} before them"))
@@ -153,7 +151,7 @@ def fit_extract(data: Any, target: str | None = None, *, budget: float | str | N
                          "the best trial's model's, fitted on fewer documents.")
     say(f"  held out: F1 {evaluation.f1:.3f}")
 
-    final_set = _FitSet(docs, seed)
+    final_set = _FitSet(docs)
     began = time.monotonic()
     crf = train_crf(final_set.X, final_set.y, iterations=iterations, **params)
     final_seconds = time.monotonic() - began
@@ -183,8 +181,8 @@ class _FitSet:
     """A training set's features (gazetteer out-of-fold), tags, and the featurizer of new text
     (the gazetteer of all of it)."""
 
-    def __init__(self, docs: Sequence[Document], seed: int) -> None:
-        fold, oof = gazetteers(docs, FOLDS, seed)
+    def __init__(self, docs: Sequence[Document]) -> None:
+        fold, oof = gazetteers(docs)
         featurizers = [Featurizer(g) for g in oof]
         self.X = [featurizers[f].sentence(d.tokens) for d, f in zip(docs, fold)]
         self.y = [d.tags or [] for d in docs]
