@@ -211,7 +211,7 @@ class Featurizer:
         phrases = (self.gazetteer.matches([t.title() for t in tokens] if caps else tokens)
                    if self.gazetteer.phrases else [""] * n)
         shapes = ["BOS", *(w[5] for w in words), "EOS"]
-        lower = ["BOS", *(w[6][2:] for w in words), "EOS"]
+        lower = ["BOS", *(t.lower() for t in tokens), "EOS"]
         out = []
         for i in range(n):
             features = words[i][0] + caps
