@@ -15,7 +15,7 @@ import labcoat
 from labcoat.datasets import make_retail
 from labcoat.errors import ConfigError, DataError, LabcoatNotice, TargetError
 from labcoat.tasks.forecast.backtest import plan_windows, run_trial
-from labcoat.tasks.forecast.candidates import Candidate
+from labcoat.tasks.forecast.candidates import Candidate, GlobalLightGBM
 from labcoat.tasks.forecast.data import TARGET, TIME, prepare
 from labcoat.tasks.forecast.fit import fit_forecast
 from labcoat.tasks.forecast.metrics import owa, score
@@ -154,6 +154,17 @@ def test_a_covariate_leaking_the_next_value_is_named(retail):
 
 
 # ------------------------------------------------------------------------------ intervals
+@pytest.mark.parametrize("freq, periods, expected", [
+    ("W-MON", 250, [1, 2, 3, 4, 5, 6, 7, 8, 51, 52, 53, 104]), ("D", 60, [1, 2, 3, 4, 5, 6, 7, 8, 14]),
+    ("D", 12, [1, 2, 3, 4, 5])])
+def test_the_global_models_read_the_last_values_and_the_seasons_neighbours(freq, periods, expected):
+    """The last eight values, the main season's m - 1, m, m + 1 and 2m; none as long as half a series."""
+    frame = pd.DataFrame({"day": pd.date_range("2020-01-06", periods=periods, freq=freq),
+                          "y": np.arange(periods, dtype=float)})
+    panel = prepare(frame, "y", time_column="day", horizon=2, quiet=True)
+    assert GlobalLightGBM()._lags(panel) == expected
+
+
 def test_80_percent_intervals_cover_about_80_percent_of_new_values():
     rng = np.random.default_rng(7)
     n, length, horizon = 150, 90, 8

@@ -386,6 +386,14 @@ def feature_name(transform: Any, lag: int, *args: Any) -> str:
     return str(_build_transform_name(transform, lag, args)).replace(".", "_")
 
 
+#: The most recent values the global models read as lags, besides the season's neighbours (GluonTS's
+#: lags for a frequency begin alike: the last week of days, the last hours, the last eight weeks).
+#: Measured with the global models alone at 60 s (the lags were 1, 2, 3, m and 2m): M4 Weekly
+#: OWA 0.7942 -> 0.7468, M4 Hourly 0.6635 -> 0.6045; the last 13 or 24 values instead of 8 did
+#: not do better on both (Weekly 0.7394, Hourly 0.6085 with 24 and 0.6358 with 13 without m +- 1).
+RECENT_LAGS = 8
+
+
 class GlobalLightGBM(Candidate):
     """One LightGBM model over all series (``mlforecast``): lags up to two seasons, rolling
     means, calendar features, static and known covariates, and past-only covariates lagged by
@@ -418,10 +426,12 @@ class GlobalLightGBM(Candidate):
         return int(panel.lengths.sum()) >= 100
 
     def _lags(self, panel: Panel) -> list[int]:
+        """The last :data:`RECENT_LAGS` values, and the main season's ``m - 1``, ``m``, ``m + 1``
+        and ``2 m`` steps back; those shorter than half the median series."""
         m = (seasons(panel.freq) or (1,))[0]
         shortest = int(np.median(panel.lengths))
-        lags = sorted({1, 2, 3, m, 2 * m} if m > 1 else {1, 2, 3, 4, 5, 6})
-        return [lag for lag in lags if lag < max(shortest // 2, 2)] or [1]
+        lags = set(range(1, RECENT_LAGS + 1)) | ({m - 1, m, m + 1, 2 * m} if m > 1 else set())
+        return [lag for lag in sorted(lags) if lag < max(shortest // 2, 2)] or [1]
 
     def _frame(self, panel: Panel, horizon: int) -> pd.DataFrame:
         frame = panel.frame.copy()
