@@ -66,8 +66,10 @@ def records() -> pd.DataFrame:
 #: The driver's JVM compiles with C1 only: Splink sends Spark many short queries, and C2's
 #: optimising compilation of Spark's planner and generated code cost more CPU than it saved
 #: (FEBRL's 2,000 records, 2 cores: session 12 s -> 6 s, Spark fit 57-69 s -> 43-45 s, the
-#: same F1 to the last digit). JIT tiers change how fast the JVM runs, not what it computes.
-JVM_OPTIONS = "--driver-java-options -XX:TieredStopAtLevel=1 pyspark-shell"
+#: same F1 to the last digit); the serial collector's one thread, a few seconds more (session
+#: and fit 51.5-53.4 s -> 47.6-49.9 s). JIT and GC change how fast the JVM runs, not what it
+#: computes.
+JVM_OPTIONS = '--driver-java-options "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC" pyspark-shell'
 
 
 @pytest.fixture(scope="module")
