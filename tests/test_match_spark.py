@@ -7,6 +7,7 @@ without them.
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import subprocess
 import sys
@@ -62,12 +63,25 @@ def records() -> pd.DataFrame:
     return pd.read_csv(path, skipinitialspace=True, dtype=str).head(ROWS)
 
 
+#: The driver's JVM compiles with C1 only: Splink sends Spark many short queries, and C2's
+#: optimising compilation of Spark's planner and generated code cost more CPU than it saved
+#: (FEBRL's 2,000 records, 2 cores: session 12 s -> 6 s, Spark fit 57-69 s -> 43-45 s, the
+#: same F1 to the last digit); the serial collector's one thread, a few seconds more (session
+#: and fit 51.5-53.4 s -> 47.6-49.9 s). JIT and GC change how fast the JVM runs, not what it
+#: computes.
+JVM_OPTIONS = '--driver-java-options "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC" pyspark-shell'
+
+
 @pytest.fixture(scope="module")
 def spark():
     """A local Spark session on two cores, started (with Splink's jar) as labcoat starts one
-    from a master URL, and stopped after the module."""
-    with spark_module.session("local[2]") as session:
-        yield session
+    from a master URL, and stopped after the module; its JVM given :data:`JVM_OPTIONS`
+    (pyspark's ``PYSPARK_SUBMIT_ARGS``) unless the environment sets them."""
+    with pytest.MonkeyPatch.context() as patch:
+        if "PYSPARK_SUBMIT_ARGS" not in os.environ:
+            patch.setenv("PYSPARK_SUBMIT_ARGS", JVM_OPTIONS)
+        with spark_module.session("local[2]") as session:
+            yield session
 
 
 @pytest.fixture(scope="module")
