@@ -202,6 +202,8 @@ class Local(Candidate):
     season_cap: ClassVar[int | None] = None
     #: The shortest history (in seasons of the main period, or values) it is tried on.
     min_length: ClassVar[int] = 8
+    #: How much of the budget must be left to time it, in :data:`~.fit.TIMING_SHARE` units.
+    timing_cost: ClassVar[float] = 1.0
 
     def __init__(self, n_jobs: int = 1) -> None:
         self.fallbacks = 0
@@ -292,6 +294,9 @@ class ARIMA(Local):
     name = "auto_arima"
     season_cap = 24
     min_length = 12
+    #: Its first series alone (200 hourly values, season 24) took 7 to 18 s on 2 loaded cores, and
+    #: nothing can stop a series midway: timed near the end of a 60 s budget, it ended the fit 25 s late.
+    timing_cost = 2.5
 
     def build(self, season: Any) -> Any:
         return statsforecast_models().AutoARIMA(season_length=season)
@@ -525,11 +530,13 @@ class GlobalLightGBMDifferenced(GlobalLightGBM):
         return [Differences([1]), LocalStandardScaler()]
 
 
-#: Every candidate, cheapest first (the order in which the budget admits them).
+#: Every candidate, cheapest first (the order in which the budget admits them). The two global
+#: models cost alike (M4 Hourly: 15.7 and 14.7 s for three windows; Theta 20.5 s), and the one on
+#: differences was the better one on both M4 sets: behind the local models it was cut by the budget.
 def all_candidates(seed: int = 0, n_jobs: int = 1) -> list[Candidate]:
     return [Naive(), SeasonalNaive(), WindowAverage(), Naive2(), GlobalLightGBM(seed=seed, n_jobs=n_jobs),
-            *(local(n_jobs) for local in (Theta, ETS, Croston, ADIDA, IMAPA, TSB)),
-            GlobalLightGBMDifferenced(seed=seed, n_jobs=n_jobs), *(local(n_jobs) for local in (MSTLModel, ARIMA, CES))]
+            GlobalLightGBMDifferenced(seed=seed, n_jobs=n_jobs),
+            *(local(n_jobs) for local in (Theta, ETS, Croston, ADIDA, IMAPA, TSB, MSTLModel, ARIMA, CES))]
 
 
 def candidate_names() -> list[str]:
