@@ -24,7 +24,7 @@ from labcoat.tasks.forecast.model import ForecastModel
 from labcoat.tasks.forecast.periods import mase_season
 
 #: The champion's fit settings the challenger takes.
-SETTINGS = ("time_column", "series", "horizon", "freq", "known", "holidays", "seed")
+SETTINGS = ("time_column", "series", "horizon", "freq", "known", "holidays", "candidates", "seed")
 
 
 def retrain_forecast(champion: ForecastModel, frame: pd.DataFrame, *, name: str, champion_version: str,
@@ -45,7 +45,7 @@ def retrain_forecast(champion: ForecastModel, frame: pd.DataFrame, *, name: str,
     challenger = labcoat.fit(train, panel.target, task="forecast", time_column=panel.time_column,
                              series=list(panel.series), horizon=champion.horizon, freq=panel.freq, known=known or None,
                              holidays=champion.holidays, budget=budget if budget is not None else info.get("budget"),
-                             seed=seed, quiet=not progress, tracking_uri=tracking_uri, register=name, report=report,
+                             families=info.get("candidates"), seed=seed, quiet=not progress, tracking_uri=tracking_uri, register=name, report=report,
                              source=source)
     challenger_version = str(challenger.info["registered"]["version"])
     promote(name, challenger_version, alias="challenger", uri=tracking_uri)

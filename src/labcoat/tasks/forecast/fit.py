@@ -101,9 +101,11 @@ def fit_forecast(data: pd.DataFrame | str | Path, target: str, *, time_column: s
             from labcoat.tasks.forecast.distributed import on_ray
 
             stack.enter_context(on_ray(ray_address, tried, rows=len(panel.frame)))
-        return _fit(panel, plan, too_short, tried, clock, horizon=horizon, holidays=holidays, future=future,
-                    seed=seed, quiet=quiet, notes=notes, target=target, time_column=time_column, series=series,
-                    executor=executor or "local")
+        model = _fit(panel, plan, too_short, tried, clock, horizon=horizon, holidays=holidays, future=future,
+                     seed=seed, quiet=quiet, notes=notes, target=target, time_column=time_column, series=series,
+                     executor=executor or "local")
+    model.info["candidates"] = list(candidates) if candidates is not None else None  # as named: a retrain names them too
+    return model
 
 
 def _fit(panel: Any, plan: list, too_short: np.ndarray, tried: list[Candidate], clock: Clock, *, horizon: int,
