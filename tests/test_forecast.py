@@ -153,7 +153,6 @@ def test_a_covariate_leaking_the_next_value_is_named(retail):
     assert clean.info["findings"] == []
 
 
-# ------------------------------------------------------------------------------ intervals
 @pytest.mark.parametrize("freq, periods, expected", [
     ("W-MON", 250, [1, 2, 3, 4, 5, 6, 7, 8, 51, 52, 53, 104]), ("D", 60, [1, 2, 3, 4, 5, 6, 7, 8, 14]),
     ("D", 12, [1, 2, 3, 4, 5])])
@@ -165,6 +164,7 @@ def test_the_global_models_read_the_last_values_and_the_seasons_neighbours(freq,
     assert GlobalLightGBM()._lags(panel) == expected
 
 
+# ------------------------------------------------------------------------------ intervals
 def test_80_percent_intervals_cover_about_80_percent_of_new_values():
     rng = np.random.default_rng(7)
     n, length, horizon = 150, 90, 8

@@ -45,8 +45,8 @@ def retrain_forecast(champion: ForecastModel, frame: pd.DataFrame, *, name: str,
     challenger = labcoat.fit(train, panel.target, task="forecast", time_column=panel.time_column,
                              series=list(panel.series), horizon=champion.horizon, freq=panel.freq, known=known or None,
                              holidays=champion.holidays, budget=budget if budget is not None else info.get("budget"),
-                             families=info.get("candidates"), seed=seed, quiet=not progress, tracking_uri=tracking_uri, register=name, report=report,
-                             source=source)
+                             families=info.get("candidates"), seed=seed, quiet=not progress,
+                             tracking_uri=tracking_uri, register=name, report=report, source=source)
     challenger_version = str(challenger.info["registered"]["version"])
     promote(name, challenger_version, alias="challenger", uri=tracking_uri)
     future = held if known else None
