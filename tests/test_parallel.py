@@ -311,3 +311,43 @@ def test_repeats_stay_when_every_family_fits(monkeypatch):
                    trials=3).run()
     assert [len(t.fold_scores) for t in result.trials] == [10, 10, 10]
     assert "first repeat" not in result.resampling
+
+
+class SlowStart(LinearFamily):
+    """A family whose library takes a second to load, in its first build."""
+
+    name = "slow_start"
+
+    def __init__(self) -> None:
+        self.loaded = False
+
+    def portfolio(self, task):
+        return [{"C": 1.0}]
+
+    def build(self, params, context):
+        if not self.loaded:
+            time.sleep(1.0)
+            self.loaded = True
+        return super().build(params, context)
+
+
+def test_a_librarys_loading_does_not_stop_the_first_trial_of_its_family():
+    # five folds of milliseconds after a second's load: judged by its first fold, load included,
+    # the trial would need 5 s and be stopped before its deadline of 2.5 s
+    from labcoat.search.trial import evaluate_trial
+
+    trial = evaluate_trial(SlowStart(), {"C": 1.0}, study_data(), number=0, origin="portfolio",
+                           deadline=time.monotonic() + 2.5)
+    assert trial.status == "ok" and len(trial.fold_scores) == 5, (trial.status, trial.fold_scores)
+    assert trial.setup_seconds >= 1.0 and trial.model_fold_seconds < 0.5
+
+
+def test_under_a_budget_the_first_family_leads_and_the_others_come_cheapest_first():
+    data = study_data()
+    names = ["lightgbm", "catboost", "xgboost", "random_forest", "linear", "knn"]
+    assert [f.name for f in Study(data=data, clock=Clock(None), families=names)._ordered_families()] == names
+    study = Study(data=data, clock=Clock(60.0), families=names)
+    ordered = study._ordered_families()
+    assert ordered[0].name == "lightgbm" and sorted(f.name for f in ordered) == sorted(names)
+    costs = [study._estimate(f, f.portfolio("classifier")[0], {}) for f in ordered[1:]]
+    assert costs == sorted(costs) and ordered[1].name == "linear", [f.name for f in ordered]

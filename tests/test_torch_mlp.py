@@ -145,6 +145,12 @@ def test_missing_torch_is_explained(frame, monkeypatch):
     assert "mlp" not in default_families() and "linear" in default_families()
 
 
+def test_with_torch_installed_the_mlp_is_searched_by_default(mlp):
+    from labcoat.models import default_families
+
+    assert default_families()[-1] == "mlp"
+
+
 def test_labcoat_imports_no_torch():
     code = "import sys, labcoat, labcoat.models; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -8,8 +8,8 @@ Examples
 --------
 >>> sorted(FAMILIES)[:3]
 ['catboost', 'extra_trees', 'hist_gb']
->>> "mlp" in FAMILIES, "mlp" in default_families()
-(True, False)
+>>> "mlp" in FAMILIES, "lightgbm" in default_families()
+(True, True)
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def get_family(name: str) -> Family:
 
 def default_families() -> list[str]:
     """The families searched when none are named: all but the opt-in ones and those whose
-    library is not installed, in registry order."""
+    library is not installed (the MLP without PyTorch), in registry order."""
     return [name for name, f in FAMILIES.items() if not f.opt_in and f.missing_library() is None]
 
 

@@ -3,7 +3,8 @@
 Call order of :meth:`Study.run`:
 
 1. run the portfolio: each family's strong defaults, interleaved so that every family is
-   tried early (:func:`plan_portfolio`);
+   tried early (:func:`plan_portfolio`); under a budget, after the first family the others
+   come cheapest first (:meth:`Study._ordered_families`);
 2. then tune: pick one of the three best families so far (the best one every other time),
    and ask that family's own Optuna TPE sampler, which has seen the family's earlier
    trials, for the next configuration;
@@ -150,8 +151,8 @@ class Study:
     data : the prepared training data, resampling plan and metric.
     clock : wall clock and budget; ``clock.budget is None`` means no time limit.
     trials : stop after this many trials (``None``: until the budget is spent).
-    families : names of the families to search (default: all that suit the data, but the
-        opt-in ones; see ``labcoat.models.default_families``).
+    families : names of the families to search (default: all that suit the data and are
+        installed; see ``labcoat.models.default_families``).
     reserve : callable giving the seconds to keep for the final refit, from the trials so far.
     """
 
@@ -178,7 +179,7 @@ class Study:
                            search_seconds=self.clock.elapsed, skipped=skipped)
 
     def _search(self) -> tuple[list[Trial], int, str]:
-        state = _SearchState(portfolio=plan_portfolio(self._families(), self.data.task.estimator_type),
+        state = _SearchState(portfolio=plan_portfolio(self._ordered_families(), self.data.task.estimator_type),
                              tuner=_Tuner(self.data.task.estimator_type, self.data.seed),
                              slots=max(1, self.executor.capacity),
                              ordered=self.clock.budget is None)
@@ -332,6 +333,20 @@ class Study:
         if not self.families:  # a family asked for by name runs whatever the size
             chosen = [f for f in chosen if f.max_rows is None or len(self.data.y) <= f.max_rows]
         return chosen
+
+    def _ordered_families(self) -> list[Family]:
+        """The families in the portfolio's order: the registry's, and under a budget the first
+        (the strongest default, so a good model exists early) then the rest cheapest first, by
+        the estimated seconds of their best default, so the budget tries the most families.
+        In registry order on 12 classes x 3,000 rows, LightGBM's and histogram GB's 10 folds took
+        24 s of 60 and the MLP, the best family there (log loss 0.43 alone against 0.78), came
+        last and never ran."""
+        families = self._families()
+        if self.clock.budget is None or len(families) < 3:
+            return families
+        kind = self.data.task.estimator_type
+        rest = sorted(families[1:], key=lambda f: self._estimate(f, f.portfolio(kind)[0], {}))
+        return families[:1] + rest
 
     def _time_left(self, trials: list[Trial]) -> float:
         if self.clock.budget is None:

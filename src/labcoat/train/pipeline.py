@@ -115,8 +115,8 @@ def fit(data: DataSource, target: str | None = None, *, budget: float | str | No
     task : a registered task (``labcoat.tasks.task_names()``: ``"binary"``, ``"multiclass"``,
         ``"regression"``), inferred from the target by default.
     seed : seed for resampling, search and models.
-    families : search these model families (``labcoat.models.FAMILIES``). Default: all but the
-        opt-in ones (``mlp``, which needs ``labcoat[torch]``).
+    families : search these model families (``labcoat.models.FAMILIES``). Default: all whose
+        library is installed (``mlp`` needs ``labcoat[torch]``).
     n_jobs : how many cores to use. Default: one trial at a time, each model on as many threads as
         cores are idle when the study starts (see ``labcoat.search.cores``); ``1``: one thread;
         ``k > 1``: ``k`` trials at once in worker processes (see ``labcoat.search.processes``).
