@@ -201,7 +201,7 @@ def labcoat_commit() -> str:
 
 
 def labcoat_python() -> Path:
-    """A venv with labcoat installed (not editable) from the last commit, so edits made while
+    """A venv with labcoat and its torch extra installed (not editable) from the last commit, so edits made while
     the benchmark runs cannot change what it measures; reinstalled when HEAD moves."""
     venv, commit = VENVS / "labcoat", labcoat_commit()
     python, stamp = venv / "bin" / "python", venv / ".installed"
@@ -221,7 +221,7 @@ def labcoat_python() -> Path:
     subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
     subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps",
                     str(source)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", str(source)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", f"{source}[torch]"], check=True)
     stamp.write_text(commit)
     return python
 
@@ -394,7 +394,9 @@ def render(runs: list[Run], budget: float, import_s: tuple[float, float], reused
         f"Written by `benchmarks/automl.py` on {date.today().isoformat()}. Budget {budget:g} s per "
         f"fit; {os.cpu_count()} cores ({cpu}); Python {platform.python_version()}. Same 75/25 split "
         "(seed 0, stratified for classification), each system in its own process and venv, with its "
-        "defaults otherwise (FLAML `AutoML.fit(time_budget=...)`, AutoGluon "
+        "defaults otherwise (labcoat with its `torch` extra, which brings the MLP family into its "
+        "search as AutoGluon's own dependencies bring its neural networks; FLAML "
+        "`AutoML.fit(time_budget=...)`, AutoGluon "
         "`TabularPredictor.fit(time_limit=..., presets='medium_quality')` then `persist()`).", "",
         "Versions: " + ", ".join(f"{s} {versions.get(s, '?')}" for s in systems)
         + f" (labcoat at commit {labcoat_commit()[:10]}).", "",
