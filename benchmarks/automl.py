@@ -201,8 +201,9 @@ def labcoat_commit() -> str:
 
 
 def labcoat_python() -> Path:
-    """A venv with labcoat and its torch extra installed (not editable) from the last commit, so edits made while
-    the benchmark runs cannot change what it measures; reinstalled when HEAD moves."""
+    """A venv with labcoat and its torch extra installed (not editable) from the last commit, so
+    edits made while the benchmark runs cannot change what it measures; reinstalled when HEAD
+    moves."""
     venv, commit = VENVS / "labcoat", labcoat_commit()
     python, stamp = venv / "bin" / "python", venv / ".installed"
     if stamp.exists() and stamp.read_text() == commit:

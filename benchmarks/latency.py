@@ -5,11 +5,14 @@ Usage::
     python benchmarks/latency.py                          # every set, models fitted once (60 s, as the AutoML benchmark)
     python benchmarks/latency.py --datasets adult,wine --stages
     python benchmarks/latency.py --refit --budget 60      # fit the models again
+    python benchmarks/latency.py --automl-models           # the models benchmarks/automl.py saved
 
 Each set of ``benchmarks/automl.py`` is split as there (75/25, seed 0); the first run fits labcoat
 on the training rows within ``--budget`` seconds and saves the model to
 ``benchmarks/.work/DATASET/latency-model``; later runs reload that same model, so figures of
-different commits are measured on the same ensembles. Latency is timed as the AutoML benchmark
+different commits are measured on the same ensembles. ``--automl-models`` reloads instead the
+models of the last ``benchmarks/automl.py`` run (``benchmarks/.work/DATASET/labcoat/model``),
+to time the current code on the ensembles of that table. Latency is timed as the AutoML benchmark
 times it (``_runner.py``): ``predict_proba`` (classification) or ``predict`` (regression) of one
 test row as a one-row DataFrame, 200 calls after 5 warm-up calls, on the model given by
 ``labcoat.load``. ``--stages`` also times each step of a call (schema, unseen-category check,
@@ -44,11 +47,14 @@ WARM_UP = 5
 TARGET_MS = 1.0
 
 
-def fitted_model(dataset: Dataset, budget: float, refit: bool) -> Any:
-    """The set's saved latency model, fitted and saved first when missing (or ``refit``)."""
+def fitted_model(dataset: Dataset, budget: float, refit: bool, automl: bool = False) -> Any:
+    """The set's saved latency model, fitted and saved first when missing (or ``refit``); with
+    ``automl``, the model the AutoML benchmark saved."""
     import labcoat
 
     workdir = prepare(dataset)
+    if automl:
+        return labcoat.load(workdir / "labcoat" / "model")
     folder = workdir / "latency-model"
     if refit or not (folder / "MLmodel").exists():
         train = pd.read_csv(workdir / "train.csv", low_memory=False)
@@ -128,13 +134,15 @@ def members(model: Any) -> str:
     return " + ".join(f"{m.family}×{m.weight:.2f}" for m in model.members)
 
 
-def render(results: list[dict[str, Any]], budget: float) -> str:
+def render(results: list[dict[str, Any]], budget: float, automl: bool) -> str:
     cpu = cpu_name()
+    source = ("The models `benchmarks/automl.py` fitted on each set's 75% training split within "
+              f"{budget:g} s and saved (the ensembles of its table)" if automl else
+              f"Models fitted on each set's 75% training split within {budget:g} s, saved")
     lines = [
         "## Single-row latency (`benchmarks/latency.py`)", "",
         f"Written by `benchmarks/latency.py` on {date.today().isoformat()}; 2 cores shared ({cpu}); "
-        f"Python {platform.python_version()}. Models fitted on each set's 75% training split "
-        f"within {budget:g} s, saved and reloaded with `labcoat.load`; {CALLS} calls of one test "
+        f"Python {platform.python_version()}. {source} and reloaded with `labcoat.load`; {CALLS} calls of one test "
         "row each (`predict_proba` for classification, `predict` for regression, as the AutoML "
         f"benchmark times them) after {WARM_UP} warm-up calls. Target: median ≤ {TARGET_MS:g} ms.", "",
         "| dataset | members | p50 ms | p95 ms | `predict` p50 ms | met |",
@@ -152,6 +160,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--budget", type=float, default=60.0, help="seconds per fit (default 60)")
     parser.add_argument("--refit", action="store_true", help="fit the models again")
     parser.add_argument("--stages", action="store_true", help="also time each step of a call")
+    parser.add_argument("--automl-models", action="store_true",
+                        help="reload the models of the last benchmarks/automl.py run instead")
     parser.add_argument("--out", type=Path, default=None,
                         help="write the table to this RESULTS.md (default: print only)")
     args = parser.parse_args(argv)
@@ -163,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
         if dataset.source == "shared" and not (SHARED / f"{dataset.name}.csv").exists():
             print(f"skip {dataset.name}: {SHARED} not found", flush=True)
             continue
-        model = fitted_model(dataset, args.budget, args.refit)
+        model = fitted_model(dataset, args.budget, args.refit, args.automl_models)
         rows = test_rows(dataset)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -180,7 +190,7 @@ def main(argv: list[str] | None = None) -> None:
         for name, ms in stages.items():
             print(f"    {name:44s} {ms:7.3f} ms")
     if args.out is not None:
-        write_section("latency", render(results, args.budget), args.out)
+        write_section("latency", render(results, args.budget, args.automl_models), args.out)
         print(f"\nwrote {args.out}")
 
 

@@ -47,6 +47,19 @@ def test_multiclass_roc_auc_and_log_loss():
     assert get_metric("log_loss", "multiclass").score(y, p) == pytest.approx(-np.log(0.8))
 
 
+def test_log_loss_takes_probabilities_rounded_in_float32_without_a_warning():
+    import warnings
+
+    rng = np.random.default_rng(0)
+    exact = rng.dirichlet(np.ones(12), size=300)
+    rounded = exact.astype(np.float32).astype(np.float64)  # rows off 1 by up to ~1e-7, as XGBoost's
+    y = rng.integers(0, 12, 300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        score = get_metric("log_loss", "multiclass").score(y, rounded)
+    assert score == pytest.approx(skm.log_loss(y, exact), rel=1e-6)
+
+
 def test_unknown_or_unfitting_metric_is_explained():
     with pytest.raises(ConfigError, match="Unknown metric 'auroc'"):
         get_metric("auroc", "binary")

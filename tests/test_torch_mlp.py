@@ -112,6 +112,21 @@ def test_a_fitted_estimator_pickles_as_arrays(mlp):
         mlp.MLPClassifier().predict_proba(X)
 
 
+def test_a_few_rows_are_predicted_in_numpy_as_pytorch_predicts_them(mlp):
+    import torch
+
+    X, signal = table()
+    X[0, 0], X[1, 1] = 99.0, np.nan  # an unseen code and a missing one
+    for model in (fast(mlp.MLPClassifier).fit(X, signal > 0), fast(mlp.MLPRegressor).fit(X, signal)):
+        model = pickle.loads(pickle.dumps(model))  # a loaded model too
+        rows = X[:mlp.SMALL_INPUT]
+        with torch.inference_mode():
+            expected = model.network_(*model._inputs(rows)).double().numpy()
+        # float32 arithmetic in both, summed in another order: differences of a few 1e-7
+        np.testing.assert_allclose(model._raw(rows), expected, rtol=0, atol=1e-5)
+        np.testing.assert_allclose(model._raw(rows[:1]), expected[:1], rtol=0, atol=1e-5)
+
+
 def fit_quietly(data, target, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LabcoatNotice)

@@ -85,7 +85,10 @@ def _pr_auc(y: np.ndarray, p: np.ndarray, k: int) -> float:
 
 
 def _log_loss(y: np.ndarray, p: np.ndarray, k: int) -> float:
-    return skm.log_loss(y, np.clip(p, 1e-15, 1 - 1e-15), labels=np.arange(k))
+    p = np.clip(p, 1e-15, 1 - 1e-15)
+    if p.ndim == 2:  # rows that sum to 1 in float32 only (XGBoost's softmax): scikit-learn warns
+        p = p / p.sum(axis=1, keepdims=True)
+    return skm.log_loss(y, p, labels=np.arange(k))
 
 
 def _brier(y: np.ndarray, p: np.ndarray, k: int) -> float:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -167,10 +167,13 @@ class NormalQuantiles(TransformerMixin, BaseEstimator):
     [0.0, 5.2, nan]
     """
 
+    _tables: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]] | None = None
+
     def __init__(self, n_quantiles: int = 1000) -> None:
         self.n_quantiles = n_quantiles
 
     def fit(self, X: pd.DataFrame, y: object = None) -> "NormalQuantiles":
+        self._tables = None
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.quantiles_ = []
         for name in X.columns:
@@ -183,14 +186,28 @@ class NormalQuantiles(TransformerMixin, BaseEstimator):
     def transform(self, X: pd.DataFrame | SmallFrame) -> np.ndarray:
         from scipy.special import ndtri
 
-        out = np.empty((len(X), len(self.quantiles_)), dtype=np.float64)
-        for j, (name, q) in enumerate(zip(self.feature_names_in_, self.quantiles_)):
-            x = np.asarray(X[name], dtype=np.float64)
-            ranks = np.linspace(0, 1, len(q))
+        x = np.empty((len(X), len(self.quantiles_)), dtype=np.float64)
+        u = np.empty_like(x)
+        for j, (name, q, ranks, down, down_ranks) in enumerate(zip(self.feature_names_in_, self.quantiles_,
+                                                                  *self._rank_tables())):
+            x[:, j] = np.asarray(X[name], dtype=np.float64)
             # Up the quantiles and down them, averaged: a tie takes the middle of its ranks.
-            u = 0.5 * (np.interp(x, q, ranks) - np.interp(-x, -q[::-1], -ranks[::-1]))
-            out[:, j] = np.where(np.isnan(x), np.nan, ndtri(np.clip(u, _BOUND, 1 - _BOUND)))
-        return out
+            u[:, j] = 0.5 * (np.interp(x[:, j], q, ranks) - np.interp(-x[:, j], down, down_ranks))
+        # One call for all columns: per column, these took half of a row's time on 64 columns.
+        return np.where(np.isnan(x), np.nan, ndtri(np.clip(u, _BOUND, 1 - _BOUND)))
+
+    def _rank_tables(self) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+        """Per column, the ranks of its quantiles, and both reversed and negated (made once)."""
+        tables = self._tables
+        if tables is None:
+            ranks = [np.linspace(0, 1, len(q)) for q in self.quantiles_]
+            tables = self._tables = (ranks, [-q[::-1] for q in self.quantiles_], [-r[::-1] for r in ranks])
+        return tables
+
+    def __getstate__(self) -> dict[str, Any]:
+        state: dict[str, Any] = dict(super().__getstate__())  # not the tables: made again on load
+        state.pop("_tables", None)
+        return state
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         return self.feature_names_in_

@@ -9,7 +9,7 @@ with the lowest validation loss (cross-entropy, or squared error on the standard
 
 Training is deterministic for a ``random_state`` and ``n_jobs`` (it seeds PyTorch's generator
 inside :func:`torch.random.fork_rng`, so the caller's stream is left as it was) and runs on
-``n_jobs`` threads; a few rows are predicted on one thread without any DataLoader. The
+``n_jobs`` threads; a few rows are predicted by the same arithmetic in numpy, without PyTorch. The
 fitted network pickles as plain numpy arrays (see :meth:`_MLP.__getstate__`).
 
 This module imports torch; ``labcoat.models.mlp`` (the family) imports it only when it
@@ -42,6 +42,8 @@ MIN_COUNT = 3
 FINAL_LR_SHARE = 0.05
 #: The internal validation split needs at least this many rows (else no early stopping).
 MIN_VALIDATION_ROWS = 30
+#: ``nn.LayerNorm``'s default, which the numpy forward pass repeats.
+LAYER_NORM_EPS = 1e-5
 
 
 class _Network(nn.Module):
@@ -57,7 +59,7 @@ class _Network(nn.Module):
         layers: list[nn.Module] = []
         size = sum(dims) + n_numeric
         for _ in range(depth):
-            layers += [nn.Linear(size, width), nn.LayerNorm(width), nn.ReLU(), nn.Dropout(dropout)]
+            layers += [nn.Linear(size, width), nn.LayerNorm(width, eps=LAYER_NORM_EPS), nn.ReLU(), nn.Dropout(dropout)]
             size = width
         layers.append(nn.Linear(size, n_outputs))
         self.layers = nn.Sequential(*layers)
@@ -146,6 +148,7 @@ class _MLP(BaseEstimator):
             keep = np.setdiff1d(np.arange(len(y)), held)
             valid = (*self._inputs(X[held]), target[held])
             X, target = X[keep], target[keep]
+        self._arrays: dict[str, Any] | None = None
         with _threads(self.n_jobs), torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.random_state)
             self.network_ = _Network(**self.network_spec_)
@@ -226,16 +229,47 @@ class _MLP(BaseEstimator):
             raise ValueError(f"X has {X.shape[1]} columns; {type(self).__name__} was fitted on "
                              f"{self.n_features_in_}.")
         codes, numbers = self._inputs(X)
-        with _threads(1 if len(X) <= SMALL_INPUT else self.n_jobs), torch.inference_mode():
+        if len(X) <= SMALL_INPUT:
+            return self._raw_in_numpy(codes.numpy(), numbers.numpy())
+        with _threads(self.n_jobs), torch.inference_mode():
             if len(X) <= CHUNK:
                 return self.network_(codes, numbers).double().numpy()
             return np.concatenate([self.network_(codes[i:i + CHUNK], numbers[i:i + CHUNK]).double().numpy()
                                    for i in range(0, len(X), CHUNK)])
 
+    def _raw_in_numpy(self, codes: np.ndarray, numbers: np.ndarray) -> np.ndarray:
+        """The network's forward pass in numpy (float32, as PyTorch's), for a few rows: there
+        PyTorch's dispatch per operation and its switch to one thread cost more than the
+        arithmetic (see ``benchmarks/RESULTS.md``, single-row latency)."""
+        arrays = self._numpy_arrays()
+        parts = [table[codes[:, j]] for j, table in enumerate(arrays["embeddings"])]
+        x = np.concatenate([*parts, numbers], axis=1) if parts else numbers
+        for weight, bias, scale, shift in arrays["hidden"]:
+            x = x @ weight + bias
+            x = (x - x.mean(axis=1, keepdims=True)) / np.sqrt(x.var(axis=1, keepdims=True) + LAYER_NORM_EPS)
+            x = np.maximum(x * scale + shift, 0.0)  # LayerNorm, ReLU; dropout is off when predicting
+        weight, bias = arrays["output"]
+        return np.asarray(x @ weight + bias, dtype=np.float64)
+
+    def _numpy_arrays(self) -> dict[str, Any]:
+        """The network's weights as numpy arrays, laid out for :meth:`_raw_in_numpy` (made once)."""
+        if getattr(self, "_arrays", None) is None:
+            weights = {name: value.detach().numpy() for name, value in self.network_.state_dict().items()}
+            depth = self.network_spec_["depth"]
+            self._arrays = {
+                "embeddings": [weights[f"embeddings.{j}.weight"] for j in range(len(self.network_.embeddings))],
+                "hidden": [(weights[f"layers.{4 * i}.weight"].T.copy(), weights[f"layers.{4 * i}.bias"],
+                            weights[f"layers.{4 * i + 1}.weight"], weights[f"layers.{4 * i + 1}.bias"])
+                           for i in range(depth)],
+                "output": (weights[f"layers.{4 * depth}.weight"].T.copy(), weights[f"layers.{4 * depth}.bias"])}
+        assert self._arrays is not None
+        return self._arrays
+
     # ------------------------------------------------------------------ pickling
     def __getstate__(self) -> dict[str, Any]:
         """The fitted network as numpy arrays (its architecture is ``network_spec_``)."""
         state: dict[str, Any] = dict(super().__getstate__())  # Python's own is __dict__ itself
+        state.pop("_arrays", None)
         network = state.get("network_")
         if isinstance(network, nn.Module):
             state["network_"] = {name: value.detach().numpy().copy()
