@@ -142,7 +142,8 @@ def render(results: list[dict[str, Any]], budget: float, automl: bool) -> str:
     lines = [
         "## Single-row latency (`benchmarks/latency.py`)", "",
         f"Written by `benchmarks/latency.py` on {date.today().isoformat()}; 2 cores shared ({cpu}); "
-        f"Python {platform.python_version()}. {source} and reloaded with `labcoat.load`; {CALLS} calls of one test "
+        f"Python {platform.python_version()}. {source} and reloaded with `labcoat.load`; "
+        f"{CALLS} calls of one test "
         "row each (`predict_proba` for classification, `predict` for regression, as the AutoML "
         f"benchmark times them) after {WARM_UP} warm-up calls. Target: median ≤ {TARGET_MS:g} ms.", "",
         "| dataset | members | p50 ms | p95 ms | `predict` p50 ms | met |",

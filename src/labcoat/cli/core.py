@@ -26,7 +26,8 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
         metric: Optional[str] = typer.Option(None, help=METRIC_HELP),
         task: Optional[str] = typer.Option(None, help=TASK_HELP),
         seed: int = typer.Option(0), families: Optional[str] = typer.Option(
-            None, help="Comma-separated families (default: all installed; mlp needs labcoat\\[torch])."),
+            None, help="Comma-separated families (default: all installed; mlp needs "
+                       "labcoat\\[torch])."),
         sql: Optional[str] = typer.Option(None, help="SQL query instead of DATA."),
         db: Optional[Path] = typer.Option(None, help="DuckDB or SQLite file for --sql."),
         out: Path = typer.Option(Path("labcoat-model"), "--out", "-o", help="Directory to save the model in."),

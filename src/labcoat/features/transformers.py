@@ -188,8 +188,8 @@ class NormalQuantiles(TransformerMixin, BaseEstimator):
 
         x = np.empty((len(X), len(self.quantiles_)), dtype=np.float64)
         u = np.empty_like(x)
-        for j, (name, q, ranks, down, down_ranks) in enumerate(zip(self.feature_names_in_, self.quantiles_,
-                                                                  *self._rank_tables())):
+        columns = zip(self.feature_names_in_, self.quantiles_, *self._rank_tables())
+        for j, (name, q, ranks, down, down_ranks) in enumerate(columns):
             x[:, j] = np.asarray(X[name], dtype=np.float64)
             # Up the quantiles and down them, averaged: a tie takes the middle of its ranks.
             u[:, j] = 0.5 * (np.interp(x[:, j], q, ranks) - np.interp(-x[:, j], down, down_ranks))
@@ -201,7 +201,8 @@ class NormalQuantiles(TransformerMixin, BaseEstimator):
         tables = self._tables
         if tables is None:
             ranks = [np.linspace(0, 1, len(q)) for q in self.quantiles_]
-            tables = self._tables = (ranks, [-q[::-1] for q in self.quantiles_], [-r[::-1] for r in ranks])
+            down = [-q[::-1] for q in self.quantiles_]
+            tables = self._tables = (ranks, down, [-r[::-1] for r in ranks])
         return tables
 
     def __getstate__(self) -> dict[str, Any]:

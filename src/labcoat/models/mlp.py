@@ -1,7 +1,7 @@
 """A multilayer perceptron in PyTorch with embeddings for categoricals (``labcoat[torch]``).
 
-In the default search when PyTorch is installed, last in the registry (see
-``benchmarks/RESULTS.md``, "MLP"). The estimators are in :mod:`labcoat.models.torch_mlp`,
+In the default search when PyTorch is installed (see ``benchmarks/RESULTS.md``, "AutoML",
+run of 2026-12-07). The estimators are in :mod:`labcoat.models.torch_mlp`,
 imported only when one is built, so that ``import labcoat`` never loads PyTorch.
 
 Examples

@@ -59,7 +59,8 @@ class _Network(nn.Module):
         layers: list[nn.Module] = []
         size = sum(dims) + n_numeric
         for _ in range(depth):
-            layers += [nn.Linear(size, width), nn.LayerNorm(width, eps=LAYER_NORM_EPS), nn.ReLU(), nn.Dropout(dropout)]
+            layers += [nn.Linear(size, width), nn.LayerNorm(width, eps=LAYER_NORM_EPS), nn.ReLU(),
+                       nn.Dropout(dropout)]
             size = width
         layers.append(nn.Linear(size, n_outputs))
         self.layers = nn.Sequential(*layers)
@@ -246,22 +247,26 @@ class _MLP(BaseEstimator):
         x = np.concatenate([*parts, numbers], axis=1) if parts else numbers
         for weight, bias, scale, shift in arrays["hidden"]:
             x = x @ weight + bias
-            x = (x - x.mean(axis=1, keepdims=True)) / np.sqrt(x.var(axis=1, keepdims=True) + LAYER_NORM_EPS)
-            x = np.maximum(x * scale + shift, 0.0)  # LayerNorm, ReLU; dropout is off when predicting
+            # LayerNorm, then ReLU; dropout is off when predicting
+            x = x - x.mean(axis=1, keepdims=True)
+            x = x / np.sqrt(np.mean(x * x, axis=1, keepdims=True) + LAYER_NORM_EPS)
+            x = np.maximum(x * scale + shift, 0.0)
         weight, bias = arrays["output"]
         return np.asarray(x @ weight + bias, dtype=np.float64)
 
     def _numpy_arrays(self) -> dict[str, Any]:
         """The network's weights as numpy arrays, laid out for :meth:`_raw_in_numpy` (made once)."""
         if getattr(self, "_arrays", None) is None:
-            weights = {name: value.detach().numpy() for name, value in self.network_.state_dict().items()}
-            depth = self.network_spec_["depth"]
-            self._arrays = {
-                "embeddings": [weights[f"embeddings.{j}.weight"] for j in range(len(self.network_.embeddings))],
-                "hidden": [(weights[f"layers.{4 * i}.weight"].T.copy(), weights[f"layers.{4 * i}.bias"],
-                            weights[f"layers.{4 * i + 1}.weight"], weights[f"layers.{4 * i + 1}.bias"])
-                           for i in range(depth)],
-                "output": (weights[f"layers.{4 * depth}.weight"].T.copy(), weights[f"layers.{4 * depth}.bias"])}
+            w = {name: value.detach().numpy() for name, value in self.network_.state_dict().items()}
+            depth, tables = self.network_spec_["depth"], len(self.network_spec_["cardinalities"])
+            # layers: (Linear, LayerNorm, ReLU, Dropout) x depth, then the output Linear
+            linear = [(w[f"layers.{4 * i}.weight"].T.copy(), w[f"layers.{4 * i}.bias"])
+                      for i in range(depth + 1)]
+            norms = [(w[f"layers.{4 * i + 1}.weight"], w[f"layers.{4 * i + 1}.bias"])
+                     for i in range(depth)]
+            self._arrays = {"embeddings": [w[f"embeddings.{j}.weight"] for j in range(tables)],
+                            "hidden": [(*lin, *norm) for lin, norm in zip(linear, norms)],
+                            "output": linear[depth]}
         assert self._arrays is not None
         return self._arrays
 

@@ -57,7 +57,7 @@ class Trial:
     #: earlier trial of the same style).
     preprocess_seconds: float = 0.0
     #: Seconds the first fold's estimator took to build: the family's library loads then, once
-    #: per process (importing PyTorch: 2.6 s, against 0.1-0.3 s for an MLP's fold on 344 rows).
+    #: per process (importing PyTorch: 2.6 s, against 0.1 s for an MLP's fold on penguins).
     setup_seconds: float = 0.0
 
     @property
@@ -184,7 +184,8 @@ def evaluate_trial(family: Family, params: Params, data: TrialData, *, number: i
     Models that train in rounds stop at ``deadline`` and keep the rounds done (``truncated``);
     folds left undone then make the trial ``"stopped"`` (no out-of-fold predictions), as does
     a projection from the folds done so far (the library's loading left out) that the remaining
-    ones cannot finish by then. An exception in a fold marks it ``"failed"`` with the error, never stopping the study.
+    ones cannot finish by then. An exception in a fold marks it ``"failed"`` with the error,
+    never stopping the study.
     """
     trial = Trial(number=number, family=family.name, params=dict(params), origin=origin)
     started = time.monotonic()
