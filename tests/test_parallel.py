@@ -352,3 +352,26 @@ def test_under_a_budget_the_first_family_leads_and_the_others_come_cheapest_firs
     assert ordered[0].name == "lightgbm" and sorted(f.name for f in ordered) == sorted(names)
     costs = [study._estimate(f, f.portfolio("classifier")[0], {}) for f in ordered[1:]]
     assert costs == sorted(costs) and ordered[1].name == "linear", [f.name for f in ordered]
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_sigterm_lost_in_a_weakref_callback_is_raised_again():
+    import weakref
+
+    from labcoat.search.signals import raise_if_terminated, sigterm_as_interrupt
+
+    class Thing:
+        pass
+
+    def callback(_):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)  # the handler runs here, inside the callback: its raise is dropped
+
+    with sigterm_as_interrupt():
+        thing = Thing()
+        ref = weakref.ref(thing, callback)
+        del thing
+        assert ref() is None
+        with pytest.raises(KeyboardInterrupt):
+            raise_if_terminated()
+    raise_if_terminated()  # the block's end forgets it

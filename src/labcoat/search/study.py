@@ -42,7 +42,7 @@ from labcoat.evaluate.metrics import Metric
 from labcoat.models import FAMILIES, EstimatorType, Family, Params, default_families
 from labcoat.search.budget import Clock
 from labcoat.search.executor import Executor, LocalExecutor, TrialRequest
-from labcoat.search.signals import sigterm_as_interrupt
+from labcoat.search.signals import raise_if_terminated, sigterm_as_interrupt
 from labcoat.search.trial import Trial, TrialData
 
 log = logging.getLogger(__name__)
@@ -185,6 +185,7 @@ class Study:
                              slots=max(1, self.executor.capacity),
                              ordered=self.clock.budget is None)
         while True:
+            raise_if_terminated()
             self._submit(state)
             if not state.running:
                 break
