@@ -85,9 +85,10 @@ class MLPFamily(Family):
 
     def cost(self, n_rows: int, n_columns: int, params: Params, n_classes: int = 2) -> float:
         # Seconds per row and epoch: a fixed cost per row plus one per weight. Measured on 2
-        # cores, the default configuration on 600-8,000 rows x 8-30 columns, 2-12 classes: a fold
-        # took 0.24-3.35 s, 0.5-1.3 times this estimate (it was 1.4 times as much with 5 µs a
-        # row and 0.5 s a fold, which put the MLP behind boosters that took 3 times as long).
+        # cores, the default configuration on 600-8,000 rows x 8-30 columns, 2-12 classes (a
+        # process's first fit aside): a fold took 0.25-2.97 s, 0.7-1.9 times this estimate. With
+        # 5 µs a row and 0.5 s a fold it estimated 1.66 s for a 0.80 s fold (2,400 x 16), which
+        # put the MLP behind XGBoost, whose fold there took 2.65 s.
         width, depth = params.get("width", 256), params.get("depth", 2)
         weights = width * (n_columns + 16) + width * width * (depth - 1)
         epochs = params.get("epochs") or EXPECTED_EPOCHS

@@ -32,6 +32,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import NotFittedError
 from torch import nn
 
+from labcoat.models._companions import Companions
+
 #: Inputs up to this many rows are predicted on one thread (a pool's start-up costs more).
 SMALL_INPUT = 64
 #: Rows per forward pass when predicting or validating, which bounds memory.
@@ -149,7 +151,6 @@ class _MLP(BaseEstimator):
             keep = np.setdiff1d(np.arange(len(y)), held)
             valid = (*self._inputs(X[held]), target[held])
             X, target = X[keep], target[keep]
-        self._arrays: dict[str, Any] | None = None
         with _threads(self.n_jobs), torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.random_state)
             self.network_ = _Network(**self.network_spec_)
@@ -242,7 +243,8 @@ class _MLP(BaseEstimator):
         """The network's forward pass in numpy (float32, as PyTorch's), for a few rows: there
         PyTorch's dispatch per operation and its switch to one thread cost more than the
         arithmetic (see ``benchmarks/RESULTS.md``, single-row latency)."""
-        arrays = self._numpy_arrays()
+        arrays = _ARRAYS.get(self)
+        assert arrays is not None
         parts = [table[codes[:, j]] for j, table in enumerate(arrays["embeddings"])]
         x = np.concatenate([*parts, numbers], axis=1) if parts else numbers
         for weight, bias, scale, shift in arrays["hidden"]:
@@ -254,27 +256,10 @@ class _MLP(BaseEstimator):
         weight, bias = arrays["output"]
         return np.asarray(x @ weight + bias, dtype=np.float64)
 
-    def _numpy_arrays(self) -> dict[str, Any]:
-        """The network's weights as numpy arrays, laid out for :meth:`_raw_in_numpy` (made once)."""
-        if getattr(self, "_arrays", None) is None:
-            w = {name: value.detach().numpy() for name, value in self.network_.state_dict().items()}
-            depth, tables = self.network_spec_["depth"], len(self.network_spec_["cardinalities"])
-            # layers: (Linear, LayerNorm, ReLU, Dropout) x depth, then the output Linear
-            linear = [(w[f"layers.{4 * i}.weight"].T.copy(), w[f"layers.{4 * i}.bias"])
-                      for i in range(depth + 1)]
-            norms = [(w[f"layers.{4 * i + 1}.weight"], w[f"layers.{4 * i + 1}.bias"])
-                     for i in range(depth)]
-            self._arrays = {"embeddings": [w[f"embeddings.{j}.weight"] for j in range(tables)],
-                            "hidden": [(*lin, *norm) for lin, norm in zip(linear, norms)],
-                            "output": linear[depth]}
-        assert self._arrays is not None
-        return self._arrays
-
     # ------------------------------------------------------------------ pickling
     def __getstate__(self) -> dict[str, Any]:
         """The fitted network as numpy arrays (its architecture is ``network_spec_``)."""
         state: dict[str, Any] = dict(super().__getstate__())  # Python's own is __dict__ itself
-        state.pop("_arrays", None)
         network = state.get("network_")
         if isinstance(network, nn.Module):
             state["network_"] = {name: value.detach().numpy().copy()
@@ -358,6 +343,25 @@ class MLPRegressor(RegressorMixin, _MLP):
     def predict(self, X: Any) -> np.ndarray:
         """Predicted values, on the target's scale."""
         return self._raw(X)[:, 0] * self.target_scale_ + self.target_mean_
+
+
+def _numpy_arrays(model: _MLP) -> dict[str, Any]:
+    """A fitted network's weights as numpy arrays, laid out for ``_MLP._raw_in_numpy``."""
+    w = {name: value.detach().numpy() for name, value in model.network_.state_dict().items()}
+    depth, tables = model.network_spec_["depth"], len(model.network_spec_["cardinalities"])
+    # layers: (Linear, LayerNorm, ReLU, Dropout) x depth, then the output Linear
+    linear = [(w[f"layers.{4 * i}.weight"].T.copy(), w[f"layers.{4 * i}.bias"])
+              for i in range(depth + 1)]
+    norms = [(w[f"layers.{4 * i + 1}.weight"], w[f"layers.{4 * i + 1}.bias"])
+             for i in range(depth)]
+    return {"embeddings": [w[f"embeddings.{j}.weight"] for j in range(tables)],
+            "hidden": [(*lin, *norm) for lin, norm in zip(linear, norms)], "output": linear[depth]}
+
+
+#: Each fitted network's numpy arrays, made on its first few-row prediction, never pickled, made
+#: again once the estimator is fitted again (a new ``network_``).
+_ARRAYS: Companions[dict[str, Any]] = Companions(_numpy_arrays,
+                                                 version=lambda model: (model.network_,))
 
 
 @cache
