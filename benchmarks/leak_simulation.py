@@ -5,8 +5,9 @@ Usage::
     python benchmarks/leak_simulation.py                  # every set, seeds 0-4 (~10 min, 2 cores)
     python benchmarks/leak_simulation.py --seeds 5,6 --datasets titanic,wine --raw runs.csv
 
-Over the shared tabular sets (``../shared/datasets/tabular``, skipped when absent) and
-scikit-learn's breast_cancer, wine and diabetes, for each seed: the clean table, and the table
+Over the AutoML benchmark's sets (``benchmarks/automl.py``: the shared tabular sets of
+``../shared/datasets/tabular``, skipped when absent, scikit-learn's bundled ones and generated
+ones), for each seed: the clean table, and the table
 with one planted leak, a column ``leak`` that copies
 
 * a class target (binary, multiclass), agreeing with it on 90%, 93%, 96% or 99% of rows (the
@@ -72,28 +73,34 @@ class Run:
     noise: float
     leak_alone: float | None
     leak_without: float | None
+    leak_explained: float | None
     leak_share: float | None
     by_values: bool  # the value-by-value rule of labcoat.guards names the leak too
     seconds: float
     complete: bool
-    effects: str  # every probed column: name, importance share, skill alone and without
+    effects: str  # every probed column: name, importance share, skill alone and without, explained
 
-    def flagged(self, lost: float = guards_effect.LOST_SKILL) -> list[str]:
-        """The columns the rule flags, with its loss bar at ``lost``."""
-        bar = guards_effect.LOST_SKILL
+    def _effects(self) -> list[guards_effect.ColumnEffect]:
+        return [guards_effect.ColumnEffect(*fields) for fields in json.loads(self.effects)]
+
+    def flagged(self, bar: float = guards_effect.EXPLAINED_BAR) -> list[str]:
+        """The columns the rule flags, with its bar on the share the other columns explain at ``bar``."""
         flags = []
-        for column, share, alone, without in json.loads(self.effects):
-            effect = guards_effect.ColumnEffect(column, share, alone, without)
-            shifted = None if without is None else without + (lost - bar)  # the same test at another bar
-            if guards_effect.suspected(replace(effect, without=shifted), self.full):
-                flags.append(column)
+        for effect in self._effects():
+            shifted = None if effect.explained is None else effect.explained + guards_effect.EXPLAINED_BAR - bar
+            if guards_effect.suspected(replace(effect, explained=shifted), self.full):
+                flags.append(effect.column)
         return flags
 
-    def found(self, lost: float = guards_effect.LOST_SKILL) -> bool:
-        return LEAK in self.flagged(lost)
+    def dominant(self) -> list[str]:
+        """The columns named dominant (low severity: strong inputs the others explain)."""
+        return [e.column for e in self._effects() if guards_effect.dominant(e, self.full)]
 
-    def others(self, lost: float = guards_effect.LOST_SKILL) -> list[str]:
-        return [c for c in self.flagged(lost) if c != LEAK]
+    def found(self, bar: float = guards_effect.EXPLAINED_BAR) -> bool:
+        return LEAK in self.flagged(bar)
+
+    def others(self, bar: float = guards_effect.EXPLAINED_BAR) -> list[str]:
+        return [c for c in self.flagged(bar) if c != LEAK]
 
     @property
     def lift(self) -> float:
@@ -144,9 +151,9 @@ def run_one(frame: pd.DataFrame, dataset: Dataset, seed: int, plant_kind: str, l
     base = clean or result
     return Run(dataset.name, dataset.task, seed, plant_kind, level, result.rows, result.full, base.full,
                float(np.std(base.full_folds, ddof=1)), leak.alone if leak else None,
-               leak.without if leak else None, leak.importance if leak else None, by_values, result.seconds,
-               result.complete,
-               json.dumps([[e.column, e.importance, e.alone, e.without] for e in result.columns]))
+               leak.without if leak else None, leak.explained if leak else None,
+               leak.importance if leak else None, by_values, result.seconds, result.complete,
+               json.dumps([[e.column, e.importance, e.alone, e.without, e.explained] for e in result.columns]))
 
 
 def simulate(datasets: list[Dataset], seeds: list[int], seconds: float, measure_all: bool) -> list[Run]:
@@ -200,11 +207,13 @@ def render(runs: list[Run], seeds: list[int], seconds: float, elapsed: float) ->
         "",
         f"The rule (`labcoat.guards_effect.suspected`): on a probe of at most {g.PROBE_ROWS:,} rows "
         f"(as balanced between classes as the rows allow; {g.PROBE_FOLDS}-fold LightGBM, {g.ROUNDS} rounds, "
-        f"one thread), among the {g.CANDIDATES} columns of highest permutation importance, a column is "
-        f"flagged when alone it reaches a skill of {g.ALONE_SKILL} and {g.ALONE_SHARE:.0%} of the whole "
-        f"model's, and the model without it loses {g.LOST_SKILL} of skill (skill: 2·AUC − 1, macro "
-        f"one-vs-rest for several classes; R² for numbers). Time cap {seconds:g} s per table, what "
-        "`fit` allows at its default budget.",
+        f"one thread), among the {g.CANDIDATES} columns of highest permutation importance and the "
+        f"{g.CANDIDATES} strongest by a binned one-column score, a column is flagged when alone it reaches "
+        f"a skill of {g.ALONE_SKILL} and {g.ALONE_SHARE:.0%} of the whole model's, and the other columns "
+        f"explain less than {g.EXPLAINED_BAR:.0%} of its variation beyond the target (the loss, log loss or "
+        "squared error, of predicting it from the target alone that adding the other columns takes away; "
+        "skill: 2·AUC − 1, macro one-vs-rest for several classes; R² for numbers). Time cap "
+        f"{seconds:g} s per table, what `fit` allows at its default budget.",
         "",
         "Planted leaks: a class target copied as a category or a number agreeing with it on "
         f"{', '.join(f'{a:.0%}' for a in AGREEMENT)} of rows; a numeric target plus noise at r = "
@@ -212,13 +221,17 @@ def render(runs: list[Run], seeds: list[int], seconds: float, elapsed: float) ->
         "by more than the clean model's fold-to-fold standard deviation; *material*: by at least "
         f"{g.LOST_SKILL} (ROC AUC +{g.LOST_SKILL / 2:g}, R² +{g.LOST_SKILL:g}).",
         "",
-        f"- **Leaks found: {rate(sum(r.found() for r in effective), len(effective))} of the effective "
-        f"ones**, {rate(sum(r.found() for r in material), len(material))} of the material ones, "
-        f"{rate(sum(r.found() for r in planted), len(planted))} overall "
-        f"({len(planted) - len(effective)} leaks did nothing the probe could see, "
-        f"{sum(r.found() for r in planted if not r.effective)} of them found anyway).",
+        f"- **Leaks found: {rate(sum(r.found() for r in planted), len(planted))} of all planted**; "
+        f"{rate(sum(r.found() for r in effective), len(effective))} of the effective ones, "
+        f"{rate(sum(r.found() for r in material), len(material))} of the material ones, "
+        f"{rate(sum(r.found() for r in planted if not r.effective), len(planted) - len(effective))} of "
+        "those that did nothing the probe could see (the other columns already predict the target).",
         f"- **Clean tables flagged: {rate(sum(bool(r.flagged()) for r in clean), len(clean))}**"
         + (": " + ", ".join(flagged_clean) if flagged_clean else "") + ".",
+        "- Named a dominant column instead (low severity: strong alone, explained by the others, the model "
+        f"loses {g.LOST_SKILL} without it), clean tables: "
+        + (", ".join(sorted({f"{r.dataset} `{c}`" for r in clean for c in r.dominant()})) or "none")
+        + f" ({sum(bool(r.dominant()) for r in clean)}/{len(clean)}).",
         f"- Planted tables with another column flagged as well: "
         f"{rate(sum(bool(r.others()) for r in planted), len(planted))}.",
         f"- Also named by the value-by-value rule (`labcoat.guards`): "
@@ -232,14 +245,14 @@ def render(runs: list[Run], seeds: list[int], seconds: float, elapsed: float) ->
             f"{seed}: {rate(sum(r.found() for r in effective if r.seed == seed), sum(r.seed == seed for r in effective))}, "
             f"{sum(bool(r.flagged()) for r in clean if r.seed == seed)}/{sum(r.seed == seed for r in clean)}"
             for seed in seeds) + ".",
-        "- The loss bar decides the trade-off (same probes; found among effective / clean tables flagged / "
-        "planted tables with another column flagged): " + "; ".join(
-            f"{lost:g}: {sum(r.found(lost) for r in effective) / max(len(effective), 1):.0%} / "
-            f"{sum(bool(r.flagged(lost)) for r in clean) / max(len(clean), 1):.0%} / "
-            f"{sum(bool(r.others(lost)) for r in planted)}"
-            for lost in (0.1, 0.05, 0.03, 0.02, 0.01, 0.005)) + ".",
+        "- The bar on the share explained decides the trade-off (same probes; found among all planted / "
+        "clean tables flagged / planted tables with another column flagged): " + "; ".join(
+            f"{bar:g}: {sum(r.found(bar) for r in planted) / max(len(planted), 1):.0%} / "
+            f"{sum(bool(r.flagged(bar)) for r in clean) / max(len(clean), 1):.0%} / "
+            f"{sum(bool(r.others(bar)) for r in planted)}"
+            for bar in (0.02, 0.05, 0.1, 0.15, 0.2, 0.3)) + ".",
         "",
-        "By level (found among effective / overall):",
+        "By level (found among effective / all planted):",
         "",
         "| plant | level | effective | overall |",
         "|---|---:|---:|---:|",
@@ -268,16 +281,24 @@ def render(runs: list[Run], seeds: list[int], seconds: float, elapsed: float) ->
             f"{rate(sum(r.found() for r in e), len(e))} | {rate(sum(r.found() for r in p), len(p))} | "
             f"{len(p) - len(e)} | {np.median([r.lift for r in p]):.3f} | "
             f"{np.median([r.seconds for r in mine]):.1f} / {max(r.seconds for r in mine):.1f} |")
-    missed = [r for r in effective if not r.found()]
+    missed = [r for r in planted if not r.found()]
     if missed:
-        lines += ["", "Effective leaks missed, by set (the lift in skill; the clean model's skill):", ""]
+        lines += ["", "Leaks missed, by set (the lift in skill; the clean model's skill):", ""]
         for name in dict.fromkeys(r.dataset for r in missed):
             mine = [r for r in missed if r.dataset == name]
             lifts = sorted(r.lift for r in mine)
+            alone = [r.leak_alone for r in mine if r.leak_alone is not None]
+            explained = [r.leak_explained for r in mine if r.leak_explained is not None]
             lines.append(f"- {name}: {len(mine)}, lifts {lifts[0]:.3f} to {lifts[-1]:.3f}; clean skill "
-                         f"{min(r.clean_full for r in mine):.3f} to {max(r.clean_full for r in mine):.3f}"
+                         f"{min(r.clean_full for r in mine):.3f} to {max(r.clean_full for r in mine):.3f}; "
+                         f"the leak alone {_span(alone)}, explained by the others {_span(explained)}, "
+                         f"not a candidate {sum(r.leak_alone is None for r in mine)}"
                          + ("" if all(r.complete for r in mine) else " (some stopped by the time cap)"))
     return "\n".join(lines)
+
+
+def _span(values: list[float]) -> str:
+    return f"{min(values):.3f} to {max(values):.3f}" if values else "–"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -295,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     wanted = [d for d in args.datasets.split(",") if d]
     datasets = [d for d in DATASETS if (not wanted or d.name in wanted)
-                and (d.source == "sklearn" or (SHARED / f"{d.name}.csv").exists())]
+                and (d.source != "shared" or (SHARED / f"{d.name}.csv").exists())]
     skipped = [d.name for d in DATASETS if d.source == "shared" and not (SHARED / f"{d.name}.csv").exists()]
     if skipped:
         print(f"skipped (no {SHARED}): {', '.join(skipped)}", flush=True)

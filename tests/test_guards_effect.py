@@ -35,11 +35,12 @@ def test_a_column_agreeing_with_the_target_on_96_percent_of_rows_is_named_with_i
     (finding,) = check_effect(leaky, "churned", "binary")
     assert (finding.check, finding.severity, finding.column) == ("suspected leakage", "medium", "closing_note")
     figures = re.fullmatch(r"alone it reaches ROC AUC (0\.\d\d); the model without it (0\.\d\d), with it "
-                           r"(0\.\d\d) \(a quick model on 1,500 rows, (\d+)% of whose importance is in this "
-                           r"column\)\.", finding.evidence)
+                           r"(0\.\d\d); the other columns explain (\d+)% of its variation beyond the target "
+                           r"\(a quick model on 1,500 rows, (\d+)% of whose importance is in this column\)\.",
+                           finding.evidence)
     assert figures, finding.evidence
-    alone, without, whole, share = (float(v) for v in figures.groups())
-    assert alone > 0.9 and without < 0.8 and whole > alone and share > 50
+    alone, without, whole, explained, share = (float(v) for v in figures.groups())
+    assert alone > 0.9 and without < 0.8 and whole > alone and explained < 10 and share > 50
     assert "drop it before training" in finding.fix
     # The value-by-value rule does not see it: this check is what names it.
     from labcoat.guards import check_data
@@ -60,6 +61,52 @@ def test_a_strong_column_that_another_duplicates_is_not_flagged():
     strongest = max(probe.columns, key=lambda e: e.alone or 0)
     assert strongest.column.startswith("reading") and strongest.alone is not None and strongest.alone > 0.85
     assert strongest.without is not None and probe.full - strongest.without < 0.02  # its twin stands in
+
+
+def test_a_leak_is_found_on_a_table_the_other_columns_already_predict():
+    # The model without the leak loses almost nothing (ROC AUC 0.99 either way), so no loss of skill
+    # gives it away; that the other columns tell nothing about it beyond the target does.
+    rng = np.random.default_rng(4)
+    n = 1500
+    x = rng.normal(size=(n, 4))
+    frame = pd.DataFrame(x, columns=["a", "b", "c", "d"]).assign(
+        sick=np.where(x[:, 0] + x[:, 1] + rng.normal(0, 0.2, n) > 0, "yes", "no"))
+    leaky = frame.assign(discharge_code=noisy_copy(frame["sick"], 0.92, seed=5))
+    (finding,) = check_effect(leaky, "sick", "binary")
+    assert (finding.check, finding.column) == ("suspected leakage", "discharge_code")
+    alone, without, whole = (float(v) for v in re.findall(r"[01]\.\d\d", finding.evidence)[:3])
+    assert without >= 0.98 and whole - without < 0.02 and alone > 0.85
+
+
+def test_a_strong_input_the_others_relate_to_is_named_dominant_not_a_leak():
+    # A diagnosis made mostly from one lab value that the other readings move with (hypothyroid's TSH).
+    rng = np.random.default_rng(6)
+    n = 1500
+    tsh = rng.normal(size=n)
+    t4 = -0.8 * tsh + 0.6 * rng.normal(size=n)
+    frame = pd.DataFrame({"tsh": tsh, "t4": t4, "age": rng.normal(size=n),
+                          "sick": np.where(tsh - 0.3 * t4 + rng.normal(0, 0.25, n) > 0.5, "yes", "no")})
+    (finding,) = check_effect(frame, "sick", "binary")
+    assert (finding.check, finding.severity, finding.column) == ("dominant column", "low", "tsh")
+    explained = int(re.search(r"the other columns explain (\d+)%", finding.evidence)[1])
+    assert explained >= 10
+    assert "relates to the others as a measured input does" in finding.fix
+    from labcoat.reports import effect_findings  # fit's reports pass it on
+
+    (passed,) = effect_findings([str(finding)])
+    assert (passed["severity"], passed["check"], passed["column"]) == ("low", "dominant column", "tsh")
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 7])
+def test_the_probes_skill_is_scikit_learns_roc_auc(n_classes):
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(n_classes)
+    y = rng.integers(0, n_classes, 400)
+    prediction = rng.random((400, n_classes)) + 0.3 * np.eye(n_classes)[y]
+    prediction[:, 0] = np.round(prediction[:, 0], 1)  # ties count half, as scikit-learn counts them
+    expected = 2 * np.mean([roc_auc_score(y == c, prediction[:, c]) for c in range(n_classes)]) - 1
+    assert guards_effect._skill(y, prediction, True) == pytest.approx(expected, abs=1e-12)
 
 
 def test_a_clean_table_raises_nothing(churn, regression_frame):

@@ -47,12 +47,13 @@ def write_reports(model: Model, frame: pd.DataFrame, out_dir: str | Path) -> lis
 
 def effect_findings(findings: list[str]) -> list[dict[str, Any]]:
     """fit's findings of leaks by their effect (``"[medium] suspected leakage: column 'x':
-    ..."``) as the profile's records."""
+    ..."``, ``"[low] dominant column: ..."``) as the profile's records."""
     import re
 
     out = []
     for text in findings:
-        match = re.match(r"\[(\w+)\] (suspected leakage): (?:column '(.+?)': )?(.*)", text, flags=re.S)
+        match = re.match(r"\[(\w+)\] (suspected leakage|dominant column): (?:column '(.+?)': )?(.*)", text,
+                         flags=re.S)
         if match:
             out.append({"severity": match[1], "check": match[2], "column": match[3], "text": match[4]})
     return out
