@@ -36,7 +36,7 @@ _THRESHOLDS = [(schema_module, "_SMALL"), (transformers_module, "_SMALL"),
                ("labcoat.models.lightgbm", "SMALL_INPUT"), ("labcoat.models.linear", "SMALL_INPUT"),
                ("labcoat.models.hist_gb", "SMALL_INPUT"), ("labcoat.models._forest", "SMALL_INPUT"),
                ("labcoat.models.xgboost", "SMALL_INPUT"), ("labcoat.models.catboost", "SMALL_INPUT"),
-               ("labcoat.model", "SMALL_INPUT")]
+               ("labcoat.models.knn", "SMALL_INPUT"), ("labcoat.model", "SMALL_INPUT")]
 
 
 @contextmanager
@@ -427,13 +427,15 @@ def test_flat_catboost_equals_catboost(frame, target):
 def knn_tolerance(estimator: Any) -> float:
     """How far k-nearest neighbours' probabilities may move with the number of rows predicted.
 
-    k-NN has no few-row path of its own: the same scikit-learn code runs for 1 row and for the
-    68 padded rows, but its brute-force euclidean search computes ``d² = ‖x‖² − 2·x·y + ‖y‖²``
-    with BLAS (row norms by ``ddot``, ``x·y`` by ``dgemm``, which OpenBLAS hands to ``dgemv``
-    when one side has a single row). Their kernels round differently (the Haswell kernels use
-    FMA), so for a query that duplicates a training row the cancellation leaves
-    ``|d²| ≲ 4γ‖x‖²`` (γ = n_features·ε) instead of 0: ``d ≲ 2√(γ)·max‖x‖`` (seen: 8.4e-08 for
-    1 row, 0 for 68, under OpenBLAS's Haswell kernels; 0 for both under Sandybridge's).
+    The few-row path (``models/knn.py``) sums squared differences, exact to rounding, and 0 for
+    a query that duplicates a training row; scikit-learn's brute-force euclidean search (the
+    general path's) computes ``d² = ‖x‖² − 2·x·y + ‖y‖²`` with BLAS (row norms by ``ddot``,
+    ``x·y`` by ``dgemm``, which OpenBLAS hands to ``dgemv`` when one side has a single row), whose
+    kernels round differently (the Haswell kernels use FMA), so for such a query the
+    cancellation leaves ``|d²| ≲ 4γ‖x‖²`` (γ = n_features·ε) instead of 0: ``d ≲ 2√(γ)·max‖x‖``
+    (seen: 8.4e-08 for 1 row, 0 for 68, under OpenBLAS's Haswell kernels; 0 for both under
+    Sandybridge's). The few-row path hands a tie at the k-th neighbour within that rounding to
+    scikit-learn, so both choose the same neighbours.
     With ``weights="distance"`` a neighbour at d = 0 takes all the weight, one at d > 0 the
     weight 1/d, so the other neighbours' share moves by at most ``d·(k − 1)/d_min``, d_min
     being the smallest distance between distinct training rows (seen: 5.3e-08 against this
@@ -670,3 +672,53 @@ def assert_same_preparation_or_error(schema: Any, rows: pd.DataFrame) -> None:
         assert (type(fast), str(fast)) == (type(slow), str(slow))
     else:
         pd.testing.assert_frame_equal(fast, slow)
+
+
+@pytest.mark.parametrize("weights", ["uniform", "distance"])
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_knn_predicts_few_rows_as_scikit_learn(kind, weights):
+    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+
+    from labcoat.models.knn import _few_rows
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(600, 6))
+    y = rng.integers(0, 3, 600) if kind == "classifier" else rng.normal(size=600)
+    cls = KNeighborsClassifier if kind == "classifier" else KNeighborsRegressor
+    estimator = cls(n_neighbors=7, weights=weights, algorithm="brute").fit(X, y)
+    queries = np.vstack([X[[3, 5]] + 0.01, rng.normal(size=(4, 6))])
+    expected = estimator.predict_proba(queries) if kind == "classifier" else estimator.predict(queries)
+    fast = _few_rows(estimator, queries)
+    assert fast is not None
+    np.testing.assert_allclose(fast, expected, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(_few_rows(estimator, sp.csr_matrix(queries)), expected, rtol=0, atol=1e-12)
+    # On a training row, distance weights rest on the brute search's rounding: scikit-learn answers;
+    # a k-d tree sums squares as the few-row path does, to 0, and gives that row all the weight.
+    assert (_few_rows(estimator, X[[3]]) is None) == (weights == "distance")
+    tree = cls(n_neighbors=7, weights=weights, algorithm="kd_tree").fit(X, y)
+    on_rows = tree.predict_proba(X[:5]) if kind == "classifier" else tree.predict(X[:5])
+    np.testing.assert_allclose(_few_rows(tree, X[:5]), on_rows, rtol=0, atol=1e-12)
+    # A tie at the k-th neighbour is left to scikit-learn, which then chooses the neighbours.
+    grid = np.repeat(np.arange(3.0), 200)[:, None]
+    tied = cls(n_neighbors=7, weights=weights).fit(grid, y)
+    assert _few_rows(tied, grid[:1]) is None
+    assert FAMILIES["knn"].predict(tied, grid[:1], kind, n_classes=3).shape[0] == 1
+
+
+def test_normal_quantiles_of_a_few_rows_are_those_of_many():
+    from labcoat.features.transformers import NormalQuantiles
+
+    rng = np.random.default_rng(2)
+    n = 3000
+    frame = pd.DataFrame({"normal": rng.normal(size=n), "counts": rng.integers(0, 5, n).astype(float),
+                          "gaps": np.where(rng.random(n) < 0.3, np.nan, rng.exponential(size=n)),
+                          "constant": np.zeros(n)})
+    encoder = NormalQuantiles().fit(frame.iloc[:2000])
+    rows = frame.iloc[2000:2600].copy()
+    rows.iloc[:5, 0] = [np.inf, -np.inf, 1e300, -1e300, np.nan]
+    rows.iloc[5:8, 1] = [0.0, 4.0, 2.5]  # the ends and between ties
+    for start in range(0, 600, 3):
+        few = encoder.transform(rows.iloc[start:start + 3])
+        many = encoder.transform(pd.concat([rows.iloc[start:start + 3]] * 30))[:3]
+        # The same np.interp arithmetic per column; BLAS takes no part.
+        np.testing.assert_allclose(few, many, rtol=0, atol=1e-12)

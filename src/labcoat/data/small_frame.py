@@ -111,7 +111,8 @@ def object_columns(df: pd.DataFrame) -> tuple[list[list[Any]], list[Any]]:
                 lists = np.asarray(block.get_values(_OBJECT)).reshape(block.shape).tolist()
             for at, column in zip(block.mgr_locs.as_array.tolist(), lists):
                 out[at], dtypes[at] = column, values.dtype
-        if all(isinstance(column, list) and len(column) == len(df) for column in out):
+        rows = len(df)
+        if all(isinstance(column, list) and len(column) == rows for column in out):
             return out, dtypes
     except (AttributeError, TypeError, ValueError, IndexError):
         pass
