@@ -441,16 +441,15 @@ def one_column_skills(X: np.ndarray, y: np.ndarray, folds: Sequence[tuple[np.nda
     [0.0, 0.6]
     """
     skills = np.zeros(X.shape[1])
+    cuts = np.linspace(0, 1, BINS + 1)[1:-1]
     for j in range(X.shape[1]):
         column = X[:, j]
         present = ~np.isnan(column)
-        cuts = np.linspace(0, 1, BINS + 1)[1:-1]
         edges: np.ndarray = np.unique(np.quantile(column[present], cuts)) if present.any() else np.zeros(0)
-        codes = np.where(present, np.searchsorted(edges, np.where(present, column, 0), side="right"),
-                         len(edges) + 1)
+        size = len(edges) + 2  # the bins, and missing values
+        codes = np.where(present, np.searchsorted(edges, np.where(present, column, 0), side="right"), size - 1)
         prediction = np.zeros((len(y), n_classes)) if n_classes else np.zeros(len(y))
         for train, valid in folds:
-            size = len(edges) + 2
             if n_classes:
                 counts = np.zeros((size, n_classes))
                 np.add.at(counts, (codes[train], y[train]), 1.0)

@@ -111,8 +111,8 @@ def object_columns(df: pd.DataFrame) -> tuple[list[list[Any]], list[Any]]:
                 lists = np.asarray(block.get_values(_OBJECT)).reshape(block.shape).tolist()
             for at, column in zip(block.mgr_locs.as_array.tolist(), lists):
                 out[at], dtypes[at] = column, values.dtype
-        rows = len(df)
-        if all(isinstance(column, list) and len(column) == rows for column in out):
+        n_rows = len(df)
+        if all(isinstance(column, list) and len(column) == n_rows for column in out):
             return out, dtypes
     except (AttributeError, TypeError, ValueError, IndexError):
         pass
@@ -124,6 +124,11 @@ def _small_column(raw: list[Any], column: Column, dtype: Any) -> np.ndarray:
     """One column of :func:`_prepare_small`; :class:`_Unsure` leaves it to :func:`_coerce`."""
     role = column.role
     if role is Role.NUMERIC:
+        if isinstance(dtype, np.dtype) and dtype.kind in "fi":  # a numpy block's own floats or ints
+            block = np.array(raw, dtype=dtype)
+            if dtype.kind == "f" or ((block >= -2**53) & (block <= 2**53)).all():  # ints float64 holds exactly
+                return block.astype(np.float64)
+            raise _Unsure
         return np.array([_small_float(v) for v in raw], dtype=np.float64)
     if role is Role.CATEGORICAL:
         if _numbers(dtype):
