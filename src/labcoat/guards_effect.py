@@ -7,7 +7,8 @@ of rows, or correlates with it at r = 0.97), escapes that rule but gives the mod
 score. This check finds it by its effect, with a probe that is cheap and bounded in time:
 
 1. a sample of at most :data:`PROBE_ROWS` rows (as balanced between classes as the rows
-   allow), :data:`PROBE_FOLDS` folds, LightGBM (:data:`ROUNDS` rounds, one thread);
+   allow), :data:`PROBE_FOLDS` folds, LightGBM (:data:`ROUNDS` rounds, one thread; with more
+   than three classes, fewer rounds of larger steps, as a tree is grown per class);
 2. the whole model, scored out of fold, and the permutation importance on the validation folds
    of the :data:`GAIN_SHORTLIST` columns of highest split gain;
 3. the candidates: the :data:`CANDIDATES` most important columns and the :data:`CANDIDATES`
