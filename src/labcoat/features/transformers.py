@@ -232,7 +232,7 @@ class NormalQuantiles(TransformerMixin, BaseEstimator):
 #: scikit-learn's QuantileTransformer bound: ndtri(1e-7) = -5.2.
 _BOUND = 1e-7
 #: Rows up to which NormalQuantiles interpolates all columns at once (two np.interp calls a
-#: column took a third of one row's prediction on digits' 64 columns).
+#: column: 0.19 ms of one row on 50 columns).
 _FEW_ROWS = 4
 
 

@@ -72,7 +72,8 @@ _TRAINING = Companions(_training_rows, version=lambda estimator: (estimator._fit
 def _few_rows(estimator: Any, X: Any) -> np.ndarray | None:
     """Class shares or values of a fitted ``KNeighborsClassifier``/``KNeighborsRegressor`` for
     a few rows, as scikit-learn computes them, by one pass over the training rows in numpy:
-    scikit-learn's search and validation cost 0.3 ms a row on 3,700 training rows, this 0.07 ms.
+    on wine_quality_white's k-NN member (3,673 training rows x 11), scikit-learn's search and
+    validation took 0.41 ms a row, this 0.11 ms.
     Distances here are exact sums of squares, where scikit-learn's brute search computes
     ``‖x‖² − 2·x·y + ‖y‖²``; None (scikit-learn answers) where that formula's rounding could
     change the answer: the k-th and next neighbour closer than it (which neighbours are chosen),
@@ -125,7 +126,6 @@ def _few_rows(estimator: Any, X: Any) -> np.ndarray | None:
         if classifier:
             votes = np.bincount(labels[nearest], weights=weight, minlength=out.shape[1])
             out[i] = votes / votes.sum()
-        else:
-            out[i] = np.sum(labels[nearest] * weight) / np.sum(weight) if weights == "distance" \
-                else np.mean(labels[nearest])
+        else:  # with weights of 1, the mean scikit-learn takes
+            out[i] = np.sum(labels[nearest] * weight) / np.sum(weight)
     return out
