@@ -6,6 +6,7 @@ Usage::
     python benchmarks/latency.py --datasets adult,wine --stages
     python benchmarks/latency.py --refit --budget 60      # fit the models again
     python benchmarks/latency.py --automl-models           # the models benchmarks/automl.py saved
+    python benchmarks/latency.py --latency-limit 1ms --datasets digits,credit_g   # fit with and without the limit
 
 Each set of ``benchmarks/automl.py`` is split as there (75/25, seed 0); the first run fits labcoat
 on the training rows within ``--budget`` seconds and saves the model to
@@ -18,8 +19,10 @@ test row as a one-row DataFrame, 200 calls after 5 warm-up calls, on the model g
 ``labcoat.load``. ``--stages`` also times each step of a call (schema, unseen-category check,
 preprocessing per style, members predicted together, each other member, calibration, the
 answer), with the same functions the model calls, each step on its own: in a real call the
-steps evict each other's data from the caches and take up to twice as long. Figures go to
-stdout, and with ``--out`` to ``benchmarks/RESULTS.md``.
+steps evict each other's data from the caches and take up to twice as long. ``--latency-limit``
+fits each set a second time with ``fit(latency_limit=...)`` (saved to ``latency-model-limited``)
+and sets the two side by side: members, one row's time, and the score on the test rows. Figures
+go to stdout, and with ``--out`` to ``benchmarks/RESULTS.md``.
 """
 from __future__ import annotations
 
@@ -40,6 +43,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import cpu_name, write_section  # noqa: E402
 from automl import DATASETS, SHARED, WORK, Dataset, prepare  # noqa: E402
+from labcoat.train.latency_limit import parse_latency  # noqa: E402
 
 CALLS = 200
 WARM_UP = 5
@@ -47,22 +51,26 @@ WARM_UP = 5
 TARGET_MS = 1.0
 
 
-def fitted_model(dataset: Dataset, budget: float, refit: bool, automl: bool = False) -> Any:
+def fitted_model(dataset: Dataset, budget: float, refit: bool, automl: bool = False,
+                 limit: str | None = None) -> Any:
     """The set's saved latency model, fitted and saved first when missing (or ``refit``); with
-    ``automl``, the model the AutoML benchmark saved."""
+    ``automl``, the model the AutoML benchmark saved; with ``limit``, one fitted with that
+    ``latency_limit``."""
     import labcoat
 
     workdir = prepare(dataset)
     if automl:
         return labcoat.load(workdir / "labcoat" / "model")
-    folder = workdir / "latency-model"
+    folder = workdir / ("latency-model" if limit is None else "latency-model-limited")
+    if limit is not None and (folder / "MLmodel").exists():
+        refit = refit or labcoat.load(folder).info.settings.get("latency_limit") != parse_latency(limit)
     if refit or not (folder / "MLmodel").exists():
         train = pd.read_csv(workdir / "train.csv", low_memory=False)
         started = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = labcoat.fit(train, target=dataset.target, task=dataset.task, budget=budget,
-                                seed=0, quiet=True, track=False, report=False)
+                                seed=0, quiet=True, track=False, report=False, latency_limit=limit)
         print(f"{dataset.name}: fitted in {time.perf_counter() - started:.0f} s", flush=True)
         model.save(folder)
     return labcoat.load(folder)
@@ -130,6 +138,55 @@ def stage_times(model: Any, rows: list[pd.DataFrame]) -> dict[str, float]:
     return stages
 
 
+def test_score(model: Any, dataset: Dataset) -> float:
+    """The model's metric on the set's test rows."""
+    from labcoat.evaluate.metrics import get_metric
+
+    test = pd.read_csv(WORK / dataset.name / "test.csv", low_memory=False)
+    y = model.task.encode_target(test[dataset.target], model.schema.classes)
+    return get_metric(model.metric, model.task.name).score(y, model._blend(test.drop(columns=[dataset.target])))
+
+
+def limit_rows(dataset: Dataset, budget: float, refit: bool, limit: str) -> list[dict[str, Any]]:
+    """The set fitted without and with ``latency_limit=limit``: members, one row's median and
+    95th percentile (``predict_proba``, or ``predict`` for regression), the test score."""
+    out = []
+    for given in (None, limit):
+        model = fitted_model(dataset, budget, refit, limit=given)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            call = model.predict if dataset.task == "regression" else model.predict_proba
+            seconds = 1000 * timed(call, test_rows(dataset))
+            score = test_score(model, dataset)
+        out.append({"dataset": dataset.name, "limit": given or "none", "members": members(model),
+                    "p50": float(np.median(seconds)), "p95": float(np.percentile(seconds, 95)),
+                    "metric": model.metric, "test": score, "oof": model.info.ensemble_score,
+                    "fit_latency": model.info.latency})
+        print(f"{dataset.name:20s} limit {out[-1]['limit']:6s} p50 {out[-1]['p50']:6.2f} ms  {model.metric} test "
+              f"{score:.4f} oof {model.info.ensemble_score:.4f}  [{out[-1]['members']}]", flush=True)
+    return out
+
+
+def render_limits(results: list[dict[str, Any]], budget: float, limit: str) -> str:
+    lines = [
+        "## Single-row latency with `latency_limit` (`benchmarks/latency.py --latency-limit`)", "",
+        f"Written by `benchmarks/latency.py --latency-limit {limit}` on {date.today().isoformat()}; 2 cores shared "
+        f"({cpu_name()}); Python {platform.python_version()}. Each set's 75% training split fitted twice within "
+        f"{budget:g} s, seed 0: without a limit and with `latency_limit=\"{limit}\"`; saved, reloaded, {CALLS} calls "
+        "of one test row each after the warm-up, and the metric on the 25% test rows (ROC AUC: higher is better; "
+        "log loss, RMSE: lower). `fit` measured at fit time: one row's time as `fit` measured it before and after "
+        "leaving members out.", "",
+        "| dataset | limit | members | p50 ms | p95 ms | metric | test | out-of-fold | at fit: before -> after ms |",
+        "|---|---|---|---:|---:|---|---:|---:|---|",
+    ]
+    for r in results:
+        at_fit = r["fit_latency"]
+        seen = f"{at_fit['before_ms']:.2f} -> {at_fit['after_ms']:.2f}" if at_fit else ""
+        lines.append(f"| {r['dataset']} | {r['limit']} | {r['members']} | {r['p50']:.2f} | {r['p95']:.2f} | "
+                     f"{r['metric']} | {r['test']:.4f} | {r['oof']:.4f} | {seen} |")
+    return "\n".join(lines) + "\n"
+
+
 def members(model: Any) -> str:
     return " + ".join(f"{m.family}×{m.weight:.2f}" for m in model.members)
 
@@ -163,6 +220,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stages", action="store_true", help="also time each step of a call")
     parser.add_argument("--automl-models", action="store_true",
                         help="reload the models of the last benchmarks/automl.py run instead")
+    parser.add_argument("--latency-limit", default=None,
+                        help="also fit with fit(latency_limit=...), e.g. 1ms, and compare (written as its own section)")
     parser.add_argument("--out", type=Path, default=None,
                         help="write the table to this RESULTS.md (default: print only)")
     args = parser.parse_args(argv)
@@ -173,6 +232,9 @@ def main(argv: list[str] | None = None) -> None:
             continue
         if dataset.source == "shared" and not (SHARED / f"{dataset.name}.csv").exists():
             print(f"skip {dataset.name}: {SHARED} not found", flush=True)
+            continue
+        if args.latency_limit:
+            results += limit_rows(dataset, args.budget, args.refit, args.latency_limit)
             continue
         model = fitted_model(dataset, args.budget, args.refit, args.automl_models)
         rows = test_rows(dataset)
@@ -190,7 +252,10 @@ def main(argv: list[str] | None = None) -> None:
               f"predict {result['predict_p50']:6.2f} ms  [{result['members']}]", flush=True)
         for name, ms in stages.items():
             print(f"    {name:44s} {ms:7.3f} ms")
-    if args.out is not None:
+    if args.out is not None and args.latency_limit:
+        write_section("latency_limit", render_limits(results, args.budget, args.latency_limit), args.out)
+        print(f"\nwrote {args.out}")
+    elif args.out is not None:
         write_section("latency", render(results, args.budget, args.automl_models), args.out)
         print(f"\nwrote {args.out}")
 

@@ -37,7 +37,7 @@ class _AutoEstimator(BaseEstimator):
     def __init__(self, budget: float | str | None = None, trials: int | None = None,
                  metric: str | None = None, seed: int = 0, families: Sequence[str] | None = None,
                  n_jobs: int | None = None, quiet: bool = True, track: bool = False,
-                 report: bool = False) -> None:
+                 report: bool = False, latency_limit: float | str | None = None) -> None:
         self.budget = budget
         self.trials = trials
         self.metric = metric
@@ -49,6 +49,7 @@ class _AutoEstimator(BaseEstimator):
         # Off by default: an estimator is often fitted many times (cross_val_score, a grid
         # search), and explanations and reports cost seconds per fit.
         self.report = report
+        self.latency_limit = latency_limit
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -81,7 +82,8 @@ class _AutoEstimator(BaseEstimator):
         frame = frame.reset_index(drop=True).assign(**{_TARGET: y})
         self.model_ = fit(frame, target=_TARGET, budget=self.budget, trials=self.trials,
                           metric=self.metric, task=task, seed=self.seed, families=self.families,
-                          n_jobs=self.n_jobs, quiet=self.quiet, track=self.track, report=self.report)
+                          n_jobs=self.n_jobs, quiet=self.quiet, track=self.track, report=self.report,
+                          latency_limit=self.latency_limit)
         return self
 
     @property

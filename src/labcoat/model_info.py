@@ -61,6 +61,9 @@ class ModelInfo:
     #: The task's post-fit decisions: calibration and decision threshold (``Task.post_fit``).
     calibration: dict[str, Any] | None = None
     threshold: dict[str, Any] | None = None
+    #: What ``latency_limit`` did: one row's time before and after, members left out, the
+    #: out-of-fold score before and after (``labcoat.train.latency_limit``); None without a limit.
+    latency: dict[str, Any] | None = None
     #: What the guards found, in words (None: not recorded).
     findings: list[str] | None = None
     #: Versions of Python and the libraries the model depends on.

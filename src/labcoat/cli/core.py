@@ -60,6 +60,10 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
         costs: Optional[str] = typer.Option(None, help="Binary: tune the threshold for these costs, e.g. 'fp=1,fn=5'."),
         threshold_metric: Optional[str] = typer.Option(
             None, help="Binary: tune the threshold for f1, balanced_accuracy, accuracy or mcc."),
+        latency_limit: Optional[str] = typer.Option(
+            None, "--latency-limit", help="The most time one row's prediction may take on this machine, e.g. "
+                                          "1ms or 500us: the ensemble is made smaller until it does (default: no "
+                                          "limit)."),
         n_jobs: Optional[int] = typer.Option(None, "--n-jobs", help="Cores to use: N > 1 runs N trials at once in "
                                              "worker processes (with --executor ray: at most N at once)."),
         executor: str = typer.Option("local", help="Where trials run: local, or ray (Ray tasks; needs the "
@@ -108,7 +112,7 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
         takes_split = "split" in own.options
         takes_costs = "costs" in own.options
         given = {"--trials": trials, "--calibrate": calibrate, "--costs": None if takes_costs else costs,
-                 "--threshold-metric": threshold_metric,
+                 "--threshold-metric": threshold_metric, "--latency-limit": latency_limit,
                  "--test": test, "--sql": sql, "--holdout": None if holdout == "auto" else holdout,
                  "--split": None if split == "random" or takes_split else split, "--strict": strict or None,
                  "--text-column": text_column, "--embeddings": embeddings}
@@ -146,7 +150,7 @@ def fit(data: Optional[Path] = typer.Argument(None, help="CSV, TSV, Parquet, JSO
                             test=test, holdout=_holdout(holdout), split=split, time_column=time_column,
                             n_jobs=n_jobs, executor=executor, ray_address=ray_address, report=not no_report,
                             report_dir=None if no_report else reports or out.with_name(out.name + "-reports"),
-                            text_column=text_column, embeddings=embeddings)
+                            text_column=text_column, embeddings=embeddings, latency_limit=latency_limit)
     path = model.save(out)
     if as_json:
         from labcoat.errors import LabcoatNotice

@@ -326,7 +326,8 @@ def _fit_arguments(settings: dict[str, Any], budget: float | str | None, trials:
         budget, trials = settings.get("budget_seconds"), settings.get("trials")
     from labcoat.tasks import get_task
 
-    keys = ("metric", "task", "families", "split", "time_column", "holdout", "text_column", "embeddings")
+    keys = ("metric", "task", "families", "split", "time_column", "holdout", "text_column", "embeddings",
+            "latency_limit")
     options = {k: settings[k] for k in get_task(settings["task"]).option_names if settings.get(k) is not None}
     return {"budget": budget, "trials": trials, **{k: settings.get(k) for k in keys},
             "split": settings.get("split") or "random", "holdout": settings.get("holdout", "auto"), **options}

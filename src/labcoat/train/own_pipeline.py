@@ -18,7 +18,7 @@ from labcoat.tasks import PipelineTask
 
 #: ``fit``'s settings that the row tasks' pipeline has and these tasks do not, with their defaults.
 TABULAR_ONLY = {"trials": None, "callbacks": (), "text_column": None, "embeddings": None,
-                "strict": False, "test": None, "holdout": "auto", "split": "random"}
+                "strict": False, "test": None, "holdout": "auto", "split": "random", "latency_limit": None}
 
 
 def fit_own_pipeline(task: PipelineTask, data: DataSource, target: str | None, *, track: bool, tracking_uri: str | None,

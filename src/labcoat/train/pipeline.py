@@ -35,6 +35,8 @@ from labcoat.train.budget import (after_fit_plan, after_fit_reserve, leak_check_
 from labcoat.train.ensemble_outputs import ensemble_fold_scores, ensemble_oof
 from labcoat.train.leaderboard import fold_sizes, leaderboard
 from labcoat.train.post_fit import POST_FIT_STEPS, AfterFit
+from labcoat.train.latency_limit import keep_within, parse_latency
+from labcoat.train.latency_limit import notice as latency_notice
 from labcoat.train.refit import refit
 
 if TYPE_CHECKING:
@@ -97,6 +99,7 @@ def fit(data: DataSource, target: str | None = None, *, budget: float | str | No
         test: Any = None, holdout: float | str | None = "auto", split: str = "random",
         time_column: str | None = None, report: bool = True, report_dir: str | Path | None = None,
         text_column: str | None = None, embeddings: str | Path | None = None,
+        latency_limit: float | str | None = None,
         **options: Any) -> Model | ForecastModel | RecommendModel | MatchModel | AnomalyModel | SegmentModel | ExtractModel:
     """Find, tune and ensemble the best model for ``target`` within a time budget.
 
@@ -152,6 +155,10 @@ def fit(data: DataSource, target: str | None = None, *, budget: float | str | No
         the target, if one does (see ``labcoat.train.documents``).
     embeddings : a local model2vec or sentence-transformers model folder: the documents'
         embeddings feed the tabular families too (``labcoat[text]``; nothing is downloaded).
+    latency_limit : the most time one row's prediction may take on this machine, in seconds or
+        as ``"1ms"``, ``"500us"``: members are left out of the ensemble, least score lost first,
+        until it predicts within it (``Model.info.latency``; see ``labcoat.train.latency_limit``).
+        Default: no limit.
     **options : the task's own options (``Task.options``, typed; one that does not apply to the
         task is refused). Classification:
 
@@ -182,10 +189,12 @@ def fit(data: DataSource, target: str | None = None, *, budget: float | str | No
             time_column=time_column, metric=metric, report=report, report_dir=report_dir, n_jobs=n_jobs,
             executor=executor, ray_address=ray_address,
             unused={"trials": trials, "callbacks": callbacks, "strict": strict, "test": test, "holdout": holdout,
-                    "split": split, "text_column": text_column, "embeddings": embeddings})
+                    "split": split, "text_column": text_column, "embeddings": embeddings,
+                    "latency_limit": latency_limit})
     assert target is not None  # checked above
     clock = Clock(parse_budget(budget) if budget is not None or trials is not None else DEFAULT_BUDGET)
     trials = _check_trials(trials)
+    limit = parse_latency(latency_limit)
     runner = get_executor(executor, n_jobs=n_jobs, address=ray_address)
     runner.check()
     if families is not None:
@@ -270,8 +279,16 @@ def fit(data: DataSource, target: str | None = None, *, budget: float | str | No
             if not result.completed:
                 raise BudgetError(_no_trial_message(result, clock, len(frame)))
             selection = _selection_estimate(result, data_, clock)
-            oof = ensemble_oof(result, data_)
             members, preprocessors, dropped = refit(result, data_, clock, keep=keep)
+            latency = None
+            if limit is not None:
+                members, preprocessors, latency = keep_within(
+                    limit, members, preprocessors, result, data_,
+                    frame[[c.name for c in schema.features]].head(EXAMPLE_ROWS), clock, keep=keep)
+                limit_notice = latency_notice(latency, chosen_metric.name)
+                if limit_notice:
+                    warnings.warn(limit_notice, LabcoatNotice, stacklevel=2)
+            oof = ensemble_oof(result, data_)
             decisions = learner.post_fit(oof, task_options, seed=seed)
         finally:
             if progress:
@@ -298,13 +315,15 @@ def fit(data: DataSource, target: str | None = None, *, budget: float | str | No
             selection=selection.to_dict(),
             calibration=decisions.report.get("calibration"),
             threshold=decisions.report.get("threshold"),
+            latency=latency,
             findings=findings,
             versions=library_versions(),
             settings={"target": target, "task": schema.task, "metric": chosen_metric.name,
                       "budget_seconds": clock.budget, "trials": trials, "seed": seed,
                       "families": families, "split": split, "time_column": time_column,
                       "holdout": holdout, "text_column": text_column,
-                      "embeddings": None if embeddings is None else str(embeddings), **task_options.to_dict()},
+                      "embeddings": None if embeddings is None else str(embeddings), "latency_limit": limit,
+                      **task_options.to_dict()},
             ensemble_score_std=float(np.std(spread, ddof=1)) if len(spread) > 1 else None,
             ensemble_fold_scores=spread,
             folds_key=_folds_key(frame, resampling, seed),

@@ -1,0 +1,177 @@
+"""A limit on one row's prediction time: the ensemble made smaller until it predicts one row
+within ``latency_limit`` (``fit(..., latency_limit="1ms")``), as AutoGluon's ``infer_limit``.
+
+Ensemble selection weighs accuracy only; every member it adds is one more model to evaluate
+on every call. With a limit, after the members are fitted on all rows, one row's prediction
+time is measured on this machine (the median of :data:`CALLS` calls on training rows, the
+preprocessing included, as a loaded model answers). While it is over the limit, one member is
+left out: each is tried out, the weights of the others chosen again by ensemble selection on
+their out-of-fold predictions, and the smaller ensemble measured; the one within the limit with
+the best out-of-fold score is kept, or, when none is within it yet, the one that gives up least
+score per millisecond saved. It stops at one member: a single model slower than the limit is
+said to be so, not replaced by a worse one. Limits depend on the machine: measure on the one
+that serves.
+
+Examples
+--------
+>>> parse_latency("1ms"), parse_latency("250us"), parse_latency(0.002), parse_latency(None)
+(0.001, 0.00025, 0.002, None)
+"""
+from __future__ import annotations
+
+import re
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from labcoat.errors import ConfigError
+from labcoat.model import Member, Model
+from labcoat.model_info import ModelInfo
+from labcoat.search import Clock, StudyResult, TrialData
+
+#: Calls timed per measurement (after :data:`WARM_UP` calls), each on one training row.
+CALLS = 15
+WARM_UP = 3
+
+_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6}
+_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|ms|us|µs)\s*$", re.IGNORECASE)
+
+
+def parse_latency(value: float | int | str | None) -> float | None:
+    """Seconds in ``value``: a number of seconds, or a string such as ``"1ms"``, ``"500us"``."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        match = _PATTERN.match(str(value))
+        if not match:
+            raise ConfigError(f"latency_limit {value!r} is not a duration. Write seconds (0.001) or a number with a "
+                              "unit: '1ms', '500us', '0.01s'.")
+        seconds = float(match.group(1)) * _UNITS[match.group(2).lower()]
+    if not seconds > 0:
+        raise ConfigError(f"latency_limit must be positive; got {value!r}.")
+    return seconds
+
+
+@dataclass
+class Ensemble:
+    """Members with their weights, and the out-of-fold score of their blend."""
+
+    members: list[Member]
+    score: float
+    seconds: float = float("nan")  #: one row's median prediction time
+
+
+def one_row_seconds(model: Model, rows: pd.DataFrame) -> float:
+    """The median seconds of ``model.predict`` on one of ``rows`` at a time (after a warm-up).
+
+    >>> import labcoat
+    >>> from labcoat.datasets import make_churn
+    >>> df = make_churn(300)
+    >>> model = labcoat.fit(df, target="churned", trials=1, families=["linear"], quiet=True, track=False)
+    >>> 0 < one_row_seconds(model, df.head(3)) < 1
+    True
+    """
+    singles = [rows.iloc[[i]] for i in range(len(rows))]
+    for row in singles[:WARM_UP]:
+        model._blend(row)
+    seconds = []
+    for i in range(CALLS):
+        row = singles[i % len(singles)]
+        started = time.perf_counter()
+        model._blend(row)
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds)
+
+
+def keep_within(limit: float, members: list[Member], preprocessors: dict[str, Any], result: StudyResult,
+                data: TrialData, rows: pd.DataFrame, clock: Clock, *, keep: float = 0.0
+                ) -> tuple[list[Member], dict[str, Any], dict[str, Any]]:
+    """The members (reweighed) and preprocessors of the largest ensemble found within ``limit``
+    seconds a row, and what was done (``ModelInfo.latency``); ``result``'s ensemble and score
+    are updated to match. ``rows``: training rows of the feature columns to time on."""
+    trials = {t.number: t for t, _ in result.ensemble}
+    metric = data.metric
+
+    def measured(ensemble: Ensemble) -> Ensemble:
+        probe = Model(schema=data.schema, members=ensemble.members, preprocessors=_used(preprocessors, ensemble.members),
+                      leaderboard=pd.DataFrame(), info=ModelInfo(metric=metric.name))
+        ensemble.seconds = one_row_seconds(probe, rows)
+        return ensemble
+
+    def without(current: Ensemble, left_out: Member) -> Ensemble:
+        kept = [m for m in current.members if m is not left_out]
+        oofs = [trials[m.trial].oof for m in kept]
+        weights = data.task.select_ensemble(oofs, data.y, metric)  # type: ignore[arg-type]
+        reweighed = [_reweighed(m, w) for m, w in zip(kept, weights) if w > 0]
+        blend = np.asarray(sum(w * oof for w, oof in zip(weights, oofs) if w > 0))
+        rows_scored = ~np.isnan(blend.reshape(len(data.y), -1)).any(axis=1)
+        return Ensemble(reweighed, metric.score(data.y[rows_scored], blend[rows_scored]))
+
+    current = measured(Ensemble(members, result.ensemble_score))
+    before = current
+    dropped: list[str] = []
+    stopped = ""
+    while current.seconds > limit and len(current.members) > 1:
+        round_seconds = len(current.members) * (WARM_UP + CALLS) * current.seconds * 2
+        if clock.budget is not None and clock.remaining - keep < round_seconds:
+            stopped = "the budget ran out"
+            break
+        tried = [measured(without(current, m)) for m in current.members]
+        within = [e for e in tried if e.seconds <= limit]
+        if within:
+            chosen = min(within, key=lambda e: metric.to_loss(e.score))
+        else:  # the least score given up per second saved (a slower ensemble saves nothing)
+            chosen = min(tried, key=lambda e: (metric.to_loss(e.score) - metric.to_loss(current.score))
+                         / max(current.seconds - e.seconds, 1e-9))
+        kept_ids = {id(m.estimator) for m in chosen.members}
+        dropped += [f"{m.family} #{m.trial}" for m in current.members if id(m.estimator) not in kept_ids]
+        current = chosen
+    if current is not before:
+        result.ensemble = [(trials[m.trial], m.weight) for m in current.members]
+        result.ensemble_score = current.score
+    report = {"limit_ms": round(limit * 1e3, 4), "before_ms": round(before.seconds * 1e3, 4),
+              "after_ms": round(current.seconds * 1e3, 4), "met": current.seconds <= limit,
+              "members_before": len(before.members), "members_after": len(current.members), "dropped": dropped,
+              "score_before": before.score, "score_after": current.score,
+              "stopped": stopped or ("one member left" if current.seconds > limit else "")}
+    return current.members, _used(preprocessors, current.members), report
+
+
+def notice(report: dict[str, Any], metric: str) -> str | None:
+    """What the limit did, in words (None when the ensemble was within it as selected).
+
+    >>> notice({"limit_ms": 1.0, "before_ms": 1.4, "after_ms": 0.8, "met": True, "members_before": 4,
+    ...         "members_after": 2, "dropped": ["knn #3", "mlp #5"], "score_before": 0.91,
+    ...         "score_after": 0.905, "stopped": ""}, "roc_auc")
+    'latency_limit 1 ms: knn #3 and mlp #5 left out of the ensemble (one row 1.4 -> 0.8 ms; out-of-fold roc_auc 0.91 -> 0.905).'
+    """
+    if report["met"] and not report["dropped"]:
+        return None
+    change = (f"one row {report['before_ms']:.3g} -> {report['after_ms']:.3g} ms; out-of-fold {metric} "
+              f"{report['score_before']:.4g} -> {report['score_after']:.4g}")
+    left_out = " and ".join(report["dropped"]) if len(report["dropped"]) <= 2 else (
+        ", ".join(report["dropped"][:-1]) + " and " + report["dropped"][-1])
+    head = f"latency_limit {report['limit_ms']:g} ms: "
+    if report["met"]:
+        return head + f"{left_out} left out of the ensemble ({change})."
+    what = f"{left_out} left out, " if report["dropped"] else ""
+    return (head + f"not met ({what}{report['stopped']}; {change}). Give a larger limit, or fewer or faster "
+            "families (families=...).")
+
+
+def _reweighed(member: Member, weight: float) -> Member:
+    return Member(family=member.family, trial=member.trial, weight=float(weight), style=member.style,
+                  estimator=member.estimator, params=member.params, preprocessor=member.preprocessor,
+                  rows=member.rows)
+
+
+def _used(preprocessors: dict[str, Any], members: list[Member]) -> dict[str, Any]:
+    """The preprocessors ``members`` read (each style's is applied on every call)."""
+    keys = {m.preprocessor or m.style for m in members}
+    return {k: v for k, v in preprocessors.items() if k in keys}
