@@ -364,3 +364,19 @@ def test_joint_methods_are_for_three_or_more_classes_and_pickle_small():
         copy = pickle.loads(pickle.dumps(cal))
         np.testing.assert_array_equal(copy.apply(p[:3]), cal.apply(p[:3]))
         assert len(pickle.dumps(cal)) < 2_000
+
+
+@pytest.mark.parametrize("method", ["sigmoid", "temperature", "vector"])
+def test_a_calibrator_fitted_on_rows_without_an_error_does_not_claim_certainty(method):
+    # Out-of-fold rows the model got all right (small data, a strong model): fitted to hard
+    # labels, each method sharpens without bound, and the first mistake on new rows gets a
+    # probability near zero (an unbounded log loss). Fitted to Laplace's targets, the truth
+    # keeps a probability of the order of 1 / (rows of its class).
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 300)
+    proba = np.full((300, 3), 0.001)
+    proba[np.arange(300), y] = 0.998
+    mistake = np.array([[0.998, 0.001, 0.001]])  # the truth is class 1
+    calibrated = fit_calibrator(y, proba, method).apply(mistake)[0, 1]
+    assert calibrated > 1e-3
+    assert choose_calibration(y, proba, seed=0).method == "none"  # none of them beats leaving it as it is

@@ -96,8 +96,9 @@ def fit_calibrator(y: np.ndarray, proba: np.ndarray, method: str) -> Calibrator:
     ``"isotonic"`` (``IsotonicRegression``) calibrator on encoded labels ``y`` and ``proba``.
 
     Isotonic outputs are kept within ``[1/(n+2), 1 - 1/(n+2)]`` for ``n`` rows (an empty
-    isotonic block is evidence of a small rate, not of zero). A class that is always or never
-    the label here is left as it is.
+    isotonic block is evidence of a small rate, not of zero); the sigmoid, temperature and
+    vector scaling fit the targets of :func:`laplace_targets` for the same reason. A class that
+    is always or never the label here is left as it is.
 
     Examples
     --------
@@ -131,13 +132,38 @@ def _fit_calibrator(y: np.ndarray, proba: np.ndarray, method: str) -> Calibrator
     raise ConfigError(f"Unknown calibration method {method!r}; use 'sigmoid' or 'isotonic'.")
 
 
+def laplace_targets(y: np.ndarray, k: int) -> np.ndarray:
+    """Soft targets for fitting a calibrator: a row of class ``c`` gets ``(n_c + 1) / (n_c + k)``
+    for ``c`` and ``1 / (n_c + k)`` for each other class, ``n_c`` the rows of class ``c``
+    (Laplace's rule of succession; with two classes, Platt's targets, as scikit-learn's sigmoid
+    calibration uses). On out-of-fold rows with no error, hard targets drive a temperature, a
+    vector scaling or a sigmoid to ever sharper probabilities (measured: penguins, 258 rows
+    without an error, temperature 1/20: one mistake on the test rows got 4e-35 and alone made
+    the log loss 0.42); these targets say that no error among ``n_c`` rows means a rate of about
+    ``1 / n_c``, not zero.
+
+    >>> laplace_targets(np.array([0, 0, 0, 1]), 2).round(3).tolist()
+    [[0.8, 0.2], [0.8, 0.2], [0.8, 0.2], [0.333, 0.667]]
+    """
+    counts = np.bincount(y, minlength=k).astype(np.float64)
+    n = counts[y][:, None]
+    targets = np.full((len(y), k), 1.0) / (n + k)
+    targets[np.arange(len(y)), y] = (counts[y] + 1) / (counts[y] + k)
+    return targets
+
+
 def _fit_sigmoid(p: np.ndarray, hit: np.ndarray) -> tuple[float, float]:
+    """Platt scaling: a logistic regression of the Laplace targets on ``logit(p)`` (each row
+    twice, as a hit and a miss weighted by its target: the same log loss as soft targets)."""
     from sklearn.linear_model import LogisticRegression
 
     if hit.all() or not hit.any():
         return 1.0, 0.0
     x = logit(np.clip(p, _CLIP, 1 - _CLIP)).reshape(-1, 1)
-    lr = LogisticRegression(C=1e6, max_iter=1000).fit(x, hit.astype(np.int64))
+    target = laplace_targets(hit.astype(np.int64), 2)[:, 1]
+    labels = np.concatenate([np.ones(len(x), dtype=np.int64), np.zeros(len(x), dtype=np.int64)])
+    lr = LogisticRegression(C=1e6, max_iter=1000).fit(np.vstack([x, x]), labels,
+                                                      sample_weight=np.concatenate([target, 1 - target]))
     return float(lr.coef_[0, 0]), float(lr.intercept_[0])
 
 
@@ -147,19 +173,22 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def _nll(z: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-    """Mean negative log-likelihood of logits ``z`` and its gradient with respect to ``z``."""
-    q = _softmax(z)
-    loss = -np.mean(np.log(np.clip(q[np.arange(len(y)), y], 1e-300, 1.0)))
-    q[np.arange(len(y)), y] -= 1.0
-    return float(loss), q / len(y)
+def _nll(z: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean cross-entropy of logits ``z`` against soft ``targets`` (rows summing to 1) and its
+    gradient with respect to ``z``."""
+    z = z - z.max(axis=1, keepdims=True)
+    log_q = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    loss = -np.mean((targets * log_q).sum(axis=1))
+    return float(loss), (np.exp(log_q) - targets) / len(z)
 
 
 def _fit_temperature(logp: np.ndarray, y: np.ndarray) -> float:
-    """The temperature minimising log loss, searched on its logarithm within [1/20, 20]."""
+    """The temperature minimising the cross-entropy against :func:`laplace_targets`, searched on
+    its logarithm within [1/20, 20]."""
     from scipy.optimize import minimize_scalar
 
-    found = minimize_scalar(lambda t: _nll(logp / np.exp(t), y)[0], bounds=(-3.0, 3.0), method="bounded")
+    targets = laplace_targets(y, logp.shape[1])
+    found = minimize_scalar(lambda t: _nll(logp / np.exp(t), targets)[0], bounds=(-3.0, 3.0), method="bounded")
     return float(np.exp(found.x))
 
 
@@ -169,14 +198,16 @@ _VECTOR_RIDGE = 1e-3
 
 
 def _fit_vector(logp: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-class scale and shift of the log probabilities minimising penalised log loss."""
+    """Per-class scale and shift of the log probabilities minimising the penalised
+    cross-entropy against :func:`laplace_targets`."""
     from scipy.optimize import minimize
 
     k = logp.shape[1]
+    targets = laplace_targets(y, k)
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
         a, b = theta[:k], theta[k:]
-        loss, grad_z = _nll(a * logp + b, y)
+        loss, grad_z = _nll(a * logp + b, targets)
         penalty = _VECTOR_RIDGE * (np.sum((a - 1.0) ** 2) + np.sum(b ** 2))
         grad = np.concatenate([(grad_z * logp).sum(axis=0) + 2 * _VECTOR_RIDGE * (a - 1.0),
                                grad_z.sum(axis=0) + 2 * _VECTOR_RIDGE * b])
