@@ -29,7 +29,7 @@ def test_a_limit_is_read_in_seconds_or_with_a_unit_and_words_are_refused():
     assert parse_latency("2ms") == pytest.approx(0.002)
     assert parse_latency("500 us") == pytest.approx(0.0005)
     assert parse_latency("0.01s") == pytest.approx(0.01)
-    assert parse_latency(0.001) == 0.001
+    assert parse_latency(0.001) == 0.001 and parse_latency("0.002") == 0.002  # the CLI gives strings
     with pytest.raises(ConfigError, match="latency_limit 'fast' is not a duration"):
         parse_latency("fast")
     with pytest.raises(ConfigError, match="must be positive"):

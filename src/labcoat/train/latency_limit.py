@@ -19,7 +19,6 @@ Examples
 """
 from __future__ import annotations
 
-import re
 import statistics
 import time
 from dataclasses import dataclass
@@ -28,34 +27,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labcoat.errors import ConfigError
 from labcoat.model import Member, Model
 from labcoat.model_info import ModelInfo
 from labcoat.search import Clock, StudyResult, TrialData
+from labcoat.search.budget import parse_duration
 
 #: Calls timed per measurement (after :data:`WARM_UP` calls), each on one training row.
 CALLS = 15
 WARM_UP = 3
 
-_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6}
-_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|ms|us|µs)\s*$", re.IGNORECASE)
+_UNITS = {"": 1.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6}
 
 
 def parse_latency(value: float | int | str | None) -> float | None:
     """Seconds in ``value``: a number of seconds, or a string such as ``"1ms"``, ``"500us"``."""
-    if value is None:
-        return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
-    else:
-        match = _PATTERN.match(str(value))
-        if not match:
-            raise ConfigError(f"latency_limit {value!r} is not a duration. Write seconds (0.001) or a number with a "
-                              "unit: '1ms', '500us', '0.01s'.")
-        seconds = float(match.group(1)) * _UNITS[match.group(2).lower()]
-    if not seconds > 0:
-        raise ConfigError(f"latency_limit must be positive; got {value!r}.")
-    return seconds
+    return parse_duration(value, _UNITS, what="latency_limit", examples="seconds (0.001) or a number with a unit: "
+                                                                        "'1ms', '500us', '0.01s'")
 
 
 @dataclass
