@@ -87,3 +87,4 @@ def test_the_cli_takes_a_limit_and_refuses_one_it_cannot_read(churn, tmp_path):
     good = run("--latency-limit", "5s", "--out", "model")
     assert good.returncode == 0, good.stderr
     assert labcoat.load(tmp_path / "model").info.latency["limit_ms"] == 5000.0
+    assert "latency_limit 5000 ms: met, one row in" in good.stdout

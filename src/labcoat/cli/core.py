@@ -476,6 +476,12 @@ def _print_model(model: Model) -> None:
         print(line)
     for line in _decision_lines(model.info):
         print(line)
+    if model.info.latency:
+        from labcoat.train.latency_limit import notice
+
+        limit = model.info.latency
+        print(notice(limit, model.metric) or f"latency_limit {limit['limit_ms']:g} ms: met, one row in "
+                                              f"{limit['after_ms']:.3g} ms with every member.")
 
 
 def _estimate_lines(info: ModelInfo) -> list[str]:
