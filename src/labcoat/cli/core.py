@@ -477,11 +477,9 @@ def _print_model(model: Model) -> None:
     for line in _decision_lines(model.info):
         print(line)
     if model.info.latency:
-        from labcoat.train.latency_limit import notice
+        from labcoat.train.latency_limit import describe
 
-        limit = model.info.latency
-        print(notice(limit, model.metric) or f"latency_limit {limit['limit_ms']:g} ms: met, one row in "
-                                              f"{limit['after_ms']:.3g} ms with every member.")
+        print(describe(model.info.latency, model.metric))
 
 
 def _estimate_lines(info: ModelInfo) -> list[str]:

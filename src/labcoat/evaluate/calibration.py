@@ -145,10 +145,9 @@ def laplace_targets(y: np.ndarray, k: int) -> np.ndarray:
     >>> laplace_targets(np.array([0, 0, 0, 1]), 2).round(3).tolist()
     [[0.8, 0.2], [0.8, 0.2], [0.8, 0.2], [0.333, 0.667]]
     """
-    counts = np.bincount(y, minlength=k).astype(np.float64)
-    n = counts[y][:, None]
-    targets = np.full((len(y), k), 1.0) / (n + k)
-    targets[np.arange(len(y)), y] = (counts[y] + 1) / (counts[y] + k)
+    n = np.bincount(y, minlength=k).astype(np.float64)[y]  # the rows of each row's class
+    targets = np.repeat((1.0 / (n + k))[:, None], k, axis=1)
+    targets[np.arange(len(y)), y] = (n + 1) / (n + k)
     return targets
 
 

@@ -385,13 +385,7 @@ class Study:
     def _ensemble(self, completed: list[Trial]) -> tuple[list[tuple[Trial, float]], float]:
         if not completed:
             return [], float("nan")
-        metric = self.data.metric
-        ranked = ensemble_candidates(completed, metric)
-        weights = self.data.task.select_ensemble([_oof(t) for t in ranked], self.data.y, metric)
-        members = [(t, float(w)) for t, w in zip(ranked, weights) if w > 0]
-        blend = sum(w * _oof(t) for t, w in members)
-        rows = ~np.isnan(np.asarray(blend)).reshape(len(self.data.y), -1).any(axis=1)
-        return members, metric.score(self.data.y[rows], np.asarray(blend)[rows])
+        return select_members(ensemble_candidates(completed, self.data.metric), self.data)
 
 
 def keep_repeats(projected: float, left: float) -> bool:
@@ -408,6 +402,16 @@ def keep_repeats(projected: float, left: float) -> bool:
     (True, False)
     """
     return projected <= REPEATS_SHARE * left
+
+
+def select_members(trials: list[Trial], data: TrialData) -> tuple[list[tuple[Trial, float]], float]:
+    """Ensemble selection over the completed ``trials``' out-of-fold predictions: the trials
+    with a weight, and the out-of-fold score of their blend (on the rows every member scored)."""
+    weights = data.task.select_ensemble([_oof(t) for t in trials], data.y, data.metric)
+    members = [(t, float(w)) for t, w in zip(trials, weights) if w > 0]
+    blend = np.asarray(sum(w * _oof(t) for t, w in members))
+    rows = ~np.isnan(blend).reshape(len(data.y), -1).any(axis=1)
+    return members, data.metric.score(data.y[rows], blend[rows])
 
 
 def _oof(trial: Trial) -> np.ndarray:

@@ -21,15 +21,15 @@ from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from labcoat.model import Member, Model
 from labcoat.model_info import ModelInfo
 from labcoat.search import Clock, StudyResult, TrialData
+from labcoat.search.study import select_members
 from labcoat.search.budget import parse_duration
 
 #: Calls timed per measurement (after :data:`WARM_UP` calls), each on one training row.
@@ -92,19 +92,16 @@ def keep_within(limit: float, members: list[Member], preprocessors: dict[str, An
         return ensemble
 
     def without(current: Ensemble, left_out: Member) -> Ensemble:
-        kept = [m for m in current.members if m is not left_out]
-        oofs = [trials[m.trial].oof for m in kept]
-        weights = data.task.select_ensemble(oofs, data.y, metric)  # type: ignore[arg-type]
-        reweighed = [_reweighed(m, w) for m, w in zip(kept, weights) if w > 0]
-        blend = np.asarray(sum(w * oof for w, oof in zip(weights, oofs) if w > 0))
-        rows_scored = ~np.isnan(blend.reshape(len(data.y), -1)).any(axis=1)
-        return Ensemble(reweighed, metric.score(data.y[rows_scored], blend[rows_scored]))
+        kept = {m.trial: m for m in current.members if m is not left_out}
+        chosen, score = select_members([trials[n] for n in kept], data)
+        return Ensemble([replace(kept[t.number], weight=w) for t, w in chosen], score)
 
     current = measured(Ensemble(members, result.ensemble_score))
     before = current
     dropped: list[str] = []
     stopped = ""
     while current.seconds > limit and len(current.members) > 1:
+        # each member tried out: its calls, and as much again for the reselection and first calls
         round_seconds = len(current.members) * (WARM_UP + CALLS) * current.seconds * 2
         if clock.budget is not None and clock.remaining - keep < round_seconds:
             stopped = "the budget ran out"
@@ -116,8 +113,8 @@ def keep_within(limit: float, members: list[Member], preprocessors: dict[str, An
         else:  # the least score given up per second saved (a slower ensemble saves nothing)
             chosen = min(tried, key=lambda e: (metric.to_loss(e.score) - metric.to_loss(current.score))
                          / max(current.seconds - e.seconds, 1e-9))
-        kept_ids = {id(m.estimator) for m in chosen.members}
-        dropped += [f"{m.family} #{m.trial}" for m in current.members if id(m.estimator) not in kept_ids]
+        kept = {m.trial for m in chosen.members}
+        dropped += [f"{m.family} #{m.trial}" for m in current.members if m.trial not in kept]
         current = chosen
     if current is not before:
         result.ensemble = [(trials[m.trial], m.weight) for m in current.members]
@@ -130,32 +127,31 @@ def keep_within(limit: float, members: list[Member], preprocessors: dict[str, An
     return current.members, _used(preprocessors, current.members), report
 
 
-def notice(report: dict[str, Any], metric: str) -> str | None:
-    """What the limit did, in words (None when the ensemble was within it as selected).
+def changed(report: dict[str, Any]) -> bool:
+    """Whether the limit left members out or was not met (what ``fit`` gives a notice for)."""
+    return bool(report["dropped"]) or not report["met"]
 
-    >>> notice({"limit_ms": 1.0, "before_ms": 1.4, "after_ms": 0.8, "met": True, "members_before": 4,
-    ...         "members_after": 2, "dropped": ["knn #3", "mlp #5"], "score_before": 0.91,
-    ...         "score_after": 0.905, "stopped": ""}, "roc_auc")
+
+def describe(report: dict[str, Any], metric: str) -> str:
+    """What the limit did, in words.
+
+    >>> describe({"limit_ms": 1.0, "before_ms": 1.4, "after_ms": 0.8, "met": True, "members_before": 4,
+    ...           "members_after": 2, "dropped": ["knn #3", "mlp #5"], "score_before": 0.91,
+    ...           "score_after": 0.905, "stopped": ""}, "roc_auc")
     'latency_limit 1 ms: knn #3 and mlp #5 left out of the ensemble (one row 1.4 -> 0.8 ms; out-of-fold roc_auc 0.91 -> 0.905).'
     """
-    if report["met"] and not report["dropped"]:
-        return None
+    head = f"latency_limit {report['limit_ms']:g} ms: "
+    if not changed(report):
+        return head + f"met, one row in {report['after_ms']:.3g} ms with every member."
     change = (f"one row {report['before_ms']:.3g} -> {report['after_ms']:.3g} ms; out-of-fold {metric} "
               f"{report['score_before']:.4g} -> {report['score_after']:.4g}")
     left_out = " and ".join(report["dropped"]) if len(report["dropped"]) <= 2 else (
         ", ".join(report["dropped"][:-1]) + " and " + report["dropped"][-1])
-    head = f"latency_limit {report['limit_ms']:g} ms: "
     if report["met"]:
         return head + f"{left_out} left out of the ensemble ({change})."
     what = f"{left_out} left out, " if report["dropped"] else ""
     return (head + f"not met ({what}{report['stopped']}; {change}). Give a larger limit, or fewer or faster "
             "families (families=...).")
-
-
-def _reweighed(member: Member, weight: float) -> Member:
-    return Member(family=member.family, trial=member.trial, weight=float(weight), style=member.style,
-                  estimator=member.estimator, params=member.params, preprocessor=member.preprocessor,
-                  rows=member.rows)
 
 
 def _used(preprocessors: dict[str, Any], members: list[Member]) -> dict[str, Any]:

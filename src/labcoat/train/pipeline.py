@@ -35,8 +35,7 @@ from labcoat.train.budget import (after_fit_plan, after_fit_reserve, leak_check_
 from labcoat.train.ensemble_outputs import ensemble_fold_scores, ensemble_oof
 from labcoat.train.leaderboard import fold_sizes, leaderboard
 from labcoat.train.post_fit import POST_FIT_STEPS, AfterFit
-from labcoat.train.latency_limit import keep_within, parse_latency
-from labcoat.train.latency_limit import notice as latency_notice
+from labcoat.train.latency_limit import changed as latency_changed, describe as describe_latency, keep_within, parse_latency
 from labcoat.train.refit import refit
 
 if TYPE_CHECKING:
@@ -285,9 +284,8 @@ def fit(data: DataSource, target: str | None = None, *, budget: float | str | No
                 members, preprocessors, latency = keep_within(
                     limit, members, preprocessors, result, data_,
                     frame[[c.name for c in schema.features]].head(EXAMPLE_ROWS), clock, keep=keep)
-                limit_notice = latency_notice(latency, chosen_metric.name)
-                if limit_notice:
-                    warnings.warn(limit_notice, LabcoatNotice, stacklevel=2)
+                if latency_changed(latency):
+                    warnings.warn(describe_latency(latency, chosen_metric.name), LabcoatNotice, stacklevel=2)
             oof = ensemble_oof(result, data_)
             decisions = learner.post_fit(oof, task_options, seed=seed)
         finally:
