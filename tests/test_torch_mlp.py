@@ -64,7 +64,13 @@ def test_unseen_rare_and_missing_codes_predict(mlp):
     model = fast(mlp.MLPRegressor).fit(X, signal)
     rows = np.tile(X[:1], (5, 1))
     rows[:, 0] = [np.nan, 99, -1, 1.5, 3]
+    rows[:, 1] = [5, 0, np.nan, np.inf, 2]
     assert np.isfinite(model.predict(rows)).all()
+    # 0 missing, 1 unknown (out of range, negative, not whole, infinite), else the column's own map
+    codes = model._inputs(rows)[0]
+    assert codes[:, 0].tolist() == [0, 1, 1, 1, model.code_maps_[0][3]]
+    assert codes[:, 1].tolist() == [model.code_maps_[1][5], model.code_maps_[1][0], 0, 1, model.code_maps_[1][2]]
+    assert min(model.code_maps_[0][3], model.code_maps_[1][0]) >= 2
     assert model.predict(rows[:2]).tolist() != [model.predict(rows[:1])[0]] * 2  # missing ≠ unknown
 
 
@@ -121,7 +127,7 @@ def test_a_few_rows_are_predicted_in_numpy_as_pytorch_predicts_them(mlp):
         model = pickle.loads(pickle.dumps(model))  # a loaded model too
         rows = X[:mlp.SMALL_INPUT]
         with torch.inference_mode():
-            expected = model.network_(*model._inputs(rows)).double().numpy()
+            expected = model.network_(*model._tensors(rows)).double().numpy()
         # float32 arithmetic in both, summed in another order: differences of a few 1e-7
         np.testing.assert_allclose(model._raw(rows), expected, rtol=0, atol=1e-5)
         np.testing.assert_allclose(model._raw(rows[:1]), expected[:1], rtol=0, atol=1e-5)

@@ -169,7 +169,7 @@ class NormalQuantiles(TransformerMixin, BaseEstimator):
     """
 
     _tables: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]] | None = None
-    _padded: tuple[_Knots, _Knots] | None = None
+    _padded: "_Knots | None" = None
 
     def __init__(self, n_quantiles: int = 1000) -> None:
         self.n_quantiles = n_quantiles
@@ -193,8 +193,7 @@ class NormalQuantiles(TransformerMixin, BaseEstimator):
             x[:, j] = np.asarray(X[name], dtype=np.float64)
         # Up the quantiles and down them, averaged: a tie takes the middle of its ranks.
         if len(x) <= _FEW_ROWS:
-            up, down = self._padded_tables()
-            u = 0.5 * (up.interp(x) - down.interp(-x))
+            u = self._padded_table().rank(x)
         else:
             u = np.empty_like(x)
             for j, (q, ranks_j, down_j, down_ranks_j) in enumerate(zip(self.quantiles_, *self._rank_tables())):
@@ -211,12 +210,11 @@ class NormalQuantiles(TransformerMixin, BaseEstimator):
             tables = self._tables = (ranks, down, [-r[::-1] for r in ranks])
         return tables
 
-    def _padded_tables(self) -> tuple[_Knots, _Knots]:
-        """The tables of :meth:`_rank_tables`, up and down, as :class:`_Knots` (made once)."""
+    def _padded_table(self) -> "_Knots":
+        """The quantiles and their ranks as :class:`_Knots` (made once)."""
         padded = self._padded
         if padded is None:
-            ranks, down, down_ranks = self._rank_tables()
-            padded = self._padded = (_Knots.of(self.quantiles_, ranks), _Knots.of(down, down_ranks))
+            padded = self._padded = _Knots.of(self.quantiles_, self._rank_tables()[0])
         return padded
 
     def __getstate__(self) -> dict[str, Any]:
@@ -259,26 +257,31 @@ class _Knots:
             table[j, :len(d)], first[j, :len(d)], last[j, :len(d)] = d, v[starts], v[stops]
         return cls(table, first, last, np.array([len(d) - 1 for d, _ in distinct]))
 
-    def interp(self, x: np.ndarray) -> np.ndarray:
-        """``np.interp(x[:, j], knots_j, values_j)`` per column ``j``, with np.interp's
-        arithmetic: between the last knot at or below ``x`` (its last repeat's value) and the
-        next (its first repeat's value); below the first knot the first value, at or beyond the
-        last the last value. Costs rows x columns x distinct knots comparisons.
+    def rank(self, x: np.ndarray) -> np.ndarray:
+        """Per column ``j``, what ``0.5 * (np.interp(x, knots_j, values_j) - np.interp(-x,
+        -knots_j[::-1], -values_j[::-1]))`` gives (:class:`NormalQuantiles`' ties in the middle of
+        their ranks), in one pass: at a knot the middle of its first and last repeat's value;
+        between two knots the line from the lower's last value to the upper's first; below
+        the first knot the first value, beyond the last the last value. Costs rows x columns x
+        distinct knots comparisons.
 
         >>> knots = _Knots.of([np.array([0.0, 1.0, 1.0, 2.0]), np.array([0.0, 10.0])],
         ...                   [np.array([0.0, 0.3, 0.6, 1.0]), np.array([0.0, 1.0])])
-        >>> knots.interp(np.array([[1.0, 5.0], [1.5, -1.0], [3.0, np.inf]])).tolist()
-        [[0.6, 0.5], [0.8, 0.0], [1.0, 1.0]]
+        >>> knots.rank(np.array([[1.0, 5.0], [1.5, -1.0], [3.0, np.inf]])).round(6).tolist()
+        [[0.45, 0.5], [0.8, 0.0], [1.0, 1.0]]
         """
         count = (self.knots[None, :, :] <= x[:, :, None]).sum(axis=2)
-        left = np.clip(count - 1, 0, np.maximum(self.ends - 1, 0))
         columns = np.arange(x.shape[1])
+        at = np.clip(count - 1, 0, self.ends)  # the last knot at or below x
+        exact = (count > 0) & (self.knots[columns, at] == x)
+        left = np.minimum(at, np.maximum(self.ends - 1, 0))
         x0, x1 = self.knots[columns, left], self.knots[columns, left + 1]
         y0, y1 = self.last[columns, left], self.first[columns, left + 1]
         with np.errstate(divide="ignore", invalid="ignore"):  # the ends, where the result is not taken
             between = (y1 - y0) / (x1 - x0) * (x - x0) + y0
-        return np.where(count == 0, self.first[:, 0], np.where(count > self.ends, self.last[columns, self.ends],
-                                                                 between))
+        middle = 0.5 * (self.first[columns, at] + self.last[columns, at])
+        return np.where(count == 0, self.first[:, 0],
+                        np.where(exact, middle, np.where(count > self.ends, self.last[columns, self.ends], between)))
 
 
 class OneHot(TransformerMixin, BaseEstimator):

@@ -144,17 +144,17 @@ class _MLP(BaseEstimator):
         generator = np.random.default_rng(self.random_state)
         valid = None
         if self.epochs is None and X_valid is not None and y_valid is not None and len(y_valid):
-            valid = (*self._inputs(_dense(X_valid)), self._target(np.asarray(y_valid)))
+            valid = (*self._tensors(_dense(X_valid)), self._target(np.asarray(y_valid)))
         elif self.epochs is None and self.validation_fraction > 0 and \
                 len(y) * self.validation_fraction >= MIN_VALIDATION_ROWS:
             held = generator.permutation(len(y))[:int(len(y) * self.validation_fraction)]
             keep = np.setdiff1d(np.arange(len(y)), held)
-            valid = (*self._inputs(X[held]), target[held])
+            valid = (*self._tensors(X[held]), target[held])
             X, target = X[keep], target[keep]
         with _threads(self.n_jobs), torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.random_state)
             self.network_ = _Network(**self.network_spec_)
-            self._train(*self._inputs(X), target, valid, deadline)
+            self._train(*self._tensors(X), target, valid, deadline)
         self.network_.eval()
         return self
 
@@ -209,17 +209,30 @@ class _MLP(BaseEstimator):
         return total / max(len(target), 1)
 
     # ------------------------------------------------------------------ predict
-    def _inputs(self, X: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """Embedding indices (0 missing, 1 rare or unknown, 2... known codes) and numbers."""
+    def _inputs(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Embedding indices (0 missing, 1 rare or unknown, 2... known codes) and numbers.
+
+        All columns' code maps are looked up at once, end to end in one array: a loop over
+        the columns cost 0.13 ms of one row's 0.34 ms on credit-g's 16 categories."""
         k = self.n_categoricals
-        codes = np.zeros((X.shape[0], k), dtype=np.int64)
-        for j, lookup in enumerate(self.code_maps_):
-            column = X[:, j]
-            known = np.isfinite(column) & (column >= 0) & (column < len(lookup))
-            whole = np.where(known, column, 0).astype(np.int64)
-            known &= whole == column
-            codes[:, j] = np.where(known, lookup[whole], np.where(np.isnan(column), 0, 1))
-        numbers = np.nan_to_num(X[:, k:], nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+        sizes = np.array([len(lookup) for lookup in self.code_maps_], dtype=np.int64)
+        codes = X[:, :k]
+        known = np.isfinite(codes) & (codes >= 0) & (codes < sizes)
+        whole = np.where(known, codes, 0).astype(np.int64)
+        known &= whole == codes
+        if k:
+            ends = np.cumsum(sizes)
+            lookup = np.concatenate(self.code_maps_)[whole + (ends - sizes)]
+        else:
+            lookup = whole
+        codes = np.where(known, lookup, np.where(np.isnan(codes), 0, 1)).astype(np.int64)
+        numbers = X[:, k:].astype(np.float32)
+        np.nan_to_num(numbers, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        return codes, numbers
+
+    def _tensors(self, X: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`_inputs` as tensors (sharing their memory)."""
+        codes, numbers = self._inputs(X)
         return torch.from_numpy(codes), torch.from_numpy(numbers)
 
     def _raw(self, X: Any) -> np.ndarray:
@@ -232,11 +245,12 @@ class _MLP(BaseEstimator):
                              f"{self.n_features_in_}.")
         codes, numbers = self._inputs(X)
         if len(X) <= SMALL_INPUT:
-            return self._raw_in_numpy(codes.numpy(), numbers.numpy())
+            return self._raw_in_numpy(codes, numbers)
+        codes_t, numbers_t = torch.from_numpy(codes), torch.from_numpy(numbers)
         with _threads(self.n_jobs), torch.inference_mode():
             if len(X) <= CHUNK:
-                return self.network_(codes, numbers).double().numpy()
-            return np.concatenate([self.network_(codes[i:i + CHUNK], numbers[i:i + CHUNK]).double().numpy()
+                return self.network_(codes_t, numbers_t).double().numpy()
+            return np.concatenate([self.network_(codes_t[i:i + CHUNK], numbers_t[i:i + CHUNK]).double().numpy()
                                    for i in range(0, len(X), CHUNK)])
 
     def _raw_in_numpy(self, codes: np.ndarray, numbers: np.ndarray) -> np.ndarray:
@@ -248,11 +262,16 @@ class _MLP(BaseEstimator):
         parts = [table[codes[:, j]] for j, table in enumerate(arrays["embeddings"])]
         x = np.concatenate([*parts, numbers], axis=1) if parts else numbers
         for weight, bias, scale, shift in arrays["hidden"]:
-            x = x @ weight + bias
-            # LayerNorm, then ReLU; dropout is off when predicting
-            x = x - x.mean(axis=1, keepdims=True)
-            x = x / np.sqrt(np.mean(x * x, axis=1, keepdims=True) + LAYER_NORM_EPS)
-            x = np.maximum(x * scale + shift, 0.0)
+            x = x @ weight
+            x += bias
+            # LayerNorm, then ReLU (dropout is off when predicting), in place and with
+            # np.add.reduce rather than x.mean: a third of the layer's time on one row
+            share = 1.0 / x.shape[1]
+            x -= np.add.reduce(x, axis=1, keepdims=True) * share
+            x *= 1.0 / np.sqrt(np.add.reduce(x * x, axis=1, keepdims=True) * share + LAYER_NORM_EPS)
+            x *= scale
+            x += shift
+            np.maximum(x, 0.0, out=x)
         weight, bias = arrays["output"]
         return np.asarray(x @ weight + bias, dtype=np.float64)
 
