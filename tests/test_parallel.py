@@ -342,6 +342,34 @@ def test_a_librarys_loading_does_not_stop_the_first_trial_of_its_family():
     assert trial.setup_seconds >= 1.0 and trial.model_fold_seconds < 0.5
 
 
+class InRounds(LinearFamily):
+    """A family that trains in rounds of 10 ms, 10 s in all, and stops at its deadline."""
+
+    name = "in_rounds"
+
+    def fit(self, estimator, X, y, *, valid=None, deadline=None):
+        rounds = 0
+        while rounds < 1000 and not (deadline is not None and time.monotonic() >= deadline):
+            time.sleep(0.01)
+            rounds += 1
+        estimator.fit(X, y)
+        return FitOutcome(iterations=rounds, stopped=rounds < 1000)
+
+
+def test_a_deadline_is_shared_between_the_folds_so_that_every_fold_is_scored():
+    # 50 s of training asked for, 2.5 s given: each of the five folds is cut at about its
+    # share, where the first fold used to take it all and leave the trial without predictions
+    from labcoat.search.trial import evaluate_trial
+
+    started = time.monotonic()
+    trial = evaluate_trial(InRounds(), {"C": 1.0}, study_data(), number=0, origin="portfolio",
+                           deadline=started + 2.5)
+    assert trial.status == "ok" and trial.truncated and len(trial.fold_scores) == 5, trial.status
+    assert trial.oof is not None and np.isfinite(trial.oof).all()
+    assert all(0 < rounds < 1000 for rounds in trial.iterations), trial.iterations
+    assert time.monotonic() - started < 2.5 + 1.0  # each fold's own work comes after its share
+
+
 def test_under_a_budget_the_first_family_leads_and_the_others_come_cheapest_first():
     data = study_data()
     names = ["lightgbm", "catboost", "xgboost", "random_forest", "linear", "knn"]

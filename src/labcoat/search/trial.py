@@ -181,11 +181,16 @@ def evaluate_trial(family: Family, params: Params, data: TrialData, *, number: i
     """Score ``params`` of ``family`` on every fold of ``data.resampling`` (on its first
     ``folds`` when given: one repeat's folds validate every row once).
 
-    Models that train in rounds stop at ``deadline`` and keep the rounds done (``truncated``);
-    folds left undone then make the trial ``"stopped"`` (no out-of-fold predictions), as does
-    a projection from the folds done so far (the library's loading left out) that the remaining
-    ones cannot finish by then. An exception in a fold marks it ``"failed"`` with the error,
-    never stopping the study.
+    The time to ``deadline`` is shared between the folds left: each fold's fit is given an
+    equal share of it (what a fold leaves unused goes to the next), and models that train in
+    rounds stop at their share and keep the rounds done (``truncated``). Every fold is then
+    scored and the trial has out-of-fold predictions for the ensemble, where a fold given all
+    the time left would use it and leave the others undone: a 60 s search on 12 classes
+    stopped the MLP, its best family there, after one fold (0.58 log loss; the best finished
+    trial 0.82). A trial is ``"stopped"`` (no out-of-fold predictions) when the deadline has
+    passed with folds left, or when a fold that ran uncut projects (the library's loading
+    left out) that the remaining ones cannot finish by the deadline. An exception in a fold
+    marks it ``"failed"`` with the error, never stopping the study.
     """
     trial = Trial(number=number, family=family.name, params=dict(params), origin=origin)
     started = time.monotonic()
@@ -204,8 +209,10 @@ def evaluate_trial(family: Family, params: Params, data: TrialData, *, number: i
             estimator = family.build(params, context)
             if index == 0:
                 trial.setup_seconds = time.monotonic() - before
+            now = time.monotonic()
+            share = None if deadline is None else now + (deadline - now) / (len(planned) - index)
             outcome = family.fit(estimator, Xt, data.y[train], valid=(Xv, data.y[valid]),
-                                 deadline=deadline)
+                                 deadline=share)
             predictions = family.predict(estimator, Xv, data.task.estimator_type, n_classes=data.n_classes)
             trial.fold_scores.append(data.metric.score(data.y[valid], predictions))
             if outcome.iterations is not None:
@@ -218,8 +225,8 @@ def evaluate_trial(family: Family, params: Params, data: TrialData, *, number: i
             done = index + 1
             spent = time.monotonic() - started - trial.setup_seconds
             projected = started + trial.setup_seconds + spent / done * len(planned)
-            if done < len(planned) and (
-                    outcome.stopped or (deadline is not None and projected > deadline)):
+            if done < len(planned) and deadline is not None and (
+                    time.monotonic() >= deadline or (not outcome.stopped and projected > deadline)):
                 trial.status = "stopped"
                 break
     except Exception as error:  # one configuration's failure must not stop the study
