@@ -216,16 +216,16 @@ class _MLP(BaseEstimator):
         the columns cost 0.13 ms of one row's 0.34 ms on credit-g's 16 categories."""
         k = self.n_categoricals
         sizes = np.array([len(lookup) for lookup in self.code_maps_], dtype=np.int64)
-        codes = X[:, :k]
-        known = np.isfinite(codes) & (codes >= 0) & (codes < sizes)
-        whole = np.where(known, codes, 0).astype(np.int64)
-        known &= whole == codes
+        raw = X[:, :k]
+        known = np.isfinite(raw) & (raw >= 0) & (raw < sizes)
+        whole = np.where(known, raw, 0).astype(np.int64)
+        known &= whole == raw
         if k:
             ends = np.cumsum(sizes)
             lookup = np.concatenate(self.code_maps_)[whole + (ends - sizes)]
         else:
             lookup = whole
-        codes = np.where(known, lookup, np.where(np.isnan(codes), 0, 1)).astype(np.int64)
+        codes = np.where(known, lookup, np.where(np.isnan(raw), 0, 1)).astype(np.int64)
         numbers = X[:, k:].astype(np.float32)
         np.nan_to_num(numbers, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
         return codes, numbers
@@ -266,9 +266,9 @@ class _MLP(BaseEstimator):
             x += bias
             # LayerNorm, then ReLU (dropout is off when predicting), in place and with
             # np.add.reduce rather than x.mean: a third of the layer's time on one row
-            share = 1.0 / x.shape[1]
-            x -= np.add.reduce(x, axis=1, keepdims=True) * share
-            x *= 1.0 / np.sqrt(np.add.reduce(x * x, axis=1, keepdims=True) * share + LAYER_NORM_EPS)
+            per_unit = 1.0 / x.shape[1]
+            x -= np.add.reduce(x, axis=1, keepdims=True) * per_unit
+            x *= 1.0 / np.sqrt(np.add.reduce(x * x, axis=1, keepdims=True) * per_unit + LAYER_NORM_EPS)
             x *= scale
             x += shift
             np.maximum(x, 0.0, out=x)
