@@ -169,7 +169,7 @@ class NormalQuantiles(TransformerMixin, BaseEstimator):
     """
 
     _tables: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]] | None = None
-    _padded: "_Knots | None" = None
+    _padded: _Knots | None = None
 
     def __init__(self, n_quantiles: int = 1000) -> None:
         self.n_quantiles = n_quantiles
@@ -210,7 +210,7 @@ class NormalQuantiles(TransformerMixin, BaseEstimator):
             tables = self._tables = (ranks, down, [-r[::-1] for r in ranks])
         return tables
 
-    def _padded_table(self) -> "_Knots":
+    def _padded_table(self) -> _Knots:
         """The quantiles and their ranks as :class:`_Knots` (made once)."""
         padded = self._padded
         if padded is None:

@@ -29,8 +29,8 @@ import pandas as pd
 from labcoat.model import Member, Model
 from labcoat.model_info import ModelInfo
 from labcoat.search import Clock, StudyResult, TrialData
-from labcoat.search.study import select_members
 from labcoat.search.budget import parse_duration
+from labcoat.search.study import select_members
 
 #: Calls timed per measurement (after :data:`WARM_UP` calls), each on one training row.
 CALLS = 15

@@ -35,7 +35,9 @@ from labcoat.train.budget import (after_fit_plan, after_fit_reserve, leak_check_
 from labcoat.train.ensemble_outputs import ensemble_fold_scores, ensemble_oof
 from labcoat.train.leaderboard import fold_sizes, leaderboard
 from labcoat.train.post_fit import POST_FIT_STEPS, AfterFit
-from labcoat.train.latency_limit import changed as latency_changed, describe as describe_latency, keep_within, parse_latency
+from labcoat.train.latency_limit import changed as latency_changed
+from labcoat.train.latency_limit import describe as describe_latency
+from labcoat.train.latency_limit import keep_within, parse_latency
 from labcoat.train.refit import refit
 
 if TYPE_CHECKING:
