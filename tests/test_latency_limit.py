@@ -45,8 +45,10 @@ def test_a_limit_no_ensemble_meets_leaves_one_member_and_says_so(churn, unlimite
     assert latency["members_before"] == len(unlimited.members) and latency["members_after"] == 1
     assert len(model.members) == 1 and model.members[0].weight == 1.0 and not latency["met"]
     assert len(latency["dropped"]) == len(unlimited.members) - 1 and latency["stopped"] == "one member left"
+    # the members' fold models were left out first, and the member kept has none
+    assert any(m.bag for m in unlimited.members) and latency["fold_models_dropped"] and not model.members[0].bag
     said = [str(w.message) for w in caught if issubclass(w.category, LabcoatNotice) and "latency_limit" in str(w.message)]
-    assert len(said) == 1 and "not met" in said[0] and "one member left" in said[0]
+    assert len(said) == 1 and "not met (the fold models, " in said[0] and "one member left" in said[0]
     # the reported score is the kept ensemble's, on its out-of-fold predictions
     metric = get_metric(model.metric, model.task.name)
     assert model.info.ensemble_score == pytest.approx(metric.score(model.oof["y"], model.oof["pred"]), abs=1e-12)

@@ -177,7 +177,8 @@ def write_native(model: "Model", path: Path) -> Path:
         (path / "reference.json").write_text(model.reference.to_json())
     joblib.dump({"preprocessors": model.preprocessors, "oof": model.oof,
                  "calibrator": model.calibrator, "threshold": model.threshold,
-                 "estimators": [m.estimator for m in model.members]}, path / "model.joblib")
+                 "estimators": [m.estimator for m in model.members], "bags": [m.bag for m in model.members]},
+                path / "model.joblib")
     return path
 
 

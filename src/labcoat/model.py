@@ -8,7 +8,7 @@ style, and averages the members' predictions with the ensemble weights.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -22,7 +22,7 @@ from labcoat.data.small_frame import SmallFrame
 from labcoat.features.build import transform
 from labcoat.errors import LabcoatNotice, SchemaError
 from labcoat.model_info import ModelInfo
-from labcoat.models import FAMILIES, SMALL_INPUT, Merged
+from labcoat.models import FAMILIES, SMALL_INPUT, EstimatorType, Merged
 from labcoat.tasks import Task, get_task
 from labcoat.tasks.classification import class_array
 
@@ -50,6 +50,22 @@ class Member:
     preprocessor: str = ""
     #: Which rows the member was fitted on.
     rows: str = "all rows"
+    #: Models of the same parameters fitted on each fold's training rows (through the same
+    #: preprocessing); the member predicts the mean of ``estimator``'s output and theirs.
+    bag: list[Any] = field(default_factory=list)
+
+    @property
+    def estimators(self) -> list[Any]:
+        """``estimator`` and the models of ``bag``."""
+        return [self.estimator, *self.bag]
+
+    def output(self, X: Any, kind: EstimatorType, *, n_classes: int | None = None,
+               threads: int | None = None) -> np.ndarray:
+        """The member's unweighted prediction for encoded rows ``X``: probabilities or values,
+        its fold models' averaged in (see :attr:`bag`)."""
+        family = FAMILIES[self.family]
+        outputs = [family.predict(e, X, kind, n_classes=n_classes, threads=threads) for e in self.estimators]
+        return outputs[0] if len(outputs) == 1 else np.mean(outputs, axis=0)
 
 
 class Model:
@@ -97,7 +113,7 @@ class Model:
         self._known: dict[str, frozenset[Any]] | None = None
         #: Members predicted together for a few rows (see _merge_members), made on first use.
         self._merged: list[tuple[str, Merged, list[Member]]] | None = None
-        self._merged_for: list[tuple[int, float, str, str]] = []
+        self._merged_for: list[tuple[object, ...]] = []
 
     # ------------------------------------------------------------------ properties
     @property
@@ -118,9 +134,10 @@ class Model:
 
     @property
     def ensemble(self) -> pd.DataFrame:
-        """The ensemble members: family, trial number and weight."""
+        """The ensemble members: family, trial number, weight, the rows fitted on and the number of
+        fold models averaged in (``labcoat.train.fold_bag``)."""
         return pd.DataFrame([{"family": m.family, "trial": m.trial, "weight": round(m.weight, 4),
-                              "fitted_on": m.rows} for m in self.members])
+                              "fitted_on": m.rows, "fold_models": len(m.bag)} for m in self.members])
 
     # ------------------------------------------------------------------ prediction
     def predict_proba(self, data: Rows) -> np.ndarray:
@@ -159,9 +176,8 @@ class Model:
         if len(frame) <= SMALL_INPUT:  # members a family predicts together (Family.merge)
             total, members = self._merged_output(transformed)
         for m in members:
-            family = FAMILIES[m.family]
-            out = m.weight * family.predict(m.estimator, transformed[m.preprocessor or m.style], kind,
-                                              n_classes=n_classes, threads=threads)
+            out = m.weight * m.output(transformed[m.preprocessor or m.style], kind, n_classes=n_classes,
+                                      threads=threads)
             total = out if total is None else total + out
         assert total is not None
         return total if self.calibrator is None else self.calibrator.apply(total)
@@ -170,7 +186,7 @@ class Model:
         """The weighted sum of the members that merged predictors answer for (None if none),
         and the members left to predict one by one."""
         # Made again if the members changed (a Model pickled before has none).
-        signature = [(id(m.estimator), m.weight, m.family, m.preprocessor or m.style) for m in self.members]
+        signature = [(*map(id, m.estimators), m.weight, m.family, m.preprocessor or m.style) for m in self.members]
         if getattr(self, "_merged", None) is None or self._merged_for != signature:
             self._merged, self._merged_for = self._merge_members(), signature
         assert self._merged is not None
@@ -197,8 +213,9 @@ class Model:
         for (_, key), members in groups.items():
             if len(members) < 2:
                 continue
-            merged = FAMILIES[members[0].family].merge([m.estimator for m in members],
-                                                       [m.weight for m in members], kind, n_classes)
+            merged = FAMILIES[members[0].family].merge([e for m in members for e in m.estimators],
+                                                       [m.weight / len(m.estimators) for m in members
+                                                        for _ in m.estimators], kind, n_classes)
             if merged is not None:
                 plans.append((key, merged, members))
         return plans
@@ -281,7 +298,8 @@ class Model:
         """Read a model written by :meth:`save` (or its ``artifacts/labcoat`` folder)."""
         files = artifact.read_native(path)
         payload = files.payload
-        members = [Member(estimator=est, **m) for m, est in zip(files.members, payload["estimators"])]
+        bags = payload.get("bags") or [[] for _ in files.members]  # none in models saved before
+        members = [Member(estimator=est, bag=bag, **m) for m, est, bag in zip(files.members, payload["estimators"], bags)]
         return cls(schema=files.schema, members=members, preprocessors=payload["preprocessors"],
                    leaderboard=files.leaderboard, info=ModelInfo.from_dict(files.info), example=files.example,
                    oof=payload.get("oof"), calibrator=payload.get("calibrator"),

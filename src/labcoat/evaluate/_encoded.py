@@ -69,7 +69,6 @@ class EncodedRows:
 
     def _output(self, idx: np.ndarray) -> np.ndarray:
         from labcoat.features.build import transform
-        from labcoat.models import FAMILIES
 
         threads = 1 if len(idx) < 1000 else self.model.info.n_jobs
         inputs: dict[str, Any] = {}
@@ -82,8 +81,8 @@ class EncodedRows:
                     inputs[key] = gather(self._gatherable(key, owners), idx, owners)
                 else:  # unknown preprocessing layout: assemble the raw rows and encode them
                     inputs[key] = transform(self.model.preprocessors[key], gather_frame(self.prepared, idx))
-            out = FAMILIES[m.family].predict(m.estimator, inputs[key], self.model.task.estimator_type,
-                                             n_classes=self.n_classes or None, threads=threads)
+            out = m.output(inputs[key], self.model.task.estimator_type, n_classes=self.n_classes or None,
+                           threads=threads)
             total += m.weight * as_2d(out)
         return total if self.calibrator is None else as_2d(self.calibrator.apply(total))
 
@@ -105,12 +104,9 @@ class EncodedRows:
 
     def member_output(self, member: Member, rows: np.ndarray) -> np.ndarray:
         """One member's (unweighted) output on table rows ``rows``, shape ``(rows, K)``."""
-        from labcoat.models import FAMILIES
-
         key = member.preprocessor or member.style
         X = self.encoded[key][rows]
-        return as_2d(FAMILIES[member.family].predict(member.estimator, X, self.model.task.estimator_type,
-                                                      n_classes=self.n_classes or None, threads=1))
+        return as_2d(member.output(X, self.model.task.estimator_type, n_classes=self.n_classes or None, threads=1))
 
 
 def gather(encoded: Any, idx: np.ndarray, owners: np.ndarray) -> Any:

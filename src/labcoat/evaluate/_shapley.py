@@ -9,7 +9,7 @@ and its base is its mean output over the background.
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -96,10 +96,6 @@ def tree_values(model: Model, table: EncodedRows, member: Member, n: int,
     whose values add up to the member's own output; ``None`` when TreeExplainer fails or its
     base is not the member's mean output over the background."""
     try:
-        with warnings.catch_warnings():  # shap's import warns about matplotlib's deprecations
-            warnings.simplefilter("ignore")
-            import shap
-
         key = member.preprocessor or member.style
         encoded = np.asarray(table.encoded[key], dtype=np.float64)
         if FAMILIES[member.family].float32_splits:
@@ -107,22 +103,11 @@ def tree_values(model: Model, table: EncodedRows, member: Member, n: int,
             # thresholds sends a few near-threshold rows down other branches.
             encoded = encoded.astype(np.float32).astype(np.float64)
         X, B = encoded[:n], encoded[n:]
-        classification = model.task.estimator_type == "classifier"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            explainer = shap.TreeExplainer(member.estimator, data=B, feature_perturbation="interventional",
-                                           model_output="probability" if classification else "raw")
-            raw = explainer.shap_values(X, check_additivity=False)
         K = max(table.n_classes, 1)
-        # One array per class (older shap) or one array (rows, columns[, classes]).
-        values = np.stack(raw, axis=-1) if isinstance(raw, list) else np.asarray(raw, dtype=np.float64)
-        expected = np.atleast_1d(np.asarray(explainer.expected_value, dtype=np.float64))
-        if values.ndim == 2:
-            if K == 2:  # the positive class's values; the negative class's are their opposite
-                values = np.stack([-values, values], axis=-1)
-                expected = np.array([1.0 - expected[-1], expected[-1]])
-            else:
-                values = values[..., None]
+        # A member with fold models outputs their mean: its values are the mean of theirs.
+        explained = [_explained(e, X, B, K, model.task.estimator_type == "classifier") for e in member.estimators]
+        values = np.mean([v for v, _ in explained], axis=0)
+        expected = np.mean([e for _, e in explained], axis=0)
         if values.shape != (n, encoded.shape[1], K) or expected.shape != (K,):
             return None
         truth = table.member_output(member, np.arange(n + b))
@@ -135,6 +120,29 @@ def tree_values(model: Model, table: EncodedRows, member: Member, n: int,
         return np.einsum("nwk,wd->ndk", values, grouping), exact
     except Exception:  # noqa: BLE001  (any failure: the member is explained by sampling)
         return None
+
+
+def _explained(estimator: Any, X: np.ndarray, B: np.ndarray, K: int,
+               classification: bool) -> tuple[np.ndarray, np.ndarray]:
+    """TreeExplainer's interventional values of one fitted estimator, ``(n, d, K)``, and its
+    base, ``(K,)``."""
+    with warnings.catch_warnings():  # shap's import warns about matplotlib's deprecations
+        warnings.simplefilter("ignore")
+        import shap
+
+        explainer = shap.TreeExplainer(estimator, data=B, feature_perturbation="interventional",
+                                       model_output="probability" if classification else "raw")
+        raw = explainer.shap_values(X, check_additivity=False)
+    # One array per class (older shap) or one array (rows, columns[, classes]).
+    values = np.stack(raw, axis=-1) if isinstance(raw, list) else np.asarray(raw, dtype=np.float64)
+    expected = np.atleast_1d(np.asarray(explainer.expected_value, dtype=np.float64))
+    if values.ndim == 2:
+        if K == 2:  # the positive class's values; the negative class's are their opposite
+            values = np.stack([-values, values], axis=-1)
+            expected = np.array([1.0 - expected[-1], expected[-1]])
+        else:
+            values = values[..., None]
+    return values, expected
 
 
 def sampled_values(table: EncodedRows, rows: np.ndarray, n: int, b: int,

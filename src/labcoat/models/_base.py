@@ -97,6 +97,11 @@ class Family(ABC):
     #: Families of one ``merge_kind`` (not None) have their estimators on one input merged
     #: by :meth:`merge` (any of theirs) to predict a few rows together.
     merge_kind: ClassVar[str | None] = None
+    #: Whether the family's final model gains from being averaged with models fitted on each
+    #: fold's training rows (``labcoat.train.fold_bag``): boosters and networks, whose models
+    #: vary with the rows; forests already average bootstrap samples, and the linear and
+    #: neighbour models barely vary (measured: ``benchmarks/RESULTS.md``, fold models).
+    bags_folds: ClassVar[bool] = False
     #: Left out of the default search: searched only when asked for by name (``families=``).
     opt_in: ClassVar[bool] = False
     #: Runs only on a text-first table (``schema.documents``): the text families.

@@ -20,6 +20,7 @@ PATIENCE = 50
 
 class CatBoostFamily(Family):
     name = "catboost"
+    bags_folds = True
     tasks = TABULAR_TASKS
     style = "catboost"
     seconds_per_million_cells = 6.0

@@ -20,6 +20,7 @@ CHUNK = 50
 
 class HistGBFamily(Family):
     name = "hist_gb"
+    bags_folds = True
     tasks = TABULAR_TASKS
     style = "tree"
     seconds_per_million_cells = 2.5

@@ -19,6 +19,7 @@ PATIENCE = 50
 
 class LightGBMFamily(Family):
     name = "lightgbm"
+    bags_folds = True
     tasks = TABULAR_TASKS
     tree_shap = "single_output"
     style = "tree"

@@ -32,6 +32,7 @@ REFIT_EPOCHS = 1.1
 
 class MLPFamily(Family):
     name = "mlp"
+    bags_folds = True
     tasks = TABULAR_TASKS
     style = "neural"
     extra = "torch"

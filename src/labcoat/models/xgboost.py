@@ -20,6 +20,7 @@ PATIENCE = 50
 
 class XGBoostFamily(Family):
     name = "xgboost"
+    bags_folds = True
     tasks = TABULAR_TASKS
     tree_shap = "single_output"
     float32_splits = True

@@ -38,6 +38,7 @@ from labcoat.train.post_fit import POST_FIT_STEPS, AfterFit
 from labcoat.train.latency_limit import changed as latency_changed
 from labcoat.train.latency_limit import describe as describe_latency
 from labcoat.train.latency_limit import keep_within, parse_latency
+from labcoat.train.fold_bag import add_fold_models, bag_reserve, bags
 from labcoat.train.refit import refit
 
 if TYPE_CHECKING:
@@ -269,7 +270,8 @@ def fit(data: DataSource, target: str | None = None, *, budget: float | str | No
     keep = after_fit_reserve(plan, clock)
     progress = None if quiet else _progress(clock, trials)
     study = Study(data=data_, clock=clock, trials=trials, families=families, executor=runner,
-                  reserve=lambda done: refit_reserve(done, clock, resampling.is_holdout, keep, plan.tracking),
+                  reserve=lambda done: (refit_reserve(done, clock, resampling.is_holdout, keep, plan.tracking)
+                                        + (bag_reserve(done, clock, resampling.folds_per_repeat) if bags(data_) else 0.0)),
                   callbacks=[*callbacks, *([progress.update] if progress else []),
                              *([recorder.on_trial] if recorder else [])])
     # From the search to the finished run: an interrupt or error anywhere closes the run
@@ -281,6 +283,7 @@ def fit(data: DataSource, target: str | None = None, *, budget: float | str | No
                 raise BudgetError(_no_trial_message(result, clock, len(frame)))
             selection = _selection_estimate(result, data_, clock)
             members, preprocessors, dropped = refit(result, data_, clock, keep=keep)
+            add_fold_models(members, {t.number: t for t in result.trials}, data_, clock, keep=keep)
             latency = None
             if limit is not None:
                 members, preprocessors, latency = keep_within(
