@@ -1,9 +1,6 @@
 """A limit on one row's prediction time: the ensemble made smaller until it predicts one row
 within ``latency_limit`` (``fit(..., latency_limit="1ms")``), as AutoGluon's ``infer_limit``.
 
-Members averaged with their fold models (``labcoat.train.fold_bag``) evaluate one model per
-fold besides their own: over the limit, the fold models are left out first.
-
 Ensemble selection weighs accuracy only; every member it adds is one more model to evaluate
 on every call. With a limit, after the members are fitted on all rows, one row's prediction
 time is measured on this machine (the median of :data:`CALLS` calls on training rows, the
@@ -79,6 +76,14 @@ def one_row_seconds(model: Model, rows: pd.DataFrame) -> float:
     return statistics.median(seconds)
 
 
+def ensemble_seconds(members: list[Member], preprocessors: dict[str, Any], data: TrialData,
+                     rows: pd.DataFrame) -> float:
+    """:func:`one_row_seconds` of the model made of ``members``."""
+    probe = Model(schema=data.schema, members=members, preprocessors=_used(preprocessors, members),
+                  leaderboard=pd.DataFrame(), info=ModelInfo(metric=data.metric.name))
+    return one_row_seconds(probe, rows)
+
+
 def keep_within(limit: float, members: list[Member], preprocessors: dict[str, Any], result: StudyResult,
                 data: TrialData, rows: pd.DataFrame, clock: Clock, *, keep: float = 0.0
                 ) -> tuple[list[Member], dict[str, Any], dict[str, Any]]:
@@ -89,9 +94,7 @@ def keep_within(limit: float, members: list[Member], preprocessors: dict[str, An
     metric = data.metric
 
     def measured(ensemble: Ensemble) -> Ensemble:
-        probe = Model(schema=data.schema, members=ensemble.members, preprocessors=_used(preprocessors, ensemble.members),
-                      leaderboard=pd.DataFrame(), info=ModelInfo(metric=metric.name))
-        ensemble.seconds = one_row_seconds(probe, rows)
+        ensemble.seconds = ensemble_seconds(ensemble.members, preprocessors, data, rows)
         return ensemble
 
     def without(current: Ensemble, left_out: Member) -> Ensemble:
@@ -103,10 +106,6 @@ def keep_within(limit: float, members: list[Member], preprocessors: dict[str, An
     before = current
     dropped: list[str] = []
     stopped = ""
-    unbagged = current.seconds > limit and any(m.bag for m in current.members)
-    if unbagged:  # the fold models go first
-        current = measured(Ensemble([replace(m, bag=[], rows="all rows") if m.bag else m for m in current.members],
-                                    current.score))
     while current.seconds > limit and len(current.members) > 1:
         # each member tried out: its calls, and as much again for the reselection and first calls
         round_seconds = len(current.members) * (WARM_UP + CALLS) * current.seconds * 2
@@ -129,14 +128,14 @@ def keep_within(limit: float, members: list[Member], preprocessors: dict[str, An
     report = {"limit_ms": round(limit * 1e3, 4), "before_ms": round(before.seconds * 1e3, 4),
               "after_ms": round(current.seconds * 1e3, 4), "met": current.seconds <= limit,
               "members_before": len(before.members), "members_after": len(current.members), "dropped": dropped,
-              "fold_models_dropped": unbagged, "score_before": before.score, "score_after": current.score,
+              "score_before": before.score, "score_after": current.score,
               "stopped": stopped or ("one member left" if current.seconds > limit else "")}
     return current.members, _used(preprocessors, current.members), report
 
 
 def changed(report: dict[str, Any]) -> bool:
     """Whether the limit left members out or was not met (what ``fit`` gives a notice for)."""
-    return bool(report["dropped"]) or bool(report.get("fold_models_dropped")) or not report["met"]
+    return bool(report["dropped"]) or not report["met"]
 
 
 def describe(report: dict[str, Any], metric: str) -> str:
@@ -152,11 +151,11 @@ def describe(report: dict[str, Any], metric: str) -> str:
         return head + f"met, one row in {report['after_ms']:.3g} ms with every member."
     change = (f"one row {report['before_ms']:.3g} -> {report['after_ms']:.3g} ms; out-of-fold {metric} "
               f"{report['score_before']:.4g} -> {report['score_after']:.4g}")
-    names = (["the fold models"] if report.get("fold_models_dropped") else []) + report["dropped"]
-    left_out = " and ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + " and " + names[-1]
+    left_out = " and ".join(report["dropped"]) if len(report["dropped"]) <= 2 else (
+        ", ".join(report["dropped"][:-1]) + " and " + report["dropped"][-1])
     if report["met"]:
         return head + f"{left_out} left out of the ensemble ({change})."
-    what = f"{left_out} left out, " if names else ""
+    what = f"{left_out} left out, " if report["dropped"] else ""
     return (head + f"not met ({what}{report['stopped']}; {change}). Give a larger limit, or fewer or faster "
             "families (families=...).")
 
