@@ -44,10 +44,13 @@ def test_a_limit_no_ensemble_meets_leaves_one_member_and_says_so(churn, unlimite
     latency = model.info.latency
     assert latency["members_before"] == len(unlimited.members) and latency["members_after"] == 1
     assert len(model.members) == 1 and model.members[0].weight == 1.0 and not latency["met"]
-    assert model.members[0].bag == []  # no fold models: one row is over the limit already
+    # the fold models went first, the lightest member's first, and the member kept has none
+    bagged = sorted((m for m in unlimited.members if m.bag), key=lambda m: m.weight)
+    assert bagged and latency["fold_models_dropped"] == [f"{m.family} #{m.trial}" for m in bagged]
+    assert model.members[0].bag == []
     assert len(latency["dropped"]) == len(unlimited.members) - 1 and latency["stopped"] == "one member left"
     said = [str(w.message) for w in caught if issubclass(w.category, LabcoatNotice) and "latency_limit" in str(w.message)]
-    assert len(said) == 1 and "not met" in said[0] and "one member left" in said[0]
+    assert len(said) == 1 and "not met (the fold models of " in said[0] and "one member left" in said[0]
     # the reported score is the kept ensemble's, on its out-of-fold predictions
     metric = get_metric(model.metric, model.task.name)
     assert model.info.ensemble_score == pytest.approx(metric.score(model.oof["y"], model.oof["pred"]), abs=1e-12)
@@ -65,9 +68,6 @@ def test_a_limit_the_ensemble_meets_changes_nothing(churn, unlimited):
     assert model.info.latency["met"] and model.info.latency["dropped"] == []
     assert not [w for w in caught if "latency_limit" in str(w.message)]
     assert [(m.trial, m.weight) for m in model.members] == [(m.trial, m.weight) for m in unlimited.members]
-    # the same models fitted on all rows (their fold models depend on the limit: by default 1 ms)
-    for m in model.members + unlimited.members:
-        m.bag = []
     np.testing.assert_array_equal(model.predict_proba(churn.head(50)), unlimited.predict_proba(churn.head(50)))
     assert model.info.settings["latency_limit"] == 10.0 and unlimited.info.latency is None
 

@@ -14,10 +14,9 @@ the rows: families say whether they gain (``Family.bags_folds``).
 
 Fold models are fitted after the refit, heaviest member first, while their time fits in the
 budget (the search reserves it: :func:`bag_reserve`), through the all-row preprocessing so
-that one row is encoded once per style. Each costs a call of its model on every prediction:
-a member gets them only while one row is still predicted within ``fit``'s ``latency_limit``
-(after it has made the ensemble fit in it), by default :data:`DEFAULT_LATENCY`, measured on
-the machine that fits.
+that one row is encoded once per style. Each costs a call of its model on every prediction
+(one row: 1-2 ms with them on the benchmark's small sets, against 0.4-1.1 ms without); under
+``fit(latency_limit=...)`` they are the first to go (``labcoat.train.latency_limit``).
 """
 
 from __future__ import annotations
@@ -25,21 +24,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pandas as pd
-
-from labcoat.features.build import transform
 from labcoat.model import Member
 from labcoat.models import FAMILIES
 from labcoat.search import Clock, Trial, TrialData
-from labcoat.train.latency_limit import ensemble_seconds
 
 #: Tables of more rows get no fold models: there the fits cost most and one model varies least.
 BAG_MAX_ROWS = 10_000
 #: The search keeps at most this share of the budget for the fold models.
 BAG_SHARE = 0.15
-#: Without a ``latency_limit``, fold models are added while one row predicts within this
-#: many seconds on this machine (each one costs a call of its model per prediction).
-DEFAULT_LATENCY = 1e-3
 
 
 def bags(data: TrialData) -> bool:
@@ -65,18 +57,13 @@ def bag_reserve(done: list[Trial], clock: Clock, folds: int) -> float:
     return min(sum(likely), BAG_SHARE * clock.budget)
 
 
-def add_fold_models(members: list[Member], trials: dict[int, Trial], preprocessors: dict[str, Any],
-                    data: TrialData, clock: Clock, rows: pd.DataFrame, *, within: float = DEFAULT_LATENCY,
-                    keep: float = 0.0) -> float | None:
+def add_fold_models(members: list[Member], trials: dict[int, Trial], data: TrialData, clock: Clock, *,
+                    keep: float = 0.0) -> None:
     """Fit the fold models of ``members`` refitted on all rows (``Member.bag``), heaviest first,
-    each member's only if they fit in the time left less ``keep`` seconds and one row of
-    ``rows`` (feature columns) is still predicted within ``within`` seconds with them. Returns
-    one row's seconds as measured last (None when the plan gets no fold models)."""
+    each member's only if they fit in the time left less ``keep`` seconds."""
     if not bags(data):
-        return None
+        return
     folds = data.resampling.folds[:data.resampling.folds_per_repeat]
-    seconds = ensemble_seconds(members, preprocessors, data, rows)
-    one_row = data.schema.prepare_columns(rows.head(1))
     for member in sorted(members, key=lambda m: -m.weight):
         family = FAMILIES[member.family]
         if not family.bags_folds or member.preprocessor != family.style:  # a fold's model stands in
@@ -84,31 +71,13 @@ def add_fold_models(members: list[Member], trials: dict[int, Trial], preprocesso
         left = clock.remaining - keep
         if left < bag_seconds(trials[member.trial], len(folds)):
             continue
-        if seconds + len(folds) * _output_seconds(member, transform(preprocessors[family.style], one_row), data) > within:
-            continue
         _, X, _ = data.fold(family.style, -1)
         deadline = None if clock.budget is None else time.monotonic() + left
         for train, _ in folds:
             estimator = family.build(member.params, data.context(family.style))
             family.fit(estimator, _rows(X, train), data.y[train], deadline=deadline)
             member.bag.append(estimator)
-        with_bag = ensemble_seconds(members, preprocessors, data, rows)
-        if with_bag > within:
-            member.bag = []
-            continue
-        seconds = with_bag
         member.rows = f"all rows, averaged with {len(folds)} models of each fold's training rows"
-    return seconds
-
-
-def _output_seconds(member: Member, X: Any, data: TrialData, calls: int = 5) -> float:
-    """Seconds of one call of ``member``'s model on the encoded rows ``X`` (the best of ``calls``)."""
-    best = float("inf")
-    for _ in range(calls + 1):  # the first call warms up
-        started = time.perf_counter()
-        member.output(X, data.task.estimator_type, n_classes=data.n_classes or None, threads=1)
-        best = min(best, time.perf_counter() - started)
-    return best
 
 
 def _rows(X: Any, index: Any) -> Any:

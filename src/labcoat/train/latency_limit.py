@@ -1,16 +1,18 @@
 """A limit on one row's prediction time: the ensemble made smaller until it predicts one row
 within ``latency_limit`` (``fit(..., latency_limit="1ms")``), as AutoGluon's ``infer_limit``.
 
-Ensemble selection weighs accuracy only; every member it adds is one more model to evaluate
-on every call. With a limit, after the members are fitted on all rows, one row's prediction
-time is measured on this machine (the median of :data:`CALLS` calls on training rows, the
-preprocessing included, as a loaded model answers). While it is over the limit, one member is
-left out: each is tried out, the weights of the others chosen again by ensemble selection on
-their out-of-fold predictions, and the smaller ensemble measured; the one within the limit with
-the best out-of-fold score is kept, or, when none is within it yet, the one that gives up least
-score per millisecond saved. It stops at one member: a single model slower than the limit is
-said to be so, not replaced by a worse one. Limits depend on the machine: measure on the one
-that serves.
+Ensemble selection weighs accuracy only; every member it adds is one more model to evaluate on
+every call, and each of its fold models one more (``labcoat.train.fold_bag``). With a limit,
+after the members are fitted on all rows, one row's prediction time is measured on this machine
+(the median of :data:`CALLS` calls on training rows, the preprocessing included, as a loaded
+model answers). While it is over the limit, the fold models are left out first, the lightest
+member's first (the out-of-fold score stays as it is); then one member is left out: each is
+tried out, the weights of the others chosen again by ensemble selection on their out-of-fold
+predictions, and the smaller ensemble measured; the one within the limit with the best
+out-of-fold score is kept, or, when none is within it yet, the one that gives up least score
+per millisecond saved. It stops at one member: a single model slower than the limit is said to
+be so, not replaced by a worse one. Limits depend on the machine: measure on the one that
+serves.
 
 Examples
 --------
@@ -105,7 +107,14 @@ def keep_within(limit: float, members: list[Member], preprocessors: dict[str, An
     current = measured(Ensemble(members, result.ensemble_score))
     before = current
     dropped: list[str] = []
+    unbagged: list[str] = []
     stopped = ""
+    # Fold models first, the lightest member's first: they leave the out-of-fold score as it is.
+    while current.seconds > limit and any(m.bag for m in current.members):
+        lightest = min((m for m in current.members if m.bag), key=lambda m: m.weight)
+        unbagged.append(f"{lightest.family} #{lightest.trial}")
+        current = measured(Ensemble([replace(m, bag=[], rows="all rows") if m is lightest else m
+                                     for m in current.members], current.score))
     while current.seconds > limit and len(current.members) > 1:
         # each member tried out: its calls, and as much again for the reselection and first calls
         round_seconds = len(current.members) * (WARM_UP + CALLS) * current.seconds * 2
@@ -128,14 +137,14 @@ def keep_within(limit: float, members: list[Member], preprocessors: dict[str, An
     report = {"limit_ms": round(limit * 1e3, 4), "before_ms": round(before.seconds * 1e3, 4),
               "after_ms": round(current.seconds * 1e3, 4), "met": current.seconds <= limit,
               "members_before": len(before.members), "members_after": len(current.members), "dropped": dropped,
-              "score_before": before.score, "score_after": current.score,
+              "fold_models_dropped": unbagged, "score_before": before.score, "score_after": current.score,
               "stopped": stopped or ("one member left" if current.seconds > limit else "")}
     return current.members, _used(preprocessors, current.members), report
 
 
 def changed(report: dict[str, Any]) -> bool:
     """Whether the limit left members out or was not met (what ``fit`` gives a notice for)."""
-    return bool(report["dropped"]) or not report["met"]
+    return bool(report["dropped"] or report.get("fold_models_dropped")) or not report["met"]
 
 
 def describe(report: dict[str, Any], metric: str) -> str:
@@ -151,13 +160,18 @@ def describe(report: dict[str, Any], metric: str) -> str:
         return head + f"met, one row in {report['after_ms']:.3g} ms with every member."
     change = (f"one row {report['before_ms']:.3g} -> {report['after_ms']:.3g} ms; out-of-fold {metric} "
               f"{report['score_before']:.4g} -> {report['score_after']:.4g}")
-    left_out = " and ".join(report["dropped"]) if len(report["dropped"]) <= 2 else (
-        ", ".join(report["dropped"][:-1]) + " and " + report["dropped"][-1])
+    unbagged = report.get("fold_models_dropped") or []  # none in models saved before fold models
+    names = ([f"the fold models of {_listed(unbagged)}"] if unbagged else []) + report["dropped"]
+    left_out = _listed(names)
     if report["met"]:
         return head + f"{left_out} left out of the ensemble ({change})."
-    what = f"{left_out} left out, " if report["dropped"] else ""
+    what = f"{left_out} left out, " if names else ""
     return (head + f"not met ({what}{report['stopped']}; {change}). Give a larger limit, or fewer or faster "
             "families (families=...).")
+
+
+def _listed(names: list[str]) -> str:
+    return " and ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _used(preprocessors: dict[str, Any], members: list[Member]) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from labcoat.train.post_fit import POST_FIT_STEPS, AfterFit
 from labcoat.train.latency_limit import changed as latency_changed
 from labcoat.train.latency_limit import describe as describe_latency
 from labcoat.train.latency_limit import keep_within, parse_latency
-from labcoat.train.fold_bag import DEFAULT_LATENCY, add_fold_models, bag_reserve, bags
+from labcoat.train.fold_bag import add_fold_models, bag_reserve, bags
 from labcoat.train.refit import refit
 
 if TYPE_CHECKING:
@@ -283,17 +283,14 @@ def fit(data: DataSource, target: str | None = None, *, budget: float | str | No
                 raise BudgetError(_no_trial_message(result, clock, len(frame)))
             selection = _selection_estimate(result, data_, clock)
             members, preprocessors, dropped = refit(result, data_, clock, keep=keep)
+            add_fold_models(members, {t.number: t for t in result.trials}, data_, clock, keep=keep)
             latency = None
-            timing_rows = frame[[c.name for c in schema.features]].head(EXAMPLE_ROWS)
             if limit is not None:
-                members, preprocessors, latency = keep_within(limit, members, preprocessors, result, data_,
-                                                              timing_rows, clock, keep=keep)
+                members, preprocessors, latency = keep_within(
+                    limit, members, preprocessors, result, data_,
+                    frame[[c.name for c in schema.features]].head(EXAMPLE_ROWS), clock, keep=keep)
                 if latency_changed(latency):
                     warnings.warn(describe_latency(latency, chosen_metric.name), LabcoatNotice, stacklevel=2)
-            seconds = add_fold_models(members, {t.number: t for t in result.trials}, preprocessors, data_, clock,
-                                      timing_rows, within=DEFAULT_LATENCY if limit is None else limit, keep=keep)
-            if latency is not None and seconds is not None:  # what one row takes with the fold models
-                latency["after_ms"] = round(seconds * 1e3, 4)
             oof = ensemble_oof(result, data_)
             decisions = learner.post_fit(oof, task_options, seed=seed)
         finally:
