@@ -187,3 +187,33 @@ def test_a_saved_model_names_its_extra_and_is_refused_without_torch(saved, monke
     with pytest.raises(ModelFileError, match=r"members of the mlp family\. The mlp family needs PyTorch"):
         labcoat.load(path)
     check_libraries(path, ["linear", "unknown"])  # families without a library to miss pass
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_merged_networks_predict_the_weighted_sum_of_each(mlp, kind):
+    """An MLP member with its fold models, and another member of another layout, predict a few
+    rows together (``MergedNetworks``: one matmul per layer over the stacked networks): the same
+    as each network on its own, weighted; a network whose fold lacked a class spreads its
+    probabilities over every class as ``align_classes`` does."""
+    family = FAMILIES["mlp"]
+    X, signal = table(300)
+    y = np.digitize(signal, np.quantile(signal, [0.33, 0.66])) if kind == "classifier" else signal
+    cls = mlp.MLPClassifier if kind == "classifier" else mlp.MLPRegressor
+    networks = [fast(cls, random_state=seed).fit(X[rows], y[rows])
+                for seed, rows in enumerate([np.arange(300), np.arange(240), np.arange(60, 300)])]
+    networks.append(cls(n_categoricals=2, width=32, depth=1, max_epochs=5).fit(X, y))  # another layout
+    if kind == "classifier":  # a fold without class 2
+        networks.append(fast(cls).fit(X[y != 2], y[y != 2]))
+        assert list(networks[-1].classes_) == [0, 1]
+    weights = [0.3, 0.1, 0.1, 0.35, 0.15][:len(networks)]
+    merged = family.merge(networks, weights, kind, 3 if kind == "classifier" else None)
+    assert merged is not None and len(merged.stacks) == (3 if kind == "classifier" else 2)
+    rows = X[:40].copy()
+    rows[0, 0], rows[1, 1], rows[2, 2] = 99.0, np.nan, np.nan  # an unseen code, missing values
+    for part in (rows[:1], rows):
+        expected = sum(w * family.predict(n, part, kind, n_classes=3 if kind == "classifier" else None, threads=1)
+                       for n, w in zip(networks, weights))
+        # float32 arithmetic in both, the products summed in another order
+        np.testing.assert_allclose(merged(part), expected, rtol=0, atol=1e-5)
+    assert merged(X[:mlp.SMALL_INPUT + 1]) is None  # more rows: each network on its own, in PyTorch
+    assert merged(X[:3, :4]) is None  # not the networks' input

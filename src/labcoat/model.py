@@ -211,7 +211,7 @@ class Model:
         kind, n_classes = self.task.estimator_type, len(self.schema.classes or ()) or None
         plans = []
         for (_, key), members in groups.items():
-            if len(members) < 2:
+            if sum(len(m.estimators) for m in members) < 2:
                 continue
             merged = FAMILIES[members[0].family].merge([e for m in members for e in m.estimators],
                                                        [m.weight / len(m.estimators) for m in members

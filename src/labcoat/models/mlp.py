@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from labcoat.models._base import TABULAR_TASKS, BuildContext, EstimatorType, Family, FitOutcome, Params
+from labcoat.models._base import TABULAR_TASKS, BuildContext, EstimatorType, Family, FitOutcome, Merged, Params
 
 if TYPE_CHECKING:
     import optuna
@@ -33,9 +33,19 @@ REFIT_EPOCHS = 1.1
 class MLPFamily(Family):
     name = "mlp"
     bags_folds = True
+    merge_kind = "mlp"
     tasks = TABULAR_TASKS
     style = "neural"
     extra = "torch"
+
+    def merge(self, estimators: list[Any], weights: list[float], kind: EstimatorType,
+              n_classes: int | None) -> Merged | None:
+        from labcoat.models.torch_mlp import MergedNetworks
+
+        try:
+            return MergedNetworks(estimators, weights, kind, n_classes)
+        except (AttributeError, ValueError):  # not fitted, or networks of different inputs
+            return None
 
     def missing_library(self) -> str | None:
         if importlib.util.find_spec("torch") is None:

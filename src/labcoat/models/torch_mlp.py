@@ -214,21 +214,10 @@ class _MLP(BaseEstimator):
 
         All columns' code maps are looked up at once, end to end in one array: a loop over
         the columns cost 0.13 ms of one row's 0.34 ms on credit-g's 16 categories."""
-        k = self.n_categoricals
         sizes = np.array([len(lookup) for lookup in self.code_maps_], dtype=np.int64)
-        raw = X[:, :k]
-        known = np.isfinite(raw) & (raw >= 0) & (raw < sizes)
-        whole = np.where(known, raw, 0).astype(np.int64)
-        known &= whole == raw
-        if k:
-            ends = np.cumsum(sizes)
-            lookup = np.concatenate(self.code_maps_)[whole + (ends - sizes)]
-        else:
-            lookup = whole
-        codes = np.where(known, lookup, np.where(np.isnan(raw), 0, 1)).astype(np.int64)
-        numbers = X[:, k:].astype(np.float32)
-        np.nan_to_num(numbers, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-        return codes, numbers
+        flat = np.concatenate(self.code_maps_) if self.code_maps_ else np.zeros(0, dtype=np.int64)
+        codes = _embedding_codes(X[:, :self.n_categoricals], sizes, np.cumsum(sizes) - sizes, flat)
+        return codes, _numbers(X, self.n_categoricals)
 
     def _tensors(self, X: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """:meth:`_inputs` as tensors (sharing their memory)."""
@@ -364,6 +353,24 @@ class MLPRegressor(RegressorMixin, _MLP):
         return self._raw(X)[:, 0] * self.target_scale_ + self.target_mean_
 
 
+def _embedding_codes(raw: np.ndarray, sizes: np.ndarray, starts: np.ndarray, flat: np.ndarray) -> np.ndarray:
+    """Embedding indices of category codes ``raw`` (rows, columns): each column's code map is
+    ``flat[start:start + size]``; ``sizes`` and ``starts`` are (columns,) for one network, or
+    (networks, 1, columns) for several at once, giving (networks, rows, columns)."""
+    known = np.isfinite(raw) & (raw >= 0) & (raw < sizes.max(initial=0))  # a cast to int64 is safe
+    whole = np.where(known, raw, 0).astype(np.int64)
+    known = known & (whole == raw) & (whole < sizes)
+    lookup = flat[np.where(known, whole + starts, 0)] if flat.size else np.zeros(known.shape, dtype=np.int64)
+    return np.where(known, lookup, np.where(np.isnan(raw), 0, 1)).astype(np.int64)
+
+
+def _numbers(X: np.ndarray, n_categoricals: int) -> np.ndarray:
+    """The numeric columns as the network takes them: float32, missing and infinite as 0."""
+    numbers = X[:, n_categoricals:].astype(np.float32)
+    np.nan_to_num(numbers, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    return numbers
+
+
 def _numpy_arrays(model: _MLP) -> dict[str, Any]:
     """A fitted network's weights as numpy arrays, laid out for ``_MLP._raw_in_numpy``."""
     w = {name: value.detach().numpy() for name, value in model.network_.state_dict().items()}
@@ -381,6 +388,100 @@ def _numpy_arrays(model: _MLP) -> dict[str, Any]:
 #: again once the estimator is fitted again (a new ``network_``).
 _ARRAYS: Companions[dict[str, Any]] = Companions(_numpy_arrays,
                                                  version=lambda model: (model.network_,))
+
+
+class MergedNetworks:
+    """Fitted networks predicting a few rows together (an MLP member and its fold models, or
+    several members on one input): the networks of one layout have their weights stacked and
+    run one ``np.matmul`` per layer over the stack, rather than one forward pass each (six
+    512-wide networks on one row: 0.6 ms one by one). Gives the weighted sum of what
+    ``MLPFamily.predict`` gives for each (probabilities spread over ``n_classes``, or values).
+    """
+
+    def __init__(self, estimators: list[_MLP], weights: list[float], kind: str, n_classes: int | None) -> None:
+        self.kind, self.n_classes = kind, n_classes
+        self.n_features = {e.n_features_in_ for e in estimators}
+        if len(self.n_features) != 1:
+            raise ValueError("networks of different inputs")
+        stacks: dict[tuple[Any, ...], list[tuple[_MLP, dict[str, Any], float]]] = {}
+        for estimator, weight in zip(estimators, weights):
+            arrays = _ARRAYS.get(estimator)
+            if arrays is None:
+                raise ValueError("a network without numpy arrays")
+            layout = (tuple(layer[0].shape for layer in arrays["hidden"]), arrays["output"][0].shape,
+                      tuple(getattr(estimator, "classes_", ())))
+            stacks.setdefault(layout, []).append((estimator, arrays, weight))
+        self.stacks = [_Stack(members) for members in stacks.values()]
+
+    def __call__(self, X: Any) -> np.ndarray | None:
+        if not isinstance(X, np.ndarray) or X.ndim != 2 or len(X) > SMALL_INPUT or X.shape[1] not in self.n_features:
+            return None
+        total: np.ndarray | None = None
+        for stack in self.stacks:
+            out = stack.output(X, self.kind, self.n_classes)
+            total = out if total is None else total + out
+        return total
+
+
+class _Stack:
+    """Networks of one layout (and, for classes, the same classes seen), their arrays stacked."""
+
+    def __init__(self, members: list[tuple[_MLP, dict[str, Any], float]]) -> None:
+        self.estimators = [e for e, _, _ in members]
+        self.embeddings = [a["embeddings"] for _, a, _ in members]
+        # every network's code maps end to end, for one lookup of all (see _embedding_codes)
+        self.n_categoricals = self.estimators[0].n_categoricals
+        maps = [m for e in self.estimators for m in e.code_maps_]
+        sizes = np.array([len(m) for m in maps], dtype=np.int64)
+        self.sizes = sizes.reshape(len(self.estimators), 1, self.n_categoricals)
+        self.starts = (np.cumsum(sizes) - sizes).reshape(self.sizes.shape)
+        self.flat = np.concatenate(maps) if maps else np.zeros(0, dtype=np.int64)
+        arrays = [a for _, a, _ in members]
+        self.hidden = []
+        for i in range(len(arrays[0]["hidden"])):
+            weight = np.stack([a["hidden"][i][0] for a in arrays])  # (networks, inputs, units)
+            bias, scale, shift = (np.stack([a["hidden"][i][j] for a in arrays])[:, None] for j in (1, 2, 3))
+            self.hidden.append((weight, bias, scale, shift))
+        self.last = (np.stack([a["output"][0] for a in arrays]), np.stack([a["output"][1] for a in arrays])[:, None])
+        self.weights = np.array([w for _, _, w in members])
+        first = self.estimators[0]
+        self.classes = np.asarray(getattr(first, "classes_", []), dtype=np.int64)
+        self.scale = np.array([getattr(e, "target_scale_", 1.0) for e in self.estimators])[:, None]
+        self.mean = np.array([getattr(e, "target_mean_", 0.0) for e in self.estimators])[:, None]
+
+    def output(self, X: np.ndarray, kind: str, n_classes: int | None) -> np.ndarray:
+        k = self.n_categoricals
+        numbers = _numbers(X, k)  # the same for every network
+        if k:
+            codes = _embedding_codes(X[:, :k], self.sizes, self.starts, self.flat)  # (networks, rows, k)
+            parts = [table[codes[g, :, j]] for g, tables in enumerate(self.embeddings) for j, table in enumerate(tables)]
+            # (rows, networks x width) -> (networks, rows, width): one layout, one width
+            embedded = np.concatenate(parts, axis=1).reshape(len(X), len(self.embeddings), -1).transpose(1, 0, 2)
+            x = np.concatenate([embedded, np.broadcast_to(numbers, (len(self.embeddings), *numbers.shape))], axis=2)
+        else:
+            x = np.broadcast_to(numbers, (len(self.embeddings), *numbers.shape))
+        for weight, bias, scale, shift in self.hidden:  # as _MLP._raw_in_numpy, over the stack
+            x = np.matmul(x, weight)
+            x += bias
+            per_unit = 1.0 / x.shape[2]
+            x -= np.add.reduce(x, axis=2, keepdims=True) * per_unit
+            x *= 1.0 / np.sqrt(np.add.reduce(x * x, axis=2, keepdims=True) * per_unit + LAYER_NORM_EPS)
+            x *= scale
+            x += shift
+            np.maximum(x, 0.0, out=x)
+        raw = np.asarray(np.matmul(x, self.last[0]) + self.last[1], dtype=np.float64)
+        if kind != "classifier":
+            return np.einsum("g,gn->n", self.weights, raw[:, :, 0] * self.scale + self.mean)
+        raw -= raw.max(axis=2, keepdims=True)
+        proba = np.exp(raw)
+        proba /= proba.sum(axis=2, keepdims=True)
+        blended = np.einsum("g,gnc->nc", self.weights, proba)
+        n_classes = n_classes or blended.shape[1]
+        if blended.shape[1] == n_classes and np.array_equal(self.classes, np.arange(n_classes)):
+            return blended
+        full = np.zeros((len(X), n_classes))  # a fold that lacked a class (see align_classes)
+        full[:, self.classes] = blended
+        return full
 
 
 @cache

@@ -31,7 +31,7 @@ from labcoat.search import Clock, Trial, TrialData
 #: Tables of more rows get no fold models: there the fits cost most and one model varies least.
 BAG_MAX_ROWS = 10_000
 #: The search keeps at most this share of the budget for the fold models.
-BAG_SHARE = 0.15
+BAG_SHARE = 0.1
 
 
 def bags(data: TrialData) -> bool:
@@ -43,8 +43,9 @@ def bags(data: TrialData) -> bool:
 
 
 def bag_seconds(trial: Trial, folds: int) -> float:
-    """Expected seconds to fit ``trial``'s ``folds`` fold models: one fold's fit each."""
-    return trial.fold_seconds * folds
+    """Expected seconds to fit ``trial``'s ``folds`` fold models: one fold's model fit each (the
+    preprocessing is done: the refit's)."""
+    return trial.model_fold_seconds * folds
 
 
 def bag_reserve(done: list[Trial], clock: Clock, folds: int) -> float:
