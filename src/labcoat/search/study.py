@@ -328,6 +328,11 @@ class Study:
             if t.status != "ok":
                 t.fold_model = None
 
+    def planned_families(self) -> list[str]:
+        """The names of the families the search will try (those of ``families`` the task and the
+        table admit)."""
+        return [f.name for f in self._families()]
+
     def _families(self) -> list[Family]:
         names = list(self.families) if self.families else default_families()
         documents = self.data.schema.documents is not None
