@@ -45,6 +45,7 @@ test: $(STAMP) browser java
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/automl.py
+	$(BIN)/python benchmarks/fold_models.py
 	$(BIN)/python benchmarks/tracking.py
 	command -v wrk >/dev/null || apt-get install -y -qq wrk
 	$(BIN)/python benchmarks/serving.py

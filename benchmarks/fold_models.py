@@ -3,7 +3,8 @@ with models of their parameters fitted on each fold's training rows (``labcoat.t
 
 Reads the models ``benchmarks/automl.py`` saved (``benchmarks/.work/DATASET/labcoat/model``) and
 that run's splits; for every member of each ensemble it fits 5 models on the folds' training
-rows (stratified for classes, seed 0) through the member's all-row preprocessing, and scores
+rows (stratified for classes, seed 0) through the member's all-row preprocessing (boosters and
+networks only, ``Family.bags_folds``, as ``fit`` does; the other members as they are), and scores
 on the test rows: the all-row models' blend, the fold models' blend, and the blend of each
 member's mean of both (what ``fit`` now does). Members and weights stay as the search chose
 them, so only the final models differ. Sets above ``fold_bag.BAG_MAX_ROWS`` rows are skipped.
@@ -76,14 +77,14 @@ def study(name: str) -> dict[str, object] | None:
                                native_categoricals=native_categorical_count(model.schema, family.style))
         whole = family.predict(member.estimator, X_test, kind, n_classes=n_classes, threads=2)
         outputs = []
-        for rows in folds:
+        for rows in folds if family.bags_folds else []:  # fit gives the others none
             estimator = family.build(member.params, context)
             family.fit(estimator, X.iloc[rows] if hasattr(X, "iloc") else X[rows], y_train[rows])
             outputs.append(family.predict(estimator, X_test, kind, n_classes=n_classes, threads=2))
-        bagged = np.mean(outputs, axis=0)
+        bagged = np.mean(outputs, axis=0) if outputs else whole
         blends["all rows"] = blends["all rows"] + member.weight * whole
         blends["fold models"] = blends["fold models"] + member.weight * bagged
-        blends["both"] = blends["both"] + member.weight * (bagged * FOLDS + whole) / (FOLDS + 1)
+        blends["both"] = blends["both"] + member.weight * ((bagged * FOLDS + whole) / (FOLDS + 1) if outputs else whole)
     calibrate = (lambda p: p) if model.calibrator is None else model.calibrator.apply
     scores = {k: score(calibrate(np.asarray(v)), y_test, classes) for k, v in blends.items()}
     metric = "roc_auc" if classes and len(classes) == 2 else ("log_loss" if classes else "rmse")
@@ -99,7 +100,7 @@ def render(results: list[dict[str, object]]) -> str:
              "the last `benchmarks/automl.py` run (60 s fits). Every member of each ensemble, with the weights the "
              f"search gave it, is scored on the test rows as fitted on all training rows, as the mean of {FOLDS} "
              "models of its parameters fitted on each fold's training rows (through its all-row preprocessing), "
-             "and as the mean of both (what `fit` does for boosters and networks since fold models). "
+             "and as the mean of both (what `fit` does); only boosters and networks get fold models, as in `fit`. "
              "Each of these is one fit per model, so small test sets move with the seed.", "",
              "| dataset | rows | metric | all rows | fold models | both | both better | members |",
              "|---|---:|---|---:|---:|---:|---|---:|"]
