@@ -32,6 +32,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import NotFittedError
 from torch import nn
 
+from labcoat.models._base import align_classes
 from labcoat.models._companions import Companions
 
 #: Inputs up to this many rows are predicted on one thread (a pool's start-up costs more).
@@ -451,8 +452,6 @@ class _Stack:
             self.hidden.append((weight, bias, scale, shift))
         self.last = (np.stack([a["output"][0] for a in arrays]), np.stack([a["output"][1] for a in arrays])[:, None])
         self.weights = np.array([w for _, _, w in members])
-        first = self.estimators[0]
-        self.classes = np.asarray(getattr(first, "classes_", []), dtype=np.int64)
         self.scale = np.array([getattr(e, "target_scale_", 1.0) for e in self.estimators])[:, None]
         self.mean = np.array([getattr(e, "target_mean_", 0.0) for e in self.estimators])[:, None]
 
@@ -473,13 +472,8 @@ class _Stack:
         raw -= raw.max(axis=2, keepdims=True)
         proba = np.exp(raw)
         proba /= proba.sum(axis=2, keepdims=True)
-        blended = np.einsum("g,gnc->nc", self.weights, proba)
-        n_classes = n_classes or blended.shape[1]
-        if blended.shape[1] == n_classes and np.array_equal(self.classes, np.arange(n_classes)):
-            return blended
-        full = np.zeros((len(X), n_classes))  # a fold that lacked a class (see align_classes)
-        full[:, self.classes] = blended
-        return full
+        # the stack's networks saw the same classes: a fold that lacked one spreads as each would
+        return align_classes(self.estimators[0], np.einsum("g,gnc->nc", self.weights, proba), n_classes)
 
 
 @cache
