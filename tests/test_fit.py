@@ -94,6 +94,21 @@ def test_save_and_load_predict_identically_in_a_fresh_process(frame, tmp_path):
     assert np.array_equal(np.load(tmp_path / "p.npy"), expected)
 
 
+def test_saving_writes_the_requirements_without_scanning_installed_packages(frame, tmp_path, monkeypatch):
+    # MLflow's check of the requirements against the environment maps every installed package
+    # to its modules (1.1 s once per process, in every `labcoat fit` run's budget); save skips it.
+    from mlflow.utils import environment, requirements_utils
+
+    monkeypatch.setattr(requirements_utils, "_MODULES_TO_PACKAGES", None)
+    check = environment.warn_dependency_requirement_mismatches
+    model = fit_quietly(frame, "churn", trials=1, families=("linear",))
+    path = model.save(tmp_path / "model")
+    assert requirements_utils._MODULES_TO_PACKAGES is None
+    assert environment.warn_dependency_requirement_mismatches is check  # put back
+    requirements = (path / "requirements.txt").read_text()
+    assert f"labcoat=={labcoat.__version__}" in requirements and "mlflow==" in requirements
+
+
 def test_budget_is_respected_and_reported(frame):
     model = fit_quietly(frame, "churn", budget=4)
     assert model.info.budget_seconds == 4

@@ -77,6 +77,28 @@ class quiet_mlflow:
         self._logger.setLevel(self._level)
 
 
+class _without_requirement_check:
+    """MLflow's check, in ``save_model``, that this environment satisfies the model's pip
+    requirements, skipped: to warn of a mismatch it maps every installed distribution to its
+    modules (``importlib_metadata.packages_distributions``: 1.1 s in this project's venv, once per
+    process, so in every ``labcoat fit`` run's budget), and the requirements it would check are
+    labcoat and MLflow at the versions running here, whose warning :class:`quiet_mlflow`
+    silences anyway. Where MLflow has no such check, nothing changes."""
+
+    def __enter__(self) -> None:
+        from mlflow.utils import environment
+
+        self._check = getattr(environment, "warn_dependency_requirement_mismatches", None)
+        if self._check is not None:
+            environment.warn_dependency_requirement_mismatches = lambda model_requirements: None
+
+    def __exit__(self, *exc: Any) -> None:
+        from mlflow.utils import environment
+
+        if self._check is not None:
+            environment.warn_dependency_requirement_mismatches = self._check
+
+
 # ---------------------------------------------------------------------- MLflow wrapper
 def save(model: "Model", path: Path) -> Path:
     """Write ``model`` to ``path`` as an MLflow pyfunc model, replacing a model already there."""
@@ -91,7 +113,7 @@ def save(model: "Model", path: Path) -> Path:
         # double column ("cannot safely convert"), which is the common case; rows with a missing
         # value in such a column go through labcoat.load instead, which accepts them.
         example = model.example
-        with quiet_mlflow():
+        with quiet_mlflow(), _without_requirement_check():
             signature = None if example is None else infer_signature(example, model.predict_frame(example))
             mlflow.pyfunc.save_model(
                 # "Models from code": the model is this file plus artifacts, nothing pickled.
