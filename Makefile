@@ -59,6 +59,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/matching.py
 	$(BIN)/python benchmarks/matching_serving.py
 	$(BIN)/python benchmarks/anomaly.py
+	$(BIN)/python benchmarks/anomaly_synthetic.py
 	$(BIN)/python benchmarks/anomaly_serving.py
 	$(BIN)/python benchmarks/text.py
 

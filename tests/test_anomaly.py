@@ -14,6 +14,7 @@ from labcoat.errors import ConfigError, DataError, SchemaError
 from labcoat.tasks.anomaly.evaluate import average_precision
 from labcoat.tasks.anomaly.fit import fit_anomaly
 from labcoat.tasks.anomaly.model import AnomalyModel
+from labcoat.tasks.anomaly.weights import COMMITTEE
 
 #: Fast detectors for the fits that test something other than the choice among all of them.
 FAST = ["ecod", "copod", "hbos", "pca"]
@@ -57,7 +58,7 @@ def test_info_and_leaderboard(model: AnomalyModel) -> None:
     info = json.loads(json.dumps(model.info))  # JSON-able as it is
     assert info["selection"] == "unsupervised" and "agreement" in info["criterion"]
     weights = {d["name"]: d["weight"] for d in info["detectors"]}
-    assert sum(weights.values()) == pytest.approx(1.0, abs=1e-3) and len(weights) == 3
+    assert sum(weights.values()) == pytest.approx(1.0, abs=1e-3) and len(weights) == COMMITTEE
     board = model.leaderboard
     assert set(board["detector"]) == {"iforest", "ecod", "copod", "hbos", "pca", "knn", "lof", "ocsvm"}
     assert {"agreement", "stability", "criterion", "weight"} <= set(board.columns)
