@@ -116,7 +116,8 @@ def main() -> None:
         ranks = pd.DataFrame({kind: mean_ranks(table[[r["kind"] == kind for r in rows]]) for kind in KINDS}).T
         ranks.loc["all 32"] = mean_ranks(table)
         ranks.loc["mean score, all 32"] = table.mean()
-        lines += [f"{title}, mean rank by kind (1 = best):", "", fmt(ranks, 2), ""]
+        ranks.index.name = "kind"
+        lines += [f"{title}, mean rank by kind (1 = best; the last row the mean {title}):", "", fmt(ranks, 3), ""]
         best = ranks.loc["all 32", list(DETECTORS)].idxmin()
         ahead = ranks.loc["all 32", "labcoat"] < ranks.loc["all 32", best]
         summary.append(f"- {title}: labcoat's mean rank over the 32 sets {ranks.loc['all 32', 'labcoat']:.2f}, the best "
