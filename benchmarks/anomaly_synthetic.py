@@ -102,7 +102,7 @@ def main() -> None:
             print(f"{base:10s} {kind:10s} rows {len(ys):5d}  labcoat ROC AUC {result['roc']['labcoat']:.3f} "
                   f"AP {result['ap']['labcoat']:.3f}", flush=True)
     wall = time.monotonic() - started
-    lines = [f"## Anomaly detection on synthetic anomalies: labcoat vs PyOD (benchmarks/anomaly_synthetic.py)", "",
+    lines = ["## Anomaly detection on synthetic anomalies: labcoat vs PyOD (benchmarks/anomaly_synthetic.py)", "",
              f"{date.today().isoformat()}, {cpu_name()}, labcoat from this tree, PyOD with its defaults, one process. "
              f"Command: `PYTHONPATH=src python benchmarks/anomaly_synthetic.py`; wall {wall / 60:.1f} min. "
              f"Machine before: {before}. After: {machine_state()}.", "",

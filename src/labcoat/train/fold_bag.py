@@ -76,10 +76,10 @@ def add_fold_models(members: list[Member], trials: dict[int, Trial], data: Trial
         family = FAMILIES[member.family]
         if not family.bags_folds or member.preprocessor != family.style:  # a fold's model stands in
             continue
-        if clock.remaining - keep < bag_seconds(trials[member.trial], len(folds)):
-            continue
-        _, X, _ = data.fold(family.style, -1)
         started, left = time.monotonic(), clock.remaining - keep
+        if left < bag_seconds(trials[member.trial], len(folds)):
+            continue
+        _, X, _ = data.fold(family.style, -1)  # the refit's, cached
         bag = []
         for train, _ in folds:
             estimator = family.build(member.params, data.context(family.style))

@@ -271,12 +271,12 @@ def fit(data: DataSource, target: str | None = None, *, budget: float | str | No
     progress = None if quiet else _progress(clock, trials)
     bagging = bags(data_)  # the members get fold models (train.fold_bag)
     study = Study(data=data_, clock=clock, trials=trials, families=families, executor=runner,
-                  reserve=lambda done: (refit_reserve(done, clock, resampling.is_holdout, keep, plan.tracking)
-                                        + (bag_reserve(done, clock, resampling.folds_per_repeat, planned)
-                                           if bagging else 0.0)),
                   callbacks=[*callbacks, *([progress.update] if progress else []),
                              *([recorder.on_trial] if recorder else [])])
     planned = set(study.planned_families())
+    study.reserve = lambda done: (refit_reserve(done, clock, resampling.is_holdout, keep, plan.tracking)
+                                  + (bag_reserve(done, clock, resampling.folds_per_repeat, planned)
+                                     if bagging else 0.0))
     # From the search to the finished run: an interrupt or error anywhere closes the run
     # (KILLED, FAILED) instead of leaving it RUNNING.
     with closing_run_on_error(recorder):
