@@ -28,8 +28,9 @@ def task_branches(tree: ast.AST) -> list[tuple[int, str]]:
             found.append((node.lineno, f"Task.{node.attr}"))
         elif isinstance(node, ast.Compare):
             names = [c.value for c in [node.left, *node.comparators] if isinstance(c, ast.Constant)]
-            sklearn = "target_type_" in ast.unparse(node)  # scikit-learn TargetEncoder's own attribute
-            if any(v in TASK_NAMES for v in names) and not sklearn:
+            # scikit-learn TargetEncoder's own attribute; a library's objective (LightGBM's "binary")
+            library = any(word in ast.unparse(node) for word in ("target_type_", "objective"))
+            if any(v in TASK_NAMES for v in names) and not library:
                 found.append((node.lineno, "compared with a task name"))
             if any(isinstance(c, ast.Attribute) and c.attr == "n_classes" for c in [node.left, *node.comparators]) \
                     and 2 in names:

@@ -319,6 +319,93 @@ def test_merged_forests_predict_as_the_general_path(frame, target):
     assert_same_predictions(model, frame.head(2))
 
 
+#: Boosters merged per family. scikit-learn's histogram boosting recodes categorical columns
+#: by each model's encoder: merged where every model codes them alike (all categories seen).
+MERGED_BOOSTERS = {"mixed": {"lightgbm": {"n_estimators": 25}, "lightgbm:2": {"n_estimators": 15, "num_leaves": 7},
+                             "xgboost": {"n_estimators": 15}, "linear": {}},
+                   "catboost": {"catboost": {"iterations": 25}, "catboost:2": {"iterations": 15, "depth": 3},
+                                "xgboost": {"n_estimators": 15}},
+                   "few categories": {"hist_gb": {"max_iter": 20}, "hist_gb:2": {"max_iter": 10, "max_leaf_nodes": 7},
+                                      "xgboost": {"n_estimators": 15}}}
+
+
+@pytest.mark.parametrize("columns", list(MERGED_BOOSTERS))
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_merged_boosters_predict_as_the_general_path(frame, target, columns):
+    """A model's boosters of one family, with their fold models, are walked together
+    (Family.merge), each booster's margin through its own link: the same answers as each
+    booster on its own, a fold model that saw fewer classes included (CatBoost's merged walk
+    answers once each model was checked against CatBoost, from the second rows on)."""
+    from labcoat.models._merged_boosters import MergedBoosters
+    from labcoat.models._merged_catboost import MergedCatBoost
+
+    if columns == "few categories":
+        frame = frame[["age", "score", "visits", *TARGETS]]
+    families = MERGED_BOOSTERS[columns]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = build_model(frame, target, families)
+    data = frame.drop(columns=[t for t in TARGETS if t != target])
+    y = get_task(TARGETS[target]).encode_target(data[target], model.schema.classes)
+    rng = np.random.default_rng(0)
+    for member in (model.members[0], model.members[2]):  # fold models, one of them without class 2
+        family = FAMILIES[member.family]
+        X = transform(model.preprocessors[member.preprocessor], model.schema.prepare(data, warn=False))
+        context = BuildContext(kind=get_task(TARGETS[target]).estimator_type, n_classes=len(model.schema.classes or ()),
+                               seed=1, n_jobs=1, native_categoricals=native_categorical_count(model.schema, family.style),
+                               n_rows=len(y))
+        for rows in (rng.random(len(y)) < 0.8, (y != 2) if target == "tier" else rng.random(len(y)) < 0.8):
+            estimator = family.build({**family.portfolio(context.kind)[0], **member.params}, context)
+            family.fit(estimator, X[rows], y[rows])
+            member.bag.append(estimator)
+    model.members[0].weight, model.members[1].weight = 0.4, 0.1  # unequal weights
+    messy = pd.DataFrame.from_records(messy_records())[data.columns.drop(target)]
+    # XGBoost's outputs are float32; the merged walk sums its margins in float64
+    atol, value_atol = 2e-7, 1e-6 * float(np.abs(frame["spend"]).max())
+    for rows in (frame.head(1), frame.iloc[30:64], messy, messy[messy["age"] == 1e308]):
+        assert_same_predictions(model, rows, atol=atol, value_atol=value_atol)
+    merged = {members[0].family: (walk, [m.trial for m in members]) for _, walk, members in model._merged}
+    boosters = [name.split(":")[0] for name in families if name != "linear"]
+    assert {family: trials for family, (_, trials) in merged.items()} == {
+        family: [i for i, name in enumerate(boosters) if name == family] for family in boosters}
+    assert all(isinstance(walk, MergedCatBoost if family == "catboost" else MergedBoosters)
+               for family, (walk, _) in merged.items())
+    assert len(merged["xgboost"][0].walks) == (2 if target == "tier" else 1)  # the fold without class 2 apart
+    assert getattr(merged[boosters[0]][0], "ready", True)  # CatBoost's answered the later rows
+
+
+def test_flat_lightgbm_routes_as_the_booster():
+    """The walker's LightGBM routing equals the booster's raw scores on rows the probe rows do
+    not hold: missing values in numeric splits and in categorical ones that saw none in training
+    (right, though code 0 goes left), codes outside every set,
+    negative and fractional codes, values within LightGBM's zero threshold, numbers beyond the
+    1e300 the dump writes for an infinite threshold."""
+    from labcoat.models._flat_lightgbm import ZERO, lightgbm_additive, margin
+
+    rng = np.random.default_rng(5)
+    n = 900
+    X = np.column_stack([rng.integers(0, 9, n), rng.normal(size=(n, 3))]).astype(float)
+    X[:, 1:][rng.random((n, 3)) < 0.1] = np.nan  # none in the categorical column: its nodes' missing_type is None
+    X[rng.random(n) < 0.2, 2] = 0.0
+    # missing values of column 3 matter: a split of them against all numbers, its threshold 1e300
+    # in the dump (infinite in the booster)
+    signal = np.isin(np.nan_to_num(X[:, 0], nan=-1), [0, 2, 5]) + np.nan_to_num(X[:, 1]) + (X[:, 2] == 0) \
+        + 2 * np.isnan(X[:, 3])
+    for kind, y in (("classifier", (signal > 0.7).astype(int)), ("classifier", np.digitize(signal, [0.3, 1.2])),
+                    ("regressor", signal)):
+        family = FAMILIES["lightgbm"]
+        context = BuildContext(kind=kind, n_classes=len(np.unique(y)) if kind == "classifier" else 0, seed=0,
+                               n_jobs=1, native_categoricals=1, n_rows=n)
+        estimator = family.build({**family.portfolio(kind)[0], "n_estimators": 40, "min_child_samples": 5}, context)
+        family.fit(estimator, X, y)
+        model = lightgbm_additive(estimator)
+        assert any(t.category is not None for t in model.trees)  # the categorical column split
+        rows = np.vstack([X[:200], [[np.nan, ZERO, -ZERO, np.nan], [-1, 0, 0, 0], [40, np.nan, np.nan, np.nan],
+                                    [2.7, -ZERO * 1.5, 1e300, -1e300], [1, 1, 1, 1e301], [1, 1, 1, np.inf]]])
+        expected = estimator.booster_.predict(rows, raw_score=True).reshape(len(rows), -1)
+        np.testing.assert_allclose(margin(model, rows), expected, rtol=1e-12, atol=1e-12)
+
+
 def test_flat_trees_follow_a_refit_and_ignore_a_saved_walker(frame):
     """The flat trees are built on first use and kept beside the estimator, not in it: fitted
     again (forests grow by warm start), it gets new ones; a model saved when forests kept

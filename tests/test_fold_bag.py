@@ -114,6 +114,21 @@ def test_a_latency_limit_leaves_fold_models_out_before_members(churn, model, mon
     assert [len(m.bag) for m in limited.members] == [len(m.bag) if m is bagged[-1] else 0 for m in model.members]
 
 
+def test_a_latency_limit_leaves_out_the_fold_models_that_cost_most_per_share_of_weight(churn, model, monkeypatch):
+    # the heaviest member's fold models made a hundred times as slow as the others' (as an MLP's
+    # networks against fold models walked with their booster): they alone go, though the others'
+    # members weigh less
+    bagged = sorted((m for m in model.members if m.bag), key=lambda m: m.weight)
+    assert len(bagged) >= 2, "one bagged member: nothing to choose between"
+    heavy = (bagged[-1].family, bagged[-1].trial)
+    monkeypatch.setattr(latency_limit, "ensemble_seconds", lambda members, *_: 1e-3 * sum(
+        1 + len(m.bag) * (1.0 if (m.family, m.trial) == heavy else 0.01) for m in members))
+    limited = fit(churn, latency_limit=f"{len(model.members) + 0.5}ms")
+    latency = limited.info.latency
+    assert latency["met"] and latency["dropped"] == []
+    assert latency["fold_models_dropped"] == [f"{heavy[0]} #{heavy[1]}"]
+
+
 def test_no_fold_models_above_the_row_limit(churn, monkeypatch):
     monkeypatch.setattr(fold_bag, "BAG_MAX_ROWS", len(churn) - 1)
     assert all(m.bag == [] and m.rows == "all rows" for m in fit(churn).members)

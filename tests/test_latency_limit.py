@@ -44,9 +44,10 @@ def test_a_limit_no_ensemble_meets_leaves_one_member_and_says_so(churn, unlimite
     latency = model.info.latency
     assert latency["members_before"] == len(unlimited.members) and latency["members_after"] == 1
     assert len(model.members) == 1 and model.members[0].weight == 1.0 and not latency["met"]
-    # the fold models went first, the lightest member's first, and the member kept has none
-    bagged = sorted((m for m in unlimited.members if m.bag), key=lambda m: m.weight)
-    assert bagged and latency["fold_models_dropped"] == [f"{m.family} #{m.trial}" for m in bagged]
+    # every member's fold models went first (in the order of the time they cost: measured, so
+    # not asserted here; test_fold_bag fixes the times), and the member kept has none
+    bagged = [m for m in unlimited.members if m.bag]
+    assert bagged and sorted(latency["fold_models_dropped"]) == sorted(f"{m.family} #{m.trial}" for m in bagged)
     assert model.members[0].bag == []
     assert len(latency["dropped"]) == len(unlimited.members) - 1 and latency["stopped"] == "one member left"
     said = [str(w.message) for w in caught if issubclass(w.category, LabcoatNotice) and "latency_limit" in str(w.message)]

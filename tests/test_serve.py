@@ -170,6 +170,20 @@ def test_concurrent_requests_are_batched_and_each_gets_its_own_rows(churn, serve
     assert batches > alone  # some model calls answered several requests
 
 
+def test_the_served_model_is_warmed_up_before_its_first_request(churn):
+    """Loading for service builds the few-row predictors (merged members) at once: the first
+    request does not wait for them, and predicting does not build them again."""
+    from labcoat.serve.service import load_served
+
+    folder, model, rows, _ = churn
+    served = load_served(str(folder / "model"))
+    merged = served.model._merged
+    assert merged is not None and any(m.family == "lightgbm" for _, _, members in merged for m in members)
+    frame = pd.DataFrame(rows[:1])
+    pd.testing.assert_frame_equal(served.model.predict_frame(frame), model.predict_frame(frame))
+    assert served.model._merged is merged
+
+
 def test_a_batch_that_fails_is_predicted_request_by_request(churn):
     """Rows that pass validation but fail in the model fail only their own request."""
     import asyncio

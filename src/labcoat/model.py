@@ -186,9 +186,8 @@ class Model:
         """The weighted sum of the members that merged predictors answer for (None if none),
         and the members left to predict one by one."""
         # Made again if the members changed (a Model pickled before has none).
-        signature = [(*map(id, m.estimators), m.weight, m.family, m.preprocessor or m.style) for m in self.members]
-        if getattr(self, "_merged", None) is None or self._merged_for != signature:
-            self._merged, self._merged_for = self._merge_members(), signature
+        if getattr(self, "_merged", None) is None or self._merged_for != self._members_signature():
+            self.warm_up()
         assert self._merged is not None
         total: np.ndarray | None = None
         left: set[int] = set()
@@ -200,6 +199,23 @@ class Model:
                 total = out if total is None else total + out
         merged_ids = {id(m) for _, _, members in self._merged for m in members} - left
         return total, [m for m in self.members if id(m) not in merged_ids]
+
+    def warm_up(self) -> None:
+        """Build the few-row predictors now rather than on the first prediction of a few rows:
+        members a family predicts together (``Family.merge``: flat trees, stacked networks). A
+        served model's first answer would otherwise wait for them (credit_g's 60 s ensemble,
+        eight members with fold models: about a second).
+
+        Examples
+        --------
+        >>> import labcoat
+        >>> model = labcoat.load("model")  # doctest: +SKIP
+        >>> model.warm_up()  # doctest: +SKIP
+        """
+        self._merged, self._merged_for = self._merge_members(), self._members_signature()
+
+    def _members_signature(self) -> list[tuple[object, ...]]:
+        return [(*map(id, m.estimators), m.weight, m.family, m.preprocessor or m.style) for m in self.members]
 
     def _merge_members(self) -> list[tuple[str, Merged, list[Member]]]:
         """Per merge kind and input, the members that :meth:`Family.merge` predicts together."""

@@ -34,6 +34,9 @@ from labcoat.models._cityhash import category_hash
 LOSSES = ("Logloss", "MultiClass", "RMSE")
 _MAGIC = 0x4906BA494954CB65
 _M = 0xFFFFFFFFFFFFFFFF
+#: A projection: its elements (kind, position, border or value), and its CTRs (a column among a
+#: row's values, value by projection hash, value for a hash not in the table).
+Projection = tuple[list[tuple[str, int, Any]], list[tuple[int, dict[int, float], float]]]
 #: Categorical values hashed so far, with their hash (bounded; then hashed every time).
 _HASHES: dict[str, int] = {}
 _MAX_HASHES = 1 << 16
@@ -107,10 +110,11 @@ class FlatCatBoost:
         self.checked = False
 
     def _projections(self, ctrs: list[dict[str, Any]], data: dict[str, Any], cats: dict[int, int],
-                     floats: dict[int, int]) -> list[tuple[list[tuple[str, int, Any]], list[tuple[int, dict[int, float], float]]]]:
-        """Per projection: its elements (kind, position, border or value) and its CTRs (index
-        among the CTRs, value by projection hash, value for a hash not in the table)."""
-        groups: dict[str, tuple[list[tuple[str, int, Any]], list[tuple[int, dict[int, float], float]]]] = {}
+                     floats: dict[int, int]) -> list[Projection]:
+        """Per projection: its elements (kind, position, border or value) and its CTRs (column
+        among the row's values, value by projection hash, value for a hash not in the table)."""
+        first = len(floats) + len(cats)  # the CTRs' columns follow the numbers and categories
+        groups: dict[str, Projection] = {}
         for k, ctr in enumerate(ctrs):
             elements: list[tuple[str, int, Any]] = []
             for e in ctr["elements"]:
@@ -126,7 +130,7 @@ class FlatCatBoost:
             # CatBoost hashes a projection's categorical values first, then its binary features.
             elements.sort(key=lambda e: e[0] != "cat")
             table = data[ctr["identifier"]]
-            groups.setdefault(json.dumps(elements), (elements, []))[1].append((k, *_ctr_values(ctr, table)))
+            groups.setdefault(json.dumps(elements), (elements, []))[1].append((first + k, *_ctr_values(ctr, table)))
         return list(groups.values())
 
     def _trees(self, trees: list[dict[str, Any]], described: list[tuple[str, int, Any]]) -> None:
@@ -159,26 +163,7 @@ class FlatCatBoost:
 
     def values(self, X: np.ndarray) -> np.ndarray:
         """Each row's inputs to the splits: float32 numbers, category hashes, CTRs."""
-        out = np.empty((X.shape[0], self.n_values), dtype=np.float64)
-        n_float, n_cat = len(self.float_columns), len(self.cat_columns)
-        with np.errstate(over="ignore"):  # beyond float32's range: infinity, as CatBoost casts
-            out[:, :n_float] = np.asarray(X[:, self.float_columns], dtype=np.float64).astype(np.float32)
-        for r, row in enumerate(X[:, self.cat_columns].tolist() if n_cat else [[]] * len(X)):
-            hashes = [_hash(v) for v in row]
-            out[r, n_float:n_float + n_cat] = hashes
-            numbers = out[r, :n_float]
-            for elements, ctrs in self.projections:
-                h = 0
-                for kind, at, value in elements:
-                    if kind == "cat":
-                        h = _mix(h, hashes[at])
-                    elif kind == "exact":
-                        h = _mix(h, int(hashes[at] == value))
-                    else:
-                        h = _mix(h, int(numbers[at] > value))
-                for k, table, default in ctrs:
-                    out[r, n_float + n_cat + k] = table.get(h, default)
-        return out
+        return row_values(X, self.float_columns, self.cat_columns, self.projections, self.n_values)
 
     def raw(self, X: np.ndarray) -> np.ndarray:
         """Scale times the sum of leaf values plus bias: ``(rows, dimension)``."""
@@ -204,6 +189,32 @@ class FlatCatBoost:
             exp = np.exp(raw - raw.max(axis=1, keepdims=True))
             return exp / exp.sum(axis=1, keepdims=True)
         return raw[:, 0]
+
+
+def row_values(X: np.ndarray, float_columns: np.ndarray, cat_columns: list[int], projections: list[Projection],
+               n_values: int) -> np.ndarray:
+    """Rows' inputs to splits, ``(rows, n_values)``: the float columns as float32, then the
+    categorical columns' hashes, then each projection's CTRs in the columns it names."""
+    out = np.empty((X.shape[0], n_values), dtype=np.float64)
+    n_float, n_cat = len(float_columns), len(cat_columns)
+    with np.errstate(over="ignore"):  # beyond float32's range: infinity, as CatBoost casts
+        out[:, :n_float] = np.asarray(X[:, float_columns], dtype=np.float64).astype(np.float32)
+    for r, row in enumerate(X[:, cat_columns].tolist() if n_cat else [[]] * len(X)):
+        hashes = [_hash(v) for v in row]
+        out[r, n_float:n_float + n_cat] = hashes
+        numbers = out[r, :n_float]
+        for elements, ctrs in projections:
+            h = 0
+            for kind, at, value in elements:
+                if kind == "cat":
+                    h = _mix(h, hashes[at])
+                elif kind == "exact":
+                    h = _mix(h, int(hashes[at] == value))
+                else:
+                    h = _mix(h, int(numbers[at] > value))
+            for column, table, default in ctrs:
+                out[r, column] = table.get(h, default)
+    return out
 
 
 def _model_json(estimator: Any) -> dict[str, Any]:

@@ -21,11 +21,13 @@ from typing import Any
 import numpy as np
 
 from labcoat.models._flat_trees import FlatTrees, Tree
+from labcoat.models._merged_boosters import Additive, Link
 
 log = logging.getLogger(__name__)
 
 #: Objectives whose output transformation :meth:`FlatXGBoost.predict` applies.
 OBJECTIVES = ("binary:logistic", "multi:softprob", "reg:squarederror")
+_LINKS: dict[str, Link] = {"binary:logistic": "logistic", "multi:softprob": "softmax", "reg:squarederror": "identity"}
 
 
 class FlatXGBoost:
@@ -54,7 +56,11 @@ class FlatXGBoost:
         self.groups, self.rounds = groups, len(used) // groups
         self.n_features = int(param["num_feature"])
         self.base = _base_margin(param["base_score"], self.objective, groups)
-        self.trees = FlatTrees([_tree(t) for t in used], self.n_features)
+        trees = [_tree(t) for t in used]
+        self.trees = FlatTrees(trees, self.n_features)
+        #: The same trees for :class:`MergedBoosters` (leaf values in float64 there).
+        self.additive = Additive(trees=trees, output=info % groups, base=self.base.ravel().astype(np.float64),
+                                 link=_LINKS[self.objective])
         values = np.concatenate([np.asarray(t["split_conditions"], dtype=np.float32) for t in used])
         self.leaf_value = values[self._sorted_nodes(used)]
         #: Where each tree of the booster's order sits in the walker's (deepest-first) order.
@@ -133,7 +139,7 @@ def _tree(tree: dict[str, Any]) -> Tree:
         outside = np.ones(len(nodes), dtype=bool)  # invalid and unknown codes: left
     return Tree(left=left, right=right, feature=np.asarray(tree["split_indices"], dtype=np.int64),
                 threshold=below, nan_left=np.asarray(tree["default_left"], dtype=bool),
-                value=np.zeros((len(left), 0)),  # its float32 leaf values are kept apart
+                value=condition.astype(np.float64)[:, None],  # the leaves' (FlatXGBoost sums float32)
                 category=category, category_left=table,
                 category_outside_left=outside)
 

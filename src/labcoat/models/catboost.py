@@ -10,6 +10,7 @@ from labcoat.models._base import (EstimatorType, TABULAR_TASKS, SMALL_INPUT, Bui
                                   align_classes, past)
 from labcoat.models._companions import Companions
 from labcoat.models._flat_catboost import FlatCatBoost
+from labcoat.models._merged_catboost import MergedCatBoost
 
 if TYPE_CHECKING:
     import optuna
@@ -21,6 +22,7 @@ PATIENCE = 50
 class CatBoostFamily(Family):
     name = "catboost"
     bags_folds = True
+    merge_kind = "catboost"
     tasks = TABULAR_TASKS
     style = "catboost"
     seconds_per_million_cells = 6.0
@@ -85,6 +87,15 @@ class CatBoostFamily(Family):
 
     def refit_params(self, params: Params, iterations: int | None) -> Params:
         return {**params, "iterations": max(1, int(round((iterations or 100) * 1.1)))}
+
+    def merge(self, estimators: list[Any], weights: list[float], kind: EstimatorType,
+              n_classes: int | None) -> MergedCatBoost | None:
+        flats = [_FLAT.get(e) for e in estimators]
+        try:
+            return MergedCatBoost(estimators, [f for f in flats if f is not None], weights, n_classes) \
+                if all(f is not None for f in flats) else None
+        except ValueError:
+            return None
 
 
 def _native(estimator: Any, X: Any, kind: EstimatorType, n_classes: int | None, threads: int | None) -> np.ndarray:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from labcoat.models._companions import Companions
 from labcoat.models._flat_trees import FlatTrees, Tree, bits_to_table
+from labcoat.models._merged_boosters import Additive, Link, MergedBoosters, merge_boosters
 from labcoat.models._base import (EstimatorType, TABULAR_TASKS, SMALL_INPUT, BuildContext, Family, FitOutcome, Params, align_classes,
                                   past)
 
@@ -21,6 +23,7 @@ CHUNK = 50
 class HistGBFamily(Family):
     name = "hist_gb"
     bags_folds = True
+    merge_kind = "hist_gb"
     tasks = TABULAR_TASKS
     style = "tree"
     seconds_per_million_cells = 2.5
@@ -91,6 +94,15 @@ class HistGBFamily(Family):
         proba = estimator._loss.predict_proba(raw if raw.shape[1] > 1 else raw[:, 0])
         return align_classes(estimator, np.asarray(proba, dtype=np.float64), n_classes)
 
+    def merge(self, estimators: list[Any], weights: list[float], kind: EstimatorType,
+              n_classes: int | None) -> MergedBoosters | None:
+        flats = [_flat(e) for e in estimators]
+        first = flats[0]
+        if first is None or not all(f is not None and f.same_inputs(first) for f in flats):
+            return None  # categorical columns coded differently by some model's encoder
+        return merge_boosters(estimators, [f.additive if f is not None else None for f in flats], weights, n_classes,
+                              {first.trees.n_features}, inputs=first.inputs)
+
 
 #: The estimator's flat walker; None where its layout is not the expected one.
 _FLAT: "Companions[FlatHistGB]" = Companions(
@@ -98,6 +110,11 @@ _FLAT: "Companions[FlatHistGB]" = Companions(
     version=lambda estimator: (getattr(estimator, "_predictors", None), len(getattr(estimator, "_predictors", None) or ())),
     failures=(AttributeError, KeyError, ValueError, TypeError, IndexError))  # another layout
 _flat = _FLAT.get
+
+
+#: scikit-learn's losses whose link :class:`MergedBoosters` applies.
+_LINKS: dict[str, Link] = {"HalfBinomialLoss": "logistic", "HalfMultinomialLoss": "softmax",
+                           "HalfSquaredError": "identity"}
 
 
 class FlatHistGB:
@@ -150,9 +167,17 @@ class FlatHistGB:
                               value=value, category=category, category_left=table))
         self.trees = FlatTrees(trees, estimator.n_features_in_)
         self.baseline = np.asarray(estimator._baseline_prediction, dtype=np.float64).reshape(1, -1)
+        #: The same trees for :class:`MergedBoosters`; None where the loss's link is not one it applies.
+        self.additive: Additive | None = None
+        link = _LINKS.get(type(estimator._loss).__name__)
+        if link is not None:
+            self.additive = Additive(
+                trees=[replace(t, value=t.value.sum(axis=1, keepdims=True)) for t in trees],  # its one column
+                output=np.arange(len(trees)) % per_iteration, base=self.baseline.ravel(), link=link)
 
-    def raw_predict(self, X: np.ndarray) -> np.ndarray:
-        """Baseline plus the sum of leaf values: shape (rows, trees per iteration)."""
+    def inputs(self, X: np.ndarray) -> np.ndarray:
+        """Rows as the trees read them: categorical columns first, coded as the model's encoder
+        codes them."""
         X = np.asarray(X, dtype=np.float64)
         if self.order is not None:
             X = X[:, self.order]
@@ -160,4 +185,15 @@ class FlatHistGB:
                 k, nan = len(self.codes), np.nan
                 X[:, :k] = [[codes.get(v, nan) for codes, v in zip(self.codes, row)]
                             for row in X[:, :k].tolist()]
-        return self.trees.predict_sum(X) + self.baseline
+        return X
+
+    def same_inputs(self, other: "FlatHistGB") -> bool:
+        """Whether ``other``'s trees read rows as these do (the same columns, the same codes)."""
+        if self.order is None or other.order is None:
+            return self.order is other.order and self.trees.n_features == other.trees.n_features
+        return np.array_equal(self.order, other.order) and len(self.categories) == len(other.categories) \
+            and all(np.array_equal(a, b, equal_nan=True) for a, b in zip(self.categories, other.categories))
+
+    def raw_predict(self, X: np.ndarray) -> np.ndarray:
+        """Baseline plus the sum of leaf values: shape (rows, trees per iteration)."""
+        return self.trees.predict_sum(self.inputs(X)) + self.baseline

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from labcoat.models._companions import Companions
+from labcoat.models._flat_lightgbm import lightgbm_additive, lightgbm_inputs
+from labcoat.models._merged_boosters import Additive, MergedBoosters, merge_boosters
 from labcoat.models._base import (EstimatorType, TABULAR_TASKS, SMALL_INPUT, BuildContext, Family, FitOutcome, Params, align_classes,
                                   past)
 
@@ -20,6 +22,7 @@ PATIENCE = 50
 class LightGBMFamily(Family):
     name = "lightgbm"
     bags_folds = True
+    merge_kind = "lightgbm"
     tasks = TABULAR_TASKS
     tree_shap = "single_output"
     style = "tree"
@@ -102,6 +105,11 @@ class LightGBMFamily(Family):
         proba = out if out.ndim == 2 else np.column_stack([1.0 - out, out])
         return align_classes(estimator, proba.astype(np.float64), n_classes)
 
+    def merge(self, estimators: list[Any], weights: list[float], kind: EstimatorType,
+              n_classes: int | None) -> MergedBoosters | None:
+        return merge_boosters(estimators, [_ADDITIVE.get(e) for e in estimators], weights, n_classes,
+                              {e.booster_.num_feature() for e in estimators}, inputs=lightgbm_inputs)
+
 
 class _SingleRow:
     """LightGBM's ``LGBM_BoosterPredictForMatSingleRowFast`` for one booster: its prediction
@@ -143,6 +151,11 @@ class _SingleRow:
 _SINGLE: "Companions[_SingleRow]" = Companions(
     lambda estimator: _SingleRow(estimator.booster_, estimator.booster_.num_feature()),
     version=lambda estimator: (estimator.booster_,), failures=(Exception,))
+
+#: Boosters' trees for :class:`MergedBoosters`, by fitted estimator (None: not walkable, or not
+#: as the booster predicts).
+_ADDITIVE: "Companions[Additive]" = Companions(lightgbm_additive, version=lambda estimator: (estimator.booster_,),
+                                               failures=(KeyError, ValueError, TypeError, IndexError))
 
 
 def _single_rows(estimator: Any, X: np.ndarray) -> np.ndarray | None:

@@ -8,6 +8,7 @@ import numpy as np
 
 from labcoat.models._companions import Companions
 from labcoat.models._flat_xgboost import OBJECTIVES, FlatXGBoost
+from labcoat.models._merged_boosters import MergedBoosters, merge_boosters
 from labcoat.models._base import (EstimatorType, TABULAR_TASKS, SMALL_INPUT, BuildContext, Family, FitOutcome, Params,
                                   align_classes, past)
 
@@ -24,6 +25,7 @@ class XGBoostFamily(Family):
     tasks = TABULAR_TASKS
     tree_shap = "single_output"
     float32_splits = True
+    merge_kind = "xgboost"
     style = "tree"
     seconds_per_million_cells = 2.5
     seconds_per_fold = 0.1
@@ -112,6 +114,18 @@ class XGBoostFamily(Family):
         if out.ndim == 1:  # binary: the positive class, as predict_proba spreads it
             out = np.vstack((1.0 - out, out)).transpose()
         return align_classes(estimator, np.asarray(out, dtype=np.float64), n_classes)
+
+    def merge(self, estimators: list[Any], weights: list[float], kind: EstimatorType,
+              n_classes: int | None) -> MergedBoosters | None:
+        walkers = [_flat(e) if getattr(e, "objective", None) in OBJECTIVES else None for e in estimators]
+        return merge_boosters(estimators, [w.additive if w is not None else None for w in walkers], weights, n_classes,
+                              {e.n_features_in_ for e in estimators}, inputs=_float32)
+
+
+def _float32(X: np.ndarray) -> np.ndarray:
+    """Rows as XGBoost compares them: float32 (beyond its range: infinity, as XGBoost casts)."""
+    with np.errstate(over="ignore"):
+        return X.astype(np.float32).astype(np.float64)
 
 
 def _rounds(estimator: Any) -> tuple[int, int]:

@@ -46,6 +46,7 @@ def load_served(reference: str, tracking_uri: str | None = None) -> Served:
 
     loaded, described = load_described(reference, tracking_uri=tracking_uri)
     model = row_model(loaded, reference)
+    model.warm_up()  # the first request answers as fast as the next
     if described is not None:
         return Served(model, described["name"], described["version"], reference)
     return Served(model, Path(reference).resolve().name, "local", str(Path(reference)))

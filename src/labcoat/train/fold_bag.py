@@ -17,9 +17,10 @@ the rows: families say whether they gain (``Family.bags_folds``).
 
 Fold models are fitted after the refit, heaviest member first, while their time fits in the
 budget (the search reserves it: :func:`bag_reserve`), through the all-row preprocessing so
-that one row is encoded once per style. Each costs a call of its model on every prediction
-(one row: a median of 2.1-2.8 ms over the benchmark's sets with them, 0.9 ms without); under
-``fit(latency_limit=...)`` they are the first to go (``labcoat.train.latency_limit``).
+that one row is encoded once per style. A few rows are predicted by a member's fold models
+together with it (``Family.merge``: one tree walk for a family's boosters, one stack for the
+networks); one row takes 0.5-2.8 ms over the benchmark's sets with them (``benchmarks/RESULTS.md``).
+Under ``fit(latency_limit=...)`` they are the first to go (``labcoat.train.latency_limit``).
 """
 
 from __future__ import annotations

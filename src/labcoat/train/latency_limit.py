@@ -5,8 +5,9 @@ Ensemble selection weighs accuracy only; every member it adds is one more model 
 every call, and each of its fold models one more (``labcoat.train.fold_bag``). With a limit,
 after the members are fitted on all rows, one row's prediction time is measured on this machine
 (the median of :data:`CALLS` calls on training rows, the preprocessing included, as a loaded
-model answers). While it is over the limit, the fold models are left out first, the lightest
-member's first (the out-of-fold score stays as it is); then one member is left out: each is
+model answers). While it is over the limit, the fold models are left out first (the out-of-fold
+score stays as it is), those whose absence saves the most time per share of the ensemble's
+weight first (each member's measured without them); then one member is left out: each is
 tried out, the weights of the others chosen again by ensemble selection on their out-of-fold
 predictions, and the smaller ensemble measured; the one within the limit with the best
 out-of-fold score is kept, or, when none is within it yet, the one that gives up least score
@@ -109,12 +110,18 @@ def keep_within(limit: float, members: list[Member], preprocessors: dict[str, An
     dropped: list[str] = []
     unbagged: list[str] = []
     stopped = ""
-    # Fold models first, the lightest member's first: they leave the out-of-fold score as it is.
+    # Fold models first (they leave the out-of-fold score as it is): those that cost the most time
+    # per share of the ensemble's weight first (a booster's walk with its booster and cost little,
+    # an MLP's networks are each read on every row).
     while current.seconds > limit and any(m.bag for m in current.members):
-        lightest = min((m for m in current.members if m.bag), key=lambda m: m.weight)
-        unbagged.append(f"{lightest.family} #{lightest.trial}")
-        current = measured(Ensemble([replace(m, bag=[], rows="all rows") if m is lightest else m
-                                     for m in current.members], current.score))
+        bagged = [m for m in current.members if m.bag]
+        unbagging = {id(m): _unbagged(current, m) for m in bagged}
+        if len(bagged) > 1:
+            for ensemble in unbagging.values():
+                measured(ensemble)
+        costliest = max(bagged, key=lambda m: (current.seconds - unbagging[id(m)].seconds) / max(m.weight, 1e-9))
+        unbagged.append(f"{costliest.family} #{costliest.trial}")
+        current = unbagging[id(costliest)] if len(bagged) > 1 else measured(unbagging[id(costliest)])
     while current.seconds > limit and len(current.members) > 1:
         # each member tried out: its calls, and as much again for the reselection and first calls
         round_seconds = len(current.members) * (WARM_UP + CALLS) * current.seconds * 2
@@ -140,6 +147,12 @@ def keep_within(limit: float, members: list[Member], preprocessors: dict[str, An
               "fold_models_dropped": unbagged, "score_before": before.score, "score_after": current.score,
               "stopped": stopped or ("one member left" if current.seconds > limit else "")}
     return current.members, _used(preprocessors, current.members), report
+
+
+def _unbagged(current: Ensemble, member: Member) -> Ensemble:
+    """``current`` with ``member``'s fold models left out (not yet measured)."""
+    return Ensemble([replace(m, bag=[], rows="all rows") if m is member else m for m in current.members],
+                    current.score)
 
 
 def changed(report: dict[str, Any]) -> bool:
