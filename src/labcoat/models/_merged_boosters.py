@@ -10,7 +10,8 @@ through its own link (a mean of probabilities, as :meth:`Member.output` averages
 probability of the mean margin).
 
 The boosters come as :class:`Additive` models (trees in margin space, a base margin, a link):
-``_flat_xgboost`` and ``_flat_lightgbm`` make them, each checked against its library first.
+``_flat_lightgbm``, ``_flat_xgboost`` and ``hist_gb`` make them, each checked against its
+library (LightGBM's and XGBoost's on rows made of their splits, histogram GB's by the tests).
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ after the members are fitted on all rows, one row's prediction time is measured 
 (the median of :data:`CALLS` calls on training rows, the preprocessing included, as a loaded
 model answers). While it is over the limit, the fold models are left out first (the out-of-fold
 score stays as it is), those whose absence saves the most time per share of the ensemble's
-weight first (each member's measured without them); then one member is left out: each is
+weight first (each member's measured without them; the lightest member's first when the budget
+leaves no time for that); then one member is left out: each is
 tried out, the weights of the others chosen again by ensemble selection on their out-of-fold
 predictions, and the smaller ensemble measured; the one within the limit with the best
 out-of-fold score is kept, or, when none is within it yet, the one that gives up least score
@@ -111,17 +112,22 @@ def keep_within(limit: float, members: list[Member], preprocessors: dict[str, An
     unbagged: list[str] = []
     stopped = ""
     # Fold models first (they leave the out-of-fold score as it is): those that cost the most time
-    # per share of the ensemble's weight first (a booster's walk with its booster and cost little,
-    # an MLP's networks are each read on every row).
+    # per share of the ensemble's weight first (a booster's fold models walk with it and cost
+    # little, an MLP's networks are each read on every row); the lightest member's first when
+    # the budget has no time to measure each.
     while current.seconds > limit and any(m.bag for m in current.members):
         bagged = [m for m in current.members if m.bag]
         unbagging = {id(m): _unbagged(current, m) for m in bagged}
-        if len(bagged) > 1:
+        round_seconds = len(bagged) * (WARM_UP + CALLS) * current.seconds * 2
+        if len(bagged) > 1 and (clock.budget is None or clock.remaining - keep >= round_seconds):
             for ensemble in unbagging.values():
                 measured(ensemble)
-        costliest = max(bagged, key=lambda m: (current.seconds - unbagging[id(m)].seconds) / max(m.weight, 1e-9))
-        unbagged.append(f"{costliest.family} #{costliest.trial}")
-        current = unbagging[id(costliest)] if len(bagged) > 1 else measured(unbagging[id(costliest)])
+            member = max(bagged, key=lambda m: (current.seconds - unbagging[id(m)].seconds) / max(m.weight, 1e-9))
+        else:
+            member = min(bagged, key=lambda m: m.weight)
+            measured(unbagging[id(member)])
+        unbagged.append(f"{member.family} #{member.trial}")
+        current = unbagging[id(member)]
     while current.seconds > limit and len(current.members) > 1:
         # each member tried out: its calls, and as much again for the reselection and first calls
         round_seconds = len(current.members) * (WARM_UP + CALLS) * current.seconds * 2
