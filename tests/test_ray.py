@@ -42,6 +42,23 @@ def ray_or_skip():
         pytest.skip("ray is not installed: pip install 'labcoat[ray]' (make test installs it)")
 
 
+def test_a_cluster_never_hands_out_one_port_twice(monkeypatch):
+    """The kernel may answer two asks for a free port with the same one (CI once gave the
+    dashboard's and the runtime env agent's the same, and the head refused to start): the
+    cluster asks again for a port it already handed out."""
+    import shutil
+
+    from labcoat.search import ray_cluster
+
+    answers = iter([5100, 5100, 5101, 5100, 5101, 5102])
+    monkeypatch.setattr(ray_cluster, "free_port", lambda: next(answers))
+    cluster = ray_cluster.LocalCluster()
+    try:
+        assert [cluster._port(), cluster._port(), cluster._port()] == [5100, 5101, 5102]
+    finally:
+        shutil.rmtree(cluster.folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
 def cluster():
     """A head (1 CPU) and one worker node (1 CPU), each a `ray start --block` process; the

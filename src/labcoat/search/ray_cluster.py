@@ -83,6 +83,7 @@ class LocalCluster:
         self.address = ""
         self.dashboard_url = ""
         self._ray = str(Path(sys.executable).with_name("ray"))
+        self._ports: set[int] = set()
 
     def __enter__(self) -> LocalCluster:
         try:
@@ -96,11 +97,11 @@ class LocalCluster:
 
     def start(self, timeout: float = 60.0) -> LocalCluster:
         """Start the head, then the workers; return once every node has joined."""
-        port = free_port()
+        port = self._port()
         options = ["--head", "--port", str(port), "--num-cpus", str(self.head_cpus),
-                   "--temp-dir", str(self.folder / "tmp"), "--ray-client-server-port", str(free_port())]
+                   "--temp-dir", str(self.folder / "tmp"), "--ray-client-server-port", str(self._port())]
         if self.dashboard:
-            dashboard_port = free_port()
+            dashboard_port = self._port()
             options += ["--include-dashboard=true", "--dashboard-host", "127.0.0.1",
                         "--dashboard-port", str(dashboard_port)]
             self.dashboard_url = f"http://127.0.0.1:{dashboard_port}"
@@ -162,13 +163,23 @@ class LocalCluster:
         shutil.rmtree(self.folder, ignore_errors=True)
 
     # ------------------------------------------------------------------ internals
+    def _port(self) -> int:
+        """A free port this cluster has not handed out before: the kernel may give the same
+        free port twice (CI once saw the dashboard's and the runtime env agent's equal, and the
+        head refused to start)."""
+        port = free_port()
+        while port in self._ports:
+            port = free_port()
+        self._ports.add(port)
+        return port
+
     def _node(self, options: list[str], *, head: bool) -> Node:
         ports = ["--node-manager-port", "--object-manager-port", "--dashboard-agent-listen-port",
                  "--dashboard-agent-grpc-port", "--runtime-env-agent-port", "--metrics-export-port"]
         command = [self._ray, "start", "--block", "--disable-usage-stats", "--node-ip-address", "127.0.0.1",
                    "--object-store-memory", str(OBJECT_STORE_BYTES), *options]
         for flag in ports:
-            command += [flag, str(free_port())]
+            command += [flag, str(self._port())]
         log = self.folder / f"node-{len(self.nodes)}.log"
         with open(log, "wb") as out:
             process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
