@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from labcoat.models._flat_trees import FlatTrees, Tree
-from labcoat.models._merged_boosters import Additive, Link
+from labcoat.models._flat_trees import Tree
+from labcoat.models._merged_boosters import Additive, Link, Walk
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +67,7 @@ def lightgbm_inputs(X: np.ndarray) -> np.ndarray:
 
 def margin(model: Additive, X: np.ndarray) -> np.ndarray:
     """The model's raw scores for rows ``X``: ``(rows, outputs)``."""
-    X = lightgbm_inputs(X)
-    walker = FlatTrees(model.trees, X.shape[1])
-    values = walker.value[walker.leaves(X), 0]  # (rows, trees), the walker's order
-    output = np.asarray(model.output)[walker.order]
-    return np.column_stack([values[:, output == o].sum(axis=1) for o in range(model.outputs)]) + model.base
+    return Walk([None], [model], [1.0], X.shape[1]).margin(lightgbm_inputs(X))[:, 0]
 
 
 def _link(objective: str) -> tuple[Link, float]:

@@ -63,7 +63,7 @@ class MergedBoosters:
         for i, (estimator, model) in enumerate(zip(estimators, models)):
             seen = tuple(np.asarray(getattr(estimator, "classes_", ())).tolist())
             groups.setdefault((model.link, model.outputs, model.slope, seen), []).append(i)
-        self.walks = [_Walk([estimators[i] for i in at], [models[i] for i in at], [weights[i] for i in at],
+        self.walks = [Walk([estimators[i] for i in at], [models[i] for i in at], [weights[i] for i in at],
                             n_features) for at in groups.values()]
         self.n_classes, self.n_features = n_classes, n_features
         self.inputs = inputs
@@ -97,7 +97,7 @@ def merge_boosters(estimators: list[Any], models: list[Additive | None], weights
         return None
 
 
-class _Walk:
+class Walk:
     """Boosters of one link, output count and classes seen, their trees in one walker."""
 
     def __init__(self, estimators: list[Any], models: list[Additive], weights: list[float], n_features: int) -> None:
@@ -117,11 +117,14 @@ class _Walk:
         self.base = np.stack([m.base for m in models])  # (boosters, outputs)
         self.weights = np.asarray(weights, dtype=np.float64)
 
-    def output(self, X: np.ndarray, n_classes: int | None) -> np.ndarray:
+    def margin(self, X: np.ndarray) -> np.ndarray:
+        """Each booster's raw scores: ``(rows, boosters, outputs)``."""
         values = self.leaf_value[self.trees.leaves(X)][:, self.by_column]  # (rows, trees by column)
         margin = np.add.reduceat(values, self.starts, axis=1).reshape(len(X), len(self.weights), self.outputs)
-        margin += self.base
-        return weighted_output(margin, self.link, self.slope, self.weights, self.estimator, n_classes)
+        return margin + self.base
+
+    def output(self, X: np.ndarray, n_classes: int | None) -> np.ndarray:
+        return weighted_output(self.margin(X), self.link, self.slope, self.weights, self.estimator, n_classes)
 
 
 def weighted_output(margin: np.ndarray, link: Link, slope: float, weights: np.ndarray, estimator: Any,
